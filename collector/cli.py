@@ -1,0 +1,121 @@
+"""The `hailong` command line: a table of subcommands, each a thin face on library calls.
+
+Errors a user can cause (a bad address, a port in use, a missing file) end in one clear line on
+stderr and exit status 2; nothing here prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for; printed as one line."""
+
+
+def host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("seconds must be more than 0")
+    return value
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .broker import BrokerStartError
+    from .demo import DemoOptions, run_demo
+    host, port = args.http
+    options = DemoOptions(db_path=args.db, http_host=host, http_port=port,
+                          mqtt_port=args.mqtt_port, devices=args.devices, run_for=args.run_for,
+                          press_interval_s=args.press_every)
+    try:
+        return run_demo(options)
+    except (BrokerStartError, RuntimeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api import create_app
+    from .ingest import BrokerAddress
+    from .settings import Settings
+    try:
+        BrokerAddress.parse(args.broker)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    host, port = args.http
+    app = create_app(Settings(db_path=args.db, broker_url=args.broker, client_id=args.client_id))
+    print(f"hailong collector: broker {args.broker}, database {args.db}, "
+          f"http://{host}:{port}/", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level.lower())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hailong",
+        description="Đánh giá mức độ hài lòng tại Bộ phận Một cửa / "
+                    "citizen satisfaction at one-stop counters.")
+    parser.add_argument("--version", action="version", version=f"hailong {__version__}")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run broker, collector, dashboard and simulated kiosks")
+    demo.add_argument("--for", dest="run_for", type=positive_seconds, default=None,
+                      metavar="SECONDS", help="stop by itself after SECONDS (exit 0)")
+    demo.add_argument("--db", type=Path, default=Path("demo-data/hailong.db"),
+                      help="SQLite file (default: demo-data/hailong.db)")
+    demo.add_argument("--http", type=host_port, default=("127.0.0.1", 8000),
+                      metavar="HOST:PORT", help="dashboard address (default 127.0.0.1:8000)")
+    demo.add_argument("--devices", type=int, default=4, metavar="N",
+                      help="simulated kiosks, 1 to 8 (default 4)")
+    demo.add_argument("--mqtt-port", type=int, default=1883,
+                      help="port of the embedded broker on 127.0.0.1 (default 1883)")
+    demo.add_argument("--press-every", type=positive_seconds, default=2.0, metavar="SECONDS",
+                      help="mean time between simulated citizens' presses (default 2)")
+    demo.set_defaults(handler=cmd_demo)
+
+    serve = sub.add_parser("serve", help="collector, API and dashboard on an external broker")
+    serve.add_argument("--broker", default="mqtt://127.0.0.1:1883",
+                       help="mqtt://[USER:PASSWORD@]HOST:PORT (default mqtt://127.0.0.1:1883)")
+    serve.add_argument("--db", type=Path, default=Path("hailong.db"),
+                       help="SQLite file (default: hailong.db)")
+    serve.add_argument("--http", type=host_port, default=("127.0.0.1", 8000),
+                       metavar="HOST:PORT", help="API and dashboard address")
+    serve.add_argument("--client-id", default="hailong-collector",
+                       help="MQTT client id; keep it fixed, the broker keeps its session")
+    serve.set_defaults(handler=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"hailong {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""MQTT ingest: paho-mqtt subscriber, one writer thread, acknowledgement after commit.
+
+Why this shape:
+- The session is persistent (fixed client id, clean session off) and subscriptions are QoS 1,
+  so the broker keeps what arrives while the collector is down and resends what it delivered
+  but never saw acknowledged.
+- paho runs with `manual_ack`: the network thread only parses and queues; the writer thread
+  commits a small batch, then acknowledges each message of it. Killed at any moment, the
+  collector has either committed a message (and the redelivery is a duplicate it skips by id)
+  or not acknowledged it (and the broker delivers it again).
+- A PUBACK is only sent on the connection that delivered the message: after a reconnect the
+  broker redelivers unacknowledged messages under packet ids it may reuse, so a late PUBACK for
+  an id of the old connection could acknowledge a different, uncommitted message.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+
+from .messages import device_topic, encode_assignment, parse_message
+from .queries import current_assignments, open_reader
+from .store import Incoming, Store, now_ms
+
+log = logging.getLogger("hailong.ingest")
+
+SUBSCRIPTIONS = [("hailong/v1/devices/+/rating", 1), ("hailong/v1/devices/+/status", 1)]
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> "BrokerAddress":
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise ValueError(f"broker must look like mqtt://HOST:PORT, not {url!r}")
+        return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
+
+    def __str__(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+@dataclass
+class _Queued:
+    incoming: Incoming
+    mid: int
+    qos: int
+    generation: int
+
+
+class Ingest:
+    """Subscribes, stores and acknowledges; publishes each device's retained assignment."""
+
+    def __init__(self, store_path: str, broker: BrokerAddress, *,
+                 client_id: str = "hailong-collector", batch_max: int = 200,
+                 batch_wait_s: float = 0.02):
+        self.store_path = store_path
+        self.broker = broker
+        self.client_id = client_id
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+        self.connected = threading.Event()
+        self.last_error: str | None = None
+        self.totals = {"received": 0, "stored": 0, "duplicate": 0, "rejected": 0, "status": 0,
+                       "batches": 0}
+        self._inbox: queue.Queue[_Queued] = queue.Queue()
+        self._stopping = threading.Event()
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        # Migrate before any thread runs: readers (assignments on connect, the API) need tables.
+        Store(self.store_path).close()
+        self._writer = threading.Thread(target=self._write_loop, name="hailong-writer",
+                                        daemon=True)
+        self._writer.start()
+        # connect_async + loop_start: a broker that is down at start is retried, not fatal.
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._writer:
+            self._writer.join(timeout)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    # --- paho callbacks (network thread) -------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"connect refused: {reason_code}"
+            log.error("broker %s refused the connection: %s", self.broker, reason_code)
+            return
+        with self._generation_lock:
+            self._generation += 1
+        self.last_error = None
+        client.subscribe(SUBSCRIPTIONS)
+        self.connected.set()
+        log.info("connected to %s (session present: %s)", self.broker, flags.session_present)
+        self.publish_assignments()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        if not self._stopping.is_set():
+            self.last_error = f"disconnected: {reason_code}"
+            log.warning("lost broker %s: %s; paho reconnects", self.broker, reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        received_at = now_ms()
+        payload = bytes(message.payload)
+        parsed = parse_message(message.topic, payload)
+        self.totals["received"] += 1
+        log.debug("received %s mid=%s", message.topic, message.mid)
+        self._inbox.put(_Queued(Incoming(message.topic, payload, received_at, parsed),
+                                message.mid, message.qos, self._generation))
+
+    # --- writer thread ------------------------------------------------------------------
+
+    def _next_batch(self) -> list[_Queued]:
+        try:
+            first = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self._inbox.get(timeout=max(remaining, 0)) if remaining > 0
+                             else self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_loop(self) -> None:
+        store = Store(self.store_path)
+        try:
+            while not self._stopping.is_set() or not self._inbox.empty():
+                batch = self._next_batch()
+                if not batch:
+                    continue
+                outcome = store.record_batch(item.incoming for item in batch)
+                for name, count in outcome.items():
+                    self.totals[name] += count
+                self.totals["batches"] += 1
+                self._acknowledge(batch)
+                if outcome["rejected"]:
+                    log.warning("rejected %d message(s); see the rejected table",
+                                outcome["rejected"])
+        finally:
+            store.close()
+
+    def _acknowledge(self, batch: list[_Queued]) -> None:
+        with self._generation_lock:
+            for item in batch:
+                if item.qos and item.generation == self._generation:
+                    self._client.ack(item.mid, item.qos)
+
+    # --- outbound -----------------------------------------------------------------------
+
+    def publish_assignments(self) -> int:
+        """Publish every active device's current assignment, retained; return how many."""
+        reader = open_reader(self.store_path)
+        try:
+            rows = current_assignments(reader)
+        finally:
+            reader.conn.close()
+        for row in rows:
+            self.publish_assignment(row)
+        return len(rows)
+
+    def publish_assignment(self, row: dict) -> None:
+        officer = None
+        if row["officer_id"]:
+            officer = {"id": row["officer_id"], "name": row["officer_name"],
+                       "title": row["officer_title"], "unit": row["unit_name"]}
+        payload = encode_assignment(counter=row["counter_label"], scale=row["scale"],
+                                    officer=officer)
+        self._client.publish(device_topic(row["device_id"], "assignment"), payload, qos=1,
+                             retain=True)

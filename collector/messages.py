@@ -1,0 +1,241 @@
+"""Pure parsing and validation of device messages (protocol v1, docs/protocol.md).
+
+One function, `parse_message(topic, payload)`, turns what arrived from the broker into a
+`Rating`, a `Status` or a `Rejection` carrying the reason code of the protocol's table. It does
+no I/O and knows nothing of the registry: whether the device is known is the store's question.
+It also encodes what the collector sends to devices (assignment, command), so both directions
+of the contract live in one module next to the same limits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+PROTOCOL_VERSION = 1
+TOPIC_PREFIX = "hailong/v1/devices/"
+MAX_PAYLOAD_BYTES = 1024
+DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
+DOSSIER_PATTERN = re.compile(r"^[A-Za-z0-9._/-]{1,40}$")
+REASONS = ("attitude", "waiting", "guidance", "other")
+EXCLUSIONS = ("cooldown",)
+SCALES = (3, 4, 5)
+MAX_INT32 = 2**31 - 1
+MAX_SAFE_INT = 2**53 - 1
+# Wall-clock bounds: anything earlier is an unset RTC (or seconds sent as ms), anything later
+# is garbage; both mean "the device clock is not to be trusted", which the sender must say as null.
+TS_MIN_MS = 1577836800000  # 2020-01-01T00:00:00Z
+TS_MAX_MS = 4102444800000  # 2100-01-01T00:00:00Z
+INBOUND_KINDS = ("rating", "status")
+OUTBOUND_KINDS = ("assignment", "command")
+COMMANDS = ("reload_config", "show_message")
+
+
+@dataclass(frozen=True)
+class Rating:
+    id: str
+    device: str
+    boot: int
+    seq: int
+    level: int
+    scale: int
+    officer: str | None
+    uptime_ms: int
+    ts: int | None
+    fw: str
+    reason: str | None
+    dossier: str | None
+    excluded: str | None
+
+
+@dataclass(frozen=True)
+class Status:
+    device: str
+    state: str
+    fw: str | None = None
+    boot: int | None = None
+    uptime_ms: int | None = None
+    mem_free: int | None = None
+    rssi: int | None = None
+    queue: int | None = None
+    filtered: int | None = None
+    dropped: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: str
+    device: str | None = None
+
+
+class _Invalid(Exception):
+    """Internal: carries a reason code out of the field checks."""
+
+
+def device_topic(device: str, kind: str) -> str:
+    return f"{TOPIC_PREFIX}{device}/{kind}"
+
+
+def split_topic(topic: str) -> tuple[str, str]:
+    """Return (device, kind) of an inbound topic or raise _Invalid with the reason code."""
+    if not topic.startswith(TOPIC_PREFIX):
+        raise _Invalid("unknown_topic")
+    parts = topic[len(TOPIC_PREFIX):].split("/")
+    if len(parts) != 2 or parts[1] not in INBOUND_KINDS:
+        raise _Invalid("unknown_topic")
+    if not DEVICE_ID_PATTERN.match(parts[0]):
+        raise _Invalid("bad_device_id")
+    return parts[0], parts[1]
+
+
+def _field(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], *, nullable: bool = False,
+           required: bool = True) -> Any:
+    if name not in obj:
+        if required:
+            raise _Invalid(f"missing_field:{name}")
+        return None
+    value = obj[name]
+    if value is None:
+        if nullable or not required:
+            return None
+        raise _Invalid(f"bad_type:{name}")
+    # bool is a subclass of int in Python; JSON true is never a number on this wire.
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise _Invalid(f"bad_type:{name}")
+    return value
+
+
+def _int(obj: dict[str, Any], name: str, low: int, high: int, *, nullable: bool = False,
+         required: bool = True) -> int | None:
+    value = _field(obj, name, int, nullable=nullable, required=required)
+    if value is not None and not low <= value <= high:
+        raise _Invalid(f"out_of_range:{name}")
+    return value
+
+
+def _text(obj: dict[str, Any], name: str, low: int, high: int, *, nullable: bool = False,
+          required: bool = True, choices: tuple[str, ...] | None = None,
+          pattern: re.Pattern[str] | None = None) -> str | None:
+    value = _field(obj, name, str, nullable=nullable, required=required)
+    if value is None:
+        return None
+    if not low <= len(value) <= high:
+        raise _Invalid(f"out_of_range:{name}")
+    if choices is not None and value not in choices:
+        raise _Invalid(f"out_of_range:{name}")
+    if pattern is not None and not pattern.match(value):
+        raise _Invalid(f"out_of_range:{name}")
+    return value
+
+
+def decode_object(payload: bytes) -> dict[str, Any]:
+    """Bytes → JSON object of protocol v1, or _Invalid with the reason code."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise _Invalid("too_large")
+    try:
+        obj = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _Invalid("invalid_json") from None
+    if not isinstance(obj, dict):
+        raise _Invalid("not_an_object")
+    if obj.get("v") != PROTOCOL_VERSION or isinstance(obj.get("v"), bool):
+        raise _Invalid("unsupported_version")
+    return obj
+
+
+def _check_device(obj: dict[str, Any], topic_device: str) -> str:
+    device = _text(obj, "device", 2, 32, pattern=DEVICE_ID_PATTERN)
+    if device != topic_device:
+        raise _Invalid("device_mismatch")
+    return device
+
+
+def _parse_rating(obj: dict[str, Any], topic_device: str) -> Rating:
+    rating_id = _text(obj, "id", 1, 64)
+    device = _check_device(obj, topic_device)
+    boot = _int(obj, "boot", 0, MAX_INT32)
+    seq = _int(obj, "seq", 0, MAX_INT32)
+    scale = _int(obj, "scale", min(SCALES), max(SCALES))
+    level = _int(obj, "level", 1, scale)
+    officer = _text(obj, "officer", 1, 32, nullable=True)
+    uptime_ms = _int(obj, "uptime_ms", 0, MAX_SAFE_INT)
+    ts = _int(obj, "ts", TS_MIN_MS, TS_MAX_MS, nullable=True)
+    fw = _text(obj, "fw", 1, 16)
+    reason = _text(obj, "reason", 1, 16, required=False, choices=REASONS)
+    dossier = _text(obj, "dossier", 1, 40, required=False, pattern=DOSSIER_PATTERN)
+    excluded = _text(obj, "excluded", 1, 16, required=False, choices=EXCLUSIONS)
+    if rating_id != f"{device}:{boot}:{seq}":
+        raise _Invalid("id_mismatch")
+    return Rating(rating_id, device, boot, seq, level, scale, officer, uptime_ms, ts, fw,
+                  reason, dossier, excluded)
+
+
+def _parse_status(obj: dict[str, Any], topic_device: str) -> Status:
+    device = _check_device(obj, topic_device)
+    state = _text(obj, "state", 1, 16, choices=("online", "offline"))
+    if state == "offline":
+        return Status(device=device, state=state)
+    return Status(
+        device=device,
+        state=state,
+        fw=_text(obj, "fw", 1, 16),
+        boot=_int(obj, "boot", 0, MAX_INT32),
+        uptime_ms=_int(obj, "uptime_ms", 0, MAX_SAFE_INT),
+        mem_free=_int(obj, "mem_free", 0, MAX_SAFE_INT),
+        rssi=_int(obj, "rssi", -127, 0, nullable=True),
+        queue=_int(obj, "queue", 0, MAX_SAFE_INT),
+        filtered=_int(obj, "filtered", 0, MAX_SAFE_INT),
+        dropped=_int(obj, "dropped", 0, MAX_SAFE_INT),
+    )
+
+
+def parse_message(topic: str, payload: bytes) -> Rating | Status | Rejection:
+    """Parse one inbound message; never raises for bad input, returns a Rejection instead."""
+    device = None
+    try:
+        device, kind = split_topic(topic)
+        obj = decode_object(payload)
+        if kind == "rating":
+            return _parse_rating(obj, device)
+        return _parse_status(obj, device)
+    except _Invalid as invalid:
+        return Rejection(reason=str(invalid), device=device)
+
+
+def encode_json(obj: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON: the byte budget on the device is small and Vietnamese stays readable."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def encode_assignment(*, counter: str, scale: int, officer: dict[str, str] | None) -> bytes:
+    """The retained message that tells a device who staffs its counter (None: counter closed)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}")
+    if len(counter) > 40:
+        raise ValueError("counter label longer than 40 characters")
+    body: dict[str, Any] = {"v": PROTOCOL_VERSION, "state": "open" if officer else "closed",
+                            "counter": counter, "scale": scale, "officer": None}
+    if officer:
+        limits = {"id": 32, "name": 60, "title": 60, "unit": 80}
+        for key, limit in limits.items():
+            if not 0 < len(officer[key]) <= limit:
+                raise ValueError(f"officer {key} must be 1 to {limit} characters")
+        body["officer"] = {key: officer[key] for key in limits}
+    return encode_json(body)
+
+
+def encode_command(cmd: str, *, text: str | None = None, seconds: int | None = None) -> bytes:
+    if cmd not in COMMANDS:
+        raise ValueError(f"unknown command {cmd!r}; known: {', '.join(COMMANDS)}")
+    body: dict[str, Any] = {"v": PROTOCOL_VERSION, "cmd": cmd}
+    if cmd == "show_message":
+        if not text or len(text) > 120:
+            raise ValueError("show_message needs a text of 1 to 120 characters")
+        body["text"] = text
+        if seconds is not None:
+            if not 1 <= seconds <= 600:
+                raise ValueError("seconds must be 1 to 600")
+            body["seconds"] = seconds
+    return encode_json(body)

@@ -1,0 +1,111 @@
+"""Read-only queries behind the API and the dashboard.
+
+Each function takes a reader connection and returns plain dicts or the pure summaries of
+`satisfaction`; no arithmetic is left for templates. Readers never write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .satisfaction import SatisfactionSummary, summarise
+from .store import connect
+from .timeline import month_bounds
+
+
+def open_reader(path: str | Path) -> sqlite_utils.Database:
+    return connect(path, readonly=True)
+
+
+def totals(db: sqlite_utils.Database) -> dict[str, int]:
+    counts = {"stored": 0, "duplicate": 0, "rejected": 0}
+    counts.update({row[0]: row[1] for row in
+                   db.execute("SELECT name, value FROM ingest_totals").fetchall()})
+    return counts
+
+
+def list_officers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [dict(row) for row in db.query(
+        "SELECT o.id, o.name, o.title, o.unit_id, u.name AS unit_name FROM officers o "
+        "LEFT JOIN units u ON u.id = o.unit_id ORDER BY u.name, o.name")]
+
+
+def get_officer(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any] | None:
+    rows = list(db.query(
+        "SELECT o.id, o.name, o.title, o.unit_id, u.name AS unit_name FROM officers o "
+        "LEFT JOIN units u ON u.id = o.unit_id WHERE o.id = ?", [officer_id]))
+    return rows[0] if rows else None
+
+
+def officer_month_satisfaction(db: sqlite_utils.Database, officer_id: str,
+                               month: str) -> SatisfactionSummary:
+    start, end = month_bounds(month)
+    presses = db.execute(
+        "SELECT scale, level, excluded FROM ratings WHERE officer_id = ? "
+        "AND pressed_at >= ? AND pressed_at < ?", [officer_id, start, end]).fetchall()
+    return summarise([tuple(row) for row in presses])
+
+
+def month_satisfaction_by_officer(db: sqlite_utils.Database,
+                                  month: str) -> dict[str, SatisfactionSummary]:
+    start, end = month_bounds(month)
+    grouped: dict[str, list[tuple[int, int, str | None]]] = {}
+    for officer_id, scale, level, excluded in db.execute(
+            "SELECT officer_id, scale, level, excluded FROM ratings WHERE officer_id IS NOT NULL "
+            "AND pressed_at >= ? AND pressed_at < ?", [start, end]).fetchall():
+        grouped.setdefault(officer_id, []).append((scale, level, excluded))
+    return {officer_id: summarise(presses) for officer_id, presses in grouped.items()}
+
+
+def recent_ratings(db: sqlite_utils.Database, *, device_id: str | None = None,
+                   officer_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    where, params = [], []
+    if device_id:
+        where.append("device_id = ?")
+        params.append(device_id)
+    if officer_id:
+        where.append("officer_id = ?")
+        params.append(officer_id)
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    return [dict(row) for row in db.query(
+        f"SELECT * FROM ratings {clause} ORDER BY received_at DESC, id DESC LIMIT ?",
+        [*params, limit])]
+
+
+def recent_rejections(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any]]:
+    rows = []
+    for row in db.query("SELECT id, received_at, topic, device_id, reason, payload FROM rejected "
+                        "ORDER BY id DESC LIMIT ?", [limit]):
+        row = dict(row)
+        # Raw bytes are kept exactly; the API shows them as text where they decode, else hex.
+        payload: bytes = row.pop("payload")
+        try:
+            row["payload_text"] = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            row["payload_hex"] = payload.hex()
+        rows.append(row)
+    return rows
+
+
+def list_devices(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [dict(row) for row in db.query(
+        "SELECT d.id, d.counter_id, c.label AS counter_label, d.scale, d.retired_at, "
+        "s.state, s.fw, s.boot, s.uptime_ms, s.mem_free, s.rssi, s.queue, s.filtered, "
+        "s.dropped, s.status_at, s.last_seen FROM devices d "
+        "LEFT JOIN counters c ON c.id = d.counter_id "
+        "LEFT JOIN device_status s ON s.device_id = d.id ORDER BY d.id")]
+
+
+def current_assignments(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """What each active device should show now: counter label, scale and the officer or None."""
+    return [dict(row) for row in db.query(
+        "SELECT d.id AS device_id, d.scale, c.label AS counter_label, a.officer_id, "
+        "o.name AS officer_name, o.title AS officer_title, u.name AS unit_name "
+        "FROM devices d JOIN counters c ON c.id = d.counter_id "
+        "LEFT JOIN assignments a ON a.device_id = d.id AND a.ends_at IS NULL "
+        "LEFT JOIN officers o ON o.id = a.officer_id "
+        "LEFT JOIN units u ON u.id = o.unit_id "
+        "WHERE d.retired_at IS NULL ORDER BY d.id")]

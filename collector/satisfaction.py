@@ -1,0 +1,70 @@
+"""Pure satisfaction arithmetic over stored ratings: counts per level, index, share satisfied.
+
+Devices may offer 3, 4 or 5 levels (domain brief: the scale is configuration), and an officer
+can be rated on more than one scale within a month when a device is reconfigured. Every level of
+every scale maps to one of five named answers, so counts add up across scales, and the index
+places each press on 0–100 within its own scale before averaging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# (code, Vietnamese label, English label), least satisfied first.
+ANSWERS = (
+    ("very_dissatisfied", "Rất không hài lòng", "Very dissatisfied"),
+    ("dissatisfied", "Không hài lòng", "Not satisfied"),
+    ("neutral", "Bình thường", "Neutral"),
+    ("satisfied", "Hài lòng", "Satisfied"),
+    ("very_satisfied", "Rất hài lòng", "Very satisfied"),
+)
+ANSWER_LABELS = {code: (vi, en) for code, vi, en in ANSWERS}
+SCALE_ANSWERS = {
+    3: ("dissatisfied", "satisfied", "very_satisfied"),
+    4: ("dissatisfied", "neutral", "satisfied", "very_satisfied"),
+    5: ("very_dissatisfied", "dissatisfied", "neutral", "satisfied", "very_satisfied"),
+}
+SATISFIED_ANSWERS = ("satisfied", "very_satisfied")
+
+
+def answer_of(scale: int, level: int) -> str:
+    """The named answer a press of `level` means on a `scale`-level device."""
+    answers = SCALE_ANSWERS.get(scale, ())
+    if not 1 <= level <= len(answers):
+        raise ValueError(f"level {level} is not on a {scale}-level scale")
+    return answers[level - 1]
+
+
+def level_score(scale: int, level: int) -> float:
+    """A press placed on 0–100 within its scale: the lowest level is 0, the highest 100."""
+    answer_of(scale, level)
+    return (level - 1) * 100.0 / (scale - 1)
+
+
+@dataclass
+class SatisfactionSummary:
+    counts: dict[str, int] = field(default_factory=lambda: {code: 0 for code, _, _ in ANSWERS})
+    total: int = 0
+    index: float | None = None
+    share_satisfied: float | None = None
+    filtered: int = 0
+    filtered_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def summarise(presses: list[tuple[int, int, str | None]]) -> SatisfactionSummary:
+    """Summarise (scale, level, excluded) triples; excluded presses are counted apart, never in."""
+    summary = SatisfactionSummary()
+    score_sum = 0.0
+    for scale, level, excluded in presses:
+        if excluded:
+            summary.filtered += 1
+            summary.filtered_by_reason[excluded] = summary.filtered_by_reason.get(excluded, 0) + 1
+            continue
+        summary.counts[answer_of(scale, level)] += 1
+        summary.total += 1
+        score_sum += level_score(scale, level)
+    if summary.total:
+        summary.index = round(score_sum / summary.total, 1)
+        satisfied = sum(summary.counts[code] for code in SATISFIED_ANSWERS)
+        summary.share_satisfied = round(satisfied / summary.total, 4)
+    return summary

@@ -1,0 +1,14 @@
+"""Settings for one collector process, built explicitly by the CLI or a test (never at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path
+    # None: API and dashboard only, no ingest (used by tests of the pages, and read-only replicas).
+    broker_url: str | None = "mqtt://127.0.0.1:1883"
+    client_id: str = "hailong-collector"

@@ -1,0 +1,263 @@
+"""The SQLite store: schema, named migrations and every write.
+
+One writer owns a `Store` (the ingest thread, or a CLI command); readers open their own
+connections through `queries.open_reader`. The database runs in WAL mode so readers never
+block the writer. `record_batch` writes a batch of parsed messages in one transaction and
+returns only after the commit: the ingest acknowledges messages to the broker after it returns,
+which is what makes a crash at any moment lose nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import sqlite_utils
+
+from .messages import Rating, Rejection, Status
+from .timeline import BootAnchor, place_press
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as it came off the wire, with what the pure parser made of it."""
+    topic: str
+    payload: bytes
+    received_at: int
+    parsed: Rating | Status | Rejection
+
+
+def _migration_initial(db: sqlite_utils.Database) -> None:
+    db["units"].create({"id": str, "name": str, "parent_id": str}, pk="id")
+    db["officers"].create({"id": str, "name": str, "title": str, "unit_id": str}, pk="id",
+                          foreign_keys=[("unit_id", "units", "id")])
+    db["counters"].create({"id": str, "label": str, "unit_id": str}, pk="id",
+                          foreign_keys=[("unit_id", "units", "id")])
+    db["devices"].create({"id": str, "counter_id": str, "scale": int, "registered_at": int,
+                          "retired_at": int}, pk="id",
+                         foreign_keys=[("counter_id", "counters", "id")],
+                         defaults={"scale": 4}, not_null={"scale"})
+    # Who staffed the device's counter over [starts_at, ends_at); officer_id NULL = closed.
+    db["assignments"].create({"id": int, "device_id": str, "officer_id": str, "starts_at": int,
+                              "ends_at": int}, pk="id",
+                             foreign_keys=[("device_id", "devices", "id"),
+                                           ("officer_id", "officers", "id")],
+                             not_null={"device_id", "starts_at"})
+    db["assignments"].create_index(["device_id", "starts_at"])
+    db["ratings"].create({
+        "id": str, "device_id": str, "boot": int, "seq": int, "level": int, "scale": int,
+        "officer_shown": str, "officer_id": str, "attribution": str, "uptime_ms": int,
+        "device_ts": int, "pressed_at": int, "time_source": str, "received_at": int,
+        "fw": str, "reason": str, "dossier": str, "excluded": str,
+    }, pk="id", not_null={"device_id", "level", "scale", "pressed_at", "received_at"})
+    db["ratings"].create_index(["officer_id", "pressed_at"])
+    db["ratings"].create_index(["device_id", "pressed_at"])
+    db["rejected"].create({"id": int, "received_at": int, "topic": str, "device_id": str,
+                           "reason": str, "payload": bytes}, pk="id",
+                          not_null={"received_at", "topic", "reason", "payload"})
+    db["device_status"].create({
+        "device_id": str, "state": str, "fw": str, "boot": int, "uptime_ms": int,
+        "mem_free": int, "rssi": int, "queue": int, "filtered": int, "dropped": int,
+        "status_at": int, "online_status_at": int, "last_seen": int,
+    }, pk="device_id")
+    db["ingest_totals"].create({"name": str, "value": int}, pk="name")
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("0001_initial", _migration_initial),
+]
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    if readonly:
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn)
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply the named migrations this database has not seen; return the names applied."""
+    if not db["_migrations"].exists():
+        db["_migrations"].create({"name": str, "applied_at": int}, pk="name")
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for name, apply in MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            apply(db)
+            db["_migrations"].insert({"name": name, "applied_at": now_ms()})
+        applied.append(name)
+    return applied
+
+
+class UnknownEntity(ValueError):
+    """A write named a unit, officer, counter or device that does not exist."""
+
+
+class Store:
+    """Write access to the database. Not thread-safe: give it to one thread."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.db = connect(self.path)
+        self.db.enable_wal()
+        # NORMAL is durable in WAL mode against process crashes (the case the ingest promises);
+        # a power cut may lose the last commit, which the broker then redelivers.
+        self.db.conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(self.db)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # --- organisation -------------------------------------------------------------------
+
+    def upsert_unit(self, unit_id: str, name: str, parent_id: str | None = None) -> None:
+        with self.db.conn:
+            self.db["units"].upsert({"id": unit_id, "name": name, "parent_id": parent_id},
+                                    pk="id")
+
+    def upsert_officer(self, officer_id: str, name: str, title: str, unit_id: str) -> None:
+        self._require("units", unit_id)
+        with self.db.conn:
+            self.db["officers"].upsert({"id": officer_id, "name": name, "title": title,
+                                        "unit_id": unit_id}, pk="id")
+
+    def upsert_counter(self, counter_id: str, label: str, unit_id: str) -> None:
+        self._require("units", unit_id)
+        with self.db.conn:
+            self.db["counters"].upsert({"id": counter_id, "label": label, "unit_id": unit_id},
+                                       pk="id")
+
+    def register_device(self, device_id: str, counter_id: str, scale: int = 4) -> None:
+        """Register a device at a counter, or move it; its first registration time is kept."""
+        self._require("counters", counter_id)
+        with self.db.conn:
+            self.db["devices"].insert({"id": device_id, "counter_id": counter_id,
+                                       "scale": scale, "registered_at": now_ms()},
+                                      pk="id", ignore=True)
+            self.db["devices"].update(device_id, {"counter_id": counter_id, "scale": scale,
+                                                  "retired_at": None})
+
+    def open_assignment(self, device_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT officer_id, starts_at FROM assignments "
+                                  "WHERE device_id = ? AND ends_at IS NULL", [device_id]))
+        return rows[0] if rows else None
+
+    def assign(self, device_id: str, officer_id: str | None, at: int | None = None) -> None:
+        """Close the device's open assignment at `at` and open a new one (None: closed)."""
+        self._require("devices", device_id)
+        if officer_id is not None:
+            self._require("officers", officer_id)
+        at = now_ms() if at is None else at
+        with self.db.conn:
+            self.db.execute("UPDATE assignments SET ends_at = ? WHERE device_id = ? "
+                            "AND ends_at IS NULL", [at, device_id])
+            self.db["assignments"].insert({"device_id": device_id, "officer_id": officer_id,
+                                           "starts_at": at, "ends_at": None})
+
+    def _require(self, table: str, key: str) -> None:
+        if not self.db.execute(f"SELECT 1 FROM [{table}] WHERE id = ?", [key]).fetchone():
+            raise UnknownEntity(f"no {table[:-1]} with id {key!r}")
+
+    # --- ingest -------------------------------------------------------------------------
+
+    def record_batch(self, batch: Iterable[Incoming]) -> dict[str, int]:
+        """Store a batch in one transaction; return counts of stored/duplicate/rejected/status."""
+        outcome = {"stored": 0, "duplicate": 0, "rejected": 0, "status": 0}
+        with self.db.conn:
+            for item in batch:
+                outcome[self._record_one(item)] += 1
+            for name in ("stored", "duplicate", "rejected"):
+                if outcome[name]:
+                    self.db.execute(
+                        "INSERT INTO ingest_totals(name, value) VALUES (?, ?) "
+                        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                        [name, outcome[name]])
+        return outcome
+
+    def _record_one(self, item: Incoming) -> str:
+        parsed = item.parsed
+        if isinstance(parsed, Rejection):
+            return self._reject(item, parsed.reason, parsed.device)
+        if not self._is_active_device(parsed.device):
+            return self._reject(item, "unknown_device", parsed.device)
+        self.db.execute("INSERT INTO device_status(device_id, last_seen) VALUES (?, ?) "
+                        "ON CONFLICT(device_id) DO UPDATE SET last_seen = excluded.last_seen",
+                        [parsed.device, item.received_at])
+        if isinstance(parsed, Status):
+            self._record_status(parsed, item.received_at)
+            return "status"
+        return self._record_rating(parsed, item.received_at)
+
+    def _reject(self, item: Incoming, reason: str, device: str | None) -> str:
+        self.db["rejected"].insert({"received_at": item.received_at, "topic": item.topic,
+                                    "device_id": device, "reason": reason,
+                                    "payload": item.payload})
+        return "rejected"
+
+    def _is_active_device(self, device_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM devices WHERE id = ? AND retired_at IS NULL",
+                               [device_id]).fetchone() is not None
+
+    def _record_status(self, status: Status, received_at: int) -> None:
+        row = {k: v for k, v in asdict(status).items() if k != "device"}
+        row["status_at"] = received_at
+        if status.state == "online":
+            row["online_status_at"] = received_at
+        else:
+            # The last will carries only the state; keep the last known figures beside it.
+            row = {"state": "offline", "status_at": received_at}
+        sets = ", ".join(f"{key} = :{key}" for key in row)
+        self.db.execute(f"UPDATE device_status SET {sets} WHERE device_id = :device_id",
+                        {**row, "device_id": status.device})
+
+    def _anchor(self, device_id: str) -> BootAnchor | None:
+        row = self.db.execute("SELECT boot, uptime_ms, online_status_at FROM device_status "
+                              "WHERE device_id = ? AND online_status_at IS NOT NULL",
+                              [device_id]).fetchone()
+        return BootAnchor(*row) if row else None
+
+    def _attribute(self, device_id: str, pressed_at: int,
+                   officer_shown: str | None) -> tuple[str | None, str]:
+        row = self.db.execute(
+            "SELECT officer_id FROM assignments WHERE device_id = ? AND starts_at <= ? "
+            "AND (ends_at IS NULL OR ends_at > ?) ORDER BY starts_at DESC LIMIT 1",
+            [device_id, pressed_at, pressed_at]).fetchone()
+        if row and row[0] is not None:
+            return row[0], "roster"
+        if officer_shown and self.db.execute("SELECT 1 FROM officers WHERE id = ?",
+                                             [officer_shown]).fetchone():
+            return officer_shown, "device"
+        return None, "none"
+
+    def _record_rating(self, rating: Rating, received_at: int) -> str:
+        if self.db.execute("SELECT 1 FROM ratings WHERE id = ?", [rating.id]).fetchone():
+            return "duplicate"
+        pressed_at, time_source = place_press(ts=rating.ts, boot=rating.boot,
+                                              uptime_ms=rating.uptime_ms,
+                                              anchor=self._anchor(rating.device),
+                                              received_at=received_at)
+        officer_id, attribution = self._attribute(rating.device, pressed_at, rating.officer)
+        self.db["ratings"].insert({
+            "id": rating.id, "device_id": rating.device, "boot": rating.boot, "seq": rating.seq,
+            "level": rating.level, "scale": rating.scale, "officer_shown": rating.officer,
+            "officer_id": officer_id, "attribution": attribution,
+            "uptime_ms": rating.uptime_ms, "device_ts": rating.ts, "pressed_at": pressed_at,
+            "time_source": time_source, "received_at": received_at, "fw": rating.fw,
+            "reason": rating.reason, "dossier": rating.dossier, "excluded": rating.excluded,
+        })
+        return "stored"

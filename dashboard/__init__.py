@@ -1,0 +1,1 @@
+"""hailong dashboard: the leaders' pages, server-rendered on the collector's API."""

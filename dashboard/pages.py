@@ -1,0 +1,69 @@
+"""Dashboard routes: each page renders the report its JSON twin in the API returns.
+
+Views add only presentation (formatted numbers, bar widths, links); the figures come from
+`collector.reports`, and templates do no arithmetic and run no queries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from collector import reports
+from collector.deps import Db, MonthParam, month_or_422
+
+from .formatting import next_month, previous_month, vi_month, vi_number, vi_percent
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def _month_nav(month: str) -> dict[str, str]:
+    return {"label": vi_month(month), "previous": previous_month(month),
+            "next": next_month(month)}
+
+
+def overview_view(report: dict[str, Any]) -> dict[str, Any]:
+    rows = [{**row, "index_text": vi_number(row["index"], 1),
+             "share_text": vi_percent(row["share_satisfied"]),
+             "total_text": vi_number(row["total"]),
+             "filtered_text": vi_number(row["filtered"])} for row in report["officers"]]
+    return {"month": _month_nav(report["month"]), "officers": rows, "raw_month": report["month"]}
+
+
+def officer_view(report: dict[str, Any]) -> dict[str, Any]:
+    levels = [{**level, "count_text": vi_number(level["count"]),
+               "share_text": vi_percent(level["share"]),
+               "bar_percent": round((level["share"] or 0) * 100, 1)}
+              for level in reversed(report["levels"])]
+    reasons = {"cooldown": ("Bấm lặp trong thời gian chờ", "Repeated press during cooldown")}
+    filtered = [{"reason_vi": reasons.get(code, (code, code))[0],
+                 "reason_en": reasons.get(code, (code, code))[1], "count": vi_number(count)}
+                for code, count in sorted(report["filtered_by_reason"].items())]
+    return {"officer": report["officer"], "month": _month_nav(report["month"]),
+            "raw_month": report["month"], "levels": levels,
+            "total_text": vi_number(report["total"]),
+            "index_text": vi_number(report["index"], 1),
+            "share_text": vi_percent(report["share_satisfied"]),
+            "filtered_text": vi_number(report["filtered"]), "filtered": filtered,
+            "has_ratings": report["total"] > 0}
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request, db: Db, month: MonthParam = None) -> HTMLResponse:
+    report = reports.officers_overview(db, month_or_422(month))
+    return TEMPLATES.TemplateResponse(request, "overview.html", overview_view(report))
+
+
+@router.get("/officers/{officer_id}", response_class=HTMLResponse)
+def officer_page(request: Request, officer_id: str, db: Db,
+                 month: MonthParam = None) -> HTMLResponse:
+    try:
+        report = reports.officer_satisfaction(db, officer_id, month_or_422(month))
+    except reports.NotFound:
+        raise HTTPException(status_code=404, detail="Không tìm thấy cán bộ / Officer not found")
+    return TEMPLATES.TemplateResponse(request, "officer.html", officer_view(report))

@@ -1,0 +1,51 @@
+"""Shared fixtures: golden payloads, a real Mosquitto, seeded databases."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mosquitto import Mosquitto  # noqa: E402
+
+
+def golden_cases(kind: str | None = None) -> list[dict]:
+    cases = []
+    for path in sorted(GOLDEN.glob("*.json")):
+        case = json.loads(path.read_text(encoding="utf-8"))
+        case["name"] = path.stem
+        if kind is None or case["kind"] == kind:
+            cases.append(case)
+    return cases
+
+
+def golden_bytes(case: dict) -> bytes:
+    if "payload" in case:
+        return json.dumps(case["payload"], ensure_ascii=False, separators=(",", ":")).encode()
+    if "raw" in case:
+        return case["raw"].encode("utf-8")
+    return bytes.fromhex(case["raw_hex"])
+
+
+@pytest.fixture
+def mosquitto():
+    broker = Mosquitto().start()
+    yield broker
+    broker.cleanup()
+
+
+@pytest.fixture
+def seeded_db(tmp_path):
+    from collector.seed import seed_demo
+    from collector.store import Store
+    path = tmp_path / "hailong.db"
+    store = Store(path)
+    seed_demo(store, 4)
+    store.close()
+    return path

@@ -1,0 +1,190 @@
+"""The spine, end to end on a real Mosquitto: kiosk → broker → collector → SQLite → API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import uuid
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.api import create_app
+from collector.settings import Settings
+from factories import rating_bytes
+from kiosk.sim import SimulatedKiosk
+from mosquitto import free_port
+from waiting import wait_for
+
+RATING_TOPIC = "hailong/v1/devices/kiosk-hk-01/rating"
+
+
+@pytest.fixture
+def collector(mosquitto, seeded_db):
+    settings = Settings(db_path=seeded_db, broker_url=mosquitto.url,
+                        client_id=f"test-{uuid.uuid4().hex[:8]}")
+    with TestClient(create_app(settings)) as client:
+        wait_for(lambda: client.get("/api/v1/health").json()["broker"]["connected"],
+                 what="the collector to connect")
+        yield client
+
+
+def publisher(port: int) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex}")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+def publish(client: mqtt.Client, topic: str, payload: bytes) -> None:
+    client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+
+def rating_count(client: TestClient) -> int:
+    return client.get("/api/v1/health").json()["ratings_total"]
+
+
+def test_press_on_a_simulated_kiosk_reaches_the_api(mosquitto, collector):
+    kiosk = SimulatedKiosk("kiosk-hk-01", "127.0.0.1", mosquitto.port, boot=11).start()
+    try:
+        wait_for(lambda: "Nguyễn Thị Thu Hường" in kiosk.screen_text(), what="the officer card")
+        kiosk.press(4)
+        rows = wait_for(lambda: collector.get("/api/v1/ratings?device=kiosk-hk-01").json(),
+                        what="the rating in the API")
+    finally:
+        kiosk.stop()
+    assert rows[0]["id"] == "kiosk-hk-01:11:1" or rows[0]["id"].startswith("kiosk-hk-01:11:")
+    assert (rows[0]["level"], rows[0]["officer_id"], rows[0]["attribution"]) == \
+        (4, "HK-0001", "roster")
+    month = collector.get("/api/v1/officers/HK-0001/satisfaction").json()
+    assert (month["total"], month["counts"]["very_satisfied"], month["index"]) == (1, 1, 100.0)
+    devices = {d["id"]: d for d in collector.get("/api/v1/devices").json()}
+    assert devices["kiosk-hk-01"]["fw"] and devices["kiosk-hk-01"]["last_seen"]
+
+
+def test_a_redelivered_rating_is_counted_once(mosquitto, collector):
+    client = publisher(mosquitto.port)
+    try:
+        publish(client, RATING_TOPIC, rating_bytes(seq=500))
+        publish(client, RATING_TOPIC, rating_bytes(seq=500))
+        publish(client, RATING_TOPIC, rating_bytes(seq=501))
+        wait_for(lambda: collector.get("/api/v1/health").json()["duplicates_total"] == 1,
+                 what="the duplicate to be counted")
+    finally:
+        client.disconnect()
+    assert rating_count(collector) == 2
+
+
+def test_a_malformed_payload_is_kept_and_the_next_good_one_stored(mosquitto, collector):
+    client = publisher(mosquitto.port)
+    try:
+        publish(client, RATING_TOPIC, b'{"v":1,"level":')
+        publish(client, RATING_TOPIC, rating_bytes(seq=600))
+        wait_for(lambda: rating_count(collector) == 1, what="the good rating")
+    finally:
+        client.disconnect()
+    rejected = collector.get("/api/v1/rejected").json()
+    assert [(r["reason"], r["payload_text"]) for r in rejected] == \
+        [("invalid_json", '{"v":1,"level":')]
+
+
+class CollectorProcess:
+    """`hailong serve` as a real process, so it can be killed with SIGKILL."""
+
+    def __init__(self, tmp_path, broker_url: str, db_path):
+        self.http_port = free_port()
+        self.log_path = tmp_path / f"collector-{uuid.uuid4().hex[:6]}.log"
+        self.command = [sys.executable, "-m", "collector.cli", "--log-level", "DEBUG", "serve",
+                        "--broker", broker_url, "--db", str(db_path),
+                        "--http", f"127.0.0.1:{self.http_port}", "--client-id", "kill-test"]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "CollectorProcess":
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._connected, timeout=20, what="the collector process to connect")
+        return self
+
+    def _connected(self) -> bool:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{self.http_port}/api/v1/health", timeout=1)
+            return health.json()["broker"]["connected"]
+        except httpx.HTTPError:
+            return False
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.log.close()
+
+
+def stored_ids(db_path) -> list[str]:
+    with sqlite3.connect(db_path) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM ratings ORDER BY id")]
+
+
+def test_collector_killed_after_delivery_before_commit_loses_nothing(mosquitto, seeded_db,
+                                                                     tmp_path):
+    collector = CollectorProcess(tmp_path, mosquitto.url, seeded_db).start()
+    # Hold SQLite's write lock: the collector receives the rating but cannot commit it.
+    blocker = sqlite3.connect(seeded_db, timeout=1, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    client = publisher(mosquitto.port)
+    try:
+        publish(client, RATING_TOPIC, rating_bytes(seq=700))
+        wait_for(lambda: f"received {RATING_TOPIC}" in collector.log_text(),
+                 what="the collector to receive the rating")
+        collector.kill()
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert stored_ids(seeded_db) == []
+
+        restarted = CollectorProcess(tmp_path, mosquitto.url, seeded_db).start()
+        try:
+            wait_for(lambda: stored_ids(seeded_db) == ["kiosk-hk-01:1:700"],
+                     what="the redelivered rating to be stored")
+        finally:
+            restarted.stop()
+    finally:
+        client.disconnect()
+        if collector.process.poll() is None:
+            collector.kill()
+
+
+def test_demo_for_seconds_produces_ratings_visible_in_the_api(tmp_path):
+    http_port, mqtt_port = free_port(), free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "collector.cli", "demo", "--for", "10", "--db",
+         str(tmp_path / "demo.db"), "--http", f"127.0.0.1:{http_port}", "--mqtt-port",
+         str(mqtt_port), "--devices", "3", "--press-every", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        def counted_ratings() -> int:
+            try:
+                overview = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/overview", timeout=1)
+            except httpx.HTTPError:
+                return 0
+            return sum(row["total"] for row in overview.json()["officers"])
+        wait_for(lambda: counted_ratings() >= 3, timeout=20, what="demo ratings in the API")
+        output, _ = demo.communicate(timeout=40)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 0, output.decode()
+    assert f"http://127.0.0.1:{http_port}/" in output.decode()
