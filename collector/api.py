@@ -20,6 +20,7 @@ from .ingest import BrokerAddress, Ingest
 from .settings import Settings
 from .store import Store
 
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-
 from kiosk.sim import SimulatedKiosk
 
 from .api import create_app
@@ -57,13 +56,13 @@ class Citizens(threading.Thread):
         self.kiosks = kiosks
         self.interval_s = interval_s
         self.rng = random.Random(seed)
-        self.tendency = {k.config["device"]: self.rng.uniform(0.45, 0.95) for k in kiosks}
+        self.tendency = {k.device_id: self.rng.uniform(0.45, 0.95) for k in kiosks}
         self.stopping = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.wait(self.rng.expovariate(1 / self.interval_s)):
             kiosk = self.rng.choice(self.kiosks)
-            level = choose_level(self.rng, self.tendency[kiosk.config["device"]])
+            level = choose_level(self.rng, self.tendency[kiosk.device_id])
             kiosk.press(level)
             if self.rng.random() < 0.08:  # an impatient second press, filtered by the cooldown
                 kiosk.press(level)
@@ -96,7 +95,8 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
                                f"{options.http_host}:{options.http_port} (port in use?)")
         if not app.state.ingest.wait_connected(10):
             raise RuntimeError("the collector could not connect to the embedded broker")
-        boot = int(time.time())  # a fresh boot counter per run keeps rating ids unique
+        # A fresh boot counter per run keeps rating ids unique across demo runs on one database.
+        boot = int(time.time()) % 2**31
         for device_id in device_ids:
             kiosk = SimulatedKiosk(device_id, "127.0.0.1", options.mqtt_port, boot=boot)
             kiosk.start()

@@ -28,15 +28,15 @@ OFFICERS = [
 ]
 
 # (counter id, label, unit, device id)
-COUNTERS = [
+COUNTERS = [  # interleaved so that any number of devices covers both wards
     ("hk-q1", "Quầy 1", "hk-1c", "kiosk-hk-01"),
-    ("hk-q2", "Quầy 2", "hk-1c", "kiosk-hk-02"),
-    ("hk-q3", "Quầy 3", "hk-1c", "kiosk-hk-03"),
     ("bd-q1", "Quầy 1", "bd-1c", "kiosk-bd-01"),
+    ("hk-q2", "Quầy 2", "hk-1c", "kiosk-hk-02"),
     ("bd-q2", "Quầy 2", "bd-1c", "kiosk-bd-02"),
+    ("hk-q3", "Quầy 3", "hk-1c", "kiosk-hk-03"),
     ("bd-q3", "Quầy 3", "bd-1c", "kiosk-bd-03"),
-    ("bd-q4", "Quầy 4", "bd-1c", "kiosk-bd-04"),
     ("hk-q4", "Quầy 4", "hk-1c", "kiosk-hk-04"),
+    ("bd-q4", "Quầy 4", "bd-1c", "kiosk-bd-04"),
 ]
 
 MAX_DEVICES = len(COUNTERS)

@@ -65,5 +65,6 @@ def officer_page(request: Request, officer_id: str, db: Db,
     try:
         report = reports.officer_satisfaction(db, officer_id, month_or_422(month))
     except reports.NotFound:
-        raise HTTPException(status_code=404, detail="Không tìm thấy cán bộ / Officer not found")
+        raise HTTPException(status_code=404,
+                            detail="Không tìm thấy cán bộ / Officer not found") from None
     return TEMPLATES.TemplateResponse(request, "officer.html", officer_view(report))

@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 sys.path.insert(0, str(ROOT / "tests"))
+# Firmware modules import as MicroPython sees them: from the firmware folder itself.
+sys.path.insert(0, str(ROOT / "firmware"))
 
 from mosquitto import Mosquitto  # noqa: E402
 

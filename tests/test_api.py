@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from factories import T0, incoming, rating_bytes
 from fastapi.testclient import TestClient
 
 from collector.api import create_app
 from collector.settings import Settings
 from collector.store import Store
 from collector.timeline import month_of
-from factories import T0, incoming, rating_bytes
 
 MONTH = month_of(T0)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -13,14 +12,14 @@ import uuid
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from fastapi.testclient import TestClient
-
-from collector.api import create_app
-from collector.settings import Settings
 from factories import rating_bytes
+from fastapi.testclient import TestClient
 from kiosk.sim import SimulatedKiosk
 from mosquitto import free_port
 from waiting import wait_for
+
+from collector.api import create_app
+from collector.settings import Settings
 
 RATING_TOPIC = "hailong/v1/devices/kiosk-hk-01/rating"
 

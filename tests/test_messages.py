@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import golden_bytes, golden_cases
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.messages import (Rating, Rejection, Status, encode_assignment, encode_command,
-                                parse_message)
-from conftest import golden_bytes, golden_cases
+from collector.messages import (
+    Rating,
+    Rejection,
+    Status,
+    encode_assignment,
+    encode_command,
+    parse_message,
+)
 
 INBOUND = golden_cases("rating") + golden_cases("status")
 

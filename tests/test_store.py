@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import T0, incoming, rating_bytes
 
 from collector.queries import open_reader, recent_rejections, totals
 from collector.store import Store, UnknownEntity, migrate
-from factories import T0, incoming, rating_bytes
+
 
 @pytest.fixture
 def store(seeded_db):

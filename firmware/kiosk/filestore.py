@@ -1,0 +1,108 @@
+"""A simple append-only file store for the outbox (interface of kiosk.outbox.MemoryStore).
+
+Stopgap until the CRC'd, power-safe journal (issue 3): it keeps the queue across a restart
+but gives weaker guarantees. One line per change:
+    +[boot,seq,level,scale,officer,uptime_ms,ts,excluded]   a record was queued
+    -boot,seq                                               a record was acknowledged
+On open the lines are replayed; a line that does not parse (a write torn by a power cut can
+only be the last one) is skipped and counted in `corrupt`. When removals outnumber the live
+records the file is compacted: written to path + ".tmp" then renamed over the original when a
+rename function is given (atomic on littlefs), otherwise rewritten in place.
+
+Constraints: MicroPython compatible. Only the builtin open() is used; rename is injected by the
+hardware layer (os.rename), so the module imports no os. Writes happen in the main loop's
+step, never in the button path.
+"""
+
+import json
+
+try:
+    from micropython import const
+except ImportError:  # CPython host
+    def const(x):
+        return x
+
+_EXCLUDED = const(7)
+_COMPACT_MIN = const(64)  # do not rewrite the file for a handful of removals
+
+
+class FileStore:
+    def __init__(self, path, rename=None):
+        self.path = path
+        self._rename = rename
+        self._items = []
+        self._removed = 0
+        self.corrupt = 0
+        self._load()
+
+    def _load(self):
+        try:
+            f = open(self.path, "r")
+        except OSError:
+            return  # no file yet: empty queue
+        live = {}
+        order = []
+        with f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    if line[0] == "+":
+                        rec = tuple(json.loads(line[1:]))
+                        if len(rec) != 8:
+                            raise ValueError("record length")
+                        key = (rec[0], rec[1])
+                        live[key] = rec
+                        order.append(key)
+                    elif line[0] == "-":
+                        b, s = line[1:].split(",")
+                        live.pop((int(b), int(s)), None)
+                        self._removed += 1
+                    else:
+                        raise ValueError("line kind")
+                except (ValueError, IndexError):
+                    self.corrupt += 1
+        self._items = [live.pop(k) for k in order if k in live]
+
+    def _write(self, line):
+        with open(self.path, "a") as f:
+            f.write(line)
+            f.write("\n")
+
+    def append(self, rec):
+        self._write("+" + json.dumps(list(rec)))
+        self._items.append(rec)
+
+    def remove(self, key):
+        items = self._items
+        for i in range(len(items)):
+            if items[i][0] == key[0] and items[i][1] == key[1]:
+                del items[i]
+                self._write("-" + str(key[0]) + "," + str(key[1]))
+                self._removed += 1
+                if self._removed >= _COMPACT_MIN and self._removed > len(items):
+                    self.compact()
+                return True
+        return False
+
+    def compact(self):
+        target = self.path + ".tmp" if self._rename is not None else self.path
+        with open(target, "w") as f:
+            for rec in self._items:
+                f.write("+" + json.dumps(list(rec)) + "\n")
+        if self._rename is not None:
+            self._rename(target, self.path)
+        self._removed = 0
+
+    def first(self, n):
+        return self._items[:n]
+
+    def find_excluded(self):
+        for rec in self._items:
+            if rec[_EXCLUDED] is not None:
+                return (rec[0], rec[1])
+        return None
+
+    def __len__(self):
+        return len(self._items)
