@@ -51,9 +51,10 @@ def create_app(settings: Settings) -> FastAPI:
         broker = {"configured": ingest is not None,
                   "connected": bool(ingest and ingest.connected.is_set()),
                   "error": ingest.last_error if ingest else None}
-        degraded = ingest is not None and not broker["connected"]
+        store_error = ingest.store_error if ingest else None
+        degraded = ingest is not None and (not broker["connected"] or store_error is not None)
         return {"status": "degraded" if degraded else "ok", "version": __version__,
-                "broker": broker, "ratings_total": totals["stored"],
+                "broker": broker, "store_error": store_error, "ratings_total": totals["stored"],
                 "duplicates_total": totals["duplicate"], "rejected_total": totals["rejected"]}
 
     @app.get("/api/v1/officers", tags=["officers"])

@@ -66,6 +66,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def button_level(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 5:
+        raise argparse.ArgumentTypeError(f"a button is 1 to 5, not {text!r}")
+    return int(text)
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    import time
+
+    from .ingest import BrokerAddress
+    from .kiosk_console import run_kiosk
+    try:
+        broker = BrokerAddress.parse(args.broker)
+        # A fresh boot number per run keeps rating ids unique across runs of the same device id.
+        boot = args.boot if args.boot is not None else int(time.time()) % 2**31
+        return run_kiosk(args.device, broker, presses=args.press or [], boot=boot,
+                         cooldown_s=args.cooldown, timeout_s=args.timeout)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hailong",
@@ -101,6 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--client-id", default="hailong-collector",
                        help="MQTT client id; keep it fixed, the broker keeps its session")
     serve.set_defaults(handler=cmd_serve)
+
+    kiosk = sub.add_parser("kiosk", help="one simulated counter device on a real broker")
+    kiosk.add_argument("device", help="device id, e.g. kiosk-hk-01")
+    kiosk.add_argument("--broker", default="mqtt://127.0.0.1:1883",
+                       help="mqtt://[USER:PASSWORD@]HOST:PORT (default mqtt://127.0.0.1:1883)")
+    kiosk.add_argument("--press", type=button_level, nargs="+", metavar="LEVEL",
+                       help="press these buttons, wait until the broker has them all, exit")
+    kiosk.add_argument("--cooldown", type=float, default=5.0, metavar="SECONDS",
+                       help="cooldown after a press (default 5; presses within it are "
+                            "sent as excluded)")
+    kiosk.add_argument("--boot", type=int, default=None, help="boot counter (default: from "
+                                                             "the clock)")
+    kiosk.add_argument("--timeout", type=positive_seconds, default=10.0, metavar="SECONDS",
+                       help="how long to wait for the broker (default 10)")
+    kiosk.set_defaults(handler=cmd_kiosk)
     return parser
 
 

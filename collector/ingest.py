@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import paho.mqtt.client as mqtt
 
 from .messages import device_topic, encode_assignment, parse_message
 from .queries import current_assignments, open_reader
-from .store import Incoming, Store, now_ms
+from .store import BUSY_TIMEOUT_MS, Incoming, Store, now_ms
 
 log = logging.getLogger("hailong.ingest")
 
@@ -64,14 +65,16 @@ class Ingest:
 
     def __init__(self, store_path: str, broker: BrokerAddress, *,
                  client_id: str = "hailong-collector", batch_max: int = 200,
-                 batch_wait_s: float = 0.02):
+                 batch_wait_s: float = 0.02, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.store_path = store_path
         self.broker = broker
         self.client_id = client_id
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
+        self.busy_timeout_ms = busy_timeout_ms
         self.connected = threading.Event()
         self.last_error: str | None = None
+        self.store_error: str | None = None
         self.totals = {"received": 0, "stored": 0, "duplicate": 0, "rejected": 0, "status": 0,
                        "batches": 0}
         self._inbox: queue.Queue[_Queued] = queue.Queue()
@@ -90,6 +93,7 @@ class Ingest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -125,9 +129,18 @@ class Ingest:
             self._generation += 1
         self.last_error = None
         client.subscribe(SUBSCRIPTIONS)
-        self.connected.set()
         log.info("connected to %s (session present: %s)", self.broker, flags.session_present)
         self.publish_assignments()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        # "Connected" means subscribed: before the SUBACK a first-time session would miss
+        # what devices publish, so health and tests wait for this, not for the CONNACK.
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            self.last_error = f"subscription refused: {failed[0]}"
+            log.error("broker %s refused our subscriptions: %s", self.broker, failed)
+            return
+        self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
@@ -163,22 +176,46 @@ class Ingest:
         return batch
 
     def _write_loop(self) -> None:
-        store = Store(self.store_path)
+        store = Store(self.store_path, busy_timeout_ms=self.busy_timeout_ms)
         try:
-            while not self._stopping.is_set() or not self._inbox.empty():
-                batch = self._next_batch()
-                if not batch:
-                    continue
-                outcome = store.record_batch(item.incoming for item in batch)
-                for name, count in outcome.items():
-                    self.totals[name] += count
-                self.totals["batches"] += 1
-                self._acknowledge(batch)
-                if outcome["rejected"]:
-                    log.warning("rejected %d message(s); see the rejected table",
-                                outcome["rejected"])
+            while not self._stopping.is_set():
+                self._commit(store, self._next_batch())
+            # Commit what already arrived; anything later is left unacknowledged for the
+            # broker to deliver again on the next start.
+            leftover = []
+            while True:
+                try:
+                    leftover.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(store, leftover)
         finally:
             store.close()
+
+    def _commit(self, store: Store, batch: list[_Queued]) -> None:
+        """Commit a batch, then acknowledge it; on a database error retry, never ack first."""
+        if not batch:
+            return
+        delay = 0.5
+        while True:
+            try:
+                outcome = store.record_batch(item.incoming for item in batch)
+                break
+            except sqlite3.Error as error:
+                # Locked, full or read-only disk: the messages stay unacknowledged, so the
+                # broker keeps them; the health check says why until the write succeeds.
+                self.store_error = f"{type(error).__name__}: {error}"
+                log.error("cannot commit %d message(s): %s; retrying", len(batch), error)
+                if self._stopping.wait(delay):
+                    return
+                delay = min(delay * 2, 30)
+        self.store_error = None
+        for name, count in outcome.items():
+            self.totals[name] += count
+        self.totals["batches"] += 1
+        self._acknowledge(batch)
+        if outcome["rejected"]:
+            log.warning("rejected %d message(s); see the rejected table", outcome["rejected"])
 
     def _acknowledge(self, batch: list[_Queued]) -> None:
         with self._generation_lock:

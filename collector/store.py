@@ -77,13 +77,14 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 ]
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+def connect(path: str | Path, *, readonly: bool = False,
+            busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite_utils.Database:
     if readonly:
         conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True,
                                check_same_thread=False)
     else:
         conn = sqlite3.connect(str(path), check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA foreign_keys = ON")
     return sqlite_utils.Database(conn)
 
@@ -111,9 +112,9 @@ class UnknownEntity(ValueError):
 class Store:
     """Write access to the database. Not thread-safe: give it to one thread."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.path = Path(path)
-        self.db = connect(self.path)
+        self.db = connect(self.path, busy_timeout_ms=busy_timeout_ms)
         self.db.enable_wal()
         # NORMAL is durable in WAL mode against process crashes (the case the ingest promises);
         # a power cut may lose the last commit, which the broker then redelivers.

@@ -187,3 +187,49 @@ def test_demo_for_seconds_produces_ratings_visible_in_the_api(tmp_path):
             demo.wait()
     assert demo.returncode == 0, output.decode()
     assert f"http://127.0.0.1:{http_port}/" in output.decode()
+
+
+def test_kiosk_command_presses_and_waits_for_the_broker(mosquitto, collector):
+    result = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "kiosk", "kiosk-bd-01", "--broker", mosquitto.url,
+         "--press", "3", "2", "--cooldown", "0", "--boot", "77"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Đỗ Minh Châu" in result.stdout and "sent and acknowledged: 2" in result.stdout
+    wait_for(lambda: len(collector.get("/api/v1/ratings?device=kiosk-bd-01").json()) == 2,
+             what="both ratings")
+    rows = collector.get("/api/v1/ratings?device=kiosk-bd-01").json()
+    assert sorted(r["level"] for r in rows) == [2, 3]
+    assert {r["officer_id"] for r in rows} == {"BD-0001"}
+
+
+def test_kiosk_command_refuses_a_bad_button():
+    result = subprocess.run([sys.executable, "-m", "collector.cli", "kiosk", "kiosk-bd-01",
+                             "--press", "9"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "a button is 1 to 5" in result.stderr
+
+
+def test_demo_stops_cleanly_on_ctrl_c(tmp_path):
+    http_port, mqtt_port = free_port(), free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "collector.cli", "demo", "--db", str(tmp_path / "demo.db"),
+         "--http", f"127.0.0.1:{http_port}", "--mqtt-port", str(mqtt_port), "--devices", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{http_port}/api/v1/health",
+                                 timeout=1).json()["broker"]["connected"]
+            except httpx.HTTPError:
+                return False
+        wait_for(healthy, timeout=20, what="the demo to come up")
+        demo.send_signal(signal.SIGINT)
+        output, _ = demo.communicate(timeout=20)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 0, output.decode()
+    assert "stopped" in output.decode()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{http_port}/api/v1/health", timeout=1)

@@ -95,12 +95,12 @@ def test_unacked_ratings_are_resent_after_reconnect_with_same_ids():
 def test_at_most_max_in_flight_ratings_wait_for_puback():
     dev, clock, broker, display = make(max_in_flight=10)
     broker.ack_publishes = False
-    for i in range(15):
+    for _i in range(15):
         dev.press(1)
     run(dev, clock, broker, 500)
     assert len(broker.ratings()) == 10
     broker.ack_publishes = True
-    for (t, p, pid) in broker.publishes:
+    for (_t, _p, pid) in broker.publishes:
         if pid is not None:
             broker.current.feed(b"\x40\x02" + pid.to_bytes(2, "big"))
     run(dev, clock, broker, 500)
