@@ -165,28 +165,45 @@ def test_collector_killed_after_delivery_before_commit_loses_nothing(mosquitto, 
             collector.kill()
 
 
-def test_demo_for_seconds_produces_ratings_visible_in_the_api(tmp_path):
+def start_demo(tmp_path, *options: str) -> tuple[subprocess.Popen, str]:
     http_port, mqtt_port = free_port(), free_port()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "collector.cli", "demo", "--for", "10", "--db",
-         str(tmp_path / "demo.db"), "--http", f"127.0.0.1:{http_port}", "--mqtt-port",
-         str(mqtt_port), "--devices", "3", "--press-every", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        [sys.executable, "-m", "collector.cli", "demo", "--db", str(tmp_path / "demo.db"),
+         "--http", f"127.0.0.1:{http_port}", "--mqtt-port", str(mqtt_port), *options],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return demo, f"http://127.0.0.1:{http_port}"
+
+
+def get_json(url: str):
+    """The JSON at url, or None while the server is not up."""
     try:
-        def counted_ratings() -> int:
-            try:
-                overview = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/overview", timeout=1)
-            except httpx.HTTPError:
-                return 0
-            return sum(row["total"] for row in overview.json()["officers"])
-        wait_for(lambda: counted_ratings() >= 3, timeout=20, what="demo ratings in the API")
-        output, _ = demo.communicate(timeout=40)
+        return httpx.get(url, timeout=1).json()
+    except httpx.HTTPError:
+        return None
+
+
+def finish(demo: subprocess.Popen, timeout: float) -> str:
+    try:
+        output, _ = demo.communicate(timeout=timeout)
     finally:
         if demo.poll() is None:
             demo.kill()
             demo.wait()
-    assert demo.returncode == 0, output.decode()
-    assert f"http://127.0.0.1:{http_port}/" in output.decode()
+    return output.decode()
+
+
+def test_demo_for_seconds_produces_ratings_visible_in_the_api(tmp_path):
+    demo, base = start_demo(tmp_path, "--for", "10", "--devices", "3", "--press-every", "0.2")
+    try:
+        def counted_ratings() -> int:
+            overview = get_json(f"{base}/api/v1/overview")
+            return sum(row["total"] for row in overview["officers"]) if overview else 0
+        wait_for(lambda: counted_ratings() >= 3, timeout=20, what="demo ratings in the API")
+    finally:
+        output = finish(demo, timeout=40)
+    assert demo.returncode == 0, output
+    assert f"{base}/" in output
 
 
 def test_kiosk_command_presses_and_waits_for_the_broker(mosquitto, collector):
@@ -210,26 +227,13 @@ def test_kiosk_command_refuses_a_bad_button():
 
 
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path):
-    http_port, mqtt_port = free_port(), free_port()
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "collector.cli", "demo", "--db", str(tmp_path / "demo.db"),
-         "--http", f"127.0.0.1:{http_port}", "--mqtt-port", str(mqtt_port), "--devices", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    demo, base = start_demo(tmp_path, "--devices", "2")
     try:
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{http_port}/api/v1/health",
-                                 timeout=1).json()["broker"]["connected"]
-            except httpx.HTTPError:
-                return False
-        wait_for(healthy, timeout=20, what="the demo to come up")
+        wait_for(lambda: (get_json(f"{base}/api/v1/health") or {}).get("broker", {})
+                 .get("connected"), timeout=20, what="the demo to come up")
         demo.send_signal(signal.SIGINT)
-        output, _ = demo.communicate(timeout=20)
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
-    assert demo.returncode == 0, output.decode()
-    assert "stopped" in output.decode()
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{http_port}/api/v1/health", timeout=1)
+        output = finish(demo, timeout=20)
+    assert demo.returncode == 0, output
+    assert "stopped" in output
+    assert get_json(f"{base}/api/v1/health") is None
