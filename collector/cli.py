@@ -58,6 +58,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         BrokerAddress.parse(args.broker)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if args.demo_data:
+        from .seed import MAX_DEVICES, seed_demo
+        from .store import Store
+        store = Store(args.db)
+        try:
+            seed_demo(store, MAX_DEVICES)
+        finally:
+            store.close()
     host, port = args.http
     app = create_app(Settings(db_path=args.db, broker_url=args.broker, client_id=args.client_id))
     print(f"hailong collector: broker {args.broker}, database {args.db}, "
@@ -121,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="HOST:PORT", help="API and dashboard address")
     serve.add_argument("--client-id", default="hailong-collector",
                        help="MQTT client id; keep it fixed, the broker keeps its session")
+    serve.add_argument("--demo-data", action="store_true",
+                       help="add the demo's sample wards, officers, counters and devices "
+                            "(kiosk-hk-01 … kiosk-bd-04) until the registry commands exist")
     serve.set_defaults(handler=cmd_serve)
 
     kiosk = sub.add_parser("kiosk", help="one simulated counter device on a real broker")

@@ -100,7 +100,7 @@ class CollectorProcess:
         self.http_port = free_port()
         self.log_path = tmp_path / f"collector-{uuid.uuid4().hex[:6]}.log"
         self.command = [sys.executable, "-m", "collector.cli", "--log-level", "DEBUG", "serve",
-                        "--broker", broker_url, "--db", str(db_path),
+                        "--broker", broker_url, "--db", str(db_path), "--demo-data",
                         "--http", f"127.0.0.1:{self.http_port}", "--client-id", "kill-test"]
         self.process: subprocess.Popen | None = None
 
@@ -137,11 +137,11 @@ def stored_ids(db_path) -> list[str]:
         return [row[0] for row in conn.execute("SELECT id FROM ratings ORDER BY id")]
 
 
-def test_collector_killed_after_delivery_before_commit_loses_nothing(mosquitto, seeded_db,
-                                                                     tmp_path):
-    collector = CollectorProcess(tmp_path, mosquitto.url, seeded_db).start()
+def test_collector_killed_after_delivery_before_commit_loses_nothing(mosquitto, tmp_path):
+    db_path = tmp_path / "kill.db"  # registry from `serve --demo-data`
+    collector = CollectorProcess(tmp_path, mosquitto.url, db_path).start()
     # Hold SQLite's write lock: the collector receives the rating but cannot commit it.
-    blocker = sqlite3.connect(seeded_db, timeout=1, isolation_level=None)
+    blocker = sqlite3.connect(db_path, timeout=1, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     client = publisher(mosquitto.port)
     try:
@@ -151,11 +151,11 @@ def test_collector_killed_after_delivery_before_commit_loses_nothing(mosquitto, 
         collector.kill()
         blocker.execute("ROLLBACK")
         blocker.close()
-        assert stored_ids(seeded_db) == []
+        assert stored_ids(db_path) == []
 
-        restarted = CollectorProcess(tmp_path, mosquitto.url, seeded_db).start()
+        restarted = CollectorProcess(tmp_path, mosquitto.url, db_path).start()
         try:
-            wait_for(lambda: stored_ids(seeded_db) == ["kiosk-hk-01:1:700"],
+            wait_for(lambda: stored_ids(db_path) == ["kiosk-hk-01:1:700"],
                      what="the redelivered rating to be stored")
         finally:
             restarted.stop()

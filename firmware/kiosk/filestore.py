@@ -16,21 +16,24 @@ step, never in the button path.
 
 import json
 
+from kiosk.outbox import MemoryStore
+
 try:
     from micropython import const
 except ImportError:  # CPython host
     def const(x):
         return x
 
-_EXCLUDED = const(7)
 _COMPACT_MIN = const(64)  # do not rewrite the file for a handful of removals
 
 
-class FileStore:
+class FileStore(MemoryStore):
+    """The RAM list of MemoryStore, mirrored to a file on every change."""
+
     def __init__(self, path, rename=None):
+        MemoryStore.__init__(self)
         self.path = path
         self._rename = rename
-        self._items = []
         self._removed = 0
         self.corrupt = 0
         self._load()
@@ -75,16 +78,13 @@ class FileStore:
         self._items.append(rec)
 
     def remove(self, key):
-        items = self._items
-        for i in range(len(items)):
-            if items[i][0] == key[0] and items[i][1] == key[1]:
-                del items[i]
-                self._write("-" + str(key[0]) + "," + str(key[1]))
-                self._removed += 1
-                if self._removed >= _COMPACT_MIN and self._removed > len(items):
-                    self.compact()
-                return True
-        return False
+        if not MemoryStore.remove(self, key):
+            return False
+        self._write("-" + str(key[0]) + "," + str(key[1]))
+        self._removed += 1
+        if self._removed >= _COMPACT_MIN and self._removed > len(self._items):
+            self.compact()
+        return True
 
     def compact(self):
         target = self.path + ".tmp" if self._rename is not None else self.path
@@ -94,15 +94,3 @@ class FileStore:
         if self._rename is not None:
             self._rename(target, self.path)
         self._removed = 0
-
-    def first(self, n):
-        return self._items[:n]
-
-    def find_excluded(self):
-        for rec in self._items:
-            if rec[_EXCLUDED] is not None:
-                return (rec[0], rec[1])
-        return None
-
-    def __len__(self):
-        return len(self._items)
