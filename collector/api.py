@@ -11,14 +11,28 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel, Field
 
 from dashboard.pages import router as dashboard_router
 
 from . import __version__, queries, reports
+from .messages import encode_command, encode_session
 from .deps import Db, MonthParam, month_or_422
 from .ingest import BrokerAddress, Ingest
 from .settings import Settings
 from .store import Store
+
+
+class SessionRequest(BaseModel):
+    dossier: str | None = Field(None, description="dossier code to rate; null closes the "
+                                                  "session", examples=["000.00.12.H26-261125-0001"])
+    seconds: int | None = Field(None, description="how long the rating stays open (10–86400)")
+
+
+class CommandRequest(BaseModel):
+    cmd: str = Field(description="reload_config or show_message")
+    text: str | None = None
+    seconds: int | None = None
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -89,6 +103,40 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/v1/devices", tags=["devices"])
     def devices(db: Db) -> list[dict[str, Any]]:
         return queries.list_devices(db)
+
+    def send_to_device(request: Request, db, device_id: str, kind: str,
+                       payload: bytes) -> dict[str, Any]:
+        if not any(d["id"] == device_id and d["retired_at"] is None
+                   for d in queries.list_devices(db)):
+            raise HTTPException(status_code=404, detail=f"no active device {device_id!r}")
+        ingest: Ingest | None = request.app.state.ingest
+        if ingest is None:
+            raise HTTPException(status_code=503, detail="this collector runs without a broker")
+        try:
+            ingest.publish_to_device(device_id, kind, payload)
+        except ConnectionError as error:
+            raise HTTPException(status_code=503, detail=str(error)) from None
+        return {"device": device_id, "kind": kind, "published": True}
+
+    @app.post("/api/v1/devices/{device_id}/session", tags=["devices"], status_code=202)
+    def open_session(device_id: str, body: SessionRequest, request: Request,
+                     db: Db) -> dict[str, Any]:
+        """Open (or, with a null dossier, close) a rating for a dossier on a session-mode device."""
+        try:
+            payload = encode_session(dossier=body.dossier, seconds=body.seconds)
+        except ValueError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from None
+        return send_to_device(request, db, device_id, "session", payload)
+
+    @app.post("/api/v1/devices/{device_id}/command", tags=["devices"], status_code=202)
+    def send_command(device_id: str, body: CommandRequest, request: Request,
+                     db: Db) -> dict[str, Any]:
+        """Ask a device to reload its configuration or show a message."""
+        try:
+            payload = encode_command(body.cmd, text=body.text, seconds=body.seconds)
+        except ValueError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from None
+        return send_to_device(request, db, device_id, "command", payload)
 
     app.include_router(dashboard_router)
     return app

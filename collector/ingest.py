@@ -245,3 +245,9 @@ class Ingest:
                                     officer=officer)
         self._client.publish(device_topic(row["device_id"], "assignment"), payload, qos=1,
                              retain=True)
+
+    def publish_to_device(self, device_id: str, kind: str, payload: bytes) -> None:
+        """Send a command or session to one device (QoS 1, not retained: both are momentary)."""
+        if not self.connected.is_set():
+            raise ConnectionError(f"not connected to the broker {self.broker}")
+        self._client.publish(device_topic(device_id, kind), payload, qos=1, retain=False)

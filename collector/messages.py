@@ -20,7 +20,7 @@ MAX_PAYLOAD_BYTES = 1024
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 DOSSIER_PATTERN = re.compile(r"^[A-Za-z0-9._/-]{1,40}$")
 REASONS = ("attitude", "waiting", "guidance", "other")
-EXCLUSIONS = ("cooldown",)
+EXCLUSIONS = ("cooldown", "no_session")
 SCALES = (3, 4, 5)
 MAX_INT32 = 2**31 - 1
 MAX_SAFE_INT = 2**53 - 1
@@ -29,7 +29,7 @@ MAX_SAFE_INT = 2**53 - 1
 TS_MIN_MS = 1577836800000  # 2020-01-01T00:00:00Z
 TS_MAX_MS = 4102444800000  # 2100-01-01T00:00:00Z
 INBOUND_KINDS = ("rating", "status")
-OUTBOUND_KINDS = ("assignment", "command")
+OUTBOUND_KINDS = ("assignment", "command", "session")
 COMMANDS = ("reload_config", "show_message")
 
 
@@ -62,6 +62,7 @@ class Status:
     queue: int | None = None
     filtered: int | None = None
     dropped: int | None = None
+    ignored: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ def _parse_status(obj: dict[str, Any], topic_device: str) -> Status:
         queue=_int(obj, "queue", 0, MAX_SAFE_INT),
         filtered=_int(obj, "filtered", 0, MAX_SAFE_INT),
         dropped=_int(obj, "dropped", 0, MAX_SAFE_INT),
+        ignored=_int(obj, "ignored", 0, MAX_SAFE_INT, required=False),
     )
 
 
@@ -239,3 +241,15 @@ def encode_command(cmd: str, *, text: str | None = None, seconds: int | None = N
                 raise ValueError("seconds must be 1 to 600")
             body["seconds"] = seconds
     return encode_json(body)
+
+
+def encode_session(*, dossier: str | None, seconds: int | None = None) -> bytes:
+    """Open a rating for `dossier` on a session-mode device, or close it (dossier None)."""
+    if dossier is None:
+        return encode_json({"v": PROTOCOL_VERSION, "action": "close"})
+    if not DOSSIER_PATTERN.match(dossier):
+        raise ValueError("dossier must be 1 to 40 characters of A-Z a-z 0-9 . _ / -")
+    if seconds is not None and not 10 <= seconds <= 86400:
+        raise ValueError("seconds must be 10 to 86400")
+    return encode_json({"v": PROTOCOL_VERSION, "action": "open", "dossier": dossier,
+                        "seconds": seconds})

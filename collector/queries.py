@@ -94,7 +94,7 @@ def list_devices(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return [dict(row) for row in db.query(
         "SELECT d.id, d.counter_id, c.label AS counter_label, d.scale, d.retired_at, "
         "s.state, s.fw, s.boot, s.uptime_ms, s.mem_free, s.rssi, s.queue, s.filtered, "
-        "s.dropped, s.status_at, s.last_seen FROM devices d "
+        "s.dropped, s.ignored, s.status_at, s.last_seen FROM devices d "
         "LEFT JOIN counters c ON c.id = d.counter_id "
         "LEFT JOIN device_status s ON s.device_id = d.id ORDER BY d.id")]
 

@@ -72,8 +72,13 @@ def _migration_initial(db: sqlite_utils.Database) -> None:
     db["ingest_totals"].create({"name": str, "value": int}, pk="name")
 
 
+def _migration_status_ignored(db: sqlite_utils.Database) -> None:
+    db["device_status"].add_column("ignored", int)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
+    ("0002_status_ignored", _migration_status_ignored),
 ]
 
 

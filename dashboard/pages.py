@@ -40,7 +40,8 @@ def officer_view(report: dict[str, Any]) -> dict[str, Any]:
                "share_text": vi_percent(level["share"]),
                "bar_percent": round((level["share"] or 0) * 100, 1)}
               for level in reversed(report["levels"])]
-    reasons = {"cooldown": ("Bấm lặp trong thời gian chờ", "Repeated press during cooldown")}
+    reasons = {"cooldown": ("Bấm lặp trong thời gian chờ", "Repeated press during cooldown"),
+               "no_session": ("Bấm khi chưa có hồ sơ được trả", "Press with no dossier open")}
     filtered = [{"reason_vi": reasons.get(code, (code, code))[0],
                  "reason_en": reasons.get(code, (code, code))[1], "count": vi_number(count)}
                 for code, count in sorted(report["filtered_by_reason"].items())]

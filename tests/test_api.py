@@ -93,3 +93,15 @@ def test_openapi_lists_the_api(client):
     assert {"/api/v1/health", "/api/v1/officers",
             "/api/v1/officers/{officer_id}/satisfaction"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("url, body, status, detail", [
+    ("/api/v1/devices/kiosk-hk-01/session", {"dossier": "A1"}, 503, "without a broker"),
+    ("/api/v1/devices/kiosk-zz-99/session", {"dossier": "A1"}, 404, "no active device"),
+    ("/api/v1/devices/kiosk-hk-01/session", {"dossier": "HS 01; x"}, 422, "dossier"),
+    ("/api/v1/devices/kiosk-hk-01/command", {"cmd": "format_flash"}, 422, "unknown command"),
+])
+def test_sending_to_devices_explains_refusals(client, url, body, status, detail):
+    response = client.post(url, json=body)
+    assert response.status_code == status
+    assert detail in response.json()["detail"]

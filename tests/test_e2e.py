@@ -237,3 +237,26 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path):
     assert demo.returncode == 0, output
     assert "stopped" in output
     assert get_json(f"{base}/api/v1/health") is None
+
+
+def test_a_dossier_session_opened_through_the_api_is_rated_once(mosquitto, collector):
+    kiosk = SimulatedKiosk("kiosk-hk-01", "127.0.0.1", mosquitto.port, boot=12,
+                           session_mode=True, cooldown_s=0).start()
+    try:
+        wait_for(lambda: "sau khi nhận kết quả" in kiosk.screen_text(),
+                 what="the waiting screen")
+        response = collector.post("/api/v1/devices/kiosk-hk-01/session",
+                                  json={"dossier": "H26.1125.0007", "seconds": 120})
+        assert response.status_code == 202, response.text
+        wait_for(lambda: "vui lòng đánh giá" in kiosk.screen_text(), what="the rating to open")
+        kiosk.press(3)
+        kiosk.press(4)  # the dossier is rated: this one is excluded
+        rows = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(
+            collector.get("/api/v1/ratings?device=kiosk-hk-01").json()), what="both presses")
+    finally:
+        kiosk.stop()
+    by_seq = {row["seq"]: row for row in rows}
+    assert (by_seq[0]["dossier"], by_seq[0]["excluded"]) == ("H26.1125.0007", None)
+    assert (by_seq[1]["dossier"], by_seq[1]["excluded"]) == (None, "no_session")
+    month = collector.get("/api/v1/officers/HK-0001/satisfaction").json()
+    assert (month["total"], month["filtered_by_reason"]) == (1, {"no_session": 1})

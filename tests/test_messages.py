@@ -15,6 +15,7 @@ from collector.messages import (
     Status,
     encode_assignment,
     encode_command,
+    encode_session,
     parse_message,
 )
 
@@ -69,6 +70,20 @@ def test_command_encoder_matches_golden(case):
 def test_assignment_encoder_refuses_what_a_device_would_reject(kwargs, message):
     with pytest.raises(ValueError, match=message):
         encode_assignment(**kwargs)
+
+
+@pytest.mark.parametrize("case", valid("session"), ids=lambda case: case["name"])
+def test_session_encoder_matches_golden(case):
+    payload = case["payload"]
+    encoded = encode_session(dossier=payload.get("dossier"), seconds=payload.get("seconds"))
+    assert json.loads(encoded) == {key: value for key, value in payload.items()
+                                   if value is not None or key == "seconds"}
+
+
+@pytest.mark.parametrize("kwargs", [{"dossier": "HS 01; x"}, {"dossier": "A1", "seconds": 5}])
+def test_session_encoder_refuses_what_a_device_would_reject(kwargs):
+    with pytest.raises(ValueError):
+        encode_session(**kwargs)
 
 
 def test_command_encoder_refuses_unknown_command():

@@ -30,7 +30,7 @@ def topic_kinds_in_code() -> set[str]:
 
 
 def test_the_scan_finds_topics_at_all():
-    assert {"rating", "status", "assignment", "command"} <= topic_kinds_in_code()
+    assert {"rating", "status", "assignment", "command", "session"} <= topic_kinds_in_code()
 
 
 @pytest.mark.parametrize("kind", sorted(topic_kinds_in_code()))
@@ -47,6 +47,7 @@ def payload_keys() -> set[str]:
         messages.encode_assignment(counter="Q", scale=4,
                                    officer={"id": "A", "name": "N", "title": "T", "unit": "U"}),
         messages.encode_command("show_message", text="x", seconds=5),
+        messages.encode_session(dossier="A1", seconds=60),
     ]
     for raw in encoded:
         body = json.loads(raw)

@@ -7,4 +7,4 @@ hardware layers (sim.py here, the ESP32 layer later) import socket, time, machin
 """
 
 # Sent in every rating and status payload (`fw`, 1..16 chars, docs/protocol.md).
-FW_VERSION = "0.1.0"
+FW_VERSION = "0.2.0"

@@ -24,7 +24,7 @@ MAX_PAYLOAD = const(1024)
 TOPIC_PREFIX = "hailong/v1/devices/"
 
 SCALES = (3, 4, 5)
-EXCLUDED_REASONS = ("cooldown",)
+EXCLUDED_REASONS = ("cooldown", "no_session")
 RATING_REASONS = ("attitude", "waiting", "guidance", "other")
 COMMANDS = ("reload_config", "show_message")
 ASSIGNMENT_STATES = ("open", "closed")
@@ -68,7 +68,7 @@ def valid_device_id(device):
 
 
 def topic(device, kind):
-    """Topic of `kind` (rating, status, assignment, command) for `device`."""
+    """Topic of `kind` (rating, status, assignment, command, session) for `device`."""
     return TOPIC_PREFIX + device + "/" + kind
 
 
@@ -99,7 +99,7 @@ def encode_rating(device, boot, seq, level, scale, officer, uptime_ms, ts,
 
 
 def encode_status(device, boot, uptime_ms, mem_free, rssi, queue, filtered, dropped,
-                  fw=FW_VERSION):
+                  ignored=0, fw=FW_VERSION):
     """Online status payload bytes (published retained on connect and every 60 s)."""
     return _dumps({
         "v": PROTOCOL_VERSION,
@@ -113,6 +113,7 @@ def encode_status(device, boot, uptime_ms, mem_free, rssi, queue, filtered, drop
         "queue": queue,
         "filtered": filtered,
         "dropped": dropped,
+        "ignored": ignored,
     }).encode("utf-8")
 
 
@@ -209,3 +210,29 @@ def decode_command(payload):
     if "seconds" in obj and obj["seconds"] is not None:
         seconds = _check_int(obj["seconds"], "seconds", 1, 600)
     return {"cmd": cmd, "text": text, "seconds": seconds}
+
+
+_DOSSIER_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-"
+SESSION_ACTIONS = ("open", "close")
+
+
+def decode_session(payload):
+    """Validate a session payload; return {"action", "dossier", "seconds"}. Raises ValueError.
+
+    `dossier` and `seconds` are None for "close"; `seconds` is None when the sender left the
+    session's lifetime to the device's configuration.
+    """
+    obj = _load_object(payload)
+    action = _check_str(_require(obj, "action"), "action", 16)
+    if action not in SESSION_ACTIONS:
+        raise ValueError("out_of_range:action")
+    if action == "close":
+        return {"action": action, "dossier": None, "seconds": None}
+    dossier = _check_str(_require(obj, "dossier"), "dossier", 40, 1)
+    for ch in dossier:
+        if ch not in _DOSSIER_CHARS:
+            raise ValueError("out_of_range:dossier")
+    seconds = None
+    if obj.get("seconds") is not None:
+        seconds = _check_int(obj["seconds"], "seconds", 10, 86400)
+    return {"action": action, "dossier": dossier, "seconds": seconds}

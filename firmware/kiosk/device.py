@@ -25,7 +25,11 @@ Boundaries passed in:
 
 Config keys (dict): device, host, port, username, password, boot, cooldown_s, thanks_s,
 queue_capacity, scale, keepalive_s, ack_timeout_s, status_interval_s, max_in_flight,
-backoff_min_s, backoff_max_s.
+backoff_min_s, backoff_max_s, session_mode, reason_max_level, reason_timeout_s,
+session_timeout_s.
+
+Long presses (the technician screen) travel through the same ring as presses, as a negative
+level, so the interrupt path stays one write of two ints.
 """
 
 try:
@@ -58,6 +62,10 @@ DEFAULTS = {
     "max_in_flight": 10,
     "backoff_min_s": 1,
     "backoff_max_s": 60,
+    "session_mode": False,
+    "reason_max_level": 0,  # 0: never ask a reason; 1: after the lowest level; 2: two lowest
+    "reason_timeout_s": 10,
+    "session_timeout_s": 600,
 }
 
 
@@ -84,13 +92,19 @@ class Device:
         self.load_config = load_config
         self.mem_free = mem_free
         self.boot = _cfg(config, "boot")
-        self.panel = rating.Panel(self.boot, int(_cfg(config, "cooldown_s") * 1000),
-                                  int(_cfg(config, "thanks_s") * 1000), _cfg(config, "scale"))
+        self.panel = rating.Panel(
+            self.boot, int(_cfg(config, "cooldown_s") * 1000),
+            int(_cfg(config, "thanks_s") * 1000), _cfg(config, "scale"),
+            session_mode=bool(_cfg(config, "session_mode")),
+            reason_max_level=_cfg(config, "reason_max_level"),
+            reason_timeout_ms=int(_cfg(config, "reason_timeout_s") * 1000),
+            session_timeout_ms=int(_cfg(config, "session_timeout_s") * 1000))
         self.outbox = outbox.Outbox(store, _cfg(config, "queue_capacity"))
         self._t_rating = codec.topic(self.device_id, "rating")
         self._t_status = codec.topic(self.device_id, "status")
         self._t_assign = codec.topic(self.device_id, "assignment")
         self._t_command = codec.topic(self.device_id, "command")
+        self._t_session = codec.topic(self.device_id, "session")
         self.client = self._make_client()
         self._in_flight = {}  # packet id -> record key, for ratings waiting for PUBACK
         self._link = False  # a connection attempt or session exists
@@ -104,6 +118,7 @@ class Device:
         self.sent_acked = 0
         self.invalid_assignments = 0
         self.invalid_commands = 0
+        self.invalid_sessions = 0
         self.config_errors = 0
         self.press_overflow = 0
         self.connects = 0
@@ -145,6 +160,19 @@ class Device:
     def dropped(self):
         return self.outbox.dropped
 
+    @property
+    def ignored(self):
+        return self.panel.ignored
+
+    def info(self):
+        """What the technician screen shows (kiosk.screen.SERVICE_ROWS)."""
+        return {"device": self.device_id, "fw": codec.FW_VERSION, "boot": self.boot,
+                "broker": str(_cfg(self.config, "host")) + ":" + str(_cfg(self.config, "port")),
+                "rssi": self.net.rssi() if hasattr(self.net, "rssi") else None,
+                "queue": len(self.outbox), "filtered": self.panel.filtered,
+                "ignored": self.panel.ignored, "dropped": self.outbox.dropped,
+                "last_error": self.last_error}
+
     # --- button path ---------------------------------------------------------------------
 
     def press(self, level, uptime_ms=None):
@@ -160,6 +188,10 @@ class Device:
         self._head = nxt  # published last, so the reader never sees a half-written slot
         return True
 
+    def long_press(self, level, uptime_ms=None):
+        """Record a long press (technician screen); same ring, negative level."""
+        return self.press(-level, uptime_ms)
+
     def _take_presses(self, now):
         if self._tail == self._head:
             return
@@ -169,10 +201,19 @@ class Device:
         while self._tail != self._head:
             i = self._tail
             t = self._ring_time[i]
-            ts = None if wall is None else wall - (now - t)
-            rec = self.panel.press(self._ring_level[i], t, ts)
-            if rec is not None:
-                self.outbox.add(rec)
+            level = self._ring_level[i]
+            if level < 0:
+                self.panel.long_press(-level, t)
+            else:
+                ts = None if wall is None else wall - (now - t)
+                # The outbox write (flash, on the device) happens here, before the screen
+                # refresh of this step shows the thank-you.
+                rec = self.panel.press(level, t, ts)
+                if rec is not None:
+                    self.outbox.add(rec)
+                amendment = self.panel.take_amendment()
+                if amendment is not None:
+                    self.outbox.replace(amendment[1])
             self._tail = (i + 1) % _RING
 
     # --- loop ----------------------------------------------------------------------------
@@ -236,7 +277,8 @@ class Device:
         self._in_flight = {}
         # Protocol order: status first, then subscribe, then the queue.
         self._publish_status(now)
-        self.client.subscribe([(self._t_assign, 1), (self._t_command, 1)], now)
+        self.client.subscribe([(self._t_assign, 1), (self._t_command, 1), (self._t_session, 1)],
+                              now)
 
     def _publish_status(self, now):
         rssi = None
@@ -244,7 +286,7 @@ class Device:
             rssi = self.net.rssi()
         payload = codec.encode_status(
             self.device_id, self.boot, now, self.mem_free() if self.mem_free else 0, rssi,
-            len(self.outbox), self.panel.filtered, self.outbox.dropped)
+            len(self.outbox), self.panel.filtered, self.outbox.dropped, self.panel.ignored)
         self.client.publish(self._t_status, payload, now, qos=1, retain=True)
         self._next_status = now + _cfg(self.config, "status_interval_s") * 1000
 
@@ -253,9 +295,10 @@ class Device:
         if len(self._in_flight) >= limit or not len(self.outbox):
             return
         flying = set(self._in_flight.values())
-        for rec in self.outbox.first(limit):
+        # The record waiting for its reason is held back; those behind it may go.
+        for rec in self.outbox.first(limit + 1):
             key = (rec[0], rec[1])
-            if key in flying:
+            if key in flying or key == self.panel.held:
                 continue
             pid = self.client.publish(self._t_rating, self._encode(rec), now, qos=1)
             if pid is None:
@@ -265,13 +308,17 @@ class Device:
                 return
 
     def _encode(self, rec):
+        # Records replayed from an older journal have no reason/dossier fields.
+        reason = rec[rating.R_REASON] if len(rec) > rating.R_REASON else None
+        dossier = rec[rating.R_DOSSIER] if len(rec) > rating.R_DOSSIER else None
         return codec.encode_rating(
             self.device_id, rec[rating.R_BOOT], rec[rating.R_SEQ], rec[rating.R_LEVEL],
             rec[rating.R_SCALE], rec[rating.R_OFFICER], rec[rating.R_UPTIME],
-            rec[rating.R_TS], rec[rating.R_EXCLUDED])
+            rec[rating.R_TS], rec[rating.R_EXCLUDED], reason, dossier)
 
     def _refresh(self, now):
-        lines = screen.render(self.panel, now, self.connected, len(self.outbox))
+        lines = screen.render(self.panel, now, self.connected, len(self.outbox),
+                              self.info() if self.panel.screen(now) == rating.SERVICE else None)
         if lines != self._lines:
             self._lines = lines
             self.display.show(lines)
@@ -299,6 +346,17 @@ class Device:
                 self.panel.show_message(cmd["text"], cmd["seconds"], self._now)
             elif cmd["cmd"] == "reload_config":
                 self.reload_config()
+        elif topic == self._t_session:
+            try:
+                session = codec.decode_session(payload)
+            except ValueError as e:
+                self.invalid_sessions += 1
+                self.last_rejection = "session:" + _reason(e)
+                return
+            if session["action"] == "open":
+                self.panel.open_session(session["dossier"], session["seconds"], self._now)
+            else:
+                self.panel.close_session()
 
     def reload_config(self):
         """Re-read the configuration and apply it; the queue is kept as it is."""
@@ -319,6 +377,10 @@ class Device:
         self.config = merged
         self.panel.cooldown_ms = int(_cfg(merged, "cooldown_s") * 1000)
         self.panel.thanks_ms = int(_cfg(merged, "thanks_s") * 1000)
+        self.panel.session_mode = bool(_cfg(merged, "session_mode"))
+        self.panel.reason_max_level = _cfg(merged, "reason_max_level")
+        self.panel.reason_timeout_ms = int(_cfg(merged, "reason_timeout_s") * 1000)
+        self.panel.session_timeout_ms = int(_cfg(merged, "session_timeout_s") * 1000)
         self.outbox.capacity = _cfg(merged, "queue_capacity")
         link_keys = ("host", "port", "username", "password", "keepalive_s", "ack_timeout_s")
         for k in link_keys:

@@ -53,11 +53,12 @@ class FileStore(MemoryStore):
                 try:
                     if line[0] == "+":
                         rec = tuple(json.loads(line[1:]))
-                        if len(rec) != 8:
+                        if len(rec) not in (8, 10):
                             raise ValueError("record length")
                         key = (rec[0], rec[1])
+                        if key not in live:
+                            order.append(key)
                         live[key] = rec
-                        order.append(key)
                     elif line[0] == "-":
                         b, s = line[1:].split(",")
                         live.pop((int(b), int(s)), None)
@@ -76,6 +77,13 @@ class FileStore(MemoryStore):
     def append(self, rec):
         self._write("+" + json.dumps(list(rec)))
         self._items.append(rec)
+
+    def replace(self, key, rec):
+        # A later "+" line with the same key wins on replay, so one append amends a record.
+        if not MemoryStore.replace(self, key, rec):
+            return False
+        self._write("+" + json.dumps(list(rec)))
+        return True
 
     def remove(self, key):
         if not MemoryStore.remove(self, key):

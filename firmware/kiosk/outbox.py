@@ -17,6 +17,7 @@ Storage sits behind a small interface so the flash journal (CRC'd, power-safe) c
 the in-memory store without touching this module:
     append(record)        add at the tail
     remove(key) -> bool   remove the record with that key
+    replace(key, rec)     put a new version of a queued record in its place (same key)
     first(n) -> list      the n oldest records
     find_excluded()->key  key of the oldest excluded record, or None
     __len__()
@@ -50,6 +51,14 @@ class MemoryStore:
         for i in range(len(items)):
             if items[i][0] == key[0] and items[i][1] == key[1]:
                 del items[i]
+                return True
+        return False
+
+    def replace(self, key, rec):
+        items = self._items
+        for i in range(len(items)):
+            if items[i][0] == key[0] and items[i][1] == key[1]:
+                items[i] = rec
                 return True
         return False
 
@@ -87,6 +96,10 @@ class Outbox:
     def remove(self, key):
         """Remove an acknowledged record; False when it was already gone."""
         return self.store.remove(key)
+
+    def replace(self, rec):
+        """Amend a queued record (e.g. the reason chosen after the press); same key, one write."""
+        return self.store.replace(record_key(rec), rec)
 
     def first(self, n):
         return self.store.first(n)

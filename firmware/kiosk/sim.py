@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 
+from kiosk import screen
 from kiosk.device import Device
 
 CONNECT_TIMEOUT_S = 2.0  # short: the loop thread blocks in connect at most this long
@@ -66,17 +67,19 @@ class SimNet:
 
 
 class TextDisplay:
+    """Keeps the current screen items (kiosk.screen); the ESP32 draws the same items."""
+
     def __init__(self):
         self._lock = threading.Lock()
-        self.lines = []
+        self.items = []
 
-    def show(self, lines):
+    def show(self, items):
         with self._lock:
-            self.lines = list(lines)
+            self.items = list(items)
 
     def text(self):
         with self._lock:
-            return "\n".join(self.lines)
+            return screen.text(self.items)
 
 
 class SimulatedKiosk:
@@ -140,6 +143,11 @@ class SimulatedKiosk:
         self.stop()
 
     # --- the "hardware" ------------------------------------------------------------------
+
+    def long_press(self, level):
+        """A button held down: opens the technician screen, is not a rating."""
+        with self._press_lock:
+            return self.device.long_press(level)
 
     def press(self, level):
         """Thread-safe button press (records it; the loop thread does the work)."""

@@ -1,10 +1,9 @@
-"""Device loop with a fake clock, fake display and an in-process fake broker."""
+"""The device loop with a fake clock, fake display and an in-process fake broker."""
 
 import json
 
-import pytest
-from fw_fakes import FakeBroker, FakeDisplay, publish_packet
-from kiosk import codec
+from core_support import FakeBroker, FakeDisplay, publish_packet, raises, split_packets
+from kiosk import codec, screen
 from kiosk.clock import FakeClock
 from kiosk.device import Device
 
@@ -13,6 +12,7 @@ WALL = 1764064800000
 ASSIGNMENT = {"v": 1, "state": "open", "counter": "Quầy 3", "scale": 5,
               "officer": {"id": "HK-0001", "name": "Nguyễn Thị Thu Hường",
                           "title": "Chuyên viên", "unit": "UBND phường Hoàn Kiếm"}}
+DOSSIER = "000.00.12.H26-261125-0001"
 
 
 def make(**cfg):
@@ -32,8 +32,17 @@ def run(dev, clock, broker, ms, dt=10):
         clock.advance(dt)
 
 
+def shown(display):
+    return screen.text(display.lines)
+
+
 def topics(broker):
     return [t.rsplit("/", 1)[1] for (t, p, pid) in broker.publishes]
+
+
+def deliver(broker, kind, body, pid):
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    broker.current.feed(publish_packet(codec.topic(DEV, kind), payload, qos=1, pid=pid))
 
 
 def test_offline_presses_are_kept_and_sent_in_order_after_connect():
@@ -43,7 +52,7 @@ def test_offline_presses_are_kept_and_sent_in_order_after_connect():
         dev.press(level)
         run(dev, clock, broker, 100)
     assert dev.queue_depth == 3 and not dev.connected
-    assert display.lines[-1] == "mất kết nối · chờ gửi: 3"
+    assert ("status", "mất kết nối · chờ gửi: 3") in display.lines
     broker.refuse = False
     run(dev, clock, broker, 3000)
     assert dev.connected
@@ -56,7 +65,7 @@ def test_offline_presses_are_kept_and_sent_in_order_after_connect():
     # ts is the wall time of the press, not of the send
     assert [r["ts"] - r["uptime_ms"] for r in ratings] == [WALL] * 3
     assert dev.queue_depth == 0 and dev.sent_acked == 3
-    assert "mất kết nối" not in display.text()
+    assert "mất kết nối" not in shown(display)
 
 
 def test_status_then_subscribe_then_ratings_on_the_wire():
@@ -66,8 +75,16 @@ def test_status_then_subscribe_then_ratings_on_the_wire():
     broker.serve()
     clock.advance(10)
     dev.step()  # CONNACK -> status, SUBSCRIBE, rating in this order
-    kinds = [b[0] >> 4 for b in __import__("fw_fakes").split_packets(broker.current.take())]
+    kinds = [b[0] >> 4 for b in split_packets(broker.current.take())]
     assert kinds == [3, 8, 3]
+
+
+def test_subscribes_to_assignment_command_and_session():
+    dev, clock, broker, display = make()
+    run(dev, clock, broker, 100)
+    body = broker.subscribes[0]
+    for kind in ("assignment", "command", "session"):
+        assert codec.topic(DEV, kind).encode() in body
 
 
 def test_unacked_ratings_are_resent_after_reconnect_with_same_ids():
@@ -95,16 +112,16 @@ def test_unacked_ratings_are_resent_after_reconnect_with_same_ids():
 def test_at_most_max_in_flight_ratings_wait_for_puback():
     dev, clock, broker, display = make(max_in_flight=10)
     broker.ack_publishes = False
-    for _i in range(15):
+    for _ in range(15):
         dev.press(1)
     run(dev, clock, broker, 500)
     assert len(broker.ratings()) == 10
     broker.ack_publishes = True
     for (_t, _p, pid) in broker.publishes:
         if pid is not None:
-            broker.current.feed(b"\x40\x02" + pid.to_bytes(2, "big"))
+            broker.current.feed(b"\x40\x02" + bytes((pid >> 8, pid & 0xFF)))
     run(dev, clock, broker, 500)
-    assert len({r["id"] for r in broker.ratings()}) == 15
+    assert len(set(r["id"] for r in broker.ratings())) == 15
     assert dev.queue_depth == 0
 
 
@@ -112,46 +129,43 @@ def test_retained_assignment_is_shown_and_used_in_ratings():
     dev, clock, broker, display = make()
     broker.retained[codec.topic(DEV, "assignment")] = json.dumps(ASSIGNMENT).encode()
     run(dev, clock, broker, 200)
-    assert "Nguyễn Thị Thu Hường" in display.text()
-    assert "5. Rất hài lòng" in display.text()
+    assert "Nguyễn Thị Thu Hường" in shown(display)
+    assert ("button", "Rất hài lòng") in display.lines
     dev.press(5)
     run(dev, clock, broker, 100)
     r = broker.ratings()[-1]
     assert (r["officer"], r["scale"], r["level"]) == ("HK-0001", 5, 5)
-    assert display.lines == ["Xin cảm ơn Ông/Bà!"]
+    assert ("big", "Xin cảm ơn Ông/Bà!") in display.lines
     run(dev, clock, broker, 3000)
-    assert "Nguyễn Thị Thu Hường" in display.text()
+    assert "Nguyễn Thị Thu Hường" in shown(display)
 
 
-def test_invalid_assignment_and_command_are_counted_and_ignored():
+def test_invalid_assignment_command_and_session_are_counted_and_ignored():
     dev, clock, broker, display = make()
     run(dev, clock, broker, 200)
     before = list(display.lines)
-    t = broker.current
-    t.feed(publish_packet(codec.topic(DEV, "assignment"), b"{not json", qos=1, pid=5))
-    t.feed(publish_packet(codec.topic(DEV, "command"), b'{"v":1,"cmd":"format_flash"}',
-                          qos=1, pid=6))
+    deliver(broker, "assignment", b"{not json", 5)
+    deliver(broker, "command", {"v": 1, "cmd": "format_flash"}, 6)
+    deliver(broker, "session", {"v": 1, "action": "open", "dossier": "HS 01; x"}, 7)
     run(dev, clock, broker, 50)
-    assert dev.invalid_assignments == 1 and dev.invalid_commands == 1
-    assert dev.last_rejection == "command:out_of_range:cmd"
+    assert (dev.invalid_assignments, dev.invalid_commands, dev.invalid_sessions) == (1, 1, 1)
+    assert dev.last_rejection == "session:out_of_range:dossier"
     assert display.lines == before and dev.connected
 
 
 def test_show_message_command_overlays_then_returns():
     dev, clock, broker, display = make()
     run(dev, clock, broker, 200)
-    cmd = {"v": 1, "cmd": "show_message", "text": "Hệ thống sẽ bảo trì lúc 17:00",
-           "seconds": 2}
-    broker.current.feed(publish_packet(codec.topic(DEV, "command"),
-                                       json.dumps(cmd).encode(), qos=1, pid=7))
+    deliver(broker, "command", {"v": 1, "cmd": "show_message",
+                                "text": "Hệ thống sẽ bảo trì lúc 17:00", "seconds": 2}, 7)
     run(dev, clock, broker, 100)
-    assert display.lines == ["Hệ thống sẽ bảo trì lúc 17:00"]
+    assert ("big", "Hệ thống sẽ bảo trì lúc 17:00") in display.lines
     run(dev, clock, broker, 2000)
-    assert "Xin Ông/Bà vui lòng đánh giá mức độ hài lòng" in display.lines
+    assert "Xin Ông/Bà vui lòng đánh giá mức độ hài lòng" in shown(display)
 
 
 def test_reload_config_applies_cooldown_and_keeps_queue():
-    new = {"cooldown_s": 60}
+    new = {"cooldown_s": 60, "reason_max_level": 1}
     dev, clock, broker, display = make()
     dev.load_config = lambda: dict(new)
     broker.refuse = True
@@ -159,6 +173,7 @@ def test_reload_config_applies_cooldown_and_keeps_queue():
     run(dev, clock, broker, 100)
     assert dev.reload_config() is True
     assert dev.panel.cooldown_ms == 60000 and dev.queue_depth == 1
+    assert dev.panel.reason_max_level == 1
     dev.press(3)
     dev.press(3)
     run(dev, clock, broker, 100)
@@ -170,10 +185,12 @@ def test_status_every_60_s_with_counters():
     run(dev, clock, broker, 200)
     dev.press(4)
     dev.press(4)  # filtered by the cooldown
+    dev.press(9)  # off the scale: ignored
     run(dev, clock, broker, 60000, dt=100)
     statuses = [json.loads(p) for (t, p, pid) in broker.publishes if t.endswith("/status")]
     assert len(statuses) == 2
     assert statuses[1]["filtered"] == 1 and statuses[1]["queue"] == 0
+    assert statuses[1]["ignored"] == 1
     assert statuses[1]["state"] == "online" and statuses[1]["boot"] == 7
 
 
@@ -190,7 +207,7 @@ def test_reconnect_backoff_doubles_and_caps():
 
 def test_press_ring_overflow_is_counted():
     dev, clock, broker, display = make()
-    accepted = sum(dev.press(1) for _ in range(40))
+    accepted = sum(1 for _ in range(40) if dev.press(1))
     assert accepted == 31 and dev.press_overflow == 9
 
 
@@ -205,5 +222,49 @@ def test_unsynced_or_implausible_wall_clock_gives_null_ts():
 
 
 def test_bad_device_id_fails_at_start():
-    with pytest.raises(ValueError):
-        Device({"device": "Kiosk_1"}, FakeClock(), FakeBroker(), FakeDisplay())
+    raises(ValueError, Device, {"device": "Kiosk_1"}, FakeClock(), FakeBroker(), FakeDisplay())
+
+
+def test_session_from_the_broker_opens_one_rating_with_the_dossier():
+    dev, clock, broker, display = make(session_mode=True)
+    broker.retained[codec.topic(DEV, "assignment")] = json.dumps(ASSIGNMENT).encode()
+    run(dev, clock, broker, 200)
+    assert "Mời Ông/Bà đánh giá sau khi nhận kết quả" in shown(display)
+    dev.press(5)  # before the dossier: sent as excluded
+    run(dev, clock, broker, 100)
+    deliver(broker, "session", {"v": 1, "action": "open", "dossier": DOSSIER,
+                                "seconds": 300}, 11)
+    run(dev, clock, broker, 100)
+    assert "Xin Ông/Bà vui lòng đánh giá mức độ hài lòng" in shown(display)
+    dev.press(4)
+    run(dev, clock, broker, 100)
+    early, rated = broker.ratings()
+    assert (early["excluded"], early["dossier"]) == ("no_session", None)
+    assert (rated["excluded"], rated["dossier"], rated["level"]) == (None, DOSSIER, 4)
+
+
+def test_reason_holds_the_rating_back_until_chosen_then_sends_it_once():
+    dev, clock, broker, display = make(reason_max_level=1)
+    run(dev, clock, broker, 200)
+    dev.press(1)
+    run(dev, clock, broker, 2000)
+    assert "Ông/Bà chưa hài lòng về điều gì?" in shown(display)
+    assert broker.ratings() == [], "the low rating waits for its reason"
+    assert dev.queue_depth == 1, "but it is already queued (and, on the device, journaled)"
+    dev.press(3)  # button 3 = guidance
+    run(dev, clock, broker, 200)
+    assert "Xin cảm ơn Ông/Bà!" in shown(display)
+    ratings = broker.ratings()
+    assert [(r["seq"], r["reason"]) for r in ratings] == [(0, "guidance")]
+    assert dev.queue_depth == 0 and dev.panel.seq == 1
+
+
+def test_long_press_shows_the_technician_screen_without_a_rating():
+    dev, clock, broker, display = make()
+    run(dev, clock, broker, 200)
+    dev.long_press(1)
+    run(dev, clock, broker, 50)
+    text = shown(display)
+    assert "Thiết bị: kiosk-hk-01" in text and "Phiên bản phần mềm: " + codec.FW_VERSION in text
+    assert "Máy chủ: 127.0.0.1:1883" in text
+    assert dev.queue_depth == 0 and dev.panel.seq == 0
