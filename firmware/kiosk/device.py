@@ -39,6 +39,7 @@ except ImportError:  # CPython host
         return x
 
 from kiosk import codec, mqtt, outbox, rating, screen
+from kiosk import config as config_file
 
 _RING = const(32)  # presses buffered between two steps; a step runs every ~10 ms
 # Protocol limits for `ts`: 2020-01-01 .. 2100-01-01 (unix ms). An ESP32 RTC that was never
@@ -46,27 +47,19 @@ _RING = const(32)  # presses buffered between two steps; a step runs every ~10 m
 TS_MIN = 1577836800000
 TS_MAX = 4102444800000
 
-DEFAULTS = {
+# Link tuning a technician never needs to touch; the configuration file's keys and their
+# defaults live in kiosk.config.
+DEFAULTS = dict(config_file.DEFAULTS)
+DEFAULTS.update({
     "host": "127.0.0.1",
-    "port": 1883,
-    "username": None,
-    "password": None,
     "boot": 0,
-    "cooldown_s": 5,
-    "thanks_s": 3,
-    "queue_capacity": outbox.DEFAULT_CAPACITY,
-    "scale": rating.DEFAULT_SCALE,
     "keepalive_s": 60,  # protocol: keep-alive 60 s
     "ack_timeout_s": 10,  # protocol: no PUBACK within 10 s -> reconnect
     "status_interval_s": 60,  # protocol: status every 60 s
     "max_in_flight": 10,
     "backoff_min_s": 1,
     "backoff_max_s": 60,
-    "session_mode": False,
-    "reason_max_level": 0,  # 0: never ask a reason; 1: after the lowest level; 2: two lowest
-    "reason_timeout_s": 10,
-    "session_timeout_s": 600,
-}
+})
 
 
 def _cfg(config, key):
