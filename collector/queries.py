@@ -44,7 +44,7 @@ def officer_month_satisfaction(db: sqlite_utils.Database, officer_id: str,
                                month: str) -> SatisfactionSummary:
     start, end = month_bounds(month)
     presses = db.execute(
-        "SELECT scale, level, excluded FROM ratings WHERE officer_id = ? "
+        "SELECT scale, level, excluded, reason FROM ratings WHERE officer_id = ? "
         "AND pressed_at >= ? AND pressed_at < ?", [officer_id, start, end]).fetchall()
     return summarise([tuple(row) for row in presses])
 

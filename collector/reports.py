@@ -45,6 +45,7 @@ def summary_dict(summary: SatisfactionSummary) -> dict[str, Any]:
         "share_satisfied": summary.share_satisfied,
         "filtered": summary.filtered,
         "filtered_by_reason": dict(summary.filtered_by_reason),
+        "reasons": dict(summary.reasons),
     }
 
 

@@ -49,19 +49,25 @@ class SatisfactionSummary:
     share_satisfied: float | None = None
     filtered: int = 0
     filtered_by_reason: dict[str, int] = field(default_factory=dict)
+    # Reasons citizens gave after a low rating (protocol: rating.reason), counted presses only.
+    reasons: dict[str, int] = field(default_factory=dict)
 
 
-def summarise(presses: list[tuple[int, int, str | None]]) -> SatisfactionSummary:
-    """Summarise (scale, level, excluded) triples; excluded presses are counted apart, never in."""
+def summarise(presses: list[tuple]) -> SatisfactionSummary:
+    """Summarise (scale, level, excluded[, reason]) tuples; excluded presses are kept apart."""
     summary = SatisfactionSummary()
     score_sum = 0.0
-    for scale, level, excluded in presses:
+    for press in presses:
+        scale, level, excluded = press[:3]
+        reason = press[3] if len(press) > 3 else None
         if excluded:
             summary.filtered += 1
             summary.filtered_by_reason[excluded] = summary.filtered_by_reason.get(excluded, 0) + 1
             continue
         summary.counts[answer_of(scale, level)] += 1
         summary.total += 1
+        if reason:
+            summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
         score_sum += level_score(scale, level)
     if summary.total:
         summary.index = round(score_sum / summary.total, 1)

@@ -45,7 +45,16 @@ def officer_view(report: dict[str, Any]) -> dict[str, Any]:
     filtered = [{"reason_vi": reasons.get(code, (code, code))[0],
                  "reason_en": reasons.get(code, (code, code))[1], "count": vi_number(count)}
                 for code, count in sorted(report["filtered_by_reason"].items())]
+    reason_labels = {"attitude": ("Thái độ phục vụ", "Service attitude"),
+                     "waiting": ("Thời gian chờ", "Waiting time"),
+                     "guidance": ("Hướng dẫn chưa rõ ràng", "Unclear guidance"),
+                     "other": ("Khác", "Other")}
+    low_reasons = [{"label_vi": reason_labels.get(code, (code, code))[0],
+                    "label_en": reason_labels.get(code, (code, code))[1],
+                    "count": vi_number(report["reasons"].get(code, 0))}
+                   for code in reason_labels if report["reasons"].get(code)]
     return {"officer": report["officer"], "month": _month_nav(report["month"]),
+            "low_reasons": low_reasons,
             "raw_month": report["month"], "levels": levels,
             "total_text": vi_number(report["total"]),
             "index_text": vi_number(report["index"], 1),

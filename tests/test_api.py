@@ -49,6 +49,7 @@ def test_satisfaction_counts_levels_and_keeps_filtered_apart(client):
     assert body["total"] == 3
     assert body["index"] == pytest.approx((100 + 200 / 3 + 0) / 3, abs=0.05)
     assert (body["filtered"], body["filtered_by_reason"]) == (1, {"cooldown": 1})
+    assert body["reasons"] == {"waiting": 1}
 
 
 def test_satisfaction_of_an_empty_month_has_no_index(client):
@@ -80,6 +81,7 @@ def test_officer_page_shows_the_same_figures_in_vietnamese(client):
     assert 'data-testid="total">3<' in html
     assert 'data-testid="index">55,6<' in html  # Vietnamese decimal comma
     assert "Bấm lặp trong thời gian chờ" in html
+    assert "Lý do chưa hài lòng" in html and "Thời gian chờ" in html
 
 
 def test_overview_page_links_every_officer(client):

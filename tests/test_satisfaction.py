@@ -44,3 +44,9 @@ def test_summary_of_nothing_has_no_index():
     summary = summarise([(4, 2, "cooldown")])
     assert summary.total == 0 and summary.index is None and summary.share_satisfied is None
     assert summary.filtered == 1
+
+
+def test_reasons_are_counted_for_counted_presses_only():
+    summary = summarise([(4, 1, None, "waiting"), (4, 1, None, "waiting"), (4, 2, None, None),
+                         (4, 1, "cooldown", "attitude")])
+    assert summary.reasons == {"waiting": 2}
