@@ -13,6 +13,8 @@ GOLDEN = ROOT / "tests" / "golden"
 sys.path.insert(0, str(ROOT / "tests"))
 # Firmware modules import as MicroPython sees them: from the firmware folder itself.
 sys.path.insert(0, str(ROOT / "firmware"))
+# The core tests' helpers, shared with the MicroPython runner (tests/core/runner.py).
+sys.path.insert(0, str(ROOT / "tests" / "core"))
 
 from mosquitto import Mosquitto  # noqa: E402
 

@@ -107,6 +107,10 @@ class Device:
         self._next_status = 0
         self._now = 0
         self._lines = None
+        self._shown_screen = None
+        self._shown_online = None
+        self._shown_backlog = None
+        self._shown_version = None
         # Counters (status, diagnostics). Nothing is dropped without a count.
         self.sent_acked = 0
         self.invalid_assignments = 0
@@ -310,11 +314,24 @@ class Device:
             rec[rating.R_TS], rec[rating.R_EXCLUDED], reason, dossier)
 
     def _refresh(self, now):
-        lines = screen.render(self.panel, now, self.connected, len(self.outbox),
-                              self.info() if self.panel.screen(now) == rating.SERVICE else None)
-        if lines != self._lines:
-            self._lines = lines
-            self.display.show(lines)
+        # Render only when something the screen shows may have changed: building the items
+        # every 10 ms step was most of the loop's garbage (bench/micropython_heap.py).
+        which = self.panel.screen(now)
+        online = self.connected
+        backlog = 0 if online else len(self.outbox)
+        if (which == self._shown_screen and online == self._shown_online
+                and backlog == self._shown_backlog and self.panel.version == self._shown_version
+                and which != rating.SERVICE):
+            return
+        self._shown_screen = which
+        self._shown_online = online
+        self._shown_backlog = backlog
+        self._shown_version = self.panel.version
+        items = screen.render(self.panel, now, online, len(self.outbox),
+                              self.info() if which == rating.SERVICE else None)
+        if items != self._lines:
+            self._lines = items
+            self.display.show(items)
 
     # --- messages from the collector -----------------------------------------------------
 

@@ -86,6 +86,9 @@ class Panel:
         self.reason_timeout_ms = reason_timeout_ms
         self.session_timeout_ms = session_timeout_ms
         self.seq = 0
+        # Bumped by every change a screen shows that does not change which screen it is
+        # (officer, counter, scale, message text, problems), so displays redraw only then.
+        self.version = 0
         self.filtered = 0
         self.ignored = 0
         self.open = True
@@ -108,6 +111,7 @@ class Panel:
 
     def apply_assignment(self, a):
         """Apply a decoded assignment (kiosk.codec.decode_assignment)."""
+        self.version += 1
         self.open = a["state"] == "open"
         self.counter = a["counter"]
         self.scale = a["scale"]
@@ -133,10 +137,12 @@ class Panel:
         self.dossier = None
 
     def show_message(self, text, seconds, now_ms):
+        self.version += 1
         self.message_text = text
         self._message_until = now_ms + seconds * 1000
 
     def show_config_error(self, problems):
+        self.version += 1
         self.config_problems = list(problems)
 
     def long_press(self, level, now_ms):

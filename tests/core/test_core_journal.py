@@ -1,0 +1,546 @@
+"""The flash journal (kiosk.journal): torn writes, damaged bytes, cut compactions, bounds.
+
+Plain functions and asserts: collected by pytest and run under MicroPython by
+tests/core/runner.py. MemFS, the in-memory file system that can lose power at any byte, is
+also used by test_core_bootcount.py and bench/journal_recovery.py.
+"""
+
+import binascii
+import errno
+import os
+import struct
+
+from core_support import TempDir, raises, rename
+from kiosk.journal import MAX_FRAME, Journal
+from kiosk.outbox import MemoryStore, Outbox
+
+P = "outbox.jnl"
+DOSSIER = "000.00.12.H29-251125-0042"  # 25 characters, the dossier code alphabet
+
+
+# --- an in-memory flash with power cuts --------------------------------------------------
+
+class PowerCut(Exception):
+    """The power went: nothing after this point reached the flash."""
+
+
+class MemFile:
+    def __init__(self, fs, path, data, snapshot):
+        self.fs = fs
+        self.path = path
+        self.data = data  # the file's bytearray itself (an inode: rename does not move it)
+        self.snap = snapshot  # read mode: the content at open
+        self.pos = 0
+
+    def read(self, n=-1):
+        end = len(self.snap) if n is None or n < 0 else min(len(self.snap), self.pos + n)
+        out = self.snap[self.pos:end]
+        self.pos = end
+        return out
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.snap) - self.pos)
+        buf[:n] = self.snap[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+    def write(self, data):
+        fs = self.fs
+        data = bytes(data)
+        fs.writes.append((self.path, len(data)))
+        if fs.fail_writes:
+            fs.fail_writes -= 1
+            self.data.extend(data[:len(data) // 2])  # torn, and the write reports it
+            raise OSError(errno.EIO, "write failed")
+        k = fs.allow(len(data))
+        self.data.extend(data[:k])
+        if k < len(data):
+            raise PowerCut()
+        return len(data)
+
+    def flush(self):
+        self.fs.flushes += 1
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class MemFS:
+    """The fs boundary of kiosk.journal in memory.
+
+    Bytes are durable as soon as write() takes them, so a cut keeps the prefix written so far
+    (the harshest model: littlefs keeps none of an unsynced write). `budget` (None: no cut)
+    is the number of steps left before the power goes: each byte written and each truncating
+    open, rename and remove is one step. `replaces`=False makes rename refuse an existing
+    target, as FAT does. `writes` logs (path, bytes) of every write() call."""
+
+    def __init__(self, files=None, replaces=True):
+        self.files = {} if files is None else files
+        self.replaces = replaces
+        self.budget = None
+        self.steps = 0
+        self.fail_writes = 0  # the next n write() calls write half and raise OSError
+        self.writes = []
+        self.flushes = 0
+
+    def clone(self):
+        files = {}
+        for name in self.files:
+            files[name] = bytearray(self.files[name])
+        return MemFS(files, self.replaces)
+
+    def allow(self, n):
+        if self.budget is not None:
+            n = min(n, self.budget)
+            self.budget -= n
+        self.steps += n
+        return n
+
+    def step(self):
+        if self.allow(1) < 1:
+            raise PowerCut()
+
+    def open(self, path, mode):
+        if "r" in mode:
+            if path not in self.files:
+                raise OSError(errno.ENOENT, path)
+            return MemFile(self, path, None, bytes(self.files[path]))
+        if "w" in mode:
+            self.step()
+            self.files[path] = bytearray()
+        elif path not in self.files:
+            self.files[path] = bytearray()
+        return MemFile(self, path, self.files[path], None)
+
+    def rename(self, src, dst):
+        if src not in self.files:
+            raise OSError(errno.ENOENT, src)
+        if dst in self.files and not self.replaces:
+            raise OSError(errno.EEXIST, dst)
+        self.step()
+        self.files[dst] = self.files.pop(src)
+
+    def remove(self, path):
+        if path not in self.files:
+            raise OSError(errno.ENOENT, path)
+        self.step()
+        del self.files[path]
+
+    def size(self, path):
+        return len(self.files[path])
+
+
+class OsFS:
+    """The same boundary on real files (what the hardware layer passes on the device)."""
+
+    def open(self, path, mode):
+        if "r" in mode:
+            # MicroPython's WebAssembly port reports Emscripten errno numbers (44 for a
+            # missing file, not errno.ENOENT); the device's littlefs VFS reports ENOENT.
+            try:
+                os.stat(path)
+            except OSError:
+                raise OSError(errno.ENOENT, path)
+        return open(path, mode)
+
+    def rename(self, src, dst):
+        rename(src, dst)
+
+    def remove(self, path):
+        os.remove(path)
+
+
+def rec(seq, boot=1, excluded=None, officer="HK-0001", reason=None, dossier=None):
+    return (boot, seq, 4, 4, officer, 3600500 + seq, 1764064800000 + seq, excluded, reason,
+            dossier)
+
+
+def frame(kind, body):
+    """A frame as docs of kiosk.journal describe it, built independently of the module."""
+    head = bytes((0xA5, len(body) + 1, ord(kind))) + body
+    return head + struct.pack("<I", binascii.crc32(head))
+
+
+def built(n, **kw):
+    """A journal on a fresh MemFS holding n records; returns (fs, records, frame ends)."""
+    fs = MemFS()
+    j = Journal(fs, P, **kw)
+    recs = []
+    ends = []
+    for i in range(n):
+        r = rec(i, dossier=DOSSIER if i % 2 else None, reason="waiting" if i % 3 else None)
+        j.append(r)
+        recs.append(r)
+        ends.append(fs.size(P))
+    j.close()
+    return fs, recs, ends
+
+
+def reopen_appends(fs, expected):
+    """The journal accepts an append after recovery and keeps it (not glued onto garbage)."""
+    j = Journal(fs, P)
+    j.append(rec(99, boot=2))
+    j.close()
+    again = Journal(fs, P)
+    assert again.first(100) == expected + [rec(99, boot=2)]
+    assert again.corrupt == 0
+
+
+# --- the store interface -------------------------------------------------------------------
+
+def test_records_survive_reopen_with_their_ids():
+    fs = MemFS()
+    j = Journal(fs, P)
+    assert j.max_boot is None and len(j) == 0
+    recs = [
+        (7, 0, 4, 4, None, 0, None, None),  # 8 fields, as before reason and dossier
+        (7, 1, 1, 5, "Nguyễn Văn Ánh", 86400000, 1764064800000, None, "attitude", DOSSIER),
+        (7, 2, 3, 3, "", 2 ** 40, None, "cooldown", None, None),
+        (2147483647, 2147483647, -1, 0, "HK-0001", -(2 ** 35), 4102444799999, "no_session",
+         None, "A-Z.a_z/0-9"),
+    ]
+    for r in recs:
+        j.append(r)
+    j.close()
+    again = Journal(fs, P)
+    assert again.first(10) == recs
+    assert [type(r) for r in again.first(10)] == [tuple] * 4
+    assert again.max_boot == 2147483647 and again.corrupt == 0
+    j = Journal(MemFS(), P)
+    j.append(rec(0))
+    j.append(rec(1))
+    j.close()
+    a, b = Journal(j.fs, P).first(2)
+    assert a[4] == "HK-0001" and a[4] is b[4]  # replay shares equal short strings (RAM)
+
+
+def test_frame_layout_matches_the_documented_format():
+    fs = MemFS()
+    j = Journal(fs, P)
+    j.append((1, 300, 4, 4, "HK", 5, None, None))
+    j.remove((1, 300))
+    header = frame("H", b"\x11\x01\x00")  # version 1, max_boot None
+    record = frame("R", b"\x11\x01" + b"\x12\x2c\x01" + b"\x11\x04\x11\x04" + b"\x30\x02HK"
+                   + b"\x11\x05\x00\x00")
+    ack = frame("A", b"\x11\x01\x12\x2c\x01")
+    assert bytes(fs.files[P]) == header + record + ack
+
+
+def test_behaves_like_memory_store_across_reopens():
+    fs = MemFS()
+    j = Journal(fs, P, compact_min=300)
+    m = MemoryStore()
+    x = 2024
+    seq = 0
+    compactions = 0
+    for step in range(700):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        op = (x >> 4) % 10
+        if op < 5:
+            r = rec(seq, boot=1 + seq // 50, excluded="cooldown" if x & 0x100 else None)
+            seq += 1
+            j.append(r)
+            m.append(r)
+        elif op < 8:
+            queued = m.first(1000)
+            key = (9, 9) if not queued else queued[(x >> 9) % len(queued)][:2]
+            assert j.remove(key) == m.remove(key), step
+        elif op == 8:
+            queued = m.first(1000)
+            if queued:
+                old = queued[(x >> 9) % len(queued)]
+                new = old[:8] + ("waiting", DOSSIER)
+                assert j.replace(old[:2], new) and m.replace(old[:2], new)
+            assert not j.replace((8, 8), rec(8, boot=8))
+        else:
+            compactions += j.compactions
+            j.close()
+            j = Journal(fs, P, compact_min=300)
+            assert j.corrupt == 0
+        assert j.first(1000) == m.first(1000), step
+        assert len(j) == len(m) and j.find_excluded() == m.find_excluded(), step
+        assert j.file_bytes == fs.size(P), step
+    assert compactions + j.compactions > 3  # the sequence did exercise compaction
+
+
+def test_outbox_runs_on_the_journal_unchanged():
+    fs = MemFS()
+    o = Outbox(Journal(fs, P), capacity=3)
+    assert o.add(rec(0)) and o.add(rec(1, excluded="cooldown")) and o.add(rec(2))
+    assert o.add(rec(3)) is True  # full: the excluded record made room
+    assert o.add(rec(4)) is False and o.dropped == 2
+    assert o.remove((1, 0)) and not o.remove((1, 0))
+    assert o.replace(rec(2, reason="guidance"))
+    o.store.close()
+    again = Outbox(Journal(fs, P), capacity=3)
+    assert again.first(10) == [rec(2, reason="guidance"), rec(3)]
+
+
+def test_press_is_one_write_of_at_most_128_bytes_then_a_flush():
+    fs = MemFS()
+    j = Journal(fs, P)
+    worst_typical = (2 ** 31 - 1, 2 ** 31 - 1, 5, 5, "HK-0001", 30 * 86400000, 4102444799999,
+                     "no_session", "guidance", DOSSIER)
+    for r in (rec(0, reason="attitude", dossier=DOSSIER), worst_typical):
+        writes, flushes = len(fs.writes), fs.flushes
+        j.append(r)
+        assert len(fs.writes) == writes + 1 and fs.flushes == flushes + 1
+        assert fs.writes[-1][0] == P and fs.writes[-1][1] <= 128, fs.writes[-1]
+    for change in (lambda: j.replace((1, 0), rec(0, reason="other", dossier=DOSSIER)),
+                   lambda: j.remove((1, 0))):
+        writes = len(fs.writes)
+        assert change()
+        assert len(fs.writes) == writes + 1 and fs.writes[-1][1] <= 128
+
+
+def test_unencodable_record_raises_and_changes_nothing():
+    fs = MemFS()
+    j = Journal(fs, P)
+    j.append(rec(0))
+    size, writes = fs.size(P), len(fs.writes)
+    for bad in ((1, 1, 4.5), (1, 2, "x" * 300), ("1", 3, 4), (1,), (1, 4, b"raw"),
+                (1, 5, "ô" * 126),  # 252 bytes of UTF-8 plus the rest is over 255
+                (1, 6, 2 ** 64), (1, 7, -(2 ** 64) - 1)):  # beyond 64 bits
+        raises(ValueError, j.append, bad)
+    raises(ValueError, j.replace, (1, 0), rec(1))  # a replace may not change the key
+    assert j.first(10) == [rec(0)] and fs.size(P) == size and len(fs.writes) == writes
+
+
+# --- power cuts and damage -----------------------------------------------------------------
+
+def test_torn_tail_at_every_offset_loses_only_the_record_being_written():
+    fs, recs, ends = built(6)
+    data = bytes(fs.files[P])
+    for cut in range(ends[2], len(data) + 1):  # every byte of the last three records
+        torn = MemFS({P: bytearray(data[:cut])})
+        j = Journal(torn, P)
+        whole = [recs[i] for i in range(6) if ends[i] <= cut]
+        assert j.first(10) == whole, cut
+        assert j.corrupt == (0 if cut in ends else 1), cut
+        j.close()
+        reopen_appends(torn, whole)
+
+
+def test_cut_during_append_at_every_byte():
+    fs, recs, ends = built(3)
+    new = rec(3, reason="attitude", dossier=DOSSIER)
+    k = 0
+    while True:
+        cut = fs.clone()
+        j = Journal(cut, P)
+        cut.budget = k
+        try:
+            j.append(new)
+            done = True
+        except PowerCut:
+            done = False
+        cut.budget = None
+        got = Journal(cut, P).first(10)
+        assert got == recs + [new] if done else got in (recs, recs + [new]), k
+        reopen_appends(cut, got)
+        if done:
+            break
+        k += 1
+    assert k > 60  # the cut did walk through the whole frame
+
+
+def test_damaged_byte_loses_only_its_own_record():
+    fs, recs, ends = built(6)
+    data = bytes(fs.files[P])
+    for i in range(ends[2], len(data)):
+        hit = 0
+        while ends[hit] <= i:
+            hit += 1
+        expected = recs[:hit] + recs[hit + 1:]
+        for mask in (0x01, 0xFF):
+            bad = bytearray(data)
+            bad[i] ^= mask
+            damaged = MemFS({P: bad})
+            j = Journal(damaged, P)
+            assert j.first(10) == expected, (i, mask)
+            assert j.corrupt == 1, (i, mask)
+            j.close()
+        reopen_appends(damaged, expected)
+
+
+def test_damaged_ack_brings_its_record_back_never_another():
+    fs, recs, ends = built(3)
+    j = Journal(fs, P)
+    assert j.remove((1, 1))
+    j.close()
+    data = bytes(fs.files[P])
+    for i in range(ends[-1], len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0x10
+        j = Journal(MemFS({P: bad}), P)
+        assert j.first(10) == recs and j.corrupt == 1, i  # sent again; the collector dedups
+
+
+def test_compaction_cut_at_every_step_leaves_old_or_new():
+    for replaces in (True, False):  # littlefs rename; FAT-like remove then rename
+        base = MemFS(replaces=replaces)
+        j = Journal(base, P, compact_min=0)
+        recs = [rec(i, dossier=DOSSIER) for i in range(6)]
+        for r in recs:
+            j.append(r)
+        assert j.remove((1, 0)) and j.remove((1, 1))
+        assert j.compactions == 1  # only the one that created the file
+        j.close()
+        before = recs[2:]
+        after = recs[3:]
+        # The third removal tips dead bytes over live ones: ack, then a compaction.
+        probe = base.clone()
+        j = Journal(probe, P, compact_min=0)
+        start = probe.steps
+        j.remove((1, 2))
+        assert j.compactions == 1
+        total = probe.steps - start
+        seen = []
+        for k in range(total + 1):
+            cut = base.clone()
+            j = Journal(cut, P, compact_min=0)
+            cut.budget = k
+            try:
+                j.remove((1, 2))
+            except PowerCut:
+                pass
+            cut.budget = None
+            j = Journal(cut, P, compact_min=0)
+            got = j.first(10)
+            assert got in (before, after), (replaces, k)
+            assert j.corrupt <= 1 and (got == before or j.corrupt == 0), (replaces, k)
+            assert P + ".tmp" not in cut.files, (replaces, k)
+            if got not in seen:
+                seen.append(got)
+            j.close()
+            reopen_appends(cut, got)
+        assert seen == [before, after], replaces
+
+
+def test_file_stays_bounded_and_dead_bytes_are_compacted():
+    fs = MemFS()
+    j = Journal(fs, P, compact_min=1000)
+    j.append(rec(0))
+    s = fs.writes[-1][1]  # every record here has the same frame size
+    seq = 1
+    for phase in range(6):
+        grow = phase % 2 == 0
+        for _ in range(60):
+            if grow:
+                j.append(rec(seq))
+                seq += 1
+            elif len(j):
+                j.remove(j.first(1)[0][:2])
+            live = len(j) * s
+            assert fs.size(P) == j.file_bytes
+            assert fs.size(P) <= 2 * max(live, 1000) + MAX_FRAME, (phase, fs.size(P), live)
+    assert j.compactions >= 3
+
+
+def test_write_error_is_counted_and_repaired_from_ram():
+    fs, recs, ends = built(2)
+    j = Journal(fs, P)
+    fs.fail_writes = 1  # the append tears; the compaction that follows works
+    j.append(rec(2))
+    assert j.write_errors == 1 and j.first(10) == recs + [rec(2)]
+    fs.fail_writes = 2  # the append and the repair fail: kept in RAM, retried next change
+    j.append(rec(3))
+    assert j.write_errors == 3 and j.first(10) == recs + [rec(2), rec(3)]
+    assert j.last_error.args[0] == errno.EIO
+    assert P + ".tmp" not in fs.files  # the failed repair gave its space back
+    assert j.remove((1, 0))
+    assert j.write_errors == 3
+    again = Journal(fs, P)
+    assert again.first(10) == [recs[1], rec(2), rec(3)] and again.corrupt == 0
+
+
+def test_max_boot_survives_compaction_of_an_empty_queue():
+    fs = MemFS()
+    j = Journal(fs, P, compact_min=0)
+    for i in range(4):
+        j.append(rec(i, boot=41))
+    for i in range(4):
+        j.remove((41, i))
+    assert j.compactions >= 2 and len(j) == 0
+    j.close()
+    again = Journal(fs, P)
+    assert len(again) == 0 and again.max_boot == 41
+
+
+def test_foreign_or_damaged_file_is_counted_and_rewritten():
+    fs = MemFS({P: bytearray(b'+[1,0,4,4,null,0,null,null]\n-1,0\n')})  # the old FileStore
+    j = Journal(fs, P)
+    assert len(j) == 0 and j.corrupt == 1
+    j.append(rec(0))
+    j.close()
+    again = Journal(fs, P)
+    assert again.first(10) == [rec(0)] and again.corrupt == 0
+    # A damaged header costs nothing but a count: the records after it are found.
+    data = bytearray(fs.files[P])
+    data[3] ^= 0x01
+    j = Journal(MemFS({P: data}), P)
+    assert j.first(10) == [rec(0)] and j.corrupt == 1
+
+
+def test_frames_with_a_valid_crc_but_unreadable_fields_count_as_damage():
+    good = frame("R", b"\x11\x01\x11\x07\x00")  # (1, 7, None)
+    for bad in (frame("R", b"\x11\x01\x11\x02\x09"),  # unknown field tag after the key
+                frame("R", b"\x11\x01\x11\x02\x19" + b"\x00" * 9),  # int of 9 bytes
+                frame("R", b"\x30\x01a\x11\x02"),  # key is not two ints
+                frame("A", b"\x11\x01"),  # ack without a seq
+                frame("R", b"\x11\x01\x11\x03\x30\x09ab"),  # string longer than the frame
+                frame("Z", b"\x11\x01\x11\x04")):  # a kind this version does not know
+        data = bytearray(frame("H", b"\x11\x01\x00") + bad + good)
+        j = Journal(MemFS({P: data}), P)
+        assert j.first(10) == [(1, 7, None)] and j.corrupt == 1, bad
+
+
+def test_stale_temp_file_is_removed_and_a_lone_one_adopted():
+    fs, recs, ends = built(2)
+    fs.files[P + ".tmp"] = bytearray(b"\xa5\x10half a compaction")
+    j = Journal(fs, P)
+    assert j.first(10) == recs and j.corrupt == 0 and P + ".tmp" not in fs.files
+    j.close()
+    # Cut between remove and rename (FAT): only the complete temp file is left.
+    fs.files[P + ".tmp"] = fs.files.pop(P)
+    j = Journal(fs, P)
+    assert j.first(10) == recs and P in fs.files and P + ".tmp" not in fs.files
+
+
+def test_journal_of_a_newer_version_is_refused():
+    fs = MemFS({P: bytearray(frame("H", b"\x11\x02\x00"))})
+    e = raises(ValueError, Journal, fs, P)
+    assert "version" in str(e)
+
+
+def test_missing_file_is_a_new_empty_journal_but_other_errors_are_raised():
+    class Failing(MemFS):
+        def open(self, path, mode):
+            raise OSError(errno.EIO, path)
+    e = raises(OSError, Journal, Failing(), P)
+    assert e.args[0] == errno.EIO
+    fs = MemFS()
+    j = Journal(fs, P)
+    assert len(j) == 0 and j.corrupt == 0 and bytes(fs.files[P]) == frame("H", b"\x11\x01\x00")
+
+
+def test_journal_on_real_files():
+    with TempDir() as d:
+        path = d.file("outbox.jnl")
+        j = Journal(OsFS(), path, compact_min=0)
+        for i in range(5):
+            j.append(rec(i, dossier=DOSSIER))
+        assert j.remove((1, 0)) and j.replace((1, 1), rec(1, reason="other"))
+        for i in range(2, 5):
+            j.remove((1, i))  # dead bytes overtake live ones: compaction renames on disk
+        assert j.compactions >= 2
+        j.close()
+        again = Journal(OsFS(), path)
+        assert again.first(10) == [rec(1, reason="other")] and again.corrupt == 0
+        again.close()
