@@ -44,6 +44,13 @@ def _parent(path):
     return path.rsplit("/", 1)[0] if "/" in path else "."
 
 
+def repo_path(relative):
+    """A file of the repository by its path from the top (the harness copies a few folders)."""
+    if MICROPYTHON:
+        return "/hailong/" + relative
+    return _parent(_parent(_parent(os.path.abspath(__file__)))) + "/" + relative
+
+
 def golden_dir():
     if MICROPYTHON:
         return GOLDEN_MP
