@@ -95,10 +95,12 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
                                f"{options.http_host}:{options.http_port} (port in use?)")
         if not app.state.ingest.wait_connected(10):
             raise RuntimeError("the collector could not connect to the embedded broker")
-        # A fresh boot counter per run keeps rating ids unique across demo runs on one database.
-        boot = int(time.time()) % 2**31
         for device_id in device_ids:
-            kiosk = SimulatedKiosk(device_id, "127.0.0.1", options.mqtt_port, boot=boot)
+            # Each kiosk keeps its journal and boot counter beside the database, as a board
+            # keeps them in flash: a new run is a new boot, so rating ids never repeat.
+            flash = options.db_path.parent / "kiosks" / device_id
+            kiosk = SimulatedKiosk(device_id, "127.0.0.1", options.mqtt_port,
+                                   state_dir=str(flash))
             kiosk.start()
             kiosks.append(kiosk)
         citizens = Citizens(kiosks, options.press_interval_s, options.seed)

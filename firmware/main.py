@@ -1,16 +1,21 @@
 """Device entry point for MicroPython (copied to the ESP32 as /main.py).
 
-Imports the ESP32 hardware layer, which builds the clock, network, display, buttons and
-flash store and runs the loop. That layer is not written yet (issue 3); until then this file
-says so instead of failing with a bare ImportError. Keep it tiny: everything testable lives in
-the kiosk package.
+Runs the ESP32 hardware layer (kiosk.esp32), which builds the clock, network, display,
+buttons and flash journal and runs the loop. Should it ever raise, the traceback goes to the
+REPL and the board restarts after a pause: the journal keeps every acknowledged rating, and a
+counter device must come back by itself. Keep it tiny: everything testable lives in kiosk.
 """
 
-try:
-    from kiosk import esp32
-except ImportError as e:
-    esp32 = None
-    print("hailong: no ESP32 hardware layer (kiosk/esp32.py):", e)
+import sys
+import time
 
-if esp32 is not None:
+import machine
+
+from kiosk import esp32
+
+try:
     esp32.main()
+except Exception as error:  # the last line of defence: report, then start again
+    sys.print_exception(error)
+    time.sleep(10)  # time for a technician on the REPL to press Ctrl-C
+    machine.reset()

@@ -260,3 +260,28 @@ def test_a_dossier_session_opened_through_the_api_is_rated_once(mosquitto, colle
     assert (by_seq[1]["dossier"], by_seq[1]["excluded"]) == (None, "no_session")
     month = collector.get("/api/v1/officers/HK-0001/satisfaction").json()
     assert (month["total"], month["filtered_by_reason"]) == (1, {"no_session": 1})
+
+
+def test_a_kiosk_cut_off_and_restarted_delivers_its_journal_once(mosquitto, collector,
+                                                                 tmp_path):
+    flash = tmp_path / "flash"
+    # The broker is unreachable: presses go to the journal only.
+    offline = SimulatedKiosk("kiosk-hk-01", "127.0.0.1", free_port(), cooldown_s=0,
+                             state_dir=str(flash)).start()
+    for level in (1, 2, 3, 4, 4):
+        offline.press(level)
+    assert offline.wait_until(lambda: offline.queue_depth == 5)
+    boot = offline.device.boot
+    offline.kill()  # the power cut
+    kiosk = SimulatedKiosk("kiosk-hk-01", "127.0.0.1", mosquitto.port, cooldown_s=0,
+                           state_dir=str(flash)).start()
+    try:
+        assert kiosk.device.boot == boot + 1, "a new boot number after the restart"
+        assert kiosk.wait_until(lambda: kiosk.queue_depth == 0, 10)
+        rows = wait_for(lambda: (lambda r: r if len(r) == 5 else None)(
+            collector.get("/api/v1/ratings?device=kiosk-hk-01").json()), what="five ratings")
+    finally:
+        kiosk.stop()
+    assert sorted(row["id"] for row in rows) == [f"kiosk-hk-01:{boot}:{seq}" for seq in range(5)]
+    assert sorted(row["level"] for row in rows) == [1, 2, 3, 4, 4]
+    assert collector.get("/api/v1/health").json()["ratings_total"] == 5

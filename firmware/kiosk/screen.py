@@ -5,7 +5,8 @@ texts, the ESP32's TFT draws them with kiosk.draw. Styles:
     header  top bar, left (the counter)        status  top bar, right (offline, backlog)
     name    the officer's name, most prominent line    a normal line (title, unit, details)
     prompt  the question                        button  the k-th is physical button k (level k)
-    big     large centred text                  small   small lines (technician, errors)
+    big     large centred text                  choice  like button, for answers that are not
+    small   small lines (technician, errors)            a scale (reasons): drawn neutral
 
 Vietnamese first, with full diacritics (terms from the project glossary and the scale table of
 docs/protocol.md), English second in a small line where the screen has room; button labels
@@ -42,8 +43,9 @@ LABELS = {
     4: ("Không hài lòng", "Bình thường", "Hài lòng", "Rất hài lòng"),
     5: ("Rất không hài lòng", "Không hài lòng", "Bình thường", "Hài lòng", "Rất hài lòng"),
 }
-REASON_LABELS = {"attitude": "Thái độ phục vụ", "waiting": "Thời gian chờ",
-                 "guidance": "Hướng dẫn chưa rõ ràng", "other": "Khác"}
+# U+00A0 keeps a compound on one line when a narrow button cell wraps its label.
+REASON_LABELS = {"attitude": "Thái độ phục\u00a0vụ", "waiting": "Thời\u00a0gian chờ",
+                 "guidance": "Hướng dẫn chưa rõ\u00a0ràng", "other": "Khác"}
 # Technician screen rows: (label, key in the info dict).
 SERVICE_ROWS = (("Thiết bị", "device"), ("Phiên bản phần mềm", "fw"), ("Khởi động", "boot"),
                 ("Máy chủ", "broker"), ("Kết nối", "link"), ("Wi-Fi (dBm)", "rssi"),
@@ -92,7 +94,7 @@ def render(panel, now_ms, online=True, backlog=0, info=None):
         items.append(("prompt", REASON_PROMPT))
         items.append(("small", EN["reason"]))
         for reason in rating.reasons_for(panel.scale):
-            items.append(("button", REASON_LABELS[reason]))
+            items.append(("choice", REASON_LABELS[reason]))
     elif which == rating.WAITING:
         _officer(panel, items)
         items.append(("prompt", WAITING))

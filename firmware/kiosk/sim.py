@@ -10,13 +10,16 @@ press() is the simulated interrupt handler: it only records (level, uptime) in t
 press ring under a lock; the loop thread turns presses into ratings.
 """
 
+import os
 import select
 import socket
 import threading
 import time
 
 from kiosk import screen
+from kiosk.bootcount import BootCounter
 from kiosk.device import Device
+from kiosk.journal import Journal
 
 CONNECT_TIMEOUT_S = 2.0  # short: the loop thread blocks in connect at most this long
 IO_TIMEOUT_S = 5.0  # send/recv on a connected socket
@@ -82,9 +85,38 @@ class TextDisplay:
             return screen.text(self.items)
 
 
+class HostFS:
+    """The journal's file-system boundary on the host (os.replace: atomic, like littlefs)."""
+
+    def open(self, path, mode):
+        return open(path, mode)
+
+    def rename(self, src, dst):
+        os.replace(src, dst)
+
+    def remove(self, path):
+        os.remove(path)
+
+
 class SimulatedKiosk:
+    """The device core on CPython against a real broker.
+
+    state_dir: a folder standing in for the device's flash. With it the outbox is the
+    power-safe journal and the boot counter is kept there, as on the board, so a kiosk
+    killed and started again on the same folder resends what it had not delivered, under the
+    original ids. Without it the outbox lives in RAM and `boot` is taken as given.
+    """
+
     def __init__(self, device_id, host, port, *, username=None, password=None,
-                 cooldown_s=5.0, thanks_s=3.0, boot=1, clock=None, **extra_config):
+                 cooldown_s=5.0, thanks_s=3.0, boot=1, clock=None, state_dir=None,
+                 **extra_config):
+        store = None
+        if state_dir is not None:
+            os.makedirs(state_dir, exist_ok=True)
+            fs = HostFS()
+            store = Journal(fs, os.path.join(state_dir, "outbox.jnl"))
+            boot = BootCounter(fs, os.path.join(state_dir, "boot.bin")).advance(store.max_boot)
+        self.store = store
         self.config = {
             "device": device_id, "host": host, "port": port,
             "username": username, "password": password, "boot": boot,
@@ -93,7 +125,7 @@ class SimulatedKiosk:
         self.config.update(extra_config)
         self.clock = clock if clock is not None else SimClock()
         self.display = TextDisplay()
-        self.device = Device(self.config, self.clock, SimNet(), self.display,
+        self.device = Device(self.config, self.clock, SimNet(), self.display, store=store,
                              load_config=lambda: dict(self.config))
         self._press_lock = threading.Lock()
         self._stop = threading.Event()
@@ -130,11 +162,15 @@ class SimulatedKiosk:
         """Stop the loop and disconnect cleanly (no last will)."""
         self._halt()
         self.device.disconnect()
+        if self.store is not None:
+            self.store.close()
 
     def kill(self):
         """Stop the loop and drop the socket without DISCONNECT: the broker fires the will."""
         self._halt()
         self.device.abort()
+        if self.store is not None:
+            self.store.close()
 
     def __enter__(self):
         return self.start()

@@ -50,6 +50,13 @@ def test_a_damaged_copy_is_counted_and_the_other_one_used():
             assert BootCounter(fs, B).read() == 11  # both copies repaired
 
 
+def test_copies_that_disagree_resolve_to_the_higher_number():
+    # Skipping a number is harmless; reusing one is not.
+    for primary, backup in ((20, 7), (7, 20)):
+        fs = MemFS({B: encode(primary), B + ".2": encode(backup)})
+        assert BootCounter(fs, B).advance() == 21
+
+
 def test_journal_gives_the_floor_when_both_copies_are_lost():
     fs = MemFS()
     BootCounter(fs, B).advance()

@@ -11,7 +11,7 @@ import os
 import struct
 
 from core_support import TempDir, raises, rename
-from kiosk.journal import MAX_FRAME, Journal
+from kiosk.journal import MAX_FRAME, Journal, replace
 from kiosk.outbox import MemoryStore, Outbox
 
 P = "outbox.jnl"
@@ -328,7 +328,7 @@ def test_torn_tail_at_every_offset_loses_only_the_record_being_written():
 
 
 def test_cut_during_append_at_every_byte():
-    fs, recs, ends = built(3)
+    fs, recs, _ = built(3)
     new = rec(3, reason="attitude", dossier=DOSSIER)
     k = 0
     while True:
@@ -444,7 +444,7 @@ def test_file_stays_bounded_and_dead_bytes_are_compacted():
 
 
 def test_write_error_is_counted_and_repaired_from_ram():
-    fs, recs, ends = built(2)
+    fs, recs, _ = built(2)
     j = Journal(fs, P)
     fs.fail_writes = 1  # the append tears; the compaction that follows works
     j.append(rec(2))
@@ -458,6 +458,24 @@ def test_write_error_is_counted_and_repaired_from_ram():
     assert j.write_errors == 3
     again = Journal(fs, P)
     assert again.first(10) == [recs[1], rec(2), rec(3)] and again.corrupt == 0
+
+
+def test_unwritable_flash_at_open_keeps_ratings_in_ram_and_retries():
+    class ReadOnly(MemFS):
+        def open(self, path, mode):
+            if self.read_only and "r" not in mode:
+                raise OSError(errno.EIO, path)
+            return MemFS.open(self, path, mode)
+    fs = ReadOnly()
+    fs.read_only = True
+    j = Journal(fs, P)
+    assert j.write_errors == 1 and P not in fs.files
+    j.append(rec(0))  # kept in RAM, counted
+    assert j.write_errors == 2 and j.first(10) == [rec(0)]
+    fs.read_only = False
+    j.append(rec(1))  # the repair writes both
+    assert j.write_errors == 2
+    assert Journal(fs, P).first(10) == [rec(0), rec(1)]
 
 
 def test_max_boot_survives_compaction_of_an_empty_queue():
@@ -495,6 +513,7 @@ def test_frames_with_a_valid_crc_but_unreadable_fields_count_as_damage():
                 frame("R", b"\x30\x01a\x11\x02"),  # key is not two ints
                 frame("A", b"\x11\x01"),  # ack without a seq
                 frame("R", b"\x11\x01\x11\x03\x30\x09ab"),  # string longer than the frame
+                frame("H", b""),  # a header without a version
                 frame("Z", b"\x11\x01\x11\x04")):  # a kind this version does not know
         data = bytearray(frame("H", b"\x11\x01\x00") + bad + good)
         j = Journal(MemFS({P: data}), P)
@@ -502,7 +521,7 @@ def test_frames_with_a_valid_crc_but_unreadable_fields_count_as_damage():
 
 
 def test_stale_temp_file_is_removed_and_a_lone_one_adopted():
-    fs, recs, ends = built(2)
+    fs, recs, _ = built(2)
     fs.files[P + ".tmp"] = bytearray(b"\xa5\x10half a compaction")
     j = Journal(fs, P)
     assert j.first(10) == recs and j.corrupt == 0 and P + ".tmp" not in fs.files
@@ -511,6 +530,18 @@ def test_stale_temp_file_is_removed_and_a_lone_one_adopted():
     fs.files[P + ".tmp"] = fs.files.pop(P)
     j = Journal(fs, P)
     assert j.first(10) == recs and P in fs.files and P + ".tmp" not in fs.files
+
+
+def test_replace_removes_the_target_only_when_rename_refuses_an_existing_one():
+    class Failing(MemFS):
+        def rename(self, src, dst):
+            raise OSError(errno.EIO, src)
+    fs = Failing({"a": bytearray(b"new"), "b": bytearray(b"old")})
+    e = raises(OSError, replace, fs, "a", "b")
+    assert e.args[0] == errno.EIO and bytes(fs.files["b"]) == b"old"  # the only good copy
+    fs = MemFS({"a": bytearray(b"new"), "b": bytearray(b"old")}, replaces=False)
+    replace(fs, "a", "b")
+    assert bytes(fs.files["b"]) == b"new" and "a" not in fs.files
 
 
 def test_journal_of_a_newer_version_is_refused():

@@ -149,7 +149,8 @@ def test_three_button_device_offers_three_reasons():
     p = rating.Panel(boot=1, reason_max_level=1)
     p.apply_assignment(assignment(scale=3))
     p.press(1, 0)
-    assert texts(screen.render(p, 0), "button") == ["Thái độ phục vụ", "Thời gian chờ", "Khác"]
+    labels = [t.replace("\u00a0", " ") for t in texts(screen.render(p, 0), "choice")]
+    assert labels == ["Thái độ phục vụ", "Thời gian chờ", "Khác"]
     p.press(3, 10)
     assert p.take_amendment()[1][rating.R_REASON] == "other"
 
