@@ -30,6 +30,7 @@ import time
 
 import machine
 import network
+import ntptime
 
 from kiosk import buttons, draw, font, pins, rating, screen, tft
 from kiosk import config as config_file
@@ -52,6 +53,7 @@ WIFI_RETRY_MAX_MS = 60000
 NTP_EVERY_MS = 6 * 3600 * 1000
 BEEP_MS = 60
 # MicroPython's esp32 port counts time from 2000-01-01 on older builds, 1970 on newer ones.
+# Read at import, like the board's own modules above.
 EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 
@@ -302,7 +304,6 @@ class Ntp:
     def step(self, now, link_up):
         if self.server is None or not link_up or now < self._next:
             return
-        import ntptime  # on the board only; imported late so boot does not depend on it
         ntptime.host = self.server
         ntptime.timeout = 1
         try:
@@ -312,6 +313,11 @@ class Ntp:
         except OSError as error:
             print("ntp:", error)
             self._next = now + 60000
+
+
+# What main() built, for a technician at the REPL (Ctrl-C, then kiosk.esp32.state["device"])
+# and for the bench tests.
+state = {}  # type: dict
 
 
 def read_text(path):
@@ -368,6 +374,7 @@ def main():
     keys = Buttons(pinmap, clock, device, config["long_press_ms"])
     feedback = Feedback(pinmap)
     ntp = Ntp(config["ntp"], clock)
+    state.update(device=device, journal=journal, link=link, buttons=keys, display=display)
     print("hailong", device.device_id, "boot", config["boot"], "queued", len(journal))
     while True:
         wdt.feed()

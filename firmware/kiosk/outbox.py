@@ -13,8 +13,8 @@ Either way the loss is counted in `dropped`, which the device reports in its sta
 rating is lost silently. Refusing the newest rather than dropping the oldest counted rating
 keeps the earliest evidence, which is the part the officer's month is most likely built on.
 
-Storage sits behind a small interface so the flash journal (CRC'd, power-safe) can replace
-the in-memory store without touching this module:
+Storage sits behind a small interface: MemoryStore (RAM; the simulator's default) or the
+power-safe flash journal (kiosk.journal, what the device uses):
     append(record)        add at the tail
     remove(key) -> bool   remove the record with that key
     replace(key, rec)     put a new version of a queued record in its place (same key)
@@ -38,7 +38,7 @@ def record_key(rec):
 
 
 class MemoryStore:
-    """RAM store: lost on power cycle; the default until the flash journal lands."""
+    """RAM store, lost on power cycle: the simulator and tests (the device uses kiosk.journal)."""
 
     def __init__(self):
         self._items = []

@@ -1,8 +1,6 @@
 """Outgoing queue: bounded, FIFO, counted drops, removal only after ack; the append-only file
 store (CPython and MicroPython, whose WebAssembly port has an in-memory file system)."""
 
-from core_support import TempDir, rename
-from kiosk.filestore import FileStore
 from kiosk.outbox import Outbox
 
 
@@ -42,43 +40,3 @@ def test_full_queue_drops_oldest_excluded_first():
 
 def test_default_capacity():
     assert Outbox().capacity == 2000
-
-
-# --- the append-only file store -------------------------------------------------------------
-
-def test_file_store_survives_reopen():
-    with TempDir() as d:
-        path = d.file("outbox.log")
-        o = Outbox(FileStore(path, rename=rename), capacity=10)
-        o.add(rec(0))
-        o.add((1, 1, 2, 5, "Nguyễn-1", 10, 1764064800000, "cooldown"))
-        o.add(rec(2))
-        o.remove((1, 0))
-        again = Outbox(FileStore(path, rename=rename), capacity=10)
-        assert again.first(10) == [(1, 1, 2, 5, "Nguyễn-1", 10, 1764064800000, "cooldown"),
-                                   rec(2)]
-
-
-def test_file_store_skips_torn_last_line():
-    with TempDir() as d:
-        path = d.file("outbox.log")
-        s = FileStore(path)
-        s.append(rec(0))
-        with open(path, "a") as f:
-            f.write('+[1,1,4,4,nu')  # power cut in the middle of a write
-        s2 = FileStore(path)
-        assert s2.first(10) == [rec(0)] and s2.corrupt == 1
-
-
-def test_file_store_compacts():
-    with TempDir() as d:
-        path = d.file("outbox.log")
-        s = FileStore(path, rename=rename)
-        for i in range(100):
-            s.append(rec(i))
-        for i in range(80):
-            assert s.remove((1, i))
-        with open(path) as f:
-            lines = [line for line in f.read().split("\n") if line]
-        assert len(lines) < 100  # compacted at least once
-        assert FileStore(path).first(100) == [rec(i) for i in range(80, 100)]

@@ -17,8 +17,8 @@
 // 2 a Python exception escaped or the harness itself failed.
 //
 // Inside the WebAssembly file system (in memory) the repository layout is mirrored under
-// /hailong: firmware/kiosk/*.py, tests/core/*.py, tests/golden/*.json, hardware/*.json, plus
-// the script run
+// /hailong: firmware/kiosk/*.py, firmware/fonts/*.hlf, tests/core/*.py, tests/golden/*.json,
+// hardware/*.json, plus the script run
 // (a script from outside the repository goes to /hailong/external/). /tmp is remounted
 // through errno_vfs.py so that file errors carry MicroPython's errno numbers, as on the device.
 // sys.path gets /hailong/firmware (import kiosk) and /hailong/tests/core (import core_support).
@@ -98,8 +98,9 @@ async function main() {
   const to = (rel) => MP_ROOT + "/" + rel;
   copyFolder(mp.FS, from("firmware/kiosk"), to("firmware/kiosk"), (n) => n.endsWith(".py"));
   copyFolder(mp.FS, from("tests/golden"), to("tests/golden"), (n) => n.endsWith(".json"));
-  // The pin map the firmware reads on the device (hardware/pinmap.json).
+  // The pin map and the bitmap fonts the firmware reads on the device.
   copyFolder(mp.FS, from("hardware"), to("hardware"), (n) => n.endsWith(".json"));
+  copyFolder(mp.FS, from("firmware/fonts"), to("firmware/fonts"), (n) => n.endsWith(".hlf"));
   if (opts.tests) {
     copyFolder(mp.FS, from("tests/core"), to("tests/core"),
                (n) => n.endsWith(".py") && !isTestModule(n));
