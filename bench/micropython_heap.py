@@ -203,7 +203,9 @@ class HeapBench:
         print("MicroPython %s (%s), gc.mem_alloc() after a full collection"
               % (".".join(str(x) for x in sys.implementation.version[:3]), sys.platform))
         print("baseline (runtime, test fakes)        %d B" % base)
-        print("core imported (compiled from source)  +%s" % kb(m["imported"] - base))
+        import kiosk
+        loaded = "from .mpy" if kiosk.__file__.endswith(".mpy") else "compiled from source"
+        print("core imported (%-20s) +%s" % (loaded, kb(m["imported"] - base)))
         print("Device built, connected, card shown   +%s" % kb(m["built"] - base))
         print("steady state after %4d presses       +%s" % (self.presses // 2,
                                                            kb(m["half"] - base)))

