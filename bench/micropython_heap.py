@@ -205,7 +205,8 @@ class HeapBench:
         print("baseline (runtime, test fakes)        %d B" % base)
         import kiosk
         loaded = "from .mpy" if kiosk.__file__.endswith(".mpy") else "compiled from source"
-        print("core imported (%-20s) +%s" % (loaded, kb(m["imported"] - base)))
+        label = "core imported (" + loaded + ")"
+        print(label + " " * max(1, 38 - len(label)) + "+" + kb(m["imported"] - base))
         print("Device built, connected, card shown   +%s" % kb(m["built"] - base))
         print("steady state after %4d presses       +%s" % (self.presses // 2,
                                                            kb(m["half"] - base)))

@@ -5,18 +5,9 @@ find_excluded, __len__), so Outbox uses it unchanged. Every change is ONE write(
 frame, then flush(), before the call returns: a press is on flash before the loop draws the
 thank-you, and an acknowledged record is marked removed before the next step.
 
-Frame (integers little-endian):
-    0      MAGIC 0xA5       lets recovery find the next frame after a damaged one
-    1      L                body length, 1..255
-    2      kind             "H" header, "R" record, "A" ack (the record was removed)
-    3..    fields           L - 1 bytes
-    2+L    CRC32            of bytes 0 .. 2+L-1 (magic, length and body)
-Fields: a variable tuple, each field a tag byte and its data: 0x00 None; 0x10|w an int >= 0
-in w bytes little-endian (w 0..8; 0 bytes is zero); 0x20|w an int < 0 stored as -1-n; 0x30
-a str: one byte of length, then UTF-8. A record is the rating tuple itself (kiosk.rating, 8
-or 10 fields, or more later); an ack is (boot, seq); the header is (VERSION, max_boot). A
-typical rating (officer "HK-0001", a 25-char dossier, a reason) frames to ~74 bytes, the
-largest protocol-valid one to 230; no frame exceeds MAX_FRAME (261).
+Frames (magic, length, kind, tagged fields, CRC32; at most MAX_FRAME = 261 bytes, ~74 for a
+typical rating) are defined in kiosk.frame: "H" the header (VERSION, max_boot), "R" a record
+(the rating tuple, its key (boot, seq) first), "A" an ack (the key of a removed record).
 
 Replay on open: frames apply in file order; "R" adds a record, or for a key already queued
 replaces it in place (replace() amends a record with one write); "A" drops its key. Bytes
@@ -57,9 +48,10 @@ flush() syncs the file on littlefs. Constraints: MicroPython compatible, no os i
 frame buffer allocated once and one read window during replay.
 """
 
-import binascii
 import errno
-import struct
+
+from kiosk.frame import (CRC_LEN, FIELDS, K_ACK, K_HEAD, K_REC, MAX_BODY, MAX_FRAME,
+                         decode_fields, decode_frame, encode_frame, key_of)
 
 try:
     from micropython import const
@@ -68,135 +60,10 @@ except ImportError:  # CPython host
         return x
 
 VERSION = const(1)
-MAGIC = const(0xA5)
-K_HEAD = const(0x48)  # "H"
-K_REC = const(0x52)  # "R"
-K_ACK = const(0x41)  # "A"
-MAX_BODY = const(255)  # one length byte: also bounds what a damaged length can make us skip
-MAX_FRAME = const(261)  # magic + length + body + CRC
 COMPACT_MIN = const(32768)
 
-_T_NONE = const(0x00)
-_T_INT = const(0x10)  # | width: int >= 0, `width` bytes little-endian (0 bytes: zero)
-_T_NEG = const(0x20)  # | width: int < 0, stored as -1 - n
-_T_STR = const(0x30)  # then one length byte and the UTF-8 bytes
-_BODY_END = const(257)  # buffer offset where the largest body ends (2 header bytes + 255)
 _WINDOW = const(2048)  # replay read window; must hold at least one whole frame
 _EXCLUDED = const(7)  # index of `excluded` in a record tuple (kiosk.rating)
-_SHARE_LEN = const(16)  # replay shares equal strings up to this length (officer, reason)...
-_SHARE_SLOTS = const(64)  # ...remembering at most this many distinct ones
-
-
-# --- encoding ------------------------------------------------------------------------------
-
-def _byte(buf, p, b):
-    if p >= _BODY_END:
-        raise ValueError("record too long")
-    buf[p] = b
-    return p + 1
-
-
-def _put_int(buf, p, tag, n):
-    w = 0
-    m = n
-    while m:
-        w += 1
-        m >>= 8
-    if w > 8:
-        raise ValueError("int beyond 64 bits")
-    p = _byte(buf, p, tag | w)
-    while n:
-        p = _byte(buf, p, n & 0xFF)
-        n >>= 8
-    return p
-
-
-def _put_field(buf, p, v):
-    if v is None:
-        return _byte(buf, p, _T_NONE)
-    t = type(v)
-    if t is int:
-        if v >= 0:
-            return _put_int(buf, p, _T_INT, v)
-        return _put_int(buf, p, _T_NEG, -1 - v)
-    if t is str:
-        data = v.encode("utf-8")
-        n = len(data)
-        if n > MAX_BODY:
-            raise ValueError("record too long")
-        p = _byte(buf, _byte(buf, p, _T_STR), n)
-        if p + n > _BODY_END:
-            raise ValueError("record too long")
-        buf[p:p + n] = data
-        return p + n
-    raise ValueError("field type " + str(t))
-
-
-def _fields(buf, p, end, limit=MAX_BODY, shared=None):
-    """Decode the fields buf[p:end] (at most `limit` of them) into a list; ValueError when
-    they do not parse. `shared` (a dict) makes equal short strings one object."""
-    out = []
-    add = out.append
-    while p < end and limit:
-        limit -= 1
-        t = buf[p]
-        p += 1
-        if t == _T_NONE:
-            add(None)
-            continue
-        w = t & 0x0F
-        if t == _T_STR:
-            if p >= end:
-                raise ValueError("truncated string")
-            n = buf[p]
-            p += 1
-            if p + n > end:
-                raise ValueError("truncated string")
-            raw = bytes(buf[p:p + n])
-            p += n
-            if shared is None or n > _SHARE_LEN:
-                add(raw.decode("utf-8"))
-                continue
-            s = shared.get(raw)
-            if s is None:
-                s = raw.decode("utf-8")
-                if len(shared) < _SHARE_SLOTS:
-                    shared[raw] = s
-            add(s)
-            continue
-        kind = t & 0xF0
-        if (kind != _T_INT and kind != _T_NEG) or w > 8 or p + w > end:
-            raise ValueError("field tag")
-        if w == 1:
-            v = buf[p]
-        elif w == 0:
-            v = 0
-        else:
-            # from_bytes makes an exactly sized long int; shifts and ors would leave
-            # MicroPython's long ints with spare digits.
-            v = int.from_bytes(buf[p:p + w], "little")
-        p += w
-        add(v if kind == _T_INT else -1 - v)
-    return out
-
-
-def _frame_size(buf, mv, p, n):
-    """Size of the valid frame at buf[p] (n bytes are loaded), or 0 when there is none."""
-    if buf[p] != MAGIC or p + 1 >= n:
-        return 0
-    length = buf[p + 1]
-    end = p + 2 + length
-    if length == 0 or end + 4 > n:
-        return 0
-    if binascii.crc32(mv[p:end]) != struct.unpack_from("<I", buf, end)[0]:
-        return 0
-    return length + 6
-
-
-def _key_of(vals):
-    if len(vals) < 2 or type(vals[0]) is not int or type(vals[1]) is not int:
-        raise ValueError("record key must be two ints")
-    return (vals[0], vals[1])
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -356,17 +223,9 @@ class Journal:
 
     def _frame(self, kind, values):
         """Build a frame in the shared buffer; returns its size."""
-        buf = self._buf
         if kind != K_HEAD:
-            _key_of(values)
-        buf[0] = MAGIC
-        buf[2] = kind
-        p = 3
-        for v in values:
-            p = _put_field(buf, p, v)
-        buf[1] = p - 2
-        struct.pack_into("<I", buf, p, binascii.crc32(self._mv[:p]))
-        return p + 4
+            key_of(values)
+        return encode_frame(kind, values, self._buf, self._mv)
 
     def _put(self, f, n):
         k = f.write(self._mv[:n])
@@ -486,20 +345,20 @@ class Journal:
                     n += k
             if p >= n:
                 break
-            size = _frame_size(buf, mv, p, n)
+            # A record is decoded in full only if it is still queued at the end: here its
+            # key is enough (acked records are most of a long journal).
+            got = decode_frame(buf, p, n, mv, 2)
             vals = None
-            if size:
+            if got is not None:
+                kind, vals, end = got
+                size = end - p
                 try:
-                    kind = buf[p + 2]
-                    # A record is decoded in full only if it is still queued at the end:
-                    # here its key is enough (acked records are most of a long journal).
-                    vals = _fields(buf, p + 3, p + size - 4, 2 if kind == K_REC else MAX_BODY)
                     if kind != K_HEAD:
-                        key = _key_of(vals)
+                        key = key_of(vals)
                     elif not vals or type(vals[0]) is not int:
                         raise ValueError("header without a version")
                 except ValueError:
-                    vals = None  # a CRC-valid frame we cannot read is damage as well
+                    vals = None  # a frame that is not what its kind says is damage as well
             if vals is None:
                 if not damaged:
                     self.corrupt += 1
@@ -514,7 +373,7 @@ class Journal:
                 if len(vals) > 1 and vals[1] is not None:
                     self._see(vals[1])
             elif kind == K_REC:
-                rec = bytes(mv[p + 3:p + size - 4])
+                rec = bytes(mv[p + FIELDS:p + size - CRC_LEN])
                 i = where.get(key)
                 if i is None:
                     where[key] = len(recs)
@@ -538,7 +397,7 @@ class Journal:
             if raw is None:
                 continue
             try:
-                rec = tuple(_fields(raw, 0, len(raw), MAX_BODY, shared))
+                rec = tuple(decode_fields(raw, 0, len(raw), MAX_BODY, shared))
             except ValueError:
                 self.corrupt += 1  # CRC-valid yet unreadable: damage all the same
                 continue
