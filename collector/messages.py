@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,13 +219,16 @@ def encode_assignment(*, counter: str, scale: int, officer: dict[str, str] | Non
     if len(counter) > 40:
         raise ValueError("counter label longer than 40 characters")
     body: dict[str, Any] = {"v": PROTOCOL_VERSION, "state": "open" if officer else "closed",
-                            "counter": counter, "scale": scale, "officer": None}
+                            "counter": unicodedata.normalize("NFC", counter), "scale": scale,
+                            "officer": None}
     if officer:
         limits = {"id": 32, "name": 60, "title": 60, "unit": 80}
         for key, limit in limits.items():
             if not 0 < len(officer[key]) <= limit:
                 raise ValueError(f"officer {key} must be 1 to {limit} characters")
-        body["officer"] = {key: officer[key] for key in limits}
+        # Composed form: the device's fonts hold precomposed Vietnamese letters, and a name
+        # typed with combining marks would otherwise draw as boxes.
+        body["officer"] = {key: unicodedata.normalize("NFC", officer[key]) for key in limits}
     return encode_json(body)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
 from conftest import golden_bytes, golden_cases
@@ -84,6 +85,16 @@ def test_session_encoder_matches_golden(case):
 def test_session_encoder_refuses_what_a_device_would_reject(kwargs):
     with pytest.raises(ValueError):
         encode_session(**kwargs)
+
+
+def test_assignment_sends_names_in_composed_form():
+    decomposed = unicodedata.normalize("NFD", "Nguyễn Thị Thu Hường")
+    encoded = encode_assignment(counter=unicodedata.normalize("NFD", "Quầy 3"), scale=4,
+                                officer={"id": "A", "name": decomposed, "title": "T",
+                                         "unit": "U"})
+    body = json.loads(encoded)
+    assert body["officer"]["name"] == "Nguyễn Thị Thu Hường" != decomposed
+    assert body["counter"] == "Quầy 3"
 
 
 def test_command_encoder_refuses_unknown_command():
