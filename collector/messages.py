@@ -214,21 +214,22 @@ def encode_json(obj: dict[str, Any]) -> bytes:
 
 def encode_assignment(*, counter: str, scale: int, officer: dict[str, str] | None) -> bytes:
     """The retained message that tells a device who staffs its counter (None: counter closed)."""
+    # Composed form: the device's fonts hold precomposed Vietnamese letters, and text typed
+    # with combining marks would otherwise draw as boxes (and count more characters).
+    counter = unicodedata.normalize("NFC", counter)
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}")
     if len(counter) > 40:
         raise ValueError("counter label longer than 40 characters")
     body: dict[str, Any] = {"v": PROTOCOL_VERSION, "state": "open" if officer else "closed",
-                            "counter": unicodedata.normalize("NFC", counter), "scale": scale,
-                            "officer": None}
+                            "counter": counter, "scale": scale, "officer": None}
     if officer:
         limits = {"id": 32, "name": 60, "title": 60, "unit": 80}
+        fields = {key: unicodedata.normalize("NFC", officer[key]) for key in limits}
         for key, limit in limits.items():
-            if not 0 < len(officer[key]) <= limit:
+            if not 0 < len(fields[key]) <= limit:
                 raise ValueError(f"officer {key} must be 1 to {limit} characters")
-        # Composed form: the device's fonts hold precomposed Vietnamese letters, and a name
-        # typed with combining marks would otherwise draw as boxes.
-        body["officer"] = {key: unicodedata.normalize("NFC", officer[key]) for key in limits}
+        body["officer"] = fields
     return encode_json(body)
 
 
