@@ -64,7 +64,11 @@ class Citizens(threading.Thread):
             kiosk = self.rng.choice(self.kiosks)
             level = choose_level(self.rng, self.tendency[kiosk.device_id])
             kiosk.press(level)
-            if self.rng.random() < 0.08:  # an impatient second press, filtered by the cooldown
+            if kiosk.device.panel.reason_max_level >= level:
+                # The device now asks what went wrong; most citizens answer.
+                if not self.stopping.wait(0.8) and self.rng.random() < 0.8:
+                    kiosk.press(self.rng.randint(1, 4))
+            elif self.rng.random() < 0.08:  # an impatient second press, filtered by cooldown
                 kiosk.press(level)
 
 
@@ -99,9 +103,14 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
             # Each kiosk keeps its journal and boot counter beside the database, as a board
             # keeps them in flash: a new run is a new boot, so rating ids never repeat.
             flash = options.db_path.parent / "kiosks" / device_id
+            # Every other kiosk asks a reason after the lowest level, to show both set-ups.
             kiosk = SimulatedKiosk(device_id, "127.0.0.1", options.mqtt_port,
-                                   state_dir=str(flash))
+                                   state_dir=str(flash),
+                                   reason_max_level=1 if len(kiosks) % 2 == 0 else 0)
             kiosk.start()
+            # One at a time: amqtt 0.12 can fail a connect that races another's subscribe
+            # ("dictionary changed size during iteration"); the kiosk would retry, but noisily.
+            kiosk.wait_until(lambda k=kiosk: k.connected, 5)
             kiosks.append(kiosk)
         citizens = Citizens(kiosks, options.press_interval_s, options.seed)
         citizens.start()
