@@ -113,9 +113,7 @@ class Device:
         self._shown_version = None
         # Counters (status, diagnostics). Nothing is dropped without a count.
         self.sent_acked = 0
-        self.invalid_assignments = 0
-        self.invalid_commands = 0
-        self.invalid_sessions = 0
+        self.invalid = {"assignment": 0, "command": 0, "session": 0}
         self.config_errors = 0
         self.press_overflow = 0
         self.connects = 0
@@ -156,6 +154,18 @@ class Device:
     @property
     def dropped(self):
         return self.outbox.dropped
+
+    @property
+    def invalid_assignments(self):
+        return self.invalid["assignment"]
+
+    @property
+    def invalid_commands(self):
+        return self.invalid["command"]
+
+    @property
+    def invalid_sessions(self):
+        return self.invalid["session"]
 
     @property
     def ignored(self):
@@ -335,33 +345,31 @@ class Device:
 
     # --- messages from the collector -----------------------------------------------------
 
+    def _decoded(self, kind, decode, payload):
+        """The decoded message, or None: counted and ignored, what is shown stays as it was."""
+        try:
+            return decode(payload)
+        except ValueError as e:
+            self.invalid[kind] += 1
+            self.last_rejection = kind + ":" + _reason(e)
+            return None
+
     def _on_message(self, topic, payload):
         if topic == self._t_assign:
-            try:
-                a = codec.decode_assignment(payload)
-            except ValueError as e:
-                # Counted and ignored: the previous assignment stays on screen.
-                self.invalid_assignments += 1
-                self.last_rejection = "assignment:" + _reason(e)
-                return
-            self.panel.apply_assignment(a)
+            a = self._decoded("assignment", codec.decode_assignment, payload)
+            if a is not None:
+                self.panel.apply_assignment(a)
         elif topic == self._t_command:
-            try:
-                cmd = codec.decode_command(payload)
-            except ValueError as e:
-                self.invalid_commands += 1
-                self.last_rejection = "command:" + _reason(e)
+            cmd = self._decoded("command", codec.decode_command, payload)
+            if cmd is None:
                 return
             if cmd["cmd"] == "show_message":
                 self.panel.show_message(cmd["text"], cmd["seconds"], self._now)
             elif cmd["cmd"] == "reload_config":
                 self.reload_config()
         elif topic == self._t_session:
-            try:
-                session = codec.decode_session(payload)
-            except ValueError as e:
-                self.invalid_sessions += 1
-                self.last_rejection = "session:" + _reason(e)
+            session = self._decoded("session", codec.decode_session, payload)
+            if session is None:
                 return
             if session["action"] == "open":
                 self.panel.open_session(session["dossier"], session["seconds"], self._now)
