@@ -75,6 +75,8 @@ class Citizens(threading.Thread):
 def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
              stop: threading.Event | None = None) -> int:
     stop = stop or threading.Event()
+    # First of all: a Ctrl-C during start-up must still end in a clean shutdown.
+    _install_stop_signals(stop)
     options.db_path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(options.db_path)
     try:
@@ -100,6 +102,8 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
         if not app.state.ingest.wait_connected(10):
             raise RuntimeError("the collector could not connect to the embedded broker")
         for device_id in device_ids:
+            if stop.is_set():
+                break
             # Each kiosk keeps its journal and boot counter beside the database, as a board
             # keeps them in flash: a new run is a new boot, so rating ids never repeat.
             flash = options.db_path.parent / "kiosks" / device_id
@@ -121,7 +125,6 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
         print("  Ctrl-C để dừng / to stop", flush=True)
         if ready:
             ready.set()
-        _install_stop_signals(stop)
         stop.wait(options.run_for)
     finally:
         if citizens:

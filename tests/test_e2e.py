@@ -243,8 +243,9 @@ def test_a_dossier_session_opened_through_the_api_is_rated_once(mosquitto, colle
     kiosk = SimulatedKiosk("kiosk-hk-01", "127.0.0.1", mosquitto.port, boot=12,
                            session_mode=True, cooldown_s=0).start()
     try:
-        wait_for(lambda: "sau khi nhận kết quả" in kiosk.screen_text(),
-                 what="the waiting screen")
+        # The officer's name comes with the retained assignment: the kiosk has subscribed.
+        wait_for(lambda: "sau khi nhận kết quả" in kiosk.screen_text()
+                 and "Nguyễn Thị Thu Hường" in kiosk.screen_text(), what="the waiting screen")
         response = collector.post("/api/v1/devices/kiosk-hk-01/session",
                                   json={"dossier": "H26.1125.0007", "seconds": 120})
         assert response.status_code == 202, response.text

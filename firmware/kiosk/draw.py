@@ -8,27 +8,25 @@ a row at the bottom, one cell above each physical button. The buttons sit in a r
 the screen; `button_order` lists the levels from left to right (default descending: the
 highest level on the left, as most Vietnamese counter devices put "Rất hài lòng" first).
 The k-th "button" (or "choice") item is physical button k, so it is drawn in column
-button_order.index(k),
-whatever the screen (the reason question uses the same buttons). Graded screens colour the
-cells from red (level 1) to green (highest); "choice" items, or graded=False, draw them all
-neutral (reasons are not a scale).
+button_order.index(k), whatever the screen (the reason question uses the same buttons).
+Graded screens colour the cells from red (level 1) to green (highest); "choice" items, or
+graded=False, draw them all neutral (reasons are not a scale).
 
-Nothing is clipped silently. Text wraps at spaces only (kiosk.wrap; U+00A0, the no-break
+This module sorts the items, draws the bar and the button row and keeps the Result; the
+body's fitting and spacing is kiosk.layout, the colours kiosk.palette, the line wrapping
+kiosk.wrap. Nothing is clipped silently. Text wraps at spaces only (U+00A0, the no-break
 space, glues syllables that must stay together, e.g. "hài\\u00a0lòng"); a word wider than a
-line is split between letters (a note, not a problem). A style that does not fit steps down:
-a name tries the large font on one line, then two lines, then the bold font; lines and the
-prompt step down to the small font; when the body is still too tall, the least important
-blocks step down first (lines, prompt, then name, big). What still does not fit is drawn
-shortened with "…" and listed in result.problems with the reason, as are characters missing
-from the fonts (drawn as boxes) and unknown styles; result.notes says what stepped down.
-result.boxes lists every text line drawn (style, text, x, y, w, h, item index) for tests and
-tools. Text is centred, except two or more small items in a row (technician rows, error
-details): a left-aligned list whose wrapped lines are indented, so each item's start shows.
+line is split between letters (a note, not a problem). A style that does not fit steps down
+to a smaller font (kiosk.layout says how); what still does not fit is drawn shortened with
+"…" and listed in result.problems with the reason, as are characters missing from the fonts
+(drawn as boxes) and unknown styles; result.notes says what stepped down. result.boxes lists
+every text line drawn (style, text, x, y, w, h, item index) for tests and tools.
 
-Colours are RGB565 (the PALETTE block below); swap=True stores them byte-swapped, for
-panels fed straight from framebuf's little-endian buffer. Pure and MicroPython compatible:
-draws only through the FrameBuffer methods fill, fill_rect, rect and blit (via kiosk.font),
-so kiosk.hostfb renders the same pixels on the host.
+Colours are RGB565 (kiosk.palette); swap=True stores them byte-swapped, for panels fed
+straight from framebuf's little-endian buffer. Pure and MicroPython compatible: draws only
+through the FrameBuffer methods fill, fill_rect, rect and blit (via kiosk.font), so
+kiosk.hostfb renders the same pixels on the host. The names tests and tools use stay
+importable from here (draw.RED, draw.level_colours, draw.MARGIN, draw.wrap, ...).
 """
 
 try:
@@ -38,59 +36,20 @@ except ImportError:  # CPython host
         return x
 
 from kiosk.font import swap16
-# wrap, wrap_balanced and wrap_bottom stay importable from here: tests and tools use them.
-from kiosk.wrap import wrap, wrap_balanced, wrap_bottom
+from kiosk.layout import CHOICES, MARGIN, draw_body
+# Re-exported: tests and tools read the palette, the layout constants and the wrapping
+# functions through kiosk.draw, as they did before these moved out.
+from kiosk.layout import COLOURS, DEMOTE, INDENT, MIN_GAP  # noqa: F401
+from kiosk.palette import BAR, BAR_TEXT, BG, NEUTRAL, STATUS_TEXT, ink, level_colours
+from kiosk.palette import (  # noqa: F401
+    AMBER, DARK_INK, GREEN, LEVEL_COLOURS, LIGHT_GREEN, LIGHT_INK, MUTED, NAME, ORANGE,
+    PROMPT, RED, TEXT, rgb)
+from kiosk.wrap import wrap, wrap_balanced, wrap_bottom  # noqa: F401
 
-
-def rgb(r, g, b):
-    """RGB565 from 8-bit red, green, blue."""
-    return ((r & 0xF8) << 8) | ((g & 0xFC) << 3) | (b >> 3)
-
-
-# --- PALETTE (RGB565) --------------------------------------------------------------------
-BG = rgb(255, 255, 255)           # body background
-TEXT = rgb(33, 33, 33)            # lines
-MUTED = rgb(84, 84, 84)           # small lines (English subtitle, technician rows)
-NAME = rgb(13, 59, 102)           # the officer's name and big text: navy
-PROMPT = rgb(21, 101, 192)        # the question: blue
-BAR = rgb(13, 59, 102)            # top bar
-BAR_TEXT = rgb(255, 255, 255)     # header
-STATUS_TEXT = rgb(255, 213, 79)   # status (offline, backlog): amber, seen at a glance
-NEUTRAL = rgb(69, 90, 100)        # buttons of a non-graded question (reasons)
-LIGHT_INK = rgb(255, 255, 255)    # label on a dark cell
-DARK_INK = rgb(33, 33, 33)        # label on a light cell (amber, light green)
-# Button cells per scale size, level 1 (least satisfied) first: red to green.
-RED = rgb(198, 40, 40)
-ORANGE = rgb(239, 108, 0)
-AMBER = rgb(249, 168, 37)
-LIGHT_GREEN = rgb(124, 179, 66)
-GREEN = rgb(46, 125, 50)
-LEVEL_COLOURS = {
-    2: (RED, GREEN),
-    3: (RED, LIGHT_GREEN, GREEN),
-    4: (RED, AMBER, LIGHT_GREEN, GREEN),
-    5: (RED, ORANGE, AMBER, LIGHT_GREEN, GREEN),
-}
-
-# --- LAYOUT (px) -------------------------------------------------------------------------
-MARGIN = const(8)     # left and right of the body and bar
+# --- LAYOUT (px) of the bar and the buttons row; the body's are in kiosk.layout ----------
 BAR_PAD = const(3)    # above and below the bar's text
 GUTTER = const(2)     # between two button cells
 CELL_PAD = const(2)   # inside a button cell, above and below the label
-MIN_GAP = const(2)    # between two body blocks, at least
-INDENT = const(12)    # continuation lines of a list item (where one item ends shows)
-
-# Per style, the (font role, most lines) to try in order; kiosk/font.py FILES has the roles.
-CHOICES = {
-    "name": (("large", 1), ("large", 2), ("bold", 1), ("bold", 2)),
-    "big": (("large", 3), ("bold", 4)),
-    "line": (("normal", 2), ("small", 2)),
-    "prompt": (("normal", 2), ("small", 3)),
-    "small": (("small", 3),),
-}
-COLOURS = {"name": NAME, "big": NAME, "line": TEXT, "prompt": PROMPT, "small": MUTED}
-# When the body is too tall, these step down first (least important first).
-DEMOTE = ("line", "prompt", "name", "big")
 # Button labels: (font role, most lines, px kept free left and right in the cell); one font
 # for the whole row. Bold only with room to breathe; small may come within 1 px of the edge,
 # which "Hài lòng" needs in a fifth of 320 px.
@@ -112,28 +71,6 @@ class Result:
 
     def __repr__(self):
         return "Result(problems=%r, notes=%r)" % (self.problems, self.notes)
-
-
-# --- drawing -----------------------------------------------------------------------------
-
-def _ink(colour):
-    # Dark label on light cells: perceived luminance of the RGB565 colour, 0..255.
-    r = (colour >> 11) << 3
-    g = ((colour >> 5) & 0x3F) << 2
-    b = (colour & 0x1F) << 3
-    return DARK_INK if (r * 299 + g * 587 + b * 114) // 1000 > 150 else LIGHT_INK
-
-
-def level_colours(n):
-    """Cell colours for n levels, level 1 first (red to green)."""
-    if n in LEVEL_COLOURS:
-        return LEVEL_COLOURS[n]
-    out = []
-    for k in range(n):  # other sizes: blend red to green
-        t = k * 255 // max(1, n - 1)
-        out.append(rgb(198 + (46 - 198) * t // 255, 40 + (125 - 40) * t // 255,
-                       40 + (50 - 40) * t // 255))
-    return tuple(out)
 
 
 class _Measured:
@@ -221,7 +158,7 @@ def draw_screen(fb, width, height, items, fonts, button_order=None, graded=True,
     bottom = height
     if buttons:
         bottom = _buttons(paint, width, height, fonts, buttons, order, graded)
-    _body(paint, width, top, bottom, fonts, body)
+    draw_body(paint, width, top, bottom, fonts, body)
     return result
 
 
@@ -310,177 +247,7 @@ def _buttons(paint, width, height, fonts, buttons, order, graded):
         for line in lines:
             w = font.measure(line)
             x = left + (right - left - w) // 2
-            paint.text(font, i, "button", line, x, y, _ink(bg), bg, text)
+            paint.text(font, i, "button", line, x, y, ink(bg), bg, text)
             y += lh
     return top
 
-
-def _choose(fonts, style, text, width, start):
-    # The first choice from `start` on whose wrapping fits: (k, font, lines, fits, broken).
-    choices = CHOICES[style]
-    last = None
-    for k in range(start, len(choices)):
-        role, most = choices[k]
-        font = fonts[role]
-        if style == "small":
-            lines, broken = wrap(font, text, width)
-        else:
-            lines, broken = wrap_balanced(font, text, width)
-        last = [k, font, lines, len(lines) <= most, broken]
-        if last[3] and not broken:
-            return last
-    # Nothing fits cleanly: the last choice, with a split word (noted) or too many lines
-    # (shortened and reported by the caller).
-    return last
-
-
-def _body(paint, width, top, bottom, fonts, body):
-    room_w = width - 2 * MARGIN
-    avail = bottom - top
-    blocks = [[i, style, text] for i, style, text in body]
-    # One step per style, shared by its blocks (title and unit in the same font).
-    level = {}
-    for b in blocks:
-        level[b[1]] = 0
-    tried = {}  # (block, first choice) -> _choose(): the steps below revisit levels
-
-    def choose(style):
-        # Every block of `style` at the style's step or, when it does not fit, further;
-        # the style follows the block that went furthest.
-        while True:
-            k = level[style]
-            for j in range(len(blocks)):
-                b = blocks[j]
-                if b[1] == style:
-                    key = (j, level[style])
-                    if key not in tried:
-                        tried[key] = _choose(fonts, style, b[2], _room(blocks, j, room_w),
-                                             level[style])
-                    b[3:] = tried[key]
-                    k = max(k, b[3])
-            if k == level[style]:
-                return
-            level[style] = k
-
-    for style in level:
-        choose(style)
-    first = dict(level)
-    # Too tall: step the least important styles down, one step at a time...
-    while _height(blocks) > avail:
-        for style in DEMOTE:
-            if style in level and level[style] + 1 < len(CHOICES[style]):
-                level[style] += 1
-                choose(style)
-                break
-        else:
-            break
-    # ...then give the most important ones their step back where the room allows.
-    for d in range(len(DEMOTE) - 1, -1, -1):
-        style = DEMOTE[d]
-        while style in level and level[style] > first[style]:
-            kept = level[style]
-            level[style] -= 1
-            choose(style)
-            if _height(blocks) > avail or level[style] >= kept:
-                level[style] = kept
-                choose(style)
-                break
-    for j in range(len(blocks)):
-        b = blocks[j]
-        if b[3] > 0:
-            role, most = CHOICES[b[1]][b[3]]
-            paint.result.notes.append((b[1], b[2], "stepped down to the %s font, up to %d "
-                                       "line(s)" % (role, most)))
-        if b[7]:
-            paint.result.notes.append((b[1], b[2], "a word split between letters"))
-        if not b[6]:
-            most = CHOICES[b[1]][b[3]][1]
-            paint.result.problems.append((b[1], b[2], "needs %d lines, %d shown; shortened"
-                                          % (len(b[5]), most)))
-            b[5] = b[5][:most]
-            b[5][-1] = b[4].ellipsize(b[5][-1], _room(blocks, j, room_w), True)
-    # Still too tall: cut lines from the bottom up, and say so once per item.
-    cut = {}  # item index -> [style, text, lines cut, still drawn]
-    while _height(blocks) > avail and blocks:
-        b = blocks[-1]
-        entry = cut.setdefault(b[0], [b[1], b[2], 0, True])
-        entry[2] += 1
-        if len(b[5]) > 1:
-            b[5] = b[5][:-1]
-            b[5][-1] = b[4].ellipsize(b[5][-1], _room(blocks, len(blocks) - 1, room_w), True)
-        else:
-            blocks.pop()
-            entry[3] = False
-    for i in sorted(cut):
-        style, text, n, drawn = cut[i]
-        paint.result.problems.append((style, text, "no room left on the screen; " + (
-            "%d line(s) cut" % n if drawn else "not drawn")))
-    _place(paint, width, top, avail - _height(blocks), blocks)
-
-
-def _weights(blocks):
-    # Shares of the free height: the top margin, the gap before each later block, the
-    # bottom margin. Full gaps around and between blocks, half a gap before a small subtitle
-    # or between two lines, none inside a list of small lines.
-    weights = [2]
-    for j in range(1, len(blocks)):
-        prev = blocks[j - 1][1]
-        cur = blocks[j][1]
-        if cur == "small" and prev == "small":
-            weights.append(0)
-        elif cur == "small" or (cur == "line" and prev == "line"):
-            weights.append(1)
-        else:
-            weights.append(2)
-    weights.append(2)
-    return weights
-
-
-def _height(blocks):
-    # Lines, plus MIN_GAP between blocks that are not rows of one list.
-    h = 0
-    weights = _weights(blocks)
-    for j in range(len(blocks)):
-        h += len(blocks[j][5]) * blocks[j][4].line_height
-        if j and weights[j]:
-            h += MIN_GAP
-    return h
-
-
-def _place(paint, width, top, free, blocks):
-    weights = _weights(blocks)
-    total = sum(weights)
-    y = top
-    spent = 0
-    acc = 0
-    for j in range(len(blocks)):
-        acc += weights[j]
-        gap = free * acc // total - spent
-        spent += gap
-        y += gap + (MIN_GAP if j and weights[j] else 0)
-        i, style, text, k, font, lines = blocks[j][:6]
-        left = _in_list(blocks, j)
-        fg = COLOURS[style]
-        for n in range(len(lines)):
-            w = font.measure(lines[n])
-            if left:
-                x = MARGIN + (INDENT if n else 0)
-            else:
-                x = (width - w) // 2
-            paint.text(font, i, style, lines[n], x, y, fg, BG, text)
-            y += font.line_height
-
-
-def _room(blocks, j, room_w):
-    # Line width for block j: list items leave room for the indent of their later lines.
-    return room_w - INDENT if _in_list(blocks, j) else room_w
-
-
-def _in_list(blocks, j):
-    # Two or more small blocks in a row form a list (technician rows, error details): left
-    # aligned. A single small block is a subtitle (the English line): centred.
-    if blocks[j][1] != "small":
-        return False
-    before = j > 0 and blocks[j - 1][1] == "small"
-    after = j + 1 < len(blocks) and blocks[j + 1][1] == "small"
-    return before or after

@@ -302,8 +302,8 @@ class Font:
         return cut + ELLIPSIS
 
 
-# Default font files (firmware/fonts, copied to /fonts on the device) for kiosk/draw.py's
-# roles; make_font.FONTS generates exactly these.
+# Default font files (firmware/fonts, copied to /fonts on the device) for the roles that
+# kiosk/layout.py and kiosk/draw.py ask for; make_font.FONTS generates exactly these.
 FILES = {"small": "sans-14.hlf", "normal": "sans-17.hlf", "bold": "sans-bold-17.hlf",
          "large": "sans-bold-22.hlf"}
 

@@ -33,7 +33,7 @@ MAGIC = b"HLF1"
 TTF_DIR = "/usr/share/fonts/truetype/dejavu/"
 INSTALL_HINT = "apt-get install -y fonts-dejavu-core"
 
-# role -> (file name, TTF, pixel size). The roles are the ones kiosk/draw.py asks for.
+# role -> (file name, TTF, pixel size): the roles kiosk/layout.py and kiosk/draw.py ask for.
 FONTS = (
     ("small", "sans-14.hlf", "DejaVuSans.ttf", 14),
     ("normal", "sans-17.hlf", "DejaVuSans.ttf", 17),
