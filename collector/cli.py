@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--timeout", type=positive_seconds, default=10.0, metavar="SECONDS",
                        help="how long to wait for the broker (default 10)")
     kiosk.set_defaults(handler=cmd_kiosk)
+
+    # Imported here: cli_devices imports UsageError from this module.
+    from .cli_devices import add_device_commands
+    add_device_commands(sub)
     return parser
 
 

@@ -5,6 +5,9 @@ connections through `queries.open_reader`. The database runs in WAL mode so read
 block the writer. `record_batch` writes a batch of parsed messages in one transaction and
 returns only after the commit: the ingest acknowledges messages to the broker after it returns,
 which is what makes a crash at any moment lose nothing.
+
+Every write runs inside `db.atomic()`, not `with db.conn`: sqlite-utils commits each of its
+own writes when no transaction is open yet, so only an explicit BEGIN keeps a batch together.
 """
 
 from __future__ import annotations
@@ -76,9 +79,19 @@ def _migration_status_ignored(db: sqlite_utils.Database) -> None:
     db["device_status"].add_column("ignored", int)
 
 
+def _migration_device_credentials(db: sqlite_utils.Database) -> None:
+    # One row per device that may connect: the Mosquitto "$7$" hash, copied verbatim into the
+    # broker's password file. The plain password is shown once to the technician, never kept.
+    db["device_credentials"].create({"device_id": str, "password_hash": str, "issued_at": int},
+                                    pk="device_id",
+                                    foreign_keys=[("device_id", "devices", "id")],
+                                    not_null={"password_hash", "issued_at"})
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
+    ("0003_device_credentials", _migration_device_credentials),
 ]
 
 
@@ -103,7 +116,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     for name, apply in MIGRATIONS:
         if name in done:
             continue
-        with db.conn:
+        with db.atomic():
             apply(db)
             db["_migrations"].insert({"name": name, "applied_at": now_ms()})
         applied.append(name)
@@ -112,6 +125,10 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
 
 class UnknownEntity(ValueError):
     """A write named a unit, officer, counter or device that does not exist."""
+
+
+class DuplicateEntity(ValueError):
+    """A write would create something whose id is already taken."""
 
 
 class Store:
@@ -132,31 +149,81 @@ class Store:
     # --- organisation -------------------------------------------------------------------
 
     def upsert_unit(self, unit_id: str, name: str, parent_id: str | None = None) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db["units"].upsert({"id": unit_id, "name": name, "parent_id": parent_id},
                                     pk="id")
 
     def upsert_officer(self, officer_id: str, name: str, title: str, unit_id: str) -> None:
         self._require("units", unit_id)
-        with self.db.conn:
+        with self.db.atomic():
             self.db["officers"].upsert({"id": officer_id, "name": name, "title": title,
                                         "unit_id": unit_id}, pk="id")
 
     def upsert_counter(self, counter_id: str, label: str, unit_id: str) -> None:
         self._require("units", unit_id)
-        with self.db.conn:
+        with self.db.atomic():
             self.db["counters"].upsert({"id": counter_id, "label": label, "unit_id": unit_id},
                                        pk="id")
 
     def register_device(self, device_id: str, counter_id: str, scale: int = 4) -> None:
         """Register a device at a counter, or move it; its first registration time is kept."""
         self._require("counters", counter_id)
-        with self.db.conn:
+        with self.db.atomic():
             self.db["devices"].insert({"id": device_id, "counter_id": counter_id,
                                        "scale": scale, "registered_at": now_ms()},
                                       pk="id", ignore=True)
             self.db["devices"].update(device_id, {"counter_id": counter_id, "scale": scale,
                                                   "retired_at": None})
+
+    # --- device registry ----------------------------------------------------------------
+
+    def add_device(self, device_id: str, counter_id: str, scale: int, password_hash: str, *,
+                   officer_id: str | None = None, at: int | None = None) -> None:
+        """Register a new device with its first credentials, in one transaction.
+
+        An id ever registered is refused, retired or not: rating ids are `{device}:{boot}:{seq}`
+        and a new board starts counting boots again, so a reused id would make its first
+        ratings look like redeliveries of the old board's and be dropped as duplicates.
+        `officer_id` opens the device's roster at `at` (a replacement board carries on).
+        """
+        self._require("counters", counter_id)
+        if officer_id is not None:
+            self._require("officers", officer_id)
+        at = now_ms() if at is None else at
+        with self.db.atomic():
+            if self.db.execute("SELECT 1 FROM devices WHERE id = ?", [device_id]).fetchone():
+                raise DuplicateEntity(f"device {device_id!r} is already registered")
+            self.db["devices"].insert({"id": device_id, "counter_id": counter_id,
+                                       "scale": scale, "registered_at": at})
+            self.db["device_credentials"].insert({"device_id": device_id,
+                                                  "password_hash": password_hash,
+                                                  "issued_at": at})
+            if officer_id is not None:
+                self.db["assignments"].insert({"device_id": device_id, "officer_id": officer_id,
+                                               "starts_at": at, "ends_at": None})
+
+    def set_device_password(self, device_id: str, password_hash: str, *,
+                            at: int | None = None) -> None:
+        """Replace an active device's credentials; the previous hash is gone for good."""
+        at = now_ms() if at is None else at
+        with self.db.atomic():
+            if not self._is_active_device(device_id):
+                raise UnknownEntity(f"no active device with id {device_id!r}")
+            self.db["device_credentials"].upsert({"device_id": device_id,
+                                                  "password_hash": password_hash,
+                                                  "issued_at": at}, pk="device_id")
+
+    def retire_device(self, device_id: str, *, at: int | None = None) -> None:
+        """Take a device out of service: its ratings stay, its credentials and roster end."""
+        at = now_ms() if at is None else at
+        with self.db.atomic():
+            retired = self.db.execute("UPDATE devices SET retired_at = ? WHERE id = ? "
+                                      "AND retired_at IS NULL", [at, device_id])
+            if retired.rowcount != 1:
+                raise UnknownEntity(f"no active device with id {device_id!r}")
+            self.db.execute("DELETE FROM device_credentials WHERE device_id = ?", [device_id])
+            self.db.execute("UPDATE assignments SET ends_at = ? WHERE device_id = ? "
+                            "AND ends_at IS NULL", [at, device_id])
 
     def open_assignment(self, device_id: str) -> dict | None:
         rows = list(self.db.query("SELECT officer_id, starts_at FROM assignments "
@@ -169,7 +236,7 @@ class Store:
         if officer_id is not None:
             self._require("officers", officer_id)
         at = now_ms() if at is None else at
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute("UPDATE assignments SET ends_at = ? WHERE device_id = ? "
                             "AND ends_at IS NULL", [at, device_id])
             self.db["assignments"].insert({"device_id": device_id, "officer_id": officer_id,
@@ -184,7 +251,7 @@ class Store:
     def record_batch(self, batch: Iterable[Incoming]) -> dict[str, int]:
         """Store a batch in one transaction; return counts of stored/duplicate/rejected/status."""
         outcome = {"stored": 0, "duplicate": 0, "rejected": 0, "status": 0}
-        with self.db.conn:
+        with self.db.atomic():
             for item in batch:
                 outcome[self._record_one(item)] += 1
             for name in ("stored", "duplicate", "rejected"):

@@ -3,12 +3,17 @@
 Started as root, Mosquitto drops to the `mosquitto` user, so its configuration lives in a
 directory that user can read. Persistence is on, in that directory, so a test may restart the
 broker and keep sessions.
+
+Anonymous clients are allowed unless a test gives a password file (then `allow_anonymous
+false`) and optionally an ACL file; such files must be readable by `mosquitto`, which re-reads
+them as that user on `reload()` (SIGHUP). The pid is in `pid_file`, as a packaged broker's is.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,14 +30,22 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    def __init__(self, *, extra_config: str = ""):
+    def __init__(self, *, extra_config: str = "", password_file: Path | None = None,
+                 acl_file: Path | None = None):
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="hailong-mosquitto-"))
         os.chmod(self.dir, 0o777)  # the broker, running as `mosquitto`, writes its store here
         self.config = self.dir / "mosquitto.conf"
+        self.pid_file = self.dir / "mosquitto.pid"
+        security = "allow_anonymous true\n"
+        if password_file is not None:
+            security = f"allow_anonymous false\npassword_file {password_file}\n"
+        if acl_file is not None:
+            security += f"acl_file {acl_file}\n"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            + security +
+            f"pid_file {self.pid_file}\n"
             "persistence true\n"
             f"persistence_location {self.dir}/\n"
             "max_queued_messages 100000\n"
@@ -60,6 +73,33 @@ class Mosquitto:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def reloads(self) -> int:
+        """How many times the broker has started re-reading its configuration."""
+        return self.log_text().count("Reloading config.")
+
+    def wait_reloaded(self, previous: int, timeout: float = 5.0) -> None:
+        """Wait until the broker logs a reload beyond `previous` (from `reloads()`).
+
+        Mosquitto logs the line and then reloads in the same step of its single-threaded
+        loop, before it handles any further packet: a connection made after this returns
+        meets the new password file and ACL.
+        """
+        deadline = time.monotonic() + timeout
+        while self.reloads() <= previous:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not reload: {self.log_text()}")
+            time.sleep(0.02)
+
+    def reload(self, timeout: float = 5.0) -> None:
+        """SIGHUP: re-read the password file and ACL; returns once the broker has."""
+        assert self.process is not None
+        previous = self.reloads()
+        self.process.send_signal(signal.SIGHUP)
+        self.wait_reloaded(previous, timeout)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

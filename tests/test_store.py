@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from factories import T0, incoming, rating_bytes
@@ -96,7 +97,17 @@ def test_assign_refuses_unknown_officer(store):
 
 def test_migrations_are_recorded_and_not_repeated(seeded_db):
     db = open_reader(seeded_db)
-    assert [row["name"] for row in db["_migrations"].rows] == ["0001_initial", "0002_status_ignored"]
+    assert [row["name"] for row in db["_migrations"].rows] == ["0001_initial", "0002_status_ignored", "0003_device_credentials"]
     store = Store(seeded_db)
     assert migrate(store.db) == []
     store.close()
+
+
+def test_a_batch_is_one_transaction(store, monkeypatch):
+    """A failure late in a batch leaves nothing of it behind, so the redelivery is clean."""
+    def fail(*args):
+        raise sqlite3.OperationalError("disk I/O error")
+    monkeypatch.setattr(store, "_record_rating", fail)
+    with pytest.raises(sqlite3.OperationalError):
+        store.record_batch([incoming(b"not json"), incoming(rating_bytes(seq=3))])
+    assert store.db.execute("SELECT count(*) FROM rejected").fetchone()[0] == 0
