@@ -7,6 +7,7 @@ beside the API; without one it only serves what the database holds.
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -41,8 +42,10 @@ def create_app(settings: Settings) -> FastAPI:
         Store(settings.db_path).close()  # create or migrate before the first request
         ingest = None
         if settings.broker_url:
-            ingest = Ingest(str(settings.db_path), BrokerAddress.parse(settings.broker_url),
-                            client_id=settings.client_id)
+            broker = BrokerAddress.parse(settings.broker_url)
+            if settings.broker_password is not None:
+                broker = dataclasses.replace(broker, password=settings.broker_password)
+            ingest = Ingest(str(settings.db_path), broker, client_id=settings.client_id)
             ingest.start()
         app.state.ingest = ingest
         try:

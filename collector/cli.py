@@ -55,9 +55,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .ingest import BrokerAddress
     from .settings import Settings
     try:
-        BrokerAddress.parse(args.broker)
+        broker = BrokerAddress.parse(args.broker)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    password = None
+    if args.broker_password_file:
+        try:
+            password = args.broker_password_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise UsageError(f"cannot read the broker password: {error}") from None
     if args.demo_data:
         from .seed import MAX_DEVICES, seed_demo
         from .store import Store
@@ -67,8 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             store.close()
     host, port = args.http
-    app = create_app(Settings(db_path=args.db, broker_url=args.broker, client_id=args.client_id))
-    print(f"hailong collector: broker {args.broker}, database {args.db}, "
+    app = create_app(Settings(db_path=args.db, broker_url=args.broker, client_id=args.client_id,
+                              broker_password=password))
+    print(f"hailong collector: broker {broker}, database {args.db}, "
           f"http://{host}:{port}/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=args.log_level.lower())
     return 0
@@ -127,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="SQLite file (default: hailong.db)")
     serve.add_argument("--http", type=host_port, default=("127.0.0.1", 8000),
                        metavar="HOST:PORT", help="API and dashboard address")
+    serve.add_argument("--broker-password-file", type=Path, default=None, metavar="FILE",
+                       help="read the broker password from FILE (e.g. collector.password), "
+                            "so it does not show in the process list")
     serve.add_argument("--client-id", default="hailong-collector",
                        help="MQTT client id; keep it fixed, the broker keeps its session")
     serve.add_argument("--demo-data", action="store_true",

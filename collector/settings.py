@@ -12,3 +12,5 @@ class Settings:
     # None: API and dashboard only, no ingest (used by tests of the pages, and read-only replicas).
     broker_url: str | None = "mqtt://127.0.0.1:1883"
     client_id: str = "hailong-collector"
+    # Overrides a password in broker_url; read from a file so it stays out of `ps`.
+    broker_password: str | None = None

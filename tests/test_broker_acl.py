@@ -17,24 +17,40 @@ import queue
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from factories import rating_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kiosk.sim import SimulatedKiosk
-from mosquitto import Mosquitto
+from mosquitto import Mosquitto, free_port
 from waiting import wait_for
 
-from collector.brokerconf import (ACL_NAME, CONF_NAME, PASSWD_NAME, Account, BrokerConfigError,
-                                  acl_text, generate, passwd_text, reload_broker)
-from collector.credentials import (HASH_PATTERN, PBKDF2_ITERATIONS, generate_password,
-                                   hash_password, verify_password)
+from collector.brokerconf import (
+    ACL_NAME,
+    CONF_NAME,
+    PASSWD_NAME,
+    Account,
+    BrokerConfigError,
+    acl_text,
+    generate,
+    passwd_text,
+    reload_broker,
+)
+from collector.credentials import (
+    HASH_PATTERN,
+    PBKDF2_ITERATIONS,
+    generate_password,
+    hash_password,
+    verify_password,
+)
 from collector.ingest import BrokerAddress, Ingest
 from collector.messages import device_topic
 from collector.registry import Registry
@@ -391,3 +407,29 @@ def test_the_device_firmware_works_within_its_acl(broker, registry):
                                                         "offline")
     finally:
         kiosk.stop()
+
+
+def test_serve_reads_the_collector_password_from_a_file(broker, registry, seeded_db,
+                                                        tmp_path):
+    """`hailong serve --broker-password-file`: connected on the secured broker, and the
+    password is neither on the command line nor in what serve prints."""
+    secret = tmp_path / "collector.password"
+    secret.write_text(COLLECTOR_PASSWORD + "\n")
+    http = free_port()
+    command = [sys.executable, "-m", "collector.cli", "serve", "--db", str(seeded_db),
+               "--broker", f"mqtt://{COLLECTOR}@127.0.0.1:{broker.port}",
+               "--broker-password-file", str(secret), "--http", f"127.0.0.1:{http}"]
+    assert COLLECTOR_PASSWORD not in " ".join(command)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        def connected():
+            try:
+                health = httpx.get(f"http://127.0.0.1:{http}/api/v1/health", timeout=1).json()
+            except httpx.HTTPError:
+                return False
+            return health["broker"]["connected"]
+        wait_for(connected, timeout=20, what="serve to connect with the password from the file")
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert COLLECTOR_PASSWORD not in output.decode()
