@@ -45,7 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
             broker = BrokerAddress.parse(settings.broker_url)
             if settings.broker_password is not None:
                 broker = dataclasses.replace(broker, password=settings.broker_password)
-            ingest = Ingest(str(settings.db_path), broker, client_id=settings.client_id)
+            ingest = Ingest(str(settings.db_path), broker, client_id=settings.client_id,
+                            assignment_poll_s=settings.assignment_poll_s)
             ingest.start()
         app.state.ingest = ingest
         try:

@@ -60,18 +60,34 @@ class _Queued:
     generation: int
 
 
+def assignment_payload(row: dict) -> bytes:
+    """The assignment message for one row of queries.current_assignments."""
+    officer = None
+    if row["officer_id"]:
+        officer = {"id": row["officer_id"], "name": row["officer_name"],
+                   "title": row["officer_title"], "unit": row["unit_name"]}
+    return encode_assignment(counter=row["counter_label"], scale=row["scale"], officer=officer)
+
+
 class Ingest:
     """Subscribes, stores and acknowledges; publishes each device's retained assignment."""
 
     def __init__(self, store_path: str, broker: BrokerAddress, *,
                  client_id: str = "hailong-collector", batch_max: int = 200,
-                 batch_wait_s: float = 0.02, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
+                 batch_wait_s: float = 0.02, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 assignment_poll_s: float = 10.0):
         self.store_path = store_path
         self.broker = broker
         self.client_id = client_id
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self.busy_timeout_ms = busy_timeout_ms
+        self.assignment_poll_s = assignment_poll_s
+        # Last assignment payload published per device: the roster and the registry may change
+        # from another process (the CLI), so the collector polls and sends only what changed.
+        self._assignments: dict[str, bytes] = {}
+        self._assignments_lock = threading.Lock()
+        self._poller: threading.Thread | None = None
         self.connected = threading.Event()
         self.last_error: str | None = None
         self.store_error: str | None = None
@@ -104,6 +120,9 @@ class Ingest:
         self._writer = threading.Thread(target=self._write_loop, name="hailong-writer",
                                         daemon=True)
         self._writer.start()
+        self._poller = threading.Thread(target=self._poll_assignments,
+                                        name="hailong-assignments", daemon=True)
+        self._poller.start()
         # connect_async + loop_start: a broker that is down at start is retried, not fatal.
         self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         self._client.loop_start()
@@ -112,6 +131,8 @@ class Ingest:
         self._stopping.set()
         if self._writer:
             self._writer.join(timeout)
+        if self._poller:
+            self._poller.join(timeout)
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -130,7 +151,7 @@ class Ingest:
         self.last_error = None
         client.subscribe(SUBSCRIPTIONS)
         log.info("connected to %s (session present: %s)", self.broker, flags.session_present)
-        self.publish_assignments()
+        self.publish_assignments(everything=True)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         # "Connected" means subscribed: before the SUBACK a first-time session would miss
@@ -225,26 +246,41 @@ class Ingest:
 
     # --- outbound -----------------------------------------------------------------------
 
-    def publish_assignments(self) -> int:
-        """Publish every active device's current assignment, retained; return how many."""
+    def publish_assignments(self, everything: bool = False) -> int:
+        """Publish, retained, each active device's assignment that changed since the last time
+        (all of them when `everything`); clear the retained one of a device no longer active.
+        Returns how many messages went out."""
         reader = open_reader(self.store_path)
         try:
             rows = current_assignments(reader)
         finally:
             reader.conn.close()
-        for row in rows:
-            self.publish_assignment(row)
-        return len(rows)
+        sent = 0
+        with self._assignments_lock:
+            if everything:
+                self._assignments.clear()
+            current = {row["device_id"]: assignment_payload(row) for row in rows}
+            for device_id, payload in current.items():
+                if self._assignments.get(device_id) != payload:
+                    self._client.publish(device_topic(device_id, "assignment"), payload, qos=1,
+                                         retain=True)
+                    self._assignments[device_id] = payload
+                    sent += 1
+            for device_id in [d for d in self._assignments if d not in current]:
+                # An empty retained message deletes the broker's copy (MQTT 3.1.1, 3.3.1.3).
+                self._client.publish(device_topic(device_id, "assignment"), b"", qos=1,
+                                     retain=True)
+                del self._assignments[device_id]
+                sent += 1
+        return sent
 
-    def publish_assignment(self, row: dict) -> None:
-        officer = None
-        if row["officer_id"]:
-            officer = {"id": row["officer_id"], "name": row["officer_name"],
-                       "title": row["officer_title"], "unit": row["unit_name"]}
-        payload = encode_assignment(counter=row["counter_label"], scale=row["scale"],
-                                    officer=officer)
-        self._client.publish(device_topic(row["device_id"], "assignment"), payload, qos=1,
-                             retain=True)
+    def _poll_assignments(self) -> None:
+        while not self._stopping.wait(self.assignment_poll_s):
+            if self.connected.is_set():
+                try:
+                    self.publish_assignments()
+                except sqlite3.Error as error:
+                    log.error("cannot read the roster: %s", error)
 
     def publish_to_device(self, device_id: str, kind: str, payload: bytes) -> None:
         """Send a command or session to one device (QoS 1, not retained: both are momentary)."""

@@ -14,3 +14,5 @@ class Settings:
     client_id: str = "hailong-collector"
     # Overrides a password in broker_url; read from a file so it stays out of `ps`.
     broker_password: str | None = None
+    # How often the collector looks for roster or registry changes made by other processes.
+    assignment_poll_s: float = 10.0

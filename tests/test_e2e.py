@@ -20,6 +20,7 @@ from waiting import wait_for
 
 from collector.api import create_app
 from collector.settings import Settings
+from collector.store import Store
 
 RATING_TOPIC = "hailong/v1/devices/kiosk-hk-01/rating"
 
@@ -27,7 +28,7 @@ RATING_TOPIC = "hailong/v1/devices/kiosk-hk-01/rating"
 @pytest.fixture
 def collector(mosquitto, seeded_db):
     settings = Settings(db_path=seeded_db, broker_url=mosquitto.url,
-                        client_id=f"test-{uuid.uuid4().hex[:8]}")
+                        client_id=f"test-{uuid.uuid4().hex[:8]}", assignment_poll_s=0.2)
     with TestClient(create_app(settings)) as client:
         wait_for(lambda: client.get("/api/v1/health").json()["broker"]["connected"],
                  what="the collector to connect")
@@ -286,3 +287,23 @@ def test_a_kiosk_cut_off_and_restarted_delivers_its_journal_once(mosquitto, coll
     assert sorted(row["id"] for row in rows) == [f"kiosk-hk-01:{boot}:{seq}" for seq in range(5)]
     assert sorted(row["level"] for row in rows) == [1, 2, 3, 4, 4]
     assert collector.get("/api/v1/health").json()["ratings_total"] == 5
+
+
+def test_roster_changes_made_elsewhere_reach_the_device(mosquitto, collector, seeded_db):
+    kiosk = SimulatedKiosk("kiosk-hk-01", "127.0.0.1", mosquitto.port, boot=13).start()
+    try:
+        wait_for(lambda: "Nguyễn Thị Thu Hường" in kiosk.screen_text(), what="the first officer")
+        store = Store(seeded_db)  # another process's write, as `hailong devices` makes it
+        try:
+            store.assign("kiosk-hk-01", "HK-0003")
+        finally:
+            store.close()
+        wait_for(lambda: "Lê Hoàng Yến" in kiosk.screen_text(), what="the new officer")
+        store = Store(seeded_db)
+        try:
+            store.assign("kiosk-hk-01", None)
+        finally:
+            store.close()
+        wait_for(lambda: "Quầy tạm dừng phục vụ" in kiosk.screen_text(), what="counter closed")
+    finally:
+        kiosk.stop()
