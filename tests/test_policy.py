@@ -1,0 +1,110 @@
+"""Scoring policy files: the presets carry the domain brief's numbers; a bad file names its key."""
+
+import copy
+import tomllib
+
+import pytest
+
+from collector import policy as pol
+
+
+def preset_data(name):
+    with (pol.PRESETS_DIR / f"{name}.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def test_presets_are_found_next_to_the_module():
+    assert pol.preset_names() == ["decree-335", "hanoi-3814"]
+
+
+def test_hanoi_3814_carries_the_decision_numbers():
+    p = pol.load_preset("hanoi-3814")
+    assert {c.code: c.points for c in p.criteria} == {
+        "discipline_ethics": 20, "task_results": 70, "bonus": 10}
+    assert p.bands == (("HTXSNV", 90), ("HTTNV", 70), ("HTNV", 50), ("KHTNV", 0))
+    assert p.letters == {"HTXSNV": "A", "HTTNV": "B", "HTNV": "C", "KHTNV": "D"}
+    assert (p.quota.share, p.quota.share_outstanding) == (0.30, 0.40)
+    assert set(p.quota.of_grades) == set(pol.GRADE_CODES)
+    assert p.satisfaction.criterion == "discipline_ethics"
+
+
+def test_decree_335_carries_the_decree_numbers():
+    p = pol.load_preset("decree-335")
+    general = [c for c in p.criteria if c.source == "leader"]
+    assert sum(c.points for c in general) == 30
+    assert {c.code for c in general} == {
+        "politics_ethics", "discipline", "service_attitude", "innovation"}
+    assert p.criterion("task_results").points == 70
+    assert p.satisfaction.criterion == "service_attitude"
+    assert (p.tasks.major_error_penalty, p.tasks.delay_penalty) == (0.25, 0.25)
+    assert p.discipline_grade == "KHTNV"
+    assert (p.quota.share, p.quota.of_grades, p.quota.share_outstanding) == (0.20, ("HTTNV",), None)
+
+
+def _set(path, value):
+    def mutate(d):
+        *parents, last = path
+        for key in parents:
+            d = d[key]
+        if value is DELETE:
+            del d[last]
+        else:
+            d[last] = value
+    return mutate
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (_set(("policy", "max_score"), DELETE), "policy.max_score"),
+    (_set(("policy", "decimals"), "2"), "policy.decimals"),
+    (_set(("grades", "HTTNV"), 95), "grades.HTXSNV"),
+    (_set(("grades", "KHTNV"), 10), "grades.KHTNV"),
+    (_set(("grades", "HTNV"), 120), "grades.HTNV"),
+    (_set(("criteria", 1, "points"), 60), "criteria points add up to 90"),
+    (_set(("criteria", 0, "source"), "citizens"), "criteria[0].source"),
+    (_set(("criteria", 0, "pionts"), 1), "criteria[0].pionts"),
+    (_set(("criteria", 2, "code"), "discipline_ethics"), "criteria codes must be unique"),
+    (_set(("satisfaction", "weight"), 1.5), "satisfaction.weight"),
+    (_set(("satisfaction", "criterion"), "attitude"), "satisfaction.criterion"),
+    (_set(("satisfaction", "criterion"), "task_results"), "satisfaction.criterion"),
+    (_set(("satisfaction", "measure"), "mean"), "satisfaction.measure"),
+    (_set(("satisfaction", "min_ratings"), 0), "satisfaction.min_ratings"),
+    (_set(("satisfaction", "full_at"), 0.0), "satisfaction.full_at"),
+    (_set(("tasks", "delay_penalty"), -0.25), "tasks.delay_penalty"),
+    (_set(("tasks", "quality_weight"), True), "tasks.quality_weight"),
+    (_set(("quota", "share_outstandng"), 0.4), "quota.share_outstandng"),
+    (_set(("quota", "of_grades"), ["B"]), "quota.of_grades"),
+    (_set(("quota", "rounding"), "nearest"), "quota.rounding"),
+    (_set(("letters", "X"), "E"), "letters.X"),
+    (_set(("policy", "discipline_grade"), "D"), "policy.discipline_grade"),
+    (_set(("scores",), {}), "unknown key scores"),
+])
+def test_bad_policy_names_the_key(mutate, key):
+    data = copy.deepcopy(preset_data("hanoi-3814"))
+    mutate(data)
+    with pytest.raises(ValueError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        pol.parse_policy(data)
+
+
+def test_bad_file_names_the_file(tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text('[policy]\nname = "x"\nmax_score = 100\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"site\.toml: missing key policy\.decimals"):
+        pol.load_policy(path)
+    path.write_text("[policy\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        pol.load_policy(path)
+
+
+def test_an_edited_copy_of_a_preset_loads(tmp_path):
+    text = (pol.PRESETS_DIR / "decree-335.toml").read_text(encoding="utf-8")
+    path = tmp_path / "site.toml"
+    path.write_text(text.replace("min_ratings = 30", "min_ratings = 50"), encoding="utf-8")
+    assert pol.load_policy(path).satisfaction.min_ratings == 50
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ValueError, match="decree-335, hanoi-3814"):
+        pol.load_preset("hanoi-2018")
