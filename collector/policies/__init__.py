@@ -1,0 +1,1 @@
+"""Scoring policy presets (TOML), read by collector.policy.load_preset."""
