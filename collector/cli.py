@@ -159,11 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long to wait for the broker (default 10)")
     kiosk.set_defaults(handler=cmd_kiosk)
 
-    # Imported here: cli_devices and flashing.cli import UsageError from this module.
+    # Imported here: these modules import UsageError from this one.
+    from .cli_audit import add_audit_commands
     from .cli_devices import add_device_commands
     from .flashing.cli import add_flash_command
     from .provisioning import registry_device_config
     add_device_commands(sub)
+    add_audit_commands(sub)
     add_flash_command(sub, registry_device_config)
     return parser
 

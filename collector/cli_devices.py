@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import getpass
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +49,7 @@ def open_registry(path: Path, *, create: bool = False) -> Iterator[Registry]:
     except sqlite3.Error as error:
         raise UsageError(f"cannot open the database {path}: {error}") from None
     try:
-        yield Registry(store)
+        yield Registry(store, actor=f"cli:{getpass.getuser()}")
     except (RegistryError, BrokerConfigError) as error:
         raise UsageError(str(error)) from None
     finally:

@@ -15,6 +15,7 @@ A board's own Wi-Fi and broker settings are kept when the profile does not name 
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -61,7 +62,7 @@ def registry_device_config(db_path: Path, device_id: str,
     current = current if isinstance(current, dict) else {}
     store = Store(db_path)
     try:
-        registry = Registry(store)
+        registry = Registry(store, actor=f"flash:{getpass.getuser()}")
         device = registry.show(device_id)  # RegistryError (a ValueError) when unknown
         if device.get("retired_at"):
             raise ValueError(f"{device_id} is retired; its id cannot be used again")

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import queries
+from . import audit, queries
 from .credentials import generate_password, hash_password, verify_password
 from .messages import DEVICE_ID_PATTERN, SCALES
 from .store import DuplicateEntity, Store, UnknownEntity, now_ms
@@ -76,11 +76,16 @@ class Registry:
     """Registry operations on one `Store`. Not thread-safe, like the store it wraps."""
 
     def __init__(self, store: Store, *, clock: Callable[[], int] = now_ms,
-                 new_password: Callable[[], str] = generate_password):
+                 new_password: Callable[[], str] = generate_password, actor: str = "system"):
         self.store = store
         self.db = store.db
         self.clock = clock
         self.new_password = new_password
+        self.actor = actor  # who is recorded in the audit log for each change
+
+    def _audit(self, action: str, device_id: str, before: Any, after: Any, at: int) -> None:
+        audit.append(self.db, actor=self.actor, action=action, subject=f"device:{device_id}",
+                     before=before, after=after, at=at)
 
     # --- reads --------------------------------------------------------------------------
 
@@ -123,10 +128,15 @@ class Registry:
                                 "rotate-credentials for a new password")
         self._ensure_counter(counter_id, counter_label, unit_id, unit_name)
         password = self.new_password()
+        at = self.clock()
         try:
-            self.store.add_device(device_id, counter_id, scale, hash_password(password),
-                                  officer_id=queries.counter_officer(self.db, counter_id),
-                                  at=self.clock())
+            # One transaction: the device and its audit entry are stored together or not at all.
+            with self.db.atomic():
+                self.store.add_device(device_id, counter_id, scale, hash_password(password),
+                                      officer_id=queries.counter_officer(self.db, counter_id),
+                                      at=at)
+                self._audit("device.add", device_id, None,
+                            {"counter": counter_id, "scale": scale}, at)
         except (DuplicateEntity, UnknownEntity) as error:  # lost a race with another writer
             raise RegistryError(str(error)) from None
         return IssuedCredentials(device_id, device_id, password)
@@ -137,7 +147,11 @@ class Registry:
         if device["retired_at"] is not None:
             raise RegistryError(f"device {device_id!r} was already retired on "
                                 f"{format_time(device['retired_at'])}")
-        self.store.retire_device(device_id, at=self.clock())
+        at = self.clock()
+        with self.db.atomic():
+            self.store.retire_device(device_id, at=at)
+            self._audit("device.retire", device_id, {"retired_at": None},
+                        {"retired_at": at}, at)
         return self.show(device_id)
 
     def rotate_credentials(self, device_id: str) -> IssuedCredentials:
@@ -147,7 +161,13 @@ class Registry:
             raise RegistryError(f"device {device_id!r} is retired; a retired device gets no "
                                 "credentials")
         password = self.new_password()
-        self.store.set_device_password(device_id, hash_password(password), at=self.clock())
+        at = self.clock()
+        with self.db.atomic():
+            self.store.set_device_password(device_id, hash_password(password), at=at)
+            # Never the password or its hash: the log is readable by more people.
+            self._audit("device.rotate_credentials", device_id,
+                        {"credentials_issued_at": device["credentials_issued_at"]},
+                        {"credentials_issued_at": at}, at)
         return IssuedCredentials(device_id, device_id, password)
 
     def _ensure_counter(self, counter_id: str, label: str | None, unit_id: str | None,

@@ -88,10 +88,24 @@ def _migration_device_credentials(db: sqlite_utils.Database) -> None:
                                     not_null={"password_hash", "issued_at"})
 
 
+def _migration_audit_log(db: sqlite_utils.Database) -> None:
+    # Hash-chained, append-only (see collector/audit.py). AUTOINCREMENT keeps the highest id
+    # ever used in sqlite_sequence, which is how `verify` notices the last entries deleted.
+    db.execute("""CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, subject TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL,
+        prev_hash TEXT NOT NULL UNIQUE, hash TEXT NOT NULL)""")
+    # Refuse edits by mistake; someone determined drops the triggers, and `verify` catches that.
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
     ("0003_device_credentials", _migration_device_credentials),
+    ("0004_audit_log", _migration_audit_log),
 ]
 
 

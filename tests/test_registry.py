@@ -177,7 +177,7 @@ def test_a_database_from_before_the_registry_is_upgraded(tmp_path, monkeypatch):
     store = Store(path)
     try:
         names = [row["name"] for row in open_reader(path)["_migrations"].rows]
-        assert names[-1] == "0003_device_credentials"
+        assert "0003_device_credentials" in names
         assert store.db["device_credentials"].exists()
     finally:
         store.close()
@@ -276,3 +276,24 @@ def test_cli_user_errors_are_one_line_and_exit_2(hailong, seeded_db, tmp_path, a
     assert status == 2 and message in last and last.startswith("hailong ")
     # Only warnings may come before (e.g. not root, so the files could not get their group).
     assert all(line.startswith("cảnh báo / warning:") for line in before)
+
+
+def test_registry_changes_are_in_the_audit_log_without_secrets(tmp_path):
+    from collector import audit
+    store = Store(tmp_path / "audit.db")
+    try:
+        registry = Registry(store, actor="cli:kythuat")
+        issued = registry.add("kiosk-au-01", "q1", counter_label="Quầy 1", unit_id="u1",
+                              unit_name="UBND phường")
+        registry.rotate_credentials("kiosk-au-01")
+        registry.retire("kiosk-au-01")
+        entries = list(reversed(audit.recent(store.db)))
+        assert [(e.actor, e.action, e.subject) for e in entries] == [
+            ("cli:kythuat", "device.add", "device:kiosk-au-01"),
+            ("cli:kythuat", "device.rotate_credentials", "device:kiosk-au-01"),
+            ("cli:kythuat", "device.retire", "device:kiosk-au-01")]
+        assert issued.password not in " ".join(e.before + e.after for e in entries)
+        assert "$7$" not in " ".join(e.before + e.after for e in entries)
+        assert audit.verify(store.db).ok
+    finally:
+        store.close()
