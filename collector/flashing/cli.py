@@ -15,6 +15,8 @@ import argparse
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..cli import positive_seconds
+
 DeviceConfigFactory = Callable[[Path, str, Optional[dict]], dict]
 
 
@@ -22,16 +24,6 @@ def baud_rate(text: str) -> int:
     if not text.isdigit() or not 300 <= int(text) <= 4_000_000:
         raise argparse.ArgumentTypeError(f"a baud rate is 300 to 4000000, not {text!r}")
     return int(text)
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("seconds must be more than 0")
-    return value
 
 
 def add_flash_command(subparsers, device_config_factory: DeviceConfigFactory):
@@ -53,7 +45,7 @@ def add_flash_command(subparsers, device_config_factory: DeviceConfigFactory):
     flash.add_argument("--broker", metavar="URL",
                        help="mqtt://[USER:PASSWORD@]HOST:PORT: after the reset, wait until "
                             "the device reports online there")
-    flash.add_argument("--online-timeout", type=seconds, default=60.0, metavar="SECONDS",
+    flash.add_argument("--online-timeout", type=positive_seconds, default=60.0, metavar="SECONDS",
                        help="how long to wait for the device to go online (default 60)")
     flash.add_argument("--micropython", type=Path, metavar="IMAGE",
                        help="first write this MicroPython image (.bin) with esptool")
