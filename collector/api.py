@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from dashboard.pages import router as dashboard_router
 
-from . import __version__, queries, reports
+from . import __version__, api_tasks, queries, reports
 from .messages import encode_command, encode_session
 from .deps import Db, MonthParam, month_or_422
 from .ingest import BrokerAddress, Ingest
@@ -142,5 +142,6 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(status_code=422, detail=str(error)) from None
         return send_to_device(request, db, device_id, "command", payload)
 
+    app.include_router(api_tasks.router)
     app.include_router(dashboard_router)
     return app

@@ -101,11 +101,47 @@ def _migration_audit_log(db: sqlite_utils.Database) -> None:
                    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
 
 
+def _migration_tasks(db: sqlite_utils.Database) -> None:
+    # Items of an officer's weekly/monthly work plan (collector/tasks.py). Dates are local
+    # (UTC+7) ISO dates as text, so they sort and compare as dates; a task belongs to the
+    # month of its deadline, the date the officer committed to.
+    db.execute("""CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        officer_id TEXT NOT NULL REFERENCES officers(id),
+        title TEXT NOT NULL,
+        assigned_by TEXT NOT NULL REFERENCES officers(id),
+        period TEXT NOT NULL CHECK (period IN ('week', 'month')),
+        deadline TEXT NOT NULL,
+        weight REAL NOT NULL DEFAULT 1 CHECK (weight > 0),
+        progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+        progress_note TEXT,
+        completed_on TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL)""")
+    db.execute("CREATE INDEX tasks_officer_deadline ON tasks(officer_id, deadline)")
+    # Every progress update is kept: the leader looks back over the whole month.
+    db.execute("""CREATE TABLE task_updates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id INTEGER NOT NULL REFERENCES tasks(id),
+        at INTEGER NOT NULL, actor TEXT NOT NULL,
+        progress INTEGER NOT NULL, note TEXT, completed_on TEXT)""")
+    db.execute("CREATE INDEX task_updates_task ON task_updates(task_id)")
+    # A leader's findings, each with its reason: a major quality error, or a delay excused
+    # as having an objective cause (Decree 335: 25 % off per error / unexcused delay).
+    db.execute("""CREATE TABLE task_flags (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id INTEGER NOT NULL REFERENCES tasks(id),
+        kind TEXT NOT NULL CHECK (kind IN ('major_error', 'delay_excused')),
+        reason TEXT NOT NULL, actor TEXT NOT NULL, at INTEGER NOT NULL)""")
+    db.execute("CREATE INDEX task_flags_task ON task_flags(task_id)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
     ("0003_device_credentials", _migration_device_credentials),
     ("0004_audit_log", _migration_audit_log),
+    ("0005_tasks", _migration_tasks),
 ]
 
 
@@ -255,6 +291,45 @@ class Store:
                             "AND ends_at IS NULL", [at, device_id])
             self.db["assignments"].insert({"device_id": device_id, "officer_id": officer_id,
                                            "starts_at": at, "ends_at": None})
+
+    # --- task records (validated by collector/tasks.py) ----------------------------------
+
+    def add_task(self, *, officer_id: str, title: str, assigned_by: str, period: str,
+                 deadline: str, weight: float, at: int) -> int:
+        """Store a new task; return its id."""
+        self._require("officers", officer_id)
+        self._require("officers", assigned_by)
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO tasks (officer_id, title, assigned_by, period, deadline, weight, "
+                "progress, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                [officer_id, title, assigned_by, period, deadline, weight, at, at])
+            return cursor.lastrowid
+
+    def update_task(self, task_id: int, *, progress: int, note: str | None,
+                    completed_on: str | None, actor: str, at: int) -> None:
+        """Set a task's progress, note and completion date; keep the update in its history."""
+        with self.db.atomic():
+            updated = self.db.execute(
+                "UPDATE tasks SET progress = ?, progress_note = ?, completed_on = ?, "
+                "updated_at = ? WHERE id = ?", [progress, note, completed_on, at, task_id])
+            if updated.rowcount != 1:
+                raise UnknownEntity(f"no task with id {task_id!r}")
+            self.db.execute("INSERT INTO task_updates (task_id, at, actor, progress, note, "
+                            "completed_on) VALUES (?, ?, ?, ?, ?, ?)",
+                            [task_id, at, actor, progress, note, completed_on])
+
+    def add_task_flag(self, task_id: int, kind: str, reason: str, *, actor: str,
+                      at: int) -> int:
+        """Record a major quality error or an excused delay on a task; return the flag's id."""
+        with self.db.atomic():
+            if not self.db.execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone():
+                raise UnknownEntity(f"no task with id {task_id!r}")
+            cursor = self.db.execute(
+                "INSERT INTO task_flags (task_id, kind, reason, actor, at) VALUES (?, ?, ?, ?, ?)",
+                [task_id, kind, reason, actor, at])
+            self.db.execute("UPDATE tasks SET updated_at = ? WHERE id = ?", [at, task_id])
+            return cursor.lastrowid
 
     def _require(self, table: str, key: str) -> None:
         if not self.db.execute(f"SELECT 1 FROM [{table}] WHERE id = ?", [key]).fetchone():

@@ -97,7 +97,7 @@ def test_assign_refuses_unknown_officer(store):
 
 def test_migrations_are_recorded_and_not_repeated(seeded_db):
     db = open_reader(seeded_db)
-    assert [row["name"] for row in db["_migrations"].rows] == ["0001_initial", "0002_status_ignored", "0003_device_credentials", "0004_audit_log"]
+    assert [row["name"] for row in db["_migrations"].rows] == ["0001_initial", "0002_status_ignored", "0003_device_credentials", "0004_audit_log", "0005_tasks"]
     store = Store(seeded_db)
     assert migrate(store.db) == []
     store.close()

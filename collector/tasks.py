@@ -1,0 +1,305 @@
+"""Task records of an officer's weekly and monthly work plan: validation, service, evidence.
+
+A thin service over `Store` (the only writer of SQL) and `queries` (reads on the same
+connection). Every write and its audit entry commit in one transaction. Whatever a caller can
+get wrong raises `TaskError` (a ValueError) carrying a Vietnamese and an English message;
+`TaskNotFound` (a subclass) when the task or officer does not exist.
+
+Dates are local (UTC+7) calendar dates written as ISO text; a task belongs to the month of
+its deadline, the date the officer committed to. Its status is judged *as of* the end of that
+month or today, whichever comes first, so a past month's evidence stays what it was when the
+month closed (a task finished after the month ended counts as overdue in its month):
+
+- completed: a completion date before the month's end; on time if not after the deadline,
+  else late;
+- overdue: not completed, and the deadline is before the as-of day (the deadline day itself
+  is still on time);
+- open: neither, i.e. still running in the current month.
+
+Each late or overdue task is one delay (Decree 335: 25 % off its progress points); a leader
+can excuse it once, with an objective cause. Major quality errors are counted per task.
+`task_evidence` turns the records into `scoring.TaskEvidence`.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from datetime import date, datetime
+from typing import Any, Callable, Iterable
+
+import sqlite_utils
+
+from . import audit, queries
+from .scoring import Task, TaskEvidence
+from .store import Store, now_ms
+from .timeline import LOCAL_TZ, month_bounds
+
+PERIODS = ("week", "month")
+MAX_TITLE = 200
+MAX_TEXT = 500  # a progress note or a reason
+MAX_WEIGHT = 10_000  # weight or converted-product count of one task
+# Far enough either way for any work plan; refuses typos such as 0226-03-01.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class TaskError(ValueError):
+    """A task request that cannot be done; `vi` and `en` say why."""
+
+    def __init__(self, vi: str, en: str):
+        super().__init__(f"{vi} / {en}")
+        self.vi, self.en = vi, en
+
+
+class TaskNotFound(TaskError):
+    """The task, or the officer it names in the path, does not exist."""
+
+
+def local_today() -> date:
+    return datetime.now(LOCAL_TZ).date()
+
+
+# --- validation ----------------------------------------------------------------------------
+
+def parse_date(value: Any, field: str) -> date:
+    """An ISO date (YYYY-MM-DD) → date; TaskError otherwise."""
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise TaskError(f"{field}: ngày không hợp lệ {value!r}, cần dạng YYYY-MM-DD "
+                        "(ví dụ 2026-03-31)",
+                        f"{field}: invalid date {value!r}, expected YYYY-MM-DD "
+                        "(e.g. 2026-03-31)") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise TaskError(f"{field}: năm phải từ {FIRST_YEAR} đến {LAST_YEAR}",
+                        f"{field}: the year must be {FIRST_YEAR} to {LAST_YEAR}")
+    return parsed
+
+
+def clean_text(value: Any, field: str, limit: int) -> str:
+    """Stripped, NFC-composed text of 1..limit characters; TaskError otherwise."""
+    if not isinstance(value, str):
+        raise TaskError(f"{field}: phải là văn bản", f"{field}: must be text")
+    value = unicodedata.normalize("NFC", value.strip())
+    if not 0 < len(value) <= limit:
+        raise TaskError(f"{field}: không được để trống, tối đa {limit} ký tự",
+                        f"{field}: must not be empty, at most {limit} characters")
+    return value
+
+
+def check_weight(value: Any) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or not 0 < value <= MAX_WEIGHT):
+        raise TaskError(f"weight: trọng số phải là số lớn hơn 0 và không quá {MAX_WEIGHT}",
+                        f"weight: must be a number above 0 and at most {MAX_WEIGHT}")
+    return float(value)
+
+
+def check_progress(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise TaskError("progress: tiến độ phải là số nguyên từ 0 đến 100 (%)",
+                        "progress: must be a whole number from 0 to 100 (%)")
+    return value
+
+
+# --- status and evidence (pure) ------------------------------------------------------------
+
+def _month_end(month: str) -> date:
+    """The first day after `month` (YYYY-MM)."""
+    month_bounds(month)  # ValueError on a malformed month
+    year, mon = int(month[:4]), int(month[5:])
+    return date(year + (mon == 12), mon % 12 + 1, 1)
+
+
+def task_status(task: dict[str, Any], today: date) -> str:
+    """"on_time", "late", "overdue" or "open", as of the end of the deadline's month or today."""
+    deadline = date.fromisoformat(task["deadline"])
+    end = _month_end(task["deadline"][:7])
+    completed_on = task.get("completed_on")
+    if completed_on is not None and date.fromisoformat(completed_on) < end:
+        return "on_time" if date.fromisoformat(completed_on) <= deadline else "late"
+    return "overdue" if deadline < min(end, today) else "open"
+
+
+def describe(task: dict[str, Any], today: date) -> dict[str, Any]:
+    """The stored task plus its month and status, as the API shows it."""
+    status = task_status(task, today)
+    return {**task, "month": task["deadline"][:7], "status": status,
+            "delayed": status in ("late", "overdue")}
+
+
+def task_evidence(tasks: Iterable[dict[str, Any]], month: str, *,
+                  today: date | None = None) -> TaskEvidence:
+    """Decree-335 task inputs for one officer-month.
+
+    `tasks` are task dicts (`deadline`, `completed_on`, `weight`, `title`, `major_errors`,
+    `delay_excused`), e.g. from `queries.officer_tasks`; those whose deadline falls in another
+    month are left out. Counts: registered; on_time, late, overdue (each task in one of them,
+    or still open); excused counts the late or overdue tasks whose delay was excused.
+    """
+    today = local_today() if today is None else today
+    _month_end(month)
+    counts = {"on_time": 0, "late": 0, "overdue": 0, "open": 0}
+    excused = 0
+    items = []
+    for task in tasks:
+        if task["deadline"][:7] != month:
+            continue
+        status = task_status(task, today)
+        counts[status] += 1
+        delays = int(status in ("late", "overdue"))
+        delays_excused = int(bool(delays and task.get("delay_excused")))
+        excused += delays_excused
+        items.append(Task(weight=float(task["weight"]), completed=status in ("on_time", "late"),
+                          major_errors=int(task.get("major_errors", 0)), delays=delays,
+                          delays_excused=delays_excused, title=task.get("title", "")))
+    return TaskEvidence(tasks=tuple(items), registered=len(items), on_time=counts["on_time"],
+                        late=counts["late"], overdue=counts["overdue"], excused=excused)
+
+
+def evidence_dict(evidence: TaskEvidence) -> dict[str, int]:
+    """The counts a leader sees; `open` are tasks still running."""
+    counts = {"registered": evidence.registered, "on_time": evidence.on_time,
+              "late": evidence.late, "overdue": evidence.overdue, "excused": evidence.excused}
+    counts["open"] = evidence.registered - evidence.on_time - evidence.late - evidence.overdue
+    return counts
+
+
+# --- the service ---------------------------------------------------------------------------
+
+class TaskService:
+    """Task writes on one `Store`, each with its audit entry. Not thread-safe, like the store."""
+
+    def __init__(self, store: Store, *, actor: str = "api", clock: Callable[[], int] = now_ms,
+                 today: Callable[[], date] = local_today):
+        self.store = store
+        self.db = store.db
+        self.actor = actor  # who the audit log names; "api" until accounts exist
+        self.clock = clock
+        self.today = today
+
+    def get(self, task_id: int) -> dict[str, Any]:
+        return task_view(self.db, task_id, self.today())
+
+    def _officer(self, officer_id: Any, field: str, missing: type[TaskError]) -> str:
+        if not isinstance(officer_id, str) or queries.get_officer(self.db, officer_id) is None:
+            raise missing(f"{field}: không tìm thấy cán bộ {officer_id!r}",
+                          f"{field}: no officer {officer_id!r}")
+        return officer_id
+
+    def _audit(self, action: str, task_id: int, before: Any, after: Any, at: int) -> None:
+        audit.append(self.db, actor=self.actor, action=action, subject=f"task:{task_id}",
+                     before=before, after=after, at=at)
+
+    def create(self, officer_id: str, *, title: str, assigned_by: str, period: str,
+               deadline: str, weight: float = 1) -> dict[str, Any]:
+        """Register a task in the officer's work plan; the deadline is their commitment."""
+        self._officer(officer_id, "officer_id", TaskNotFound)
+        row = {"officer_id": officer_id, "title": clean_text(title, "title", MAX_TITLE),
+               "assigned_by": self._officer(assigned_by, "assigned_by", TaskError)}
+        if period not in PERIODS:
+            raise TaskError("period: kỳ kế hoạch phải là 'week' (tuần) hoặc 'month' (tháng)",
+                            "period: must be 'week' or 'month'")
+        row.update(period=period, deadline=parse_date(deadline, "deadline").isoformat(),
+                   weight=check_weight(weight))
+        at = self.clock()
+        with self.db.atomic():
+            task_id = self.store.add_task(**row, at=at)
+            self._audit("task.create", task_id, None, row, at)
+        return self.get(task_id)
+
+    def update(self, task_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Progress (0–100), note and completion date; `completed_on: None` reopens the task.
+
+        A completed task is at 100 %: completing sets it unless another figure is given (then
+        refused); lowering a completed task's progress needs it reopened in the same update.
+        """
+        unknown = set(changes) - {"progress", "note", "completed_on"}
+        if unknown or not changes:
+            raise TaskError("Cần ít nhất một trong: progress, note, completed_on",
+                            "Give at least one of: progress, note, completed_on")
+        task = self.get(task_id)
+        before = {k: task[k] for k in ("progress", "progress_note", "completed_on")}
+        after = dict(before)
+        if "completed_on" in changes:
+            value = changes["completed_on"]
+            if value is not None:
+                done = parse_date(value, "completed_on")
+                if done > self.today():
+                    raise TaskError("completed_on: ngày hoàn thành không được sau hôm nay",
+                                    "completed_on: the completion date cannot be after today")
+                value = done.isoformat()
+                after["progress"] = 100
+            after["completed_on"] = value
+        if "progress" in changes:
+            after["progress"] = check_progress(changes["progress"])
+        if after["completed_on"] is not None and after["progress"] != 100:
+            raise TaskError("progress: nhiệm vụ đã hoàn thành có tiến độ 100 %; muốn giảm thì "
+                            "mở lại (completed_on: null)",
+                            "progress: a completed task is at 100 %; to lower it, reopen it "
+                            "(completed_on: null)")
+        if "note" in changes:
+            note = changes["note"]
+            after["progress_note"] = None if note is None else clean_text(note, "note",
+                                                                          MAX_TEXT)
+        at = self.clock()
+        with self.db.atomic():
+            self.store.update_task(task_id, progress=after["progress"],
+                                   note=after["progress_note"],
+                                   completed_on=after["completed_on"], actor=self.actor, at=at)
+            self._audit("task.update", task_id, before, after, at)
+        return self.get(task_id)
+
+    def flag_error(self, task_id: int, reason: str) -> dict[str, Any]:
+        """A leader's finding of one major quality error (25 % off the task's quality points)."""
+        task = self.get(task_id)
+        reason = clean_text(reason, "reason", MAX_TEXT)
+        at = self.clock()
+        with self.db.atomic():
+            self.store.add_task_flag(task_id, "major_error", reason, actor=self.actor, at=at)
+            self._audit("task.quality_error", task_id, {"major_errors": task["major_errors"]},
+                        {"major_errors": task["major_errors"] + 1, "reason": reason}, at)
+        return self.get(task_id)
+
+    def excuse_delay(self, task_id: int, reason: str) -> dict[str, Any]:
+        """Accept the objective cause of a late or overdue task: its delay then costs nothing."""
+        task = self.get(task_id)
+        reason = clean_text(reason, "reason", MAX_TEXT)
+        if not task["delayed"]:
+            raise TaskError(f"Nhiệm vụ {task_id} không chậm tiến độ (trạng thái "
+                            f"{task['status']}), không có gì để miễn trừ",
+                            f"Task {task_id} is not delayed (status {task['status']}); "
+                            "there is no delay to excuse")
+        if task["delay_excused"]:
+            raise TaskError(f"Việc chậm tiến độ của nhiệm vụ {task_id} đã được miễn trừ",
+                            f"The delay of task {task_id} is already excused")
+        at = self.clock()
+        with self.db.atomic():
+            self.store.add_task_flag(task_id, "delay_excused", reason, actor=self.actor, at=at)
+            self._audit("task.excuse_delay", task_id,
+                        {"status": task["status"], "delay_excused": False},
+                        {"status": task["status"], "delay_excused": True, "reason": reason},
+                        at)
+        return self.get(task_id)
+
+
+def task_view(db: sqlite_utils.Database, task_id: int, today: date) -> dict[str, Any]:
+    """One task with its flags, history and status; TaskNotFound."""
+    task = queries.get_task(db, task_id)
+    if task is None:
+        raise TaskNotFound(f"Không tìm thấy nhiệm vụ {task_id}", f"No task {task_id}")
+    return describe(task, today)
+
+
+def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, today: date) -> dict[str, Any]:
+    """An officer's tasks of one month with the counts of `task_evidence`; TaskNotFound."""
+    if queries.get_officer(db, officer_id) is None:
+        raise TaskNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
+                           f"No officer {officer_id!r}")
+    tasks = queries.officer_tasks(db, officer_id, month)
+    evidence = task_evidence(tasks, month, today=today)
+    return {"officer_id": officer_id, "month": month, "summary": evidence_dict(evidence),
+            "tasks": [describe(task, today) for task in tasks]}
+

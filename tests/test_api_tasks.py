@@ -1,0 +1,144 @@
+"""The task API on a seeded database: create, list by month, progress, errors, excuses, audit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collector import api_tasks, audit
+from collector.api import create_app
+from collector.queries import open_reader
+from collector.settings import Settings
+
+TODAY = date(2026, 4, 10)
+
+
+@pytest.fixture
+def app(seeded_db):
+    app = create_app(Settings(db_path=seeded_db, broker_url=None))
+    app.dependency_overrides[api_tasks.today] = lambda: TODAY
+    return app
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as client:
+        yield client
+
+
+def audit_log(seeded_db):
+    db = open_reader(seeded_db)
+    try:
+        return list(reversed(audit.recent(db, None))), audit.verify(db)
+    finally:
+        db.conn.close()
+
+
+def create(client, officer="HK-0001", **overrides):
+    body = {"title": "Thẩm định hồ sơ đất đai", "assigned_by": "HK-0002", "period": "month",
+            "deadline": "2026-03-20", **overrides}
+    return client.post(f"/api/v1/officers/{officer}/tasks", json=body)
+
+
+def test_create_list_progress_complete_flag_excuse_all_audited(client, seeded_db):
+    response = create(client, weight=2)
+    assert response.status_code == 201
+    task = response.json()
+    assert (task["officer_id"], task["weight"], task["status"]) == ("HK-0001", 2, "overdue")
+    task_id = task["id"]
+    weekly = create(client, title="Báo cáo tuần", period="week", deadline="2026-03-06").json()
+    create(client, deadline="2026-04-15")  # April: not in March's list
+
+    progress = client.patch(f"/api/v1/tasks/{task_id}",
+                            json={"progress": 60, "note": "Đã xong 24/40 hồ sơ"})
+    assert progress.status_code == 200 and progress.json()["progress"] == 60
+    done = client.patch(f"/api/v1/tasks/{task_id}", json={"completed_on": "2026-03-23"}).json()
+    assert (done["progress"], done["status"], done["delayed"]) == (100, "late", True)
+    flagged = client.post(f"/api/v1/tasks/{task_id}/quality-error",
+                          json={"reason": "Sai số liệu diện tích thửa đất"})
+    assert flagged.status_code == 201 and flagged.json()["major_errors"] == 1
+    excused = client.post(f"/api/v1/tasks/{task_id}/excuse-delay",
+                          json={"reason": "Mất điện toàn phường 2 ngày"})
+    assert excused.status_code == 201 and excused.json()["delay_excused"] is True
+    client.patch(f"/api/v1/tasks/{weekly['id']}", json={"completed_on": "2026-03-06"})
+
+    month = client.get("/api/v1/officers/HK-0001/tasks?month=2026-03").json()
+    assert [t["id"] for t in month["tasks"]] == [weekly["id"], task_id]
+    assert month["summary"] == {"registered": 2, "on_time": 1, "late": 1, "overdue": 0,
+                                "excused": 1, "open": 0}
+    one = client.get(f"/api/v1/tasks/{task_id}").json()
+    assert [u["progress"] for u in one["updates"]] == [60, 100]
+    assert [f["reason"] for f in one["flags"]] == ["Sai số liệu diện tích thửa đất",
+                                                   "Mất điện toàn phường 2 ngày"]
+
+    entries, verification = audit_log(seeded_db)
+    assert [(e.actor, e.action, e.subject) for e in entries] == [
+        ("api", "task.create", f"task:{task_id}"),
+        ("api", "task.create", f"task:{weekly['id']}"),
+        ("api", "task.create", f"task:{task_id + 2}"),
+        ("api", "task.update", f"task:{task_id}"),
+        ("api", "task.update", f"task:{task_id}"),
+        ("api", "task.quality_error", f"task:{task_id}"),
+        ("api", "task.excuse_delay", f"task:{task_id}"),
+        ("api", "task.update", f"task:{weekly['id']}"),
+    ]
+    assert entries[4].before_value["progress"] == 60 and entries[4].after_value == {
+        "progress": 100, "progress_note": "Đã xong 24/40 hồ sơ", "completed_on": "2026-03-23"}
+    assert verification.ok and verification.entries == 8
+
+
+@pytest.mark.parametrize("method, url, body, status, words", [
+    ("post", "/api/v1/officers/NOBODY/tasks", {"title": "x", "assigned_by": "HK-0002",
+                                                "period": "week", "deadline": "2026-03-20"},
+     404, "không tìm thấy cán bộ"),
+    ("get", "/api/v1/officers/NOBODY/tasks?month=2026-03", None, 404, "Không tìm thấy cán bộ"),
+    ("get", "/api/v1/officers/HK-0001/tasks?month=2026-3", None, 422, "2026-11"),
+    ("get", "/api/v1/tasks/999", None, 404, "Không tìm thấy nhiệm vụ 999"),
+    ("patch", "/api/v1/tasks/999", {"progress": 10}, 404, "No task 999"),
+    ("post", "/api/v1/tasks/999/quality-error", {"reason": "x"}, 404, "No task 999"),
+    ("post", "/api/v1/tasks/999/excuse-delay", {"reason": "x"}, 404, "No task 999"),
+    ("post", "/api/v1/officers/HK-0001/tasks", {"title": "x", "assigned_by": "NOBODY",
+                                                 "period": "week", "deadline": "2026-03-20"},
+     422, "assigned_by"),
+    ("post", "/api/v1/officers/HK-0001/tasks", {"title": "x", "assigned_by": "HK-0002",
+                                                 "period": "quý", "deadline": "2026-03-20"},
+     422, "period"),
+    ("post", "/api/v1/officers/HK-0001/tasks", {"title": "x", "assigned_by": "HK-0002",
+                                                 "period": "week", "deadline": "20/03/2026"},
+     422, "ngày không hợp lệ"),
+    ("post", "/api/v1/officers/HK-0001/tasks", {"title": "x", "assigned_by": "HK-0002",
+                                                 "period": "week", "deadline": "2026-03-20",
+                                                 "weight": -1}, 422, "weight"),
+    ("patch", "/api/v1/tasks/{id}", {"progress": 150}, 422, "tiến độ"),
+    ("patch", "/api/v1/tasks/{id}", {}, 422, "at least one"),
+    ("patch", "/api/v1/tasks/{id}", {"completed_on": "2026-04-11"}, 422, "after today"),
+    ("post", "/api/v1/tasks/{id}/quality-error", {"reason": "  "}, 422, "reason"),
+    ("post", "/api/v1/tasks/{id}/excuse-delay", {"reason": ""}, 422, "reason"),
+])
+def test_refusals_are_clear_and_change_nothing(client, seeded_db, method, url, body, status,
+                                               words):
+    task_id = create(client).json()["id"]
+    before, _ = audit_log(seeded_db)
+    kwargs = {} if body is None else {"json": body}
+    response = getattr(client, method)(url.replace("{id}", str(task_id)), **kwargs)
+    assert response.status_code == status
+    assert words in response.json()["detail"]
+    after, verification = audit_log(seeded_db)
+    assert len(after) == len(before) and verification.ok
+
+
+def test_excusing_an_on_time_task_is_refused(client):
+    task_id = create(client, deadline="2026-04-30").json()["id"]
+    response = client.post(f"/api/v1/tasks/{task_id}/excuse-delay", json={"reason": "x"})
+    assert response.status_code == 422
+    assert "không chậm tiến độ" in response.json()["detail"]
+
+
+def test_openapi_lists_the_task_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/officers/{officer_id}/tasks", "/api/v1/tasks/{task_id}",
+            "/api/v1/tasks/{task_id}/quality-error",
+            "/api/v1/tasks/{task_id}/excuse-delay"} <= set(paths)
+    assert set(paths["/api/v1/tasks/{task_id}"]) == {"get", "patch"}
