@@ -53,3 +53,12 @@ def seeded_db(tmp_path):
     seed_demo(store, 4)
     store.close()
     return path
+
+
+@pytest.fixture
+def store(seeded_db):
+    """The seeded database's writer, closed after the test."""
+    from collector.store import Store
+    store = Store(seeded_db)
+    yield store
+    store.close()

@@ -20,13 +20,6 @@ NEW = "kiosk-hk-09"
 
 
 @pytest.fixture
-def store(seeded_db):
-    store = Store(seeded_db)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def registry(store):
     return Registry(store)
 

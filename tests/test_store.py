@@ -12,13 +12,6 @@ from collector.queries import open_reader, recent_rejections, totals
 from collector.store import Store, UnknownEntity, migrate
 
 
-@pytest.fixture
-def store(seeded_db):
-    store = Store(seeded_db)
-    yield store
-    store.close()
-
-
 def ratings(store):
     return [dict(row) for row in store.db.query("SELECT * FROM ratings ORDER BY id")]
 

@@ -6,10 +6,9 @@ from datetime import date
 
 import pytest
 
-from collector import audit, queries, tasks
+from collector import audit, queries
 from collector.policy import load_preset
 from collector.scoring import suggest
-from collector.store import Store
 from collector.tasks import TaskError, TaskNotFound, TaskService, task_evidence, task_status
 
 MONTH = "2026-03"
@@ -116,13 +115,6 @@ def test_a_malformed_month_is_refused():
 
 
 # --- the service -----------------------------------------------------------------------------
-
-@pytest.fixture
-def store(seeded_db):
-    store = Store(seeded_db)
-    yield store
-    store.close()
-
 
 @pytest.fixture
 def service(store):
