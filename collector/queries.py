@@ -12,7 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from .satisfaction import SatisfactionSummary, summarise
-from .store import connect
+from .store import connect, now_ms
 from .timeline import month_bounds
 
 
@@ -99,16 +99,22 @@ def list_devices(db: sqlite_utils.Database) -> list[dict[str, Any]]:
         "LEFT JOIN device_status s ON s.device_id = d.id ORDER BY d.id")]
 
 
-def current_assignments(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """What each active device should show now: counter label, scale and the officer or None."""
+ON_DUTY = ("r.replaced_at IS NULL AND r.starts_at <= :at "
+           "AND (r.ends_at IS NULL OR r.ends_at > :at)")
+
+
+def current_assignments(db: sqlite_utils.Database, at: int | None = None) -> list[dict[str, Any]]:
+    """What each active device should show at `at` (default now): counter label, scale and
+    the officer the roster has on duty at its counter, or None (closed)."""
+    at = now_ms() if at is None else at
     return [dict(row) for row in db.query(
-        "SELECT d.id AS device_id, d.scale, c.label AS counter_label, a.officer_id, "
+        "SELECT d.id AS device_id, d.scale, c.label AS counter_label, r.officer_id, "
         "o.name AS officer_name, o.title AS officer_title, u.name AS unit_name "
         "FROM devices d JOIN counters c ON c.id = d.counter_id "
-        "LEFT JOIN assignments a ON a.device_id = d.id AND a.ends_at IS NULL "
-        "LEFT JOIN officers o ON o.id = a.officer_id "
+        f"LEFT JOIN roster_shifts r ON r.counter_id = d.counter_id AND {ON_DUTY} "
+        "LEFT JOIN officers o ON o.id = r.officer_id "
         "LEFT JOIN units u ON u.id = o.unit_id "
-        "WHERE d.retired_at IS NULL ORDER BY d.id")]
+        "WHERE d.retired_at IS NULL GROUP BY d.id ORDER BY d.id", {"at": at})]
 
 
 # --- device registry (never selects a password hash, except `broker_accounts`) -------------
@@ -136,9 +142,9 @@ def registry_device(db: sqlite_utils.Database, device_id: str) -> dict[str, Any]
         return None
     device = dict(rows[0])
     officer = db.execute(
-        "SELECT a.officer_id, o.name FROM assignments a LEFT JOIN officers o "
-        "ON o.id = a.officer_id WHERE a.device_id = ? AND a.ends_at IS NULL",
-        [device_id]).fetchone()
+        "SELECT r.officer_id, o.name FROM roster_shifts r JOIN officers o "
+        f"ON o.id = r.officer_id WHERE r.counter_id = :counter AND {ON_DUTY}",
+        {"counter": device["counter_id"], "at": now_ms()}).fetchone()
     device["officer_id"], device["officer_name"] = officer if officer else (None, None)
     device["ratings_stored"] = db.execute("SELECT count(*) FROM ratings WHERE device_id = ?",
                                           [device_id]).fetchone()[0]
@@ -156,12 +162,10 @@ def get_counter(db: sqlite_utils.Database, counter_id: str) -> dict[str, Any] | 
 
 
 def counter_officer(db: sqlite_utils.Database, counter_id: str) -> str | None:
-    """The officer an active device at this counter currently shows, if any."""
-    row = db.execute(
-        "SELECT a.officer_id FROM assignments a JOIN devices d ON d.id = a.device_id "
-        "WHERE d.counter_id = ? AND d.retired_at IS NULL AND a.ends_at IS NULL "
-        "AND a.officer_id IS NOT NULL ORDER BY a.starts_at DESC LIMIT 1",
-        [counter_id]).fetchone()
+    """The officer the roster has on duty at this counter now, if any."""
+    row = db.execute(f"SELECT r.officer_id FROM roster_shifts r WHERE r.counter_id = :counter "
+                     f"AND {ON_DUTY} ORDER BY r.starts_at DESC LIMIT 1",
+                     {"counter": counter_id, "at": now_ms()}).fetchone()
     return row[0] if row else None
 
 

@@ -16,3 +16,5 @@ class Settings:
     broker_password: str | None = None
     # How often the collector looks for roster or registry changes made by other processes.
     assignment_poll_s: float = 10.0
+    # Scoring policy: a preset name (collector/policies: hanoi-3814, decree-335) or a TOML path.
+    policy: str = "hanoi-3814"

@@ -136,12 +136,113 @@ def _migration_tasks(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX task_flags_task ON task_flags(task_id)")
 
 
+# A device goes quiet this long after an online status before it counts as offline: statuses
+# come every 60 s, so two lost ones are tolerated and a third is not (evidence.online_intervals).
+MAX_SILENCE_MS = 180_000
+
+
+def _migration_organisation(db: sqlite_utils.Database) -> None:
+    # Units form a tree (city → department or ward → office) through parent_id; `head_id` is
+    # the officer who decides the unit's grades and answers for them; `outstanding` lifts the
+    # hanoi-3814 quota from 30 % to 40 %.
+    db.execute("ALTER TABLE units ADD COLUMN kind TEXT")
+    db.execute("ALTER TABLE units ADD COLUMN head_id TEXT REFERENCES officers(id)")
+    db.execute("ALTER TABLE units ADD COLUMN outstanding INTEGER NOT NULL DEFAULT 0")
+    # Officers: the id is their code; `leader_id` leads and assigns their work directly;
+    # active dates are local ISO dates (inclusive), NULL = open.
+    db.execute("ALTER TABLE officers ADD COLUMN leader_id TEXT REFERENCES officers(id)")
+    db.execute("ALTER TABLE officers ADD COLUMN photo TEXT")
+    db.execute("ALTER TABLE officers ADD COLUMN active_from TEXT")
+    db.execute("ALTER TABLE officers ADD COLUMN active_to TEXT")
+    # Which counter a device served when: ratings are attributed through the counter the
+    # device stood at when pressed, even after it moves.
+    db.execute("""CREATE TABLE device_placements (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        counter_id TEXT NOT NULL REFERENCES counters(id),
+        starts_at INTEGER NOT NULL, ends_at INTEGER,
+        CHECK (ends_at IS NULL OR ends_at >= starts_at))""")
+    db.execute("CREATE INDEX device_placements_device ON device_placements(device_id, starts_at)")
+    db.execute("CREATE INDEX device_placements_counter ON device_placements(counter_id, starts_at)")
+    # The duty roster: who staffs which counter over [starts_at, ends_at) (NULL = until further
+    # notice). A correction never overwrites: the old row gets replaced_at/replaced_by and a new
+    # row carries the change, so the roster's history stays readable beside the audit log.
+    db.execute("""CREATE TABLE roster_shifts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        counter_id TEXT NOT NULL REFERENCES counters(id),
+        officer_id TEXT NOT NULL REFERENCES officers(id),
+        starts_at INTEGER NOT NULL, ends_at INTEGER,
+        note TEXT,
+        created_at INTEGER NOT NULL, created_by TEXT NOT NULL,
+        replaced_at INTEGER, replaced_by INTEGER REFERENCES roster_shifts(id),
+        CHECK (ends_at IS NULL OR ends_at > starts_at))""")
+    db.execute("CREATE INDEX roster_shifts_counter ON roster_shifts(counter_id, starts_at) "
+               "WHERE replaced_at IS NULL")
+    db.execute("CREATE INDEX roster_shifts_officer ON roster_shifts(officer_id, starts_at) "
+               "WHERE replaced_at IS NULL")
+    # Carry the per-device assignments of 0001 over: placements from registration, shifts at
+    # the device's counter; closed stretches (officer NULL) are simply gaps in the roster.
+    at = now_ms()
+    db.execute("INSERT INTO device_placements (device_id, counter_id, starts_at, ends_at) "
+               "SELECT id, counter_id, COALESCE(registered_at, 0), retired_at FROM devices")
+    db.execute("INSERT INTO roster_shifts (counter_id, officer_id, starts_at, ends_at, "
+               "created_at, created_by) SELECT d.counter_id, a.officer_id, a.starts_at, "
+               "a.ends_at, ?, 'migration' FROM assignments a JOIN devices d "
+               "ON d.id = a.device_id WHERE a.officer_id IS NOT NULL "
+               "AND (a.ends_at IS NULL OR a.ends_at > a.starts_at) ORDER BY a.id", [at])
+    db.execute("DROP TABLE assignments")
+    # When each device was online, one row per stretch (not per status: 3,000 devices × a
+    # status a minute would be 130 M rows a month). Offline while ended_at is set or the
+    # device has been silent for MAX_SILENCE_MS since last_seen_at.
+    db.execute("""CREATE TABLE device_online_spans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        starts_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, ended_at INTEGER)""")
+    db.execute("CREATE INDEX device_online_spans_device ON device_online_spans(device_id, "
+               "starts_at)")
+
+
+def _migration_evaluations(db: sqlite_utils.Database) -> None:
+    # One row per officer-month of the workflow self → leader review → head decision.
+    # Scores are JSON objects {criterion code: points}. The decision locks the row; a reopening
+    # clears decided_* and is kept, with its reason, in evaluation_events and the audit log.
+    # `snapshot` freezes the evidence and suggestion the head saw when deciding.
+    db.execute("""CREATE TABLE evaluations (
+        officer_id TEXT NOT NULL REFERENCES officers(id),
+        month TEXT NOT NULL,
+        self_scores TEXT, self_comment TEXT, self_at INTEGER,
+        review_scores TEXT, review_comment TEXT, proposed_grade TEXT,
+        reviewed_by TEXT REFERENCES officers(id), reviewed_at INTEGER,
+        disciplined INTEGER NOT NULL DEFAULT 0, discipline_note TEXT,
+        final_grade TEXT, final_score REAL, decision_note TEXT,
+        decided_by TEXT REFERENCES officers(id), decided_at INTEGER,
+        snapshot TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (officer_id, month))""")
+    db.execute("CREATE INDEX evaluations_month ON evaluations(month)")
+    db.execute("""CREATE TABLE evaluation_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        officer_id TEXT NOT NULL REFERENCES officers(id),
+        month TEXT NOT NULL,
+        step TEXT NOT NULL CHECK (step IN ('self', 'review', 'decision', 'reopen')),
+        actor TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL)""")
+    db.execute("CREATE INDEX evaluation_events_officer ON evaluation_events(officer_id, month)")
+    # Due dates of each step for one month (local ISO dates); a month without a row uses the
+    # deployment's defaults (days of the following month).
+    db.execute("""CREATE TABLE workflow_calendar (
+        month TEXT PRIMARY KEY,
+        self_due TEXT NOT NULL, review_due TEXT NOT NULL, decision_due TEXT NOT NULL,
+        set_by TEXT NOT NULL, set_at INTEGER NOT NULL)""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
     ("0003_device_credentials", _migration_device_credentials),
     ("0004_audit_log", _migration_audit_log),
     ("0005_tasks", _migration_tasks),
+    ("0006_organisation", _migration_organisation),
+    ("0007_evaluations", _migration_evaluations),
 ]
 
 
@@ -171,6 +272,30 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             db["_migrations"].insert({"name": name, "applied_at": now_ms()})
         applied.append(name)
     return applied
+
+
+def attribute(db: sqlite_utils.Database, device_id: str, pressed_at: int,
+              officer_shown: str | None) -> tuple[str | None, str]:
+    """Who a press belongs to: (officer or None, "roster" | "device" | "none").
+
+    The roster decides: the officer on duty at the counter the device stood at when pressed.
+    Where the roster names nobody, the officer the device showed (if they exist) is kept,
+    marked "device", so a leader can tell a press the roster vouches for from one it does not.
+    Ingest and roster corrections (collector/roster.py) both call this one rule.
+    """
+    row = db.execute(
+        "SELECT r.officer_id FROM device_placements p JOIN roster_shifts r "
+        "ON r.counter_id = p.counter_id WHERE p.device_id = ? "
+        "AND p.starts_at <= ? AND (p.ends_at IS NULL OR p.ends_at > ?) "
+        "AND r.replaced_at IS NULL AND r.starts_at <= ? AND (r.ends_at IS NULL OR r.ends_at > ?) "
+        "ORDER BY r.starts_at DESC LIMIT 1",
+        [device_id, pressed_at, pressed_at, pressed_at, pressed_at]).fetchone()
+    if row:
+        return row[0], "roster"
+    if officer_shown and db.execute("SELECT 1 FROM officers WHERE id = ?",
+                                    [officer_shown]).fetchone():
+        return officer_shown, "device"
+    return None, "none"
 
 
 class UnknownEntity(ValueError):
@@ -215,15 +340,29 @@ class Store:
             self.db["counters"].upsert({"id": counter_id, "label": label, "unit_id": unit_id},
                                        pk="id")
 
-    def register_device(self, device_id: str, counter_id: str, scale: int = 4) -> None:
+    def register_device(self, device_id: str, counter_id: str, scale: int = 4, *,
+                        at: int | None = None) -> None:
         """Register a device at a counter, or move it; its first registration time is kept."""
         self._require("counters", counter_id)
+        at = now_ms() if at is None else at
         with self.db.atomic():
             self.db["devices"].insert({"id": device_id, "counter_id": counter_id,
-                                       "scale": scale, "registered_at": now_ms()},
+                                       "scale": scale, "registered_at": at},
                                       pk="id", ignore=True)
             self.db["devices"].update(device_id, {"counter_id": counter_id, "scale": scale,
                                                   "retired_at": None})
+            self._place(device_id, counter_id, at)
+
+    def _place(self, device_id: str, counter_id: str, at: int) -> None:
+        """Record that the device serves `counter_id` from `at`, unless it already does."""
+        current = self.db.execute("SELECT counter_id FROM device_placements WHERE device_id = ? "
+                                  "AND ends_at IS NULL", [device_id]).fetchone()
+        if current and current[0] == counter_id:
+            return
+        self.db.execute("UPDATE device_placements SET ends_at = max(starts_at, ?) "
+                        "WHERE device_id = ? AND ends_at IS NULL", [at, device_id])
+        self.db.execute("INSERT INTO device_placements (device_id, counter_id, starts_at) "
+                        "VALUES (?, ?, ?)", [device_id, counter_id, at])
 
     # --- device registry ----------------------------------------------------------------
 
@@ -234,7 +373,7 @@ class Store:
         An id ever registered is refused, retired or not: rating ids are `{device}:{boot}:{seq}`
         and a new board starts counting boots again, so a reused id would make its first
         ratings look like redeliveries of the old board's and be dropped as duplicates.
-        `officer_id` opens the device's roster at `at` (a replacement board carries on).
+        `officer_id` staffs the device's counter from `at` (see `assign`).
         """
         self._require("counters", counter_id)
         if officer_id is not None:
@@ -248,9 +387,9 @@ class Store:
             self.db["device_credentials"].insert({"device_id": device_id,
                                                   "password_hash": password_hash,
                                                   "issued_at": at})
+            self._place(device_id, counter_id, at)
             if officer_id is not None:
-                self.db["assignments"].insert({"device_id": device_id, "officer_id": officer_id,
-                                               "starts_at": at, "ends_at": None})
+                self._staff(counter_id, officer_id, at, actor="registry")
 
     def set_device_password(self, device_id: str, password_hash: str, *,
                             at: int | None = None) -> None:
@@ -264,7 +403,10 @@ class Store:
                                                   "issued_at": at}, pk="device_id")
 
     def retire_device(self, device_id: str, *, at: int | None = None) -> None:
-        """Take a device out of service: its ratings stay, its credentials and roster end."""
+        """Take a device out of service: its ratings stay, its credentials and placement end.
+
+        The counter's roster is the counter's, not the device's: it stays for a replacement.
+        """
         at = now_ms() if at is None else at
         with self.db.atomic():
             retired = self.db.execute("UPDATE devices SET retired_at = ? WHERE id = ? "
@@ -272,25 +414,44 @@ class Store:
             if retired.rowcount != 1:
                 raise UnknownEntity(f"no active device with id {device_id!r}")
             self.db.execute("DELETE FROM device_credentials WHERE device_id = ?", [device_id])
-            self.db.execute("UPDATE assignments SET ends_at = ? WHERE device_id = ? "
-                            "AND ends_at IS NULL", [at, device_id])
+            self.db.execute("UPDATE device_placements SET ends_at = max(starts_at, ?) "
+                            "WHERE device_id = ? AND ends_at IS NULL", [at, device_id])
 
     def open_assignment(self, device_id: str) -> dict | None:
-        rows = list(self.db.query("SELECT officer_id, starts_at FROM assignments "
-                                  "WHERE device_id = ? AND ends_at IS NULL", [device_id]))
+        """The roster shift on duty now at the device's counter, or None (closed)."""
+        at = now_ms()
+        rows = list(self.db.query(
+            "SELECT r.officer_id, r.starts_at FROM roster_shifts r JOIN devices d "
+            "ON d.counter_id = r.counter_id WHERE d.id = ? AND r.replaced_at IS NULL "
+            "AND r.starts_at <= ? AND (r.ends_at IS NULL OR r.ends_at > ?) "
+            "ORDER BY r.starts_at DESC LIMIT 1", [device_id, at, at]))
         return rows[0] if rows else None
 
-    def assign(self, device_id: str, officer_id: str | None, at: int | None = None) -> None:
-        """Close the device's open assignment at `at` and open a new one (None: closed)."""
+    def assign(self, device_id: str, officer_id: str | None, at: int | None = None, *,
+               actor: str = "system") -> None:
+        """Staff the device's counter with `officer_id` from `at` until further notice.
+
+        The shift open at `at` ends there; None leaves the counter closed. A shortcut over the
+        roster for seeding and the simulator: it does not re-attribute ratings (the roster
+        service, collector/roster.py, does that for corrections of the past).
+        """
         self._require("devices", device_id)
         if officer_id is not None:
             self._require("officers", officer_id)
         at = now_ms() if at is None else at
         with self.db.atomic():
-            self.db.execute("UPDATE assignments SET ends_at = ? WHERE device_id = ? "
-                            "AND ends_at IS NULL", [at, device_id])
-            self.db["assignments"].insert({"device_id": device_id, "officer_id": officer_id,
-                                           "starts_at": at, "ends_at": None})
+            counter_id = self.db.execute("SELECT counter_id FROM devices WHERE id = ?",
+                                         [device_id]).fetchone()[0]
+            self._staff(counter_id, officer_id, at, actor=actor)
+
+    def _staff(self, counter_id: str, officer_id: str | None, at: int, *, actor: str) -> None:
+        self.db.execute("UPDATE roster_shifts SET ends_at = ? WHERE counter_id = ? "
+                        "AND replaced_at IS NULL AND starts_at < ? "
+                        "AND (ends_at IS NULL OR ends_at > ?)", [at, counter_id, at, at])
+        if officer_id is not None:
+            self.db.execute("INSERT INTO roster_shifts (counter_id, officer_id, starts_at, "
+                            "created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+                            [counter_id, officer_id, at, now_ms(), actor])
 
     # --- task records (validated by collector/tasks.py) ----------------------------------
 
@@ -376,6 +537,7 @@ class Store:
                                [device_id]).fetchone() is not None
 
     def _record_status(self, status: Status, received_at: int) -> None:
+        self._record_online_span(status.device, status.state == "online", received_at)
         row = {k: v for k, v in asdict(status).items() if k != "device"}
         row["status_at"] = received_at
         if status.state == "online":
@@ -387,6 +549,24 @@ class Store:
         self.db.execute(f"UPDATE device_status SET {sets} WHERE device_id = :device_id",
                         {**row, "device_id": status.device})
 
+    def _record_online_span(self, device_id: str, online: bool, at: int) -> None:
+        """Extend, close or open the device's online stretch (see MAX_SILENCE_MS)."""
+        span = self.db.execute("SELECT id, last_seen_at FROM device_online_spans "
+                               "WHERE device_id = ? AND ended_at IS NULL", [device_id]).fetchone()
+        if span is not None:
+            span_id, last_seen = span
+            silent_end = last_seen + MAX_SILENCE_MS
+            if online and at <= silent_end:
+                self.db.execute("UPDATE device_online_spans SET last_seen_at = max(last_seen_at, ?) "
+                                "WHERE id = ?", [at, span_id])
+                return
+            # A will ends the stretch when it came; silence ends it at the allowance.
+            self.db.execute("UPDATE device_online_spans SET ended_at = max(last_seen_at, ?) "
+                            "WHERE id = ?", [min(at, silent_end), span_id])
+        if online:
+            self.db.execute("INSERT INTO device_online_spans (device_id, starts_at, last_seen_at) "
+                            "VALUES (?, ?, ?)", [device_id, at, at])
+
     def _anchor(self, device_id: str) -> BootAnchor | None:
         row = self.db.execute("SELECT boot, uptime_ms, online_status_at FROM device_status "
                               "WHERE device_id = ? AND online_status_at IS NOT NULL",
@@ -395,16 +575,7 @@ class Store:
 
     def _attribute(self, device_id: str, pressed_at: int,
                    officer_shown: str | None) -> tuple[str | None, str]:
-        row = self.db.execute(
-            "SELECT officer_id FROM assignments WHERE device_id = ? AND starts_at <= ? "
-            "AND (ends_at IS NULL OR ends_at > ?) ORDER BY starts_at DESC LIMIT 1",
-            [device_id, pressed_at, pressed_at]).fetchone()
-        if row and row[0] is not None:
-            return row[0], "roster"
-        if officer_shown and self.db.execute("SELECT 1 FROM officers WHERE id = ?",
-                                             [officer_shown]).fetchone():
-            return officer_shown, "device"
-        return None, "none"
+        return attribute(self.db, device_id, pressed_at, officer_shown)
 
     def _record_rating(self, rating: Rating, received_at: int) -> str:
         if self.db.execute("SELECT 1 FROM ratings WHERE id = ?", [rating.id]).fetchone():

@@ -12,7 +12,7 @@ from collector import cli
 from collector import store as store_module
 from collector.cli_devices import add_device_commands
 from collector.credentials import verify_password
-from collector.queries import broker_accounts, open_reader
+from collector.queries import broker_accounts, counter_officer, current_assignments, open_reader
 from collector.registry import Registry, RegistryError
 from collector.store import MIGRATIONS, Store
 
@@ -131,7 +131,8 @@ def test_retire_keeps_history_and_refuses_the_devices_messages(registry, store):
     assert stored_hash(store, "kiosk-hk-01") is None and not registry.check_password(
         "kiosk-hk-01", issued.password)
     assert "kiosk-hk-01" not in [device for device, _ in broker_accounts(store.db)]
-    assert store.open_assignment("kiosk-hk-01") is None
+    assert "kiosk-hk-01" not in [row["device_id"] for row in current_assignments(store.db)]
+    assert counter_officer(store.db, "hk-q1") == "HK-0001"
 
 
 @pytest.mark.parametrize("device_id, message", [("kiosk-zz-99", "no device 'kiosk-zz-99'"),
