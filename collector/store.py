@@ -323,16 +323,29 @@ class Store:
 
     # --- organisation -------------------------------------------------------------------
 
-    def upsert_unit(self, unit_id: str, name: str, parent_id: str | None = None) -> None:
+    def upsert_unit(self, unit_id: str, name: str, parent_id: str | None = None, *,
+                    kind: str | None = None, head_id: str | None = None,
+                    outstanding: bool = False) -> None:
+        if parent_id is not None:
+            self._require("units", parent_id)
+        if head_id is not None:
+            self._require("officers", head_id)
         with self.db.atomic():
-            self.db["units"].upsert({"id": unit_id, "name": name, "parent_id": parent_id},
-                                    pk="id")
+            self.db["units"].upsert({"id": unit_id, "name": name, "parent_id": parent_id,
+                                     "kind": kind, "head_id": head_id,
+                                     "outstanding": int(bool(outstanding))}, pk="id")
 
-    def upsert_officer(self, officer_id: str, name: str, title: str, unit_id: str) -> None:
+    def upsert_officer(self, officer_id: str, name: str, title: str, unit_id: str, *,
+                       leader_id: str | None = None, photo: str | None = None,
+                       active_from: str | None = None, active_to: str | None = None) -> None:
         self._require("units", unit_id)
+        if leader_id is not None and leader_id != officer_id:
+            self._require("officers", leader_id)
         with self.db.atomic():
             self.db["officers"].upsert({"id": officer_id, "name": name, "title": title,
-                                        "unit_id": unit_id}, pk="id")
+                                        "unit_id": unit_id, "leader_id": leader_id,
+                                        "photo": photo, "active_from": active_from,
+                                        "active_to": active_to}, pk="id")
 
     def upsert_counter(self, counter_id: str, label: str, unit_id: str) -> None:
         self._require("units", unit_id)
