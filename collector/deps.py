@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Iterator
 
 import sqlite_utils
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, Header, HTTPException, Query, Request
 
 from . import queries, reports
 
@@ -31,3 +31,18 @@ def month_or_422(month: str | None) -> str:
         return reports.checked_month(month)
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
+
+
+def acting_officer(x_hailong_officer: Annotated[
+        str | None, Header(description="id of the officer acting (until accounts exist, "
+                                       "issue 6)")] = None) -> str:
+    """Who is acting: the officer id the caller names. Issue 6 replaces this with the session's
+    account; the services already check what that officer may do."""
+    if not x_hailong_officer:
+        raise HTTPException(status_code=401, detail={
+            "vi": "Cần cho biết cán bộ thực hiện (tiêu đề X-Hailong-Officer)",
+            "en": "Say which officer is acting (X-Hailong-Officer header)"})
+    return x_hailong_officer
+
+
+ActingOfficer = Annotated[str, Depends(acting_officer)]
