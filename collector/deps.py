@@ -39,9 +39,9 @@ def acting_officer(x_hailong_officer: Annotated[
     """Who is acting: the officer id the caller names. Issue 6 replaces this with the session's
     account; the services already check what that officer may do."""
     if not x_hailong_officer:
-        raise HTTPException(status_code=401, detail={
-            "vi": "Cần cho biết cán bộ thực hiện (tiêu đề X-Hailong-Officer)",
-            "en": "Say which officer is acting (X-Hailong-Officer header)"})
+        raise HTTPException(status_code=401,
+                            detail="Cần cho biết cán bộ thực hiện (tiêu đề X-Hailong-Officer) / "
+                                   "Say which officer is acting (X-Hailong-Officer header)")
     return x_hailong_officer
 
 
