@@ -35,13 +35,29 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def checked_policy(spec: str) -> str:
+    """The --policy value, once it has loaded: a bad file stops the start, not a later page."""
+    from .policy import load_configured
+    try:
+        load_configured(spec)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return spec
+
+
+def add_policy_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", default="hanoi-3814", metavar="NAME|FILE.toml",
+                        help="scoring policy: preset hanoi-3814 (default) or decree-335, or a "
+                             "TOML file (docs/evaluation.md)")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .broker import BrokerStartError
     from .demo import DemoOptions, run_demo
     host, port = args.http
     options = DemoOptions(db_path=args.db, http_host=host, http_port=port,
                           mqtt_port=args.mqtt_port, devices=args.devices, run_for=args.run_for,
-                          press_interval_s=args.press_every)
+                          press_interval_s=args.press_every, policy=checked_policy(args.policy))
     try:
         return run_demo(options)
     except (BrokerStartError, RuntimeError, ValueError) as error:
@@ -74,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             store.close()
     host, port = args.http
     app = create_app(Settings(db_path=args.db, broker_url=args.broker, client_id=args.client_id,
-                              broker_password=password))
+                              broker_password=password, policy=checked_policy(args.policy)))
     print(f"hailong collector: broker {broker}, database {args.db}, "
           f"http://{host}:{port}/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=args.log_level.lower())
@@ -125,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="port of the embedded broker on 127.0.0.1 (default 1883)")
     demo.add_argument("--press-every", type=positive_seconds, default=2.0, metavar="SECONDS",
                       help="mean time between simulated citizens' presses (default 2)")
+    add_policy_option(demo)
     demo.set_defaults(handler=cmd_demo)
 
     serve = sub.add_parser("serve", help="collector, API and dashboard on an external broker")
@@ -142,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-data", action="store_true",
                        help="add the demo's sample wards, officers, counters and devices "
                             "(kiosk-hk-01 … kiosk-bd-04) until the registry commands exist")
+    add_policy_option(serve)
     serve.set_defaults(handler=cmd_serve)
 
     kiosk = sub.add_parser("kiosk", help="one simulated counter device on a real broker")

@@ -38,6 +38,7 @@ class DemoOptions:
     run_for: float | None = None
     press_interval_s: float = 2.0
     seed: int | None = None
+    policy: str = "hanoi-3814"
 
 
 def choose_level(rng: random.Random, tendency: float, scale: int = 4) -> int:
@@ -87,7 +88,7 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
     broker = EmbeddedBroker("127.0.0.1", options.mqtt_port)
     broker.start()
     app = create_app(Settings(db_path=options.db_path, broker_url=broker.url,
-                              client_id="hailong-demo-collector"))
+                              client_id="hailong-demo-collector", policy=options.policy))
     server = uvicorn.Server(uvicorn.Config(app, host=options.http_host, port=options.http_port,
                                            log_level="warning", lifespan="on"))
     web = threading.Thread(target=server.run, name="hailong-http", daemon=True)

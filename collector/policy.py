@@ -120,6 +120,17 @@ def load_preset(name: str) -> Policy:
     return load_policy(PRESETS_DIR / f"{name}.toml")
 
 
+def load_configured(spec: str | Path) -> Policy:
+    """The deployment's policy: a preset name, or the path of a TOML file (ends in .toml)."""
+    text = str(spec)
+    if text.endswith(".toml") or "/" in text:
+        try:
+            return load_policy(text)
+        except OSError as exc:
+            raise ValueError(f"cannot read the policy file {text}: {exc.strerror or exc}") from None
+    return load_preset(text)
+
+
 # --- validation ------------------------------------------------------------------------------
 
 

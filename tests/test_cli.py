@@ -28,6 +28,8 @@ def test_every_subcommand_is_in_the_readme(command):
     (["demo", "--devices", "9", "--db", "{tmp}/x.db", "--mqtt-port", "1"], "1 to 8 devices"),
     (["serve", "--broker", "http://example:1"], "mqtt://HOST:PORT"),
     (["kiosk", "Bad_ID", "--press", "1", "--timeout", "0.5"], "bad device id"),
+    (["serve", "--db", "{tmp}/x.db", "--policy", "hanoi-2018"], "unknown policy preset"),
+    (["demo", "--db", "{tmp}/x.db", "--policy", "{tmp}/none.toml"], "cannot read the policy"),
 ])
 def test_user_errors_are_one_line_and_exit_2(argv, message, tmp_path, capsys):
     argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]

@@ -108,3 +108,15 @@ def test_an_edited_copy_of_a_preset_loads(tmp_path):
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(ValueError, match="decree-335, hanoi-3814"):
         pol.load_preset("hanoi-2018")
+
+
+def test_configured_policy_is_a_preset_name_or_a_toml_file(tmp_path):
+    assert pol.load_configured("decree-335").name == pol.load_preset("decree-335").name
+    text = (pol.PRESETS_DIR / "hanoi-3814.toml").read_text(encoding="utf-8")
+    path = tmp_path / "site.toml"
+    path.write_text(text.replace("min_ratings = 30", "min_ratings = 45"), encoding="utf-8")
+    assert pol.load_configured(str(path)).satisfaction.min_ratings == 45
+    with pytest.raises(ValueError, match="cannot read the policy file"):
+        pol.load_configured(str(tmp_path / "missing.toml"))
+    with pytest.raises(ValueError, match="unknown policy preset"):
+        pol.load_configured("hanoi-2018")
