@@ -235,6 +235,30 @@ def _migration_evaluations(db: sqlite_utils.Database) -> None:
         set_by TEXT NOT NULL, set_at INTEGER NOT NULL)""")
 
 
+def _migration_accounts(db: sqlite_utils.Database) -> None:
+    # People who log in to the dashboard (collector/accounts.py). `login` is lower-case;
+    # `officer_id` links an officer, leader or head to their organisation record, from which
+    # their scope follows; technicians and administrators may have a unit scope or none (all).
+    db.execute("""CREATE TABLE users (
+        login TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('officer', 'leader', 'head', 'technician',
+                                           'administrator')),
+        officer_id TEXT REFERENCES officers(id),
+        unit_id TEXT REFERENCES units(id),
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL, password_changed_at INTEGER NOT NULL,
+        disabled_at INTEGER)""")
+    db.execute("CREATE UNIQUE INDEX users_officer ON users(officer_id) "
+               "WHERE officer_id IS NOT NULL AND disabled_at IS NULL")
+    # Tokens for scripts: only the SHA-256 of the token is kept.
+    db.execute("""CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        login TEXT NOT NULL REFERENCES users(login),
+        token_sha256 TEXT NOT NULL UNIQUE, label TEXT NOT NULL,
+        created_at INTEGER NOT NULL, revoked_at INTEGER)""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
@@ -243,6 +267,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0005_tasks", _migration_tasks),
     ("0006_organisation", _migration_organisation),
     ("0007_evaluations", _migration_evaluations),
+    ("0008_accounts", _migration_accounts),
 ]
 
 
