@@ -1,0 +1,131 @@
+"""Login sessions: signed cookies, CSRF tokens and login throttling. No I/O but the clock.
+
+- The session cookie is the login, a CSRF token and the account's password-change time,
+  signed and timestamped with itsdangerous (HMAC-SHA1 keyed by a per-deployment secret, kept
+  in a file beside the database). Nothing secret is in it; it cannot be forged or extended.
+  Changing the password or disabling the account ends every session at once, because the
+  reader checks the account again on each request (`Session.still_valid`).
+- CSRF: a random token per session (the synchronizer-token pattern). Every form carries it
+  in a hidden field; a script writing with a session cookie sends it as `X-CSRF-Token`.
+  Requests authenticated by an API token carry no cookie and need none.
+- Throttling: after `max_failures` failed logins within `window_s` for one login, or
+  `max_failures_per_client` for one client address, further attempts are refused for
+  `lockout_s` without checking the password (so guessing is slow, and a locked-out
+  attacker learns nothing). In memory: one collector process serves the dashboard.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+COOKIE_NAME = "hailong_session"
+SESSION_MAX_AGE_S = 12 * 3600  # one working day; then log in again
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class Session:
+    login: str
+    csrf: str
+    password_changed_at: int
+
+    def still_valid(self, password_changed_at: int | None) -> bool:
+        """False once the account is gone, disabled or has a new password."""
+        return password_changed_at is not None and password_changed_at == self.password_changed_at
+
+    def csrf_ok(self, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(str(token), self.csrf)
+
+
+class SessionCodec:
+    """Signs and reads session cookies with one deployment secret."""
+
+    def __init__(self, secret: str, *, max_age_s: int = SESSION_MAX_AGE_S):
+        if len(secret) < 16:
+            raise ValueError("the session secret must be at least 16 characters")
+        self._serializer = URLSafeTimedSerializer(secret, salt="hailong-session")
+        self.max_age_s = max_age_s
+
+    def new(self, login: str, password_changed_at: int) -> tuple[Session, str]:
+        session = Session(login=login, csrf=secrets.token_urlsafe(24),
+                          password_changed_at=password_changed_at)
+        return session, self.encode(session)
+
+    def encode(self, session: Session) -> str:
+        return self._serializer.dumps([session.login, session.csrf, session.password_changed_at])
+
+    def decode(self, cookie: str | None) -> Session | None:
+        """The session in a cookie, or None if absent, forged, malformed or expired."""
+        if not cookie:
+            return None
+        try:
+            login, csrf, changed = self._serializer.loads(cookie, max_age=self.max_age_s)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        if not (isinstance(login, str) and isinstance(csrf, str) and isinstance(changed, int)):
+            return None
+        return Session(login, csrf, changed)
+
+
+@dataclass
+class _Record:
+    failures: deque = field(default_factory=deque)
+    locked_until: float = 0.0
+
+
+class LoginThrottle:
+    """Counts failed logins per login name and per client address."""
+
+    def __init__(self, *, max_failures: int = 5, max_failures_per_client: int = 20,
+                 window_s: float = 900, lockout_s: float = 900,
+                 clock: Callable[[], float] = time.monotonic):
+        self.limits = {"login": max_failures, "client": max_failures_per_client}
+        self.window_s = window_s
+        self.lockout_s = lockout_s
+        self.clock = clock
+        self._records: dict[tuple[str, str], _Record] = {}
+
+    def _keys(self, login: str, client: str) -> list[tuple[str, str]]:
+        return [("login", login.strip().lower()), ("client", client)]
+
+    def retry_after(self, login: str, client: str) -> int:
+        """Seconds until another attempt is allowed; 0 when allowed now."""
+        now = self.clock()
+        waits = [record.locked_until - now for key in self._keys(login, client)
+                 if (record := self._records.get(key)) is not None]
+        return max([0, *[math.ceil(wait) for wait in waits if wait > 0]])
+
+    def failed(self, login: str, client: str) -> None:
+        now = self.clock()
+        for key in self._keys(login, client):
+            record = self._records.setdefault(key, _Record())
+            record.failures.append(now)
+            while record.failures and record.failures[0] <= now - self.window_s:
+                record.failures.popleft()
+            if len(record.failures) >= self.limits[key[0]]:
+                record.locked_until = now + self.lockout_s
+                record.failures.clear()
+        self._forget_old(now)
+
+    def succeeded(self, login: str, client: str) -> None:
+        """A good password clears the login's count (not the client's: one address trying
+        many logins stays suspect)."""
+        self._records.pop(("login", login.strip().lower()), None)
+
+    def _forget_old(self, now: float) -> None:
+        # Bounded memory under a spray of made-up logins: drop records with nothing to say.
+        if len(self._records) < 10_000:
+            return
+        for key in [k for k, r in self._records.items()
+                    if r.locked_until <= now and (not r.failures
+                                                  or r.failures[-1] <= now - self.window_s)]:
+            del self._records[key]
