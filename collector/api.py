@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from dashboard.forms import router as forms_router
 from dashboard.pages import router as dashboard_router
 
-from . import __version__, api_tasks, queries, reports
+from . import __version__, api_monthly, api_org, api_tasks, api_workflow, queries, reports
 from .messages import encode_command, encode_session
 from .deps import Db, MonthParam, month_or_422
 from .ingest import BrokerAddress, Ingest
@@ -142,6 +143,10 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(status_code=422, detail=str(error)) from None
         return send_to_device(request, db, device_id, "command", payload)
 
+    app.include_router(api_org.router)
     app.include_router(api_tasks.router)
+    app.include_router(api_workflow.router)
+    app.include_router(api_monthly.router)
     app.include_router(dashboard_router)
+    app.include_router(forms_router)
     return app

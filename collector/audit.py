@@ -34,6 +34,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .store import write_transaction
+
 TABLE = "audit_log"
 GENESIS = "0" * 64  # prev_hash of the first entry
 # Part of every hashed record, so a future change of format cannot pass for this one.
@@ -102,28 +104,6 @@ def _check_name(field: str, value: Any) -> None:
         raise AuditError(f"audit {field} is not valid text: {value!r}") from None
 
 
-@contextmanager
-def _write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """The caller's transaction (as a savepoint), or a new one holding the write lock at once.
-
-    On its own, `append` begins IMMEDIATE: a deferred BEGIN would read the last hash under a
-    shared lock and could then fail to upgrade when another writer got in between. Inside a
-    caller's transaction the caller decides; SQLite still lets only one writer commit, so a
-    chain can never fork (and prev_hash is UNIQUE besides).
-    """
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        db.conn.execute("COMMIT")
-    except BaseException:
-        db.conn.rollback()
-        raise
-
-
 def append(db: sqlite_utils.Database, *, actor: str, action: str, subject: str,
            before: Any, after: Any, at: int | None = None) -> AuditEntry:
     """Add one entry at the end of the chain and return it.
@@ -138,7 +118,9 @@ def append(db: sqlite_utils.Database, *, actor: str, action: str, subject: str,
     if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= MAX_AT:
         raise AuditError(f"audit time must be unix milliseconds, not {at!r}")
     before_text, after_text = canonical_json(before), canonical_json(after)
-    with _write_transaction(db):
+    # The caller's transaction decides; alone, the lock is taken before the last hash is
+    # read, so the chain never forks (and prev_hash is UNIQUE besides).
+    with write_transaction(db):
         last = db.execute(f"SELECT id, hash FROM {TABLE} ORDER BY id DESC LIMIT 1").fetchone()
         used = db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [TABLE]).fetchone()
         # Past the highest id ever used, not just the highest present: after the last entries

@@ -2,29 +2,43 @@
 
 Names are invented; places are real Hanoi wards (since 1 July 2025). Seeding is idempotent so
 the demo can be started again on the same database.
+
+Each ward has a chairman (Chủ tịch UBND phường), the head of the ward unit, and a vice-chairman
+who heads its one-stop section (Trưởng Bộ phận Một cửa) and directly leads the four counter
+officers. The section unit itself names no head, so the grades of its officers are decided by
+the ward chairman (`organisation.responsible_head` walks up to the ward); the vice-chairman,
+with no leader of record, is reviewed by the chairman too (`organisation.direct_leader`).
 """
 
 from __future__ import annotations
 
 from .store import Store
 
+# (unit id, name, parent, kind, head)
 UNITS = [
-    ("hn", "UBND Thành phố Hà Nội", None),
-    ("hk", "UBND phường Hoàn Kiếm", "hn"),
-    ("hk-1c", "Bộ phận Một cửa phường Hoàn Kiếm", "hk"),
-    ("bd", "UBND phường Ba Đình", "hn"),
-    ("bd-1c", "Bộ phận Một cửa phường Ba Đình", "bd"),
+    ("hn", "UBND Thành phố Hà Nội", None, "city", None),
+    ("hk", "UBND phường Hoàn Kiếm", "hn", "ward", "HK-0100"),
+    ("hk-1c", "Bộ phận Một cửa phường Hoàn Kiếm", "hk", "office", None),
+    ("bd", "UBND phường Ba Đình", "hn", "ward", "BD-0100"),
+    ("bd-1c", "Bộ phận Một cửa phường Ba Đình", "bd", "office", None),
 ]
 
+SECTION_LEAD_TITLE = "Phó Chủ tịch UBND phường, Trưởng Bộ phận Một cửa"
+
+# (officer id, name, title, unit, direct leader); leaders before those they lead.
 OFFICERS = [
-    ("HK-0001", "Nguyễn Thị Thu Hường", "Chuyên viên", "hk-1c"),
-    ("HK-0002", "Trần Văn Đức", "Chuyên viên", "hk-1c"),
-    ("HK-0003", "Lê Hoàng Yến", "Cán sự", "hk-1c"),
-    ("HK-0004", "Phạm Quốc Việt", "Chuyên viên", "hk-1c"),
-    ("BD-0001", "Đỗ Minh Châu", "Chuyên viên chính", "bd-1c"),
-    ("BD-0002", "Vũ Thị Ánh Tuyết", "Chuyên viên", "bd-1c"),
-    ("BD-0003", "Hoàng Đức Thắng", "Cán sự", "bd-1c"),
-    ("BD-0004", "Bùi Thị Lệ Thủy", "Chuyên viên", "bd-1c"),
+    ("HK-0100", "Ngô Thanh Sơn", "Chủ tịch UBND phường", "hk", None),
+    ("HK-0101", "Đặng Thị Mai Lan", SECTION_LEAD_TITLE, "hk", None),
+    ("HK-0001", "Nguyễn Thị Thu Hường", "Chuyên viên", "hk-1c", "HK-0101"),
+    ("HK-0002", "Trần Văn Đức", "Chuyên viên", "hk-1c", "HK-0101"),
+    ("HK-0003", "Lê Hoàng Yến", "Cán sự", "hk-1c", "HK-0101"),
+    ("HK-0004", "Phạm Quốc Việt", "Chuyên viên", "hk-1c", "HK-0101"),
+    ("BD-0100", "Lương Văn Khánh", "Chủ tịch UBND phường", "bd", None),
+    ("BD-0101", "Trịnh Thu Trang", SECTION_LEAD_TITLE, "bd", None),
+    ("BD-0001", "Đỗ Minh Châu", "Chuyên viên chính", "bd-1c", "BD-0101"),
+    ("BD-0002", "Vũ Thị Ánh Tuyết", "Chuyên viên", "bd-1c", "BD-0101"),
+    ("BD-0003", "Hoàng Đức Thắng", "Cán sự", "bd-1c", "BD-0101"),
+    ("BD-0004", "Bùi Thị Lệ Thủy", "Chuyên viên", "bd-1c", "BD-0101"),
 ]
 
 # (counter id, label, unit, device id)
@@ -50,12 +64,16 @@ def seed_demo(store: Store, devices: int) -> list[str]:
     """
     if not 1 <= devices <= MAX_DEVICES:
         raise ValueError(f"the demo has 1 to {MAX_DEVICES} devices")
-    for unit_id, name, parent in UNITS:
-        store.upsert_unit(unit_id, name, parent)
-    for officer_id, name, title, unit_id in OFFICERS:
-        store.upsert_officer(officer_id, name, title, unit_id)
-    staffed = {"hk-1c": [o[0] for o in OFFICERS if o[3] == "hk-1c"],
-               "bd-1c": [o[0] for o in OFFICERS if o[3] == "bd-1c"]}
+    with store.db.atomic():  # readers never see a unit whose head is missing for a moment
+        # Units first without heads: a head is an officer, and an officer needs their unit.
+        for unit_id, name, parent, kind, _ in UNITS:
+            store.upsert_unit(unit_id, name, parent, kind=kind)
+        for officer_id, name, title, unit_id, leader in OFFICERS:
+            store.upsert_officer(officer_id, name, title, unit_id, leader_id=leader)
+        for unit_id, name, parent, kind, head in UNITS:
+            store.upsert_unit(unit_id, name, parent, kind=kind, head_id=head)
+    staffed = {section: [o[0] for o in OFFICERS if o[3] == section]
+               for section in ("hk-1c", "bd-1c")}
     device_ids = []
     for index, (counter_id, label, unit_id, device_id) in enumerate(COUNTERS[:devices]):
         store.upsert_counter(counter_id, label, unit_id)

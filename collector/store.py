@@ -16,7 +16,8 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
 import sqlite_utils
 
@@ -321,6 +322,29 @@ def attribute(db: sqlite_utils.Database, device_id: str, pressed_at: int,
                                     [officer_shown]).fetchone():
         return officer_shown, "device"
     return None, "none"
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """One transaction holding the write lock from its first statement; nested: a savepoint.
+
+    A deferred BEGIN would check things under a shared lock (an id free, no overlapping shift,
+    the last audit hash) and could then fail to upgrade, or act on a stale read, when another
+    writer got in between; BEGIN IMMEDIATE makes what was checked still hold at commit.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        with db.atomic():
+            yield
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
 
 
 class UnknownEntity(ValueError):

@@ -1,0 +1,224 @@
+"""The monthly workflow's errors, input checks and read views.
+
+Read views: one officer-month and a unit's month, as a page or the API shows them: each step's
+data, due dates, what is awaited from whom, who is late at which step (collector/
+workflow_calendar.py decides lateness), the history, and the unit's quota as it stands. Pure
+reads: they work on the writer's connection or a reader's. The writes are in
+collector/workflow.py, which re-exports the errors and checks defined here.
+
+Errors a user can cause carry Vietnamese and English text: `WorkflowError` (bad input, 422),
+`WorkflowNotFound` (404), `WorkflowForbidden` (403), `WorkflowConflict` (order, lock or time,
+409; `QuotaNotAcknowledged` is one).
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+import sqlite_utils
+
+from . import permissions, queries, scoring
+from .organisation import unit_subtree
+from .policy import GRADE_CODES, Policy
+from .timeline import LOCAL_TZ, month_bounds
+from .workflow_calendar import calendar_for, progress
+
+
+class WorkflowError(ValueError):
+    """A workflow request that cannot be done; `vi` and `en` say why."""
+
+    def __init__(self, vi: str, en: str):
+        super().__init__(f"{vi} / {en}")
+        self.vi, self.en = vi, en
+
+
+class WorkflowNotFound(WorkflowError):
+    """The officer or unit named does not exist."""
+
+
+class WorkflowForbidden(WorkflowError):
+    """The acting officer may not do this."""
+
+
+class WorkflowConflict(WorkflowError):
+    """Out of order, locked, or not yet (or no longer) possible."""
+
+
+class QuotaNotAcknowledged(WorkflowConflict):
+    """The decision would exceed the unit's quota and the head did not acknowledge it."""
+
+    def __init__(self, quota: scoring.QuotaCheck):
+        super().__init__(f"{quota.vi} Xác nhận (acknowledge_quota) để vẫn quyết định.",
+                         f"{quota.en} Acknowledge (acknowledge_quota) to decide anyway.")
+        self.quota = quota
+
+
+def local_today() -> date:
+    return datetime.now(LOCAL_TZ).date()
+
+
+# --- validation (pure) -------------------------------------------------------------------------
+
+def check_month(month: Any) -> str:
+    try:
+        month_bounds(month if isinstance(month, str) else "")
+    except ValueError:
+        raise WorkflowError(f"Tháng không hợp lệ {month!r}, cần dạng YYYY-MM (ví dụ 2026-03)",
+                            f"Invalid month {month!r}, expected YYYY-MM (e.g. 2026-03)") from None
+    return month
+
+
+def check_scores(policy: Policy, scores: Any) -> dict[str, float]:
+    """{criterion: points} for exactly the criteria the leader scores, each 0..its points."""
+    judged = {c.code: c for c in policy.criteria if c.source == "leader"}
+    names = ", ".join(f"{c.code} (0–{c.points:g})" for c in judged.values())
+    if not isinstance(scores, dict) or set(scores) != set(judged):
+        raise WorkflowError(f"scores: cần chấm đúng các tiêu chí {names}",
+                            f"scores: give exactly the criteria {names}")
+    clean = {}
+    for code, value in scores.items():
+        points = judged[code].points
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or not 0 <= value <= points):
+            raise WorkflowError(f"scores.{code}: điểm phải là số từ 0 đến {points:g}",
+                                f"scores.{code}: must be a number from 0 to {points:g}")
+        clean[code] = float(value)
+    return clean
+
+
+def check_grade(policy: Policy, grade: Any, field: str) -> str:
+    """A grade code (HTXSNV…) or the policy's letter for it (A…) → the code."""
+    by_letter = {letter: code for code, letter in policy.letters.items()}
+    code = by_letter.get(grade, grade) if isinstance(grade, str) else None
+    if code not in GRADE_CODES:
+        allowed = ", ".join([*GRADE_CODES, *by_letter])
+        raise WorkflowError(f"{field}: xếp loại phải là một trong {allowed}",
+                            f"{field}: the grade must be one of {allowed}")
+    return code
+
+
+def check_text(value: Any, field: str, limit: int, *, required: bool = False) -> str | None:
+    """Stripped NFC text of at most `limit` characters; '' and None are missing."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise WorkflowError(f"{field}: không được để trống", f"{field}: must not be empty")
+        return None
+    if not isinstance(value, str):
+        raise WorkflowError(f"{field}: phải là văn bản", f"{field}: must be text")
+    value = unicodedata.normalize("NFC", value.strip())
+    if len(value) > limit:
+        raise WorkflowError(f"{field}: tối đa {limit} ký tự",
+                            f"{field}: at most {limit} characters")
+    return value
+
+
+# --- checks shared with the service and the API -----------------------------------------------
+
+def facts_or_404(db: sqlite_utils.Database, officer_id: str) -> permissions.OfficerFacts:
+    facts = permissions.officer_facts(db, officer_id)
+    if facts is None:
+        raise WorkflowNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
+                               f"No officer {officer_id!r}")
+    return facts
+
+
+def require(permission: permissions.Permission) -> None:
+    if not permission:
+        raise WorkflowForbidden(permission.vi, permission.en)
+
+
+def known_actor(db: sqlite_utils.Database, actor: Any) -> str:
+    if not isinstance(actor, str) or queries.evaluation_officer(db, actor) is None:
+        raise WorkflowForbidden(f"Không có cán bộ {actor!r} để thực hiện việc này",
+                                f"No officer {actor!r} to act")
+    return actor
+
+
+def quota_dict(quota: scoring.QuotaCheck) -> dict[str, Any]:
+    return asdict(quota)
+
+
+def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
+               extra: dict[str, str] | None = None) -> scoring.QuotaCheck:
+    """The quota over the grades standing in the unit's subtree (final, else proposed), with
+    `extra` ({officer: grade}) replacing or adding grades: a decision counts its own."""
+    grades = queries.evaluation_grades(db, unit_subtree(db, unit_id), month)
+    grades.update(extra or {})
+    row = db.execute("SELECT outstanding FROM units WHERE id = ?", [unit_id]).fetchone()
+    return scoring.check_quota(policy, grades.values(), bool(row and row[0]))
+
+
+# --- read views --------------------------------------------------------------------------------
+
+def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str, month: str,
+                      today: date) -> dict[str, Any]:
+    """Stage, each step's data, due dates, lateness and history of one officer-month."""
+    month = check_month(month)
+    facts = facts_or_404(db, officer_id)
+    officer = queries.evaluation_officer(db, officer_id)
+    calendar = calendar_for(db, month)
+    row = queries.evaluation_row(db, officer_id, month) or {}
+    state = progress(row.get("self_at"), row.get("reviewed_at"), row.get("decided_at"),
+                     calendar, today)
+    who = {"self": officer_id, "review": facts.leader, "decision": facts.head}
+    step = {name: {"due": calendar.due(name).isoformat(), "late": state["late"][name]}
+            for name in who}
+    step["self"].update(done=row.get("self_at") is not None, skipped=state["self_skipped"],
+                        opens=calendar.opens.isoformat(), open=state["open"],
+                        scores=row.get("self_scores"), comment=row.get("self_comment"),
+                        at=row.get("self_at"))
+    step["review"].update(done=row.get("reviewed_at") is not None,
+                          self_missing=state["self_skipped"], scores=row.get("review_scores"),
+                          comment=row.get("review_comment"),
+                          proposed_grade=row.get("proposed_grade"),
+                          disciplined=bool(row.get("disciplined")),
+                          discipline_note=row.get("discipline_note"),
+                          by=row.get("reviewed_by"), at=row.get("reviewed_at"))
+    step["decision"].update(done=row.get("decided_at") is not None,
+                            final_grade=row.get("final_grade"),
+                            final_score=row.get("final_score"), note=row.get("decision_note"),
+                            by=row.get("decided_by"), at=row.get("decided_at"),
+                            snapshot=row.get("snapshot"))
+    return {"officer_id": officer_id, "officer_name": officer["name"],
+            "unit_id": facts.unit_id, "month": month, "stage": state["stage"],
+            "locked": state["stage"] == "decided", "leader": facts.leader, "head": facts.head,
+            "calendar": calendar.as_dict(),
+            "awaiting": [{"step": s, "by": who[s]} for s in state["awaiting"]],
+            "late_steps": state["late_steps"],
+            "self": step["self"], "review": step["review"], "decision": step["decision"],
+            "criteria": [{"code": c.code, "vi": c.vi, "en": c.en, "points": c.points}
+                         for c in policy.criteria if c.source == "leader"],
+            "history": queries.evaluation_history(db, officer_id, month)}
+
+
+def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: str,
+                           month: str, today: date) -> dict[str, Any]:
+    """Every officer active in the month in the unit's subtree: stage, what is awaited from
+    whom, who is late at which step; counts, and the unit's quota as it stands."""
+    month = check_month(month)
+    if not db.execute("SELECT 1 FROM units WHERE id = ?", [unit_id]).fetchone():
+        raise WorkflowNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
+    calendar = calendar_for(db, month)
+    officers = []
+    stages = {"not_started": 0, "self_done": 0, "reviewed": 0, "decided": 0}
+    late = {"self": 0, "review": 0, "decision": 0}
+    for row in queries.evaluation_unit_officers(db, unit_subtree(db, unit_id), month):
+        facts = permissions.officer_facts(db, row["id"])
+        state = progress(row["self_at"], row["reviewed_at"], row["decided_at"], calendar, today)
+        who = {"self": row["id"], "review": facts.leader, "decision": facts.head}
+        stages[state["stage"]] += 1
+        for step in state["late_steps"]:
+            late[step] += 1
+        officers.append({"officer_id": row["id"], "name": row["name"],
+                         "unit_id": row["unit_id"], "stage": state["stage"],
+                         "awaiting": [{"step": s, "by": who[s]} for s in state["awaiting"]],
+                         "late_steps": state["late_steps"], "self_skipped": state["self_skipped"],
+                         "proposed_grade": row["proposed_grade"],
+                         "final_grade": row["final_grade"]})
+    return {"unit_id": unit_id, "month": month, "calendar": calendar.as_dict(),
+            "officers": officers, "stages": stages, "late": late,
+            "quota": quota_dict(unit_quota(db, policy, unit_id, month))}

@@ -1,0 +1,139 @@
+"""The monthly routes and the printable form, over the world of test_monthly."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+
+from collector import api_monthly, monthly
+from collector.api import create_app
+from collector.policy import load_preset
+from collector.queries import open_reader
+from collector.settings import Settings
+from collector.store import Store
+import test_monthly
+from test_monthly import MONTH, NOW, REVIEW, TODAY, at, build_world, evaluate
+
+world = test_monthly.world  # the shared fixture
+
+DECREE = load_preset("decree-335")
+
+
+@pytest.fixture
+def client(world):
+    app = create_app(Settings(db_path=world, broker_url=None, policy="decree-335"))
+    app.dependency_overrides[api_monthly.clock] = lambda: NOW
+    app.dependency_overrides[api_monthly.today] = lambda: TODAY
+    with TestClient(app) as client:
+        yield client
+
+
+def test_officer_month_is_the_library_result(client, world):
+    response = client.get(f"/api/v1/officers/HK-A/months/{MONTH}")
+    assert response.status_code == 200
+    body = response.json()
+    db = open_reader(world)
+    try:
+        expected = monthly.officer_month(db, "HK-A", MONTH, DECREE, now_ms=NOW, today=TODAY)
+    finally:
+        db.conn.close()
+    assert body["policy"]["name"] == "decree-335"  # from the settings
+    assert body["satisfaction"]["share_interval"] == list(expected["satisfaction"]
+                                                          ["share_interval"])
+    assert body["evidence_points"] == expected["evidence_points"]
+    assert body["tasks"]["percentages"] == {"quantity": 80.0, "quality": 75.0, "progress": 75.0}
+
+
+@pytest.mark.parametrize("path, status, detail", [
+    ("/api/v1/officers/XX/months/2026-03", 404, "Không tìm thấy cán bộ 'XX' / No officer 'XX'"),
+    ("/api/v1/officers/HK-A/months/2026-3", 422, "Tháng không hợp lệ"),
+    ("/api/v1/units/xx/months/2026-03", 404, "Không tìm thấy đơn vị 'xx' / No unit 'xx'"),
+    ("/api/v1/units/xx/months/2026-03.xlsx", 404, "No unit"),
+    ("/api/v1/units/xx/years/2026", 404, "No unit"),
+    ("/api/v1/officers/XX/years/2026", 404, "No officer"),
+    ("/officers/XX/months/2026-03/form", 404, "No officer"),
+])
+def test_errors_are_bilingual(client, path, status, detail):
+    response = client.get(path)
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+
+
+def test_year_out_of_range_is_refused(client):
+    assert client.get("/api/v1/officers/HK-A/years/1999").status_code == 422
+
+
+def test_unit_month_json_and_xlsx(client):
+    body = client.get(f"/api/v1/units/hk-1c/months/{MONTH}").json()
+    assert [row["officer_id"] for row in body["officers"]] == [
+        "HK-F", "HK-C", "HK-A", "HK-D", "HK-B"]  # by name within the unit
+    assert set(body) >= {"unit", "month", "policy", "officers", "quota", "quota_final",
+                         "progress", "sub_units"}
+    response = client.get(f"/api/v1/units/hk-1c/months/{MONTH}.xlsx")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(api_monthly.XLSX)
+    assert 'filename="danh-gia-hk-1c-2026-03.xlsx"' in response.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["Tháng 2026-03"]
+
+
+def test_years(client):
+    officer = client.get("/api/v1/officers/HK-A/years/2026").json()
+    assert officer["months_missing"] == ["2026-01", "2026-02", "2026-03"]
+    unit = client.get("/api/v1/units/hk/years/2026").json()
+    assert len(unit["officers"]) == 8  # HK-E worked January and February
+    xlsx = client.get("/api/v1/units/hk/years/2026.xlsx")
+    assert openpyxl.load_workbook(io.BytesIO(xlsx.content)).sheetnames == ["Năm 2026"]
+
+
+def test_routes_do_not_clash_with_the_workflow():
+    paths = [route.path for route in api_monthly.router.routes]
+    assert not [p for p in paths if "/evaluations/" in p]
+    assert len(paths) == len(set(paths))
+
+
+def test_printable_form(client):
+    response = client.get(f"/officers/HK-A/months/{MONTH}/form")
+    assert response.status_code == 200 and response.headers["content-type"].startswith(
+        "text/html")
+    html = response.text
+    for text in ("CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
+                 "PHIẾU ĐÁNH GIÁ, XẾP LOẠI CHẤT LƯỢNG HẰNG THÁNG", "Tháng 03/2026",
+                 "BỘ PHẬN MỘT CỬA PHƯỜNG HOÀN KIẾM", "size:A4", "@media print",
+                 "LÃNH ĐẠO TRỰC TIẾP", "THỦ TRƯỞNG ĐƠN VỊ", "Đặng Thị Mai Lan"):
+        assert text in html, text
+    # Vietnamese numbers: index 86,7; share 90,0 %; interval 77,0 – 96,0 %; coverage 75,0 %.
+    assert 'data-testid="index">86,7<' in html
+    assert 'data-testid="share">90,0 %<' in html and "77,0 – 96,0 %" in html
+    assert 'data-testid="coverage">75,0 %<' in html
+    assert 'data-testid="quantity">80,0 %<' in html
+    # No scores yet: the form says it waits for the leader and shows the evidence's points.
+    assert 'data-testid="awaiting">Chờ lãnh đạo chấm' in html and "57,05" in html
+
+
+def test_printable_form_with_scores_and_decision(tmp_path):
+    path = tmp_path / "hailong.db"
+    build_world(path)
+    store = Store(path)
+    evaluate(store, "HK-A", self_scores={**REVIEW, "task_results": 60}, self_at=at(2, 9, month=4),
+             self_comment="Đã hoàn thành các nhiệm vụ", review_scores=REVIEW,
+             review_comment="Cần chủ động hơn", proposed_grade="HTTNV", reviewed_by="HK-L",
+             reviewed_at=at(4, 9, month=4), final_grade="HTTNV", final_score=79.55,
+             decision_note="Đồng ý với đề xuất", decided_by="HK-H",
+             decided_at=at(6, 15, month=4), snapshot={"score": 79.55})
+    store.close()
+    app = create_app(Settings(db_path=path, broker_url=None, policy="decree-335"))
+    app.dependency_overrides[api_monthly.clock] = lambda: NOW
+    app.dependency_overrides[api_monthly.today] = lambda: TODAY
+    with TestClient(app) as client:
+        html = client.get(f"/officers/HK-A/months/{MONTH}/form").text
+    assert 'data-testid="suggested-total">79,55<' in html
+    assert 'data-testid="self-total">85,5<' in html
+    assert 'data-testid="final-grade">Hoàn thành tốt nhiệm vụ (79,55 điểm' in html
+    for text in ("Cần chủ động hơn", "Đồng ý với đề xuất", "Ngô Văn Hùng",
+                 "Ngày 06 tháng 04 năm 2026", "Ngày 04 tháng 04 năm 2026",
+                 "Số liệu tại thời điểm quyết định", "−1,17"):
+        assert text in html, text

@@ -1,0 +1,211 @@
+"""The organisation and roster API on a seeded database: tree, records, shifts, errors, audit.
+
+api.py does not include this router yet (the lead wires it), so the test app adds it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from collector import api_org, audit
+from collector.api import create_app
+from collector.queries import open_reader
+from collector.settings import Settings
+
+AS_CHAIRMAN = {"X-Hailong-Officer": "HK-0100"}
+
+
+@pytest.fixture
+def app(seeded_db):
+    app = create_app(Settings(db_path=seeded_db, broker_url=None))
+    return app
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as client:
+        yield client
+
+
+def audit_log(seeded_db):
+    db = open_reader(seeded_db)
+    try:
+        return audit.recent(db, None), audit.verify(db)
+    finally:
+        db.conn.close()
+
+
+def test_no_route_clashes_with_the_apps_own():
+    def routes(app_or_router):
+        return {(method, route.path) for route in app_or_router.routes
+                if isinstance(route, APIRoute) for method in route.methods}
+    ours = routes(api_org.router)
+    assert not ours & routes(create_app(Settings(db_path="unused.db", broker_url=None)))
+    assert ("GET", "/api/v1/officers/{officer_id}") in ours
+
+
+def test_openapi_documents_every_route(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for route in api_org.router.routes:
+        for method in route.methods:
+            operation = paths[route.path][method.lower()]
+            assert operation["description"] or operation["summary"]
+
+
+def test_units_come_as_a_tree(client):
+    tree = client.get("/api/v1/units").json()
+    assert [root["id"] for root in tree] == ["hn"]
+    wards = tree[0]["children"]
+    assert [(w["id"], w["kind"], w["head_name"]) for w in wards] == [
+        ("bd", "ward", "Lương Văn Khánh"), ("hk", "ward", "Ngô Thanh Sơn")]
+    section = wards[1]["children"][0]
+    assert (section["id"], section["kind"], section["officers"], section["counters"],
+            section["children"]) == ("hk-1c", "office", 4, 2, [])
+
+
+def test_a_unit_is_created_shown_and_patched(client, seeded_db):
+    body = {"id": "hk-vp", "name": "Văn phòng UBND phường", "parent_id": "hk", "kind": "office"}
+    created = client.post("/api/v1/units", json=body, headers=AS_CHAIRMAN)
+    assert created.status_code == 201 and created.json()["outstanding"] is False
+    patched = client.patch("/api/v1/units/hk-vp", json={"outstanding": True})
+    assert patched.json() == {**body, "head_id": None, "outstanding": True}
+    unit = client.get("/api/v1/units/hk").json()
+    assert (unit["head"]["id"], unit["parents"]) == ("HK-0100", ["hn"])
+    assert [c["id"] for c in unit["children"]] == ["hk-1c", "hk-vp"]
+    assert [o["id"] for o in unit["officers"]] == ["HK-0100", "HK-0101"]
+    section = client.get("/api/v1/units/hk-1c").json()
+    assert [(c["id"], c["officer_id"], c["devices"]) for c in section["counters"]] == \
+        [("hk-q1", "HK-0001", ["kiosk-hk-01"]), ("hk-q2", "HK-0002", ["kiosk-hk-02"])]
+    entries, verification = audit_log(seeded_db)
+    assert [(e.actor, e.action, e.subject) for e in entries[:2]] == [
+        ("api", "unit.update", "unit:hk-vp"), ("api:HK-0100", "unit.create", "unit:hk-vp")]
+    assert verification.ok
+
+
+def test_an_officer_shows_who_leads_and_who_decides(client):
+    officer = client.get("/api/v1/officers/HK-0001").json()
+    assert (officer["unit"]["id"], officer["leader"]["id"], officer["direct_leader"]["id"],
+            officer["responsible_head"]["id"]) == ("hk-1c", "HK-0101", "HK-0101", "HK-0100")
+    lead = client.get("/api/v1/officers/HK-0101").json()
+    assert lead["leader"] is None and lead["direct_leader"]["id"] == "HK-0100"
+    assert [o["id"] for o in lead["leads"]] == ["HK-0001", "HK-0002", "HK-0003", "HK-0004"]
+
+
+def test_an_officer_is_created_and_patched_partially(client):
+    body = {"id": "HK-0005", "name": "Nguyễn Văn An", "title": "Chuyên viên",
+            "unit_id": "hk-1c", "leader_id": "HK-0101", "photo": "anh/HK-0005.jpg",
+            "active_from": "2026-01-01"}
+    assert client.post("/api/v1/officers", json=body).status_code == 201
+    patched = client.patch("/api/v1/officers/HK-0005",
+                           json={"title": "Chuyên viên chính", "active_to": None}).json()
+    assert {k: patched[k] for k in body} == {**body, "title": "Chuyên viên chính"}
+    listed = client.get("/api/v1/officers").json()  # api.py's list sees it
+    assert "HK-0005" in {o["id"] for o in listed}
+
+
+def test_counters_are_listed_created_and_patched(client):
+    counters = {c["id"]: c for c in client.get("/api/v1/counters").json()}
+    assert (counters["bd-q2"]["officer_id"], counters["bd-q2"]["devices"]) == \
+        (None, ["kiosk-bd-02"])
+    created = client.post("/api/v1/counters",
+                          json={"id": "hk-q5", "label": "Quầy 5", "unit_id": "hk-1c"})
+    assert created.status_code == 201
+    assert client.patch("/api/v1/counters/hk-q5", json={"label": "Quầy 5 (ưu tiên)"}).json() \
+        == {"id": "hk-q5", "label": "Quầy 5 (ưu tiên)", "unit_id": "hk-1c"}
+
+
+@pytest.mark.parametrize("method, url, body, status, words", [
+    ("post", "/api/v1/units", {"id": "hk", "name": "x"}, 409, "already exists"),
+    ("post", "/api/v1/units", {"id": "u1", "name": "x", "kind": "village"}, 422,
+     "loại đơn vị"),
+    ("patch", "/api/v1/units/nowhere", {"name": "x"}, 404, "No unit"),
+    ("patch", "/api/v1/units/hn", {"parent_id": "hk-1c"}, 422, "cannot loop"),
+    ("get", "/api/v1/units/nowhere", None, 404, "Không tìm thấy đơn vị"),
+    ("get", "/api/v1/officers/NOBODY", None, 404, "No officer"),
+    ("post", "/api/v1/officers", {"id": "HK-0001", "name": "x", "title": "y",
+                                  "unit_id": "hk-1c"}, 409, "already exists"),
+    ("patch", "/api/v1/officers/HK-0101", {"leader_id": "HK-0001"}, 422, "cannot loop"),
+    ("patch", "/api/v1/officers/HK-0001", {"photo": "../x.jpg"}, 422, "relative path"),
+    ("patch", "/api/v1/counters/hk-q1", {"unit_id": "zz"}, 422, "no unit"),
+    ("patch", "/api/v1/counters/zz", {"label": "x"}, 404, "No counter"),
+])
+def test_organisation_errors_are_clear_and_bilingual(client, method, url, body, status, words):
+    response = client.request(method.upper(), url, json=body)
+    assert response.status_code == status
+    detail = response.json()["detail"]
+    assert words in detail and " / " in detail
+
+
+def shift_body(**overrides):
+    return {"counter_id": "bd-q2", "officer_id": "BD-0002", "starts_at": "2030-03-02T07:30",
+            "ends_at": "2030-03-02T11:30", **overrides}
+
+
+def test_a_shift_is_added_listed_corrected_and_cancelled(client, seeded_db):
+    created = client.post("/api/v1/roster", json=shift_body(note="ca sáng"),
+                          headers={"X-Hailong-Officer": "BD-0101"})
+    assert created.status_code == 201
+    shift = created.json()
+    assert (shift["starts"], shift["ends"], shift["created_by"]) == \
+        ("2030-03-02T07:30:00+07:00", "2030-03-02T11:30:00+07:00", "api:BD-0101")
+    afternoon = client.post("/api/v1/roster", json=shift_body(
+        officer_id="BD-0003", starts_at="2030-03-02T13:00", ends_at="2030-03-02T17:00")).json()
+
+    def listed(query):
+        return [s["id"] for s in client.get(f"/api/v1/roster?{query}").json()]
+    assert listed("counter=bd-q2") == [shift["id"], afternoon["id"]]
+    assert listed("counter=bd-q2&from=2030-03-02T12:00") == [afternoon["id"]]
+    assert listed("counter=bd-q2&to=2030-03-02T12:00") == [shift["id"]]
+    assert listed("counter=bd-q2&from=2030-03-02&to=2030-03-02") == [shift["id"],
+                                                                      afternoon["id"]]
+    assert listed("counter=bd-q2&to=2030-03-01") == []
+    assert listed("officer=BD-0003") == [afternoon["id"]]
+
+    fixed = client.patch(f"/api/v1/roster/{shift['id']}",
+                         json={"officer_id": "BD-0004", "reason": "Đổi người trực"})
+    assert fixed.status_code == 200
+    fixed = fixed.json()
+    assert (fixed["officer_id"], fixed["starts_at"], fixed["note"]) == \
+        ("BD-0004", shift["starts_at"], "ca sáng")
+    open_ended = client.patch(f"/api/v1/roster/{afternoon['id']}",
+                              json={"ends_at": None, "reason": "Trực đến khi có thông báo"})
+    assert open_ended.json()["ends_at"] is None
+    afternoon = open_ended.json()
+
+    by_body = client.request("DELETE", f"/api/v1/roster/{fixed['id']}",
+                             json={"reason": "Nghỉ phép"})
+    by_query = client.delete(f"/api/v1/roster/{afternoon['id']}?reason=Nghỉ ốm")
+    assert (by_body.json()["current"], by_query.json()["current"]) == (False, False)
+    assert listed("counter=bd-q2") == []
+    assert len(listed("counter=bd-q2&history=true")) == 4
+
+    entries, verification = audit_log(seeded_db)
+    assert [(e.action, e.after_value.get("reason")) for e in entries[:4]] == [
+        ("roster.cancel", "Nghỉ ốm"), ("roster.cancel", "Nghỉ phép"),
+        ("roster.correct", "Trực đến khi có thông báo"), ("roster.correct", "Đổi người trực")]
+    assert verification.ok
+
+
+@pytest.mark.parametrize("method, url, body, status, words", [
+    ("post", "/api/v1/roster", shift_body(counter_id="bd-q1"), 409, "already has shift"),
+    ("post", "/api/v1/roster", shift_body(officer_id="HK-0001"), 409, "two counters"),
+    ("post", "/api/v1/roster", shift_body(ends_at="2030-03-02T07:00"), 422, "after it starts"),
+    ("post", "/api/v1/roster", shift_body(starts_at="sáng mai"), 422, "ISO 8601"),
+    ("post", "/api/v1/roster", shift_body(officer_id="NOBODY"), 422, "no officer"),
+    ("patch", "/api/v1/roster/1", {"officer_id": "HK-0003", "reason": " "}, 422,
+     "reason is required"),
+    ("patch", "/api/v1/roster/999", {"officer_id": "HK-0003", "reason": "x"}, 404, "No shift"),
+    ("delete", "/api/v1/roster/1", None, 422, "reason is required"),
+    ("get", "/api/v1/roster?from=yesterday", None, 422, "from: invalid time"),
+])
+def test_roster_errors_are_clear_and_bilingual(client, method, url, body, status, words):
+    response = client.request(method.upper(), url, json=body)
+    assert response.status_code == status
+    assert words in response.json()["detail"]
+
+
+def test_a_correction_without_a_reason_is_refused_by_the_schema(client):
+    response = client.patch("/api/v1/roster/1", json={"officer_id": "HK-0003"})
+    assert response.status_code == 422

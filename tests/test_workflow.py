@@ -1,0 +1,569 @@
+"""The monthly workflow: order, locks, reopening, quota at its edges, lateness, audit, crashes.
+
+The organisation every test here (and test_permissions, test_api_workflow) builds:
+
+    CITY (head H0)
+    ├── W1 ward (head H1): H1, L1 (leader, led by nobody → the head reviews L1), O1 and O2
+    │   │                  (led by L1), O3 (no leader → H1 reviews)
+    │   └── F1 office (no head): O4 (led by L1; H1 decides, found walking up)
+    └── W2 ward (head H2): H2, S (a stranger to W1)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import date
+
+import pytest
+
+from collector import audit, scoring
+from collector.policy import load_preset
+from collector.store import Store
+from collector.workflow import (QuotaNotAcknowledged, WorkflowConflict, WorkflowError,
+                                WorkflowForbidden, WorkflowNotFound, WorkflowService)
+
+MONTH = "2026-03"
+OPEN = date(2026, 3, 25)  # the self-evaluation opens (SELF_OPENS_DAY)
+DURING = date(2026, 4, 1)  # before every default due date (3, 5 and 7 April)
+AFTER_SELF_DUE = date(2026, 4, 4)
+T0 = 1_775_000_000_000
+HANOI = {"discipline_ethics": 18, "bonus": 5}
+DECREE = {"politics_ethics": 7, "discipline": 7, "service_attitude": 6.5, "innovation": 5}
+
+
+def build_org(store: Store) -> None:
+    store.upsert_unit("CITY", "Thành phố")
+    store.upsert_unit("W1", "Phường Hoàn Kiếm", "CITY", kind="ward")
+    store.upsert_unit("F1", "Bộ phận Một cửa", "W1", kind="office")
+    store.upsert_unit("W2", "Phường Ba Đình", "CITY", kind="ward")
+    for officer, unit, leader in [("H0", "CITY", None), ("H1", "W1", None), ("L1", "W1", None),
+                                  ("O1", "W1", "L1"), ("O2", "W1", "L1"), ("O3", "W1", None),
+                                  ("O4", "F1", "L1"), ("H2", "W2", None), ("S", "W2", None)]:
+        store.upsert_officer(officer, f"Cán bộ {officer}", "Chuyên viên", unit, leader_id=leader)
+    store.upsert_unit("CITY", "Thành phố", head_id="H0")
+    store.upsert_unit("W1", "Phường Hoàn Kiếm", "CITY", kind="ward", head_id="H1")
+    store.upsert_unit("W2", "Phường Ba Đình", "CITY", kind="ward", head_id="H2")
+
+
+class Day:
+    """The injected `today`, moved by the tests."""
+
+    def __init__(self, day: date):
+        self.day = day
+
+    def __call__(self) -> date:
+        return self.day
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "hailong.db")
+    build_org(store)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def day():
+    return Day(DURING)
+
+
+def make_service(store, day, preset="hanoi-3814", evidence_of=None) -> WorkflowService:
+    ticks = itertools.count(T0, 1000)
+    return WorkflowService(store, load_preset(preset), clock=lambda: next(ticks), today=day,
+                           evidence_of=evidence_of)
+
+
+@pytest.fixture
+def service(store, day):
+    return make_service(store, day)
+
+
+def audit_trail(store):
+    return [(e.actor, e.action, e.subject) for e in reversed(audit.recent(store.db, None))]
+
+
+def snapshot_of_tables(store):
+    return {table: store.db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            for table in ("evaluations", "evaluation_events", "audit_log", "workflow_calendar")}
+
+
+def full_month(service, officer="O1", leader="L1", head="H1", grade="HTTNV"):
+    service.self_evaluate(officer, MONTH, officer, HANOI, "Hoàn thành 40 hồ sơ")
+    service.review(officer, MONTH, leader, {"discipline_ethics": 17, "bonus": 4}, "Tốt", grade)
+    return service.decide(officer, MONTH, head, grade, "Đồng ý")
+
+
+# --- the whole month --------------------------------------------------------------------------
+
+def test_a_full_month_is_recorded_step_by_step_and_audited(service, store):
+    assert service.status("O1", MONTH)["stage"] == "not_started"
+    after_self = service.self_evaluate("O1", MONTH, "O1", HANOI, "Hoàn thành 40 hồ sơ")
+    assert after_self["stage"] == "self_done"
+    assert after_self["self"]["scores"] == {"discipline_ethics": 18.0, "bonus": 5.0}
+    assert after_self["awaiting"] == [{"step": "review", "by": "L1"}]
+    reviewed = service.review("O1", MONTH, "L1", {"discipline_ethics": 17, "bonus": 4},
+                              "Tốt", "B")  # the policy's letter stands for HTTNV
+    assert (reviewed["stage"], reviewed["review"]["proposed_grade"]) == ("reviewed", "HTTNV")
+    assert reviewed["review"]["self_missing"] is False
+    assert reviewed["awaiting"] == [{"step": "decision", "by": "H1"}]
+    decided = service.decide("O1", MONTH, "H1", "HTTNV", "Đồng ý")
+    assert (decided["stage"], decided["locked"]) == ("decided", True)
+    # No evidence source: the review's scores alone, no task recorded → 17 + 0 + 4 = 21.
+    assert decided["decision"]["final_score"] == 21.0
+    assert decided["decision"]["snapshot"]["suggestion"]["score"] == 21.0
+    assert (decided["decision"]["by"], decided["decision"]["at"]) == ("H1", T0 + 2000)
+    assert decided["quota"]["rated"] == 1 and not decided["quota"]["exceeded"]
+    assert [e["step"] for e in decided["history"]] == ["self", "review", "decision"]
+    assert [e["actor"] for e in decided["history"]] == ["O1", "L1", "H1"]
+
+    subject = "evaluation:O1/2026-03"
+    assert audit_trail(store) == [("officer:O1", "evaluation.self", subject),
+                                  ("officer:L1", "evaluation.review", subject),
+                                  ("officer:H1", "evaluation.decide", subject)]
+    decision = audit.recent(store.db, 1)[0]
+    assert decision.before_value is None
+    assert decision.after_value["final_grade"] == "HTTNV"
+    assert decision.after_value["quota"]["cap"] == 0
+    assert audit.verify(store.db).ok
+
+
+def test_edits_before_the_next_step_keep_before_and_after(service, store):
+    service.self_evaluate("O1", MONTH, "O1", HANOI, "bản nháp")
+    service.self_evaluate("O1", MONTH, "O1", {"discipline_ethics": 19, "bonus": 6}, None)
+    service.review("O1", MONTH, "L1", HANOI, None, "HTNV")
+    service.review("O1", MONTH, "L1", HANOI, "Sửa lại", "HTTNV")
+    entries = list(reversed(audit.recent(store.db, None)))
+    assert entries[0].before_value is None
+    assert entries[1].before_value["self_comment"] == "bản nháp"
+    assert entries[1].after_value["scores"] == {"discipline_ethics": 19.0, "bonus": 6.0}
+    assert entries[3].before_value["proposed_grade"] == "HTNV"
+    assert entries[3].after_value["proposed_grade"] == "HTTNV"
+    assert len(service.status("O1", MONTH)["history"]) == 4
+
+
+# --- order and locks --------------------------------------------------------------------------
+
+def test_each_step_out_of_order_is_refused(service, day):
+    with pytest.raises(WorkflowConflict, match="Waiting for the self-evaluation"):
+        service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    with pytest.raises(WorkflowConflict, match="not reviewed"):
+        service.decide("O1", MONTH, "H1", "HTTNV")
+    service.self_evaluate("O1", MONTH, "O1", HANOI)
+    with pytest.raises(WorkflowConflict, match="not reviewed"):
+        service.decide("O1", MONTH, "H1", "HTTNV")
+    with pytest.raises(WorkflowConflict, match="no decision to reopen"):
+        service.reopen("O1", MONTH, "H1", "nhầm")
+    service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    with pytest.raises(WorkflowConflict, match="can no longer change"):
+        service.self_evaluate("O1", MONTH, "O1", HANOI)
+
+
+def test_a_decision_locks_the_month(service):
+    full_month(service)
+    with pytest.raises(WorkflowConflict, match="locked"):
+        service.self_evaluate("O1", MONTH, "O1", HANOI)
+    with pytest.raises(WorkflowConflict, match="locked"):
+        service.review("O1", MONTH, "L1", HANOI, None, "HTXSNV")
+    with pytest.raises(WorkflowConflict, match="locked"):
+        service.decide("O1", MONTH, "H1", "HTXSNV")
+    assert service.status("O1", MONTH)["decision"]["final_grade"] == "HTTNV"
+
+
+def test_the_leader_may_go_ahead_once_the_self_evaluation_is_overdue(service, day):
+    day.day = date(2026, 4, 3)  # the due day itself: still waiting
+    with pytest.raises(WorkflowConflict):
+        service.review("O1", MONTH, "L1", HANOI, None, "HTNV")
+    day.day = AFTER_SELF_DUE
+    status = service.review("O1", MONTH, "L1", HANOI, "Không tự đánh giá", "HTNV")
+    assert status["review"]["self_missing"] is True and status["self"]["skipped"] is True
+    assert status["history"][0]["data"]["self_missing"] is True
+    with pytest.raises(WorkflowConflict):  # too late now: the leader has reviewed
+        service.self_evaluate("O1", MONTH, "O1", HANOI)
+
+
+@pytest.mark.parametrize("today, month, words", [
+    (date(2026, 3, 24), "2026-03", "opens on 2026-03-25"),
+    (date(2026, 3, 31), "2026-04", "has not come yet"),
+    (date(2026, 3, 31), "2027-01", "has not come yet"),
+])
+def test_a_month_cannot_be_evaluated_before_it_opens(service, day, today, month, words):
+    day.day = today
+    with pytest.raises(WorkflowConflict, match=words):
+        service.self_evaluate("O1", month, "O1", HANOI)
+
+
+def test_self_evaluation_opens_on_the_25th(service, day):
+    day.day = OPEN
+    assert service.self_evaluate("O1", MONTH, "O1", HANOI)["stage"] == "self_done"
+
+
+def test_an_officer_not_active_in_the_month_is_not_evaluated(service, store):
+    store.upsert_officer("O9", "Cán bộ O9", "Chuyên viên", "W1", leader_id="L1",
+                         active_to="2026-02-28")
+    store.upsert_officer("O8", "Cán bộ O8", "Chuyên viên", "W1", leader_id="L1",
+                         active_from="2026-04-01")
+    for officer in ("O9", "O8"):
+        with pytest.raises(WorkflowConflict, match="not active in 2026-03"):
+            service.self_evaluate(officer, MONTH, officer, HANOI)
+    store.upsert_officer("O7", "Cán bộ O7", "Chuyên viên", "W1", leader_id="L1",
+                         active_from="2026-03-31", active_to="2026-03-31")
+    assert service.self_evaluate("O7", MONTH, "O7", HANOI)["stage"] == "self_done"
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda s: s.self_evaluate("O1", MONTH, "O1", {"discipline_ethics": 18}), "exactly"),
+    (lambda s: s.self_evaluate("O1", MONTH, "O1", {**HANOI, "task_results": 70}), "exactly"),
+    (lambda s: s.self_evaluate("O1", MONTH, "O1", {**HANOI, "bonus": 10.5}), "0 to 10"),
+    (lambda s: s.self_evaluate("O1", MONTH, "O1", {**HANOI, "bonus": -1}), "0 to 10"),
+    (lambda s: s.self_evaluate("O1", MONTH, "O1", {**HANOI, "bonus": True}), "0 to 10"),
+    (lambda s: s.self_evaluate("O1", MONTH, "O1", {**HANOI, "bonus": float("nan")}), "0 to"),
+    (lambda s: s.self_evaluate("O1", MONTH, "O1", HANOI, "x" * 2001), "at most 2000"),
+    (lambda s: s.self_evaluate("O1", "2026-13", "O1", HANOI), "Invalid month"),
+    (lambda s: s.self_evaluate("O1", "2026-3", "O1", HANOI), "Invalid month"),
+    (lambda s: s.review("O1", MONTH, "L1", HANOI, None, "E"), "must be one of"),
+    (lambda s: s.review("O1", MONTH, "L1", HANOI, None, "HTTNV", True), "discipline_note"),
+    (lambda s: s.review("O1", MONTH, "L1", HANOI, None, "HTTNV", "yes"), "true or false"),
+])
+def test_bad_input_is_refused_and_nothing_is_written(service, store, call, words):
+    before = snapshot_of_tables(store)
+    with pytest.raises(WorkflowError, match=words) as raised:
+        call(service)
+    assert type(raised.value) is WorkflowError  # a 422, not a conflict or a refusal
+    assert snapshot_of_tables(store) == before
+
+
+def test_unknown_officer_is_not_found(service):
+    with pytest.raises(WorkflowNotFound):
+        service.self_evaluate("NOBODY", MONTH, "NOBODY", HANOI)
+    with pytest.raises(WorkflowNotFound):
+        service.status("NOBODY", MONTH)
+    with pytest.raises(WorkflowNotFound):
+        service.unit_status("NOWHERE", MONTH)
+
+
+# --- permissions through the service ----------------------------------------------------------
+
+@pytest.mark.parametrize("actor", ["O2", "L1", "H1", "H0", "S", "GHOST"])
+def test_only_the_officer_self_evaluates(service, actor):
+    with pytest.raises(WorkflowForbidden):
+        service.self_evaluate("O1", MONTH, actor, HANOI)
+
+
+@pytest.mark.parametrize("officer, leader, head", [
+    ("O1", "L1", "H1"),   # led by L1, decided by the ward's head
+    ("O3", "H1", "H1"),   # no leader: the head reviews and decides
+    ("L1", "H1", "H1"),   # the leader is led by the head
+    ("O4", "L1", "H1"),   # an office without a head: the ward's head decides
+    ("H1", "H0", "H0"),   # a head's own evaluation goes up to the city's head
+])
+def test_review_by_the_leader_and_decision_by_the_head_only(service, officer, leader, head):
+    service.self_evaluate(officer, MONTH, officer, HANOI)
+    others = {"O1", "O2", "L1", "H1", "H0", "H2", "S", officer} - {leader}
+    for actor in sorted(others):
+        with pytest.raises(WorkflowForbidden):
+            service.review(officer, MONTH, actor, HANOI, None, "HTTNV")
+    service.review(officer, MONTH, leader, HANOI, None, "HTTNV")
+    for actor in sorted({"O1", "L1", "H1", "H0", "H2", "S", officer} - {head}):
+        with pytest.raises(WorkflowForbidden):
+            service.decide(officer, MONTH, actor, "HTTNV")
+    assert service.decide(officer, MONTH, head, "HTTNV")["decision"]["by"] == head
+
+
+def test_a_head_cannot_decide_their_own_month(service):
+    service.self_evaluate("H1", MONTH, "H1", HANOI)
+    service.review("H1", MONTH, "H0", HANOI, None, "HTXSNV")
+    with pytest.raises(WorkflowForbidden, match="Nobody decides their own grade"):
+        service.decide("H1", MONTH, "H1", "HTXSNV")
+
+
+def test_the_top_head_has_nobody_to_decide(service):
+    service.self_evaluate("H0", MONTH, "H0", HANOI)
+    with pytest.raises(WorkflowForbidden, match="no direct leader"):
+        service.review("H0", MONTH, "H0", HANOI, None, "HTTNV")
+
+
+# --- reopening --------------------------------------------------------------------------------
+
+def test_reopening_needs_the_head_and_a_reason_and_keeps_the_decision(service, store):
+    full_month(service)
+    for actor in ("O1", "L1", "H0", "H2"):
+        with pytest.raises(WorkflowForbidden):
+            service.reopen("O1", MONTH, actor, "Sai sót")
+    for reason in ("", "   ", None):
+        with pytest.raises(WorkflowError, match="reason"):
+            service.reopen("O1", MONTH, "H1", reason)
+    status = service.reopen("O1", MONTH, "H1", "Phát hiện sai sót về số hồ sơ")
+    assert (status["stage"], status["locked"]) == ("reviewed", False)
+    assert status["decision"] == {**status["decision"], "done": False, "final_grade": None,
+                                  "final_score": None, "by": None, "at": None,
+                                  "snapshot": None}
+    reopen = status["history"][-1]
+    assert reopen["step"] == "reopen" and reopen["data"]["reason"].startswith("Phát hiện")
+    assert reopen["data"]["decision"]["final_grade"] == "HTTNV"
+    assert reopen["data"]["decision"]["snapshot"]["suggestion"]["score"] == 21.0
+    entry = audit.recent(store.db, 1)[0]
+    assert (entry.action, entry.before_value["final_grade"]) == ("evaluation.reopen", "HTTNV")
+    # Back to the review stage: the leader may change the review, the head decides again.
+    service.review("O1", MONTH, "L1", {"discipline_ethics": 12, "bonus": 0}, None, "HTNV")
+    again = service.decide("O1", MONTH, "H1", "HTNV", "Sau khi xem lại")
+    assert again["decision"]["final_grade"] == "HTNV"
+    assert [e["step"] for e in again["history"]] == ["self", "review", "decision", "reopen",
+                                                     "review", "decision"]
+    assert audit.verify(store.db).ok
+
+
+# --- decision: evidence and snapshot ----------------------------------------------------------
+
+def test_the_decision_freezes_what_the_evidence_source_returned(store, day):
+    evidence = {"suggestion": {"score": 87.5, "grade": "HTTNV"},
+                "satisfaction": {"total": 41, "share_satisfied": 0.95}}
+    seen = []
+    service = make_service(store, day, evidence_of=lambda o, m: seen.append((o, m)) or evidence)
+    status = full_month(service)
+    assert seen == [("O1", MONTH)]
+    assert status["decision"]["final_score"] == 87.5
+    assert status["decision"]["snapshot"] == evidence
+    stored = store.db.execute("SELECT snapshot FROM evaluations").fetchone()[0]
+    assert json.loads(stored) == evidence
+    assert status["history"][-1]["data"]["snapshot_sha256"]
+
+
+def test_without_a_source_the_score_is_the_engine_on_the_review(store, day):
+    service = make_service(store, day, "decree-335")
+    service.self_evaluate("O1", MONTH, "O1", DECREE)
+    service.review("O1", MONTH, "L1", DECREE, None, "HTNV", True, "Khiển trách")
+    status = service.decide("O1", MONTH, "H1", "KHTNV")
+    expected = scoring.suggest(load_preset("decree-335"), None, None, DECREE, True)
+    assert status["decision"]["final_score"] == expected.score == 25.5  # 7 + 7 + 6.5 + 5
+    assert status["decision"]["snapshot"]["suggestion"]["grade"] == "KHTNV"  # disciplined
+
+
+@pytest.mark.parametrize("evidence", [{"suggestion": None}, {}, {"suggestion": {"score": "x"}}])
+def test_no_suggested_score_no_decision(store, day, evidence):
+    service = make_service(store, day, evidence_of=lambda o, m: evidence)
+    service.self_evaluate("O1", MONTH, "O1", HANOI)
+    service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    before = snapshot_of_tables(store)
+    with pytest.raises(WorkflowConflict, match="No suggested score"):
+        service.decide("O1", MONTH, "H1", "HTTNV")
+    assert snapshot_of_tables(store) == before
+
+
+def test_a_review_changed_while_deciding_is_not_decided_on(store, day, tmp_path):
+    leader_store = Store(store.path)
+    leader = make_service(leader_store, day)
+
+    def evidence_of(officer, month):  # the leader edits the review meanwhile
+        leader.review(officer, month, "L1", HANOI, "Sửa", "HTXSNV")
+        return {"suggestion": {"score": 90.0}}
+
+    service = make_service(store, day, evidence_of=evidence_of)
+    service.self_evaluate("O1", MONTH, "O1", HANOI)
+    service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    try:
+        with pytest.raises(WorkflowConflict, match="review changed"):
+            service.decide("O1", MONTH, "H1", "HTTNV")
+    finally:
+        leader_store.close()
+    assert service.status("O1", MONTH)["stage"] == "reviewed"
+
+
+# --- quota ------------------------------------------------------------------------------------
+
+def quota_unit(store, n, *, outstanding=False):
+    """Unit Q under CITY, head HQ, officers Q1..Qn led by HQ."""
+    store.upsert_unit("Q", "Phường Q", "CITY", outstanding=outstanding)
+    store.upsert_officer("HQ", "Thủ trưởng Q", "Chủ tịch", "Q")
+    for i in range(1, n + 1):
+        store.upsert_officer(f"Q{i}", f"Cán bộ Q{i}", "Chuyên viên", "Q")
+    store.upsert_unit("Q", "Phường Q", "CITY", head_id="HQ", outstanding=outstanding)
+
+
+# (preset, outstanding, proposed grades of the others, X's proposed, X's final,
+#  expected (rated, base, cap, exceeded))
+QUOTA_CASES = [
+    # hanoi-3814: A ≤ 30 % of those rated, floor(0.3 × rated)
+    ("hanoi-3814", False, [], "HTXSNV", "HTXSNV", (1, 1, 0, True)),      # 1 rated, cap 0
+    ("hanoi-3814", False, [], "HTTNV", "HTTNV", (1, 1, 0, False)),
+    ("hanoi-3814", False, ["HTXSNV"] * 2 + ["HTTNV"] * 7, "HTTNV", "HTXSNV",
+     (10, 10, 3, False)),                                                # exactly at the cap
+    ("hanoi-3814", False, ["HTXSNV"] * 3 + ["HTTNV"] * 6, "HTXSNV", "HTXSNV",
+     (10, 10, 3, True)),                                                 # one over
+    ("hanoi-3814", True, ["HTXSNV"] * 3 + ["HTTNV"] * 6, "HTXSNV", "HTXSNV",
+     (10, 10, 4, False)),                                                # outstanding: 40 %
+    # decree-335: excellent ≤ 20 % of those rated good, floor(0.2 × good)
+    ("decree-335", False, [], "HTXSNV", "HTXSNV", (1, 0, 0, True)),      # 1 rated, 0 good
+    ("decree-335", False, ["HTTNV"] * 5, "HTTNV", "HTXSNV", (6, 5, 1, False)),  # at the cap
+    ("decree-335", False, ["HTTNV"] * 5 + ["HTXSNV"], "HTXSNV", "HTXSNV",
+     (7, 5, 1, True)),                                                   # one over
+    ("decree-335", False, ["HTTNV"] * 4 + ["HTXSNV"], "HTTNV", "HTTNV",
+     (6, 5, 1, False)),                                                  # a good one adds base
+]
+
+
+@pytest.mark.parametrize("preset, outstanding, others, proposed, final, expected", QUOTA_CASES)
+def test_quota_at_its_edges(store, day, preset, outstanding, others, proposed, final,
+                            expected):
+    scores = HANOI if preset == "hanoi-3814" else DECREE
+    day.day = AFTER_SELF_DUE  # reviews without self-evaluations, to keep the test short
+    quota_unit(store, len(others) + 1, outstanding=outstanding)
+    service = make_service(store, day, preset)
+    before = service.unit_status("Q", MONTH)["quota"]
+    assert (before["rated"], before["exceeded"]) == (0, False)  # 0 rated: nothing to cap
+    for i, grade in enumerate([proposed, *others], start=1):
+        service.review(f"Q{i}", MONTH, "HQ", scores, None, grade)
+    rated, _base, cap, exceeded = expected
+    if exceeded:
+        tables = snapshot_of_tables(store)
+        with pytest.raises(QuotaNotAcknowledged) as refused:
+            service.decide("Q1", MONTH, "HQ", final)
+        assert (refused.value.quota.rated, refused.value.quota.cap) == (rated, cap)
+        assert "Warning" in str(refused.value) and "Cảnh báo" in str(refused.value)
+        assert snapshot_of_tables(store) == tables
+    status = service.decide("Q1", MONTH, "HQ", final, acknowledge_quota=exceeded)
+    quota = status["quota"]
+    assert (quota["rated"], quota["base"], quota["cap"], quota["exceeded"]) == expected
+    recorded = status["history"][-1]["data"]
+    assert recorded["quota"] == quota and recorded["acknowledged_quota"] is exceeded
+    assert recorded["quota_unit"] == "Q"
+    assert audit.recent(store.db, 1)[0].after_value["quota"] == quota
+
+
+def test_a_heads_decision_counts_in_the_unit_above(service, store, day):
+    day.day = AFTER_SELF_DUE
+    service.review("H1", MONTH, "H0", HANOI, None, "HTXSNV")
+    status = service.decide("H1", MONTH, "H0", "HTXSNV", acknowledge_quota=True)
+    assert status["history"][-1]["data"]["quota_unit"] == "CITY"
+    service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    service.review("O4", MONTH, "L1", HANOI, None, "HTTNV")  # in F1, below W1: counted in W1
+    assert service.unit_status("W1", MONTH)["quota"]["rated"] == 3  # H1 sits in W1 too
+    # The head's own A (decided above) counts against the unit's cap: floor(0.3 × 3) = 0.
+    with pytest.raises(QuotaNotAcknowledged):
+        service.decide("O1", MONTH, "H1", "HTTNV")
+    quota = service.decide("O1", MONTH, "H1", "HTTNV", acknowledge_quota=True)["quota"]
+    assert (quota["rated"], quota["proposed"], quota["cap"]) == (3, 1, 0)
+
+
+# --- lateness and the calendar ----------------------------------------------------------------
+
+@pytest.mark.parametrize("today, late_steps", [
+    (date(2026, 4, 3), []),                                  # due days are still on time
+    (date(2026, 4, 4), ["self"]),
+    (date(2026, 4, 6), ["self", "review"]),
+    (date(2026, 4, 8), ["self", "review", "decision"]),
+])
+def test_lateness_by_the_default_due_dates(service, day, today, late_steps):
+    day.day = today
+    status = service.status("O1", MONTH)
+    assert status["late_steps"] == late_steps
+    assert [status[s]["late"] for s in ("self", "review", "decision")] == [
+        s in late_steps for s in ("self", "review", "decision")]
+    assert (status["self"]["due"], status["review"]["due"], status["decision"]["due"]) == (
+        "2026-04-03", "2026-04-05", "2026-04-07")
+
+
+def test_unit_status_says_who_is_late_at_which_step(service, store, day):
+    service.self_evaluate("O1", MONTH, "O1", HANOI)
+    service.self_evaluate("O2", MONTH, "O2", HANOI)
+    service.review("O2", MONTH, "L1", HANOI, None, "HTTNV")
+    day.day = date(2026, 4, 6)
+    service.review("O3", MONTH, "H1", HANOI, None, "HTNV")  # without a self-evaluation
+    unit = service.unit_status("W1", MONTH)
+    rows = {o["officer_id"]: o for o in unit["officers"]}
+    assert sorted(rows) == ["H1", "L1", "O1", "O2", "O3", "O4"]  # F1's O4 included
+    assert rows["O1"]["late_steps"] == ["review"]
+    assert rows["O1"]["awaiting"] == [{"step": "review", "by": "L1"}]
+    assert rows["O2"]["late_steps"] == [] and rows["O2"]["awaiting"] == [
+        {"step": "decision", "by": "H1"}]
+    assert rows["O3"]["self_skipped"] and rows["O3"]["late_steps"] == []
+    assert rows["O4"]["late_steps"] == ["self", "review"]
+    assert rows["H1"]["awaiting"] == [{"step": "self", "by": "H1"},
+                                      {"step": "review", "by": "H0"}]
+    assert unit["stages"] == {"not_started": 3, "self_done": 1, "reviewed": 2, "decided": 0}
+    assert unit["late"] == {"self": 3, "review": 4, "decision": 0}
+    assert unit["quota"]["rated"] == 2
+
+
+def test_a_months_own_dates_are_set_by_the_top_head_and_audited(service, store, day):
+    for actor in ("H1", "O1", "GHOST"):
+        with pytest.raises(WorkflowForbidden):
+            service.set_calendar(MONTH, actor, "2026-04-06", "2026-04-08", "2026-04-10")
+    for dates, words in [(("2026-04-08", "2026-04-06", "2026-04-10"), "step order"),
+                         (("2026-03-20", "2026-04-06", "2026-04-10"), "before it opens"),
+                         (("2026-04-06", "2026-04-08", "2027-05-01"), "cannot be after"),
+                         (("6/4/2026", "2026-04-08", "2026-04-10"), "YYYY-MM-DD")]:
+        with pytest.raises(WorkflowError, match=words):
+            service.set_calendar(MONTH, "H0", *dates)
+    calendar = service.set_calendar(MONTH, "H0", "2026-04-06", "2026-04-08", "2026-04-10")
+    assert (calendar["source"], calendar["set_by"]) == ("set", "H0")
+    day.day = date(2026, 4, 6)
+    assert service.status("O1", MONTH)["late_steps"] == []  # was self and review by default
+    with pytest.raises(WorkflowConflict):  # the self-evaluation is now due on the 6th
+        service.review("O1", MONTH, "L1", HANOI, None, "HTNV")
+    day.day = date(2026, 4, 7)
+    assert service.review("O1", MONTH, "L1", HANOI, None, "HTNV")["review"]["self_missing"]
+    service.set_calendar(MONTH, "H0", "2026-04-07", "2026-04-09", "2026-04-11")
+    entries = [e for e in audit.recent(store.db, None) if e.action == "calendar.set"]
+    assert [e.subject for e in entries] == ["calendar:2026-03"] * 2
+    assert entries[0].before_value == {"self_due": "2026-04-06", "review_due": "2026-04-08",
+                                       "decision_due": "2026-04-10"}
+    assert entries[-1].before_value is None
+    assert audit.verify(store.db).ok
+
+
+# --- crashes ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("step", ["self", "review", "decide", "reopen", "calendar"])
+def test_a_crash_mid_step_leaves_nothing_half_written(service, store, day, monkeypatch, step):
+    day.day = AFTER_SELF_DUE
+    if step in ("decide", "reopen"):
+        service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    if step == "reopen":
+        service.decide("O1", MONTH, "H1", "HTTNV")
+    before = snapshot_of_tables(store)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "append", crash)
+    calls = {"self": lambda: service.self_evaluate("O1", MONTH, "O1", HANOI),
+             "review": lambda: service.review("O1", MONTH, "L1", HANOI, None, "HTNV"),
+             "decide": lambda: service.decide("O1", MONTH, "H1", "HTTNV"),
+             "reopen": lambda: service.reopen("O1", MONTH, "H1", "Sai"),
+             "calendar": lambda: service.set_calendar(MONTH, "H0", "2026-04-06",
+                                                      "2026-04-08", "2026-04-10")}
+    with pytest.raises(RuntimeError, match="disk full"):
+        calls[step]()
+    assert not store.db.conn.in_transaction
+    assert snapshot_of_tables(store) == before
+    monkeypatch.undo()
+    assert audit.verify(store.db).ok
+
+
+# --- command line -----------------------------------------------------------------------------
+
+def test_the_command_line_prints_who_is_late(service, store, capsys, monkeypatch):
+    import argparse
+
+    from collector import cli_workflow
+    from collector.cli import UsageError
+
+    service.self_evaluate("O1", MONTH, "O1", HANOI)
+    monkeypatch.setattr(cli_workflow, "local_today", lambda: date(2026, 4, 6))
+    parser = argparse.ArgumentParser()
+    cli_workflow.add_workflow_commands(parser.add_subparsers(dest="command"))
+
+    def run(*argv):
+        args = parser.parse_args(["evaluation", "status", "--db", str(store.path), *argv])
+        return args.handler(args)
+
+    assert run("--unit", "W1", "--month", MONTH, "--json") == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {o["officer_id"]: o["late_steps"] for o in printed["officers"]}["O1"] == ["review"]
+    assert run("--unit", "F1", "--month", MONTH) == 0
+    out = capsys.readouterr().out
+    assert "O4 Cán bộ O4" in out and "tự đánh giá, nhận xét của lãnh đạo" in out
+    with pytest.raises(UsageError, match="No unit 'NOWHERE'"):
+        run("--unit", "NOWHERE", "--month", MONTH)
