@@ -260,6 +260,37 @@ def _migration_accounts(db: sqlite_utils.Database) -> None:
         created_at INTEGER NOT NULL, revoked_at INTEGER)""")
 
 
+def _migration_alerts(db: sqlite_utils.Database) -> None:
+    # A counter whose negative share crossed the policy's threshold within a window
+    # (collector/alerts.py). One alert per burst: a burst that goes on extends `last_at` and
+    # the counts instead of raising another. Acknowledged by a leader, with notes.
+    db.execute("""CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        counter_id TEXT NOT NULL REFERENCES counters(id),
+        officer_id TEXT REFERENCES officers(id),
+        kind TEXT NOT NULL,
+        first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
+        ratings INTEGER NOT NULL, negative INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        raised_at INTEGER NOT NULL,
+        acknowledged_by TEXT, acknowledged_at INTEGER)""")
+    db.execute("CREATE INDEX alerts_counter ON alerts(counter_id, last_at)")
+    db.execute("CREATE INDEX alerts_open ON alerts(acknowledged_at, raised_at)")
+    db.execute("""CREATE TABLE alert_notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        actor TEXT NOT NULL, at INTEGER NOT NULL, text TEXT NOT NULL)""")
+    # An officer's written response to a month's evaluation (ý kiến phản hồi của cán bộ):
+    # appended, never edited; leaders see it beside the month.
+    db.execute("""CREATE TABLE evaluation_responses (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        officer_id TEXT NOT NULL REFERENCES officers(id),
+        month TEXT NOT NULL,
+        actor TEXT NOT NULL, at INTEGER NOT NULL, text TEXT NOT NULL)""")
+    db.execute("CREATE INDEX evaluation_responses_officer ON evaluation_responses(officer_id, "
+               "month)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
@@ -269,6 +300,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0006_organisation", _migration_organisation),
     ("0007_evaluations", _migration_evaluations),
     ("0008_accounts", _migration_accounts),
+    ("0009_alerts_responses", _migration_alerts),
 ]
 
 
