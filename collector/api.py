@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 from dashboard.forms import router as forms_router
 from dashboard.pages import router as dashboard_router
 
-from . import __version__, api_monthly, api_org, api_tasks, api_workflow, queries, reports
+from . import (__version__, api_import, api_monthly, api_org, api_tasks, api_workflow, queries,
+               reports)
 from .messages import encode_command, encode_session
 from .deps import Db, MonthParam, month_or_422
 from .ingest import BrokerAddress, Ingest
@@ -147,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_tasks.router)
     app.include_router(api_workflow.router)
     app.include_router(api_monthly.router)
+    app.include_router(api_import.router)
     app.include_router(dashboard_router)
     app.include_router(forms_router)
     return app

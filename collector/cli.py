@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Imported here: these modules import UsageError from this one.
     from .cli_audit import add_audit_commands
     from .cli_devices import add_device_commands
+    from .cli_import import add_import_commands
     from .cli_month import add_month_commands
     from .cli_users import add_user_commands
     from .cli_workflow import add_workflow_commands
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(sub)
     add_workflow_commands(sub)
     add_month_commands(sub)
+    add_import_commands(sub)
     add_flash_command(sub, registry_device_config)
     return parser
 
