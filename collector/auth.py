@@ -1,0 +1,143 @@
+"""Who is asking: the session cookie or API token of a request, and what they may see.
+
+Every route but `GET /api/v1/health`, the login page and static files depends on `viewer`:
+without a valid session or token an API call gets 401 and a page redirects to the login
+form. A session stays valid until it expires, the password changes or the account is
+disabled (checked on every request). Writes made with a session cookie must carry its CSRF
+token (form field `csrf_token` or header `X-CSRF-Token`); API tokens carry no cookie and are
+not exposed to cross-site requests, so they need none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+
+from . import accounts
+from .accounts import User
+from .deps import Db
+from .scope import PEOPLE, Scope, scope_of
+from .sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, Session, SessionCodec
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class LoginRequired(Exception):
+    """Raised by `viewer`; the app answers 401 (API) or redirects to /login (pages)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: User
+    scope: Scope
+    session: Session | None  # None when authenticated by an API token
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    @property
+    def officer_id(self) -> str | None:
+        return self.user.officer_id
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this person."""
+        return f"user:{self.user.login}"
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf if self.session else ""
+
+
+def session_codec(request: Request) -> SessionCodec:
+    return request.app.state.session_codec
+
+
+def _from_token(db, request: Request) -> User | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return accounts.user_for_token(db, token.strip())
+
+
+def _from_cookie(db, request: Request) -> tuple[User, Session] | None:
+    session = session_codec(request).decode(request.cookies.get(COOKIE_NAME))
+    if session is None:
+        return None
+    row = db.execute("SELECT password_changed_at FROM users WHERE login = ? "
+                     "AND disabled_at IS NULL", [session.login]).fetchone()
+    if not session.still_valid(row[0] if row else None):
+        return None
+    user = accounts.get_user(db, session.login)
+    return (user, session) if user else None
+
+
+async def viewer(request: Request, db: Db) -> Viewer:
+    user = _from_token(db, request)
+    session = None
+    if user is None:
+        found = _from_cookie(db, request)
+        if found is None:
+            raise LoginRequired(request.url.path + (f"?{request.url.query}"
+                                                    if request.url.query else ""))
+        user, session = found
+        if request.method not in SAFE_METHODS:
+            token = request.headers.get(CSRF_HEADER)
+            if token is None and request.headers.get("content-type", "").startswith(
+                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                token = (await request.form()).get(CSRF_FIELD)
+            if not session.csrf_ok(token if isinstance(token, str) else None):
+                raise HTTPException(status_code=403, detail=(
+                    "Phiên làm việc không hợp lệ, hãy tải lại trang (thiếu mã CSRF) / "
+                    "Invalid session token, reload the page (CSRF token missing)"))
+    return Viewer(user=user, scope=scope_of(db, user), session=session)
+
+
+CurrentViewer = Annotated[Viewer, Depends(viewer)]
+
+
+def login_url(path: str) -> str:
+    return "/login?next=" + quote(path, safe="/")
+
+
+def refuse(vi: str, en: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=f"{vi} / {en}")
+
+
+def require_role(who: Viewer, *roles: str) -> None:
+    if who.role not in roles:
+        raise refuse("Vai trò của tài khoản không được phép xem hay làm việc này",
+                     "Your account's role may not see or do this")
+
+
+def require_officer_in_scope(who: Viewer, db, officer_id: str) -> None:
+    row = db.execute("SELECT unit_id FROM officers WHERE id = ?", [officer_id]).fetchone()
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"Không tìm thấy cán bộ {officer_id!r} / "
+                                                    f"No officer {officer_id!r}")
+    if not who.scope.sees_officer(officer_id, row[0]):
+        raise refuse(f"Cán bộ {officer_id} ngoài phạm vi tài khoản của bạn",
+                     f"Officer {officer_id} is outside your account's scope")
+
+
+def require_unit_in_scope(who: Viewer, unit_id: str) -> None:
+    if not who.scope.sees_unit(unit_id):
+        raise refuse(f"Đơn vị {unit_id} ngoài phạm vi tài khoản của bạn",
+                     f"Unit {unit_id} is outside your account's scope")
+
+
+def acting_officer(who: CurrentViewer) -> str:
+    """The officer a workflow or task action is done as: the account's own record."""
+    if who.role not in PEOPLE or who.officer_id is None:
+        raise refuse("Tài khoản này không gắn với cán bộ nào nên không thực hiện được bước "
+                     "đánh giá", "This account is not an officer's, so it cannot take part "
+                     "in an evaluation")
+    return who.officer_id

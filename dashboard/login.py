@@ -1,0 +1,86 @@
+"""Logging in and out, and the language switch.
+
+POST /login checks the throttle before the password (a locked-out login costs no argon2 run
+and tells nothing), sets the signed session cookie (HttpOnly, SameSite=Lax; Secure when the
+request came over HTTPS) and redirects to the page asked for — only ever a local path, so the
+form cannot be used to send someone elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from collector import accounts
+from collector.auth import CurrentViewer
+from collector.deps import Db
+from collector.sessions import COOKIE_NAME, SESSION_MAX_AGE_S
+from collector.store import Store
+
+from .i18n import LANGUAGES
+from .web import LANGUAGE_COOKIE, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def local_path(target: str | None) -> str:
+    """`target` if it is a path on this site, else the front page."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", None, next=local_path(next), error=None, login="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, db: Db, login: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+    throttle = request.app.state.login_throttle
+    client = _client(request)
+    wait = throttle.retry_after(login, client)
+    if wait:
+        return render(request, "login.html", None, status_code=429, next=local_path(next),
+                      login=login, error=("locked", (wait + 59) // 60))
+    user, rehash = accounts.verify_login(db, login, password)
+    if user is None:
+        throttle.failed(login, client)
+        return render(request, "login.html", None, status_code=401, next=local_path(next),
+                      login=login, error=("wrong", 0))
+    throttle.succeeded(login, client)
+    if rehash:
+        store = Store(request.app.state.settings.db_path)
+        try:
+            accounts.AccountService(store, actor="system").rehash(user.login, rehash)
+        finally:
+            store.close()
+    changed = db.execute("SELECT password_changed_at FROM users WHERE login = ?",
+                         [user.login]).fetchone()[0]
+    _, cookie = request.app.state.session_codec.new(user.login, changed)
+    response = RedirectResponse(local_path(next), status_code=303)
+    response.set_cookie(COOKIE_NAME, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, who: CurrentViewer) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME)
+    return response
+
+
+@router.get("/language/{code}")
+def switch_language(code: str, next: str = "/") -> Response:
+    response = RedirectResponse(local_path(next), status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 86400, samesite="lax")
+    return response

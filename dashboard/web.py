@@ -1,0 +1,47 @@
+"""Rendering of the pages: one Jinja2 environment, the language, the viewer, the CSRF token.
+
+Every page renders through `render(request, template, viewer, **context)`, which adds what the
+layout needs: `_` and `ngettext` bound to the page's language (dashboard/i18n.py), `t` (the
+Translator, for numbers and dates), `viewer` (the account; None on the login page), `csrf`
+(the session's token for forms), `lang` and the links to switch language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from collector.auth import Viewer
+
+from .i18n import LANGUAGE_NAMES, LANGUAGES, negotiate, translator
+
+LANGUAGE_COOKIE = "hailong_lang"
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def language_of(request: Request) -> str:
+    return negotiate(request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE))
+
+
+def page_context(request: Request, viewer: Viewer | None, **context: Any) -> dict[str, Any]:
+    language = language_of(request)
+    t = translator(language)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    switch = [{"code": code, "name": LANGUAGE_NAMES[code], "current": code == language,
+               "href": f"/language/{code}?next={quote(here, safe='/')}"}
+              for code in LANGUAGES]
+    return {"_": t.gettext, "ngettext": t.ngettext, "t": t, "lang": language,
+            "languages": switch, "viewer": viewer,
+            "csrf": viewer.csrf if viewer else "", **context}
+
+
+def render(request: Request, template: str, viewer: Viewer | None, *,
+           status_code: int = 200, **context: Any) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, template,
+                                      page_context(request, viewer, **context),
+                                      status_code=status_code)
