@@ -8,19 +8,28 @@ beside the API; without one it only serves what the database holds.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from dashboard.forms import router as forms_router
+from dashboard.login import router as login_router
 from dashboard.pages import router as dashboard_router
 
 from . import (__version__, api_import, api_monthly, api_org, api_tasks, api_workflow, queries,
                reports)
+from .auth import (CurrentViewer, LoginRequired, Viewer, login_url, require_officer_in_scope,
+                   require_role, viewer)
+from .credentials import load_or_create_secret
 from .messages import encode_command, encode_session
 from .deps import Db, MonthParam, month_or_422
+from .sessions import LoginThrottle, SessionCodec
 from .ingest import BrokerAddress, Ingest
 from .settings import Settings
 from .store import Store
@@ -36,6 +45,19 @@ class CommandRequest(BaseModel):
     cmd: str = Field(description="reload_config or show_message")
     text: str | None = None
     seconds: int | None = None
+
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "dashboard" / "static"
+STAFF = ("technician", "administrator")
+
+
+def device_unit(db, device_id: str | None) -> str | None:
+    """The unit of the counter a device stands at."""
+    if device_id is None:
+        return None
+    row = db.execute("SELECT c.unit_id FROM devices d JOIN counters c ON c.id = d.counter_id "
+                     "WHERE d.id = ?", [device_id]).fetchone()
+    return row[0] if row else None
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -58,10 +80,38 @@ def create_app(settings: Settings) -> FastAPI:
                 ingest.stop()
 
     app = FastAPI(title="hailong", version=__version__, lifespan=lifespan,
+                  docs_url=None, openapi_url=None,
                   description="Citizen satisfaction at one-stop counters and officers' monthly "
-                              "evaluation. Wire protocol: docs/protocol.md.")
+                              "evaluation. Wire protocol: docs/protocol.md. Every route but "
+                              "/api/v1/health needs a session (log in at /login) or an API "
+                              "token (`Authorization: Bearer …`, from `hailong users token`).")
     app.state.settings = settings
     app.state.ingest = None
+    db_path = Path(settings.db_path)
+    secret_file = Path(settings.session_secret_file or db_path.with_name(
+        db_path.name + ".session-secret"))
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    app.state.session_codec = SessionCodec(load_or_create_secret(secret_file)[0])
+    app.state.login_throttle = LoginThrottle()
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, error: LoginRequired):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                                content={"detail": "Cần đăng nhập hoặc mã API / Log in or "
+                                                   "send an API token"})
+        return RedirectResponse(login_url(error.path), status_code=303)
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(who: CurrentViewer) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(who: CurrentViewer) -> HTMLResponse:
+        # Swagger UI's script comes from its CDN: this page needs the internet, the API not.
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="hailong API")
 
     @app.get("/api/v1/health", tags=["system"])
     def health(request: Request, db: Db) -> dict[str, Any]:
@@ -77,13 +127,26 @@ def create_app(settings: Settings) -> FastAPI:
                 "broker": broker, "store_error": store_error, "ratings_total": totals["stored"],
                 "duplicates_total": totals["duplicate"], "rejected_total": totals["rejected"]}
 
+    @app.get("/api/v1/me", tags=["accounts"])
+    def me(who: CurrentViewer) -> dict[str, Any]:
+        """The account asking: login, name, role, officer record, scope, and the CSRF token a
+        script logged in with a session sends as `X-CSRF-Token` on writes."""
+        return {**who.user.as_dict(), "csrf_token": who.csrf or None,
+                "scope": {"everything": who.scope.everything,
+                          "units": sorted(who.scope.units),
+                          "officers": sorted(who.scope.officers)}}
+
     @app.get("/api/v1/officers", tags=["officers"])
-    def officers(db: Db) -> list[dict[str, Any]]:
-        return queries.list_officers(db)
+    def officers(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
+        """The officers the account may see, with their unit."""
+        return [o for o in queries.list_officers(db)
+                if who.scope.sees_officer(o["id"], o["unit_id"])]
 
     @app.get("/api/v1/officers/{officer_id}/satisfaction", tags=["officers"])
-    def officer_satisfaction(officer_id: str, db: Db, month: MonthParam = None) -> dict[str, Any]:
+    def officer_satisfaction(officer_id: str, db: Db, who: CurrentViewer,
+                             month: MonthParam = None) -> dict[str, Any]:
         """Counts per level, total, satisfaction index 0–100 and filtered presses for a month."""
+        require_officer_in_scope(who, db, officer_id)
         month = month_or_422(month)
         try:
             return reports.officer_satisfaction(db, officer_id, month)
@@ -91,30 +154,56 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(status_code=404, detail=str(error)) from None
 
     @app.get("/api/v1/overview", tags=["officers"])
-    def overview(db: Db, month: MonthParam = None) -> dict[str, Any]:
-        """Every officer's satisfaction for a month: the data of the dashboard's front page."""
-        return reports.officers_overview(db, month_or_422(month))
+    def overview(db: Db, who: CurrentViewer, month: MonthParam = None) -> dict[str, Any]:
+        """Every visible officer's satisfaction for a month: the dashboard's front page."""
+        report = reports.officers_overview(db, month_or_422(month))
+        report["officers"] = [o for o in report["officers"]
+                              if who.scope.sees_officer(o["id"], o["unit_id"])]
+        return report
 
     @app.get("/api/v1/ratings", tags=["ratings"])
-    def ratings(db: Db, device: str | None = None, officer: str | None = None,
+    def ratings(db: Db, who: CurrentViewer, device: str | None = None,
+                officer: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
-        """The most recently received ratings, newest first."""
+        """The most recently received ratings, newest first. An account limited to part of
+        the organisation names the officer or the device it asks about."""
+        if not who.scope.everything:
+            if officer is not None:
+                require_officer_in_scope(who, db, officer)
+            elif device is None or not who.scope.sees_unit(device_unit(db, device)):
+                raise HTTPException(status_code=403, detail=(
+                    "Hãy chọn một cán bộ hoặc thiết bị trong phạm vi của bạn / Name an officer "
+                    "or a device within your scope"))
         return queries.recent_ratings(db, device_id=device, officer_id=officer, limit=limit)
 
     @app.get("/api/v1/rejected", tags=["ratings"])
-    def rejected(db: Db, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
-        """Messages the collector could not store, with the reason and the raw payload."""
-        return queries.recent_rejections(db, limit)
+    def rejected(db: Db, who: CurrentViewer,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+        """Messages the collector could not store, with the reason and the raw payload
+        (technicians and administrators)."""
+        require_role(who, *STAFF)
+        rows = queries.recent_rejections(db, limit)
+        if who.scope.everything:
+            return rows
+        return [r for r in rows if who.scope.sees_unit(device_unit(db, r["device_id"]))]
 
     @app.get("/api/v1/devices", tags=["devices"])
-    def devices(db: Db) -> list[dict[str, Any]]:
-        return queries.list_devices(db)
+    def devices(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
+        """Devices with their counter and last status, within the account's scope."""
+        require_role(who, *STAFF, "head", "leader")
+        return [d for d in queries.list_devices(db)
+                if who.scope.sees_unit(device_unit(db, d["id"]))]
 
-    def send_to_device(request: Request, db, device_id: str, kind: str,
+    def send_to_device(request: Request, db, who: Viewer, device_id: str, kind: str,
                        payload: bytes) -> dict[str, Any]:
+        require_role(who, *STAFF)
         if not any(d["id"] == device_id and d["retired_at"] is None
                    for d in queries.list_devices(db)):
             raise HTTPException(status_code=404, detail=f"no active device {device_id!r}")
+        if not who.scope.sees_unit(device_unit(db, device_id)):
+            raise HTTPException(status_code=403, detail=(
+                f"Thiết bị {device_id} ngoài phạm vi của bạn / Device {device_id} is outside "
+                "your scope"))
         ingest: Ingest | None = request.app.state.ingest
         if ingest is None:
             raise HTTPException(status_code=503, detail="this collector runs without a broker")
@@ -126,29 +215,28 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/v1/devices/{device_id}/session", tags=["devices"], status_code=202)
     def open_session(device_id: str, body: SessionRequest, request: Request,
-                     db: Db) -> dict[str, Any]:
+                     db: Db, who: CurrentViewer) -> dict[str, Any]:
         """Open (or, with a null dossier, close) a rating for a dossier on a session-mode device."""
         try:
             payload = encode_session(dossier=body.dossier, seconds=body.seconds)
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
-        return send_to_device(request, db, device_id, "session", payload)
+        return send_to_device(request, db, who, device_id, "session", payload)
 
     @app.post("/api/v1/devices/{device_id}/command", tags=["devices"], status_code=202)
     def send_command(device_id: str, body: CommandRequest, request: Request,
-                     db: Db) -> dict[str, Any]:
+                     db: Db, who: CurrentViewer) -> dict[str, Any]:
         """Ask a device to reload its configuration or show a message."""
         try:
             payload = encode_command(body.cmd, text=body.text, seconds=body.seconds)
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
-        return send_to_device(request, db, device_id, "command", payload)
+        return send_to_device(request, db, who, device_id, "command", payload)
 
-    app.include_router(api_org.router)
-    app.include_router(api_tasks.router)
-    app.include_router(api_workflow.router)
-    app.include_router(api_monthly.router)
-    app.include_router(api_import.router)
-    app.include_router(dashboard_router)
-    app.include_router(forms_router)
+    app.include_router(login_router)
+    # Everything else needs a session or a token, even a route that forgot to ask for it.
+    signed_in = [Depends(viewer)]
+    for router in (api_org.router, api_tasks.router, api_workflow.router, api_monthly.router,
+                   api_import.router, dashboard_router, forms_router):
+        app.include_router(router, dependencies=signed_in)
     return app

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from .auth import CurrentViewer, require_role
 from .import_apply import run_import
 from .importer import MAX_BYTES
 from .store import Store
@@ -45,10 +46,11 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _import(db_path: Any, kind: str, name: str, data: bytes, dry_run: bool) -> dict[str, Any]:
+def _import(db_path: Any, kind: str, name: str, data: bytes, dry_run: bool,
+            actor: str) -> dict[str, Any]:
     store = Store(db_path)
     try:
-        return run_import(store, kind, [(name, data)], dry_run=dry_run, actor="api").to_dict()
+        return run_import(store, kind, [(name, data)], dry_run=dry_run, actor=actor).to_dict()
     finally:
         store.close()
 
@@ -60,7 +62,7 @@ def _import(db_path: Any, kind: str, name: str, data: bytes, dry_run: bool) -> d
     422: {"description": "rows rejected; the report lists each with sheet, row, column, "
                          "value and the reason in Vietnamese and English; nothing written"}})
 async def import_file(
-        kind: Literal["org", "tasks"], request: Request,
+        kind: Literal["org", "tasks"], request: Request, who: CurrentViewer,
         dry_run: Annotated[bool, Query(description="check and report only, write nothing")]
         = False,
         filename: Annotated[str | None, Query(description="the file's name, shown in the "
@@ -68,7 +70,13 @@ async def import_file(
                                               max_length=200)] = None) -> JSONResponse:
     """Import an organisation (`org`: an XLSX workbook with sheets units/officers/counters
     or Đơn vị/Cán bộ/Quầy, or one CSV of one of them) or task records (`tasks`) from the file
-    sent as the request body. A file with any bad row changes nothing (docs/import.md)."""
+    sent as the request body. A file with any bad row changes nothing (docs/import.md).
+    Administrators only: a file can touch every unit."""
+    require_role(who, "administrator")
+    if not who.scope.everything:
+        raise HTTPException(status_code=403, detail=(
+            "Chỉ quản trị viên toàn hệ thống được nhập tệp / Only an administrator of the "
+            "whole system may import files"))
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ACCEPTED_TYPES:
         raise HTTPException(status_code=415, detail=(
@@ -78,5 +86,5 @@ async def import_file(
     data = await _body(request)
     name = filename or ("import.xlsx" if content_type == XLSX_TYPE else "import.csv")
     report = await run_in_threadpool(_import, request.app.state.settings.db_path, kind, name,
-                                     data, dry_run)
+                                     data, dry_run, who.actor)
     return JSONResponse(report, status_code=200 if report["ok"] else 422)

@@ -17,45 +17,23 @@ Wiring: `app.include_router(api_monthly.router)` in `collector.api.create_app`.
 from __future__ import annotations
 
 import io
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import Response
 
-from . import annual, export_xlsx, monthly, store, tasks
-from .deps import Db
-from .policy import Policy
-from .workflow import load_configured_policy
+from . import annual, export_xlsx, monthly
+from .auth import CurrentViewer, require_officer_in_scope, require_unit_in_scope
+from .deps import ConfiguredPolicy, Db, Now, Today, clock, configured_policy, today
+
+# Re-exported: the printable form's route and the tests use these dependencies by name.
+__all__ = ["ConfiguredPolicy", "Now", "Today", "clock", "configured_policy", "today", "router"]
 
 router = APIRouter(tags=["monthly evaluation"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def clock() -> int:
-    """Now, unix ms; tests override this dependency."""
-    return store.now_ms()
-
-
-def today() -> date:
-    """The local date (UTC+7); tests override this dependency."""
-    return tasks.local_today()
-
-
-def configured_policy(request: Request) -> Policy:
-    """The deployment's scoring policy, read per request so an edited file takes effect."""
-    try:
-        return load_configured_policy(request.app.state.settings)
-    except ValueError as error:  # a broken policy file is the deployment's fault, not the caller's
-        raise HTTPException(status_code=500,
-                            detail=f"Chính sách chấm điểm không đọc được / the scoring policy "
-                                   f"cannot be read: {error}") from None
-
-
-Now = Annotated[int, Depends(clock)]
-Today = Annotated[date, Depends(today)]
-ConfiguredPolicy = Annotated[Policy, Depends(configured_policy)]
 MonthPath = Annotated[str, Path(description="YYYY-MM, local time (UTC+7)", examples=["2026-03"])]
 YearPath = Annotated[int, Path(ge=annual.FIRST_YEAR, le=annual.LAST_YEAR, examples=[2026])]
 
@@ -78,50 +56,56 @@ def _xlsx(write, report: dict[str, Any], filename: str) -> Response:
 
 @router.get("/api/v1/officers/{officer_id}/months/{month}")
 def officer_month(officer_id: str, month: MonthPath, db: Db, policy: ConfiguredPolicy,
-                  now: Now, day: Today) -> dict[str, Any]:
+                  now: Now, day: Today, who: CurrentViewer) -> dict[str, Any]:
     """One officer's month computed from stored data: satisfaction (counts, index, share
     satisfied with its 95 % interval, filtered presses, coverage, unit median), task results
     (counts and the quantity/quality/progress percentages), the workflow's steps and history,
     and the suggested score and grade with one explanation line per point."""
+    require_officer_in_scope(who, db, officer_id)
     return _call(monthly.officer_month, db, officer_id, month, policy, now_ms=now, today=day)
 
 
 @router.get("/api/v1/units/{unit_id}/months/{month}.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}}})
 def unit_month_xlsx(unit_id: str, month: MonthPath, db: Db, policy: ConfiguredPolicy,
-                    now: Now, day: Today) -> Response:
+                    now: Now, day: Today, who: CurrentViewer) -> Response:
     """The unit's month as an XLSX file, one row per officer (Xuất Excel)."""
+    require_unit_in_scope(who, unit_id)
     report = _call(monthly.unit_month, db, unit_id, month, policy, now_ms=now, today=day)
     return _xlsx(export_xlsx.unit_month_xlsx, report, f"danh-gia-{unit_id}-{month}.xlsx")
 
 
 @router.get("/api/v1/units/{unit_id}/months/{month}")
 def unit_month(unit_id: str, month: MonthPath, db: Db, policy: ConfiguredPolicy, now: Now,
-               day: Today) -> dict[str, Any]:
+               day: Today, who: CurrentViewer) -> dict[str, Any]:
     """Every officer of the unit and the units below it active in the month, one row each,
     with the quota check over the leaders' proposed grades and the workflow's progress."""
+    require_unit_in_scope(who, unit_id)
     return _call(monthly.unit_month, db, unit_id, month, policy, now_ms=now, today=day)
 
 
 @router.get("/api/v1/officers/{officer_id}/years/{year}")
 def officer_year(officer_id: str, year: YearPath, db: Db, policy: ConfiguredPolicy,
-                 day: Today) -> dict[str, Any]:
+                 day: Today, who: CurrentViewer) -> dict[str, Any]:
     """The officer's year: the average of the monthly scores the head decided, months
     counted and missing, and the grade that average reads in the policy's bands."""
+    require_officer_in_scope(who, db, officer_id)
     return _call(annual.officer_year, db, officer_id, year, policy, today=day)
 
 
 @router.get("/api/v1/units/{unit_id}/years/{year}.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}}})
 def unit_year_xlsx(unit_id: str, year: YearPath, db: Db, policy: ConfiguredPolicy,
-                   day: Today) -> Response:
+                   day: Today, who: CurrentViewer) -> Response:
     """The unit's annual roll-up as an XLSX file."""
+    require_unit_in_scope(who, unit_id)
     report = _call(annual.unit_year, db, unit_id, year, policy, today=day)
     return _xlsx(export_xlsx.annual_xlsx, report, f"danh-gia-{unit_id}-{year}.xlsx")
 
 
 @router.get("/api/v1/units/{unit_id}/years/{year}")
 def unit_year(unit_id: str, year: YearPath, db: Db, policy: ConfiguredPolicy,
-              day: Today) -> dict[str, Any]:
+              day: Today, who: CurrentViewer) -> dict[str, Any]:
     """The annual roll-up of every officer now in the unit or below it."""
+    require_unit_in_scope(who, unit_id)
     return _call(annual.unit_year, db, unit_id, year, policy, today=day)

@@ -4,8 +4,8 @@ Thin: each route calls one `collector.organisation` or `collector.roster` functi
 their errors into 404 (not found), 409 (id taken, overlapping or already replaced shifts) and
 422 (anything else wrong), with detail "vietnamese / english". Reads use the shared read-only
 `Db`; each write opens its own `Store` for the request (SQLite's busy timeout queues it behind
-the ingest thread's batches). The audit log names the actor "api:" + the X-Hailong-Officer
-header when one is sent, else "api" (until accounts exist, issue 6).
+the ingest thread's batches). The audit log names the account that made each change; what an
+account may change and see is checked here against its role and scope (collector/auth.py).
 
 Times in the roster are ISO 8601 date-times, Vietnam time (UTC+7) when they carry no offset,
 or unix ms; answers give both (`starts_at` in ms, `starts` as local ISO text).
@@ -17,35 +17,65 @@ Wiring: `app.include_router(api_org.router)` in `collector.api.create_app`. GET
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 import sqlite_utils
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from . import organisation, queries, roster
-from .deps import Db
+from .auth import (CurrentViewer, Viewer, require_officer_in_scope, require_role,
+                   require_unit_in_scope)
+from .deps import Db, Writer
 from .store import Store
 
 router = APIRouter()
 
 
-def writer(request: Request) -> Iterator[Store]:
-    store = Store(request.app.state.settings.db_path)
-    try:
-        yield store
-    finally:
-        store.close()
+def _actor(who: CurrentViewer) -> str:
+    return who.actor
 
 
-def api_actor(x_hailong_officer: Annotated[
-        str | None, Header(description="id of the officer acting, recorded in the audit log "
-                                       "(until accounts exist, issue 6)")] = None) -> str:
-    return f"api:{x_hailong_officer}" if x_hailong_officer else "api"
+Actor = Annotated[str, Depends(_actor)]
+# Who may change what: the organisation's structure is the administrator's; officers' records
+# also the heads' within their units; counters also the technicians'; the roster the leaders'
+# and heads' who staff those counters. Always within the account's scope.
+UNIT_EDITORS = ("administrator",)
+OFFICER_EDITORS = ("administrator", "head")
+COUNTER_EDITORS = ("administrator", "technician")
+ROSTER_EDITORS = ("administrator", "head", "leader")
 
 
-Writer = Annotated[Store, Depends(writer)]
-Actor = Annotated[str, Depends(api_actor)]
+def _counter_unit(db: sqlite_utils.Database, counter_id: str | None) -> str | None:
+    if counter_id is None:
+        return None
+    row = db.execute("SELECT unit_id FROM counters WHERE id = ?", [counter_id]).fetchone()
+    return row[0] if row else None
+
+
+def _may_edit(who: Viewer, roles: tuple[str, ...], *unit_ids: str | None) -> None:
+    require_role(who, *roles)
+    for unit_id in unit_ids:
+        if unit_id is not None:
+            require_unit_in_scope(who, unit_id)
+
+
+def _shift_unit(db: sqlite_utils.Database, shift_id: int) -> str | None:
+    row = db.execute("SELECT c.unit_id FROM roster_shifts r JOIN counters c ON c.id = "
+                     "r.counter_id WHERE r.id = ?", [shift_id]).fetchone()
+    return row[0] if row else None
+
+
+def _pruned(nodes: list[dict[str, Any]], scope) -> list[dict[str, Any]]:
+    """The parts of the tree in scope: a unit outside it gives way to its children."""
+    kept: list[dict[str, Any]] = []
+    for node in nodes:
+        children = _pruned(node.get("children", []), scope)
+        if scope.sees_unit(node["id"]):
+            kept.append({**node, "children": children})
+        else:
+            kept.extend(children)
+    return kept
 
 
 def _call(action, *args, **kwargs) -> Any:
@@ -109,28 +139,34 @@ def _unit_view(db: sqlite_utils.Database, unit_id: str) -> dict[str, Any]:
 
 
 @router.get("/api/v1/units", tags=["organisation"])
-def unit_tree(db: Db) -> list[dict[str, Any]]:
+def unit_tree(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
     """The units as a tree (city → department or ward → office): the roots, each with its
-    head, officer and counter counts and nested `children`."""
-    return queries.unit_tree(db)
+    head, officer and counter counts and nested `children` — the part the account sees."""
+    return _pruned(queries.unit_tree(db), who.scope)
 
 
 @router.post("/api/v1/units", tags=["organisation"], status_code=201)
-def create_unit(body: UnitCreate, store: Writer, actor: Actor) -> dict[str, Any]:
-    """Create a unit; the parent and the head must exist, the tree may not loop."""
+def create_unit(body: UnitCreate, store: Writer, actor: Actor,
+                who: CurrentViewer) -> dict[str, Any]:
+    """Create a unit (administrator); the parent and the head must exist, the tree may not
+    loop."""
+    _may_edit(who, UNIT_EDITORS, body.parent_id)
     return _call(_org(store, actor).create_unit, body.model_dump())
 
 
 @router.get("/api/v1/units/{unit_id}", tags=["organisation"])
-def get_unit(unit_id: str, db: Db) -> dict[str, Any]:
+def get_unit(unit_id: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
     """One unit with its head, the units above it (nearest first), its direct children,
     its officers and its counters."""
+    require_unit_in_scope(who, unit_id)
     return _call(_unit_view, db, unit_id)
 
 
 @router.patch("/api/v1/units/{unit_id}", tags=["organisation"])
-def update_unit(unit_id: str, body: UnitUpdate, store: Writer, actor: Actor) -> dict[str, Any]:
+def update_unit(unit_id: str, body: UnitUpdate, store: Writer, actor: Actor,
+                who: CurrentViewer) -> dict[str, Any]:
     """Change the fields sent (null clears parent, kind or head); the rest stays."""
+    _may_edit(who, UNIT_EDITORS, unit_id, body.parent_id)
     return _call(_org(store, actor).update_unit, unit_id, _sent(body))
 
 
@@ -180,23 +216,28 @@ def _officer_view(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any]:
 
 
 @router.post("/api/v1/officers", tags=["organisation"], status_code=201)
-def create_officer(body: OfficerCreate, store: Writer, actor: Actor) -> dict[str, Any]:
+def create_officer(body: OfficerCreate, store: Writer, actor: Actor,
+                   who: CurrentViewer) -> dict[str, Any]:
     """Create an officer; the unit and the leader must exist, leadership may not loop."""
+    _may_edit(who, OFFICER_EDITORS, body.unit_id)
     return _call(_org(store, actor).create_officer, body.model_dump())
 
 
 @router.get("/api/v1/officers/{officer_id}", tags=["organisation"])
-def get_officer(officer_id: str, db: Db) -> dict[str, Any]:
+def get_officer(officer_id: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
     """One officer: unit, photo, active dates, the leader of record, the direct leader who
     reviews them (the leader, else the responsible head), the head who decides their grade,
     and the officers they lead."""
+    require_officer_in_scope(who, db, officer_id)
     return _call(_officer_view, db, officer_id)
 
 
 @router.patch("/api/v1/officers/{officer_id}", tags=["organisation"])
 def update_officer(officer_id: str, body: OfficerUpdate, store: Writer,
-                   actor: Actor) -> dict[str, Any]:
+                   actor: Actor, who: CurrentViewer) -> dict[str, Any]:
     """Change the fields sent (null clears leader, photo or a date); the rest stays."""
+    current = queries.org_record(store.db, "officers", officer_id)
+    _may_edit(who, OFFICER_EDITORS, current and current["unit_id"], body.unit_id)
     return _call(_org(store, actor).update_officer, officer_id, _sent(body))
 
 
@@ -214,21 +255,24 @@ class CounterUpdate(BaseModel):
 
 
 @router.get("/api/v1/counters", tags=["organisation"])
-def counters(db: Db) -> list[dict[str, Any]]:
+def counters(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
     """Every counter with its unit, its active devices and the officer on duty now."""
-    return queries.list_counters(db)
+    return [c for c in queries.list_counters(db) if who.scope.sees_unit(c["unit_id"])]
 
 
 @router.post("/api/v1/counters", tags=["organisation"], status_code=201)
-def create_counter(body: CounterCreate, store: Writer, actor: Actor) -> dict[str, Any]:
+def create_counter(body: CounterCreate, store: Writer, actor: Actor,
+                   who: CurrentViewer) -> dict[str, Any]:
     """Create a counter; place a device there with `hailong devices add`."""
+    _may_edit(who, COUNTER_EDITORS, body.unit_id)
     return _call(_org(store, actor).create_counter, body.model_dump())
 
 
 @router.patch("/api/v1/counters/{counter_id}", tags=["organisation"])
 def update_counter(counter_id: str, body: CounterUpdate, store: Writer,
-                   actor: Actor) -> dict[str, Any]:
+                   actor: Actor, who: CurrentViewer) -> dict[str, Any]:
     """Change a counter's label or unit."""
+    _may_edit(who, COUNTER_EDITORS, _counter_unit(store.db, counter_id), body.unit_id)
     return _call(_org(store, actor).update_counter, counter_id, _sent(body))
 
 
@@ -283,7 +327,8 @@ def _list_shifts(db: sqlite_utils.Database, counter: str | None, officer: str | 
 
 
 @router.get("/api/v1/roster", tags=["roster"])
-def list_roster(db: Db, counter: str | None = None, officer: str | None = None,
+def list_roster(db: Db, who: CurrentViewer, counter: str | None = None,
+                officer: str | None = None,
                 start: Annotated[str | None, Query(alias="from", description=(
                     "shifts still running at or after this time (ISO date or date-time, "
                     "Vietnam time)"), examples=["2026-03-01"])] = None,
@@ -295,34 +340,43 @@ def list_roster(db: Db, counter: str | None = None, officer: str | None = None,
                 ) -> list[dict[str, Any]]:
     """Shifts by start time, filtered by counter, officer and period; each with local times,
     who created it and, in the history, when and by which shift it was replaced."""
-    return _call(_list_shifts, db, counter, officer, start, end, history)
+    units = {c["id"]: c["unit_id"] for c in queries.list_counters(db)}
+    return [shift for shift in _call(_list_shifts, db, counter, officer, start, end, history)
+            if who.scope.sees_unit(units.get(shift["counter_id"]))
+            or shift["officer_id"] in who.scope.officers]
 
 
 @router.post("/api/v1/roster", tags=["roster"], status_code=201)
-def add_shift(body: ShiftCreate, store: Writer, actor: Actor) -> dict[str, Any]:
+def add_shift(body: ShiftCreate, store: Writer, actor: Actor,
+              who: CurrentViewer) -> dict[str, Any]:
     """Put an officer at a counter for a period. Ratings already pressed there in that period
     are attributed to them (counted in the audit entry); the device shows them when the shift
     starts. Overlaps on the counter or for the officer are refused (409)."""
+    _may_edit(who, ROSTER_EDITORS, _counter_unit(store.db, body.counter_id))
     return _call(_roster(store, actor).add_shift, body.counter_id, body.officer_id,
                  body.starts_at, body.ends_at, body.note)
 
 
 @router.patch("/api/v1/roster/{shift_id}", tags=["roster"])
 def correct_shift(shift_id: int, body: ShiftCorrection, store: Writer,
-                  actor: Actor) -> dict[str, Any]:
+                  actor: Actor, who: CurrentViewer) -> dict[str, Any]:
     """Correct a shift with a reason: the old one stays in the history, a new one carries the
     change, and the ratings of both periods are attributed again (audit entry)."""
+    _may_edit(who, ROSTER_EDITORS, _shift_unit(store.db, shift_id),
+              _counter_unit(store.db, body.counter_id))
     changes = _sent(body)
     reason = changes.pop("reason")
     return _call(_roster(store, actor).correct_shift, shift_id, reason=reason, **changes)
 
 
 @router.delete("/api/v1/roster/{shift_id}", tags=["roster"])
-def cancel_shift(shift_id: int, store: Writer, actor: Actor, body: Reason | None = None,
+def cancel_shift(shift_id: int, store: Writer, actor: Actor, who: CurrentViewer,
+                 body: Reason | None = None,
                  reason: Annotated[str | None, Query(description="why (or in the body)")]
                  = None) -> dict[str, Any]:
     """Withdraw a shift with a reason (in the body or the query); it stays in the history and
     its ratings are attributed again."""
+    _may_edit(who, ROSTER_EDITORS, _shift_unit(store.db, shift_id))
     return _call(_roster(store, actor).cancel_shift, shift_id,
                  body.reason if body is not None else reason)
 

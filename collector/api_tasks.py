@@ -3,8 +3,10 @@
 Thin: each route calls one `collector.tasks` function and turns `TaskNotFound` into 404 and
 `TaskError` into 422, with the Vietnamese and the English message ("vi / en"). Reads use the
 shared read-only `Db`; each write opens its own `Store` for the request (SQLite's busy timeout
-queues it behind the ingest thread's batches). Every write is in the audit log with actor
-"api" until accounts exist (issue 6).
+queues it behind the ingest thread's batches). Every write is in the audit log with the
+account that made it. Who may do what (collector/permissions.py): an officer, their direct
+leader or a head above them plans tasks and updates progress; only the leader or a head records
+a quality error or excuses a delay; reading needs the officer in the account's scope.
 
 Wiring: `app.include_router(api_tasks.router)` in `collector.api.create_app`.
 """
@@ -12,39 +14,25 @@ Wiring: `app.include_router(api_tasks.router)` in `collector.api.create_app`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Iterator
+from typing import Any, Callable
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from . import tasks
-from .deps import Db, MonthParam, month_or_422
+from .auth import ActingOfficer, CurrentViewer, require_officer_in_scope
+from .deps import Db, MonthParam, Today, Writer, month_or_422
+from .permissions import Permission, may_judge_task, may_plan_task, officer_facts
 from .store import Store
 
 router = APIRouter(tags=["tasks"])
 
 
-def writer(request: Request) -> Iterator[Store]:
-    store = Store(request.app.state.settings.db_path)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def today() -> date:
-    """The local date (UTC+7); tests override this dependency."""
-    return tasks.local_today()
-
-
-Writer = Annotated[Store, Depends(writer)]
-Today = Annotated[date, Depends(today)]
-
-
 class TaskCreate(BaseModel):
     title: str = Field(description="what is to be done", examples=["Thẩm định 40 hồ sơ đất đai"])
-    assigned_by: str = Field(description="id of the officer who assigns the work",
-                             examples=["HK-0002"])
+    assigned_by: str | None = Field(None, description="id of the officer who assigns the work; "
+                                    "default: the leader adding it, or the officer's direct "
+                                    "leader when officers add their own", examples=["HK-0101"])
     period: str = Field(description="work plan it belongs to: 'week' or 'month'",
                         examples=["month"])
     deadline: str = Field(description="ISO date the officer committed to, local time; the "
@@ -65,8 +53,26 @@ class Reason(BaseModel):
     reason: str = Field(description="why: the error found, or the objective cause of the delay")
 
 
-def _service(store: Store, day: date) -> tasks.TaskService:
-    return tasks.TaskService(store, actor="api", today=lambda: day)
+def _service(store: Store, day: date, actor: str) -> tasks.TaskService:
+    return tasks.TaskService(store, actor=f"officer:{actor}", today=lambda: day)
+
+
+def _allow(db, officer_id: str, actor: str, rule: Callable[..., Permission]) -> None:
+    facts = officer_facts(db, officer_id)
+    if facts is None:
+        raise HTTPException(status_code=404, detail=f"Không tìm thấy cán bộ {officer_id!r} / "
+                                                    f"No officer {officer_id!r}")
+    permission = rule(facts, actor)
+    if not permission:
+        raise HTTPException(status_code=403, detail=permission.reason)
+
+
+def _task_officer(db, task_id: int) -> str:
+    row = db.execute("SELECT officer_id FROM tasks WHERE id = ?", [task_id]).fetchone()
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"Không tìm thấy nhiệm vụ {task_id} / "
+                                                    f"No task {task_id}")
+    return row[0]
 
 
 def _call(action, *args, **kwargs) -> dict[str, Any]:
@@ -79,42 +85,56 @@ def _call(action, *args, **kwargs) -> dict[str, Any]:
 
 
 @router.post("/api/v1/officers/{officer_id}/tasks", status_code=201)
-def create_task(officer_id: str, body: TaskCreate, store: Writer, day: Today) -> dict[str, Any]:
+def create_task(officer_id: str, body: TaskCreate, store: Writer, day: Today,
+                actor: ActingOfficer) -> dict[str, Any]:
     """Register a task in the officer's weekly or monthly work plan."""
-    return _call(_service(store, day).create, officer_id, title=body.title,
-                 assigned_by=body.assigned_by, period=body.period, deadline=body.deadline,
+    _allow(store.db, officer_id, actor, may_plan_task)
+    assigned_by = body.assigned_by
+    if assigned_by is None:  # a leader assigning it; an officer's own entry names their leader
+        facts = officer_facts(store.db, officer_id)
+        assigned_by = actor if actor != officer_id else (facts.leader or actor)
+    return _call(_service(store, day, actor).create, officer_id, title=body.title,
+                 assigned_by=assigned_by, period=body.period, deadline=body.deadline,
                  weight=body.weight)
 
 
 @router.get("/api/v1/officers/{officer_id}/tasks")
-def list_tasks(officer_id: str, db: Db, day: Today, month: MonthParam = None) -> dict[str, Any]:
+def list_tasks(officer_id: str, db: Db, day: Today, who: CurrentViewer,
+               month: MonthParam = None) -> dict[str, Any]:
     """The officer's tasks whose deadline falls in the month, with the counts of the
     evaluation: registered, on time, late, overdue, excused, open."""
+    require_officer_in_scope(who, db, officer_id)
     month = month_or_422(month)
     return _call(tasks.officer_month, db, officer_id, month, day)
 
 
 @router.get("/api/v1/tasks/{task_id}")
-def get_task(task_id: int, db: Db, day: Today) -> dict[str, Any]:
+def get_task(task_id: int, db: Db, day: Today, who: CurrentViewer) -> dict[str, Any]:
     """One task with its flags and its whole progress history."""
+    require_officer_in_scope(who, db, _task_officer(db, task_id))
     return _call(tasks.task_view, db, task_id, day)
 
 
 @router.patch("/api/v1/tasks/{task_id}")
-def update_task(task_id: int, body: TaskUpdate, store: Writer, day: Today) -> dict[str, Any]:
+def update_task(task_id: int, body: TaskUpdate, store: Writer, day: Today,
+                actor: ActingOfficer) -> dict[str, Any]:
     """Progress (0–100 %), a note and the completion date; only the fields sent change."""
+    _allow(store.db, _task_officer(store.db, task_id), actor, may_plan_task)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    return _call(_service(store, day).update, task_id, changes)
+    return _call(_service(store, day, actor).update, task_id, changes)
 
 
 @router.post("/api/v1/tasks/{task_id}/quality-error", status_code=201)
-def flag_quality_error(task_id: int, body: Reason, store: Writer,
-                       day: Today) -> dict[str, Any]:
+def flag_quality_error(task_id: int, body: Reason, store: Writer, day: Today,
+                       actor: ActingOfficer) -> dict[str, Any]:
     """Record one major quality error (25 % off the task's quality points under decree-335)."""
-    return _call(_service(store, day).flag_error, task_id, body.reason)
+    _allow(store.db, _task_officer(store.db, task_id), actor, may_judge_task)
+    return _call(_service(store, day, actor).flag_error, task_id, body.reason)
 
 
 @router.post("/api/v1/tasks/{task_id}/excuse-delay", status_code=201)
-def excuse_delay(task_id: int, body: Reason, store: Writer, day: Today) -> dict[str, Any]:
+def excuse_delay(task_id: int, body: Reason, store: Writer, day: Today,
+                 actor: ActingOfficer) -> dict[str, Any]:
     """Excuse a late or overdue task's delay for an objective cause; it then costs nothing."""
-    return _call(_service(store, day).excuse_delay, task_id, body.reason)
+    _allow(store.db, _task_officer(store.db, task_id), actor, may_judge_task)
+    return _call(_service(store, day, actor).excuse_delay, task_id, body.reason)

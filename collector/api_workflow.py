@@ -4,8 +4,9 @@ the unit's "who is late" view and the month's due dates.
 Thin: each route calls one function of collector/workflow.py or workflow_status.py and maps
 its errors, with the Vietnamese and the English text ("vi / en"): WorkflowNotFound → 404,
 WorkflowForbidden → 403, WorkflowConflict (order, lock, time, unacknowledged quota) → 409,
-WorkflowError → 422. The acting officer comes from the `X-Hailong-Officer` header (401 without
-it) until accounts exist (issue 6); the services decide what that officer may do. Reads use
+WorkflowError → 422. The acting officer is the logged-in account's officer record
+(collector/auth.py); the services decide what that officer may do. An administrator account
+may see a unit's status within its scope and set a month's due dates. Reads use
 the shared read-only `Db`; each write opens its own `Store` for the request.
 
 The decision freezes the evidence the `evidence_of` dependency gathers: the officer-month of
@@ -18,13 +19,14 @@ Wiring: `app.include_router(api_workflow.router)` in `collector.api.create_app`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from . import monthly, permissions, workflow
-from .deps import ActingOfficer, Db
+from .auth import ActingOfficer, CurrentViewer, require_role, require_unit_in_scope
+from .deps import ConfiguredPolicy, Db, Today, Writer
 from .policy import Policy
 from .store import Store, now_ms
 from .workflow_calendar import calendar_for
@@ -33,26 +35,7 @@ from .workflow_status import evaluation_status, unit_evaluation_status
 router = APIRouter(tags=["evaluations"])
 
 
-def writer(request: Request) -> Iterator[Store]:
-    store = Store(request.app.state.settings.db_path)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def today() -> date:
-    """The local date (UTC+7); tests override this dependency."""
-    return workflow.local_today()
-
-
-def configured_policy(request: Request) -> Policy:
-    return workflow.load_configured_policy(request.app.state.settings)
-
-
-Writer = Annotated[Store, Depends(writer)]
-Today = Annotated[date, Depends(today)]
-CurrentPolicy = Annotated[Policy, Depends(configured_policy)]
+CurrentPolicy = ConfiguredPolicy
 
 
 def evidence_of(store: Writer, policy: CurrentPolicy, day: Today) -> workflow.EvidenceOf:
@@ -178,7 +161,7 @@ def post_reopen(officer_id: str, month: str, body: Reopening, actor: ActingOffic
 
 
 @router.get("/api/v1/units/{unit_id}/evaluations/{month}/status")
-def get_unit_status(unit_id: str, month: str, actor: ActingOfficer, db: Db,
+def get_unit_status(unit_id: str, month: str, who: CurrentViewer, db: Db,
                     policy: CurrentPolicy, day: Today) -> dict[str, Any]:
     """Every officer active in the month in the unit and below: stage, what is awaited from
     whom, who is late at which step, and the unit's quota as it stands. For the heads."""
@@ -187,22 +170,30 @@ def get_unit_status(unit_id: str, month: str, actor: ActingOfficer, db: Db,
         if not db.execute("SELECT 1 FROM units WHERE id = ?", [unit_id]).fetchone():
             raise workflow.WorkflowNotFound(f"Không tìm thấy đơn vị {unit_id!r}",
                                             f"No unit {unit_id!r}")
-        workflow.known_actor(db, actor)
-        workflow.require(permissions.may_view_unit(
-            actor, unit_id, permissions.unit_heads_over(db, unit_id)))
+        if who.role == "administrator":
+            require_unit_in_scope(who, unit_id)
+        else:
+            actor = who.officer_id or ""
+            workflow.known_actor(db, actor)
+            workflow.require(permissions.may_view_unit(
+                actor, unit_id, permissions.unit_heads_over(db, unit_id)))
         return unit_evaluation_status(db, policy, unit_id, month, day)
     return _call(view)
 
 
 @router.get("/api/v1/calendar/{month}")
-def get_calendar(month: str, db: Db) -> dict[str, Any]:
+def get_calendar(month: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
     """The month's due dates: its own if set, else the defaults (source "default")."""
     return _call(lambda: calendar_for(db, workflow.check_month(month)).as_dict())
 
 
 @router.put("/api/v1/calendar/{month}")
-def put_calendar(month: str, body: DueDates, actor: ActingOfficer, store: Writer,
+def put_calendar(month: str, body: DueDates, who: CurrentViewer, store: Writer,
                  policy: CurrentPolicy, day: Today) -> dict[str, Any]:
-    """Set the month's due dates (the head of a top-level unit); audited."""
+    """Set the month's due dates (an administrator, or the head of a top-level unit); audited."""
+    administrator = who.role == "administrator"
+    if not administrator:
+        require_role(who, "head")
+    actor = who.user.login if administrator else who.officer_id
     return _call(_service(store, policy, day, None).set_calendar, month, actor, body.self_due,
-                 body.review_due, body.decision_due)
+                 body.review_due, body.decision_due, administrator=administrator)

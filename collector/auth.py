@@ -141,3 +141,6 @@ def acting_officer(who: CurrentViewer) -> str:
                      "đánh giá", "This account is not an officer's, so it cannot take part "
                      "in an evaluation")
     return who.officer_id
+
+
+ActingOfficer = Annotated[str, Depends(acting_officer)]

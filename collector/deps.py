@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Iterator
 
 import sqlite_utils
-from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from . import queries, reports
+from .policy import Policy, load_configured
+from .store import Store, now_ms
+from .timeline import LOCAL_TZ
 
 
 def reader(request: Request) -> Iterator[sqlite_utils.Database]:
@@ -33,16 +37,37 @@ def month_or_422(month: str | None) -> str:
         raise HTTPException(status_code=422, detail=str(error)) from None
 
 
-def acting_officer(x_hailong_officer: Annotated[
-        str | None, Header(description="id of the officer acting (until accounts exist, "
-                                       "issue 6)")] = None) -> str:
-    """Who is acting: the officer id the caller names. Issue 6 replaces this with the session's
-    account; the services already check what that officer may do."""
-    if not x_hailong_officer:
-        raise HTTPException(status_code=401,
-                            detail="Cần cho biết cán bộ thực hiện (tiêu đề X-Hailong-Officer) / "
-                                   "Say which officer is acting (X-Hailong-Officer header)")
-    return x_hailong_officer
+
+def writer(request: Request) -> Iterator[Store]:
+    """A writer for one request's change; SQLite queues it behind the ingest's batches."""
+    store = Store(request.app.state.settings.db_path)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
-ActingOfficer = Annotated[str, Depends(acting_officer)]
+def clock() -> int:
+    """Now, unix ms; tests override this dependency."""
+    return now_ms()
+
+
+def today() -> date:
+    """The local date (UTC+7); tests override this dependency."""
+    return datetime.now(LOCAL_TZ).date()
+
+
+def configured_policy(request: Request) -> Policy:
+    """The deployment's scoring policy, read per request so an edited file takes effect."""
+    try:
+        return load_configured(request.app.state.settings.policy)
+    except ValueError as error:  # a broken policy file is the deployment's fault, not the caller's
+        raise HTTPException(status_code=500,
+                            detail=f"Chính sách chấm điểm không đọc được / the scoring policy "
+                                   f"cannot be read: {error}") from None
+
+
+Writer = Annotated[Store, Depends(writer)]
+Now = Annotated[int, Depends(clock)]
+Today = Annotated[date, Depends(today)]
+ConfiguredPolicy = Annotated[Policy, Depends(configured_policy)]

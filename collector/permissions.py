@@ -124,6 +124,27 @@ def may_set_calendar(actor: str, top_heads: frozenset[str]) -> Permission:
                       "Only the head of a top-level unit may set the monthly due dates")
 
 
+def may_plan_task(facts: OfficerFacts, actor: str) -> Permission:
+    """Add a task to X's work plan or update its progress: X, X's direct leader (who assigns
+    the work) or a head over X."""
+    if actor in (facts.officer_id, facts.leader) or actor in facts.heads_over:
+        return ALLOWED
+    return Permission(False, f"Chỉ cán bộ {facts.officer_id}, lãnh đạo trực tiếp hoặc thủ "
+                             "trưởng cấp trên được ghi nhiệm vụ của cán bộ này",
+                      f"Only {facts.officer_id}, their direct leader or a head above them may "
+                      "record this officer's tasks")
+
+
+def may_judge_task(facts: OfficerFacts, actor: str) -> Permission:
+    """Record a major quality error or excuse a delay: X's leader or a head over X, never X."""
+    if actor != facts.officer_id and (actor == facts.leader or actor in facts.heads_over):
+        return ALLOWED
+    return Permission(False, f"Chỉ lãnh đạo trực tiếp hoặc thủ trưởng của {facts.officer_id} "
+                             "được ghi lỗi chất lượng hay chấp nhận lý do chậm",
+                      f"Only {facts.officer_id}'s direct leader or a head above them may record "
+                      "a quality error or excuse a delay")
+
+
 ACTIONS: dict[str, Callable[[OfficerFacts, str], Permission]] = {
     "view": may_view, "self": may_self_evaluate, "review": may_review,
     "decide": may_decide, "reopen": may_reopen,

@@ -18,3 +18,5 @@ class Settings:
     assignment_poll_s: float = 10.0
     # Scoring policy: a preset name (collector/policies: hanoi-3814, decree-335) or a TOML path.
     policy: str = "hanoi-3814"
+    # Key that signs login cookies; default: a file created beside the database (mode 0600).
+    session_secret_file: Path | None = None

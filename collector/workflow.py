@@ -247,13 +247,20 @@ class WorkflowService:
         return self.status(officer_id, month)
 
     def set_calendar(self, month: str, actor: str, self_due: Any, review_due: Any,
-                     decision_due: Any) -> dict[str, Any]:
-        """A month's own due dates, replacing the defaults (or earlier dates set)."""
+                     decision_due: Any, *, administrator: bool = False) -> dict[str, Any]:
+        """A month's own due dates, replacing the defaults (or earlier dates set).
+
+        `actor` is an officer id (a top-level head), or with `administrator` the login of an
+        administrator account, whose role the caller has checked.
+        """
         month = check_month(month)
         at = self.clock()
+        audit_actor = f"user:{actor}" if administrator else f"officer:{actor}"
         with write_transaction(self.db):
-            known_actor(self.db, actor)
-            require(permissions.may_set_calendar(actor, permissions.top_unit_heads(self.db)))
+            if not administrator:
+                known_actor(self.db, actor)
+                require(permissions.may_set_calendar(actor,
+                                                     permissions.top_unit_heads(self.db)))
             try:
                 calendar = make_calendar(month, self_due, review_due, decision_due,
                                          set_by=actor, set_at=at)
@@ -265,7 +272,7 @@ class WorkflowService:
             self.db.execute("INSERT OR REPLACE INTO workflow_calendar (month, self_due, "
                             "review_due, decision_due, set_by, set_at) VALUES (?, ?, ?, ?, ?, ?)",
                             [month, *after.values(), actor, at])
-            audit.append(self.db, actor=f"officer:{actor}", action="calendar.set",
+            audit.append(self.db, actor=audit_actor, action="calendar.set",
                          subject=f"calendar:{month}",
                          before=({k: old.as_dict()[k] for k in dates}
                                  if old.source == "set" else None),

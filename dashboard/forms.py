@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from collector import monthly
 from collector.api_monthly import ConfiguredPolicy, MonthPath, Now, Today
+from collector.auth import CurrentViewer, require_officer_in_scope
 from collector.deps import Db
 from collector.satisfaction import ANSWERS
 from collector.timeline import local_datetime
@@ -206,7 +207,9 @@ def form_view(report: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/officers/{officer_id}/months/{month}/form", response_class=HTMLResponse)
 def evaluation_form(request: Request, officer_id: str, month: MonthPath, db: Db,
-                    policy: ConfiguredPolicy, now: Now, day: Today) -> HTMLResponse:
+                    policy: ConfiguredPolicy, now: Now, day: Today,
+                    who: CurrentViewer) -> HTMLResponse:
+    require_officer_in_scope(who, db, officer_id)
     try:
         report = monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
     except monthly.MonthlyNotFound as error:

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from collector import reports
+from collector.auth import CurrentViewer, require_officer_in_scope
 from collector.deps import Db, MonthParam, month_or_422
 
 from .formatting import next_month, previous_month, vi_month, vi_number, vi_percent
@@ -64,14 +65,18 @@ def officer_view(report: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview_page(request: Request, db: Db, month: MonthParam = None) -> HTMLResponse:
+def overview_page(request: Request, db: Db, who: CurrentViewer,
+                  month: MonthParam = None) -> HTMLResponse:
     report = reports.officers_overview(db, month_or_422(month))
+    report["officers"] = [o for o in report["officers"]
+                          if who.scope.sees_officer(o["id"], o["unit_id"])]
     return TEMPLATES.TemplateResponse(request, "overview.html", overview_view(report))
 
 
 @router.get("/officers/{officer_id}", response_class=HTMLResponse)
-def officer_page(request: Request, officer_id: str, db: Db,
+def officer_page(request: Request, officer_id: str, db: Db, who: CurrentViewer,
                  month: MonthParam = None) -> HTMLResponse:
+    require_officer_in_scope(who, db, officer_id)
     try:
         report = reports.officer_satisfaction(db, officer_id, month_or_422(month))
     except reports.NotFound:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from accounts_support import admin_headers
 from factories import T0, incoming, rating_bytes
 from fastapi.testclient import TestClient
 
@@ -25,7 +26,8 @@ def client(seeded_db):
         incoming(b"not json"),
     ])
     store.close()
-    with TestClient(create_app(Settings(db_path=seeded_db, broker_url=None))) as client:
+    app = create_app(Settings(db_path=seeded_db, broker_url=None))
+    with TestClient(app, headers=admin_headers(seeded_db)) as client:
         yield client
 
 

@@ -15,6 +15,7 @@ from collector.queries import open_reader
 from collector.settings import Settings
 from collector.store import Store
 import test_monthly
+from accounts_support import admin_headers
 from test_monthly import MONTH, NOW, REVIEW, TODAY, at, build_world, evaluate
 
 world = test_monthly.world  # the shared fixture
@@ -27,7 +28,7 @@ def client(world):
     app = create_app(Settings(db_path=world, broker_url=None, policy="decree-335"))
     app.dependency_overrides[api_monthly.clock] = lambda: NOW
     app.dependency_overrides[api_monthly.today] = lambda: TODAY
-    with TestClient(app) as client:
+    with TestClient(app, headers=admin_headers(world)) as client:
         yield client
 
 
@@ -128,7 +129,7 @@ def test_printable_form_with_scores_and_decision(tmp_path):
     app = create_app(Settings(db_path=path, broker_url=None, policy="decree-335"))
     app.dependency_overrides[api_monthly.clock] = lambda: NOW
     app.dependency_overrides[api_monthly.today] = lambda: TODAY
-    with TestClient(app) as client:
+    with TestClient(app, headers=admin_headers(path)) as client:
         html = client.get(f"/officers/HK-A/months/{MONTH}/form").text
     assert 'data-testid="suggested-total">79,55<' in html
     assert 'data-testid="self-total">85,5<' in html

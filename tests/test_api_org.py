@@ -9,12 +9,13 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from accounts_support import admin_headers, as_officer
+
 from collector import api_org, audit
 from collector.api import create_app
 from collector.queries import open_reader
 from collector.settings import Settings
 
-AS_CHAIRMAN = {"X-Hailong-Officer": "HK-0100"}
 
 
 @pytest.fixture
@@ -24,8 +25,8 @@ def app(seeded_db):
 
 
 @pytest.fixture
-def client(app):
-    with TestClient(app) as client:
+def client(app, seeded_db):
+    with TestClient(app, headers=admin_headers(seeded_db)) as client:
         yield client
 
 
@@ -67,7 +68,7 @@ def test_units_come_as_a_tree(client):
 
 def test_a_unit_is_created_shown_and_patched(client, seeded_db):
     body = {"id": "hk-vp", "name": "Văn phòng UBND phường", "parent_id": "hk", "kind": "office"}
-    created = client.post("/api/v1/units", json=body, headers=AS_CHAIRMAN)
+    created = client.post("/api/v1/units", json=body)
     assert created.status_code == 201 and created.json()["outstanding"] is False
     patched = client.patch("/api/v1/units/hk-vp", json={"outstanding": True})
     assert patched.json() == {**body, "head_id": None, "outstanding": True}
@@ -80,7 +81,7 @@ def test_a_unit_is_created_shown_and_patched(client, seeded_db):
         [("hk-q1", "HK-0001", ["kiosk-hk-01"]), ("hk-q2", "HK-0002", ["kiosk-hk-02"])]
     entries, verification = audit_log(seeded_db)
     assert [(e.actor, e.action, e.subject) for e in entries[:2]] == [
-        ("api", "unit.update", "unit:hk-vp"), ("api:HK-0100", "unit.create", "unit:hk-vp")]
+        ("user:admin", "unit.update", "unit:hk-vp"), ("user:admin", "unit.create", "unit:hk-vp")]
     assert verification.ok
 
 
@@ -145,11 +146,11 @@ def shift_body(**overrides):
 
 def test_a_shift_is_added_listed_corrected_and_cancelled(client, seeded_db):
     created = client.post("/api/v1/roster", json=shift_body(note="ca sáng"),
-                          headers={"X-Hailong-Officer": "BD-0101"})
+                          headers=as_officer(seeded_db, "BD-0101"))
     assert created.status_code == 201
     shift = created.json()
     assert (shift["starts"], shift["ends"], shift["created_by"]) == \
-        ("2030-03-02T07:30:00+07:00", "2030-03-02T11:30:00+07:00", "api:BD-0101")
+        ("2030-03-02T07:30:00+07:00", "2030-03-02T11:30:00+07:00", "user:cb.bd-0101")
     afternoon = client.post("/api/v1/roster", json=shift_body(
         officer_id="BD-0003", starts_at="2030-03-02T13:00", ends_at="2030-03-02T17:00")).json()
 
@@ -209,3 +210,31 @@ def test_roster_errors_are_clear_and_bilingual(client, method, url, body, status
 def test_a_correction_without_a_reason_is_refused_by_the_schema(client):
     response = client.patch("/api/v1/roster/1", json={"officer_id": "HK-0003"})
     assert response.status_code == 422
+
+
+def test_organisation_and_roster_edits_follow_role_and_scope(app, seeded_db):
+    """The reviewer's chain: an officer of another ward must not make themselves someone's
+    leader or head, nor move ratings through the roster; reads stay within scope."""
+    stranger = TestClient(app, headers=as_officer(seeded_db, "BD-0001"))
+    assert stranger.patch("/api/v1/officers/HK-0001",
+                          json={"leader_id": "BD-0001"}).status_code == 403
+    assert stranger.patch("/api/v1/units/hk-1c", json={"head_id": "BD-0001"}).status_code == 403
+    assert stranger.post("/api/v1/units", json={"id": "x", "name": "X"}).status_code == 403
+    assert stranger.post("/api/v1/roster", json=shift_body(counter_id="hk-q1",
+                                                          officer_id="HK-0001")).status_code == 403
+    assert stranger.get("/api/v1/officers/HK-0001").status_code == 403
+    assert stranger.get("/api/v1/units").json() == []  # an officer sees no unit, only themself
+    other_head = TestClient(app, headers=as_officer(seeded_db, "BD-0100"))
+    assert other_head.patch("/api/v1/officers/HK-0001",
+                            json={"title": "Chuyên viên chính"}).status_code == 403
+    assert [u["id"] for u in other_head.get("/api/v1/units").json()] == ["bd"]
+    assert {c["unit_id"] for c in other_head.get("/api/v1/counters").json()} == {"bd-1c"}
+    head = TestClient(app, headers=as_officer(seeded_db, "HK-0100"))
+    assert head.patch("/api/v1/officers/HK-0001",
+                      json={"title": "Chuyên viên chính"}).status_code == 200
+    leader = TestClient(app, headers=as_officer(seeded_db, "HK-0101"))
+    assert leader.post("/api/v1/roster", json=shift_body(
+        counter_id="hk-q1", officer_id="HK-0003", starts_at="2025-03-03T07:30",
+        ends_at="2025-03-03T11:30")).status_code == 201  # before the seed's open shifts
+    assert leader.patch("/api/v1/officers/HK-0001", json={"title": "x"}).status_code == 403
+    assert TestClient(app).get("/api/v1/units").status_code == 401

@@ -7,7 +7,9 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
-from collector import api_tasks, audit
+from accounts_support import admin_headers, as_officer
+
+from collector import audit, deps
 from collector.api import create_app
 from collector.queries import open_reader
 from collector.settings import Settings
@@ -18,20 +20,23 @@ TODAY = date(2026, 4, 10)
 @pytest.fixture
 def app(seeded_db):
     app = create_app(Settings(db_path=seeded_db, broker_url=None))
-    app.dependency_overrides[api_tasks.today] = lambda: TODAY
+    app.dependency_overrides[deps.today] = lambda: TODAY
     return app
 
 
 @pytest.fixture
-def client(app):
-    with TestClient(app) as client:
+def client(app, seeded_db):
+    # The section's leader, who assigns the counter officers' work.
+    with TestClient(app, headers=as_officer(seeded_db, "HK-0101")) as client:
         yield client
 
 
 def audit_log(seeded_db):
+    """The task entries of the audit log (the test's own account entries left out)."""
     db = open_reader(seeded_db)
     try:
-        return list(reversed(audit.recent(db, None))), audit.verify(db)
+        return ([e for e in reversed(audit.recent(db, None)) if e.action.startswith("task.")],
+                audit.verify(db))
     finally:
         db.conn.close()
 
@@ -74,25 +79,26 @@ def test_create_list_progress_complete_flag_excuse_all_audited(client, seeded_db
                                                    "Mất điện toàn phường 2 ngày"]
 
     entries, verification = audit_log(seeded_db)
+    leader = "officer:HK-0101"  # the account the client acts as
     assert [(e.actor, e.action, e.subject) for e in entries] == [
-        ("api", "task.create", f"task:{task_id}"),
-        ("api", "task.create", f"task:{weekly['id']}"),
-        ("api", "task.create", f"task:{task_id + 2}"),
-        ("api", "task.update", f"task:{task_id}"),
-        ("api", "task.update", f"task:{task_id}"),
-        ("api", "task.quality_error", f"task:{task_id}"),
-        ("api", "task.excuse_delay", f"task:{task_id}"),
-        ("api", "task.update", f"task:{weekly['id']}"),
+        (leader, "task.create", f"task:{task_id}"),
+        (leader, "task.create", f"task:{weekly['id']}"),
+        (leader, "task.create", f"task:{task_id + 2}"),
+        (leader, "task.update", f"task:{task_id}"),
+        (leader, "task.update", f"task:{task_id}"),
+        (leader, "task.quality_error", f"task:{task_id}"),
+        (leader, "task.excuse_delay", f"task:{task_id}"),
+        (leader, "task.update", f"task:{weekly['id']}"),
     ]
     assert entries[4].before_value["progress"] == 60 and entries[4].after_value == {
         "progress": 100, "progress_note": "Đã xong 24/40 hồ sơ", "completed_on": "2026-03-23"}
-    assert verification.ok and verification.entries == 8
+    assert verification.ok and len(entries) == 8
 
 
 @pytest.mark.parametrize("method, url, body, status, words", [
     ("post", "/api/v1/officers/NOBODY/tasks", {"title": "x", "assigned_by": "HK-0002",
                                                 "period": "week", "deadline": "2026-03-20"},
-     404, "không tìm thấy cán bộ"),
+     404, "Không tìm thấy cán bộ"),
     ("get", "/api/v1/officers/NOBODY/tasks?month=2026-03", None, 404, "Không tìm thấy cán bộ"),
     ("get", "/api/v1/officers/HK-0001/tasks?month=2026-3", None, 422, "2026-11"),
     ("get", "/api/v1/tasks/999", None, 404, "Không tìm thấy nhiệm vụ 999"),
@@ -142,3 +148,29 @@ def test_openapi_lists_the_task_routes(client):
             "/api/v1/tasks/{task_id}/quality-error",
             "/api/v1/tasks/{task_id}/excuse-delay"} <= set(paths)
     assert set(paths["/api/v1/tasks/{task_id}"]) == {"get", "patch"}
+
+
+def test_who_may_plan_and_judge_tasks(app, client, seeded_db):
+    """The officer plans their own work (assigned by their leader by default) and reports
+    progress; only the leader or a head records an error or excuses a delay; others are
+    refused, and an account that is no officer cannot act at all."""
+    officer = TestClient(app, headers=as_officer(seeded_db, "HK-0001"))
+    own = officer.post("/api/v1/officers/HK-0001/tasks", json={
+        "title": "Số hoá hồ sơ tồn", "period": "week", "deadline": "2026-03-06"})
+    assert own.status_code == 201 and own.json()["assigned_by"] == "HK-0101"
+    task_id = own.json()["id"]
+    assert officer.patch(f"/api/v1/tasks/{task_id}", json={"progress": 50}).status_code == 200
+    refused = officer.post(f"/api/v1/tasks/{task_id}/quality-error", json={"reason": "x"})
+    assert refused.status_code == 403 and "lãnh đạo trực tiếp" in refused.json()["detail"]
+    assert officer.post("/api/v1/officers/HK-0002/tasks", json={
+        "title": "x", "period": "week", "deadline": "2026-03-06"}).status_code == 403
+    other_ward = TestClient(app, headers=as_officer(seeded_db, "BD-0101"))
+    assert other_ward.patch(f"/api/v1/tasks/{task_id}",
+                            json={"progress": 90}).status_code == 403
+    assert other_ward.get(f"/api/v1/tasks/{task_id}").status_code == 403
+    admin = TestClient(app, headers=admin_headers(seeded_db))
+    assert admin.post(f"/api/v1/tasks/{task_id}/excuse-delay",
+                      json={"reason": "x"}).status_code == 403
+    assert client.post(f"/api/v1/tasks/{task_id}/quality-error",
+                       json={"reason": "Sai số liệu"}).status_code == 201
+    assert TestClient(app).get(f"/api/v1/tasks/{task_id}").status_code == 401

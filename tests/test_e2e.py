@@ -18,6 +18,7 @@ from kiosk.sim import SimulatedKiosk
 from mosquitto import free_port
 from waiting import wait_for
 
+from accounts_support import admin_headers
 from collector.api import create_app
 from collector.settings import Settings
 from collector.store import Store
@@ -29,7 +30,7 @@ RATING_TOPIC = "hailong/v1/devices/kiosk-hk-01/rating"
 def collector(mosquitto, seeded_db):
     settings = Settings(db_path=seeded_db, broker_url=mosquitto.url,
                         client_id=f"test-{uuid.uuid4().hex[:8]}", assignment_poll_s=0.2)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=admin_headers(seeded_db)) as client:
         wait_for(lambda: client.get("/api/v1/health").json()["broker"]["connected"],
                  what="the collector to connect")
         yield client
