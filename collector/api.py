@@ -26,10 +26,9 @@ from . import (__version__, api_import, api_monthly, api_org, api_tasks, api_wor
                reports)
 from .auth import (CurrentViewer, LoginRequired, Viewer, login_url, require_officer_in_scope,
                    require_role, viewer)
-from .credentials import load_or_create_secret
 from .messages import encode_command, encode_session
 from .deps import Db, MonthParam, month_or_422
-from .sessions import LoginThrottle, SessionCodec
+from .sessions import LoginThrottle
 from .ingest import BrokerAddress, Ingest
 from .settings import Settings
 from .store import Store
@@ -87,11 +86,6 @@ def create_app(settings: Settings) -> FastAPI:
                               "token (`Authorization: Bearer …`, from `hailong users token`).")
     app.state.settings = settings
     app.state.ingest = None
-    db_path = Path(settings.db_path)
-    secret_file = Path(settings.session_secret_file or db_path.with_name(
-        db_path.name + ".session-secret"))
-    secret_file.parent.mkdir(parents=True, exist_ok=True)
-    app.state.session_codec = SessionCodec(load_or_create_secret(secret_file)[0])
     app.state.login_throttle = LoginThrottle()
 
     @app.exception_handler(LoginRequired)

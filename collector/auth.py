@@ -10,7 +10,9 @@ not exposed to cross-site requests, so they need none.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
@@ -18,6 +20,7 @@ from fastapi import Depends, HTTPException, Request
 
 from . import accounts
 from .accounts import User
+from .credentials import load_or_create_secret
 from .deps import Db
 from .scope import PEOPLE, Scope, scope_of
 from .sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, Session, SessionCodec
@@ -56,8 +59,21 @@ class Viewer:
         return self.session.csrf if self.session else ""
 
 
+_codec_lock = threading.Lock()
+
+
 def session_codec(request: Request) -> SessionCodec:
-    return request.app.state.session_codec
+    """The app's cookie signer, made on first use from the secret file (created beside the
+    database when missing, mode 0600), so building an app writes nothing."""
+    state = request.app.state
+    with _codec_lock:
+        if getattr(state, "session_codec", None) is None:
+            settings = state.settings
+            db_path = Path(settings.db_path)
+            secret_file = Path(settings.session_secret_file or db_path.with_name(
+                db_path.name + ".session-secret"))
+            state.session_codec = SessionCodec(load_or_create_secret(secret_file)[0])
+        return state.session_codec
 
 
 def _from_token(db, request: Request) -> User | None:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collector import accounts
-from collector.auth import CurrentViewer
+from collector.auth import CurrentViewer, session_codec
 from collector.deps import Db
 from collector.sessions import COOKIE_NAME, SESSION_MAX_AGE_S
 from collector.store import Store
@@ -64,7 +64,7 @@ def login(request: Request, db: Db, login: Annotated[str, Form()] = "",
             store.close()
     changed = db.execute("SELECT password_changed_at FROM users WHERE login = ?",
                          [user.login]).fetchone()[0]
-    _, cookie = request.app.state.session_codec.new(user.login, changed)
+    _, cookie = session_codec(request).new(user.login, changed)
     response = RedirectResponse(local_path(next), status_code=303)
     response.set_cookie(COOKIE_NAME, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")
