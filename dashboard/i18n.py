@@ -1,7 +1,8 @@
 """Languages of the pages: message catalogues and locale formats (Babel).
 
 Vietnamese is the default; English is the switch. Page text lives in gettext catalogues,
-`dashboard/locales/<lang>/LC_MESSAGES/messages.po`, whose msgids are the English text:
+`dashboard/locales/<lang>/LC_MESSAGES/*.po` (one per part of the site), whose msgids are the
+English text:
 English pages show the msgid, Vietnamese pages its translation, and `tests/test_i18n.py`
 fails when a string used in a template or a view has no Vietnamese translation. The .po files
 are read with Babel at start-up (no compile step, nothing binary in the repository).
@@ -35,15 +36,24 @@ MONTH_PATTERNS = {"vi": "MM/yyyy", "en": "MMMM yyyy"}
 
 @lru_cache(maxsize=None)
 def catalogue(language: str) -> dict[str, str]:
-    """msgid → translation of one language (English: empty, the msgids are English)."""
-    path = LOCALES_DIR / language / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as file:
-        messages = read_po(file, locale=language)
-    return {message.id: message.string for message in messages
-            if message.id and isinstance(message.id, str) and message.string
-            and not message.fuzzy}
+    """msgid → translation of one language (English: empty, the msgids are English).
+
+    Every .po file of the language's LC_MESSAGES is read (one per part of the site, so that
+    pages can be written side by side); a msgid translated twice must agree.
+    """
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as file:
+            messages = read_po(file, locale=language)
+        for message in messages:
+            if not (message.id and isinstance(message.id, str) and message.string
+                    and not message.fuzzy):
+                continue
+            if merged.get(message.id, message.string) != message.string:
+                raise ValueError(f"{path.name}: {message.id!r} is translated differently "
+                                 "in another catalogue")
+            merged[message.id] = message.string
+    return merged
 
 
 def negotiate(requested: str | None, accept_language: str | None = None) -> str:
