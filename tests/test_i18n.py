@@ -40,3 +40,30 @@ def test_numbers_dates_and_months_follow_the_locale():
     assert en.date(date(2026, 11, 25)) == "25 Nov 2026"
     assert vi.datetime(datetime(2026, 11, 25, 14, 3)) == "25/11/2026 14:03"
     assert vi.month("2026-11") == "11/2026" and en.month("2026-11") == "November 2026"
+
+
+def page_messages():
+    """Every msgid the dashboard's templates and modules ask to translate."""
+    from babel.messages.extract import extract_from_dir
+
+    from dashboard import i18n
+    method_map = [("**/templates/**.html", "jinja2.ext:babel_extract"),
+                  ("**.py", "python")]
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
+    found = []
+    for filename, lineno, message, _, _ in extract_from_dir(
+            i18n.LOCALES_DIR.parent, method_map, keywords=keywords,
+            options_map={"**/templates/**.html": {"trimmed": "true"}}):
+        for msgid in message if isinstance(message, tuple) else (message,):
+            if msgid:
+                found.append((filename, lineno, msgid))
+    return found
+
+
+def test_every_page_string_has_a_vietnamese_translation():
+    messages = page_messages()
+    assert any(msgid == "Log in" for _, _, msgid in messages)
+    vi = catalogue("vi")
+    missing = sorted({f"{name}:{line}: {msgid}" for name, line, msgid in messages
+                      if msgid not in vi})
+    assert not missing, "add these to dashboard/locales/vi/LC_MESSAGES:\n" + "\n".join(missing)
