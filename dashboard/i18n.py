@@ -69,13 +69,19 @@ def negotiate(requested: str | None, accept_language: str | None = None) -> str:
     return DEFAULT_LANGUAGE
 
 
+@lru_cache(maxsize=None)
+def _locale(language: str) -> Locale:
+    # Parsed once: Locale.parse costs ~20 µs, and a page formats hundreds of numbers.
+    return Locale.parse("vi_VN" if language == "vi" else "en_GB")
+
+
 @dataclass(frozen=True)
 class Translator:
     language: str
 
     @property
     def locale(self) -> Locale:
-        return Locale.parse("vi_VN" if self.language == "vi" else "en_GB")
+        return _locale(self.language)
 
     def gettext(self, message: str, **values: object) -> str:
         text = catalogue(self.language).get(message, message)
