@@ -57,7 +57,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     host, port = args.http
     options = DemoOptions(db_path=args.db, http_host=host, http_port=port,
                           mqtt_port=args.mqtt_port, devices=args.devices, run_for=args.run_for,
-                          press_interval_s=args.press_every, policy=checked_policy(args.policy))
+                          press_interval_s=args.press_every, policy=checked_policy(args.policy),
+                          history_days=args.history_days)
     try:
         return run_demo(options)
     except (BrokerStartError, RuntimeError, ValueError) as error:
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="port of the embedded broker on 127.0.0.1 (default 1883)")
     demo.add_argument("--press-every", type=positive_seconds, default=2.0, metavar="SECONDS",
                       help="mean time between simulated citizens' presses (default 2)")
+    demo.add_argument("--history-days", type=int, default=60, metavar="N",
+                      help="seed the N days before today with rosters, ratings, tasks and last "
+                           "month's evaluations, once per database (default 60, 0 = none)")
     add_policy_option(demo)
     demo.set_defaults(handler=cmd_demo)
 

@@ -21,6 +21,7 @@ from kiosk.sim import SimulatedKiosk
 
 from .api import create_app
 from .broker import EmbeddedBroker
+from .demo_history import seed_history
 from .seed import seed_demo
 from .settings import Settings
 from .store import Store
@@ -39,6 +40,7 @@ class DemoOptions:
     press_interval_s: float = 2.0
     seed: int | None = None
     policy: str = "hanoi-3814"
+    history_days: int = 60
 
 
 def choose_level(rng: random.Random, tendency: float, scale: int = 4) -> int:
@@ -82,6 +84,8 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
     store = Store(options.db_path)
     try:
         device_ids = seed_demo(store, options.devices)
+        seed_history(store, device_ids, options.history_days, policy=options.policy,
+                     seed=options.seed)
     finally:
         store.close()
 
