@@ -22,8 +22,8 @@ from dashboard.forms import router as forms_router
 from dashboard.login import router as login_router
 from dashboard.pages import router as dashboard_router
 
-from . import (__version__, api_import, api_monthly, api_org, api_tasks, api_workflow, queries,
-               reports)
+from . import (__version__, api_fleet, api_import, api_monthly, api_org, api_tasks, api_workflow,
+               queries, reports)
 from .auth import (CurrentViewer, LoginRequired, Viewer, login_url, require_officer_in_scope,
                    require_role, viewer)
 from .messages import encode_command, encode_session
@@ -231,6 +231,6 @@ def create_app(settings: Settings) -> FastAPI:
     # Everything else needs a session or a token, even a route that forgot to ask for it.
     signed_in = [Depends(viewer)]
     for router in (api_org.router, api_tasks.router, api_workflow.router, api_monthly.router,
-                   api_import.router, dashboard_router, forms_router):
+                   api_import.router, api_fleet.router, dashboard_router, forms_router):
         app.include_router(router, dependencies=signed_in)
     return app

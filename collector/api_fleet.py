@@ -10,13 +10,8 @@ fleet.STATES) and X-Hailong-Screen-At (unix ms); Cache-Control: no-store, becaus
 URL shows another officer after a shift change. A session-mode site (`session_mode` in the
 site profile, provisioning.json beside the database) rests on the "waiting" screen.
 
-Scope: `allowed_units` is the seam for accounts. It answers None (every unit) until the app
-replaces it with the viewer's scope, e.g.
-    def fleet_units(who: CurrentViewer) -> frozenset[str] | None:
-        require_role(who, "technician", "administrator")
-        return who.scope.unit_filter()
-    app.dependency_overrides[api_fleet.allowed_units] = fleet_units
-(or `allowed_units` itself depends on the viewer); a unit or device outside it gets 403.
+Who: technicians, administrators and heads, within their account's scope (`allowed_units`);
+a unit or device outside it gets 403.
 
 Wiring: `app.include_router(api_fleet.router)` in `collector.api.create_app`. The paths do
 not clash with api.py's /api/v1/devices (GET) and /api/v1/devices/{id}/session|command (POST).
@@ -30,6 +25,7 @@ import sqlite_utils
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from . import fleet, organisation, screens
+from .auth import CurrentViewer, require_role
 from .deps import Db
 from .provisioning import PROFILE_NAME, load_profile
 from .store import now_ms
@@ -37,9 +33,13 @@ from .store import now_ms
 router = APIRouter(tags=["devices"])
 
 
-def allowed_units() -> frozenset[str] | None:
-    """Units the caller may see; None: all. Overridden by the app once accounts are wired."""
-    return None
+FLEET_ROLES = ("technician", "administrator", "head")
+
+
+def allowed_units(who: CurrentViewer) -> frozenset[str] | None:
+    """Units the caller may see devices of; None: all."""
+    require_role(who, *FLEET_ROLES)
+    return who.scope.unit_filter()
 
 
 AllowedUnits = Annotated[frozenset[str] | None, Depends(allowed_units)]

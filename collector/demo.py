@@ -22,6 +22,8 @@ from kiosk.sim import SimulatedKiosk
 from .api import create_app
 from .broker import EmbeddedBroker
 from .demo_history import seed_history
+from .accounts import ROLE_LABELS
+from .demo_accounts import DEMO_PASSWORD, seed_accounts
 from .seed import seed_demo
 from .settings import Settings
 from .store import Store
@@ -86,6 +88,7 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
         device_ids = seed_demo(store, options.devices)
         seed_history(store, device_ids, options.history_days, policy=options.policy,
                      seed=options.seed)
+        accounts = seed_accounts(store)
     finally:
         store.close()
 
@@ -127,6 +130,9 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
         print(f"hailong demo đang chạy / is running: {url}", flush=True)
         print(f"  broker {broker.url} · {len(kiosks)} kiosks · database {options.db_path}",
               flush=True)
+        print(f"  Tài khoản / accounts (mật khẩu / password: {DEMO_PASSWORD}):", flush=True)
+        for login, role, name in accounts:
+            print(f"    {login:<12} {ROLE_LABELS[role][0]} / {role} · {name}", flush=True)
         print("  Ctrl-C để dừng / to stop", flush=True)
         if ready:
             ready.set()

@@ -19,6 +19,7 @@ from mosquitto import free_port
 from waiting import wait_for
 
 from accounts_support import admin_headers
+from collector.demo_accounts import DEMO_PASSWORD
 from collector.api import create_app
 from collector.settings import Settings
 from collector.store import Store
@@ -196,16 +197,26 @@ def finish(demo: subprocess.Popen, timeout: float) -> str:
 
 
 def test_demo_for_seconds_produces_ratings_visible_in_the_api(tmp_path):
-    demo, base = start_demo(tmp_path, "--for", "10", "--devices", "3", "--press-every", "0.2")
+    # No history: every rating counted must come from the simulated kiosks of this run.
+    demo, base = start_demo(tmp_path, "--for", "10", "--devices", "3", "--press-every", "0.2",
+                            "--history-days", "0")
+    browser = httpx.Client(timeout=5)
     try:
+        wait_for(lambda: get_json(f"{base}/api/v1/health"), timeout=20, what="the demo's API")
+        logged_in = browser.post(f"{base}/login", data={"login": "quantri",
+                                                        "password": DEMO_PASSWORD})
+        assert logged_in.status_code == 303
+
         def counted_ratings() -> int:
-            overview = get_json(f"{base}/api/v1/overview")
-            return sum(row["total"] for row in overview["officers"]) if overview else 0
+            overview = browser.get(f"{base}/api/v1/overview").json()
+            return sum(row["total"] for row in overview["officers"])
         wait_for(lambda: counted_ratings() >= 3, timeout=20, what="demo ratings in the API")
     finally:
+        browser.close()
         output = finish(demo, timeout=40)
     assert demo.returncode == 0, output
     assert f"{base}/" in output
+    assert "quantri" in output and "chutich.hk" in output and DEMO_PASSWORD in output
 
 
 def test_kiosk_command_presses_and_waits_for_the_broker(mosquitto, collector):

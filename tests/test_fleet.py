@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from accounts_support import as_officer, token_headers
 from collector import api_fleet, fleet, screens
 from collector.api import create_app
 from collector.organisation import unit_subtree
@@ -236,13 +237,12 @@ def app(db_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(api_fleet, "now_ms", lambda: NOW)
         app = create_app(Settings(db_path=db_path, broker_url=None))
-        app.include_router(api_fleet.router)
         yield app
 
 
 @pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
+def client(app, db_path):
+    with TestClient(app, headers=token_headers(db_path, "kythuat", "technician")) as client:
         yield client
 
 
@@ -329,13 +329,16 @@ def test_screen_png_refuses_unknown_devices_and_scales(client, path, params, cod
     assert client.get(path, params=params).status_code == code
 
 
-def test_the_scope_seam_limits_list_and_pictures(app, client):
-    app.dependency_overrides[api_fleet.allowed_units] = lambda: frozenset({"bd", "bd-1c"})
-    try:
+def test_the_accounts_scope_limits_list_and_pictures(app, db_path):
+    """A technician of Ba Đình sees its devices only; an officer sees no fleet at all."""
+    headers = token_headers(db_path, "kythuat.bd", "technician", unit="bd")
+    with TestClient(app, headers=headers) as client:
         assert ids(client.get("/api/v1/fleet").json()) == ["kiosk-bd-01", "kiosk-bd-02"]
         assert client.get("/api/v1/fleet", params={"unit": "bd-1c"}).status_code == 200
         assert client.get("/api/v1/fleet", params={"unit": "hk"}).status_code == 403
         assert client.get("/api/v1/devices/kiosk-hk-01/screen.png").status_code == 403
         assert client.get("/api/v1/devices/kiosk-bd-01/screen.png").status_code == 200
-    finally:
-        app.dependency_overrides.clear()
+    with TestClient(app, headers=as_officer(db_path, "BD-0001")) as client:
+        assert client.get("/api/v1/fleet").status_code == 403
+    with TestClient(app) as client:
+        assert client.get("/api/v1/fleet").status_code == 401
