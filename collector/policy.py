@@ -3,8 +3,10 @@
 Rules change (docs/domain.md), so nothing the decrees fix lives in code: the points of each
 criterion, the grade bands, where citizen satisfaction enters and with what weight, the minimum
 number of ratings that counts as evidence, the 25 % deductions of Decree 335 and the quota on the
-top grade are all keys of a policy file an administrator can edit. Two presets ship next to this
-module (``collector/policies/*.toml``): ``hanoi-3814`` and ``decree-335``.
+top grade are all keys of a policy file an administrator can edit, and so are the thresholds of
+the counter alerts (``[alerts]``, collector/alerts.py; optional, the issue's example otherwise).
+Two presets ship next to this module (``collector/policies/*.toml``): ``hanoi-3814`` and
+``decree-335``.
 
 Loading is strict: a missing, mistyped or out-of-range key raises ``ValueError`` naming the key
 (``criteria[2].points``), because a policy silently half-read would grade people wrongly. Pure:
@@ -16,6 +18,8 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from .satisfaction import ANSWERS, SATISFIED_ANSWERS
 
 # The four levels of every decree, best first (domain brief, "Grades"); the codes are fixed by
 # law, their thresholds and letters are policy.
@@ -32,6 +36,8 @@ SOURCES = ("leader", "tasks")
 MEASURES = ("share_satisfied", "index", "wilson_low")
 QUOTA_ROUNDING = ("floor",)
 PRESETS_DIR = Path(__file__).with_name("policies")
+ANSWER_CODES = tuple(code for code, _, _ in ANSWERS)
+MAX_ALERT_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,31 @@ class QuotaRule:
 
 
 @dataclass(frozen=True)
+class AlertRule:
+    """When a counter's recent ratings raise an alert (collector/alerts.py)."""
+    window_minutes: int  # presses less than this far apart (by press time) share a window
+    min_ratings: int  # counted ratings a window needs before it can raise anything
+    negative_share: float  # raise when negative / counted >= this (0 < share <= 1)
+    negative_answers: tuple[str, ...]  # answer codes (collector/satisfaction.py) that count
+    late_after_minutes: int  # raised this long after its last press: marked late (a backlog)
+
+    def as_dict(self) -> dict:
+        """The rule as stored with each alert, so an alert keeps the rule that raised it."""
+        return {"window_minutes": self.window_minutes, "min_ratings": self.min_ratings,
+                "negative_share": self.negative_share,
+                "negative_answers": list(self.negative_answers),
+                "late_after_minutes": self.late_after_minutes}
+
+
+# The issue's example, used when a policy file has no [alerts] table (a site's copy made before
+# alerts existed must still grade people): at least half of at least 4 ratings negative within
+# 15 minutes. "Bình thường" (neutral) is not negative.
+DEFAULT_ALERT_RULE = AlertRule(window_minutes=15, min_ratings=4, negative_share=0.5,
+                               negative_answers=("dissatisfied", "very_dissatisfied"),
+                               late_after_minutes=5)
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     title_vi: str
@@ -87,6 +118,7 @@ class Policy:
     satisfaction: SatisfactionRule
     tasks: TaskRule
     quota: QuotaRule
+    alerts: AlertRule = DEFAULT_ALERT_RULE
 
     def criterion(self, code: str) -> Criterion:
         for criterion in self.criteria:
@@ -174,7 +206,7 @@ def _choice(table: dict, key: str, where: str, choices) -> str:
 def parse_policy(data: dict) -> Policy:
     """Validate a decoded TOML mapping into a Policy (ValueError naming the key otherwise)."""
     _no_extra(data, ("policy", "grades", "letters", "criteria", "satisfaction", "tasks",
-                     "quota"), "")
+                     "quota", "alerts"), "")
     head = _table(data, "policy")
     _no_extra(head, ("name", "title_vi", "title_en", "source", "max_score", "decimals",
                      "discipline_grade"), "policy")
@@ -213,6 +245,7 @@ def parse_policy(data: dict) -> Policy:
     satisfaction = _satisfaction(_table(data, "satisfaction"), criteria)
     tasks = _tasks(_table(data, "tasks"), criteria)
     quota = _quota(_table(data, "quota"))
+    alerts = _alerts(data["alerts"]) if "alerts" in data else DEFAULT_ALERT_RULE
     return Policy(
         name=_get(head, "name", "policy", str),
         title_vi=_get(head, "title_vi", "policy", str),
@@ -227,6 +260,7 @@ def parse_policy(data: dict) -> Policy:
         satisfaction=satisfaction,
         tasks=tasks,
         quota=quota,
+        alerts=alerts,
     )
 
 
@@ -329,4 +363,40 @@ def _quota(table: dict) -> QuotaRule:
         share_outstanding=_share(table, "share_outstanding", where, None),
         of_grades=tuple(of_grades),
         rounding=_choice(table, "rounding", where, QUOTA_ROUNDING),
+    )
+
+
+def _minutes(table: dict, key: str, where: str) -> int:
+    value = _get(table, key, where, int)
+    if not 1 <= value <= MAX_ALERT_MINUTES:
+        raise ValueError(f"{where}.{key} must be 1 to {MAX_ALERT_MINUTES} minutes, got {value}")
+    return value
+
+
+def _alerts(table) -> AlertRule:
+    # Optional as a whole (DEFAULT_ALERT_RULE), but once present every key must be: a table
+    # half-filled by hand would otherwise alert on thresholds nobody chose.
+    where = "alerts"
+    if not isinstance(table, dict):
+        raise ValueError(f"alerts must be a table, got {table!r}")
+    _no_extra(table, ("window_minutes", "min_ratings", "negative_share", "negative_answers",
+                      "late_after_minutes"), where)
+    min_ratings = _get(table, "min_ratings", where, int)
+    if min_ratings < 1:
+        raise ValueError("alerts.min_ratings must be at least 1")
+    share = _share(table, "negative_share", where)
+    if share <= 0:
+        raise ValueError("alerts.negative_share must be above 0: at 0 every rating would alert")
+    answers = _get(table, "negative_answers", where, list)
+    if not answers or len(set(answers)) != len(answers) or any(
+            a not in ANSWER_CODES or a in SATISFIED_ANSWERS for a in answers):
+        allowed = [a for a in ANSWER_CODES if a not in SATISFIED_ANSWERS]
+        raise ValueError(f"alerts.negative_answers must list distinct answers among "
+                         f"{', '.join(allowed)}, got {answers!r}")
+    return AlertRule(
+        window_minutes=_minutes(table, "window_minutes", where),
+        min_ratings=min_ratings,
+        negative_share=share,
+        negative_answers=tuple(answers),
+        late_after_minutes=_minutes(table, "late_after_minutes", where),
     )
