@@ -369,9 +369,11 @@ def _item(row: dict[str, Any]) -> dict[str, Any]:
 
 def list_alerts(db: sqlite_utils.Database, *, unit_id: str | None = None,
                 state: str = "open", since: int | None = None, until: int | None = None,
-                limit: int = 50, offset: int = 0) -> dict[str, Any]:
+                limit: int = 50, offset: int = 0,
+                within: frozenset[str] | None = None) -> dict[str, Any]:
     """One page of alerts, latest burst first: of `unit_id` and the units below it, in
-    `state`, whose presses overlap [since, until) (unix ms)."""
+    `state`, whose presses overlap [since, until) (unix ms); `within` (a viewer's scope)
+    limits them to counters of those units."""
     if state not in STATES:
         raise AlertError(f"state: phải là một trong {', '.join(STATES)}",
                          f"state: must be one of {', '.join(STATES)}")
@@ -382,6 +384,9 @@ def list_alerts(db: sqlite_utils.Database, *, unit_id: str | None = None,
             raise AlertNotFound(f"Không có đơn vị {unit_id}", f"No unit with id {unit_id}")
         where.append(f"c.unit_id IN ({', '.join('?' * len(units))})")
         params += sorted(units)
+    if within is not None:
+        where.append(f"c.unit_id IN ({', '.join('?' * len(within)) or 'NULL'})")
+        params += sorted(within)
     if state != "all":
         where.append(f"a.acknowledged_at IS {'' if state == 'open' else 'NOT '}NULL")
     if since is not None:

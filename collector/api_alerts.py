@@ -4,7 +4,8 @@ Thin: each route calls one function of collector/alerts.py and maps its errors, 
 Vietnamese and the English text ("vi / en"): AlertNotFound → 404, AlertConflict (acknowledged
 already) → 409, AlertError → 422. Times are unix milliseconds; the `from`/`to` filters are
 local (UTC+7) calendar dates, both inclusive, and select alerts whose presses overlap them.
-The actor is the `ActingOfficer` dependency until the session's account replaces it (issue 6).
+Leaders, heads, technicians and administrators see the alerts of the units in their scope;
+leaders, heads and administrators acknowledge them and add notes, as their account.
 Reads use the shared read-only `Db`; each write opens its own `Store` for the request.
 
 Wiring: `app.include_router(api_alerts.router)` in `collector.api.create_app`.
@@ -13,29 +14,31 @@ Wiring: `app.include_router(api_alerts.router)` in `collector.api.create_app`.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Iterator, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from . import alerts
-from .deps import ActingOfficer, Db
-from .store import Store
+from .auth import CurrentViewer, Viewer, require_role, require_unit_in_scope
+from .deps import Db, Writer
 from .timeline import LOCAL_TZ
 
 router = APIRouter(tags=["alerts"])
 MAX_LIMIT = 200
 
 
-def writer(request: Request) -> Iterator[Store]:
-    store = Store(request.app.state.settings.db_path)
-    try:
-        yield store
-    finally:
-        store.close()
+VIEWERS = ("leader", "head", "technician", "administrator")
+RESPONDERS = ("leader", "head", "administrator")
 
 
-Writer = Annotated[Store, Depends(writer)]
+def _alert_in_scope(db, who: Viewer, alert_id: int) -> None:
+    row = db.execute("SELECT c.unit_id FROM alerts a JOIN counters c ON c.id = a.counter_id "
+                     "WHERE a.id = ?", [alert_id]).fetchone()
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"Không có cảnh báo {alert_id} / "
+                                                    f"No alert {alert_id}")
+    require_unit_in_scope(who, row[0])
 
 
 class Acknowledgement(BaseModel):
@@ -76,7 +79,7 @@ def day_start(value: str | None, field: str, *, after: bool = False) -> int | No
 
 @router.get("/api/v1/alerts")
 def list_alerts(
-        db: Db,
+        db: Db, who: CurrentViewer,
         unit: Annotated[str | None, Query(description="unit id: its alerts and those of the "
                                                       "units below it")] = None,
         state: Annotated[Literal["open", "acknowledged", "all"],
@@ -91,27 +94,36 @@ def list_alerts(
     counter, unit and officer, first_at/last_at of the presses, ratings and negative counts,
     the rule that raised it, raised_at, `late` (raised more than the rule's late_after_minutes
     after its last press: presses held back by an offline device) and the acknowledgement."""
+    require_role(who, *VIEWERS)
+    if unit is not None:
+        require_unit_in_scope(who, unit)
     return _call(alerts.list_alerts, db, unit_id=unit, state=state,
                  since=day_start(from_, "from"), until=day_start(to, "to", after=True),
-                 limit=limit, offset=offset)
+                 limit=limit, offset=offset, within=who.scope.unit_filter())
 
 
 @router.get("/api/v1/alerts/{alert_id}")
-def get_alert(alert_id: int, db: Db) -> dict[str, Any]:
+def get_alert(alert_id: int, db: Db, who: CurrentViewer) -> dict[str, Any]:
     """One alert with its notes and the counter's presses from its first to its last press
     (excluded presses listed too, `counted: false`, with their reason)."""
+    require_role(who, *VIEWERS)
+    _alert_in_scope(db, who, alert_id)
     return _call(alerts.alert_view, db, alert_id)
 
 
 @router.post("/api/v1/alerts/{alert_id}/acknowledge")
-def acknowledge(alert_id: int, store: Writer, actor: ActingOfficer,
+def acknowledge(alert_id: int, store: Writer, who: CurrentViewer,
                 body: Acknowledgement | None = None) -> dict[str, Any]:
     """Acknowledge the alert, with an optional comment; 409 if it already is."""
+    require_role(who, *RESPONDERS)
+    _alert_in_scope(store.db, who, alert_id)
     comment = body.comment if body else None
-    return _call(alerts.AlertService(store.db).acknowledge, alert_id, actor, comment)
+    return _call(alerts.AlertService(store.db).acknowledge, alert_id, who.user.login, comment)
 
 
 @router.post("/api/v1/alerts/{alert_id}/notes", status_code=201)
-def add_note(alert_id: int, body: Note, store: Writer, actor: ActingOfficer) -> dict[str, Any]:
+def add_note(alert_id: int, body: Note, store: Writer, who: CurrentViewer) -> dict[str, Any]:
     """Add a note to an alert, open or acknowledged."""
-    return _call(alerts.AlertService(store.db).add_note, alert_id, actor, body.text)
+    require_role(who, *RESPONDERS)
+    _alert_in_scope(store.db, who, alert_id)
+    return _call(alerts.AlertService(store.db).add_note, alert_id, who.user.login, body.text)
