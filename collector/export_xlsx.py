@@ -4,7 +4,8 @@ Display only: every figure comes from `monthly.unit_month` or `annual.unit_year`
 JSON), nothing is computed here but presentation (labels, local times, number formats).
 Vietnamese first: the header row is Vietnamese with the English in the row below it. Numbers
 are written as numbers with Excel formats, so the office's Excel shows them in its own locale
-(`1.234,5` in a Vietnamese one) and they stay sortable and summable.
+(`1.234,5` in a Vietnamese one) and they stay sortable and summable. Text is written as text,
+never as a formula, whatever it starts with (`_put`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import IO, Any, Iterable
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .timeline import local_datetime
@@ -66,6 +68,16 @@ MONTH_COLUMNS: list[tuple[str, str, float, str | None, Any]] = [
 FROZEN_COLUMNS = 3  # number and name stay in view while scrolling right
 
 
+def _put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
+    """Write one cell. Text is always text: openpyxl would store a string starting with "="
+    as a formula, and a name such as "=cmd|' /C calc'!A0" or "=HYPERLINK(…)" typed into the
+    organisation would then run in the office's Excel (formula injection)."""
+    cell = sheet.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
 def grade_text(grade: dict[str, Any] | None) -> str | None:
     if not grade:
         return None
@@ -92,15 +104,15 @@ def _title_block(sheet: Worksheet, lines: list[tuple[str, str]]) -> int:
     """Write (Vietnamese, English) lines from row 1, the first as the title; return the next
     free row after one blank row."""
     for i, (vi, en) in enumerate(lines, start=1):
-        sheet.cell(row=i, column=1, value=vi).font = TITLE_FONT if i == 1 else HEADER_FONT
-        sheet.cell(row=i, column=FROZEN_COLUMNS + 3, value=en).font = EN_FONT
+        _put(sheet, i, 1, vi).font = TITLE_FONT if i == 1 else HEADER_FONT
+        _put(sheet, i, FROZEN_COLUMNS + 3, en).font = EN_FONT
     return len(lines) + 2
 
 
 def _header(sheet: Worksheet, row: int, columns: Iterable[tuple]) -> None:
     for col, (vi, en, width, *_rest) in enumerate(columns, start=1):
         for r, text, font in ((row, vi, HEADER_FONT), (row + 1, en, EN_FONT)):
-            cell = sheet.cell(row=r, column=col, value=text)
+            cell = _put(sheet, r, col, text)
             cell.font, cell.fill, cell.border = font, HEADER_FILL, BOX
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.column_dimensions[get_column_letter(col)].width = width
@@ -108,7 +120,7 @@ def _header(sheet: Worksheet, row: int, columns: Iterable[tuple]) -> None:
 
 def _row(sheet: Worksheet, row: int, values: list, formats: list) -> None:
     for col, (value, number_format) in enumerate(zip(values, formats), start=1):
-        cell = sheet.cell(row=row, column=col, value=value)
+        cell = _put(sheet, row, col, value)
         cell.border = BOX
         if number_format:
             cell.number_format = number_format
@@ -143,16 +155,16 @@ def _month_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Work
             ("quota", "Tỷ lệ xếp loại (theo đề xuất của lãnh đạo)", "Quota (leaders' proposals)"),
             ("quota_final", "Tỷ lệ xếp loại (theo quyết định)", "Quota (decisions)")):
         quota = report[key]
-        sheet.cell(row=row, column=1, value=f"{vi_label}: {quota['vi']}").font = Font(
+        _put(sheet, row, 1, f"{vi_label}: {quota['vi']}").font = Font(
             bold=True, color="B3261E" if quota["exceeded"] else "1B2330")
-        sheet.cell(row=row + 1, column=1, value=f"{en_label}: {quota['en']}").font = EN_FONT
+        _put(sheet, row + 1, 1, f"{en_label}: {quota['en']}").font = EN_FONT
         row += 2
     progress = report["progress"]
-    sheet.cell(row=row, column=1, value=(
+    _put(sheet, row, 1, (
         f"Tiến độ: {progress['officers']} cán bộ; chưa tự đánh giá {progress['pending']}, "
         f"đã tự đánh giá {progress['self']}, lãnh đạo đã đánh giá {progress['reviewed']}, "
         f"thủ trưởng đã quyết định {progress['decided']}"))
-    sheet.cell(row=row + 1, column=1, value=(
+    _put(sheet, row + 1, 1, (
         f"Progress: {progress['officers']} officers; pending {progress['pending']}, "
         f"self-evaluated {progress['self']}, reviewed {progress['reviewed']}, "
         f"decided {progress['decided']}")).font = EN_FONT

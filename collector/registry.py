@@ -111,8 +111,9 @@ class Registry:
             unit_name: str | None = None) -> IssuedCredentials:
         """Register a device at a counter (created if label and unit are given); new login.
 
-        A board that replaces another at the same counter starts with the officer the counter
-        shows now, so the citizen sees no gap in the roster.
+        The roster is the counter's and is left as it is: a board that replaces another (or
+        joins it) at the same counter shows whoever the roster has on duty there, so the
+        citizen sees no gap and no shift is cut short.
         """
         check_device_id(device_id)
         if scale not in SCALES:
@@ -133,7 +134,6 @@ class Registry:
             # One transaction: the device and its audit entry are stored together or not at all.
             with self.db.atomic():
                 self.store.add_device(device_id, counter_id, scale, hash_password(password),
-                                      officer_id=queries.counter_officer(self.db, counter_id),
                                       at=at)
                 self._audit("device.add", device_id, None,
                             {"counter": counter_id, "scale": scale}, at)

@@ -15,7 +15,11 @@ include_history=True)` shows both.
 
 Every change re-attributes, in the same transaction, the ratings it can affect: those pressed
 within the old or the new shift window on a device that stood at the affected counter(s) then,
-each decided again by `store.attribute` (the single rule the ingest uses). The audit entry
+each decided again by `store.attribute` (the single rule the ingest uses) from the corrected
+roster alone: where no shift covers a press any more it belongs to nobody ("none"). The
+officer the device showed is the ingest's fallback for a press the roster never covered; once
+the roster has been corrected, what the device showed then (it showed what the mistaken roster
+told it) does not keep the ratings with that officer. The audit entry
 (actions roster.add / roster.correct / roster.cancel, subject "shift:ID") says how many moved
 from whom to whom, e.g. {"reattributed": {"HK-0001→HK-0003": 12}} ("—" = nobody).
 
@@ -127,13 +131,14 @@ Window = tuple[str, int, "int | None"]  # counter, start, end (None: open)
 
 
 def reattribute(db: sqlite_utils.Database, windows: list[Window]) -> dict[str, int]:
-    """Decide again, by `store.attribute`, every rating pressed within a window on a device
-    placed at the window's counter at that time; update those that change. Returns the moves
-    per "from→to" officer pair (ratings whose officer stays the same are not counted)."""
+    """Decide again, by `store.attribute` on the roster alone (no officer shown), every rating
+    pressed within a window on a device placed at the window's counter at that time; update
+    those that change. Returns the moves per "from→to" officer pair (ratings whose officer
+    stays the same are not counted)."""
     candidates: dict[str, tuple] = {}
     for counter_id, start, end in windows:
         for row in db.execute(
-                "SELECT r.id, r.device_id, r.pressed_at, r.officer_shown, r.officer_id, "
+                "SELECT r.id, r.device_id, r.pressed_at, r.officer_id, "
                 "r.attribution FROM device_placements p JOIN ratings r "
                 "ON r.device_id = p.device_id AND r.pressed_at >= p.starts_at "
                 "AND (p.ends_at IS NULL OR r.pressed_at < p.ends_at) "
@@ -141,8 +146,8 @@ def reattribute(db: sqlite_utils.Database, windows: list[Window]) -> dict[str, i
                 [counter_id, start, TS_MAX_MS if end is None else end]).fetchall():
             candidates[row[0]] = tuple(row[1:])
     moves: Counter[str] = Counter()
-    for rating_id, (device_id, pressed_at, shown, officer, how) in candidates.items():
-        new_officer, new_how = attribute(db, device_id, pressed_at, shown)
+    for rating_id, (device_id, pressed_at, officer, how) in candidates.items():
+        new_officer, new_how = attribute(db, device_id, pressed_at, None)
         if (new_officer, new_how) == (officer, how):
             continue
         db.execute("UPDATE ratings SET officer_id = ?, attribution = ? WHERE id = ?",
@@ -228,7 +233,7 @@ class RosterService:
 
     def cancel_shift(self, shift_id: int, reason: str) -> dict[str, Any]:
         """Withdraw a current shift (kept as history); its ratings go to whoever the roster
-        then names, else the officer the device showed. Returns the cancelled shift."""
+        then names, else to nobody. Returns the cancelled shift."""
         reason = _text(reason, "reason", required=True)
         at = self.clock()
         with write_transaction(self.db):

@@ -461,17 +461,16 @@ class Store:
     # --- device registry ----------------------------------------------------------------
 
     def add_device(self, device_id: str, counter_id: str, scale: int, password_hash: str, *,
-                   officer_id: str | None = None, at: int | None = None) -> None:
+                   at: int | None = None) -> None:
         """Register a new device with its first credentials, in one transaction.
 
         An id ever registered is refused, retired or not: rating ids are `{device}:{boot}:{seq}`
         and a new board starts counting boots again, so a reused id would make its first
         ratings look like redeliveries of the old board's and be dropped as duplicates.
-        `officer_id` staffs the device's counter from `at` (see `assign`).
+        The counter's roster is the counter's: it is not touched, and the new device follows
+        it (its ratings go to whoever the roster has on duty at the counter).
         """
         self._require("counters", counter_id)
-        if officer_id is not None:
-            self._require("officers", officer_id)
         at = now_ms() if at is None else at
         with self.db.atomic():
             if self.db.execute("SELECT 1 FROM devices WHERE id = ?", [device_id]).fetchone():
@@ -482,8 +481,6 @@ class Store:
                                                   "password_hash": password_hash,
                                                   "issued_at": at})
             self._place(device_id, counter_id, at)
-            if officer_id is not None:
-                self._staff(counter_id, officer_id, at, actor="registry")
 
     def set_device_password(self, device_id: str, password_hash: str, *,
                             at: int | None = None) -> None:

@@ -7,16 +7,21 @@ Order and locks (issue 5, item 3):
   `workflow_calendar.SELF_OPENS_DAY` of the month itself; editable until the leader reviews.
 - review: the direct leader's scores, comment and proposed grade, and whether the officer was
   disciplined in the month (with a note). Needs the self-evaluation, or its due day to be over
-  (then recorded as "no self-evaluation"); editable until the head decides.
-- decision: the head's final grade. Needs a review. The quota of the deciding head's unit
-  subtree is checked with this grade counted (the head sees the numbers either way; exceeding
-  it needs `acknowledge_quota`); the score and the evidence shown are frozen in `snapshot`, and
-  the month is LOCKED: any later self, review or decision is refused.
+  (then recorded as "no self-evaluation"); editable until the head decides. Not before the
+  month is over (the 1st of the next month, `Calendar.review_opens`).
+- decision: the head's final grade. Needs a review, and the month to be over (a score frozen
+  earlier would count the month's last tasks as not done). The quota of the deciding head's
+  unit subtree is checked with this grade counted, officers not graded yet counted at their
+  best (workflow_status.unit_quota: the check refuses only what no later grade can bring
+  within the cap; the head sees the numbers either way; exceeding it needs
+  `acknowledge_quota`); the score and the evidence shown are frozen in `snapshot`, and the
+  month is LOCKED: any later self, review or decision is refused.
 - reopen: the head, with a written reason. The decision stays in `evaluation_events` and the
   audit log; the month goes back to the review stage.
 
 A month after the current one cannot be evaluated, nor an officer not active in it. Who may
-act: collector/permissions.py. Due dates and lateness: collector/workflow_calendar.py.
+act: collector/permissions.py, and only on a day within their own active dates
+(workflow_status.known_actor). Due dates and lateness: collector/workflow_calendar.py.
 
 Writes: evaluation rows, their events and the month's due dates are written HERE, not in
 store.py (as audit.py writes its own table). Each step is one transaction holding the write
@@ -164,6 +169,7 @@ class WorkflowService:
                      "disciplined": disciplined,
                      "discipline_note": check_text(discipline_note, "discipline_note",
                                                    MAX_REASON, required=disciplined)}
+            self._month_over(month, calendar)
             self._not_locked(row)
             self_missing = row is None or row["self_at"] is None
             if self_missing and self.today() <= calendar.self_due:
@@ -189,7 +195,8 @@ class WorkflowService:
         month = check_month(month)
         # Evidence is gathered before taking the write lock (it reads a month of ratings); the
         # review it was built on must still be the one standing once the lock is held.
-        with self._step(officer_id, month, actor, "decide", lock=False) as (_, seen, _c):
+        with self._step(officer_id, month, actor, "decide", lock=False) as (_, seen, calendar):
+            self._month_over(month, calendar)
             self._decidable(seen)
         snapshot = self._evidence(officer_id, month, seen)
         suggestion = snapshot.get("suggestion") if isinstance(snapshot, dict) else None
@@ -258,7 +265,7 @@ class WorkflowService:
         audit_actor = f"user:{actor}" if administrator else f"officer:{actor}"
         with write_transaction(self.db):
             if not administrator:
-                known_actor(self.db, actor)
+                known_actor(self.db, actor, self.today())
                 require(permissions.may_set_calendar(actor,
                                                      permissions.top_unit_heads(self.db)))
             try:
@@ -289,7 +296,7 @@ class WorkflowService:
         officer was active in it (409)."""
         with (write_transaction(self.db) if lock else nullcontext()):
             facts = facts_or_404(self.db, officer_id)
-            known_actor(self.db, actor)
+            known_actor(self.db, actor, self.today())
             require(permissions.ACTIONS[action](facts, actor))
             today = self.today()
             if month > today.strftime("%Y-%m"):
@@ -304,6 +311,15 @@ class WorkflowService:
                                        f"{officer_id} was not active in {month}")
             yield facts, queries.evaluation_row(self.db, officer_id, month), \
                 calendar_for(self.db, month)
+
+    def _month_over(self, month: str, calendar: Calendar) -> None:
+        opens = calendar.review_opens
+        if self.today() < opens:
+            raise WorkflowConflict(
+                f"Tháng {month[5:]}/{month[:4]} chưa kết thúc: lãnh đạo chỉ nhận xét, thủ "
+                f"trưởng chỉ quyết định từ ngày {opens.strftime('%d/%m/%Y')}",
+                f"{month} is not over yet: the leader's review and the head's decision "
+                f"open on {opens.isoformat()}")
 
     def _not_locked(self, row: dict[str, Any] | None) -> None:
         if row and row["decided_at"] is not None:

@@ -1,9 +1,11 @@
 """Due dates of the monthly workflow, and lateness against them.
 
-A month is evaluated in the first days of the following month: the officer's self-evaluation,
-then the direct leader's review, then the head's decision. The defaults below are this
-deployment's choice (the decrees fix no day); a month may carry its own dates in the
-`workflow_calendar` table, set by the head of a top-level unit through
+A month is evaluated in the first days of the following month: the officer's self-evaluation
+(open from SELF_OPENS_DAY of the month itself), then the direct leader's review, then the
+head's decision, both only once the month is over (`Calendar.review_opens`, the 1st of the
+next month): a score decided earlier would count the month's last tasks as not done. The
+defaults below are this deployment's choice (the decrees fix no day); a month may carry its
+own dates in the `workflow_calendar` table, set by the head of a top-level unit through
 `WorkflowService.set_calendar` (collector/workflow.py), which writes the row and its audit
 entry. Dates are local (UTC+7) ISO dates; a step is late once its due day has passed, the due
 day itself still being on time (as for task deadlines, collector/tasks.py).
@@ -54,6 +56,11 @@ class Calendar:
     set_by: str | None = None
     set_at: int | None = None
 
+    @property
+    def review_opens(self) -> date:
+        """First day of the leader's review and the head's decision: the month is over."""
+        return next_month_day(self.month, 1)
+
     def due(self, step: str) -> date:
         return {"self": self.self_due, "review": self.review_due,
                 "decision": self.decision_due}[step]
@@ -103,7 +110,8 @@ def _date(value: Any, field: str) -> date:
 def make_calendar(month: str, self_due: Any, review_due: Any, decision_due: Any, *,
                   set_by: str | None = None, set_at: int | None = None) -> Calendar:
     """A month's own due dates, checked: in step order, none before the self-evaluation opens,
-    none more than MAX_LAG after the month's end; CalendarError otherwise."""
+    the review and the decision not before the month is over, none more than MAX_LAG after
+    the month's end; CalendarError otherwise."""
     dates = [_date(v, f) for v, f in ((self_due, "self_due"), (review_due, "review_due"),
                                        (decision_due, "decision_due"))]
     opens = opens_on(month)
@@ -117,7 +125,13 @@ def make_calendar(month: str, self_due: Any, review_due: Any, decision_due: Any,
                             "quyết định của thủ trưởng",
                             "Due dates must be in step order: self-evaluation ≤ leader's "
                             "review ≤ head's decision")
-    latest = next_month_day(month, 1) + MAX_LAG
+    over = next_month_day(month, 1)
+    if dates[1] < over:
+        raise CalendarError(f"review_due: lãnh đạo chỉ nhận xét khi tháng đã kết thúc, hạn "
+                            f"không được trước ngày {over.strftime('%d/%m/%Y')}",
+                            f"review_due: the leader reviews once the month is over, so it "
+                            f"cannot be due before {over.isoformat()}")
+    latest = over + MAX_LAG
     if dates[2] > latest:
         raise CalendarError(f"decision_due: không được sau {latest.strftime('%d/%m/%Y')}",
                             f"decision_due: cannot be after {latest.isoformat()}")
@@ -154,7 +168,8 @@ def progress(self_at: int | None, reviewed_at: int | None, decided_at: int | Non
     """Stage, the steps now awaited, and which steps are late, as of `today`.
 
     Awaited: the self-evaluation from its opening day until the leader reviews; the review once
-    the self-evaluation is done or its due day is over; the decision once reviewed. Late: not
+    the month is over and the self-evaluation is done or its due day is over; the decision
+    once reviewed. Late: not
     done and its due day is over; except that a self-evaluation the leader went ahead without
     (allowed once it was due) is "skipped" rather than late, since it can no longer be done.
     """
@@ -162,7 +177,8 @@ def progress(self_at: int | None, reviewed_at: int | None, decided_at: int | Non
     awaiting = []
     if stage == "not_started" and today >= calendar.opens:
         awaiting.append("self")
-    if stage == "self_done" or (stage == "not_started" and today > calendar.self_due):
+    if today >= calendar.review_opens and (
+            stage == "self_done" or (stage == "not_started" and today > calendar.self_due)):
         awaiting.append("review")
     if stage == "reviewed":
         awaiting.append("decision")

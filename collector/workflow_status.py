@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ import sqlite_utils
 
 from . import permissions, queries, scoring
 from .organisation import unit_subtree
-from .policy import GRADE_CODES, Policy
+from .policy import GRADE_CODES, GRADE_LABELS, Policy
 from .timeline import LOCAL_TZ, month_bounds
 from .workflow_calendar import calendar_for, progress
 
@@ -131,25 +131,91 @@ def require(permission: permissions.Permission) -> None:
         raise WorkflowForbidden(permission.vi, permission.en)
 
 
-def known_actor(db: sqlite_utils.Database, actor: Any) -> str:
-    if not isinstance(actor, str) or queries.evaluation_officer(db, actor) is None:
+def known_actor(db: sqlite_utils.Database, actor: Any, today: date | None = None) -> str:
+    """The acting officer: one who exists and is in office on `today` (local date, default
+    now): within their active dates, both days included. Someone who has left (or not yet
+    started) acts for nobody, whatever their place in the organisation says."""
+    officer = queries.evaluation_officer(db, actor) if isinstance(actor, str) else None
+    if officer is None:
         raise WorkflowForbidden(f"Không có cán bộ {actor!r} để thực hiện việc này",
                                 f"No officer {actor!r} to act")
+    day = (local_today() if today is None else today).isoformat()
+    first, last = officer["active_from"], officer["active_to"]
+    if (first and day < first) or (last and day > last):
+        span_vi = f"từ {_vi_date(first) if first else '…'} đến {_vi_date(last) if last else '…'}"
+        span_en = f"{first or '…'} to {last or '…'}"
+        raise WorkflowForbidden(
+            f"Cán bộ {actor} không công tác vào ngày {_vi_date(day)} (thời gian công tác "
+            f"{span_vi}): không thực hiện được việc này",
+            f"Officer {actor} is not in office on {day} (active {span_en}): they cannot act")
     return actor
+
+
+def _vi_date(iso: str) -> str:
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}"
+
+
+@dataclass(frozen=True)
+class UnitQuota(scoring.QuotaCheck):
+    """A unit's quota check, with the officers not graded yet counted at their best.
+
+    `pending` officers active in the month have no proposed or final grade yet; each is
+    counted with `padded_with` (a grade the cap is a share of, other than the capped one;
+    `best_case_grade`), so `rated`, `base` and `cap` include them and `exceeded` means: over
+    the cap whatever they will get. `provisional` (pending > 0) and the note (`note_vi`,
+    `note_en`, None when final) say so; `vi`/`en` then end with the note.
+    """
+    pending: int = 0
+    provisional: bool = False
+    padded_with: str | None = None
+    note_vi: str | None = None
+    note_en: str | None = None
 
 
 def quota_dict(quota: scoring.QuotaCheck) -> dict[str, Any]:
     return asdict(quota)
 
 
+def best_case_grade(policy: Policy) -> str | None:
+    """The grade that brings a pending officer's count closest to allowing the top grade: one
+    the cap is a share of (raises the cap) that is not the capped grade (raises nothing
+    capped). None if the policy has none: then a pending officer cannot help either way."""
+    rule = policy.quota
+    return next((g for g in rule.of_grades if g != rule.grade), None)
+
+
 def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
-               extra: dict[str, str] | None = None) -> scoring.QuotaCheck:
+               extra: dict[str, str] | None = None) -> UnitQuota:
     """The quota over the grades standing in the unit's subtree (final, else proposed), with
-    `extra` ({officer: grade}) replacing or adding grades: a decision counts its own."""
-    grades = queries.evaluation_grades(db, unit_subtree(db, unit_id), month)
+    `extra` ({officer: grade}) replacing or adding grades: a decision counts its own.
+
+    Officers active in the month in the subtree with no grade yet are counted with the best
+    case grade (`best_case_grade`): a first top grade is not refused because the others are
+    not graded yet, and a refusal means the cap is exceeded whatever they get."""
+    units = unit_subtree(db, unit_id)
+    grades = queries.evaluation_grades(db, units, month)
     grades.update(extra or {})
+    pending = [row["id"] for row in queries.evaluation_unit_officers(db, units, month)
+               if row["id"] not in grades]
+    padding = best_case_grade(policy)
+    counted = [*grades.values(), *([padding] * len(pending) if padding else [])]
     row = db.execute("SELECT outstanding FROM units WHERE id = ?", [unit_id]).fetchone()
-    return scoring.check_quota(policy, grades.values(), bool(row and row[0]))
+    check = scoring.check_quota(policy, counted, bool(row and row[0]))
+    quota = UnitQuota(**asdict(check), pending=len(pending), provisional=bool(pending),
+                      padded_with=padding if pending else None)
+    if not pending:
+        return quota
+    if padding:
+        gvi, gen = GRADE_LABELS[padding]
+        as_vi, as_en = f"được tính là «{gvi}»", f"counted as “{gen}”"
+    else:
+        as_vi, as_en = "không làm thay đổi tỷ lệ", "cannot change the count"
+    note_vi = (f"Tạm tính: {len(pending)} người chưa được xếp loại, {as_vi} (trường hợp "
+               "thuận lợi nhất); kết quả chỉ chính thức khi mọi người đã được xếp loại.")
+    note_en = (f"Provisional: {len(pending)} not graded yet, {as_en} (the most favourable "
+               "case); final once everyone is graded.")
+    return replace(quota, note_vi=note_vi, note_en=note_en, vi=f"{check.vi} {note_vi}",
+                   en=f"{check.en} {note_en}")
 
 
 # --- read views --------------------------------------------------------------------------------

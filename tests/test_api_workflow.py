@@ -78,7 +78,9 @@ def test_a_month_through_the_api(client, db_path):
     assert response.status_code == 200
     decided = response.json()
     assert (decided["stage"], decided["decision"]["final_grade"]) == ("decided", "HTTNV")
-    assert decided["quota"]["rated"] == 1
+    # W1's other 5 officers are not graded yet: counted at their best, the check is provisional.
+    assert (decided["quota"]["rated"], decided["quota"]["pending"],
+            decided["quota"]["provisional"]) == (6, 5, True)
     # The frozen evidence is the merge's officer-month (collector/monthly.py): no ratings, no
     # tasks, so the suggestion is the review's 18 + 5 and the final score follows it.
     snapshot = decided["decision"]["snapshot"]
@@ -155,16 +157,31 @@ def test_errors_have_their_status_codes(client, method, path, body, status):
 
 def test_an_exceeded_quota_is_409_until_acknowledged(client, day):
     day["today"] = date(2026, 4, 4)  # the self-evaluation is overdue: review without it
+    o2 = URL.replace("/O1/", "/O2/")
+    client.put(f"{o2}/review", json=review_body("HTXSNV"), headers=as_("L1"))
+    first = client.post(f"{o2}/decision", json={"final_grade": "A"}, headers=as_("H1"))
+    assert first.status_code == 200  # W1 has 6 officers: floor(30 % × 6) = 1 A
     client.put(f"{URL}/review", json=review_body("HTXSNV"), headers=as_("L1"))
     refused = client.post(f"{URL}/decision", json={"final_grade": "A"}, headers=as_("H1"))
     assert refused.status_code == 409
-    assert "30% × 1 (those rated) = 0" in refused.json()["detail"]
+    assert "30% × 6 (those rated) = 1" in refused.json()["detail"]
+    assert "Provisional: 4 not graded yet" in refused.json()["detail"]
     accepted = client.post(f"{URL}/decision", json={"final_grade": "A", "acknowledge_quota":
                                                     True, "note": "Lập thành tích đột xuất"},
                            headers=as_("H1"))
     assert accepted.status_code == 200
     assert accepted.json()["quota"]["exceeded"] is True
     assert accepted.json()["history"][-1]["data"]["acknowledged_quota"] is True
+
+
+def test_review_and_decision_before_the_month_is_over_are_409(client, day):
+    day["today"] = date(2026, 3, 30)
+    assert client.put(f"{URL}/self", json={"scores": HANOI},
+                      headers=as_("O1")).status_code == 200
+    response = client.put(f"{URL}/review", json=review_body(), headers=as_("L1"))
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("Tháng 03/2026 chưa kết thúc")
+    assert "2026-03 is not over" in response.json()["detail"]
 
 
 def test_unit_status_for_the_heads(client, day):

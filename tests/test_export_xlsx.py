@@ -116,3 +116,38 @@ def test_year_sheet_reads_back(writable, tmp_path):
     assert (value("Số tháng được tính"), value("Tháng chưa có quyết định"),
             value("Điểm bình quân"), value("Xếp loại năm")) == (
         2, "02/2026", 86, "Hoàn thành tốt nhiệm vụ")
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", '=HYPERLINK("x")', "=1+2"]
+
+
+def every_cell(book):
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            yield from row
+
+
+def test_text_that_looks_like_a_formula_is_written_as_text(month_report, writable, tmp_path):
+    """Reviewer item 5: an officer named "=cmd|' /C calc'!A0" became a formula cell (DDE)."""
+    officers = [{**officer, "name": name, "title": name}
+                for officer, name in zip(month_report["officers"], FORMULAS)]
+    report = {**month_report, "officers": officers,
+              "unit": {**month_report["unit"], "name": "=1+2"}}
+    path = tmp_path / "thang.xlsx"
+    export_xlsx.unit_month_xlsx(report, path)
+    sheet = openpyxl.load_workbook(path).active
+    columns = cells_by_header(sheet, 6)
+    names = [sheet.cell(row=r, column=columns["Họ và tên"]) for r in range(8, 11)]
+    assert [(c.value, c.data_type) for c in names] == [(f, "s") for f in FORMULAS]
+    assert sheet["A2"].value == "Đơn vị: =1+2 (hk-1c)"
+    year = annual.unit_year(writable.db, "hk-1c", 2026, DECREE, today=date(2026, 4, 10))
+    year["officers"][0]["officer"]["name"] = FORMULAS[0]
+    year_path = tmp_path / "nam.xlsx"
+    export_xlsx.annual_xlsx(year, year_path)
+    year_book = openpyxl.load_workbook(year_path)
+    name = year_book.active.cell(row=8, column=cells_by_header(year_book.active, 6)["Họ và tên"])
+    assert (name.value, name.data_type) == (FORMULAS[0], "s")
+    for book in (openpyxl.load_workbook(path), year_book):
+        cells = list(every_cell(book))
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
+        assert all(c.data_type == "s" for c in cells if isinstance(c.value, str))

@@ -98,6 +98,34 @@ def test_a_replacement_board_shows_the_counters_officer_at_once(registry):
     assert registry.show(NEW)["officer_id"] == "HK-0001"
 
 
+def test_adding_a_device_leaves_the_counters_roster_alone(store):
+    """Reviewer item 4: adding a second device at bd-q2 cut BD-0002's bounded shift in place
+    (no history, no audit) and restarted it "until further notice". The roster belongs to
+    the counter: the new device just follows it."""
+    from collector.roster import RosterService
+    hour = 3_600_000
+    now = store_module.now_ms()  # the registry asks the roster who is on duty *now*
+    roster = RosterService(store, actor="test", clock=lambda: now)
+    roster.add_shift("bd-q2", "BD-0002", now - hour, now + 2 * hour)
+
+    def shifts():
+        return store.db.execute("SELECT * FROM roster_shifts ORDER BY id").fetchall()
+
+    def audit_actions():
+        return [row[0] for row in store.db.execute("SELECT action FROM audit_log ORDER BY id")]
+
+    before, actions = shifts(), audit_actions()
+    Registry(store, clock=lambda: now).add("kiosk-bd-09", "bd-q2")
+    assert shifts() == before
+    assert audit_actions() == [*actions, "device.add"]
+    for seq, at in ((1, now + hour), (2, now + 3 * hour)):
+        store.record_batch([incoming(rating_bytes(device="kiosk-bd-09", seq=seq, ts=at,
+                                                  officer=None), device="kiosk-bd-09")])
+    owners = dict(store.db.execute("SELECT seq, officer_id FROM ratings "
+                                   "WHERE device_id = 'kiosk-bd-09'").fetchall())
+    assert owners == {1: "BD-0002", 2: None}  # the shift ends where the roster says
+
+
 # --- show / list never print a hash -------------------------------------------------------
 
 def test_show_and_list_never_carry_a_hash(registry):

@@ -208,11 +208,13 @@ def test_a_correction_moves_ratings_of_both_the_old_and_the_new_period(roster, s
                              2: ("BD-0003", "roster"), 3: ("BD-0003", "roster"),
                              4: ("BD-0002", "device")}
     assert last_audit(store)[3]["reattributed"] == {"BD-0002→BD-0003": 4}
-    # Shortening it gives the tail back to the officer the device showed.
+    # Shortening it takes the cut tail away from BD-0003: nobody is on the roster then, and
+    # the officer the device showed is only the ingest's guess, not the corrected roster's.
     current = roster.shifts(counter_id="bd-q2")[0]
     roster.correct_shift(current["id"], ends_at=S + 30 * MIN, reason="Về sớm")
-    assert [owners(store)[seq] for seq in (1, 2, 3)] == [("BD-0002", "device")] * 3
-    assert last_audit(store)[3]["reattributed"] == {"BD-0003→BD-0002": 3}
+    assert [owners(store)[seq] for seq in (1, 2, 3)] == [(None, "none")] * 3
+    assert owners(store)[0] == ("BD-0003", "roster")
+    assert last_audit(store)[3]["reattributed"] == {"BD-0003→—": 3}
     assert audit.verify(store.db).ok
 
 
@@ -239,14 +241,41 @@ def test_a_rating_pressed_before_its_device_moved_keeps_its_counter(roster, stor
     assert last_audit(store)[3]["reattributed"] == {"—→BD-0004": 1}
 
 
-def test_cancelling_a_shift_returns_its_ratings_to_what_the_device_showed(roster, store):
+def test_cancelling_a_shift_takes_its_ratings_from_the_officer(roster, store):
+    """Reviewer item 2: the device showed BD-0002 because the (mistaken) roster told it to;
+    cancelling the shift must not leave the ratings with BD-0002 as "device"."""
     shift = roster.add_shift("bd-q2", "BD-0002", S, S + 60 * MIN)
-    press(store, 1, S + 10 * MIN, officer="BD-0003")
-    press(store, 2, S + 20 * MIN)
-    assert owners(store) == {1: ("BD-0002", "roster"), 2: ("BD-0002", "roster")}
-    roster.cancel_shift(shift["id"], "Ca này không có thật")
-    assert owners(store) == {1: ("BD-0003", "device"), 2: (None, "none")}
-    assert last_audit(store)[3]["reattributed"] == {"BD-0002→BD-0003": 1, "BD-0002→—": 1}
+    press(store, 1, S + 10 * MIN, officer="BD-0002")
+    press(store, 2, S + 20 * MIN, officer="BD-0003")
+    press(store, 3, S + 30 * MIN)
+    assert set(owners(store).values()) == {("BD-0002", "roster")}
+    roster.cancel_shift(shift["id"], "Cán bộ nghỉ phép, quầy đóng")
+    assert owners(store) == {1: (None, "none"), 2: (None, "none"), 3: (None, "none")}
+    assert last_audit(store)[3]["reattributed"] == {"BD-0002→—": 3}
+
+
+def test_a_shift_starting_later_loses_the_ratings_before_its_new_start(roster, store):
+    roster.add_shift("bd-q2", "BD-0003", S, S + 60 * MIN)
+    shift = roster.add_shift("bd-q2", "BD-0002", S + 60 * MIN, S + 120 * MIN)
+    press(store, 1, S + 30 * MIN, officer="BD-0003")
+    press(store, 2, S + 90 * MIN, officer="BD-0002")
+    press(store, 3, S + 110 * MIN, officer="BD-0002")
+    later = roster.correct_shift(shift["id"], starts_at=S + 100 * MIN, reason="Vào ca muộn")
+    assert owners(store) == {1: ("BD-0003", "roster"), 2: (None, "none"),
+                             3: ("BD-0002", "roster")}
+    # Corrected to another officer: the ratings it covers move to them.
+    roster.correct_shift(later["id"], officer_id="BD-0004", reason="Nhầm người")
+    assert owners(store) == {1: ("BD-0003", "roster"), 2: (None, "none"),
+                             3: ("BD-0004", "roster")}
+    assert last_audit(store)[3]["reattributed"] == {"BD-0002→BD-0004": 1}
+
+
+def test_the_ingest_alone_keeps_the_officer_shown_where_no_shift_covers(roster, store):
+    press(store, 1, S + 10 * MIN, officer="BD-0002")
+    assert owners(store) == {1: ("BD-0002", "device")}
+    shift = roster.add_shift("bd-q2", "BD-0003", S, S + 60 * MIN)
+    roster.cancel_shift(shift["id"], "Nhập nhầm")
+    assert owners(store) == {1: (None, "none")}  # the roster was corrected: it decides
 
 
 def test_a_failed_write_changes_nothing(roster, store, monkeypatch):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import asdict
 from datetime import date
 
 import pytest
@@ -114,7 +115,9 @@ def test_a_full_month_is_recorded_step_by_step_and_audited(service, store):
     assert decided["decision"]["final_score"] == 21.0
     assert decided["decision"]["snapshot"]["suggestion"]["score"] == 21.0
     assert (decided["decision"]["by"], decided["decision"]["at"]) == ("H1", T0 + 2000)
-    assert decided["quota"]["rated"] == 1 and not decided["quota"]["exceeded"]
+    # W1's 5 others are not graded yet: each counted as HTTNV, the best case.
+    assert (decided["quota"]["rated"], decided["quota"]["pending"]) == (6, 5)
+    assert not decided["quota"]["exceeded"]
     assert [e["step"] for e in decided["history"]] == ["self", "review", "decision"]
     assert [e["actor"] for e in decided["history"]] == ["O1", "L1", "H1"]
 
@@ -125,7 +128,7 @@ def test_a_full_month_is_recorded_step_by_step_and_audited(service, store):
     decision = audit.recent(store.db, 1)[0]
     assert decision.before_value is None
     assert decision.after_value["final_grade"] == "HTTNV"
-    assert decision.after_value["quota"]["cap"] == 0
+    assert decision.after_value["quota"]["cap"] == 1  # floor(30 % × 6)
     assert audit.verify(store.db).ok
 
 
@@ -199,17 +202,85 @@ def test_self_evaluation_opens_on_the_25th(service, day):
     assert service.self_evaluate("O1", MONTH, "O1", HANOI)["stage"] == "self_done"
 
 
-def test_an_officer_not_active_in_the_month_is_not_evaluated(service, store):
+def test_review_and_decision_wait_for_the_month_to_end(service, store, day):
+    """Reviewer item 1: a decision on the 26th froze a score with the month's last tasks
+    counted as not done, and locked the month. Both wait for the 1st of the next month."""
+    day.day = date(2026, 3, 31)
+    service.self_evaluate("O1", MONTH, "O1", HANOI)
+    # The month is not over: nothing is awaited from the leader yet.
+    assert service.status("O1", MONTH)["awaiting"] == []
+    before = snapshot_of_tables(store)
+    with pytest.raises(WorkflowConflict, match="2026-03 is not over") as refused:
+        service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    assert "Tháng 03/2026 chưa kết thúc" in str(refused.value)
+    assert "01/04/2026" in str(refused.value)
+    assert snapshot_of_tables(store) == before
+    day.day = date(2026, 4, 1)
+    assert service.status("O1", MONTH)["awaiting"] == [{"step": "review", "by": "L1"}]
+    service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    day.day = date(2026, 3, 31)  # a clock set back: the decision is refused all the same
+    before = snapshot_of_tables(store)
+    with pytest.raises(WorkflowConflict, match="2026-03 is not over"):
+        service.decide("O1", MONTH, "H1", "HTTNV")
+    assert snapshot_of_tables(store) == before
+    day.day = date(2026, 4, 1)
+    assert service.decide("O1", MONTH, "H1", "HTTNV")["stage"] == "decided"
+
+
+def test_a_december_waits_for_the_first_of_january(service, day):
+    day.day = date(2026, 12, 31)
+    service.self_evaluate("O1", "2026-12", "O1", HANOI)
+    with pytest.raises(WorkflowConflict, match="01/01/2027"):
+        service.review("O1", "2026-12", "L1", HANOI, None, "HTTNV")
+    day.day = date(2027, 1, 4)
+    assert service.review("O1", "2026-12", "L1", HANOI, None, "HTTNV")["stage"] == "reviewed"
+
+
+@pytest.mark.parametrize("active_from, active_to", [
+    (None, "2026-03-31"),          # left at the end of the month evaluated
+    ("2026-04-02", None),          # starts tomorrow
+])
+def test_an_officer_outside_their_active_dates_may_not_act(service, store, day, active_from,
+                                                           active_to):
+    """Reviewer item 6: the acting officer must be in office on the day (local date)."""
+    service.self_evaluate("O1", MONTH, "O1", HANOI)
+    store.upsert_officer("L1", "Cán bộ L1", "Chuyên viên", "W1", active_from=active_from,
+                         active_to=active_to)
+    before = snapshot_of_tables(store)
+    with pytest.raises(WorkflowForbidden, match="not in office on 2026-04-01"):
+        service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
+    assert snapshot_of_tables(store) == before
+    store.upsert_officer("H0", "Cán bộ H0", "Chuyên viên", "CITY", active_from=active_from,
+                         active_to=active_to)
+    with pytest.raises(WorkflowForbidden, match="not in office"):
+        service.set_calendar(MONTH, "H0", "2026-04-06", "2026-04-08", "2026-04-10")
+
+
+def test_an_officer_is_in_office_on_their_first_and_last_days(service, store, day):
+    service.self_evaluate("O1", MONTH, "O1", HANOI)
+    store.upsert_officer("L1", "Cán bộ L1", "Chuyên viên", "W1", active_from="2026-04-01",
+                         active_to="2026-04-01")
+    assert service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")["stage"] == "reviewed"
+    day.day = date(2026, 4, 2)
+    with pytest.raises(WorkflowForbidden, match="not in office"):
+        service.review("O1", MONTH, "L1", HANOI, None, "HTNV")
+
+
+def test_an_officer_not_active_in_the_month_is_not_evaluated(service, store, day):
     store.upsert_officer("O9", "Cán bộ O9", "Chuyên viên", "W1", leader_id="L1",
                          active_to="2026-02-28")
     store.upsert_officer("O8", "Cán bộ O8", "Chuyên viên", "W1", leader_id="L1",
                          active_from="2026-04-01")
+    day.day = AFTER_SELF_DUE  # the leader, in office, may go ahead without a self-evaluation
     for officer in ("O9", "O8"):
         with pytest.raises(WorkflowConflict, match="not active in 2026-03"):
-            service.self_evaluate(officer, MONTH, officer, HANOI)
+            service.review(officer, MONTH, "L1", HANOI, None, "HTTNV")
     store.upsert_officer("O7", "Cán bộ O7", "Chuyên viên", "W1", leader_id="L1",
                          active_from="2026-03-31", active_to="2026-03-31")
+    day.day = date(2026, 3, 31)  # O7's one day in office: they may act on it
     assert service.self_evaluate("O7", MONTH, "O7", HANOI)["stage"] == "self_done"
+    day.day = AFTER_SELF_DUE
+    assert service.review("O7", MONTH, "L1", HANOI, None, "HTTNV")["stage"] == "reviewed"
 
 
 @pytest.mark.parametrize("call, words", [
@@ -382,23 +453,24 @@ def quota_unit(store, n, *, outstanding=False):
 
 
 # (preset, outstanding, proposed grades of the others, X's proposed, X's final,
-#  expected (rated, base, cap, exceeded))
+#  expected (rated, base, cap, exceeded)). HQ, the unit's head, sits in Q: graded HTTNV by the
+# city's head, so that nobody is pending and the check is final.
 QUOTA_CASES = [
     # hanoi-3814: A ≤ 30 % of those rated, floor(0.3 × rated)
-    ("hanoi-3814", False, [], "HTXSNV", "HTXSNV", (1, 1, 0, True)),      # 1 rated, cap 0
-    ("hanoi-3814", False, [], "HTTNV", "HTTNV", (1, 1, 0, False)),
-    ("hanoi-3814", False, ["HTXSNV"] * 2 + ["HTTNV"] * 7, "HTTNV", "HTXSNV",
+    ("hanoi-3814", False, [], "HTXSNV", "HTXSNV", (2, 2, 0, True)),      # 2 rated, cap 0
+    ("hanoi-3814", False, [], "HTTNV", "HTTNV", (2, 2, 0, False)),
+    ("hanoi-3814", False, ["HTXSNV"] * 2 + ["HTTNV"] * 6, "HTTNV", "HTXSNV",
      (10, 10, 3, False)),                                                # exactly at the cap
-    ("hanoi-3814", False, ["HTXSNV"] * 3 + ["HTTNV"] * 6, "HTXSNV", "HTXSNV",
+    ("hanoi-3814", False, ["HTXSNV"] * 3 + ["HTTNV"] * 5, "HTXSNV", "HTXSNV",
      (10, 10, 3, True)),                                                 # one over
-    ("hanoi-3814", True, ["HTXSNV"] * 3 + ["HTTNV"] * 6, "HTXSNV", "HTXSNV",
+    ("hanoi-3814", True, ["HTXSNV"] * 3 + ["HTTNV"] * 5, "HTXSNV", "HTXSNV",
      (10, 10, 4, False)),                                                # outstanding: 40 %
     # decree-335: excellent ≤ 20 % of those rated good, floor(0.2 × good)
-    ("decree-335", False, [], "HTXSNV", "HTXSNV", (1, 0, 0, True)),      # 1 rated, 0 good
-    ("decree-335", False, ["HTTNV"] * 5, "HTTNV", "HTXSNV", (6, 5, 1, False)),  # at the cap
-    ("decree-335", False, ["HTTNV"] * 5 + ["HTXSNV"], "HTXSNV", "HTXSNV",
+    ("decree-335", False, [], "HTXSNV", "HTXSNV", (2, 1, 0, True)),      # 2 rated, 1 good
+    ("decree-335", False, ["HTTNV"] * 4, "HTTNV", "HTXSNV", (6, 5, 1, False)),  # at the cap
+    ("decree-335", False, ["HTTNV"] * 4 + ["HTXSNV"], "HTXSNV", "HTXSNV",
      (7, 5, 1, True)),                                                   # one over
-    ("decree-335", False, ["HTTNV"] * 4 + ["HTXSNV"], "HTTNV", "HTTNV",
+    ("decree-335", False, ["HTTNV"] * 3 + ["HTXSNV"], "HTTNV", "HTTNV",
      (6, 5, 1, False)),                                                  # a good one adds base
 ]
 
@@ -411,7 +483,10 @@ def test_quota_at_its_edges(store, day, preset, outstanding, others, proposed, f
     quota_unit(store, len(others) + 1, outstanding=outstanding)
     service = make_service(store, day, preset)
     before = service.unit_status("Q", MONTH)["quota"]
-    assert (before["rated"], before["exceeded"]) == (0, False)  # 0 rated: nothing to cap
+    # Nobody graded: everyone counts as the best case (HTTNV), which never exceeds the cap.
+    assert (before["pending"], before["provisional"], before["exceeded"]) == (
+        len(others) + 2, True, False)
+    service.review("HQ", MONTH, "H0", scores, None, "HTTNV")
     for i, grade in enumerate([proposed, *others], start=1):
         service.review(f"Q{i}", MONTH, "HQ", scores, None, grade)
     rated, _base, cap, exceeded = expected
@@ -425,10 +500,64 @@ def test_quota_at_its_edges(store, day, preset, outstanding, others, proposed, f
     status = service.decide("Q1", MONTH, "HQ", final, acknowledge_quota=exceeded)
     quota = status["quota"]
     assert (quota["rated"], quota["base"], quota["cap"], quota["exceeded"]) == expected
+    assert (quota["pending"], quota["provisional"], quota["note_vi"]) == (0, False, None)
     recorded = status["history"][-1]["data"]
     assert recorded["quota"] == quota and recorded["acknowledged_quota"] is exceeded
     assert recorded["quota_unit"] == "Q"
     assert audit.recent(store.db, 1)[0].after_value["quota"] == quota
+
+
+def test_the_first_top_grade_is_not_refused_because_others_are_not_graded_yet(store, day):
+    """Reviewer item 7: 6 officers in Q (HQ, Q1..Q5), hanoi-3814 allows floor(0.3 × 6) = 1
+    A. Counting only those graded (1 of 1), the first A was refused as over a cap of 0."""
+    day.day = AFTER_SELF_DUE
+    quota_unit(store, 5)
+    service = make_service(store, day, "hanoi-3814")
+    service.review("Q1", MONTH, "HQ", HANOI, None, "HTXSNV")
+    quota = service.decide("Q1", MONTH, "HQ", "HTXSNV")["quota"]
+    assert (quota["rated"], quota["base"], quota["cap"], quota["proposed"],
+            quota["exceeded"]) == (6, 6, 1, 1, False)
+    assert (quota["pending"], quota["provisional"]) == (5, True)
+    assert "5 người chưa được xếp loại" in quota["note_vi"] and "Tạm tính" in quota["vi"]
+    assert "5 not graded yet" in quota["note_en"] and "Provisional" in quota["en"]
+    # A second A is over the cap whatever the 4 still pending get: refused.
+    service.review("Q2", MONTH, "HQ", HANOI, None, "HTXSNV")
+    tables = snapshot_of_tables(store)
+    with pytest.raises(QuotaNotAcknowledged) as refused:
+        service.decide("Q2", MONTH, "HQ", "HTXSNV")
+    assert (refused.value.quota.cap, refused.value.quota.proposed,
+            refused.value.quota.pending) == (1, 2, 4)
+    assert "Provisional" in str(refused.value) and "Tạm tính" in str(refused.value)
+    assert snapshot_of_tables(store) == tables
+    # Once everyone is graded the check is final: no note.
+    for officer in ("Q3", "Q4", "Q5"):
+        service.review(officer, MONTH, "HQ", HANOI, None, "HTTNV")
+    service.review("HQ", MONTH, "H0", HANOI, None, "HTTNV")
+    final = service.unit_status("Q", MONTH)["quota"]
+    assert (final["pending"], final["provisional"], final["note_en"]) == (0, False, None)
+    assert (final["rated"], final["proposed"], final["exceeded"]) == (6, 2, True)
+
+
+@pytest.mark.parametrize("fair, allowed, base", [
+    (0, True, 5),   # the 5 others pending: at best all good, floor(0.2 × 5) = 1 excellent
+    (4, False, 1),  # 4 rated fair, HQ pending: at best 1 good, floor(0.2 × 1) = 0
+])
+def test_decree_335_excellent_with_officers_pending(store, day, fair, allowed, base):
+    day.day = AFTER_SELF_DUE
+    quota_unit(store, 5)
+    service = make_service(store, day, "decree-335")
+    for i in range(2, 2 + fair):
+        service.review(f"Q{i}", MONTH, "HQ", DECREE, None, "HTNV")
+    service.review("Q1", MONTH, "HQ", DECREE, None, "HTXSNV")
+    if allowed:
+        quota = service.decide("Q1", MONTH, "HQ", "HTXSNV")["quota"]
+    else:
+        with pytest.raises(QuotaNotAcknowledged) as refused:
+            service.decide("Q1", MONTH, "HQ", "HTXSNV")
+        quota = asdict(refused.value.quota)
+    assert (quota["base"], quota["exceeded"], quota["pending"]) == (base, not allowed,
+                                                                    5 - fair)
+    assert quota["provisional"] is True
 
 
 def test_a_heads_decision_counts_in_the_unit_above(service, store, day):
@@ -438,12 +567,15 @@ def test_a_heads_decision_counts_in_the_unit_above(service, store, day):
     assert status["history"][-1]["data"]["quota_unit"] == "CITY"
     service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
     service.review("O4", MONTH, "L1", HANOI, None, "HTTNV")  # in F1, below W1: counted in W1
-    assert service.unit_status("W1", MONTH)["quota"]["rated"] == 3  # H1 sits in W1 too
-    # The head's own A (decided above) counts against the unit's cap: floor(0.3 × 3) = 0.
+    quota = service.unit_status("W1", MONTH)["quota"]
+    assert (quota["rated"], quota["pending"]) == (6, 3)  # H1 sits in W1 too
+    # The head's own A (decided above) counts against the unit's cap, floor(0.3 × 6) = 1:
+    # a second A in W1 is one over.
+    service.review("O1", MONTH, "L1", HANOI, None, "HTXSNV")
     with pytest.raises(QuotaNotAcknowledged):
-        service.decide("O1", MONTH, "H1", "HTTNV")
-    quota = service.decide("O1", MONTH, "H1", "HTTNV", acknowledge_quota=True)["quota"]
-    assert (quota["rated"], quota["proposed"], quota["cap"]) == (3, 1, 0)
+        service.decide("O1", MONTH, "H1", "HTXSNV")
+    quota = service.decide("O1", MONTH, "H1", "HTXSNV", acknowledge_quota=True)["quota"]
+    assert (quota["rated"], quota["proposed"], quota["cap"]) == (6, 2, 1)
 
 
 # --- lateness and the calendar ----------------------------------------------------------------
@@ -483,7 +615,7 @@ def test_unit_status_says_who_is_late_at_which_step(service, store, day):
                                       {"step": "review", "by": "H0"}]
     assert unit["stages"] == {"not_started": 3, "self_done": 1, "reviewed": 2, "decided": 0}
     assert unit["late"] == {"self": 3, "review": 4, "decision": 0}
-    assert unit["quota"]["rated"] == 2
+    assert (unit["quota"]["rated"], unit["quota"]["pending"]) == (6, 4)  # 2 graded, 4 not
 
 
 def test_a_months_own_dates_are_set_by_the_top_head_and_audited(service, store, day):
@@ -493,7 +625,9 @@ def test_a_months_own_dates_are_set_by_the_top_head_and_audited(service, store, 
     for dates, words in [(("2026-04-08", "2026-04-06", "2026-04-10"), "step order"),
                          (("2026-03-20", "2026-04-06", "2026-04-10"), "before it opens"),
                          (("2026-04-06", "2026-04-08", "2027-05-01"), "cannot be after"),
-                         (("6/4/2026", "2026-04-08", "2026-04-10"), "YYYY-MM-DD")]:
+                         (("6/4/2026", "2026-04-08", "2026-04-10"), "YYYY-MM-DD"),
+                         (("2026-03-28", "2026-03-31", "2026-04-10"),
+                          "review_due: .*cannot be due before 2026-04-01")]:
         with pytest.raises(WorkflowError, match=words):
             service.set_calendar(MONTH, "H0", *dates)
     calendar = service.set_calendar(MONTH, "H0", "2026-04-06", "2026-04-08", "2026-04-10")
