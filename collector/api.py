@@ -22,12 +22,13 @@ from dashboard.forms import router as forms_router
 from dashboard.login import router as login_router
 from dashboard.pages import router as dashboard_router
 
-from . import (__version__, api_fleet, api_import, api_monthly, api_org, api_tasks, api_workflow,
+from . import (__version__, api_alerts, api_fleet, api_import, api_monthly, api_org, api_tasks, api_workflow,
                queries, reports)
 from .auth import (CurrentViewer, LoginRequired, Viewer, login_url, require_officer_in_scope,
                    require_role, viewer)
 from .messages import encode_command, encode_session
 from .deps import Db, MonthParam, month_or_422
+from .policy import load_configured
 from .sessions import LoginThrottle
 from .ingest import BrokerAddress, Ingest
 from .settings import Settings
@@ -69,7 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
             if settings.broker_password is not None:
                 broker = dataclasses.replace(broker, password=settings.broker_password)
             ingest = Ingest(str(settings.db_path), broker, client_id=settings.client_id,
-                            assignment_poll_s=settings.assignment_poll_s)
+                            assignment_poll_s=settings.assignment_poll_s,
+                            alert_rule=load_configured(settings.policy).alerts)
             ingest.start()
         app.state.ingest = ingest
         try:
@@ -231,6 +233,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Everything else needs a session or a token, even a route that forgot to ask for it.
     signed_in = [Depends(viewer)]
     for router in (api_org.router, api_tasks.router, api_workflow.router, api_monthly.router,
-                   api_import.router, api_fleet.router, dashboard_router, forms_router):
+                   api_import.router, api_fleet.router, api_alerts.router, dashboard_router,
+                   forms_router):
         app.include_router(router, dependencies=signed_in)
     return app

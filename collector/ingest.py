@@ -25,7 +25,9 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
+from . import alerts
 from .messages import device_topic, encode_assignment, parse_message
+from .policy import DEFAULT_ALERT_RULE, AlertRule
 from .queries import current_assignments, open_reader
 from .store import BUSY_TIMEOUT_MS, Incoming, Store, now_ms
 
@@ -75,8 +77,10 @@ class Ingest:
     def __init__(self, store_path: str, broker: BrokerAddress, *,
                  client_id: str = "hailong-collector", batch_max: int = 200,
                  batch_wait_s: float = 0.02, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-                 assignment_poll_s: float = 10.0):
+                 assignment_poll_s: float = 10.0,
+                 alert_rule: AlertRule = DEFAULT_ALERT_RULE):
         self.store_path = store_path
+        self.alert_rule = alert_rule
         self.broker = broker
         self.client_id = client_id
         self.batch_max = batch_max
@@ -234,6 +238,10 @@ class Ingest:
         for name, count in outcome.items():
             self.totals[name] += count
         self.totals["batches"] += 1
+        # Before the acknowledgement: after a crash here the broker redelivers the batch, and
+        # the check is safe to run twice (it never raises; it logs).
+        alerts.check_after_batch(store.db, [item.incoming for item in batch], self.alert_rule,
+                                 now_ms())
         self._acknowledge(batch)
         if outcome["rejected"]:
             log.warning("rejected %d message(s); see the rejected table", outcome["rejected"])

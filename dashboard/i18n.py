@@ -14,7 +14,7 @@ offices write (glossary-vi.md: `1.234,5`, `25/11/2026`, `11/2026`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
 from pathlib import Path
@@ -110,18 +110,18 @@ class Translator:
         # Vietnamese typesetting puts a space before %, English none.
         return f"{text} %" if self.language == "vi" else f"{text}%"
 
-    def date(self, value: date | datetime | None) -> str:
+    def date(self, value: dt.date | None) -> str:
         return "—" if value is None else format_date(value, DATE_PATTERNS[self.language],
                                                      locale=self.locale)
 
-    def datetime(self, value: datetime | None) -> str:
+    def datetime(self, value: dt.datetime | None) -> str:
         return "—" if value is None else format_datetime(value, DATETIME_PATTERNS[self.language],
                                                          locale=self.locale)
 
     def month(self, month: str) -> str:
         """'2026-11' → '11/2026' or 'November 2026'."""
         year, mon = (int(part) for part in month.split("-"))
-        return format_date(date(year, mon, 1), MONTH_PATTERNS[self.language],
+        return format_date(dt.date(year, mon, 1), MONTH_PATTERNS[self.language],
                            locale=self.locale)
 
 

@@ -9,7 +9,8 @@ import pytest
 from factories import incoming, rating_bytes
 from fastapi.testclient import TestClient
 
-from collector import alerts, api_alerts, audit
+from accounts_support import admin_headers, as_officer
+from collector import alerts, audit
 from collector.api import create_app
 from collector.policy import DEFAULT_ALERT_RULE
 from collector.queries import open_reader
@@ -21,7 +22,8 @@ MIN = 60_000
 # 9:00 local on 10 March 2026 and the next days, at counters whose devices were registered the
 # day before (the seed's own devices stand at their counters only from now on).
 DAY = int(datetime(2026, 3, 10, 9, 0, tzinfo=LOCAL_TZ).timestamp() * 1000)
-LEADER = {"X-Hailong-Officer": "HK-0101"}
+LEADER: dict[str, str] = {}  # the section leader's token, filled by the `client` fixture
+NOBODY = {"Authorization": ""}  # replaces the client's own credentials
 
 
 def burst(store, device, officer, start, seq0):
@@ -54,8 +56,9 @@ def raised(seeded_db):
 @pytest.fixture
 def client(seeded_db):
     app = create_app(Settings(seeded_db, broker_url=None))
-    app.include_router(api_alerts.router)
-    with TestClient(app) as client:
+    LEADER.clear()
+    LEADER.update(as_officer(seeded_db, "HK-0101"))
+    with TestClient(app, headers=admin_headers(seeded_db)) as client:
         yield client
 
 
@@ -72,7 +75,10 @@ def test_list_filters_by_unit_state_and_dates(client, raised):
     assert ids_of(client.get("/api/v1/alerts?from=2026-03-11&to=2026-03-11")) == [bd]
     assert ids_of(client.get("/api/v1/alerts?to=2026-03-10")) == [hk1]
     assert ids_of(client.get("/api/v1/alerts?from=2026-03-12")) == [hk2]
-    client.post(f"/api/v1/alerts/{bd}/acknowledge", headers=LEADER)
+    # Ba Đình's alert is outside the Hoàn Kiếm leader's scope; the administrator's is all.
+    assert client.post(f"/api/v1/alerts/{bd}/acknowledge", headers=LEADER).status_code == 403
+    assert client.post(f"/api/v1/alerts/{bd}/acknowledge").status_code == 200
+    assert ids_of(client.get("/api/v1/alerts", headers=LEADER)) == [hk2, hk1]
     assert ids_of(client.get("/api/v1/alerts")) == [hk2, hk1]
     assert ids_of(client.get("/api/v1/alerts?state=acknowledged")) == [bd]
     assert ids_of(client.get("/api/v1/alerts?state=all")) == [hk2, bd, hk1]
@@ -115,22 +121,27 @@ def test_one_alert_with_its_presses_acknowledge_and_notes(client, raised, seeded
     ack = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=LEADER,
                       json={"comment": "Đã trao đổi với cán bộ"})
     assert ack.status_code == 200
-    assert (ack.json()["state"], ack.json()["acknowledged_by"]) == ("acknowledged", "HK-0101")
+    assert (ack.json()["state"], ack.json()["acknowledged_by"]) == ("acknowledged",
+                                                                    "cb.hk-0101")
     again = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=LEADER)
-    assert again.status_code == 409 and "đã được HK-0101 xác nhận" in again.json()["detail"]
+    assert again.status_code == 409 and "đã được cb.hk-0101 xác nhận" in again.json()["detail"]
 
-    note = client.post(f"/api/v1/alerts/{alert_id}/notes", headers={"X-Hailong-Officer":
-                                                                     "HK-0100"},
+    note = client.post(f"/api/v1/alerts/{alert_id}/notes",
+                       headers=as_officer(seeded_db, "HK-0100"),
                        json={"text": "Công dân phản ánh thời gian chờ lâu"})
-    assert note.status_code == 201 and note.json()["actor"] == "HK-0100"
+    assert note.status_code == 201 and note.json()["actor"] == "cb.hk-0100"
+    officer = client.post(f"/api/v1/alerts/{alert_id}/notes",
+                          headers=as_officer(seeded_db, "HK-0003"), json={"text": "x"})
+    assert officer.status_code == 403  # the officer concerned reads their evidence elsewhere
     view = client.get(f"/api/v1/alerts/{alert_id}").json()
     assert [(n["actor"], n["text"]) for n in view["notes"]] == [
-        ("HK-0101", "Đã trao đổi với cán bộ"), ("HK-0100", "Công dân phản ánh thời gian chờ lâu")]
+        ("cb.hk-0101", "Đã trao đổi với cán bộ"),
+        ("cb.hk-0100", "Công dân phản ánh thời gian chờ lâu")]
 
     db = open_reader(seeded_db)
     try:
-        assert [e.action for e in reversed(audit.recent(db, None))] == [
-            "alert.acknowledge", "alert.note"]
+        assert [e.action for e in reversed(audit.recent(db, None))
+                if e.action.startswith("alert.")] == ["alert.acknowledge", "alert.note"]
     finally:
         db.conn.close()
 
@@ -145,8 +156,8 @@ REFUSED = [
     ("post", "/api/v1/alerts/999/acknowledge", {}, LEADER, 404),
     ("post", "/api/v1/alerts/999/notes", {"text": "x"}, LEADER, 404),
     ("post", "/api/v1/alerts/{id}/notes", {"text": "  "}, LEADER, 422),
-    ("post", "/api/v1/alerts/{id}/notes", {"text": "x"}, {}, 401),
-    ("post", "/api/v1/alerts/{id}/acknowledge", {}, {}, 401),
+    ("post", "/api/v1/alerts/{id}/notes", {"text": "x"}, NOBODY, 401),
+    ("post", "/api/v1/alerts/{id}/acknowledge", {}, NOBODY, 401),
 ]
 
 

@@ -319,3 +319,20 @@ def test_roster_changes_made_elsewhere_reach_the_device(mosquitto, collector, se
         wait_for(lambda: "Quầy tạm dừng phục vụ" in kiosk.screen_text(), what="counter closed")
     finally:
         kiosk.stop()
+
+
+def test_a_burst_of_negative_presses_raises_an_alert(mosquitto, collector):
+    """Four "Không hài lòng" within the window at one counter: one alert, through the real
+    broker and ingest, for the officer on duty."""
+    kiosk = SimulatedKiosk("kiosk-hk-01", "127.0.0.1", mosquitto.port, boot=11,
+                           cooldown_s=0).start()
+    try:
+        wait_for(lambda: "Nguyễn Thị Thu Hường" in kiosk.screen_text(), what="the card")
+        for _ in range(4):
+            kiosk.press(1)
+        items = wait_for(lambda: collector.get("/api/v1/alerts").json()["items"],
+                         what="the alert")
+    finally:
+        kiosk.stop()
+    assert [(a["counter_id"], a["officer_id"], a["negative"]) for a in items] == [
+        ("hk-q1", "HK-0001", 4)]
