@@ -339,7 +339,8 @@ def attribute(db: sqlite_utils.Database, device_id: str, pressed_at: int,
     The roster decides: the officer on duty at the counter the device stood at when pressed.
     Where the roster names nobody, the officer the device showed (if they exist) is kept,
     marked "device", so a leader can tell a press the roster vouches for from one it does not.
-    Ingest and roster corrections (collector/roster.py) both call this one rule.
+    Ingest and roster corrections (collector/roster.py) both call this one rule; a correction
+    passes no shown officer, because the device showed whoever the wrong roster named.
     """
     row = db.execute(
         "SELECT r.officer_id FROM device_placements p JOIN roster_shifts r "
