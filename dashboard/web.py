@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from collector.auth import Viewer
 
-from .i18n import LANGUAGE_NAMES, LANGUAGES, negotiate, translator
+from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, negotiate, translator
 
 LANGUAGE_COOKIE = "hailong_lang"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -26,6 +26,30 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 def language_of(request: Request) -> str:
     return negotiate(request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE))
+
+
+# The menu by role: (path, English label — translated in the catalogue). A page marks itself
+# current by its path's first segment.
+MENU = {
+    "officer": [("/me", N_("My work"))],
+    "leader": [("/", N_("Overview")), ("/team", N_("My team")), ("/alerts", N_("Alerts")),
+               ("/me", N_("My work"))],
+    "head": [("/", N_("Overview")), ("/team", N_("My team")), ("/alerts", N_("Alerts")),
+             ("/fleet", N_("Devices")), ("/me", N_("My work"))],
+    "technician": [("/fleet", N_("Devices")), ("/alerts", N_("Alerts"))],
+    "administrator": [("/", N_("Overview")), ("/fleet", N_("Devices")), ("/alerts", N_("Alerts"))],
+}
+# Where "/" takes a role that has no overview.
+HOME = {"officer": "/me", "technician": "/fleet"}
+
+
+def menu(viewer: Viewer | None, path: str, gettext) -> list[dict[str, Any]]:
+    if viewer is None:
+        return []
+    section = "/" + path.strip("/").split("/")[0]
+    return [{"href": href, "label": gettext(label),
+             "current": href == section or (href == "/" and section == "/officers")}
+            for href, label in MENU.get(viewer.role, [])]
 
 
 def page_context(request: Request, viewer: Viewer | None, **context: Any) -> dict[str, Any]:
@@ -37,6 +61,7 @@ def page_context(request: Request, viewer: Viewer | None, **context: Any) -> dic
               for code in LANGUAGES]
     return {"_": t.gettext, "ngettext": t.ngettext, "t": t, "lang": language,
             "languages": switch, "viewer": viewer,
+            "menu": menu(viewer, request.url.path, t.gettext),
             "csrf": viewer.csrf if viewer else "", **context}
 
 
