@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterable
 import sqlite_utils
 
 from . import audit
+from .errors import BilingualError
 from .messages import Rating
 from .organisation import unit_subtree
 from .policy import DEFAULT_ALERT_RULE, AlertRule
@@ -258,12 +259,8 @@ def _reaching(known: list[AlertState], start: int, end: int) -> AlertState | Non
 
 # --- service: acknowledge and notes --------------------------------------------------------
 
-class AlertError(ValueError):
+class AlertError(BilingualError):
     """An alert request that cannot be done; `vi` and `en` say why."""
-
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
 
 
 class AlertNotFound(AlertError):

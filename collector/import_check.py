@@ -28,6 +28,7 @@ from typing import Any, Callable
 import sqlite_utils
 
 from . import organisation, queries, tasks
+from .errors import BilingualError
 from .importer import COLUMNS, ImportReport, Sheet, fold
 
 ORG_TABLES = ("units", "officers", "counters")
@@ -41,10 +42,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "counters": {}}
 
 
-class CellError(ValueError):
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
+class CellError(BilingualError):
+    """A refusal with its Vietnamese and English reason."""
 
 
 @dataclass

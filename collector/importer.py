@@ -25,6 +25,7 @@ import unicodedata
 import zipfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from .errors import BilingualError
 
 MAX_BYTES = 10 * 1024 * 1024  # an upload or file larger than this is refused unread
 MAX_ROWS = 100_000  # data rows per file, all sheets together
@@ -205,12 +206,8 @@ class Sheet:
         return field_name
 
 
-class FileError(ValueError):
+class FileError(BilingualError):
     """The file as a whole cannot be read; vi and en say why."""
-
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
 
 
 def too_many_rows() -> FileError:

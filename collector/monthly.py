@@ -28,6 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from . import evidence, queries, scoring, tasks
+from .errors import BilingualError
 from .organisation import unit_subtree
 from .policy import GRADE_CODES, GRADE_LABELS, Policy
 from .satisfaction import summarise
@@ -38,12 +39,8 @@ AWAITING = {"vi": "chờ lãnh đạo chấm", "en": "awaiting the leader's scor
 STATUSES = ("pending", "self", "reviewed", "decided")
 
 
-class MonthlyError(ValueError):
+class MonthlyError(BilingualError):
     """A request for a month's evaluation that cannot be answered; `vi` and `en` say why."""
-
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
 
 
 class MonthlyNotFound(MonthlyError):

@@ -29,6 +29,7 @@ from typing import Any, Callable
 import sqlite_utils
 
 from . import audit, queries
+from .errors import BilingualError
 from .store import Store, now_ms, write_transaction
 
 UNIT_KINDS = ("city", "department", "ward", "commune", "office")
@@ -54,12 +55,8 @@ COUNTER_FIELDS = ("id", "label", "unit_id")
 # (officers), which also lets the cycle checks walk through them.
 
 
-class OrgError(ValueError):
+class OrgError(BilingualError):
     """An organisation request that cannot be done; `vi` and `en` say why."""
-
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
 
 
 class OrgNotFound(OrgError):

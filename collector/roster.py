@@ -37,6 +37,7 @@ from typing import Any, Callable
 import sqlite_utils
 
 from . import audit, queries
+from .errors import BilingualError
 from .messages import TS_MAX_MS, TS_MIN_MS
 from .store import write_transaction
 from .store import Store, attribute, now_ms
@@ -47,12 +48,8 @@ NOBODY = "—"    # the officer side of a move to or from no officer, in the aud
 _KEEP: Any = object()  # correct_shift: this field stays as it is
 
 
-class RosterError(ValueError):
+class RosterError(BilingualError):
     """A roster request that cannot be done; `vi` and `en` say why."""
-
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
 
 
 class RosterNotFound(RosterError):

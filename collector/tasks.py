@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import sqlite_utils
 
 from . import audit, queries
+from .errors import BilingualError
 from .scoring import Task, TaskEvidence
 from .store import Store, now_ms
 from .timeline import LOCAL_TZ, month_bounds
@@ -43,12 +44,8 @@ MAX_WEIGHT = 10_000  # weight or converted-product count of one task
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
-class TaskError(ValueError):
+class TaskError(BilingualError):
     """A task request that cannot be done; `vi` and `en` say why."""
-
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
 
 
 class TaskNotFound(TaskError):

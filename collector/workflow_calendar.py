@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
+from .errors import BilingualError
 from .timeline import month_bounds
 
 # The self-evaluation opens on this day of the month itself: late enough that most of the
@@ -37,12 +38,8 @@ STEPS = ("self", "review", "decision")
 MAX_LAG = timedelta(days=366)
 
 
-class CalendarError(ValueError):
+class CalendarError(BilingualError):
     """Due dates that cannot be set; `vi` and `en` say why."""
-
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
 
 
 @dataclass(frozen=True)

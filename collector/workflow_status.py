@@ -22,18 +22,15 @@ from typing import Any
 import sqlite_utils
 
 from . import permissions, queries, scoring
+from .errors import BilingualError
 from .organisation import unit_subtree
 from .policy import GRADE_CODES, GRADE_LABELS, Policy
 from .timeline import LOCAL_TZ, month_bounds
 from .workflow_calendar import calendar_for, progress
 
 
-class WorkflowError(ValueError):
+class WorkflowError(BilingualError):
     """A workflow request that cannot be done; `vi` and `en` say why."""
-
-    def __init__(self, vi: str, en: str):
-        super().__init__(f"{vi} / {en}")
-        self.vi, self.en = vi, en
 
 
 class WorkflowNotFound(WorkflowError):
