@@ -1,4 +1,4 @@
-"""The SQLite store: schema, named migrations and every write.
+"""The SQLite store: connection, migration (the schema is collector/schema.py) and writes.
 
 One writer owns a `Store` (the ingest thread, or a CLI command); readers open their own
 connections through `queries.open_reader`. The database runs in WAL mode so readers never
@@ -8,6 +8,9 @@ which is what makes a crash at any moment lose nothing.
 
 Every write runs inside `db.atomic()`, not `with db.conn`: sqlite-utils commits each of its
 own writes when no transaction is open yet, so only an explicit BEGIN keeps a batch together.
+Ingest, registry and organisation writes live here; services with rules of their own (roster,
+tasks, workflow, alerts, accounts) write their tables in their own module, each in one
+`write_transaction` with its audit entry.
 """
 
 from __future__ import annotations
