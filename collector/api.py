@@ -13,16 +13,21 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboard.forms import router as forms_router
 from dashboard.login import router as login_router
 from dashboard.pages import router as dashboard_router
+from dashboard.operations import router as operations_router
+from dashboard.web import error_page
+from dashboard.workspace import router as workspace_router
 
-from . import (__version__, api_alerts, api_fleet, api_import, api_monthly, api_org, api_tasks, api_workflow,
+from . import (__version__, api_alerts, api_fleet, api_import, api_responses, api_team, api_monthly, api_org, api_tasks, api_workflow,
                queries, reports)
 from .auth import (CurrentViewer, LoginRequired, Viewer, login_url, require_officer_in_scope,
                    require_role, viewer)
@@ -97,6 +102,14 @@ def create_app(settings: Settings) -> FastAPI:
                                 content={"detail": "Cần đăng nhập hoặc mã API / Log in or "
                                                    "send an API token"})
         return RedirectResponse(login_url(error.path), status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        # Pages answer a refusal with a page; the API (and the docs) keep FastAPI's JSON.
+        if request.url.path.startswith("/api/") or error.status_code < 400 or \
+                request.url.path in ("/openapi.json", "/docs"):
+            return await http_exception_handler(request, error)
+        return error_page(request, error.status_code, error.detail)
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
@@ -233,7 +246,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Everything else needs a session or a token, even a route that forgot to ask for it.
     signed_in = [Depends(viewer)]
     for router in (api_org.router, api_tasks.router, api_workflow.router, api_monthly.router,
-                   api_import.router, api_fleet.router, api_alerts.router, dashboard_router,
-                   forms_router):
+                   api_import.router, api_fleet.router, api_alerts.router,
+                   api_responses.router, api_team.router, dashboard_router, forms_router,
+                   workspace_router, operations_router):
         app.include_router(router, dependencies=signed_in)
     return app

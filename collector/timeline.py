@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from .errors import BilingualError
+
 # Vietnam keeps UTC+7 all year (no daylight saving since 1975); a fixed offset avoids a tz
 # database dependency on office machines. Months and shifts are local-time concepts.
 LOCAL_TZ = timezone(timedelta(hours=7), "ICT")
@@ -38,7 +40,8 @@ def month_bounds(month: str) -> tuple[int, int]:
     """'YYYY-MM' → [start, end) in unix ms, local time. Raises ValueError on a bad month."""
     match = MONTH_PATTERN.match(month)
     if not match:
-        raise ValueError(f"month must look like 2026-11, not {month!r}")
+        raise BilingualError(f"Tháng phải có dạng YYYY-MM, ví dụ 2026-11, không phải {month!r}",
+                             f"month must look like 2026-11 (YYYY-MM), not {month!r}")
     year, mon = int(match.group(1)), int(match.group(2))
     start = datetime(year, mon, 1, tzinfo=LOCAL_TZ)
     end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=LOCAL_TZ)

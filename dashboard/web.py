@@ -70,3 +70,18 @@ def render(request: Request, template: str, viewer: Viewer | None, *,
     return TEMPLATES.TemplateResponse(request, template,
                                       page_context(request, viewer, **context),
                                       status_code=status_code)
+
+
+ERROR_HEADINGS = {403: N_("Not allowed"), 404: N_("Not found")}
+
+
+def error_page(request: Request, status: int, detail: object) -> HTMLResponse:
+    """A refusal on a page, styled and in the page's language ("vi / en" details split)."""
+    language = language_of(request)
+    text = str(detail)
+    vi, sep, en = text.partition(" / ")
+    message = (vi if language == "vi" else en) if sep else text
+    t = translator(language)
+    heading = t.gettext(ERROR_HEADINGS.get(status, N_("Cannot be done")))
+    return render(request, "error.html", None, status_code=status, heading=heading,
+                  message=message, status=status)

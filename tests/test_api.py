@@ -62,13 +62,22 @@ def test_satisfaction_of_an_empty_month_has_no_index(client):
 @pytest.mark.parametrize("url, status", [
     ("/api/v1/officers/HK-0001/satisfaction?month=2026-13", 422),
     ("/api/v1/officers/NOBODY/satisfaction", 404),
-    ("/officers/NOBODY", 404),
-    ("/?month=november", 422),
 ])
 def test_bad_requests_get_clear_errors(client, url, status):
     response = client.get(url)
     assert response.status_code == status
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("url, status, vi", [
+    ("/officers/NOBODY", 404, "Không tìm thấy"),
+    ("/?month=november", 422, "YYYY-MM"),
+])
+def test_a_refused_page_is_a_page_in_the_reader_s_language(client, url, status, vi):
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'data-testid="error"' in response.text and vi in response.text
 
 
 def test_rejected_messages_are_visible_with_reason(client):
@@ -83,13 +92,13 @@ def test_officer_page_shows_the_same_figures_in_vietnamese(client):
     assert 'data-testid="total">3<' in html
     assert 'data-testid="index">55,6<' in html  # Vietnamese decimal comma
     assert "Bấm lặp trong thời gian chờ" in html
-    assert "Lý do chưa hài lòng" in html and "Thời gian chờ" in html
+    assert "Lý do người dân chọn sau khi đánh giá thấp" in html and "Thời gian chờ" in html
 
 
 def test_overview_page_links_every_officer(client):
     html = client.get(f"/?month={MONTH}").text
     assert f'href="/officers/BD-0002?month={MONTH}"' in html
-    assert "Tổng quan tháng" in html
+    assert "Xếp hạng cán bộ theo mức độ hài lòng" in html
 
 
 def test_openapi_lists_the_api(client):

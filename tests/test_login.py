@@ -120,7 +120,7 @@ def test_writes_with_a_session_need_the_csrf_token(seeded_db, browser):
 def test_a_new_password_or_a_disabled_account_ends_sessions(seeded_db, browser):
     as_officer(seeded_db, "HK-0001")
     log_in(browser)
-    assert browser.get("/").status_code == 200
+    assert browser.get("/me").status_code == 200
     store = Store(seeded_db)
     try:
         AccountService(store, actor="test", clock=lambda: 1).set_password("cb.hk-0001",
@@ -129,13 +129,13 @@ def test_a_new_password_or_a_disabled_account_ends_sessions(seeded_db, browser):
         store.close()
     assert browser.get("/").status_code == 303
     log_in(browser, password="another-password")
-    assert browser.get("/").status_code == 200
+    assert browser.get("/me").status_code == 200
     store = Store(seeded_db)
     try:
         AccountService(store, actor="test").disable("cb.hk-0001")
     finally:
         store.close()
-    assert browser.get("/").status_code == 303
+    assert browser.get("/me").status_code == 303
 
 
 def test_tokens_need_no_csrf_and_a_forged_cookie_is_nobody(app, seeded_db):
