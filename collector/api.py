@@ -27,7 +27,7 @@ from dashboard.operations import router as operations_router
 from dashboard.web import error_page
 from dashboard.workspace import router as workspace_router
 
-from . import (__version__, api_alerts, api_fleet, api_import, api_responses, api_team, api_monthly, api_org, api_tasks, api_workflow,
+from . import (__version__, api_alerts, api_fleet, api_import, api_responses, api_team, api_trends, api_monthly, api_org, api_tasks, api_workflow,
                queries, reports)
 from .auth import (CurrentViewer, LoginRequired, Viewer, login_url, require_officer_in_scope,
                    require_role, viewer)
@@ -247,7 +247,8 @@ def create_app(settings: Settings) -> FastAPI:
     signed_in = [Depends(viewer)]
     for router in (api_org.router, api_tasks.router, api_workflow.router, api_monthly.router,
                    api_import.router, api_fleet.router, api_alerts.router,
-                   api_responses.router, api_team.router, dashboard_router, forms_router,
+                   api_responses.router, api_team.router, api_trends.router, dashboard_router,
+                   forms_router,
                    workspace_router, operations_router):
         app.include_router(router, dependencies=signed_in)
     return app

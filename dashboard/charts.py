@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
-INK, MUTED, GRID = "#1b2330", "#5b6675", "#d9dee5"  # base.html's palette; MUTED is 5.9:1
+INK, MUTED, GRID = "#1b2330", "#5b6675", "#d9dee5"  # site.css's palette; MUTED is 5.9:1
 ACCENT = "#0b5cad"
 # The five named answers of collector/satisfaction.py, red to green, each ≥ 4.5:1 on white.
 LEVEL_COLOURS = {"very_dissatisfied": "#b3261e", "dissatisfied": "#c2410c",
