@@ -1,0 +1,171 @@
+"""One officer's month end to end in the browser (issue 6, item 5): the officer adds two
+tasks to the month's plan, completes them and self-evaluates on /me; the direct leader
+reviews and the head decides on the officer's page, acknowledging the unit's quota on the top
+grade when the page warns of it; the page then shows the month decided and locked.
+
+The month walked is the previous one: the leader's review and the head's decision open only
+once a month is over (docs/evaluation.md). The officer is BD-0004 of Ba Đình, whose previous
+month the demo history leaves without any evaluation (browser_support.WALK_OFFICER). Each
+step is checked on the page and on its JSON twin, which reads the stored state.
+"""
+
+from __future__ import annotations
+
+from collector.policy import GRADE_LABELS, load_configured
+from collector.store import Store
+from collector.workflow_status import unit_quota
+
+from .browser_support import WALK_OFFICER
+
+POLICY = load_configured("hanoi-3814")
+TOP = POLICY.quota.grade  # the grade the unit's quota caps (HTXSNV)
+TASKS = [("Rà soát hồ sơ tồn đọng của Bộ phận Một cửa", 10),
+         ("Cập nhật sổ theo dõi hồ sơ trả kết quả", 20)]  # (title, day of the month)
+
+
+def submit(page, form) -> None:
+    """Press the form's submit button as a person would and wait for the next page."""
+    with page.expect_navigation():
+        form.locator('button[type="submit"], input[type="submit"], button:not([type])'
+                     ).first.click()
+
+
+def set_field(form, name: str, value) -> None:
+    """Fill a field whatever its control: text, number or date input, select, radios,
+    checkbox (`value` true or false)."""
+    field = form.locator(f'[name="{name}"]')
+    kind = field.first.evaluate("e => e.tagName.toLowerCase() + ':' + (e.type || '')")
+    if kind.startswith("select"):
+        field.select_option(str(value))
+    elif kind.endswith(":radio"):
+        form.locator(f'[name="{name}"][value="{value}"]').check()
+    elif kind.endswith(":checkbox"):
+        field.check() if value else field.uncheck()
+    else:
+        field.fill(str(value))
+
+
+def fill_scores(form, share: float) -> dict[str, float]:
+    """Every criterion the leader scores, at `share` of its points (whole points)."""
+    scores = {c.code: float(round(c.points * share)) for c in POLICY.criteria
+              if c.source == "leader"}
+    for code, points in scores.items():
+        set_field(form, f"scores.{code}", f"{points:g}")
+    return scores
+
+
+def api(page, path: str) -> dict:
+    response = page.request.get(path)
+    assert response.ok, (path, response.status, response.text())
+    return response.json()
+
+
+def stage_of(page) -> str:
+    marker = page.locator('[data-testid="stage"][data-stage], [data-testid="stage"] [data-stage]')
+    return marker.first.get_attribute("data-stage")
+
+
+def error_text(page) -> str:
+    errors = page.locator('p.error[role="alert"]')
+    return " / ".join(errors.all_inner_texts())
+
+
+def test_an_officers_month_from_tasks_to_the_heads_decision(visitors, demo):
+    month, officer = demo.walk_month, WALK_OFFICER
+    evaluation = f"/api/v1/officers/{officer}/evaluations/{month}"
+    officer_page = f"/officers/{officer}?month={month}"
+    # The officer: two tasks with deadlines in the month, both done, then the
+    # self-evaluation.
+    page = visitors.new_page("canbo.bd4")
+    assert api(page, evaluation)["stage"] == "not_started"
+    me = f"/me?month={month}"
+    page.goto(me)
+    # Each form sends the page back to the same month (Post/Redirect/Get), so the next step
+    # starts from the page the last one returned to.
+    for title, day in TASKS:
+        form = page.locator('form[data-testid="add-task"]')
+        set_field(form, "title", title)
+        set_field(form, "period", "month")
+        set_field(form, "deadline", f"{month}-{day:02d}")
+        set_field(form, "weight", "1")
+        submit(page, form)
+        assert not error_text(page), error_text(page)
+    ids = {}
+    for title, day in TASKS:
+        row = page.locator("tr[data-task]", has_text=title)
+        assert row.count() == 1, f"task {title!r} is not listed on {me}"
+        ids[title] = row.get_attribute("data-task")
+    for title, day in TASKS:
+        form = page.locator(f'form[data-testid="done-{ids[title]}"]')
+        set_field(form, "completed_on", f"{month}-{day:02d}")  # on the deadline
+        submit(page, form)
+        assert not error_text(page), error_text(page)
+    stored = {t["title"]: t for t in api(page, f"/api/v1/officers/{officer}/tasks"
+                                               f"?month={month}")["tasks"]}
+    for title, day in TASKS:
+        assert stored[title]["completed_on"] == f"{month}-{day:02d}"
+        assert stored[title]["status"] == "on_time"
+
+    form = page.locator('form[data-testid="self-form"]')
+    own = fill_scores(form, 0.9)
+    set_field(form, "comment", "Hoàn thành đúng hạn các nhiệm vụ được giao trong tháng.")
+    submit(page, form)
+    assert not error_text(page), error_text(page)
+    state = api(page, evaluation)
+    assert state["stage"] == "self_done" and state["self"]["scores"] == own
+
+    # The direct leader reviews on the officer's page and proposes the top grade.
+    page = visitors.new_page("lanhdao.bd")
+    page.goto(officer_page)
+    assert stage_of(page) == "self_done"
+    assert page.locator('form[data-testid="decision-form"]').count() == 0  # not theirs
+    form = page.locator('form[data-testid="review-form"]')
+    given = fill_scores(form, 0.95)
+    set_field(form, "comment", "Tận tình với người dân, hoàn thành tốt nhiệm vụ.")
+    set_field(form, "proposed_grade", TOP)
+    submit(page, form)
+    assert not error_text(page), error_text(page)
+    assert stage_of(page) == "reviewed"
+    state = api(page, evaluation)
+    assert state["review"]["scores"] == given and state["review"]["proposed_grade"] == TOP
+    assert page.locator('[data-testid="suggested-score"]').count() == 1
+
+    # The head decides the top grade. When the unit's quota on it is exceeded (the
+    # grades already standing in Ba Đình decide that), the page warns and the decision
+    # goes through only once the head acknowledges it.
+    store = Store(demo.db_path)
+    try:
+        over_quota = unit_quota(store.db, POLICY, "bd", month, {officer: TOP}).exceeded
+    finally:
+        store.close()
+    page = visitors.new_page("chutich.bd")
+    page.goto(officer_page)
+    assert stage_of(page) == "reviewed"
+    assert page.locator('form[data-testid="review-form"]').count() == 0  # not theirs
+    warned = False
+    for attempt in range(2):
+        form = page.locator('form[data-testid="decision-form"]')
+        set_field(form, "final_grade", TOP)
+        set_field(form, "note", "Nhất trí với đề xuất của lãnh đạo trực tiếp.")
+        warning = page.locator('[data-testid="quota-warning"]')
+        if warning.count():
+            warned = True
+            set_field(form, "acknowledge_quota", True)
+        submit(page, form)
+        if api(page, evaluation)["stage"] == "decided":
+            break
+        assert over_quota and not warned, (
+            f"not decided on attempt {attempt + 1}: {error_text(page)!r}")
+        assert page.locator('[data-testid="quota-warning"]').count(), (
+            "a decision over the quota was refused without showing the quota warning")
+    assert warned == over_quota, "the quota warning must show exactly when the quota is exceeded"
+
+    state = api(page, evaluation)
+    assert state["locked"] and state["decision"]["final_grade"] == TOP
+    page.goto(officer_page)
+    assert stage_of(page) == "decided"
+    # Locked: no form to change the review or the decision is offered any more.
+    assert page.locator('form[data-testid="decision-form"]').count() == 0
+    assert page.locator('form[data-testid="review-form"]').count() == 0
+    # The decided grade is shown with its Vietnamese name.
+    assert GRADE_LABELS[TOP][0] in page.locator("main").inner_text()
