@@ -22,6 +22,7 @@ from collector.timeline import local_datetime
 
 from . import charts
 from .i18n import N_, Translator
+from .paging import pager  # noqa: F401 (the leaders' pages import it from here)
 
 PER_PAGE = 25
 
@@ -118,20 +119,6 @@ def name_key(name: str) -> tuple[str, str]:
                        if not unicodedata.combining(c)).casefold()
     words = name.split()
     return fold(words[-1] if words else ""), fold(name)
-
-
-def pager(total: int, page: int, href: Callable[[int], str],
-          per_page: int = PER_PAGE) -> dict[str, Any]:
-    """Which slice of a list this page shows, and the links to its neighbours; a page past
-    the end shows the last one."""
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    start = (page - 1) * per_page
-    return {"page": page, "pages": pages, "total": total, "start": start,
-            "stop": min(start + per_page, total), "first": start + 1 if total else 0,
-            "last": min(start + per_page, total),
-            "prev": href(page - 1) if page > 1 else None,
-            "next": href(page + 1) if page < pages else None}
 
 
 def query(**params: Any) -> str:

@@ -39,6 +39,7 @@ from collector.timeline import local_datetime
 
 from .i18n import N_, Translator, translator
 from .login import local_path
+from .paging import pager
 from .web import language_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -66,22 +67,6 @@ def link(path: str, **params: Any) -> str:
     """`path` with the non-empty params as its query."""
     kept = {key: value for key, value in params.items() if value not in (None, "")}
     return path + ("?" + urlencode(kept) if kept else "")
-
-
-def pager(t: Translator, total: int, offset: int, size: int,
-          href: Callable[[int], str]) -> dict[str, Any]:
-    """Prev/next links and "x–y of z" for a page of `size` items starting at `offset`; a
-    page past the end links back to the last one."""
-    page = offset // size + 1
-    shown = max(0, min(offset + size, total) - offset)
-    pages = max(1, -(-total // size))
-    return {"total": total,
-            "text": t.gettext("%(first)s–%(last)s of %(total)s",
-                              first=t.number(offset + 1 if shown else 0),
-                              last=t.number(offset + shown if shown else 0),
-                              total=t.number(total)),
-            "previous": href(min(page - 1, pages)) if page > 1 else None,
-            "next": href(page + 1) if offset + size < total else None}
 
 
 def ago(t: Translator, elapsed_ms: int) -> str:
@@ -201,9 +186,9 @@ def fleet_view(request: Request, db, who: Viewer, page: dict[str, Any], *,
         "tabs": tabs, "state": state or "", "q": q or "",
         "units": unit_options(db, who, unit),
         "updated": when(t, page["now"]),
-        "pager": pager(t, page["total"], page["offset"], page["limit"],
+        "pager": pager(page["total"], page["offset"] // page["limit"] + 1,
                        lambda n: link("/fleet", state=state, unit=unit, q=q,
-                                      page=n if n > 1 else None)),
+                                      page=n if n > 1 else None), page["limit"]),
     }
 
 
@@ -219,8 +204,12 @@ def fleet_page(request: Request, db: Db, who: CurrentViewer,
     if state is not None and state not in fleet.STATES:
         raise HTTPException(status_code=422, detail=(
             f"Trạng thái không hợp lệ: {state!r} / Unknown state {state!r}"))
-    data = api_fleet.get_fleet(db, allowed, unit=unit, state=state, q=q, limit=FLEET_PAGE,
-                               offset=(page - 1) * FLEET_PAGE)
+    def fetch(number: int) -> dict[str, Any]:
+        return api_fleet.get_fleet(db, allowed, unit=unit, state=state, q=q, limit=FLEET_PAGE,
+                                   offset=(number - 1) * FLEET_PAGE)
+    data = fetch(page)
+    if not data["items"] and data["total"]:  # a page past the end shows the last one
+        data = fetch(-(-data["total"] // FLEET_PAGE))
     return render(request, "fleet.html", who,
                   **fleet_view(request, db, who, data, unit=unit, state=state, q=q))
 
@@ -288,6 +277,8 @@ def alerts_page(request: Request, db: Db, who: CurrentViewer, state: str = "open
                                       limit=limit, offset=offset)
 
     data = listing(state, ALERTS_PAGE, (page - 1) * ALERTS_PAGE)
+    if not data["items"] and data["total"]:  # a page past the end shows the last one
+        data = listing(state, ALERTS_PAGE, (-(-data["total"] // ALERTS_PAGE) - 1) * ALERTS_PAGE)
     counts = {name: data["total"] if name == state else listing(name, 1)["total"]
               for name in ALERT_STATES}
     names = names_of(db, {i["acknowledged_by"] for i in data["items"]
@@ -301,9 +292,9 @@ def alerts_page(request: Request, db: Db, who: CurrentViewer, state: str = "open
               for name, label in ALERT_STATES.items()],
         state=state, units=unit_options(db, who, unit), date_from=from_ or "",
         date_to=to or "",
-        pager=pager(t, data["total"], data["offset"], data["limit"],
+        pager=pager(data["total"], data["offset"] // data["limit"] + 1,
                     lambda n: link("/alerts", state=state, **filters,
-                                   page=n if n > 1 else None)))
+                                   page=n if n > 1 else None), data["limit"]))
 
 
 def press_view(t: Translator, press: dict[str, Any], language: str,

@@ -17,6 +17,7 @@ from collector.satisfaction import ANSWERS
 from collector.timeline import local_datetime
 
 from .i18n import N_, Translator
+from .paging import pager
 
 PER_PAGE = 25
 
@@ -86,15 +87,8 @@ def grade_text(t: Translator, grade: dict[str, Any] | None) -> str:
 def paginate(items: Sequence[Any], page: int, href: Callable[[int], str],
              per_page: int = PER_PAGE) -> tuple[list[Any], dict[str, Any]]:
     """The items of page `page` (clamped to 1..pages) and the pager: "x–y of z" and links."""
-    total = len(items)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    start = (page - 1) * per_page
-    shown = list(items[start:start + per_page])
-    return shown, {"page": page, "pages": pages, "total": total,
-                   "first": start + 1 if shown else 0, "last": start + len(shown),
-                   "prev": href(page - 1) if page > 1 else None,
-                   "next": href(page + 1) if page < pages else None}
+    info = pager(len(items), page, href, per_page)
+    return list(items[info["start"]:info["stop"]]), info
 
 
 # --- tasks ---------------------------------------------------------------------------------

@@ -207,19 +207,6 @@ def test_ago_says_how_long_in_the_largest_whole_unit(elapsed, vi, en):
     assert operations.ago(translator("en"), elapsed) == en
 
 
-@pytest.mark.parametrize("total, offset, text, previous, next_", [
-    (0, 0, "0–0 of 0", None, None),
-    (50, 0, "1–50 of 50", None, None),
-    (51, 0, "1–50 of 51", None, 2),
-    (51, 50, "51–51 of 51", 1, None),
-    (120, 50, "51–100 of 120", 1, 3),
-    (10, 100, "0–0 of 10", 1, None),  # past the end: back to the last page
-])
-def test_pager_counts_and_links(total, offset, text, previous, next_):
-    pager = operations.pager(translator("en"), total, offset, 50, lambda n: n)
-    assert (pager["text"], pager["previous"], pager["next"]) == (text, previous, next_)
-
-
 # --- fleet ---------------------------------------------------------------------------------
 
 def test_technician_sees_each_device_with_its_state_and_screen(as_, built):
