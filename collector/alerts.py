@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from .organisation import unit_subtree
 from .policy import DEFAULT_ALERT_RULE, AlertRule
 from .satisfaction import ANSWER_LABELS, answer_of
 from .store import Incoming, now_ms, write_transaction
+from .texts import checked_text
 
 log = logging.getLogger("hailong.alerts")
 
@@ -272,13 +272,7 @@ class AlertConflict(AlertError):
 
 
 def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise AlertError(f"{field}: phải là văn bản", f"{field}: must be text")
-    value = unicodedata.normalize("NFC", value.strip())
-    if not 0 < len(value) <= MAX_NOTE:
-        raise AlertError(f"{field}: không được để trống, tối đa {MAX_NOTE} ký tự",
-                         f"{field}: must not be empty, at most {MAX_NOTE} characters")
-    return value
+    return checked_text(value, field, MAX_NOTE, AlertError)
 
 
 def _not_found(alert_id: Any) -> AlertNotFound:

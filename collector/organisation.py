@@ -21,7 +21,6 @@ given. Nothing here trusts the database to be acyclic: every walk stops at a rep
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Callable
@@ -31,6 +30,7 @@ import sqlite_utils
 from . import audit, queries
 from .errors import BilingualError
 from .store import Store, now_ms, write_transaction
+from .texts import checked_text
 
 UNIT_KINDS = ("city", "department", "ward", "commune", "office")
 # Ids are typed by people and appear in URLs, files and on the wire (the rating's `officer`
@@ -150,17 +150,7 @@ def would_cycle(node: str, new_parent: str | None,
 # --- validation (pure of writes; import code reuses it) -------------------------------------
 
 def _text(value: Any, field: str, limit: int, *, required: bool = True) -> str | None:
-    """Stripped NFC text (the device's fonts hold composed letters); '' counts as missing."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise OrgError(f"{field}: không được để trống", f"{field}: must not be empty")
-        return None
-    if not isinstance(value, str):
-        raise OrgError(f"{field}: phải là văn bản", f"{field}: must be text")
-    value = unicodedata.normalize("NFC", value.strip())
-    if len(value) > limit:
-        raise OrgError(f"{field}: tối đa {limit} ký tự", f"{field}: at most {limit} characters")
-    return value
+    return checked_text(value, field, limit, OrgError, required=required)
 
 
 def check_id(value: Any, field: str, limit: int) -> str:

@@ -18,7 +18,6 @@ Errors carry Vietnamese and English text: `ResponseError` (bad input, 422), `Res
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
 from typing import Any, Callable
 
@@ -27,6 +26,7 @@ import sqlite_utils
 from . import audit, queries
 from .permissions import ALLOWED, Permission
 from .store import now_ms, write_transaction
+from .texts import checked_text
 from .timeline import month_bounds
 from .workflow_status import local_today
 
@@ -80,16 +80,9 @@ def check_month(month: Any, today: date) -> str:
 
 def check_text(value: Any) -> str:
     """Stripped, NFC-composed text of 1..MAX_TEXT characters."""
-    if not isinstance(value, str):
-        raise ResponseError("text: phải là văn bản", "text: must be text")
-    value = unicodedata.normalize("NFC", value.strip())
-    if not value:
-        raise ResponseError("text: ý kiến phản hồi không được để trống",
-                            "text: the response must not be empty")
-    if len(value) > MAX_TEXT:
-        raise ResponseError(f"text: tối đa {MAX_TEXT} ký tự (hiện có {len(value)})",
-                            f"text: at most {MAX_TEXT} characters (this has {len(value)})")
-    return value
+    return checked_text(value, "text", MAX_TEXT, ResponseError,
+                        missing=("ý kiến phản hồi không được để trống",
+                                 "the response must not be empty"))
 
 
 def _officer_or_404(db: sqlite_utils.Database, officer_id: Any) -> str:

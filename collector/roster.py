@@ -29,7 +29,6 @@ place and re-attributes nothing, and this service does not use it.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from datetime import datetime
 from typing import Any, Callable
@@ -41,6 +40,7 @@ from .errors import BilingualError
 from .messages import TS_MAX_MS, TS_MIN_MS
 from .store import write_transaction
 from .store import Store, attribute, now_ms
+from .texts import checked_text
 from .timeline import LOCAL_TZ, local_datetime
 
 MAX_TEXT = 500  # a note or a reason
@@ -97,17 +97,8 @@ def _local_text(at: int | None) -> str:
 
 
 def _text(value: Any, field: str, *, required: bool) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RosterError(f"{field}: cần ghi rõ lý do", f"{field}: a reason is required")
-        return None
-    if not isinstance(value, str):
-        raise RosterError(f"{field}: phải là văn bản", f"{field}: must be text")
-    value = unicodedata.normalize("NFC", value.strip())
-    if len(value) > MAX_TEXT:
-        raise RosterError(f"{field}: tối đa {MAX_TEXT} ký tự",
-                          f"{field}: at most {MAX_TEXT} characters")
-    return value
+    return checked_text(value, field, MAX_TEXT, RosterError, required=required,
+                        missing=("cần ghi rõ lý do", "a reason is required"))
 
 
 def describe(shift: dict[str, Any]) -> dict[str, Any]:

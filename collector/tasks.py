@@ -24,7 +24,6 @@ can excuse it once, with an objective cause. Major quality errors are counted pe
 from __future__ import annotations
 
 import math
-import unicodedata
 from datetime import date, datetime
 from typing import Any, Callable, Iterable
 
@@ -34,6 +33,7 @@ from . import audit, queries
 from .errors import BilingualError
 from .scoring import Task, TaskEvidence
 from .store import Store, now_ms
+from .texts import checked_text
 from .timeline import LOCAL_TZ, month_bounds
 
 PERIODS = ("week", "month")
@@ -77,13 +77,7 @@ def parse_date(value: Any, field: str) -> date:
 
 def clean_text(value: Any, field: str, limit: int) -> str:
     """Stripped, NFC-composed text of 1..limit characters; TaskError otherwise."""
-    if not isinstance(value, str):
-        raise TaskError(f"{field}: phải là văn bản", f"{field}: must be text")
-    value = unicodedata.normalize("NFC", value.strip())
-    if not 0 < len(value) <= limit:
-        raise TaskError(f"{field}: không được để trống, tối đa {limit} ký tự",
-                        f"{field}: must not be empty, at most {limit} characters")
-    return value
+    return checked_text(value, field, limit, TaskError)
 
 
 def check_weight(value: Any) -> float:

@@ -14,7 +14,6 @@ Errors a user can cause carry Vietnamese and English text: `WorkflowError` (bad 
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -25,6 +24,7 @@ from . import permissions, queries, scoring
 from .errors import BilingualError
 from .organisation import unit_subtree
 from .policy import GRADE_CODES, GRADE_LABELS, Policy
+from .texts import checked_text
 from .timeline import LOCAL_TZ, month_bounds
 from .workflow_calendar import calendar_for, progress
 
@@ -99,18 +99,7 @@ def check_grade(policy: Policy, grade: Any, field: str) -> str:
 
 
 def check_text(value: Any, field: str, limit: int, *, required: bool = False) -> str | None:
-    """Stripped NFC text of at most `limit` characters; '' and None are missing."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise WorkflowError(f"{field}: không được để trống", f"{field}: must not be empty")
-        return None
-    if not isinstance(value, str):
-        raise WorkflowError(f"{field}: phải là văn bản", f"{field}: must be text")
-    value = unicodedata.normalize("NFC", value.strip())
-    if len(value) > limit:
-        raise WorkflowError(f"{field}: tối đa {limit} ký tự",
-                            f"{field}: at most {limit} characters")
-    return value
+    return checked_text(value, field, limit, WorkflowError, required=required)
 
 
 # --- checks shared with the service and the API -----------------------------------------------
