@@ -260,6 +260,19 @@ def _migration_alerts(db: sqlite_utils.Database) -> None:
                "month)")
 
 
+def _migration_sessions(db: sqlite_utils.Database) -> None:
+    # Login sessions recorded on the server (collector/accounts.py), so that logging out, a new
+    # password or a disabled account ends them: the signed cookie only names one of these rows.
+    # Only the SHA-256 of the session id is kept, as for API tokens.
+    db.execute("""CREATE TABLE login_sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sid_sha256 TEXT NOT NULL UNIQUE,
+        login TEXT NOT NULL REFERENCES users(login),
+        created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL, revoked_at INTEGER)""")
+    db.execute("CREATE INDEX login_sessions_login ON login_sessions(login, revoked_at)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
@@ -270,4 +283,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0007_evaluations", _migration_evaluations),
     ("0008_accounts", _migration_accounts),
     ("0009_alerts_responses", _migration_alerts),
+    ("sessions_0001_login_sessions", _migration_sessions),
 ]
