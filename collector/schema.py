@@ -273,6 +273,49 @@ def _migration_sessions(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX login_sessions_login ON login_sessions(login, revoked_at)")
 
 
+def _migration_scope_history(db: sqlite_utils.Database) -> None:
+    # Evidence is scoped by the unit it belonged to when it was recorded (issue 10), not by
+    # where its counter or device is today. Devices already have their history
+    # (device_placements); counters get theirs here: which unit a counter belonged to over
+    # [starts_at, ends_at). Kept by triggers, so every path that writes `counters` (the
+    # organisation service, the import, the seed) records a change of unit without knowing
+    # it. The trigger's clock is SQLite's wall clock: the moment the change is committed.
+    db.execute("""CREATE TABLE counter_units (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        counter_id TEXT NOT NULL REFERENCES counters(id),
+        unit_id TEXT NOT NULL REFERENCES units(id),
+        starts_at INTEGER NOT NULL, ends_at INTEGER,
+        CHECK (ends_at IS NULL OR ends_at >= starts_at))""")
+    db.execute("CREATE INDEX counter_units_counter ON counter_units(counter_id, starts_at)")
+    # What a counter belongs to before any recorded change is its unit at creation: from 0,
+    # so a press placed at the counter always finds a unit.
+    db.execute("INSERT INTO counter_units (counter_id, unit_id, starts_at) "
+               "SELECT id, unit_id, 0 FROM counters WHERE unit_id IS NOT NULL")
+    now = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+    db.execute("CREATE TRIGGER counters_unit_created AFTER INSERT ON counters "
+               "WHEN NEW.unit_id IS NOT NULL BEGIN "
+               "INSERT INTO counter_units (counter_id, unit_id, starts_at) "
+               "VALUES (NEW.id, NEW.unit_id, 0); END")
+    db.execute("CREATE TRIGGER counters_unit_moved AFTER UPDATE OF unit_id ON counters "
+               "WHEN OLD.unit_id IS NOT NEW.unit_id BEGIN "
+               f"UPDATE counter_units SET ends_at = max(starts_at, {now}) "
+               "WHERE counter_id = NEW.id AND ends_at IS NULL; "
+               "INSERT INTO counter_units (counter_id, unit_id, starts_at) "
+               f"SELECT NEW.id, NEW.unit_id, {now} WHERE NEW.unit_id IS NOT NULL; END")
+    # An alert keeps the unit its counter belonged to when the burst happened.
+    db.execute("ALTER TABLE alerts ADD COLUMN unit_id TEXT REFERENCES units(id)")
+    db.execute("UPDATE alerts SET unit_id = (SELECT unit_id FROM counters c "
+               "WHERE c.id = alerts.counter_id)")
+    db.execute("CREATE INDEX alerts_unit ON alerts(unit_id, last_at)")
+    # Reads that scanned the whole ratings table: the overview (a month by press time, every
+    # officer), recent ratings (by arrival) and the rejected messages of a device; a unit's
+    # officers (scope, the monthly evidence).
+    db.execute("CREATE INDEX ratings_pressed ON ratings(pressed_at)")
+    db.execute("CREATE INDEX ratings_received ON ratings(received_at, id)")
+    db.execute("CREATE INDEX rejected_device ON rejected(device_id, received_at)")
+    db.execute("CREATE INDEX officers_unit ON officers(unit_id)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
@@ -284,4 +327,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0008_accounts", _migration_accounts),
     ("0009_alerts_responses", _migration_alerts),
     ("sessions_0001_login_sessions", _migration_sessions),
+    ("scope_0001_history_and_indexes", _migration_scope_history),
 ]
