@@ -5,11 +5,14 @@ JSON), nothing is computed here but presentation (labels, local times, number fo
 Vietnamese first: the header row is Vietnamese with the English in the row below it. Numbers
 are written as numbers with Excel formats, so the office's Excel shows them in its own locale
 (`1.234,5` in a Vietnamese one) and they stay sortable and summable. Text is written as text,
-never as a formula, whatever it starts with (`_put`).
+never as a formula, whatever it starts with (`_put`), and a character XML cannot carry (a
+control character stored before the API refused them) is shown as U+FFFD instead of failing
+the whole file (`cell_text`).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import IO, Any, Iterable
 
@@ -20,6 +23,12 @@ from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .timeline import local_datetime
+
+# What an XLSX cell cannot hold: XML 1.0 has no C0 controls but tab, line feed and carriage
+# return, no surrogates and no U+FFFE/U+FFFF. openpyxl raises IllegalCharacterError on the
+# first, and writes a file Excel calls corrupt with the others.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT = "\ufffd"
 
 TITLE_FONT = Font(bold=True, size=14)
 HEADER_FONT = Font(bold=True)
@@ -68,10 +77,18 @@ MONTH_COLUMNS: list[tuple[str, str, float, str | None, Any]] = [
 FROZEN_COLUMNS = 3  # number and name stay in view while scrolling right
 
 
+def cell_text(text: str) -> str:
+    """`text` with each character an XLSX cannot hold replaced by U+FFFD: visible, so the
+    reader knows the stored text differs, and one bad name cannot stop a unit's report."""
+    return _NOT_XML.sub(REPLACEMENT, text)
+
+
 def _put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
     """Write one cell. Text is always text: openpyxl would store a string starting with "="
     as a formula, and a name such as "=cmd|' /C calc'!A0" or "=HYPERLINK(…)" typed into the
     organisation would then run in the office's Excel (formula injection)."""
+    if isinstance(value, str):
+        value = cell_text(value)
     cell = sheet.cell(row=row, column=column, value=value)
     if isinstance(value, str):
         cell.data_type = "s"

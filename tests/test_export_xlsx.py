@@ -151,3 +151,30 @@ def test_text_that_looks_like_a_formula_is_written_as_text(month_report, writabl
         cells = list(every_cell(book))
         assert not [c.coordinate for c in cells if c.data_type == "f"]
         assert all(c.data_type == "s" for c in cells if isinstance(c.value, str))
+
+
+def test_a_stored_control_character_cannot_stop_a_unit_s_files(writable, tmp_path):
+    """Issue 10: one BEL in an officer's title (accepted before texts.py refused it) made every
+    monthly and yearly XLSX of the unit and the units above it fail (IllegalCharacterError)."""
+    with writable.db.conn:
+        writable.db.execute("UPDATE officers SET title = ? WHERE id = 'HK-A'",
+                            ["Chuyên\x07viên\x00"])
+        writable.db.execute("UPDATE units SET name = ? WHERE id = 'hk-1c'",
+                            ["Một cửa\x1b[31m\ufffe"])
+    month = monthly.unit_month(writable.db, "hk-1c", MONTH, DECREE, now_ms=NOW, today=TODAY)
+    export_xlsx.unit_month_xlsx(month, tmp_path / "thang.xlsx")
+    year = annual.unit_year(writable.db, "hk-1c", 2026, DECREE, today=date(2026, 4, 10))
+    export_xlsx.annual_xlsx(year, tmp_path / "nam.xlsx")
+    for name in ("thang.xlsx", "nam.xlsx"):
+        sheet = openpyxl.load_workbook(tmp_path / name).active
+        texts = [c.value for c in every_cell(sheet.parent) if isinstance(c.value, str)]
+        assert "Chuyên\ufffdviên\ufffd" in texts
+        assert any("Một cửa\ufffd[31m\ufffd" in t for t in texts)
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("a\x00b\x08c", "a\ufffdb\ufffdc"), ("tab\tline\nreturn\r", "tab\tline\nreturn\r"),
+    ("x\ud800\uffff", "x\ufffd\ufffd"), ("Nguyễn Văn A", "Nguyễn Văn A"),
+])
+def test_cell_text_keeps_what_xml_can_carry(text, shown):
+    assert export_xlsx.cell_text(text) == shown
