@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 
 from . import alerts
-from .messages import device_topic, encode_assignment, parse_message
+from .messages import Rating, Rejection, device_topic, encode_ack, encode_assignment, parse_message
 from .policy import DEFAULT_ALERT_RULE, AlertRule
 from .queries import current_assignments, open_reader
 from .store import BUSY_TIMEOUT_MS, Incoming, Store, now_ms
@@ -69,6 +69,21 @@ def assignment_payload(row: dict) -> bytes:
         officer = {"id": row["officer_id"], "name": row["officer_name"],
                    "title": row["officer_title"], "unit": row["unit_name"]}
     return encode_assignment(counter=row["counter_label"], scale=row["scale"], officer=officer)
+
+
+def confirmations(committed) -> dict[tuple[str, int], list[int]]:
+    """{(device, boot): [seq, ...]} of the ratings among `committed` Incoming items that the
+    collector can name: stored or duplicate ratings, and rejected ones whose topic device is
+    valid and whose payload holds integer boot and seq."""
+    confirmed: dict[tuple[str, int], list[int]] = {}
+    for item in committed:
+        parsed = item.parsed
+        if isinstance(parsed, Rating):
+            confirmed.setdefault((parsed.device, parsed.boot), []).append(parsed.seq)
+        elif isinstance(parsed, Rejection) and parsed.device is not None \
+                and parsed.boot is not None and parsed.seq is not None:
+            confirmed.setdefault((parsed.device, parsed.boot), []).append(parsed.seq)
+    return confirmed
 
 
 class Ingest:
@@ -243,6 +258,7 @@ class Ingest:
         alerts.check_after_batch(store.db, [item.incoming for item in batch], self.alert_rule,
                                  now_ms())
         self._acknowledge(batch)
+        self._confirm(batch)
         if outcome["rejected"]:
             log.warning("rejected %d message(s); see the rejected table", outcome["rejected"])
 
@@ -251,6 +267,15 @@ class Ingest:
             for item in batch:
                 if item.qos and item.generation == self._generation:
                     self._client.ack(item.mid, item.qos)
+
+    def _confirm(self, batch: list[_Queued]) -> None:
+        """Publish the end-to-end confirmation ("ack", docs/protocol.md) of every rating the
+        batch committed an outcome for; the device deletes it from its journal only then."""
+        if not self.connected.is_set():
+            return  # a lost confirmation costs a resend, which is stored once (by id)
+        for (device, boot), seqs in confirmations(item.incoming for item in batch).items():
+            for payload in encode_ack(boot, seqs):
+                self._client.publish(device_topic(device, "ack"), payload, qos=1, retain=False)
 
     # --- outbound -----------------------------------------------------------------------
 

@@ -18,8 +18,10 @@ from typing import Any
 PROTOCOL_VERSION = 1
 TOPIC_PREFIX = "hailong/v1/devices/"
 MAX_PAYLOAD_BYTES = 1024
-DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
-DOSSIER_PATTERN = re.compile(r"^[A-Za-z0-9._/-]{1,40}$")
+# \Z, not $: `$` also matches before a final "\n", so "kiosk-01\n" would pass `.match`
+# (callers elsewhere use `.match`; the anchors make that a full match).
+DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}\Z")
+DOSSIER_PATTERN = re.compile(r"^[A-Za-z0-9._/-]{1,40}\Z")
 REASONS = ("attitude", "waiting", "guidance", "other")
 EXCLUSIONS = ("cooldown", "no_session")
 SCALES = (3, 4, 5)
@@ -30,7 +32,10 @@ MAX_SAFE_INT = 2**53 - 1
 TS_MIN_MS = 1577836800000  # 2020-01-01T00:00:00Z
 TS_MAX_MS = 4102444800000  # 2100-01-01T00:00:00Z
 INBOUND_KINDS = ("rating", "status")
-OUTBOUND_KINDS = ("assignment", "command", "session")
+OUTBOUND_KINDS = ("assignment", "command", "session", "ack")
+# An ack lists at most this many seqs (and never more than MAX_PAYLOAD_BYTES): the device
+# decodes it in a fixed budget (docs/protocol.md, "ack").
+ACK_MAX_SEQS = 100
 COMMANDS = ("reload_config", "show_message")
 
 
@@ -68,8 +73,13 @@ class Status:
 
 @dataclass(frozen=True)
 class Rejection:
+    """Why a message cannot be stored. `boot` and `seq` are set for a rating whose payload
+    still names them as integers in range: the collector confirms such a rating (the "ack")
+    so the device stops resending what can never become valid."""
     reason: str
     device: str | None = None
+    boot: int | None = None
+    seq: int | None = None
 
 
 class _Invalid(Exception):
@@ -129,21 +139,76 @@ def _text(obj: dict[str, Any], name: str, low: int, high: int, *, nullable: bool
         raise _Invalid(f"out_of_range:{name}")
     if pattern is not None and not pattern.match(value):
         raise _Invalid(f"out_of_range:{name}")
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        # A control character is not a name or a version, and breaks reports (XLSX) later.
+        raise _Invalid(f"out_of_range:{name}")
     return value
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN, Infinity and -Infinity are Python's extension, not JSON (RFC 8259, section 6).
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")  # 1e999: JSON grammar, no double holds it
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        # Parsers disagree on which copy wins (first, last, error): evidence must read one way.
+        raise _Invalid("duplicate_key")
+    return obj
+
+
+def _check_unicode(value: Any) -> None:
+    """Every string (keys included) must encode as UTF-8: a JSON escape such as "\\ud800"
+    decodes to a lone surrogate, which no database or file can store as text."""
+    pending = [value]
+    while pending:  # a loop, not recursion: nesting may be as deep as the payload allows
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Invalid("invalid_unicode") from None
+
+
+def load_json(payload: bytes) -> Any:
+    """Bytes → a JSON value by RFC 8259, or _Invalid with the reason code."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise _Invalid("too_large")
+    try:
+        value = json.loads(payload.decode("utf-8"), parse_constant=_refuse_constant,
+                           parse_float=_finite_float, object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: "[" x 1000 fits the size limit and nests deeper than the parser goes.
+        raise _Invalid("invalid_json") from None
+    _check_unicode(value)
+    return value
+
+
+def check_version(obj: Any) -> None:
+    if not isinstance(obj, dict):
+        raise _Invalid("not_an_object")
+    # type() is int: true and 1.0 equal 1 in Python, and neither is the integer the wire says.
+    if type(obj.get("v")) is not int or obj["v"] != PROTOCOL_VERSION:
+        raise _Invalid("unsupported_version")
 
 
 def decode_object(payload: bytes) -> dict[str, Any]:
     """Bytes → JSON object of protocol v1, or _Invalid with the reason code."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise _Invalid("too_large")
-    try:
-        obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _Invalid("invalid_json") from None
-    if not isinstance(obj, dict):
-        raise _Invalid("not_an_object")
-    if obj.get("v") != PROTOCOL_VERSION or isinstance(obj.get("v"), bool):
-        raise _Invalid("unsupported_version")
+    obj = load_json(payload)
+    check_version(obj)
     return obj
 
 
@@ -194,17 +259,29 @@ def _parse_status(obj: dict[str, Any], topic_device: str) -> Status:
     )
 
 
+def _readable_id(obj: Any) -> tuple[int | None, int | None]:
+    """(boot, seq) of a rejected rating when both are integers in range, else (None, None)."""
+    if not isinstance(obj, dict):
+        return None, None
+    boot, seq = obj.get("boot"), obj.get("seq")
+    if all(type(value) is int and 0 <= value <= MAX_INT32 for value in (boot, seq)):
+        return boot, seq
+    return None, None
+
+
 def parse_message(topic: str, payload: bytes) -> Rating | Status | Rejection:
     """Parse one inbound message; never raises for bad input, returns a Rejection instead."""
-    device = None
+    device = kind = obj = None
     try:
         device, kind = split_topic(topic)
-        obj = decode_object(payload)
+        obj = load_json(payload)
+        check_version(obj)
         if kind == "rating":
             return _parse_rating(obj, device)
         return _parse_status(obj, device)
     except _Invalid as invalid:
-        return Rejection(reason=str(invalid), device=device)
+        boot, seq = _readable_id(obj) if kind == "rating" else (None, None)
+        return Rejection(reason=str(invalid), device=device, boot=boot, seq=seq)
 
 
 def encode_json(obj: dict[str, Any]) -> bytes:
@@ -258,3 +335,28 @@ def encode_session(*, dossier: str | None, seconds: int | None = None) -> bytes:
         raise ValueError("seconds must be 10 to 86400")
     return encode_json({"v": PROTOCOL_VERSION, "action": "open", "dossier": dossier,
                         "seconds": seconds})
+
+
+def encode_ack(boot: int, seqs: list[int]) -> list[bytes]:
+    """The confirmations for ratings `{device}:{boot}:{seq}` the collector has committed:
+    seqs ascending without repeats, split so each message holds at most ACK_MAX_SEQS seqs
+    and MAX_PAYLOAD_BYTES bytes. The device is in the topic, not the payload."""
+    if type(boot) is not int or not 0 <= boot <= MAX_INT32:
+        raise ValueError("boot must be an integer 0 to 2^31-1")
+    if not seqs or any(type(seq) is not int or not 0 <= seq <= MAX_INT32 for seq in seqs):
+        raise ValueError("seqs must be one or more integers 0 to 2^31-1")
+    ordered = sorted(set(seqs))
+    messages: list[bytes] = []
+    chunk: list[int] = []
+    for seq in ordered:
+        if chunk and (len(chunk) == ACK_MAX_SEQS or
+                      len(_ack_body(boot, chunk + [seq])) > MAX_PAYLOAD_BYTES):
+            messages.append(_ack_body(boot, chunk))
+            chunk = []
+        chunk.append(seq)
+    messages.append(_ack_body(boot, chunk))
+    return messages
+
+
+def _ack_body(boot: int, seqs: list[int]) -> bytes:
+    return encode_json({"v": PROTOCOL_VERSION, "boot": boot, "seq": seqs})

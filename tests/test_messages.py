@@ -11,9 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.messages import (
+    ACK_MAX_SEQS,
+    MAX_PAYLOAD_BYTES,
     Rating,
     Rejection,
     Status,
+    encode_ack,
     encode_assignment,
     encode_command,
     encode_session,
@@ -21,6 +24,10 @@ from collector.messages import (
 )
 
 INBOUND = golden_cases("rating") + golden_cases("status")
+
+
+def valid_cases(kind: str) -> list[dict]:
+    return [case for case in golden_cases(kind) if case["expect"]["ok"]]
 
 
 @pytest.mark.parametrize("case", INBOUND, ids=lambda case: case["name"])
@@ -33,12 +40,58 @@ def test_inbound_golden_case(case):
             if key != "v":
                 assert getattr(result, key) == value, key
     else:
-        assert result == Rejection(reason=case["expect"]["reason"], device=result.device)
+        assert isinstance(result, Rejection) and result.reason == case["expect"]["reason"]
 
 
 def test_rejection_names_the_topic_device_when_it_has_one():
     result = parse_message("hailong/v1/devices/kiosk-hk-01/rating", b"{")
     assert result == Rejection("invalid_json", "kiosk-hk-01")
+
+
+@pytest.mark.parametrize("payload, named", [
+    (b'{"v":1,"boot":7,"seq":42,"level":"x"}', (7, 42)),
+    (b'{"v":2,"boot":7,"seq":42}', (7, 42)),
+    (b'{"v":1,"boot":7,"seq":true}', (None, None)),
+    (b'{"v":1,"boot":7,"seq":4.0}', (None, None)),
+    (b'{"v":1,"boot":-1,"seq":4}', (None, None)),
+    (b'{"v":1,"boot":7,"seq":2147483648}', (None, None)),
+    (b'{"v":1,"boot":7}', (None, None)),
+    (b'[7, 42]', (None, None)),
+])
+def test_a_rejected_rating_names_its_boot_and_seq_only_when_readable(payload, named):
+    result = parse_message("hailong/v1/devices/kiosk-hk-01/rating", payload)
+    assert isinstance(result, Rejection) and (result.boot, result.seq) == named
+
+
+def test_a_rejected_status_names_no_rating():
+    result = parse_message("hailong/v1/devices/kiosk-hk-01/status", b'{"v":1,"boot":7,"seq":1}')
+    assert isinstance(result, Rejection) and result.boot is None and result.seq is None
+
+
+def test_acks_are_ascending_without_repeats():
+    assert encode_ack(7, [45, 42, 43, 42]) == [b'{"v":1,"boot":7,"seq":[42,43,45]}']
+
+
+@pytest.mark.parametrize("seqs", [list(range(1000)), list(range(2**31 - 500, 2**31))])
+def test_acks_are_split_by_count_and_by_bytes(seqs):
+    messages = encode_ack(2**31 - 1, seqs)
+    assert all(len(raw) <= MAX_PAYLOAD_BYTES for raw in messages)
+    bodies = [json.loads(raw) for raw in messages]
+    assert all(0 < len(body["seq"]) <= ACK_MAX_SEQS for body in bodies)
+    assert [seq for body in bodies for seq in body["seq"]] == seqs
+
+
+@pytest.mark.parametrize("boot, seqs", [(-1, [1]), (2**31, [1]), (True, [1]), (1, []),
+                                        (1, [1.0]), (1, [-1]), (1, [2**31])])
+def test_acks_refuse_what_a_device_could_not_name(boot, seqs):
+    with pytest.raises(ValueError):
+        encode_ack(boot, seqs)
+
+
+@pytest.mark.parametrize("case", valid_cases("ack"), ids=lambda case: case["name"])
+def test_ack_encoder_matches_golden(case):
+    payload = case["payload"]
+    assert encode_ack(payload["boot"], payload["seq"]) == [golden_bytes(case)]
 
 
 def valid(kind: str) -> list[dict]:
@@ -109,7 +162,8 @@ ratings = st.builds(
         "ts": ts, "fw": "0.1.0", "reason": reason, "dossier": dossier, "excluded": excluded},
     st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1), st.sampled_from([3, 4, 5]),
     st.integers(1, 5), st.one_of(st.none(), st.integers(1577836800000, 4102444800000)),
-    st.one_of(st.none(), st.text(min_size=1, max_size=32)),
+    st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cc", "Cs")),
+                                 min_size=1, max_size=32)),
     st.sampled_from([None, "attitude", "waiting", "guidance", "other"]),
     st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9._/-]{1,40}", fullmatch=True)),
     st.sampled_from([None, "cooldown"]), st.integers(0, 2**53 - 1))
