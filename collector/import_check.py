@@ -30,6 +30,7 @@ import sqlite_utils
 from . import organisation, queries, tasks
 from .errors import BilingualError
 from .importer import COLUMNS, ImportReport, Sheet, fold
+from .texts import code_points, unsafe_characters
 
 ORG_TABLES = ("units", "officers", "counters")
 CHECKS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -184,6 +185,15 @@ def convert(kind: str, field_name: str, value: Any, number_format: str | None = 
         value = unicodedata.normalize("NFC", value.strip())
         if not value:
             return False if ftype == "bool" else None
+        # The API's rule for one-line text (collector/texts.py): every column of a file is
+        # one line, and a control character would break the unit's XLSX and screens.
+        found = unsafe_characters(value)
+        if found:
+            raise CellError(f"ô có ký tự điều khiển hoặc không hợp lệ {code_points(found)} "
+                            "(kể cả xuống dòng trong ô); hãy gõ lại",
+                            f"the cell holds a control or invalid character "
+                            f"{code_points(found)} (a line break inside a cell counts); "
+                            "type it again")
     elif value is None:
         return False if ftype == "bool" else None
     if ftype in ("code", "text") and isinstance(value, (int, float)) \

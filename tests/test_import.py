@@ -157,6 +157,11 @@ def test_cells_convert_as_the_user_meant(kind, field, value, fmt, expected):
     ("tasks", "weight", "two", None, "not a number"),
     ("tasks", "progress", "60,5", None, "whole percentage"),
     ("tasks", "period", "year", None, "week or month"),
+    # Issue 10: a control character imported into a title broke the unit's every XLSX.
+    ("officers", "title", "Chuyên\x07viên", None, "control or invalid character U+0007"),
+    ("units", "name", "Một\ncửa", None, "a line break inside a cell counts"),
+    ("counters", "label", "Quầy\x1b1", None, "U+001B"),
+    ("officers", "id", "HK\x00-1", None, "U+0000"),
 ])
 def test_cells_that_cannot_mean_one_thing_are_refused(kind, field, value, fmt, words):
     with pytest.raises(import_check.CellError) as caught:
@@ -399,6 +404,8 @@ BAD_TASKS = {
                               "Ngày hoàn thành", "cannot be after today"),
     "completed below 100 %": ("HK-0001;Việc;HK-0002;tháng;31/03/2026;;50;01/04/2026",
                               "Tiến độ", "a completed task is at 100 %"),
+    "control character in the title": ("HK-0001;Việc\x07;HK-0002;tháng;31/03/2026;;;",
+                                        "Nhiệm vụ", "U+0007"),
     "title too long": ("HK-0001;" + "x" * 201 + ";HK-0002;tháng;31/03/2026;;;", "Nhiệm vụ",
                        "at most 200 characters"),
 }
