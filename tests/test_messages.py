@@ -88,7 +88,9 @@ def test_acks_refuse_what_a_device_could_not_name(boot, seqs):
         encode_ack(boot, seqs)
 
 
-@pytest.mark.parametrize("case", valid_cases("ack"), ids=lambda case: case["name"])
+@pytest.mark.parametrize("case", [case for case in valid_cases("ack")
+                                  if set(case["payload"]) == {"v", "boot", "seq"}],
+                         ids=lambda case: case["name"])
 def test_ack_encoder_matches_golden(case):
     payload = case["payload"]
     assert encode_ack(payload["boot"], payload["seq"]) == [golden_bytes(case)]
