@@ -316,6 +316,28 @@ def _migration_scope_history(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX officers_unit ON officers(unit_id)")
 
 
+def _migration_ingest_evidence(db: sqlite_utils.Database) -> None:
+    # A rejected payload above the size limit keeps only its first 1024 bytes: its full length
+    # and SHA-256 say what it was without letting one publish fill the disk (collector/ingest.py).
+    db.execute("ALTER TABLE rejected ADD COLUMN payload_size INTEGER")
+    db.execute("ALTER TABLE rejected ADD COLUMN payload_sha256 TEXT")
+    # The earliest `received - uptime` seen for each boot of each device: the boot's start on
+    # the collector's clock, which places `ts: null` presses. Delays only make the estimate
+    # later, so the earliest is the best and a late message cannot move it later.
+    db.execute("""CREATE TABLE boot_epochs (
+        device_id TEXT NOT NULL, boot INTEGER NOT NULL, epoch_ms INTEGER NOT NULL,
+        PRIMARY KEY (device_id, boot))""")
+    db.execute("INSERT INTO boot_epochs (device_id, boot, epoch_ms) SELECT device_id, boot, "
+               "online_status_at - uptime_ms FROM device_status WHERE boot IS NOT NULL "
+               "AND uptime_ms IS NOT NULL AND online_status_at IS NOT NULL")
+    # That the collector has subscribed with a client id: a later CONNACK without a session
+    # for it means the broker lost the session (and what it queued), which health reports.
+    db.execute("""CREATE TABLE ingest_sessions (
+        client_id TEXT PRIMARY KEY, first_subscribed_at INTEGER NOT NULL,
+        last_subscribed_at INTEGER NOT NULL, lost_count INTEGER NOT NULL DEFAULT 0,
+        last_lost_at INTEGER)""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
@@ -328,4 +350,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0009_alerts_responses", _migration_alerts),
     ("sessions_0001_login_sessions", _migration_sessions),
     ("scope_0001_history_and_indexes", _migration_scope_history),
+    ("ingest_0001_digests_epochs_sessions", _migration_ingest_evidence),
 ]
