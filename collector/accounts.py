@@ -13,6 +13,12 @@ runs one hash so that timing does not tell which logins exist.
 
 API tokens are random 32-byte URL-safe strings shown once; only their SHA-256 is stored
 (a token is high-entropy, so a fast hash is enough, and lookup by hash stays an index hit).
+
+Login sessions are recorded the same way (table `login_sessions`, the SHA-256 of the id the
+signed cookie carries): a session is valid while its row is neither revoked nor expired.
+Logging out revokes one; a new password or a disabled account revokes all of the account's
+sessions in the same transaction. A new password leaves API tokens alone (a script's token is
+not a browser's login); disabling revokes them too.
 """
 
 from __future__ import annotations
@@ -127,6 +133,33 @@ def user_for_token(db: sqlite_utils.Database, token: str) -> User | None:
     return _user(row) if row else None
 
 
+def _sid_digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    login: str
+    last_seen_at: int
+    password_changed_at: int
+
+
+def session_record(db: sqlite_utils.Database, sid: str, now: int) -> SessionRecord | None:
+    """The live session `sid` names (not revoked, not expired, its account active), or None."""
+    row = db.execute(
+        "SELECT s.login, s.last_seen_at, u.password_changed_at FROM login_sessions s "
+        "JOIN users u ON u.login = s.login WHERE s.sid_sha256 = ? AND s.revoked_at IS NULL "
+        "AND s.expires_at > ? AND u.disabled_at IS NULL", [_sid_digest(sid), now]).fetchone()
+    return SessionRecord(*row) if row else None
+
+
+def list_sessions(db: sqlite_utils.Database, login: str, now: int) -> list[dict]:
+    """The account's sessions still live, newest first (never the id itself)."""
+    return [dict(row) for row in db.query(
+        "SELECT id, created_at, last_seen_at, expires_at FROM login_sessions WHERE login = ? "
+        "AND revoked_at IS NULL AND expires_at > ? ORDER BY id DESC", [login, now])]
+
+
 def verify_login(db: sqlite_utils.Database, login: str,
                  password: str) -> tuple[User | None, str | None]:
     """(user, new hash to store if the old one's parameters are outdated) or (None, None)."""
@@ -211,8 +244,10 @@ class AccountService:
             if changed.rowcount != 1:
                 raise AccountNotFound(f"Không có tài khoản đang hoạt động {login!r}",
                                       f"No active account {login!r}")
+            ended = self._revoke_sessions(login, at)
             # The hash itself never enters the log: only that it changed.
-            self._audit("user.passwd", login, None, {"password_changed_at": at}, at)
+            self._audit("user.passwd", login, None, {"password_changed_at": at,
+                                                     "sessions_ended": ended}, at)
 
     def rehash(self, login: str, password_hash: str) -> None:
         """Store a stronger hash of the same password after a login (not audited: no change
@@ -233,7 +268,43 @@ class AccountService:
                                       f"No active account {login!r}")
             self.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE login = ? "
                             "AND revoked_at IS NULL", [at, login])
-            self._audit("user.disable", login, {"disabled_at": None}, {"disabled_at": at}, at)
+            ended = self._revoke_sessions(login, at)
+            self._audit("user.disable", login, {"disabled_at": None},
+                        {"disabled_at": at, "sessions_ended": ended}, at)
+
+    def _revoke_sessions(self, login: str, at: int) -> int:
+        return self.db.execute("UPDATE login_sessions SET revoked_at = ? WHERE login = ? "
+                               "AND revoked_at IS NULL", [at, login]).rowcount
+
+    def open_session(self, login: str, sid: str, max_age_ms: int) -> None:
+        """Record a session that has just logged in (not audited: the login is not a change
+        to any account)."""
+        at = self.clock()
+        with self.db.atomic():
+            self.db.execute("INSERT INTO login_sessions (sid_sha256, login, created_at, "
+                            "last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                            [_sid_digest(sid), login, at, at, at + max_age_ms])
+
+    def close_session(self, sid: str) -> bool:
+        """Log out: revoke the session; False when it had already ended."""
+        with self.db.atomic():
+            return self.db.execute("UPDATE login_sessions SET revoked_at = ? WHERE "
+                                   "sid_sha256 = ? AND revoked_at IS NULL",
+                                   [self.clock(), _sid_digest(sid)]).rowcount == 1
+
+    def touch_session(self, sid: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE login_sessions SET last_seen_at = ? WHERE sid_sha256 = ?",
+                            [self.clock(), _sid_digest(sid)])
+
+    def end_sessions(self, login: str) -> int:
+        """Log the account out everywhere (audited); the number of sessions ended."""
+        login = normal_login(login)
+        at = self.clock()
+        with self.db.atomic():
+            ended = self._revoke_sessions(login, at)
+            self._audit("user.logout_all", login, None, {"sessions_ended": ended}, at)
+        return ended
 
     def issue_token(self, login: str, label: str) -> str:
         """A new API token for `login`, returned once; only its SHA-256 is stored."""

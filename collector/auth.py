@@ -2,14 +2,16 @@
 
 Every route but `GET /api/v1/health`, the login page and static files depends on `viewer`:
 without a valid session or token an API call gets 401 and a page redirects to the login
-form. A session stays valid until it expires, the password changes or the account is
-disabled (checked on every request). Writes made with a session cookie must carry its CSRF
+form. A session stays valid until it expires, its holder logs out, the password changes or
+the account is disabled: its record on the server is checked on every request
+(collector/accounts.py `session_record`). Writes made with a session cookie must carry its CSRF
 token (form field `csrf_token` or header `X-CSRF-Token`); API tokens carry no cookie and are
 not exposed to cross-site requests, so they need none.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,10 @@ from .credentials import load_or_create_secret
 from .deps import Db
 from .scope import PEOPLE, Scope, scope_of
 from .sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, Session, SessionCodec
+from .store import Store, now_ms
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+TOUCH_EVERY_MS = 5 * 60_000
 
 
 class LoginRequired(Exception):
@@ -84,16 +88,36 @@ def _from_token(db, request: Request) -> User | None:
     return accounts.user_for_token(db, token.strip())
 
 
+def _touch(request: Request, sid: str) -> None:
+    """Note when a session was last used, at most once per TOUCH_EVERY_MS: a write per
+    request would queue every page behind the ingest's batches. Best effort: a busy database
+    skips one note, never a request."""
+    store = None
+    try:
+        store = Store(request.app.state.settings.db_path, busy_timeout_ms=200)
+        accounts.AccountService(store, actor="system").touch_session(sid)
+    except sqlite3.Error:
+        pass  # the next request tries again; last_seen is for listing sessions only
+    finally:
+        if store is not None:
+            store.close()
+
+
 def _from_cookie(db, request: Request) -> tuple[User, Session] | None:
     session = session_codec(request).decode(request.cookies.get(COOKIE_NAME))
     if session is None:
         return None
-    row = db.execute("SELECT password_changed_at FROM users WHERE login = ? "
-                     "AND disabled_at IS NULL", [session.login]).fetchone()
-    if not session.still_valid(row[0] if row else None):
+    now = now_ms()
+    record = accounts.session_record(db, session.sid, now)
+    if record is None or record.login != session.login or \
+            not session.still_valid(record.password_changed_at):
         return None
     user = accounts.get_user(db, session.login)
-    return (user, session) if user else None
+    if user is None:
+        return None
+    if now - record.last_seen_at >= TOUCH_EVERY_MS:
+        _touch(request, session.sid)
+    return user, session
 
 
 async def viewer(request: Request, db: Db) -> Viewer:

@@ -35,6 +35,15 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def trusted_proxy(text: str) -> str:
+    from .sessions import trusted_networks
+    try:
+        trusted_networks([text])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text.strip()
+
+
 def checked_policy(spec: str) -> str:
     """The --policy value, once it has loaded: a bad file stops the start, not a later page."""
     from .policy import load_configured
@@ -91,10 +100,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             store.close()
     host, port = args.http
     app = create_app(Settings(db_path=args.db, broker_url=args.broker, client_id=args.client_id,
-                              broker_password=password, policy=checked_policy(args.policy)))
+                              broker_password=password, policy=checked_policy(args.policy),
+                              trusted_proxies=tuple(args.trusted_proxy)))
     print(f"hailong collector: broker {broker}, database {args.db}, "
           f"http://{host}:{port}/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=args.log_level.lower())
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
+    # client; the app reads it itself, from --trusted-proxy addresses only.
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level.lower(),
+                proxy_headers=False)
     return 0
 
 
@@ -163,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-data", action="store_true",
                        help="add the demo's sample wards, officers, counters and devices "
                             "(kiosk-hk-01 … kiosk-bd-04) until the registry commands exist")
+    serve.add_argument("--trusted-proxy", type=trusted_proxy, action="append", default=[],
+                       metavar="ADDRESS",
+                       help="a reverse proxy (IP address or network) whose X-Forwarded-For "
+                            "the login throttle believes; repeat for several (default: none)")
     add_policy_option(serve)
     serve.set_defaults(handler=cmd_serve)
 

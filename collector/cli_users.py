@@ -1,4 +1,5 @@
-"""`hailong users add|passwd|disable|list|token`: dashboard accounts on the command line.
+"""`hailong users add|passwd|disable|list|token|sessions|logout`: dashboard accounts on the
+command line.
 
 A password is never an argument (it would show in `ps` and the shell history): it is asked
 twice on a terminal, or read from the first line of `--password-file` (use `-` for standard
@@ -15,11 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .accounts import ROLE_LABELS, ROLES, AccountError, AccountService, list_users
+from .accounts import (ROLE_LABELS, ROLES, AccountError, AccountService, list_sessions,
+                       list_users, normal_login)
 from .cli import UsageError
 from .cli_devices import print_json, table
 from .registry import format_time
-from .store import Store
+from .store import Store, now_ms
 
 
 @contextmanager
@@ -87,6 +89,26 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sessions(args: argparse.Namespace) -> int:
+    with open_accounts(args.db) as accounts:
+        sessions = list_sessions(accounts.db, normal_login(args.login), now_ms())
+    if args.json:
+        print_json(sessions)
+        return 0
+    rows = [["#", "Đăng nhập lúc / since", "Dùng gần nhất / last seen", "Hết hạn / expires"]]
+    rows += [[str(s["id"]), format_time(s["created_at"]), format_time(s["last_seen_at"]),
+              format_time(s["expires_at"])] for s in sessions]
+    print(table(rows))
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    with open_accounts(args.db) as accounts:
+        ended = accounts.end_sessions(args.login)
+    print(f"Đã kết thúc {ended} phiên đăng nhập / {ended} session(s) ended: {args.login}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     with open_accounts(args.db) as accounts:
         users = list_users(accounts.db, include_disabled=args.all)
@@ -113,7 +135,7 @@ def add_user_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="read the password from FILE's first line (- for stdin) "
                              "instead of asking")
     users = subparsers.add_parser("users", help="dashboard accounts: add, passwd, disable, "
-                                                "list, token")
+                                                "list, token, sessions, logout")
     actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
 
     add = actions.add_parser("add", parents=[database, secret], help="create an account")
@@ -131,7 +153,8 @@ def add_user_commands(subparsers: argparse._SubParsersAction) -> None:
     passwd.set_defaults(handler=cmd_passwd)
 
     disable = actions.add_parser("disable", parents=[database],
-                                 help="lock an account for good and revoke its tokens")
+                                 help="lock an account for good, revoke its tokens and "
+                                      "end its sessions")
     disable.add_argument("login")
     disable.set_defaults(handler=cmd_disable)
 
@@ -140,6 +163,17 @@ def add_user_commands(subparsers: argparse._SubParsersAction) -> None:
     token.add_argument("login")
     token.add_argument("--label", default="script", help="what the token is for")
     token.set_defaults(handler=cmd_token)
+
+    sessions = actions.add_parser("sessions", parents=[database],
+                                  help="the account's live login sessions")
+    sessions.add_argument("login")
+    sessions.add_argument("--json", action="store_true", help="print JSON")
+    sessions.set_defaults(handler=cmd_sessions)
+
+    logout = actions.add_parser("logout", parents=[database],
+                                help="end every login session of the account (audited)")
+    logout.add_argument("login")
+    logout.set_defaults(handler=cmd_logout)
 
     listing = actions.add_parser("list", parents=[database], help="list accounts")
     listing.add_argument("--all", action="store_true", help="include disabled accounts")

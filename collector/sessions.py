@@ -1,10 +1,12 @@
 """Login sessions: signed cookies, CSRF tokens and login throttling. No I/O but the clock.
 
-- The session cookie is the login, a CSRF token and the account's password-change time,
-  signed and timestamped with itsdangerous (HMAC-SHA1 keyed by a per-deployment secret, kept
-  in a file beside the database). Nothing secret is in it; it cannot be forged or extended.
-  Changing the password or disabling the account ends every session at once, because the
-  reader checks the account again on each request (`Session.still_valid`).
+- The session cookie is a random session id, the login, a CSRF token and the account's
+  password-change time, signed and timestamped with itsdangerous (HMAC-SHA1 keyed by a
+  per-deployment secret, kept in a file beside the database); it cannot be forged or extended.
+  A signature alone would keep a copied cookie working until it expires, so every session is
+  also recorded on the server (collector/accounts.py, table `login_sessions`) and checked on
+  each request: logging out revokes it, and changing the password or disabling the account
+  revokes all of the account's sessions (`Session.still_valid` checks the password time too).
 - CSRF: a random token per session (the synchronizer-token pattern). Every form carries it
   in a hidden field; a script writing with a session cookie sends it as `X-CSRF-Token`.
   Requests authenticated by an API token carry no cookie and need none.
@@ -12,17 +14,22 @@
   `max_failures_per_client` for one client address, further attempts are refused for
   `lockout_s` without checking the password (so guessing is slow, and a locked-out
   attacker learns nothing). In memory: one collector process serves the dashboard.
+- The client address the throttle counts is the TCP peer's. `X-Forwarded-For` is read only
+  when the peer is one of the deployment's trusted reverse proxies (`Settings.trusted_proxies`,
+  default none): then the right-most address in it that is not a trusted proxy counts, since
+  a client can write anything to the left of what its proxy appends.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import math
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -37,6 +44,7 @@ class Session:
     login: str
     csrf: str
     password_changed_at: int
+    sid: str = ""  # names the server's record of this session (only its SHA-256 is stored)
 
     def still_valid(self, password_changed_at: int | None) -> bool:
         """False once the account is gone, disabled or has a new password."""
@@ -57,23 +65,28 @@ class SessionCodec:
 
     def new(self, login: str, password_changed_at: int) -> tuple[Session, str]:
         session = Session(login=login, csrf=secrets.token_urlsafe(24),
-                          password_changed_at=password_changed_at)
+                          password_changed_at=password_changed_at,
+                          sid=secrets.token_urlsafe(32))
         return session, self.encode(session)
 
     def encode(self, session: Session) -> str:
-        return self._serializer.dumps([session.login, session.csrf, session.password_changed_at])
+        return self._serializer.dumps([session.login, session.csrf, session.password_changed_at,
+                                       session.sid])
 
     def decode(self, cookie: str | None) -> Session | None:
         """The session in a cookie, or None if absent, forged, malformed or expired."""
         if not cookie:
             return None
         try:
-            login, csrf, changed = self._serializer.loads(cookie, max_age=self.max_age_s)
+            # A cookie from before sessions were recorded has three fields: it unpacks badly
+            # and means nobody, so such a browser simply logs in again.
+            login, csrf, changed, sid = self._serializer.loads(cookie, max_age=self.max_age_s)
         except (BadSignature, ValueError, TypeError):
             return None
-        if not (isinstance(login, str) and isinstance(csrf, str) and isinstance(changed, int)):
+        if not (isinstance(login, str) and isinstance(csrf, str) and isinstance(changed, int)
+                and isinstance(sid, str) and sid):
             return None
-        return Session(login, csrf, changed)
+        return Session(login, csrf, changed, sid)
 
 
 @dataclass
@@ -129,3 +142,45 @@ class LoginThrottle:
                     if r.locked_until <= now and (not r.failures
                                                   or r.failures[-1] <= now - self.window_s)]:
             del self._records[key]
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(proxies: Iterable[str]) -> tuple[Network, ...]:
+    """The proxies' addresses or networks ("10.0.0.2", "10.0.0.0/24", "::1"); ValueError
+    names one that is neither."""
+    networks = []
+    for proxy in proxies:
+        try:
+            networks.append(ipaddress.ip_network(str(proxy).strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"a trusted proxy is an IP address or network, not {proxy!r}") \
+                from None
+    return tuple(networks)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(peer: str, forwarded_for: str | None,
+                   networks: tuple[Network, ...]) -> str:
+    """Whom to count a login attempt against: the peer, or, when the peer is a trusted
+    proxy, the right-most address of `X-Forwarded-For` that is not a trusted proxy."""
+    if not networks or not forwarded_for or not _trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
+    try:
+        for hop in hops:
+            ipaddress.ip_address(hop)
+    except ValueError:
+        return peer  # a header the proxy did not write sensibly: count the proxy
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop
+    return hops[0]

@@ -20,3 +20,6 @@ class Settings:
     policy: str = "hanoi-3814"
     # Key that signs login cookies; default: a file created beside the database (mode 0600).
     session_secret_file: Path | None = None
+    # Reverse proxies (IP addresses or networks) whose X-Forwarded-For the login throttle
+    # believes; none by default, so no client can pick the address it is counted under.
+    trusted_proxies: tuple[str, ...] = ()

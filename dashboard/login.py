@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from collector import accounts
 from collector.auth import CurrentViewer, session_codec
 from collector.deps import Db
-from collector.sessions import COOKIE_NAME, SESSION_MAX_AGE_S
+from collector.sessions import (COOKIE_NAME, SESSION_MAX_AGE_S, client_address,
+                                trusted_networks)
 from collector.store import Store
 
 from .i18n import LANGUAGES
@@ -33,7 +34,11 @@ def local_path(target: str | None) -> str:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The address failed logins are counted against (collector/sessions.py
+    `client_address`: X-Forwarded-For only from a configured proxy)."""
+    peer = request.client.host if request.client else "unknown"
+    networks = trusted_networks(request.app.state.settings.trusted_proxies)
+    return client_address(peer, request.headers.get("x-forwarded-for"), networks)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -56,15 +61,17 @@ def login(request: Request, db: Db, login: Annotated[str, Form()] = "",
         return render(request, "login.html", None, status_code=401, next=local_path(next),
                       login=login, error=("wrong", 0))
     throttle.succeeded(login, client)
-    if rehash:
-        store = Store(request.app.state.settings.db_path)
-        try:
-            accounts.AccountService(store, actor="system").rehash(user.login, rehash)
-        finally:
-            store.close()
     changed = db.execute("SELECT password_changed_at FROM users WHERE login = ?",
                          [user.login]).fetchone()[0]
-    _, cookie = session_codec(request).new(user.login, changed)
+    session, cookie = session_codec(request).new(user.login, changed)
+    store = Store(request.app.state.settings.db_path)
+    try:
+        service = accounts.AccountService(store, actor="system")
+        if rehash:
+            service.rehash(user.login, rehash)
+        service.open_session(user.login, session.sid, SESSION_MAX_AGE_S * 1000)
+    finally:
+        store.close()
     response = RedirectResponse(local_path(next), status_code=303)
     response.set_cookie(COOKIE_NAME, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")
@@ -73,6 +80,14 @@ def login(request: Request, db: Db, login: Annotated[str, Form()] = "",
 
 @router.post("/logout")
 def logout(request: Request, who: CurrentViewer) -> Response:
+    """End the session on the server, not only in this browser: a copy of the cookie is
+    worth nothing afterwards. (With an API token there is no session to end.)"""
+    if who.session is not None:
+        store = Store(request.app.state.settings.db_path)
+        try:
+            accounts.AccountService(store, actor=who.actor).close_session(who.session.sid)
+        finally:
+            store.close()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME)
     return response

@@ -150,3 +150,155 @@ def test_the_api_description_needs_an_account(app, seeded_db, browser):
     with TestClient(app, headers=admin_headers(seeded_db)) as client:
         schema = client.get("/openapi.json").json()
     assert "/api/v1/officers/{officer_id}/months/{month}" in schema["paths"]
+
+
+def session_rows(db_path, login="cb.hk-0001") -> list[dict]:
+    store = Store(db_path)
+    try:
+        return [dict(row) for row in store.db.query(
+            "SELECT * FROM login_sessions WHERE login = ? ORDER BY id", [login])]
+    finally:
+        store.close()
+
+
+def test_logging_out_ends_the_session_on_the_server(seeded_db, browser):
+    as_officer(seeded_db, "HK-0001")
+    log_in(browser)
+    stolen = browser.cookies.get("hailong_session")
+    assert browser.get("/api/v1/me").status_code == 200
+    [row] = session_rows(seeded_db)
+    assert row["revoked_at"] is None and row["expires_at"] > row["created_at"]
+    assert browser.post("/logout", data={"csrf_token": csrf_of(browser)}).status_code == 303
+    # The cookie copied before logging out is worth nothing now.
+    browser.cookies.clear()
+    browser.cookies.set("hailong_session", stolen)
+    assert browser.get("/api/v1/me").status_code == 401
+    assert browser.get("/me").status_code == 303
+    assert session_rows(seeded_db)[0]["revoked_at"] is not None
+
+
+def test_each_login_is_its_own_session(seeded_db, app):
+    as_officer(seeded_db, "HK-0001")
+    with TestClient(app, follow_redirects=False) as one, \
+            TestClient(app, follow_redirects=False) as two:
+        log_in(one)
+        log_in(two)
+        one.post("/logout", data={"csrf_token": csrf_of(one)})
+        assert one.get("/api/v1/me").status_code == 401
+        assert two.get("/api/v1/me").status_code == 200
+
+
+def test_a_session_past_its_server_expiry_is_refused(seeded_db, browser):
+    as_officer(seeded_db, "HK-0001")
+    log_in(browser)
+    store = Store(seeded_db)
+    try:
+        store.db.execute("UPDATE login_sessions SET expires_at = 1")
+        store.db.conn.commit()
+    finally:
+        store.close()
+    assert browser.get("/api/v1/me").status_code == 401
+
+
+def test_a_new_password_or_disabling_revokes_every_recorded_session(seeded_db, app):
+    headers = as_officer(seeded_db, "HK-0001")
+    with TestClient(app, follow_redirects=False) as one, \
+            TestClient(app, follow_redirects=False) as two:
+        log_in(one)
+        log_in(two)
+        store = Store(seeded_db)
+        try:
+            AccountService(store, actor="test").set_password("cb.hk-0001", "another-password")
+        finally:
+            store.close()
+        assert [row["revoked_at"] is not None for row in session_rows(seeded_db)] == [True, True]
+        assert one.get("/api/v1/me").status_code == 401
+        assert two.get("/api/v1/me").status_code == 401
+        # An API token is not a login session: a new password leaves it working.
+        with TestClient(app, headers=headers) as script:
+            assert script.get("/api/v1/me").status_code == 200
+        log_in(one, password="another-password")
+        assert one.get("/api/v1/me").status_code == 200
+        store = Store(seeded_db)
+        try:
+            AccountService(store, actor="test").disable("cb.hk-0001")
+        finally:
+            store.close()
+        assert all(row["revoked_at"] is not None for row in session_rows(seeded_db))
+        assert one.get("/api/v1/me").status_code == 401
+
+
+def spray(client, count: int, forwarded: bool = True) -> list[int]:
+    """`count` wrong logins under made-up names, each claiming another address."""
+    return [client.post("/login", data={"login": f"guess{n}", "password": "wrong-password-x"},
+                        headers={"X-Forwarded-For": f"198.51.100.{n}"} if forwarded else {}
+                        ).status_code for n in range(count)]
+
+
+def test_the_throttle_ignores_x_forwarded_for_by_default(seeded_db):
+    app = create_app(Settings(db_path=seeded_db, broker_url=None))
+    with TestClient(app, follow_redirects=False, client=("127.0.0.1", 40000)) as client:
+        assert set(spray(client, 20)) == {401}
+        # 20 failures from one address lock it, whatever addresses the header claimed.
+        assert spray(client, 1)[0] == 429
+
+
+def test_the_throttle_reads_x_forwarded_for_from_a_trusted_proxy_only(seeded_db):
+    app = create_app(Settings(db_path=seeded_db, broker_url=None,
+                              trusted_proxies=("10.0.0.0/30",)))
+    with TestClient(app, follow_redirects=False, client=("10.0.0.2", 40000)) as proxy:
+        # Behind the proxy each citizen's address counts apart, the proxy's own not at all.
+        assert set(spray(proxy, 25)) == {401}
+        assert spray(proxy, 1, forwarded=False)[0] == 401
+        attacker = {"X-Forwarded-For": "203.0.113.7"}
+        for n in range(20):
+            proxy.post("/login", data={"login": f"x{n}", "password": "wrong-password-x"},
+                       headers=attacker)
+        locked = proxy.post("/login", data={"login": "y.y", "password": "wrong-password-x"},
+                            headers=attacker)
+        assert locked.status_code == 429
+        # A forged left-most entry does not let the attacker out: the proxy appends the
+        # address it saw, and that right-most untrusted entry is the one counted.
+        forged = proxy.post("/login", data={"login": "y.y", "password": "wrong-password-x"},
+                            headers={"X-Forwarded-For": "192.0.2.1, 203.0.113.7"})
+        assert forged.status_code == 429
+    with TestClient(app, follow_redirects=False, client=("10.0.0.9", 40000)) as direct:
+        assert set(spray(direct, 20)) == {401}
+        assert spray(direct, 1)[0] == 429  # not a proxy: its header means nothing
+
+
+def test_serve_leaves_x_forwarded_for_to_the_app_and_its_trusted_proxies(tmp_path,
+                                                                           monkeypatch):
+    import uvicorn
+
+    from collector.cli import main
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app, **kwargs))
+    args = ["serve", "--db", str(tmp_path / "h.db"), "--broker", "mqtt://127.0.0.1:1"]
+    assert main(args) == 0
+    # uvicorn would otherwise believe the header from 127.0.0.1, before the app sees it.
+    assert seen["proxy_headers"] is False
+    assert seen["app"].state.settings.trusted_proxies == ()
+    assert main(args + ["--trusted-proxy", "10.0.0.2", "--trusted-proxy", "fd00::/64"]) == 0
+    assert seen["app"].state.settings.trusted_proxies == ("10.0.0.2", "fd00::/64")
+    with pytest.raises(SystemExit):
+        main(args + ["--trusted-proxy", "proxy.example"])
+
+
+def test_users_logout_ends_every_session_of_an_account(seeded_db, app, capsys):
+    from collector.cli import main
+    as_officer(seeded_db, "HK-0001")
+    with TestClient(app, follow_redirects=False) as one, \
+            TestClient(app, follow_redirects=False) as two:
+        log_in(one)
+        log_in(two)
+        db = ["--db", str(seeded_db)]
+        assert main(["users", "sessions", "cb.hk-0001", "--json", *db]) == 0
+        listed = __import__("json").loads(capsys.readouterr().out)
+        assert len(listed) == 2 and "sid_sha256" not in listed[0]
+        assert main(["users", "logout", "cb.hk-0001", *db]) == 0
+        assert "2" in capsys.readouterr().out
+        assert one.get("/api/v1/me").status_code == 401
+        assert two.get("/api/v1/me").status_code == 401
+        assert main(["users", "sessions", "cb.hk-0001", "--json", *db]) == 0
+        assert __import__("json").loads(capsys.readouterr().out) == []

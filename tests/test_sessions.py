@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from collector.sessions import LoginThrottle, SessionCodec
+from collector.sessions import LoginThrottle, SessionCodec, client_address, trusted_networks
 
 SECRET = "a-deployment-secret-of-some-length"
 
@@ -111,3 +111,37 @@ def test_memory_stays_bounded_under_a_spray_of_logins():
         clock.now += 0.01
         throttle.failed(f"u{n}", f"ip{n}")
     assert len(throttle._records) < 12_000
+
+
+def test_a_cookie_names_its_server_record_and_old_cookies_mean_nobody():
+    codec = SessionCodec(SECRET)
+    one, cookie = codec.new("a.b", 1)
+    two, _ = codec.new("a.b", 1)
+    assert len(one.sid) >= 40 and one.sid != two.sid
+    assert codec.decode(cookie).sid == one.sid
+    # A cookie signed before sessions were recorded (three fields) is refused, not trusted.
+    old = URLSafeTimedSerializer(SECRET, salt="hailong-session").dumps(["a.b", "x", 1])
+    assert codec.decode(old) is None
+
+
+@pytest.mark.parametrize("peer, header, trusted, expected", [
+    ("10.0.0.9", "198.51.100.1", (), "10.0.0.9"),  # default: nobody's header is trusted
+    ("10.0.0.2", "198.51.100.1", ("10.0.0.2",), "198.51.100.1"),
+    ("10.0.0.2", "198.51.100.1", ("10.0.0.0/24",), "198.51.100.1"),
+    ("10.0.0.9", "198.51.100.1", ("10.0.0.2",), "10.0.0.9"),  # not from the proxy
+    ("10.0.0.2", "192.0.2.66, 198.51.100.1", ("10.0.0.2",), "198.51.100.1"),  # forged left
+    ("10.0.0.2", "198.51.100.1, 10.0.0.3", ("10.0.0.0/24",), "198.51.100.1"),  # two proxies
+    ("10.0.0.2", None, ("10.0.0.2",), "10.0.0.2"),
+    ("10.0.0.2", "not-an-address", ("10.0.0.2",), "10.0.0.2"),
+    ("10.0.0.2", "10.0.0.3", ("10.0.0.0/24",), "10.0.0.3"),  # only proxies: the first hop
+    ("testclient", "198.51.100.1", ("10.0.0.2",), "testclient"),
+])
+def test_the_client_address_trusts_forwarded_for_only_from_proxies(peer, header, trusted,
+                                                                   expected):
+    assert client_address(peer, header, trusted_networks(trusted)) == expected
+
+
+def test_a_trusted_proxy_must_be_an_address_or_network():
+    assert trusted_networks(["127.0.0.1", "::1", "10.0.0.0/8"])
+    with pytest.raises(ValueError, match="proxy"):
+        trusted_networks(["proxy.example"])
