@@ -2,8 +2,8 @@
 
 Encoders turn plain values into compact UTF-8 JSON bytes with every field of the protocol
 tables (optional rating fields present as null). Decoders validate what the collector sends
-(assignment, command) and raise ValueError(reason_code) with exactly the reason codes of the
-protocol's table, so the device can count and ignore bad messages.
+(assignment, command, session, ack) and raise ValueError(reason_code) with exactly the reason
+codes of the protocol's table, so the device can count and ignore bad messages.
 
 Constraints: MicroPython compatible (json only; no typing, no dataclasses). Encoding runs in
 the send path, never in the button path.
@@ -68,7 +68,7 @@ def valid_device_id(device):
 
 
 def topic(device, kind):
-    """Topic of `kind` (rating, status, assignment, command, session) for `device`."""
+    """Topic of `kind` (rating, status, assignment, command, session, ack) for `device`."""
     return TOPIC_PREFIX + device + "/" + kind
 
 
@@ -158,6 +158,9 @@ def _check_str(value, name, max_len, min_len=0):
     return value
 
 
+INT31_MAX = 2147483647  # boot and seq: 0 ... 2**31 - 1 (protocol: rating)
+
+
 def _check_int(value, name, lo, hi):
     if type(value) is not int:
         raise ValueError("bad_type:" + name)
@@ -236,3 +239,26 @@ def decode_session(payload):
     if obj.get("seconds") is not None:
         seconds = _check_int(obj["seconds"], "seconds", 10, 86400)
     return {"action": action, "dossier": dossier, "seconds": seconds}
+
+
+def decode_ack(payload):
+    """Validate a confirmation from the collector; return {"boot", "seq"}. Raises ValueError.
+
+    `seq` is the non-empty list of the rating seqs of `boot` the collector has committed, in
+    ascending order without repeats (protocol: ack). A list the collector could not have
+    written is refused whole: acting on part of it could delete a rating never stored.
+    """
+    obj = _load_object(payload)
+    boot = _check_int(_require(obj, "boot"), "boot", 0, INT31_MAX)
+    seqs = _require(obj, "seq")
+    if type(seqs) is not list:
+        raise ValueError("bad_type:seq")
+    if not seqs:
+        raise ValueError("out_of_range:seq")
+    last = -1
+    for seq in seqs:
+        _check_int(seq, "seq", 0, INT31_MAX)
+        if seq <= last:
+            raise ValueError("out_of_range:seq")  # not ascending, or repeated
+        last = seq
+    return {"boot": boot, "seq": seqs}

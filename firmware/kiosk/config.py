@@ -13,6 +13,8 @@ Keys (JSON object):
     ntp            NTP server name or null to skip time sync (default "pool.ntp.org")
     cooldown_s, thanks_s, scale, session_mode, reason_max_level, reason_timeout_s,
     session_timeout_s, queue_capacity, long_press_ms
+    confirm_timeout_s   seconds after a rating's PUBACK without the collector's confirmation
+                   (protocol: ack) before the device sends it again (default 60)
 Unknown keys are reported, not ignored: a typo such as "cooldown" for "cooldown_s" would
 otherwise silently leave the default in force.
 
@@ -39,6 +41,7 @@ DEFAULTS = {
     "session_timeout_s": 600,
     "queue_capacity": 2000,
     "long_press_ms": 3000,
+    "confirm_timeout_s": 60,
 }
 
 # key: (kind, low, high); kind "int" or "num" (int or float) for numbers.
@@ -52,6 +55,9 @@ _NUMBERS = {
     "session_timeout_s": ("num", 10, 86400),
     "queue_capacity": ("int", 10, 20000),
     "long_press_ms": ("int", 1000, 10000),
+    # Below 10 s a collector committing a large backlog would be sent copies it is about to
+    # confirm; above an hour a rating lost by the broker waits too long for its resend.
+    "confirm_timeout_s": ("num", 10, 3600),
 }
 _TEXTS = {"host": 253, "username": 64, "password": 128, "ntp": 253}
 

@@ -8,10 +8,26 @@ Device(config, clock, net, display, store=None, load_config=None, mem_free=None)
   the MQTT client (reconnect with backoff, status, subscriptions, ratings oldest first with at
   most max_in_flight waiting for PUBACK), redraw the display when its text changed.
 
-Ratings are taken offline from the first second; they wait in the outbox until acknowledged.
-On every connect: status (retained, QoS 1), then SUBSCRIBE to our assignment and command,
-then the queue from the oldest record (unacknowledged ones again, with the same ids). A
-missing PUBACK for 10 s makes the client drop the link (kiosk.mqtt), and we reconnect.
+Ratings are taken offline from the first second; they wait in the outbox (on the device, the
+flash journal) until the COLLECTOR confirms it committed them (protocol: ack), not merely
+until the broker's PUBACK: a broker that loses its store, its queue or the collector's session
+then costs a resend, never a rating. A rating moves through three states, the last two kept in
+RAM only (after a reboot everything in the journal is unsent):
+  unsent -> in flight (PUBLISH sent, waiting for PUBACK: `_in_flight`, packet id -> key)
+         -> sent (PUBACKed, waiting for the confirmation: `_sent`, key -> resend deadline)
+         -> confirmed: removed from the outbox.
+On every connect: status (retained, QoS 1), then SUBSCRIBE to our assignment, command, session
+and ack, then the queue from the oldest record; everything unconfirmed counts as unsent again,
+so it goes again with the same ids. A missing PUBACK for 10 s makes the client drop the link
+(kiosk.mqtt), and we reconnect. A sent rating whose confirmation did not come within
+confirm_timeout_s of its PUBACK goes again on the same link.
+
+Bounds (RAM and the broker's queue): only the oldest `max_unconfirmed` records of the outbox
+(20) are ever in flight or sent, so `_sent` stays that small. While the collector confirms
+nothing at all (down, or far behind), the timeout doubles after each round of resends, up to
+16 times (16 min by default), and falls back to confirm_timeout_s at the next confirmation:
+a collector down for days adds at most 20 copies per device every 16 minutes to the broker's
+queue instead of a copy of every rating every minute. The collector stores each id once.
 
 Boundaries passed in:
 - clock: uptime_ms() (monotonic, not wrapping) and wall_ms() (unix ms or None);
@@ -25,8 +41,12 @@ Boundaries passed in:
 
 Config keys (dict): device, host, port, username, password, boot, cooldown_s, thanks_s,
 queue_capacity, scale, keepalive_s, ack_timeout_s, status_interval_s, max_in_flight,
-backoff_min_s, backoff_max_s, session_mode, reason_max_level, reason_timeout_s,
-session_timeout_s.
+max_unconfirmed, confirm_timeout_s, backoff_min_s, backoff_max_s, session_mode,
+reason_max_level, reason_timeout_s, session_timeout_s.
+
+Counters: sent_acked (PUBACKs of ratings), confirmed (ratings the collector confirmed and
+the outbox let go), resent (ratings sent again after their confirmation timed out),
+stale_confirmations (confirmed seqs no longer queued: a repeated ack), invalid["ack"].
 
 Long presses (the technician screen) travel through the same ring as presses, as a negative
 level, so the interrupt path stays one write of two ints.
@@ -42,6 +62,7 @@ from kiosk import codec, mqtt, outbox, rating, screen
 from kiosk import config as config_file
 
 _RING = const(32)  # presses buffered between two steps; a step runs every ~10 ms
+_CONFIRM_BACKOFF_MAX = const(4)  # the confirmation timeout doubles at most 4 times (16x)
 # Protocol limits for `ts`: 2020-01-01 .. 2100-01-01 (unix ms). An ESP32 RTC that was never
 # synced starts in 2000; such a time is worse than none, so it is sent as null.
 TS_MIN = 1577836800000
@@ -57,6 +78,7 @@ DEFAULTS.update({
     "ack_timeout_s": 10,  # protocol: no PUBACK within 10 s -> reconnect
     "status_interval_s": 60,  # protocol: status every 60 s
     "max_in_flight": 10,
+    "max_unconfirmed": 20,  # oldest records in flight or awaiting confirmation, at most
     "backoff_min_s": 1,
     "backoff_max_s": 60,
 })
@@ -98,8 +120,13 @@ class Device:
         self._t_assign = codec.topic(self.device_id, "assignment")
         self._t_command = codec.topic(self.device_id, "command")
         self._t_session = codec.topic(self.device_id, "session")
+        self._t_ack = codec.topic(self.device_id, "ack")
         self.client = self._make_client()
-        self._in_flight = {}  # packet id -> record key, for ratings waiting for PUBACK
+        self._in_flight = {}  # packet id -> record key (None once confirmed), awaiting PUBACK
+        self._sent = {}  # record key -> uptime ms at which it goes again without confirmation
+        self._confirm_backoff = 0  # doublings of confirm_timeout_s since the last confirmation
+        self._pump_at = 0  # next uptime the queue may have something to send; None: on an event
+        self._pump_held = None  # the record held for its reason when the queue was last looked at
         self._link = False  # a connection attempt or session exists
         self._session = False  # CONNACK received and the session set up
         self._next_attempt = 0
@@ -113,7 +140,10 @@ class Device:
         self._shown_version = None
         # Counters (status, diagnostics). Nothing is dropped without a count.
         self.sent_acked = 0
-        self.invalid = {"assignment": 0, "command": 0, "session": 0}
+        self.confirmed = 0
+        self.resent = 0
+        self.stale_confirmations = 0
+        self.invalid = {"assignment": 0, "command": 0, "session": 0, "ack": 0}
         self.config_errors = 0
         self.press_overflow = 0
         self.connects = 0
@@ -168,6 +198,15 @@ class Device:
         return self.invalid["session"]
 
     @property
+    def invalid_acks(self):
+        return self.invalid["ack"]
+
+    @property
+    def awaiting_confirmation(self):
+        """Ratings PUBACKed by the broker, not yet confirmed by the collector (this link)."""
+        return len(self._sent)
+
+    @property
     def ignored(self):
         return self.panel.ignored
 
@@ -218,9 +257,11 @@ class Device:
                 rec = self.panel.press(level, t, ts)
                 if rec is not None:
                     self.outbox.add(rec)
+                    self._pump_at = now
                 amendment = self.panel.take_amendment()
                 if amendment is not None:
                     self.outbox.replace(amendment[1])
+                    self._pump_at = now
             self._tail = (i + 1) % _RING
 
     # --- loop ----------------------------------------------------------------------------
@@ -236,12 +277,17 @@ class Device:
         c = self.client
         if c.state != mqtt.DISCONNECTED:
             c.poll(now)
-        # Acks first, even when the link just dropped: they are valid for the records.
+        # PUBACKs first, even when the link just dropped (then _lost forgets them anyway). A
+        # PUBACK only says the broker has the rating: it stays queued until the collector's
+        # confirmation, which may come on this link or, after a resend, on a later one.
         for pid in c.take_acked():
-            key = self._in_flight.pop(pid, None)
-            if key is not None:
-                self.outbox.remove(key)
-                self.sent_acked += 1
+            if pid not in self._in_flight:
+                continue
+            key = self._in_flight.pop(pid)
+            self.sent_acked += 1
+            self._pump_at = now  # room in flight
+            if key is not None:  # None: confirmed while this copy was in flight
+                self._sent[key] = now + self._confirm_ms()
         if c.state == mqtt.DISCONNECTED:
             if self._link:
                 self._lost(now)
@@ -273,7 +319,10 @@ class Device:
     def _lost(self, now):
         self._link = False
         self._session = False
-        self._in_flight = {}  # everything not acked is sent again on the next session
+        # Everything unconfirmed is sent again on the next session: a broker that lost its
+        # store (the usual reason for a dropped link) may have lost what it PUBACKed.
+        self._in_flight = {}
+        self._sent = {}
         self.last_error = self.client.last_error
         self._schedule_retry(now)
 
@@ -282,10 +331,13 @@ class Device:
         self.connects += 1
         self._backoff_ms = _cfg(self.config, "backoff_min_s") * 1000
         self._in_flight = {}
-        # Protocol order: status first, then subscribe, then the queue.
+        self._sent = {}
+        self._pump_at = now
+        # Protocol order: status first, then subscribe, then the queue (so the ack topic is
+        # subscribed before the first rating can be confirmed).
         self._publish_status(now)
-        self.client.subscribe([(self._t_assign, 1), (self._t_command, 1), (self._t_session, 1)],
-                              now)
+        self.client.subscribe([(self._t_assign, 1), (self._t_command, 1), (self._t_session, 1),
+                               (self._t_ack, 1)], now)
 
     def _publish_status(self, now):
         rssi = None
@@ -297,22 +349,62 @@ class Device:
         self.client.publish(self._t_status, payload, now, qos=1, retain=True)
         self._next_status = now + _cfg(self.config, "status_interval_s") * 1000
 
+    def _confirm_ms(self):
+        return int(_cfg(self.config, "confirm_timeout_s") * 1000) << self._confirm_backoff
+
     def _pump(self, now):
+        """Send what is unsent or overdue among the oldest records, within the bounds.
+
+        Looks at the queue only when something changed (a record, a PUBACK, a confirmation,
+        the held record, a new session) or a deadline came: not every 10 ms step, which would
+        copy the window each time.
+        """
+        held = self.panel.held
+        due = self._pump_at
+        if (due is None or now < due) and held == self._pump_held:
+            return
+        self._pump_held = held
+        self._pump_at = None
         limit = _cfg(self.config, "max_in_flight")
         if len(self._in_flight) >= limit or not len(self.outbox):
-            return
-        flying = set(self._in_flight.values())
+            return  # a PUBACK or a new record brings us back
+        flying = list(self._in_flight.values())  # at most max_in_flight keys
+        overdue = False
         # The record waiting for its reason is held back; those behind it may go.
-        for rec in self.outbox.first(limit + 1):
+        for rec in self.outbox.first(_cfg(self.config, "max_unconfirmed")):
             key = (rec[0], rec[1])
-            if key in flying or key == self.panel.held:
+            if key in flying or key == held:
                 continue
+            deadline = self._sent.get(key)
+            if deadline is not None and now < deadline:
+                if self._pump_at is None or deadline < self._pump_at:
+                    self._pump_at = deadline
+                continue
+            if len(self._in_flight) >= limit:
+                break  # the next PUBACK brings us back
             pid = self.client.publish(self._t_rating, self._encode(rec), now, qos=1)
             if pid is None:
                 return  # link dropped; the next step reconnects
             self._in_flight[pid] = key
-            if len(self._in_flight) >= limit:
-                return
+            if deadline is not None:
+                # No confirmation in time: the broker may have lost it, or the collector is
+                # down or behind. Sent again, same id; the collector stores it once.
+                del self._sent[key]
+                self.resent += 1
+                overdue = True
+        if overdue and self._confirm_backoff < _CONFIRM_BACKOFF_MAX:
+            self._confirm_backoff += 1
+        if len(self._sent) > 2 * _cfg(self.config, "max_unconfirmed"):
+            self._forget_gone()
+
+    def _forget_gone(self):
+        """Drop `_sent` keys no longer in the window (e.g. dropped by a full outbox)."""
+        keep = {}
+        for rec in self.outbox.first(_cfg(self.config, "max_unconfirmed")):
+            key = (rec[0], rec[1])
+            if key in self._sent:
+                keep[key] = self._sent[key]
+        self._sent = keep
 
     def _encode(self, rec):
         # Records replayed from an older journal have no reason/dossier fields.
@@ -355,7 +447,11 @@ class Device:
             return None
 
     def _on_message(self, topic, payload):
-        if topic == self._t_assign:
+        if topic == self._t_ack:
+            ack = self._decoded("ack", codec.decode_ack, payload)
+            if ack is not None:
+                self._confirm(ack["boot"], ack["seq"])
+        elif topic == self._t_assign:
             a = self._decoded("assignment", codec.decode_assignment, payload)
             if a is not None:
                 self.panel.apply_assignment(a)
@@ -375,6 +471,28 @@ class Device:
                 self.panel.open_session(session["dossier"], session["seconds"], self._now)
             else:
                 self.panel.close_session()
+
+    def _confirm(self, boot, seqs):
+        """The collector committed these ratings: they leave the outbox (the journal)."""
+        for seq in seqs:
+            key = (boot, seq)
+            if self.outbox.remove(key):
+                self.confirmed += 1
+            else:
+                self.stale_confirmations += 1  # a repeated ack, or a rating already confirmed
+            self._sent.pop(key, None)
+            for pid in list(self._in_flight):
+                if self._in_flight[pid] == key:
+                    self._in_flight[pid] = None  # its PUBACK must not put it back in _sent
+        # The collector is there: timeouts back to confirm_timeout_s, and whatever was waiting
+        # on a longer one is due by then.
+        if self._confirm_backoff:
+            self._confirm_backoff = 0
+            latest = self._now + self._confirm_ms()
+            for key in list(self._sent):
+                if self._sent[key] > latest:
+                    self._sent[key] = latest
+        self._pump_at = self._now
 
     def reload_config(self):
         """Re-read the configuration and apply it; the queue is kept as it is."""
@@ -409,6 +527,7 @@ class Device:
                 self._link = False
                 self._session = False
                 self._in_flight = {}
+                self._sent = {}
                 self._next_attempt = self._now
                 break
         return True

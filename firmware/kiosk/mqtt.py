@@ -7,9 +7,10 @@ Why our own and not micropython-lib or mqtt_as:
   the buttons for as long as the network is down;
 - mqtt_as is large, owns Wi-Fi and asyncio, and keeps its outgoing queue in RAM, which is lost
   on a power cycle.
-We need PUBACK tracking tied to our own outbox/journal (a rating leaves the queue only after
-its PUBACK), a timeout on every network call, and a codec/client that is testable on the host
-with a fake transport that records the exact bytes.
+We need PUBACK tracking tied to our own outbox/journal (the device tells a rating the broker
+has from one still in flight; it leaves the queue only on the collector's confirmation, see
+kiosk.device), a timeout on every network call, and a codec/client that is testable on the
+host with a fake transport that records the exact bytes.
 
 Design:
 - The transport is passed in: send(data) sends all or raises OSError; recv(n) returns bytes
@@ -21,8 +22,12 @@ Design:
   PINGREQ when idle, and a dead-connection timeout when no PINGRESP comes back.
 - Every transport error, protocol error or timeout becomes state DISCONNECTED with a reason in
   last_error; nothing leaks to the main loop. Reconnecting is the caller's job (with backoff).
-- Acknowledged packet ids are collected; the caller takes them with take_acked() and removes
-  the matching records from its queue.
+- Acknowledged packet ids are collected; the caller takes them with take_acked() and marks
+  the matching records as held by the broker.
+- Inbound PUBLISH packets must fit the receive buffer (2048 bytes by default): a protocol
+  payload of 1024 bytes on the longest device topic is about 1.1 KB with its header, so one
+  whole message always fits beside the start of the next. A larger packet drops the link
+  (`packet_too_large`) rather than growing the heap.
 - QoS 2 is not supported: we never publish or subscribe with it.
 
 MicroPython compatible: no typing, no time, no socket (the transport hides them).
@@ -93,7 +98,7 @@ class MQTTClient:
         self.ping_timeout_ms = ping_timeout_ms
         self.on_message = on_message
         # Allocated once: the largest packet we accept is bounded by this buffer (payloads
-        # are at most 1024 bytes by protocol; the rest is topic and header).
+        # are at most 1024 bytes by protocol, acks included; the rest is topic and header).
         self._rx = bytearray(rx_size)
         self._rx_len = 0
         self._t = None

@@ -12,7 +12,9 @@ pytest, no pathlib, no typing, no f-strings; `os` only for listdir/mkdir/remove/
 - FakeTransport: records the exact bytes the client sends and plays back scripted bytes;
 - split_packets / parse_publish / publish_packet: a test-side MQTT packet parser and builder;
 - FakeBroker: a tiny in-process MQTT peer for device-loop tests (answers CONNECT, SUBSCRIBE,
-  PUBLISH QoS 1 and PINGREQ unless told to stay silent);
+  PUBLISH QoS 1 and PINGREQ unless told to stay silent), which also plays the collector: it
+  confirms each rating on the device's `ack` topic once the device subscribed to it
+  (`confirm = False` to stay silent);
 - FakeDisplay: records the lines shown.
 """
 
@@ -227,6 +229,17 @@ def parse_publish(first, body):
     return topic, pid, body[p:]
 
 
+def subscribe_topics(body):
+    """The topic filters of a SUBSCRIBE packet's body (after the packet id)."""
+    topics = []
+    p = 2
+    while p < len(body):
+        n = (body[p] << 8) | body[p + 1]
+        topics.append(body[p + 2:p + 2 + n].decode("utf-8"))
+        p += 3 + n  # length, filter, requested QoS
+    return topics
+
+
 def _u16(n):
     return bytes((n >> 8, n & 0xFF))
 
@@ -249,13 +262,19 @@ def publish_packet(topic, payload, qos=0, pid=1, retain=False):
 class FakeBroker:
     """Answers the client over FakeTransports; records publishes (topic, payload, pid).
 
-    Also the `net` boundary of kiosk.device: connect(host, port) -> transport.
+    Also the `net` boundary of kiosk.device: connect(host, port) -> transport. As the collector
+    would, it confirms every rating it PUBACKed with an `ack` message (protocol: ack), one per
+    rating, recorded in `confirmations` as (boot, seq), when `confirm` is on and the device has
+    subscribed to its ack topic on this connection.
     """
 
     def __init__(self):
         self.transports = []
         self.publishes = []
         self.subscribes = []
+        self.subscribed = []  # topics subscribed on the current connection
+        self.confirmations = []
+        self.confirm = True
         self.ack_publishes = True
         self.refuse = False
         self.retained = {}
@@ -267,6 +286,7 @@ class FakeBroker:
             raise OSError("connection refused")
         t = FakeTransport()
         self.transports.append(t)
+        self.subscribed = []
         return t
 
     @property
@@ -289,15 +309,29 @@ class FakeBroker:
                 self.publishes.append((topic, payload, pid))
                 if pid is not None and self.ack_publishes:
                     t.feed(b"\x40\x02" + _u16(pid))
+                    self._confirm(t, topic, payload)
             elif kind == 8:
                 pid = body[:2]
                 self.subscribes.append(body)
+                self.subscribed += subscribe_topics(body)
                 t.feed(b"\x90\x04" + pid + b"\x01\x01")
                 for topic in self.retained:
                     t.feed(publish_packet(topic, self.retained[topic], qos=1, pid=900,
                                           retain=True))
             elif kind == 12:
                 t.feed(b"\xd0\x00")
+
+    def _confirm(self, t, topic, payload):
+        if not self.confirm or not topic.endswith("/rating"):
+            return
+        ack_topic = topic[:-len("rating")] + "ack"
+        if ack_topic not in self.subscribed:
+            return
+        rating = json.loads(payload.decode("utf-8"))
+        self.confirmations.append((rating["boot"], rating["seq"]))
+        body = dumps_compact({"v": 1, "boot": rating["boot"], "seq": [rating["seq"]]})
+        t.feed(publish_packet(ack_topic, body.encode("utf-8"), qos=1,
+                              pid=1000 + len(self.confirmations) % 60000))
 
     def ratings(self):
         return [json.loads(p.decode("utf-8")) for (topic, p, pid) in self.publishes

@@ -51,7 +51,7 @@ def test_encode_status_matches_golden():
 
 def test_decoders_follow_golden():
     decoders = {"assignment": codec.decode_assignment, "command": codec.decode_command,
-                "session": codec.decode_session}
+                "session": codec.decode_session, "ack": codec.decode_ack}
     cases = []
     for kind in decoders:
         some = golden_cases(kind)
@@ -144,3 +144,11 @@ def test_valid_device_id():
     ]
     for device, ok in cases:
         assert codec.valid_device_id(device) is ok, device
+
+
+def test_decode_ack_gives_boot_and_seqs():
+    ack = codec.decode_ack(golden_bytes(golden_case("ack_ok_several")))
+    assert ack == {"boot": 7, "seq": [42, 43, 45]}
+    longest = golden_bytes(golden_case("ack_ok_longest"))
+    assert len(longest) <= codec.MAX_PAYLOAD
+    assert len(codec.decode_ack(longest)["seq"]) == 90

@@ -14,6 +14,7 @@ def test_a_good_file_fills_defaults():
     assert config["device"] == "kiosk-hk-01" and config["cooldown_s"] == 8
     assert config["session_mode"] is True and config["port"] == DEFAULTS["port"]
     assert config["wifi"] == {"ssid": "UBND-HK", "password": "x"}
+    assert config["confirm_timeout_s"] == 60
 
 
 def test_each_mistake_is_named():
@@ -26,6 +27,7 @@ def test_each_mistake_is_named():
         ({"session_mode": "yes"}, "'session_mode' must be true or false"),
         ({"wifi": {"password": "x"}}, "'wifi'"),
         ({"host": ""}, "'host' must be text"),
+        ({"confirm_timeout_s": 5}, "'confirm_timeout_s' must be a number from 10 to 3600"),
     ]
     for change, expected in cases:
         body = dict(GOOD)

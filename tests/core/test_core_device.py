@@ -2,10 +2,15 @@
 
 import json
 
-from core_support import FakeBroker, FakeDisplay, publish_packet, raises, split_packets
+import errno
+import os
+
+from core_support import (FakeBroker, FakeDisplay, TempDir, golden_bytes, golden_cases,
+                          publish_packet, raises, rename, split_packets, subscribe_topics)
 from kiosk import codec, screen
 from kiosk.clock import FakeClock
 from kiosk.device import Device
+from kiosk.journal import Journal
 
 DEV = "kiosk-hk-01"
 WALL = 1764064800000
@@ -64,7 +69,7 @@ def test_offline_presses_are_kept_and_sent_in_order_after_connect():
     assert [r["level"] for r in ratings] == [1, 2, 3]
     # ts is the wall time of the press, not of the send
     assert [r["ts"] - r["uptime_ms"] for r in ratings] == [WALL] * 3
-    assert dev.queue_depth == 0 and dev.sent_acked == 3
+    assert dev.queue_depth == 0 and dev.sent_acked == 3 and dev.confirmed == 3
     assert "mất kết nối" not in shown(display)
 
 
@@ -79,12 +84,13 @@ def test_status_then_subscribe_then_ratings_on_the_wire():
     assert kinds == [3, 8, 3]
 
 
-def test_subscribes_to_assignment_command_and_session():
+def test_subscribes_to_assignment_command_session_and_ack_with_qos_1():
     dev, clock, broker, display = make()
     run(dev, clock, broker, 100)
     body = broker.subscribes[0]
-    for kind in ("assignment", "command", "session"):
-        assert codec.topic(DEV, kind).encode() in body
+    assert subscribe_topics(body) == [codec.topic(DEV, kind) for kind in
+                                      ("assignment", "command", "session", "ack")]
+    assert body.count(b"\x01") >= 4  # the requested QoS after each filter
 
 
 def test_unacked_ratings_are_resent_after_reconnect_with_same_ids():
@@ -122,7 +128,166 @@ def test_at_most_max_in_flight_ratings_wait_for_puback():
             broker.current.feed(b"\x40\x02" + bytes((pid >> 8, pid & 0xFF)))
     run(dev, clock, broker, 500)
     assert len(set(r["id"] for r in broker.ratings())) == 15
+    # The ten PUBACKed by hand were never confirmed: they stay until the collector says so.
+    assert dev.queue_depth == 10 and dev.awaiting_confirmation == 10 and dev.confirmed == 5
+
+
+def confirm(broker, boot, seqs, pid):
+    deliver(broker, "ack", {"v": 1, "boot": boot, "seq": seqs}, pid)
+
+
+def test_puback_keeps_the_rating_until_the_collector_confirms_it():
+    dev, clock, broker, display = make()
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    for level in (4, 2, 3):
+        dev.press(level)
+    run(dev, clock, broker, 200)
+    assert dev.sent_acked == 3, "the broker has them"
+    assert dev.queue_depth == 3 and dev.awaiting_confirmation == 3, "the device keeps them"
+    confirm(broker, 7, [0, 2], 31)
+    run(dev, clock, broker, 50)
+    assert dev.queue_depth == 1 and dev.confirmed == 2
+    assert [r[1] for r in dev.outbox.first(5)] == [1]
+    confirm(broker, 7, [0, 1], 32)  # 0 again: a repeated ack is harmless
+    run(dev, clock, broker, 50)
+    assert dev.queue_depth == 0 and dev.confirmed == 3 and dev.stale_confirmations == 1
+    assert len(broker.ratings()) == 3, "nothing sent twice"
+
+
+def test_a_confirmation_of_another_boot_or_device_removes_nothing():
+    dev, clock, broker, display = make()
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    dev.press(4)
+    run(dev, clock, broker, 100)
+    confirm(broker, 6, [0], 31)  # an earlier boot's seq 0 is another rating
+    broker.current.feed(publish_packet(codec.topic("kiosk-hk-02", "ack"),
+                                       b'{"v":1,"boot":7,"seq":[0]}', qos=1, pid=32))
+    run(dev, clock, broker, 50)
+    assert dev.queue_depth == 1 and dev.confirmed == 0 and dev.connected
+
+
+def test_unconfirmed_ratings_are_resent_after_reconnect_with_same_ids():
+    dev, clock, broker, display = make()
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    dev.press(4)
+    dev.press(2)
+    run(dev, clock, broker, 200)
+    assert dev.awaiting_confirmation == 2
+    broker.current.inbox = [b""]  # the broker closes the link (and it lost its store)
+    run(dev, clock, broker, 3000)
+    assert dev.connected and len(broker.transports) == 2
+    ids = [r["id"] for r in broker.ratings()]
+    assert ids == ["kiosk-hk-01:7:0", "kiosk-hk-01:7:1"] * 2
+    assert dev.queue_depth == 2, "still unconfirmed"
+    broker.confirm = True
+    confirm(broker, 7, [0, 1], 40)
+    run(dev, clock, broker, 50)
     assert dev.queue_depth == 0
+
+
+def test_a_rating_unconfirmed_after_confirm_timeout_goes_again_with_backoff():
+    dev, clock, broker, display = make(confirm_timeout_s=60)
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    dev.press(4)
+    run(dev, clock, broker, 200)
+    assert len(broker.ratings()) == 1
+    run(dev, clock, broker, 59000, dt=100)
+    assert len(broker.ratings()) == 1, "not before 60 s after its PUBACK"
+    run(dev, clock, broker, 1500, dt=100)
+    assert len(broker.ratings()) == 2 and dev.resent == 1
+    # Still nothing confirmed: the collector is down or behind, so the next wait is longer.
+    run(dev, clock, broker, 118000, dt=100)
+    assert len(broker.ratings()) == 2
+    run(dev, clock, broker, 3000, dt=100)
+    assert len(broker.ratings()) == 3 and dev.resent == 2
+    assert dev.connected, "the link itself was fine all along"
+    # A confirmation (of anything) says the collector is back: timeouts return to 60 s.
+    dev.press(3)
+    run(dev, clock, broker, 200)
+    confirm(broker, 7, [1], 41)
+    run(dev, clock, broker, 100)
+    assert dev.queue_depth == 1
+    run(dev, clock, broker, 61000, dt=100)
+    assert [r["seq"] for r in broker.ratings()] == [0, 0, 0, 1, 0]
+    confirm(broker, 7, [0], 42)
+    run(dev, clock, broker, 100)
+    assert dev.queue_depth == 0 and dev.confirmed == 2
+
+
+def test_the_confirmation_backoff_stops_at_16_times():
+    dev, clock, broker, display = make(confirm_timeout_s=10)
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    dev.press(4)
+    run(dev, clock, broker, (10 + 20 + 40 + 80 + 160 + 160 + 160) * 1000 + 500, dt=500)
+    assert dev.resent == 6 and len(broker.ratings()) == 7
+
+
+def test_only_the_oldest_max_unconfirmed_ratings_are_out_at_once():
+    dev, clock, broker, display = make(max_unconfirmed=4, max_in_flight=2)
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    for _ in range(6):
+        dev.press(1)
+    run(dev, clock, broker, 500)
+    assert [r["seq"] for r in broker.ratings()] == [0, 1, 2, 3]
+    assert dev.awaiting_confirmation == 4 and dev.queue_depth == 6
+    confirm(broker, 7, [1, 2], 31)
+    run(dev, clock, broker, 100)
+    assert [r["seq"] for r in broker.ratings()] == [0, 1, 2, 3, 4, 5]
+    assert dev.queue_depth == 4
+
+
+def test_a_confirmation_while_its_copy_is_in_flight_leaves_nothing_behind():
+    dev, clock, broker, display = make()
+    broker.confirm = False
+    broker.ack_publishes = False
+    run(dev, clock, broker, 200)
+    dev.press(4)
+    run(dev, clock, broker, 100)
+    (_t, _p, pid), = [p for p in broker.publishes if p[0].endswith("/rating")]
+    confirm(broker, 7, [0], 31)  # the collector got it before the broker's PUBACK reached us
+    run(dev, clock, broker, 50)
+    broker.current.feed(b"\x40\x02" + bytes((pid >> 8, pid & 0xFF)))
+    run(dev, clock, broker, 50)
+    assert dev.queue_depth == 0 and dev.awaiting_confirmation == 0 and dev.sent_acked == 1
+    run(dev, clock, broker, 70000, dt=500)
+    assert len(broker.ratings()) == 1, "never resent"
+
+
+def test_bad_acks_are_counted_and_ignored():
+    bad = [c for c in golden_cases("ack") if not c["expect"]["ok"]]
+    assert len(bad) >= 10
+    dev, clock, broker, display = make()
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    dev.press(4)
+    run(dev, clock, broker, 100)
+    pid = 50
+    for case in bad:
+        pid += 1
+        deliver(broker, "ack", golden_bytes(case), pid)
+        run(dev, clock, broker, 20)
+        assert dev.last_rejection == "ack:" + case["expect"]["reason"], case["name"]
+    assert dev.invalid_acks == len(bad) and dev.queue_depth == 1 and dev.connected
+    dev.press(2)  # and it goes on taking ratings
+    run(dev, clock, broker, 100)
+    assert dev.queue_depth == 2 and len(broker.ratings()) == 2
+
+
+def test_largest_ack_is_received_whole():
+    dev, clock, broker, display = make(boot=2147483647)
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    longest = [c for c in golden_cases("ack") if c["name"] == "ack_ok_longest"][0]
+    deliver(broker, "ack", golden_bytes(longest), 77)
+    deliver(broker, "ack", golden_bytes(longest), 78)  # two in one read
+    run(dev, clock, broker, 50)
+    assert dev.stale_confirmations == 180 and dev.invalid_acks == 0 and dev.connected
 
 
 def test_retained_assignment_is_shown_and_used_in_ratings():
@@ -268,3 +433,48 @@ def test_long_press_shows_the_technician_screen_without_a_rating():
     assert "Thiết bị: kiosk-hk-01" in text and "Phiên bản phần mềm: " + codec.FW_VERSION in text
     assert "Máy chủ: 127.0.0.1:1883" in text
     assert dev.queue_depth == 0 and dev.panel.seq == 0
+
+
+class Files:
+    """The journal's file boundary on real files (the device passes littlefs's)."""
+
+    def open(self, path, mode):
+        if "r" in mode:
+            try:
+                os.stat(path)
+            except OSError:
+                raise OSError(errno.ENOENT, path)
+        return open(path, mode)
+
+    def rename(self, src, dst):
+        rename(src, dst)
+
+    def remove(self, path):
+        os.remove(path)
+
+
+def test_a_pubacked_rating_survives_a_reboot_in_the_journal_until_confirmed():
+    with TempDir() as d:
+        path = d.file("outbox.jnl")
+        journal = Journal(Files(), path)
+        clock = FakeClock(wall_ms=WALL)
+        broker = FakeBroker()
+        broker.confirm = False
+        dev = Device({"device": DEV, "boot": 7, "cooldown_s": 0}, clock, broker, FakeDisplay(),
+                     store=journal)
+        run(dev, clock, broker, 200)
+        dev.press(4)
+        dev.press(1)
+        run(dev, clock, broker, 200)
+        assert dev.sent_acked == 2
+        journal.close()  # power cut after the PUBACKs, before any confirmation
+        journal = Journal(Files(), path)
+        assert len(journal) == 2
+        broker = FakeBroker()
+        dev = Device({"device": DEV, "boot": 8, "cooldown_s": 0}, clock, broker, FakeDisplay(),
+                     store=journal)
+        run(dev, clock, broker, 300)
+        assert [r["id"] for r in broker.ratings()] == ["kiosk-hk-01:7:0", "kiosk-hk-01:7:1"]
+        assert broker.confirmations == [(7, 0), (7, 1)] and dev.queue_depth == 0
+        journal.close()
+        assert len(Journal(Files(), path)) == 0

@@ -218,3 +218,17 @@ def test_disconnect_sends_disconnect_abort_does_not():
     c, t, _ = connected_client()
     c.abort()
     assert t.take() == b"" and t.closed
+
+
+def test_two_largest_acks_on_the_longest_topic_arrive_whole_in_the_default_buffer():
+    # A 1024-byte payload (the protocol's limit, acks included) on a 32-character device id.
+    c, t, got = connected_client()
+    topic = "hailong/v1/devices/" + "k" * 32 + "/ack"
+    payload = b'{"v":1,"boot":1,"seq":[1],"pad":"' + b"x" * 989 + b'"}'
+    assert len(payload) == 1024
+    packet = publish_packet(topic, payload, qos=1, pid=3)
+    t.feed(packet + publish_packet(topic, payload, qos=1, pid=4))
+    c.poll(0)
+    c.poll(0)
+    assert c.state == mqtt.CONNECTED
+    assert got == [(topic, payload), (topic, payload)]
