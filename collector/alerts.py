@@ -23,7 +23,13 @@ press time, at least `min_ratings` counted ratings in it, and a negative share o
 
 The counter of a press is where its device stood when pressed (device_placements), as for
 attribution. The alert's `rule` column keeps the rule that raised it, so a later policy change
-does not rewrite what an old alert meant.
+does not rewrite what an old alert meant; its `unit_id` keeps the unit the counter belonged to
+when the burst began (counter_units), so moving a counter to another unit later does not hand
+the alert, its notes and its presses to the new unit: who may see and handle it follows that.
+
+The alert names the officer most of its negative presses were attributed to. A roster
+correction that re-attributes those presses calls `refresh_officers`, which names the officer
+again from the presses as they now stand (collector/roster.py, in the same transaction).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
-from . import audit
+from . import audit, queries
 from .errors import BilingualError
 from .messages import Rating
 from .organisation import unit_subtree
@@ -210,9 +216,11 @@ def _check(db: sqlite_utils.Database, ids: list[str], rule: AlertRule, now: int)
             decision = detect(window, rule, latest)
             if decision.action == "raise":
                 alert_id = db.execute(
-                    "INSERT INTO alerts (counter_id, officer_id, kind, first_at, last_at, "
-                    "ratings, negative, rule, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [counter_id, decision.officer_id, KIND, decision.first_at, decision.last_at,
+                    "INSERT INTO alerts (counter_id, unit_id, officer_id, kind, first_at, "
+                    "last_at, ratings, negative, rule, raised_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [counter_id, queries.counter_unit_at(db, counter_id, decision.first_at),
+                     decision.officer_id, KIND, decision.first_at, decision.last_at,
                      decision.ratings, decision.negative, rule_text, now]).lastrowid
                 known.append(AlertState(alert_id, decision.first_at, decision.last_at,
                                          decision.ratings, decision.negative))
@@ -255,6 +263,31 @@ def _counter_alerts(db: sqlite_utils.Database, counter_id: str, after: int,
 def _reaching(known: list[AlertState], start: int, end: int) -> AlertState | None:
     reaching = [a for a in known if a.last_at > start and a.first_at <= end]
     return max(reaching, key=lambda a: (a.last_at, a.id)) if reaching else None
+
+
+# --- after a roster correction ---------------------------------------------------------------
+
+def refresh_officers(db: sqlite_utils.Database,
+                     windows: Iterable[tuple[str, int, int | None]]) -> dict[str, str]:
+    """Name again the officer of every alert at a window's counter whose presses overlap the
+    window [start, end) (end None: open): the one most of its negative presses are
+    attributed to now. The caller holds the write transaction (a roster change). Returns the
+    changes, alert id → "from→to" ("—" for nobody)."""
+    changed: dict[str, str] = {}
+    for counter_id, start, end in windows:
+        rows = db.execute(
+            "SELECT id, officer_id, first_at, last_at, rule FROM alerts WHERE counter_id = ? "
+            "AND last_at >= ? AND (? IS NULL OR first_at < ?) ORDER BY id",
+            [counter_id, start, end, end]).fetchall()
+        for alert_id, officer, first_at, last_at, rule_text in rows:
+            rule = _rule_of(rule_text)
+            negatives = [p for p in _counter_presses(db, counter_id, first_at - 1, last_at)
+                         if is_negative(p, rule)]
+            now = _officer(negatives) if negatives else None
+            if now != officer:
+                db.execute("UPDATE alerts SET officer_id = ? WHERE id = ?", [now, alert_id])
+                changed[str(alert_id)] = f"{officer or '—'}→{now or '—'}"
+    return changed
 
 
 # --- service: acknowledge and notes --------------------------------------------------------
@@ -334,11 +367,12 @@ class AlertService:
 # --- reads ---------------------------------------------------------------------------------
 
 _SELECT = (
-    "SELECT a.id, a.counter_id, c.label AS counter_label, c.unit_id, u.name AS unit_name, "
+    "SELECT a.id, a.counter_id, c.label AS counter_label, a.unit_id, u.name AS unit_name, "
     "a.officer_id, o.name AS officer_name, a.kind, a.first_at, a.last_at, a.ratings, "
     "a.negative, a.rule, a.raised_at, a.acknowledged_by, a.acknowledged_at, "
     "(SELECT COUNT(*) FROM alert_notes n WHERE n.alert_id = a.id) AS notes_count "
-    "FROM alerts a JOIN counters c ON c.id = a.counter_id JOIN units u ON u.id = c.unit_id "
+    "FROM alerts a JOIN counters c ON c.id = a.counter_id "
+    "LEFT JOIN units u ON u.id = a.unit_id "
     "LEFT JOIN officers o ON o.id = a.officer_id")
 
 
@@ -364,7 +398,7 @@ def list_alerts(db: sqlite_utils.Database, *, unit_id: str | None = None,
                 within: frozenset[str] | None = None) -> dict[str, Any]:
     """One page of alerts, latest burst first: of `unit_id` and the units below it, in
     `state`, whose presses overlap [since, until) (unix ms); `within` (a viewer's scope)
-    limits them to counters of those units."""
+    limits them to those units. An alert's unit is its counter's when the burst began."""
     if state not in STATES:
         raise AlertError(f"state: phải là một trong {', '.join(STATES)}",
                          f"state: must be one of {', '.join(STATES)}")
@@ -373,10 +407,10 @@ def list_alerts(db: sqlite_utils.Database, *, unit_id: str | None = None,
         units = unit_subtree(db, unit_id)
         if not units:
             raise AlertNotFound(f"Không có đơn vị {unit_id}", f"No unit with id {unit_id}")
-        where.append(f"c.unit_id IN ({', '.join('?' * len(units))})")
+        where.append(f"a.unit_id IN ({', '.join('?' * len(units))})")
         params += sorted(units)
     if within is not None:
-        where.append(f"c.unit_id IN ({', '.join('?' * len(within)) or 'NULL'})")
+        where.append(f"a.unit_id IN ({', '.join('?' * len(within)) or 'NULL'})")
         params += sorted(within)
     if state != "all":
         where.append(f"a.acknowledged_at IS {'' if state == 'open' else 'NOT '}NULL")

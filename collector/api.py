@@ -175,26 +175,31 @@ def create_app(settings: Settings) -> FastAPI:
                 officer: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
         """The most recently received ratings, newest first. An account limited to part of
-        the organisation names the officer or the device it asks about."""
+        the organisation names the officer or the device it asks about. An officer's ratings
+        go with them; a device's are those pressed while it stood at a counter of the
+        account's units (not wherever it stands today)."""
+        units = None
         if not who.scope.everything:
             if officer is not None:
                 require_officer_in_scope(who, db, officer)
-            elif device is None or not who.scope.sees_unit(device_unit(db, device)):
+            elif device is None or not (queries.device_units_ever(db, device)
+                                        & who.scope.units):
                 raise HTTPException(status_code=403, detail=(
                     "Hãy chọn một cán bộ hoặc thiết bị trong phạm vi của bạn / Name an officer "
                     "or a device within your scope"))
-        return queries.recent_ratings(db, device_id=device, officer_id=officer, limit=limit)
+            else:
+                units = who.scope.units
+        return queries.recent_ratings(db, device_id=device, officer_id=officer, limit=limit,
+                                      units=units)
 
     @app.get("/api/v1/rejected", tags=["ratings"])
     def rejected(db: Db, who: CurrentViewer,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
         """Messages the collector could not store, with the reason and the raw payload
-        (technicians and administrators)."""
+        (technicians and administrators): for an account limited to some units, those of
+        devices that stood at one of their counters when the message arrived."""
         require_role(who, *STAFF)
-        rows = queries.recent_rejections(db, limit)
-        if who.scope.everything:
-            return rows
-        return [r for r in rows if who.scope.sees_unit(device_unit(db, r["device_id"]))]
+        return queries.recent_rejections(db, limit, units=who.scope.unit_filter())
 
     @app.get("/api/v1/devices", tags=["devices"])
     def devices(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:

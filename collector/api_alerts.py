@@ -4,7 +4,8 @@ Thin: each route calls one function of collector/alerts.py and maps its errors, 
 Vietnamese and the English text ("vi / en"): AlertNotFound → 404, AlertConflict (acknowledged
 already) → 409, AlertError → 422. Times are unix milliseconds; the `from`/`to` filters are
 local (UTC+7) calendar dates, both inclusive, and select alerts whose presses overlap them.
-Leaders, heads, technicians and administrators see the alerts of the units in their scope;
+Leaders, heads, technicians and administrators see the alerts of the units in their scope
+(an alert's unit is its counter's when it was raised: a counter moved later leaves its alerts);
 leaders, heads and administrators acknowledge them and add notes, as their account.
 Reads use the shared read-only `Db`; each write opens its own `Store` for the request.
 
@@ -20,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from . import alerts
-from .auth import CurrentViewer, Viewer, require_role, require_unit_in_scope
+from .auth import CurrentViewer, Viewer, refuse, require_role, require_unit_in_scope
 from .deps import Db, Writer
 from .timeline import LOCAL_TZ
 
@@ -33,12 +34,15 @@ RESPONDERS = ("leader", "head", "administrator")
 
 
 def _alert_in_scope(db, who: Viewer, alert_id: int) -> None:
-    row = db.execute("SELECT c.unit_id FROM alerts a JOIN counters c ON c.id = a.counter_id "
-                     "WHERE a.id = ?", [alert_id]).fetchone()
+    """The alert exists (404) and belongs to a unit of the account's scope (403): the unit its
+    counter belonged to when it was raised, which the refusal does not name."""
+    row = db.execute("SELECT unit_id FROM alerts WHERE id = ?", [alert_id]).fetchone()
     if row is None:
         raise HTTPException(status_code=404, detail=f"Không có cảnh báo {alert_id} / "
                                                     f"No alert {alert_id}")
-    require_unit_in_scope(who, row[0])
+    if not who.scope.sees_unit(row[0]):
+        raise refuse(f"Cảnh báo {alert_id} thuộc đơn vị ngoài phạm vi tài khoản của bạn",
+                     f"Alert {alert_id} belongs to a unit outside your account's scope")
 
 
 class Acknowledgement(BaseModel):

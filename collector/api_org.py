@@ -1,11 +1,15 @@
 """HTTP routes for the organisation (units, officers, counters) and the duty roster.
 
 Thin: each route calls one `collector.organisation` or `collector.roster` function and turns
-their errors into 404 (not found), 409 (id taken, overlapping or already replaced shifts) and
-422 (anything else wrong), with detail "vietnamese / english". Reads use the shared read-only
+their errors into 404 (not found), 403 (outside the account's scope), 409 (id taken,
+overlapping or already replaced shifts) and 422 (anything else wrong), with detail
+"vietnamese / english". Reads use the shared read-only
 `Db`; each write opens its own `Store` for the request (SQLite's busy timeout queues it behind
 the ingest thread's batches). The audit log names the account that made each change; what an
-account may change and see is checked here against its role and scope (collector/auth.py).
+account may change and see is checked here against its role and scope (collector/auth.py);
+a roster write is checked by the roster service itself against every unit it touches (the
+counter's and the officer's, before and after, and those whose ratings move), so its
+refusals can say what is outside the scope without naming it.
 
 Times in the roster are ISO 8601 date-times, Vietnam time (UTC+7) when they carry no offset,
 or unix ms; answers give both (`starts_at` in ms, `starts` as local ISO text).
@@ -60,12 +64,6 @@ def _may_edit(who: Viewer, roles: tuple[str, ...], *unit_ids: str | None) -> Non
             require_unit_in_scope(who, unit_id)
 
 
-def _shift_unit(db: sqlite_utils.Database, shift_id: int) -> str | None:
-    row = db.execute("SELECT c.unit_id FROM roster_shifts r JOIN counters c ON c.id = "
-                     "r.counter_id WHERE r.id = ?", [shift_id]).fetchone()
-    return row[0] if row else None
-
-
 def _pruned(nodes: list[dict[str, Any]], scope) -> list[dict[str, Any]]:
     """The parts of the tree in scope: a unit outside it gives way to its children."""
     kept: list[dict[str, Any]] = []
@@ -83,6 +81,8 @@ def _call(action, *args, **kwargs) -> Any:
         return action(*args, **kwargs)
     except (organisation.OrgNotFound, roster.RosterNotFound) as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
+    except roster.RosterForbidden as error:
+        raise HTTPException(status_code=403, detail=str(error)) from None
     except (organisation.OrgConflict, roster.RosterConflict) as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
     except (organisation.OrgError, roster.RosterError) as error:
@@ -93,8 +93,9 @@ def _org(store: Store, actor: str) -> organisation.OrganisationService:
     return organisation.OrganisationService(store, actor=actor)
 
 
-def _roster(store: Store, actor: str) -> roster.RosterService:
-    return roster.RosterService(store, actor=actor)
+def _roster(store: Store, who: Viewer) -> roster.RosterService:
+    require_role(who, *ROSTER_EDITORS)
+    return roster.RosterService(store, actor=who.actor, scope=who.scope)
 
 
 def _sent(body: BaseModel) -> dict[str, Any]:
@@ -347,36 +348,33 @@ def list_roster(db: Db, who: CurrentViewer, counter: str | None = None,
 
 
 @router.post("/api/v1/roster", tags=["roster"], status_code=201)
-def add_shift(body: ShiftCreate, store: Writer, actor: Actor,
-              who: CurrentViewer) -> dict[str, Any]:
+def add_shift(body: ShiftCreate, store: Writer, who: CurrentViewer) -> dict[str, Any]:
     """Put an officer at a counter for a period. Ratings already pressed there in that period
     are attributed to them (counted in the audit entry); the device shows them when the shift
-    starts. Overlaps on the counter or for the officer are refused (409)."""
-    _may_edit(who, ROSTER_EDITORS, _counter_unit(store.db, body.counter_id))
-    return _call(_roster(store, actor).add_shift, body.counter_id, body.officer_id,
+    starts. Overlaps on the counter or for the officer are refused (409); a counter, an
+    officer or ratings of someone outside the account's scope too (403)."""
+    return _call(_roster(store, who).add_shift, body.counter_id, body.officer_id,
                  body.starts_at, body.ends_at, body.note)
 
 
 @router.patch("/api/v1/roster/{shift_id}", tags=["roster"])
 def correct_shift(shift_id: int, body: ShiftCorrection, store: Writer,
-                  actor: Actor, who: CurrentViewer) -> dict[str, Any]:
+                  who: CurrentViewer) -> dict[str, Any]:
     """Correct a shift with a reason: the old one stays in the history, a new one carries the
-    change, and the ratings of both periods are attributed again (audit entry)."""
-    _may_edit(who, ROSTER_EDITORS, _shift_unit(store.db, shift_id),
-              _counter_unit(store.db, body.counter_id))
+    change, and the ratings of both periods are attributed again (audit entry). Both the
+    shift as it was and as it becomes must be within the account's scope (403)."""
     changes = _sent(body)
     reason = changes.pop("reason")
-    return _call(_roster(store, actor).correct_shift, shift_id, reason=reason, **changes)
+    return _call(_roster(store, who).correct_shift, shift_id, reason=reason, **changes)
 
 
 @router.delete("/api/v1/roster/{shift_id}", tags=["roster"])
-def cancel_shift(shift_id: int, store: Writer, actor: Actor, who: CurrentViewer,
+def cancel_shift(shift_id: int, store: Writer, who: CurrentViewer,
                  body: Reason | None = None,
                  reason: Annotated[str | None, Query(description="why (or in the body)")]
                  = None) -> dict[str, Any]:
     """Withdraw a shift with a reason (in the body or the query); it stays in the history and
     its ratings are attributed again."""
-    _may_edit(who, ROSTER_EDITORS, _shift_unit(store.db, shift_id))
-    return _call(_roster(store, actor).cancel_shift, shift_id,
+    return _call(_roster(store, who).cancel_shift, shift_id,
                  body.reason if body is not None else reason)
 

@@ -23,6 +23,14 @@ told it) does not keep the ratings with that officer. The audit entry
 (actions roster.add / roster.correct / roster.cancel, subject "shift:ID") says how many moved
 from whom to whom, e.g. {"reattributed": {"HK-0001→HK-0003": 12}} ("—" = nobody).
 
+Scope (issue 10). A service given the account's `Scope` refuses (`RosterForbidden`) any
+change that touches a unit outside it: the counter's and the officer's, of the shift as it was
+and as it becomes, and every officer whose ratings the re-attribution would move (checked
+after the moves, inside the transaction, so a refusal leaves everything as it was). Its
+refusals and conflicts name only what the caller's scope covers: a clash with a shift of
+another unit's officer or counter says so without naming them. Without a scope (the CLI, the
+demo) everything is in scope.
+
 The writes are SQL here, not in Store: Store.assign is a seeding shortcut that ends shifts in
 place and re-attributes nothing, and this service does not use it.
 """
@@ -35,9 +43,10 @@ from typing import Any, Callable
 
 import sqlite_utils
 
-from . import audit, queries
+from . import alerts, audit, queries
 from .errors import BilingualError
 from .messages import TS_MAX_MS, TS_MIN_MS
+from .scope import Scope
 from .store import write_transaction
 from .store import Store, attribute, now_ms
 from .texts import checked_text
@@ -58,6 +67,10 @@ class RosterNotFound(RosterError):
 
 class RosterConflict(RosterError):
     """The change would break the roster: overlapping shifts, or a shift already replaced."""
+
+
+class RosterForbidden(RosterError):
+    """The change touches a counter, an officer or ratings outside the caller's scope."""
 
 
 # --- time ----------------------------------------------------------------------------------
@@ -121,8 +134,9 @@ Window = tuple[str, int, "int | None"]  # counter, start, end (None: open)
 def reattribute(db: sqlite_utils.Database, windows: list[Window]) -> dict[str, int]:
     """Decide again, by `store.attribute` on the roster alone (no officer shown), every rating
     pressed within a window on a device placed at the window's counter at that time; update
-    those that change. Returns the moves per "from→to" officer pair (ratings whose officer
-    stays the same are not counted)."""
+    those that change; then name again the officer of the alerts those windows reach
+    (`alerts.refresh_officers`). Returns the moves per "from→to" officer pair (ratings whose
+    officer stays the same are not counted)."""
     candidates: dict[str, tuple] = {}
     for counter_id, start, end in windows:
         for row in db.execute(
@@ -145,16 +159,23 @@ def reattribute(db: sqlite_utils.Database, windows: list[Window]) -> dict[str, i
     return dict(sorted(moves.items()))
 
 
+def moved_officers(moves: dict[str, int]) -> set[str]:
+    """Every officer a `reattribute` result takes ratings from or gives them to."""
+    return {name for pair in moves for name in pair.split("→") if name != NOBODY}
+
+
 # --- the service ---------------------------------------------------------------------------
 
 class RosterService:
     """Roster writes on one `Store`, each with its audit entry. Not thread-safe."""
 
-    def __init__(self, store: Store, *, actor: str = "api", clock: Callable[[], int] = now_ms):
+    def __init__(self, store: Store, *, actor: str = "api", clock: Callable[[], int] = now_ms,
+                 scope: Scope | None = None):
         self.store = store
         self.db = store.db
         self.actor = actor
         self.clock = clock
+        self.scope = scope  # None: everything (the CLI, the demo)
 
     # reads
     def shift(self, shift_id: int) -> dict[str, Any]:
@@ -181,11 +202,13 @@ class RosterService:
         with write_transaction(self.db):
             shift = self._check(counter_id, officer_id, starts_at, ends_at, replacing=None)
             shift_id = self._insert({**shift, "note": note}, at)
-            moves = reattribute(self.db, [(counter_id, shift["starts_at"], shift["ends_at"])])
+            windows = [(counter_id, shift["starts_at"], shift["ends_at"])]
+            moves = self._reattribute(windows)
             new = self.shift(shift_id)
             audit.append(self.db, actor=self.actor, action="roster.add",
                          subject=f"shift:{shift_id}", before=None,
-                         after={**_audit_view(new), "reattributed": moves}, at=at)
+                         after={**_audit_view(new), "reattributed": moves,
+                                **self._alerts(windows)}, at=at)
         return new
 
     def correct_shift(self, shift_id: int, *, officer_id: str = _KEEP, starts_at: int = _KEEP,
@@ -209,14 +232,14 @@ class RosterService:
             new_id = self._insert(shift, at)
             self.db.execute("UPDATE roster_shifts SET replaced_at = ?, replaced_by = ? "
                             "WHERE id = ?", [at, new_id, shift_id])
-            moves = reattribute(self.db, [
-                (old["counter_id"], old["starts_at"], old["ends_at"]),
-                (shift["counter_id"], shift["starts_at"], shift["ends_at"])])
+            windows = [(old["counter_id"], old["starts_at"], old["ends_at"]),
+                       (shift["counter_id"], shift["starts_at"], shift["ends_at"])]
+            moves = self._reattribute(windows)
             new = self.shift(new_id)
             audit.append(self.db, actor=self.actor, action="roster.correct",
                          subject=f"shift:{shift_id}", before=_audit_view(old),
-                         after={**_audit_view(new), "reason": reason, "reattributed": moves},
-                         at=at)
+                         after={**_audit_view(new), "reason": reason, "reattributed": moves,
+                                **self._alerts(windows)}, at=at)
         return new
 
     def cancel_shift(self, shift_id: int, reason: str) -> dict[str, Any]:
@@ -228,26 +251,65 @@ class RosterService:
             old = self._current(shift_id)
             self.db.execute("UPDATE roster_shifts SET replaced_at = ?, replaced_by = NULL "
                             "WHERE id = ?", [at, shift_id])
-            moves = reattribute(self.db, [(old["counter_id"], old["starts_at"],
-                                           old["ends_at"])])
+            windows = [(old["counter_id"], old["starts_at"], old["ends_at"])]
+            moves = self._reattribute(windows)
             audit.append(self.db, actor=self.actor, action="roster.cancel",
                          subject=f"shift:{shift_id}", before=_audit_view(old),
-                         after={"cancelled": True, "reason": reason, "reattributed": moves},
-                         at=at)
+                         after={"cancelled": True, "reason": reason, "reattributed": moves,
+                                **self._alerts(windows)}, at=at)
             return self.shift(shift_id)
 
     # machinery
     def _current(self, shift_id: int) -> dict[str, Any]:
         shift = self.shift(shift_id)
+        if not self._sees_shift(shift):
+            raise RosterForbidden(
+                f"Ca trực {shift_id} thuộc quầy hoặc cán bộ ngoài phạm vi tài khoản của bạn",
+                f"Shift {shift_id} is at a counter or of an officer outside your account's "
+                "scope")
         if not shift["current"]:
+            successor = shift["replaced_by"]
+            if successor is not None and not self._sees_shift(self.shift(successor)):
+                successor = None  # the correction moved it out of the caller's scope
             raise RosterConflict(
                 f"Ca trực {shift_id} đã được thay thế hoặc hủy lúc "
                 f"{_local_text(shift['replaced_at'])}; hãy sửa ca hiện hành "
-                f"{shift['replaced_by'] or ''}".rstrip(),
+                f"{successor or ''}".rstrip(),
                 f"Shift {shift_id} was already replaced or cancelled at "
                 f"{format_time(shift['replaced_at'])}; correct the current one "
-                f"{shift['replaced_by'] or ''}".rstrip())
+                f"{successor or ''}".rstrip())
         return shift
+
+    # scope: what the caller may touch (everything without a scope)
+    def _sees_counter(self, unit_id: str | None) -> bool:
+        return self.scope is None or self.scope.sees_unit(unit_id)
+
+    def _sees_officer(self, officer_id: str | None) -> bool:
+        if self.scope is None or officer_id is None:
+            return True
+        row = self.db.execute("SELECT unit_id FROM officers WHERE id = ?",
+                              [officer_id]).fetchone()
+        return self.scope.sees_officer(officer_id, row[0] if row else None)
+
+    def _sees_shift(self, shift: dict[str, Any]) -> bool:
+        return self._sees_counter(shift["unit_id"]) and self._sees_officer(shift["officer_id"])
+
+    def _reattribute(self, windows: list[Window]) -> dict[str, int]:
+        """`reattribute`, refused when it would move ratings of someone outside the scope
+        (raised inside the write's transaction: nothing moves)."""
+        moves = reattribute(self.db, windows)
+        if not all(self._sees_officer(officer) for officer in moved_officers(moves)):
+            raise RosterForbidden(
+                "Thay đổi này sẽ chuyển các lượt đánh giá của một cán bộ ngoài phạm vi tài "
+                "khoản của bạn; hãy đề nghị cấp có thẩm quyền thực hiện",
+                "This change would move ratings of an officer outside your account's scope; "
+                "ask someone whose scope covers them")
+        return moves
+
+    def _alerts(self, windows: list[Window]) -> dict[str, Any]:
+        """Name again the officer of the alerts the windows reach; for the audit entry."""
+        changed = alerts.refresh_officers(self.db, windows)
+        return {"alerts_reattributed": changed} if changed else {}
 
     def _insert(self, shift: dict[str, Any], at: int) -> int:
         return self.db.execute(
@@ -259,14 +321,26 @@ class RosterService:
     def _check(self, counter_id: Any, officer_id: Any, starts_at: Any, ends_at: Any, *,
                replacing: int | None) -> dict[str, Any]:
         """The shift's fields, checked against the rules and the other current shifts."""
-        if not isinstance(counter_id, str) or queries.get_counter(self.db, counter_id) is None:
+        counter = (queries.get_counter(self.db, counter_id)
+                   if isinstance(counter_id, str) else None)
+        if counter is None:
             raise RosterError(f"counter_id: không tìm thấy quầy {counter_id!r}",
                               f"counter_id: no counter {counter_id!r}")
+        if not self._sees_counter(counter["unit_id"]):
+            raise RosterForbidden(f"counter_id: quầy {counter_id} ngoài phạm vi tài khoản "
+                                  "của bạn",
+                                  f"counter_id: counter {counter_id} is outside your "
+                                  "account's scope")
         officer = (queries.org_record(self.db, "officers", officer_id)
                    if isinstance(officer_id, str) else None)
         if officer is None:
             raise RosterError(f"officer_id: không tìm thấy cán bộ {officer_id!r}",
                               f"officer_id: no officer {officer_id!r}")
+        if not self._sees_officer(officer_id):
+            raise RosterForbidden(f"officer_id: cán bộ {officer_id} ngoài phạm vi tài khoản "
+                                  "của bạn",
+                                  f"officer_id: officer {officer_id} is outside your "
+                                  "account's scope")
         starts_at = parse_time(starts_at, "starts_at")
         ends_at = None if ends_at is None else parse_time(ends_at, "ends_at")
         if ends_at is not None and ends_at <= starts_at:
@@ -299,17 +373,33 @@ class RosterService:
                               f"ends_at: officer {officer['id']} is active until {last}; the "
                               "shift must end by then")
 
-    @staticmethod
-    def _refuse_overlap(column: str, shift_id: int, counter_id: str, officer_id: str,
+    def _refuse_overlap(self, column: str, shift_id: int, counter_id: str, officer_id: str,
                         starts_at: int, ends_at: int | None) -> None:
+        """A conflict naming the clashing shift only as far as the caller's scope covers it:
+        the counter asked about and the officer asked about are the caller's own words."""
         span_vi = f"{_local_text(starts_at)} – {_local_text(ends_at)}"
         span_en = f"{format_time(starts_at)} – {format_time(ends_at) or 'until further notice'}"
+        counter = queries.get_counter(self.db, counter_id)
+        shown = self._sees_counter(counter and counter["unit_id"]) and \
+            self._sees_officer(officer_id)
         if column == "counter_id":
+            if not shown:
+                raise RosterConflict(
+                    f"Quầy {counter_id} đã có ca trực của một cán bộ ngoài phạm vi tài khoản "
+                    f"của bạn ({span_vi}); hãy đề nghị cấp có thẩm quyền điều chỉnh",
+                    f"Counter {counter_id} already has a shift of an officer outside your "
+                    f"account's scope ({span_en}); ask someone whose scope covers it")
             raise RosterConflict(
                 f"Quầy {counter_id} đã có ca trực {shift_id} của {officer_id} ({span_vi}); "
                 "hãy sửa hoặc hủy ca đó trước",
                 f"Counter {counter_id} already has shift {shift_id} of {officer_id} "
                 f"({span_en}); correct or cancel it first")
+        if not shown:
+            raise RosterConflict(
+                f"Cán bộ {officer_id} đang trực tại một quầy ngoài phạm vi tài khoản của bạn "
+                f"({span_vi}); một người không trực hai quầy cùng lúc",
+                f"Officer {officer_id} is on shift at a counter outside your account's scope "
+                f"({span_en}); nobody staffs two counters at once")
         raise RosterConflict(
             f"Cán bộ {officer_id} đang trực quầy {counter_id} trong ca {shift_id} ({span_vi}); "
             "một người không trực hai quầy cùng lúc",

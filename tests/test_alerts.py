@@ -408,3 +408,36 @@ def test_neutral_may_be_made_negative_by_a_site():
     data["alerts"]["negative_answers"] = ["dissatisfied", "neutral"]
     rule = pol.parse_policy(data).alerts
     assert detect(presses(2, 2, 4, 4), rule).action == "raise"
+
+
+# --- a roster correction names the alert's officer again (issue 10) ---------------------------
+
+def test_a_roster_correction_moves_the_alerts_officer_with_its_ratings(store, raised):
+    """The presses of the burst were attributed to HK-0001 through a wrong roster; correcting
+    the shift gives them to HK-0003, and the alert must name HK-0003 too."""
+    from collector.roster import RosterService
+    shift_id = store.db.execute("SELECT id FROM roster_shifts WHERE counter_id = 'hk-q1' "
+                                "AND replaced_at IS NULL").fetchone()[0]
+    RosterService(store, actor="test").correct_shift(shift_id, officer_id="HK-0003",
+                                                     reason="Nhầm người trực")
+    assert alert_rows(store)[0]["officer_id"] == "HK-0003"
+    entry = audit.recent(store.db, None)[0]
+    assert entry.after_value["alerts_reattributed"] == {str(raised): "HK-0001→HK-0003"}
+    assert audit.verify(store.db).ok
+
+
+def test_a_cancelled_shift_leaves_the_alert_with_nobody(store, raised):
+    from collector.roster import RosterService
+    shift_id = store.db.execute("SELECT id FROM roster_shifts WHERE counter_id = 'hk-q1' "
+                                "AND replaced_at IS NULL").fetchone()[0]
+    RosterService(store, actor="test").cancel_shift(shift_id, reason="Không có ca này")
+    assert alert_rows(store)[0]["officer_id"] is None
+
+
+def test_an_alert_keeps_the_unit_its_counter_had_when_it_was_raised(store, raised):
+    store.upsert_counter("hk-q1", "Quầy 1", "bd-1c")  # the counter goes to another ward later
+    assert alert_rows(store)[0]["unit_id"] == "hk-1c"
+    assert alerts.alert_view(store.db, raised)["unit_id"] == "hk-1c"
+    assert [a["id"] for a in alerts.list_alerts(store.db, within=frozenset({"hk-1c"}))
+            ["items"]] == [raised]
+    assert alerts.list_alerts(store.db, within=frozenset({"bd-1c"}))["items"] == []

@@ -170,3 +170,21 @@ def test_refused_requests_change_nothing(client, raised):
         assert " / " in response.json()["detail"], (method, url, body)
     view = client.get(f"/api/v1/alerts/{raised[0]}").json()
     assert (view["state"], view["notes"]) == ("open", [])
+
+
+def test_an_alert_stays_with_the_unit_its_counter_had_when_it_was_raised(client, raised,
+                                                                         seeded_db):
+    """Issue 10: moving hk-q3 to Ba Đình afterwards must not hand Hoàn Kiếm's alerts, their
+    presses and notes to Ba Đình, nor take them from Hoàn Kiếm."""
+    assert client.patch("/api/v1/counters/hk-q3", json={"unit_id": "bd-1c"}).status_code == 200
+    hk_alerts, bd_alert = [raised[0], raised[2]], raised[1]
+    bd_leader = as_officer(seeded_db, "BD-0101")
+    assert ids_of(client.get("/api/v1/alerts?state=all", headers=LEADER)) == hk_alerts[::-1]
+    assert ids_of(client.get("/api/v1/alerts?state=all", headers=bd_leader)) == [bd_alert]
+    assert client.get(f"/api/v1/alerts/{raised[0]}", headers=LEADER).json()["unit_id"] == \
+        "hk-1c"
+    for response in (client.get(f"/api/v1/alerts/{raised[0]}", headers=bd_leader),
+                     client.post(f"/api/v1/alerts/{raised[0]}/notes", headers=bd_leader,
+                                 json={"text": "x"})):
+        assert response.status_code == 403
+        assert "hk" not in response.json()["detail"]  # nothing outside the caller's scope

@@ -238,3 +238,85 @@ def test_organisation_and_roster_edits_follow_role_and_scope(app, seeded_db):
         ends_at="2025-03-03T11:30")).status_code == 201  # before the seed's open shifts
     assert leader.patch("/api/v1/officers/HK-0001", json={"title": "x"}).status_code == 403
     assert TestClient(app).get("/api/v1/units").status_code == 401
+
+
+# --- issue 10: a roster write is scoped by every unit it touches -------------------------------
+
+def _ratings_of(seeded_db, officer_id):
+    db = open_reader(seeded_db)
+    try:
+        return db.execute("SELECT count(*) FROM ratings WHERE officer_id = ?",
+                          [officer_id]).fetchone()[0]
+    finally:
+        db.conn.close()
+
+
+def _press_at_hk_q1(seeded_db, count=3):
+    """Ratings on kiosk-hk-01 (hk-q1, HK-0001's counter until further notice)."""
+    from factories import T0, incoming, rating_bytes
+    from collector.store import Store
+    store = Store(seeded_db)
+    try:
+        store.record_batch([incoming(rating_bytes(seq=seq, ts=T0 + seq * 60_000))
+                            for seq in range(1, count + 1)])
+    finally:
+        store.close()
+
+
+def _outside(detail: str, *names: str) -> list[str]:
+    return [name for name in names if name in detail]
+
+
+def test_a_leader_cannot_move_ratings_onto_another_units_officer(app, seeded_db):
+    """The issue's reproduction: the Hoàn Kiếm leader corrected hk-q1's shift onto a Ba Đình
+    officer and 39 ratings moved across wards. The officer's unit counts as much as the
+    counter's."""
+    _press_at_hk_q1(seeded_db)
+    leader = TestClient(app, headers=as_officer(seeded_db, "HK-0101"))
+    shift_id = leader.get("/api/v1/roster?counter=hk-q1").json()[0]["id"]
+    moved = leader.patch(f"/api/v1/roster/{shift_id}",
+                         json={"reason": "x", "officer_id": "BD-0003"})
+    assert moved.status_code == 403
+    assert _outside(moved.json()["detail"], "Ba Đình", "bd-") == []
+    assert (_ratings_of(seeded_db, "HK-0001"), _ratings_of(seeded_db, "BD-0003")) == (3, 0)
+    added = leader.post("/api/v1/roster", json=shift_body(
+        counter_id="hk-q1", officer_id="BD-0003", starts_at="2025-03-03T07:30",
+        ends_at="2025-03-03T11:30"))
+    assert added.status_code == 403
+
+
+def test_a_correction_needs_the_scope_of_the_officer_it_takes_ratings_from(app, seeded_db):
+    """A shift an administrator gave to another unit's officer at our counter: our leader
+    may not cancel it or give its ratings to someone else (that officer's evidence moves)."""
+    admin = TestClient(app, headers=admin_headers(seeded_db))
+    admin.post("/api/v1/counters", json={"id": "hk-q9", "label": "Quầy 9", "unit_id": "hk-1c"})
+    theirs = admin.post("/api/v1/roster", json=shift_body(
+        counter_id="hk-q9", officer_id="BD-0003")).json()
+    leader = TestClient(app, headers=as_officer(seeded_db, "HK-0101"))
+    for response in (leader.patch(f"/api/v1/roster/{theirs['id']}",
+                                  json={"reason": "x", "officer_id": "HK-0003"}),
+                     leader.delete(f"/api/v1/roster/{theirs['id']}?reason=x")):
+        assert response.status_code == 403
+        assert _outside(response.json()["detail"], "BD-0003", "Hoàng Đức Thắng") == []
+
+
+def test_a_conflicting_shift_is_not_named_when_it_is_outside_the_callers_scope(app, seeded_db):
+    admin = TestClient(app, headers=admin_headers(seeded_db))
+    admin.post("/api/v1/counters", json={"id": "hk-q9", "label": "Quầy 9", "unit_id": "hk-1c"})
+    admin.post("/api/v1/roster", json=shift_body(counter_id="hk-q9", officer_id="BD-0003"))
+    # HK-0003 on shift at a Ba Đình counter (an administrator's loan between wards).
+    admin.post("/api/v1/roster", json=shift_body(counter_id="bd-q2", officer_id="HK-0003",
+                                                 starts_at="2030-03-03T07:30",
+                                                 ends_at="2030-03-03T11:30"))
+    leader = TestClient(app, headers=as_officer(seeded_db, "HK-0101"))
+    on_counter = leader.post("/api/v1/roster", json=shift_body(counter_id="hk-q9",
+                                                               officer_id="HK-0003"))
+    assert on_counter.status_code == 409
+    assert "hk-q9" in on_counter.json()["detail"]
+    assert _outside(on_counter.json()["detail"], "BD-0003", "Hoàng Đức Thắng") == []
+    officer_busy = leader.post("/api/v1/roster", json=shift_body(
+        counter_id="hk-q9", officer_id="HK-0003", starts_at="2030-03-03T08:00",
+        ends_at="2030-03-03T09:00"))
+    assert officer_busy.status_code == 409
+    assert "HK-0003" in officer_busy.json()["detail"]
+    assert _outside(officer_busy.json()["detail"], "bd-q2", "Ba Đình") == []

@@ -34,8 +34,9 @@ def roster(store):
 
 
 def press(store, seq, at, device="kiosk-bd-02", officer=None):
+    # Received just after the press: a device clock ahead of the collector's is not trusted.
     store.record_batch([incoming(rating_bytes(device=device, seq=seq, ts=at, officer=officer),
-                                 device=device)])
+                                 device=device, received_at=at + 500)])
 
 
 def owners(store, device="kiosk-bd-02"):
