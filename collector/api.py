@@ -27,6 +27,7 @@ from dashboard.operations import router as operations_router
 from dashboard.web import error_page
 from dashboard.workspace import router as workspace_router
 
+from . import api_edge, api_openapi
 from . import (__version__, api_alerts, api_fleet, api_import, api_responses, api_team, api_trends, api_monthly, api_org, api_tasks, api_workflow,
                queries, reports)
 from .auth import (CurrentViewer, LoginRequired, Viewer, login_url, require_officer_in_scope,
@@ -256,4 +257,8 @@ def create_app(settings: Settings) -> FastAPI:
                    forms_router,
                    workspace_router, operations_router):
         app.include_router(router, dependencies=signed_in)
+    # Last, once every route exists: bounded bodies, strict JSON, 64-bit integers, short
+    # 422s (api_edge) and an OpenAPI document that documents every refusal (api_openapi).
+    api_edge.install(app)
+    api_openapi.install(app)
     return app
