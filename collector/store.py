@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from contextlib import contextmanager
 from typing import Iterable, Iterator
@@ -26,7 +26,6 @@ import sqlite_utils
 
 from .messages import Rating, Rejection, Status
 from .schema import MIGRATIONS
-from .timeline import BootAnchor, place_press
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -37,11 +36,19 @@ def now_ms() -> int:
 
 @dataclass(frozen=True)
 class Incoming:
-    """One message as it came off the wire, with what the pure parser made of it."""
+    """One message as it came off the wire, with what the pure parser made of it.
+
+    `retained`: the broker replayed a retained message at subscribe (MQTT 3.1.1, 3.3.1.3),
+    not something just published. `size` and `sha256` describe the payload as published when
+    `payload` holds only a bounded prefix of it (None: `payload` is all of it).
+    """
     topic: str
     payload: bytes
     received_at: int
     parsed: Rating | Status | Rejection
+    retained: bool = False
+    size: int | None = None
+    sha256: str | None = None
 
 
 # A device goes quiet this long after an online status before it counts as offline: statuses
@@ -333,101 +340,18 @@ class Store:
         if not self.db.execute(f"SELECT 1 FROM [{table}] WHERE id = ?", [key]).fetchone():
             raise UnknownEntity(f"no {table[:-1]} with id {key!r}")
 
-    # --- ingest -------------------------------------------------------------------------
+    # --- ingest (the rules live in collector/recording.py) ------------------------------
 
     def record_batch(self, batch: Iterable[Incoming]) -> dict[str, int]:
         """Store a batch in one transaction; return counts of stored/duplicate/rejected/status."""
-        outcome = {"stored": 0, "duplicate": 0, "rejected": 0, "status": 0}
-        with self.db.atomic():
-            for item in batch:
-                outcome[self._record_one(item)] += 1
-            for name in ("stored", "duplicate", "rejected"):
-                if outcome[name]:
-                    self.db.execute(
-                        "INSERT INTO ingest_totals(name, value) VALUES (?, ?) "
-                        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-                        [name, outcome[name]])
-        return outcome
-
-    def _record_one(self, item: Incoming) -> str:
-        parsed = item.parsed
-        if isinstance(parsed, Rejection):
-            return self._reject(item, parsed.reason, parsed.device)
-        if not self._is_active_device(parsed.device):
-            return self._reject(item, "unknown_device", parsed.device)
-        self.db.execute("INSERT INTO device_status(device_id, last_seen) VALUES (?, ?) "
-                        "ON CONFLICT(device_id) DO UPDATE SET last_seen = excluded.last_seen",
-                        [parsed.device, item.received_at])
-        if isinstance(parsed, Status):
-            self._record_status(parsed, item.received_at)
-            return "status"
-        return self._record_rating(parsed, item.received_at)
-
-    def _reject(self, item: Incoming, reason: str, device: str | None) -> str:
-        self.db["rejected"].insert({"received_at": item.received_at, "topic": item.topic,
-                                    "device_id": device, "reason": reason,
-                                    "payload": item.payload})
-        return "rejected"
+        from .recording import record_batch
+        return record_batch(self.db, batch)
 
     def _is_active_device(self, device_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM devices WHERE id = ? AND retired_at IS NULL",
                                [device_id]).fetchone() is not None
 
-    def _record_status(self, status: Status, received_at: int) -> None:
-        self._record_online_span(status.device, status.state == "online", received_at)
-        row = {k: v for k, v in asdict(status).items() if k != "device"}
-        row["status_at"] = received_at
-        if status.state == "online":
-            row["online_status_at"] = received_at
-        else:
-            # The last will carries only the state; keep the last known figures beside it.
-            row = {"state": "offline", "status_at": received_at}
-        sets = ", ".join(f"{key} = :{key}" for key in row)
-        self.db.execute(f"UPDATE device_status SET {sets} WHERE device_id = :device_id",
-                        {**row, "device_id": status.device})
-
-    def _record_online_span(self, device_id: str, online: bool, at: int) -> None:
-        """Extend, close or open the device's online stretch (see MAX_SILENCE_MS)."""
-        span = self.db.execute("SELECT id, last_seen_at FROM device_online_spans "
-                               "WHERE device_id = ? AND ended_at IS NULL", [device_id]).fetchone()
-        if span is not None:
-            span_id, last_seen = span
-            silent_end = last_seen + MAX_SILENCE_MS
-            if online and at <= silent_end:
-                self.db.execute("UPDATE device_online_spans SET last_seen_at = max(last_seen_at, ?) "
-                                "WHERE id = ?", [at, span_id])
-                return
-            # A will ends the stretch when it came; silence ends it at the allowance.
-            self.db.execute("UPDATE device_online_spans SET ended_at = max(last_seen_at, ?) "
-                            "WHERE id = ?", [min(at, silent_end), span_id])
-        if online:
-            self.db.execute("INSERT INTO device_online_spans (device_id, starts_at, last_seen_at) "
-                            "VALUES (?, ?, ?)", [device_id, at, at])
-
-    def _anchor(self, device_id: str) -> BootAnchor | None:
-        row = self.db.execute("SELECT boot, uptime_ms, online_status_at FROM device_status "
-                              "WHERE device_id = ? AND online_status_at IS NOT NULL",
-                              [device_id]).fetchone()
-        return BootAnchor(*row) if row else None
-
-    def _attribute(self, device_id: str, pressed_at: int,
-                   officer_shown: str | None) -> tuple[str | None, str]:
-        return attribute(self.db, device_id, pressed_at, officer_shown)
-
-    def _record_rating(self, rating: Rating, received_at: int) -> str:
-        if self.db.execute("SELECT 1 FROM ratings WHERE id = ?", [rating.id]).fetchone():
-            return "duplicate"
-        pressed_at, time_source = place_press(ts=rating.ts, boot=rating.boot,
-                                              uptime_ms=rating.uptime_ms,
-                                              anchor=self._anchor(rating.device),
-                                              received_at=received_at)
-        officer_id, attribution = self._attribute(rating.device, pressed_at, rating.officer)
-        self.db["ratings"].insert({
-            "id": rating.id, "device_id": rating.device, "boot": rating.boot, "seq": rating.seq,
-            "level": rating.level, "scale": rating.scale, "officer_shown": rating.officer,
-            "officer_id": officer_id, "attribution": attribution,
-            "uptime_ms": rating.uptime_ms, "device_ts": rating.ts, "pressed_at": pressed_at,
-            "time_source": time_source, "received_at": received_at, "fw": rating.fw,
-            "reason": rating.reason, "dossier": rating.dossier, "excluded": rating.excluded,
-        })
-        return "stored"
+    def record_failure(self, item: Incoming, error: BaseException) -> None:
+        """Keep a message whose recording raised `error` in `rejected` (internal_error:Name)."""
+        from .recording import record_failure
+        record_failure(self.db, item, error)

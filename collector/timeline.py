@@ -19,17 +19,53 @@ LOCAL_TZ = timezone(timedelta(hours=7), "ICT")
 MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
+# A device clock more than this ahead of the collector's when the rating arrived is wrong (a
+# press cannot arrive before it happened); within it, ordinary drift between two NTP-synced
+# clocks and the collector's own is forgiven. The press is then placed as if `ts` were null.
+DEVICE_TS_AHEAD_TOLERANCE_MS = 10 * 60_000
+# A status whose `received - uptime` is this much later than its boot's epoch was delayed
+# (a broker backlog): its place in time is the epoch plus its uptime, not its arrival. Large
+# enough for a crystal's drift over weeks of uptime; no larger than the silence a device is
+# allowed (store.MAX_SILENCE_MS), so a misplaced status never moves an online span further.
+STATUS_LATE_MS = 180_000
+
+
 @dataclass(frozen=True)
 class BootAnchor:
+    """A status of `boot` carried `uptime_ms` and reached the collector at `received_at`; a
+    boot's epoch (its start on the collector's clock) is BootAnchor(boot, 0, epoch)."""
     boot: int
     uptime_ms: int
     received_at: int
 
 
+def boot_epoch(received_at: int, uptime_ms: int, earlier: int | None) -> int:
+    """The boot's epoch after one more message of it: the earliest `received - uptime`.
+    Every delay (network, broker queue, retained replay) makes the estimate later, never
+    earlier, so the earliest is the closest and a late message cannot move it later."""
+    observed = received_at - uptime_ms
+    return observed if earlier is None else min(earlier, observed)
+
+
+def place_status(*, uptime_ms: int, received_at: int, epoch: int | None) -> int:
+    """Where an online status of a boot with `epoch` (before this status) sits in time: its
+    arrival while it is fresh, else the epoch plus its uptime (it came from a backlog)."""
+    if epoch is not None and received_at - uptime_ms - epoch > STATUS_LATE_MS:
+        return epoch + uptime_ms
+    return received_at
+
+
 def place_press(*, ts: int | None, boot: int, uptime_ms: int, anchor: BootAnchor | None,
-                received_at: int) -> tuple[int, str]:
-    """Return (pressed_at unix ms, time_source) for one press."""
-    if ts is not None:
+                received_at: int, clock_ms: int | None = None) -> tuple[int, str]:
+    """Return (pressed_at unix ms, time_source) for one press.
+
+    `device` when the device's `ts` is given and not beyond the collector's clock
+    (`clock_ms`, when the rating is recorded; default `received_at`) by more than
+    DEVICE_TS_AHEAD_TOLERANCE_MS; otherwise `uptime` when the boot is anchored, else
+    `received`. The stored `device_ts` beside `time_source` shows a clock that was ignored.
+    """
+    clock_ms = received_at if clock_ms is None else clock_ms
+    if ts is not None and ts <= clock_ms + DEVICE_TS_AHEAD_TOLERANCE_MS:
         return ts, "device"
     if anchor is not None and anchor.boot == boot:
         return anchor.received_at + (uptime_ms - anchor.uptime_ms), "uptime"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 
 import pytest
 from factories import T0, incoming, rating_bytes
 
+from collector import recording
+from collector.messages import MAX_PAYLOAD_BYTES, Rejection, parse_message
 from collector.queries import open_reader, recent_rejections, totals
-from collector.store import MIGRATIONS, Store, UnknownEntity, migrate
+from collector.store import MIGRATIONS, Incoming, Store, UnknownEntity, migrate
 
 
 def ratings(store):
@@ -101,7 +104,121 @@ def test_a_batch_is_one_transaction(store, monkeypatch):
     """A failure late in a batch leaves nothing of it behind, so the redelivery is clean."""
     def fail(*args):
         raise sqlite3.OperationalError("disk I/O error")
-    monkeypatch.setattr(store, "_record_rating", fail)
+    monkeypatch.setattr(recording, "_record_rating", fail)
     with pytest.raises(sqlite3.OperationalError):
         store.record_batch([incoming(b"not json"), incoming(rating_bytes(seq=3))])
     assert store.db.execute("SELECT count(*) FROM rejected").fetchone()[0] == 0
+
+
+# --- late, replayed and oversized messages (issue 10) ------------------------------------
+
+def online(boot=9, uptime_ms=60_000, **fields) -> bytes:
+    return json.dumps({"v": 1, "device": "kiosk-hk-01", "state": "online", "fw": "0.1.0",
+                       "boot": boot, "uptime_ms": uptime_ms, "mem_free": 1, "rssi": None,
+                       "queue": 0, "filtered": 0, "dropped": 0, **fields}).encode()
+
+
+def status_row(store):
+    return dict(next(store.db.query("SELECT * FROM device_status WHERE device_id = ?",
+                                    ["kiosk-hk-01"])))
+
+
+def unsynced_press(store, seq, received_at, boot=9, uptime_ms=90_000):
+    store.record_batch([incoming(rating_bytes(boot=boot, seq=seq, ts=None,
+                                              uptime_ms=uptime_ms), received_at=received_at)])
+    row = next(store.db.query("SELECT pressed_at, time_source FROM ratings WHERE id = ?",
+                              [f"kiosk-hk-01:{boot}:{seq}"]))
+    return row["pressed_at"], row["time_source"]
+
+
+def test_a_retained_status_is_counted_and_changes_nothing(store):
+    store.record_batch([incoming(online(), kind="status", received_at=T0)])
+    before = status_row(store)
+    replayed = Incoming("hailong/v1/devices/kiosk-hk-01/status", online(uptime_ms=1),
+                        T0 + 7_200_000, parse_message("hailong/v1/devices/kiosk-hk-01/status",
+                                                      online(uptime_ms=1)), retained=True)
+    assert store.record_batch([replayed]) == {"stored": 0, "duplicate": 0, "rejected": 0,
+                                              "status": 1}
+    assert status_row(store) == before
+    assert unsynced_press(store, 1, T0 + 7_300_000) == (T0 - 60_000 + 90_000, "uptime")
+    assert store.db.execute("SELECT count(*) FROM device_online_spans").fetchone()[0] == 1
+
+
+def test_a_retained_status_alone_anchors_nothing(store):
+    replayed = Incoming("hailong/v1/devices/kiosk-hk-01/status", online(), T0,
+                        parse_message("hailong/v1/devices/kiosk-hk-01/status", online()),
+                        retained=True)
+    store.record_batch([replayed])
+    assert unsynced_press(store, 1, T0 + 5_000) == (T0 + 5_000, "received")
+    assert store.db.execute("SELECT count(*) FROM device_online_spans").fetchone()[0] == 0
+
+
+def test_a_status_from_a_backlog_does_not_move_the_anchor_later(store):
+    store.record_batch([incoming(online(uptime_ms=60_000), kind="status", received_at=T0)])
+    # The next status of the boot, two hours in a broker's queue: it arrives late.
+    late = T0 + 7_200_000
+    store.record_batch([incoming(online(uptime_ms=120_000), kind="status", received_at=late)])
+    # It sits where its uptime puts it, not at its arrival.
+    assert status_row(store)["online_status_at"] == T0 + 60_000
+    assert status_row(store)["last_seen"] == T0 + 60_000
+    assert unsynced_press(store, 1, late + 1) == (T0 - 60_000 + 90_000, "uptime")
+
+
+def test_a_less_delayed_status_moves_the_epoch_earlier(store):
+    store.record_batch([incoming(online(uptime_ms=60_000), kind="status", received_at=T0)])
+    store.record_batch([incoming(online(uptime_ms=120_000), kind="status",
+                                 received_at=T0 + 59_000)])
+    assert unsynced_press(store, 1, T0 + 60_000) == (T0 - 61_000 + 90_000, "uptime")
+
+
+def test_an_older_status_keeps_the_newer_figures(store):
+    store.record_batch([incoming(online(uptime_ms=120_000, queue=0), kind="status",
+                                 received_at=T0)])
+    store.record_batch([incoming(online(uptime_ms=60_000, queue=9), kind="status",
+                                 received_at=T0 + 1_000)])  # sent before, delivered after
+    assert (status_row(store)["queue"], status_row(store)["uptime_ms"]) == (0, 120_000)
+
+
+def test_a_device_clock_far_ahead_is_not_trusted(store):
+    store.record_batch([incoming(online(uptime_ms=60_000), kind="status", received_at=T0)])
+    ahead = T0 + 40 * 86_400_000
+    store.record_batch([incoming(rating_bytes(boot=9, seq=1, ts=ahead, uptime_ms=90_000),
+                                 received_at=T0 + 31_000)])
+    row = ratings(store)[0]
+    assert (row["pressed_at"], row["time_source"], row["device_ts"]) == \
+        (T0 + 30_000, "uptime", ahead)
+
+
+def test_an_oversized_payload_keeps_a_prefix_its_length_and_digest(store):
+    big = b'{"v":1,"pad":"' + b"x" * 70_000 + b'"}'
+    store.record_batch([incoming(big)])
+    row = dict(next(store.db.query("SELECT * FROM rejected")))
+    assert row["reason"] == "too_large"
+    assert row["payload"] == big[:MAX_PAYLOAD_BYTES]
+    assert (row["payload_size"], row["payload_sha256"]) == (len(big),
+                                                            hashlib.sha256(big).hexdigest())
+
+
+def test_a_cut_payload_keeps_the_length_and_digest_it_came_with(store):
+    cut = Incoming("hailong/v1/devices/kiosk-hk-01/rating", b"x" * MAX_PAYLOAD_BYTES, T0,
+                   Rejection("too_large", "kiosk-hk-01"), size=5_000_000, sha256="ab" * 32)
+    store.record_batch([cut])
+    row = dict(next(store.db.query("SELECT * FROM rejected")))
+    assert (row["payload_size"], row["payload_sha256"]) == (5_000_000, "ab" * 32)
+
+
+def test_a_failure_is_kept_as_an_internal_error_with_the_exceptions_name(store):
+    item = incoming(rating_bytes(seq=5))
+    store.record_failure(item, UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates"))
+    row = dict(next(store.db.query("SELECT * FROM rejected")))
+    assert (row["reason"], row["device_id"], row["payload"]) == \
+        ("internal_error:UnicodeEncodeError", "kiosk-hk-01", rating_bytes(seq=5))
+    assert totals(store.db)["rejected"] == 1
+
+
+def test_a_failure_whose_topic_cannot_be_stored_keeps_it_escaped(store):
+    item = Incoming("hailong/v1/devices/\ud800/rating", b"{}", T0,
+                    Rejection("bad_device_id", None))
+    store.record_failure(item, UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates"))
+    row = dict(next(store.db.query("SELECT * FROM rejected")))
+    assert row["topic"] == "hailong/v1/devices/\\ud800/rating"
