@@ -2,7 +2,8 @@
 
 Every route but `GET /api/v1/health`, the login page and static files depends on `viewer`:
 without a valid session or token an API call gets 401 and a page redirects to the login
-form. A session stays valid until it expires, its holder logs out, the password changes or
+form. `viewer` then applies the role × route table of collector/access.py (`authorize`): the
+role, and the unit of the unit, officer, device, task or counter the path names. A session stays valid until it expires, its holder logs out, the password changes or
 the account is disabled: its record on the server is checked on every request
 (collector/accounts.py `session_record`). Writes made with a session cookie must carry its CSRF
 token (form field `csrf_token` or header `X-CSRF-Token`); API tokens carry no cookie and are
@@ -20,7 +21,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 
-from . import accounts
+from . import access, accounts
 from .accounts import User
 from .credentials import load_or_create_secret
 from .deps import Db
@@ -138,7 +139,66 @@ async def viewer(request: Request, db: Db) -> Viewer:
                 raise HTTPException(status_code=403, detail=(
                     "Phiên làm việc không hợp lệ, hãy tải lại trang (thiếu mã CSRF) / "
                     "Invalid session token, reload the page (CSRF token missing)"))
-    return Viewer(user=user, scope=scope_of(db, user), session=session)
+    who = Viewer(user=user, scope=scope_of(db, user), session=session)
+    authorize(request, who, db)
+    return who
+
+
+# SQLite's integers: a bigger id names nothing, and binding it would raise OverflowError.
+_SQL_INT = range(-2 ** 63, 2 ** 63)
+
+
+def _int_id(text: str) -> int | None:
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if number in _SQL_INT else None
+
+
+def _target_unit(db, kind: str, key: str) -> tuple[bool, str | None]:
+    """(whether the target exists, its unit) for a device, task's officer or counter."""
+    if kind == "device":
+        row = db.execute("SELECT c.unit_id FROM devices d LEFT JOIN counters c ON "
+                         "c.id = d.counter_id WHERE d.id = ?", [key]).fetchone()
+    else:  # counter
+        row = db.execute("SELECT unit_id FROM counters WHERE id = ?", [key]).fetchone()
+    return (row is not None, row[0] if row else None)
+
+
+def authorize(request: Request, who: Viewer, db) -> None:
+    """The gate of collector/access.py's table, before the route runs: the caller's role,
+    then the unit of what the path names. An unknown target is left to the route's own 404."""
+    route = request.scope.get("route")
+    rule = access.rule_for(request.method, getattr(route, "path", ""))
+    if rule is None:
+        raise refuse("Đường dẫn này chưa có trong bảng phân quyền nên không ai được dùng",
+                     "This route is not in the access table (collector/access.py), so nobody "
+                     "may use it")
+    if who.role not in rule.roles:
+        raise refuse("Vai trò của tài khoản không được phép xem hay làm việc này",
+                     "Your account's role may not see or do this")
+    if rule.target is None:
+        return
+    key = request.path_params.get(access.TARGET_PARAMS[rule.target])
+    if not isinstance(key, str):
+        return
+    if rule.target == "unit":
+        if db.execute("SELECT 1 FROM units WHERE id = ?", [key]).fetchone():
+            require_unit_in_scope(who, key)
+    elif rule.target == "officer":
+        require_officer_in_scope(who, db, key)
+    elif rule.target == "task":
+        task_id = _int_id(key)
+        row = None if task_id is None else db.execute(
+            "SELECT officer_id FROM tasks WHERE id = ?", [task_id]).fetchone()
+        if row is not None:
+            require_officer_in_scope(who, db, row[0])
+    else:
+        exists, unit_id = _target_unit(db, rule.target, key)
+        if exists and not who.scope.sees_unit(unit_id):
+            raise refuse(f"{key} ngoài phạm vi tài khoản của bạn",
+                         f"{key} is outside your account's scope")
 
 
 CurrentViewer = Annotated[Viewer, Depends(viewer)]
