@@ -67,6 +67,30 @@ OWN_422 = {("post", "/api/v1/import/{kind}"): {
 UNPROCESSABLE = ("Dữ liệu không hợp lệ / The request is invalid: a parameter or a field out "
                  "of range, JSON that is not strict JSON, or a rule of the domain")
 
+# How the resources a POST creates are reached afterwards (OpenAPI links): a client, and
+# Schemathesis's stateful phase, follow the new id into the operations on that resource.
+# (source method, path, status) → [(target method, path, parameter)], the id at body#/id.
+LINKS: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {
+    ("post", "/api/v1/units", "201"): [
+        ("get", "/api/v1/units/{unit_id}", "unit_id"),
+        ("patch", "/api/v1/units/{unit_id}", "unit_id")],
+    ("post", "/api/v1/officers", "201"): [
+        ("get", "/api/v1/officers/{officer_id}", "officer_id"),
+        ("patch", "/api/v1/officers/{officer_id}", "officer_id"),
+        ("post", "/api/v1/officers/{officer_id}/tasks", "officer_id"),
+        ("get", "/api/v1/officers/{officer_id}/tasks", "officer_id")],
+    ("post", "/api/v1/counters", "201"): [
+        ("patch", "/api/v1/counters/{counter_id}", "counter_id")],
+    ("post", "/api/v1/roster", "201"): [
+        ("patch", "/api/v1/roster/{shift_id}", "shift_id"),
+        ("delete", "/api/v1/roster/{shift_id}", "shift_id")],
+    ("post", "/api/v1/officers/{officer_id}/tasks", "201"): [
+        ("get", "/api/v1/tasks/{task_id}", "task_id"),
+        ("patch", "/api/v1/tasks/{task_id}", "task_id"),
+        ("post", "/api/v1/tasks/{task_id}/quality-error", "task_id"),
+        ("post", "/api/v1/tasks/{task_id}/excuse-delay", "task_id")],
+}
+
 SECURITY_SCHEMES = {
     "apiToken": {"type": "http", "scheme": "bearer",
                  "description": "an API token from `hailong users token LOGIN`"},
@@ -122,8 +146,24 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
             failure = responses.setdefault("422", {"description": UNPROCESSABLE})
             own = OWN_422.get((method, path))
             failure["content"] = _json({"anyOf": [FAILURE, own]} if own else FAILURE)
+    _add_links(document)
     _bound_integers(document)
     return document
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    paths = document.get("paths", {})
+    for (method, path, status), targets in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue  # a route renamed: the test of the links names it
+        links = response.setdefault("links", {})
+        for target_method, target_path, parameter in targets:
+            target = paths.get(target_path, {}).get(target_method)
+            if target is None or "operationId" not in target:
+                continue
+            name = target["operationId"]
+            links[name] = {"operationId": name, "parameters": {parameter: "$response.body#/id"}}
 
 
 def install(app: FastAPI) -> None:

@@ -215,3 +215,24 @@ def test_every_integer_is_bounded_to_64_bits(document):
     assert len(found) > 20
     for schema in found:
         assert -2**63 <= schema["minimum"] and schema["maximum"] <= INT64_MAX
+
+
+def test_every_link_joins_two_operations_of_the_document(document):
+    from collector.api_openapi import LINKS
+    ids = {op["operationId"] for _, _, op in operations(document)}
+    for (method, path, status), targets in LINKS.items():
+        links = document["paths"][path][method]["responses"][status]["links"]
+        assert len(links) == len(targets), (method, path)
+        assert set(links) <= ids
+
+
+@pytest.mark.parametrize("path, body, target", [
+    ("/api/v1/units", {"id": "u-link", "name": "Tổ một cửa", "parent_id": "hn"},
+     "/api/v1/units/{}"),
+    ("/api/v1/officers", {"id": "HK-0901", "name": "Trần Văn Bình", "title": "Chuyên viên",
+                          "unit_id": "hk-1c"}, "/api/v1/officers/{}"),
+])
+def test_a_link_s_id_is_in_the_created_body(client, path, body, target):
+    created = client.post(path, json=body)
+    assert created.status_code == 201, created.text
+    assert client.get(target.format(created.json()["id"])).status_code == 200
