@@ -19,6 +19,18 @@ month closed (a task finished after the month ended counts as overdue in its mon
 Each late or overdue task is one delay (Decree 335: 25 % off its progress points); a leader
 can excuse it once, with an objective cause. Major quality errors are counted per task.
 `task_evidence` turns the records into `scoring.TaskEvidence`.
+
+What a record may say (issue 10: evidence nobody can forge):
+- who assigned it is whoever registers it. A service acting for an officer (`by`, as the API
+  and the pages make it) records that officer: an officer's own entry is self-registered, and
+  only their leader or a head over them (collector/permissions.py `may_plan_task`) assigns in
+  their own name; naming anyone else is refused (`TaskForbidden`). Only a service without an
+  acting officer (an import of past plans, the demo) takes `assigned_by` as given;
+- no write reaches a month whose evaluation the head has decided: the decision froze that
+  month's evidence and locks it until reopened (`TaskConflict`), checked inside the write's
+  transaction (BEGIN IMMEDIATE, like the decision itself), so neither can slip past the other;
+- a weight from MIN_WEIGHT to MAX_WEIGHT (docs/evaluation.md says why);
+- a completion date neither after today nor before the day the task was registered.
 """
 
 from __future__ import annotations
@@ -32,14 +44,17 @@ import sqlite_utils
 from . import audit, queries
 from .errors import BilingualError
 from .scoring import Task, TaskEvidence
-from .store import Store, now_ms
+from .store import Store, now_ms, write_transaction
 from .texts import checked_text
-from .timeline import LOCAL_TZ, month_bounds
+from .timeline import LOCAL_TZ, local_datetime, month_bounds
 
 PERIODS = ("week", "month")
 MAX_TITLE = 200
 MAX_TEXT = 500  # a progress note or a reason
-MAX_WEIGHT = 10_000  # weight or converted-product count of one task
+# Weight or converted-product count of one task: from a tenth (a small item beside the usual
+# 1) to 100 (a batch of 100 dossiers). A bigger job is split into items with their own
+# deadlines; a wider range would let one self-registered item outweigh a whole month's plan.
+MIN_WEIGHT, MAX_WEIGHT = 0.1, 100
 # Far enough either way for any work plan; refuses typos such as 0226-03-01.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -50,6 +65,14 @@ class TaskError(BilingualError):
 
 class TaskNotFound(TaskError):
     """The task, or the officer it names in the path, does not exist."""
+
+
+class TaskForbidden(TaskError):
+    """The acting officer may not write this: e.g. a task in someone else's name."""
+
+
+class TaskConflict(TaskError):
+    """The task's month is decided and locked."""
 
 
 def local_today() -> date:
@@ -82,9 +105,10 @@ def clean_text(value: Any, field: str, limit: int) -> str:
 
 def check_weight(value: Any) -> float:
     if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or not 0 < value <= MAX_WEIGHT):
-        raise TaskError(f"weight: trọng số phải là số lớn hơn 0 và không quá {MAX_WEIGHT}",
-                        f"weight: must be a number above 0 and at most {MAX_WEIGHT}")
+            or not math.isfinite(value) or not MIN_WEIGHT <= value <= MAX_WEIGHT):
+        raise TaskError(f"weight: trọng số phải là số lớn hơn 0, từ "
+                        f"{str(MIN_WEIGHT).replace('.', ',')} đến {MAX_WEIGHT}",
+                        f"weight: must be a number above 0, from {MIN_WEIGHT} to {MAX_WEIGHT}")
     return float(value)
 
 
@@ -164,12 +188,13 @@ class TaskService:
     """Task writes on one `Store`, each with its audit entry. Not thread-safe, like the store."""
 
     def __init__(self, store: Store, *, actor: str = "api", clock: Callable[[], int] = now_ms,
-                 today: Callable[[], date] = local_today):
+                 today: Callable[[], date] = local_today, by: str | None = None):
         self.store = store
         self.db = store.db
-        self.actor = actor  # who the audit log names; "api" until accounts exist
+        self.actor = actor  # who the audit log names
         self.clock = clock
         self.today = today
+        self.by = by  # the officer acting (API, pages); None: an import or the demo
 
     def get(self, task_id: int) -> dict[str, Any]:
         return task_view(self.db, task_id, self.today())
@@ -184,19 +209,46 @@ class TaskService:
         audit.append(self.db, actor=self.actor, action=action, subject=f"task:{task_id}",
                      before=before, after=after, at=at)
 
-    def create(self, officer_id: str, *, title: str, assigned_by: str, period: str,
-               deadline: str, weight: float = 1) -> dict[str, Any]:
-        """Register a task in the officer's work plan; the deadline is their commitment."""
+    def _assigner(self, assigned_by: Any) -> str:
+        """Who the record says assigned the task: the acting officer, whatever is claimed."""
+        if self.by is None:
+            return self._officer(assigned_by, "assigned_by", TaskError)
+        if assigned_by is not None and assigned_by != self.by:
+            raise TaskForbidden(
+                f"assigned_by: người giao việc là người ghi nhiệm vụ ({self.by}); không ghi "
+                "nhiệm vụ dưới tên người khác",
+                f"assigned_by: whoever registers a task is recorded as assigning it "
+                f"({self.by}); a task cannot be filed in someone else's name")
+        return self.by
+
+    def _not_locked(self, officer_id: str, month: str) -> None:
+        """Refuse a write into an officer-month the head has decided (call it inside the
+        write's transaction)."""
+        row = self.db.execute("SELECT decided_at FROM evaluations WHERE officer_id = ? "
+                              "AND month = ?", [officer_id, month]).fetchone()
+        if row and row[0] is not None:
+            raise TaskConflict(
+                f"Tháng {month} của cán bộ {officer_id} đã được thủ trưởng quyết định và khoá: "
+                "không ghi thêm hay sửa nhiệm vụ của tháng này; muốn sửa phải mở lại (thủ "
+                "trưởng, có lý do)",
+                f"{month} of {officer_id} is decided by the head and locked: its tasks cannot "
+                "be added or changed; that needs a reopening (by the head, with a reason)")
+
+    def create(self, officer_id: str, *, title: str, period: str, deadline: str,
+               weight: float = 1, assigned_by: str | None = None) -> dict[str, Any]:
+        """Register a task in the officer's work plan; the deadline is their commitment.
+        `assigned_by`: see the module docstring (the acting officer, when there is one)."""
         self._officer(officer_id, "officer_id", TaskNotFound)
         row = {"officer_id": officer_id, "title": clean_text(title, "title", MAX_TITLE),
-               "assigned_by": self._officer(assigned_by, "assigned_by", TaskError)}
+               "assigned_by": self._assigner(assigned_by)}
         if period not in PERIODS:
             raise TaskError("period: kỳ kế hoạch phải là 'week' (tuần) hoặc 'month' (tháng)",
                             "period: must be 'week' or 'month'")
         row.update(period=period, deadline=parse_date(deadline, "deadline").isoformat(),
                    weight=check_weight(weight))
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
+            self._not_locked(officer_id, row["deadline"][:7])
             task_id = self.store.add_task(**row, at=at)
             self._audit("task.create", task_id, None, row, at)
         return self.get(task_id)
@@ -221,6 +273,13 @@ class TaskService:
                 if done > self.today():
                     raise TaskError("completed_on: ngày hoàn thành không được sau hôm nay",
                                     "completed_on: the completion date cannot be after today")
+                registered = local_datetime(task["created_at"]).date()
+                if done < registered:
+                    raise TaskError(
+                        "completed_on: ngày hoàn thành không được trước ngày nhiệm vụ được ghi "
+                        f"nhận ({registered.strftime('%d/%m/%Y')})",
+                        "completed_on: the completion date cannot be before the task was "
+                        f"registered ({registered.isoformat()})")
                 value = done.isoformat()
                 after["progress"] = 100
             after["completed_on"] = value
@@ -236,7 +295,8 @@ class TaskService:
             after["progress_note"] = None if note is None else clean_text(note, "note",
                                                                           MAX_TEXT)
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
+            self._not_locked(task["officer_id"], task["month"])
             self.store.update_task(task_id, progress=after["progress"],
                                    note=after["progress_note"],
                                    completed_on=after["completed_on"], actor=self.actor, at=at)
@@ -248,7 +308,8 @@ class TaskService:
         task = self.get(task_id)
         reason = clean_text(reason, "reason", MAX_TEXT)
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
+            self._not_locked(task["officer_id"], task["month"])
             self.store.add_task_flag(task_id, "major_error", reason, actor=self.actor, at=at)
             self._audit("task.quality_error", task_id, {"major_errors": task["major_errors"]},
                         {"major_errors": task["major_errors"] + 1, "reason": reason}, at)
@@ -267,7 +328,8 @@ class TaskService:
             raise TaskError(f"Việc chậm tiến độ của nhiệm vụ {task_id} đã được miễn trừ",
                             f"The delay of task {task_id} is already excused")
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
+            self._not_locked(task["officer_id"], task["month"])
             self.store.add_task_flag(task_id, "delay_excused", reason, actor=self.actor, at=at)
             self._audit("task.excuse_delay", task_id,
                         {"status": task["status"], "delay_excused": False},

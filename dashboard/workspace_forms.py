@@ -35,7 +35,8 @@ class Refusal(Exception):
 # Service errors → the API's status codes (collector/api_tasks.py, api_workflow.py,
 # api_responses.py). Subclasses first: each is also an instance of its base.
 ERRORS: tuple[tuple[type[Exception], int], ...] = (
-    (tasks.TaskNotFound, 404), (tasks.TaskError, 422),
+    (tasks.TaskNotFound, 404), (tasks.TaskForbidden, 403), (tasks.TaskConflict, 409),
+    (tasks.TaskError, 422),
     (workflow.WorkflowNotFound, 404), (workflow.WorkflowForbidden, 403),
     (workflow.WorkflowConflict, 409), (workflow.WorkflowError, 422),
     (responses.ResponseNotFound, 404), (responses.ResponseForbidden, 403),
@@ -113,10 +114,23 @@ def page_month(value: str | None, day: date) -> str:
         return day.strftime("%Y-%m")
 
 
+class _PageTasks(tasks.TaskService):
+    """The task service acting as the page's officer, who is recorded as assigning what they
+    register (issue 10). dashboard/workspace.py still passes the assigner it used to work out
+    (an officer's own entry named their leader): that claim is dropped here rather than
+    refused, since the record is the server's to set; remove this class once workspace.py
+    stops passing `assigned_by`."""
+
+    def create(self, officer_id: str, **fields: Any) -> dict[str, Any]:
+        fields.pop("assigned_by", None)
+        return super().create(officer_id, **fields)
+
+
 def task_service(store, actor: str, day: date, now: int) -> tasks.TaskService:
-    """The task service as collector/api_tasks.py makes it (audit actor "officer:ID")."""
-    return tasks.TaskService(store, actor=f"officer:{actor}", clock=lambda: now,
-                             today=lambda: day)
+    """The task service as collector/api_tasks.py makes it (audit actor "officer:ID"), acting
+    as `actor`: the record names them as who assigned what they register."""
+    return _PageTasks(store, actor=f"officer:{actor}", by=actor, clock=lambda: now,
+                      today=lambda: day)
 
 
 def back(path: str, anchor: str = "", **params: Any) -> RedirectResponse:

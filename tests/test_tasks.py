@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
 from collector import audit, queries
 from collector.policy import load_preset
 from collector.scoring import suggest
-from collector.tasks import TaskError, TaskNotFound, TaskService, task_evidence, task_status
+from collector.tasks import (TaskConflict, TaskError, TaskForbidden, TaskNotFound, TaskService,
+                             task_evidence, task_status)
+from collector.timeline import LOCAL_TZ
 
 MONTH = "2026-03"
 AFTER = date(2026, 4, 10)  # evaluated after the month has closed
-T0 = 1_774_000_000_000
+# The service's clock: tasks are registered from 1 March, 08:00 local, a second apart.
+T0 = int(datetime(2026, 3, 1, 8, tzinfo=LOCAL_TZ).timestamp() * 1000)
 LEADER = {"politics_ethics": 7.5, "discipline": 7.5, "service_attitude": 7.5,
           "innovation": 7.5}
 
@@ -249,3 +252,72 @@ def test_officer_tasks_takes_the_month_of_the_deadline(service, store):
     assert [t["deadline"] for t in queries.officer_tasks(store.db, "HK-0001", MONTH)] == [
         "2026-03-01", "2026-03-31"]
     assert queries.officer_tasks(store.db, "HK-0002", MONTH) == []
+
+
+# --- issue 10: records an officer cannot forge ----------------------------------------------
+
+def decide(store, officer_id, month, decided=True):
+    """The head's decision on the officer-month (the workflow's lock), or its reopening."""
+    store.db.execute("INSERT INTO evaluations (officer_id, month, final_grade, decided_by, "
+                     "decided_at, updated_at) VALUES (?, ?, 'B', 'HK-0100', ?, ?) "
+                     "ON CONFLICT (officer_id, month) DO UPDATE SET decided_at = "
+                     "excluded.decided_at", [officer_id, month, T0 if decided else None, T0])
+
+
+def acting(store, officer_id):
+    """The service as the API makes it for an officer's account."""
+    ticks = iter(range(T0, T0 + 10_000_000, 1000))
+    return TaskService(store, actor=f"officer:{officer_id}", by=officer_id,
+                       clock=lambda: next(ticks), today=lambda: AFTER)
+
+
+def test_who_assigned_a_task_is_whoever_registers_it(store):
+    fields = {"title": "Việc", "period": "week", "deadline": "2026-03-20"}
+    assert acting(store, "HK-0001").create("HK-0001", **fields)["assigned_by"] == "HK-0001"
+    assert acting(store, "HK-0101").create("HK-0001", **fields)["assigned_by"] == "HK-0101"
+    same = acting(store, "HK-0101").create("HK-0001", assigned_by="HK-0101", **fields)
+    assert same["assigned_by"] == "HK-0101"
+    for by, claimed in (("HK-0001", "HK-0100"), ("HK-0001", "HK-0101"),
+                        ("HK-0101", "HK-0100")):
+        with pytest.raises(TaskForbidden, match="assigned_by") as caught:
+            acting(store, by).create("HK-0001", assigned_by=claimed, **fields)
+        assert caught.value.vi and caught.value.en
+    assert store.db["tasks"].count == 3
+
+
+@pytest.mark.parametrize("weight, ok", [
+    (0.1, True), (100, True), (0.05, False), (100.5, False), (10_000, False)])
+def test_weight_is_within_the_stated_bounds(service, store, weight, ok):
+    if ok:
+        assert new_task(service, weight=weight)["weight"] == weight
+    else:
+        with pytest.raises(TaskError, match="weight: must be a number above 0, from 0.1 to 100"):
+            new_task(service, weight=weight)
+        assert store.db["tasks"].count == 0
+
+
+def test_completion_is_not_dated_before_the_task_existed(service, store):
+    task_id = new_task(service, deadline="2026-03-20")["id"]  # registered on 1 March
+    with pytest.raises(TaskError, match="before the task was registered") as caught:
+        service.update(task_id, {"completed_on": "2026-02-27"})
+    assert "01/03/2026" in caught.value.vi
+    assert service.update(task_id, {"completed_on": "2026-03-01"})["status"] == "on_time"
+
+
+def test_a_decided_month_takes_no_task_writes(service, store):
+    earlier = new_task(service, deadline="2026-03-10")["id"]
+    service.update(earlier, {"completed_on": "2026-03-12"})
+    decide(store, "HK-0001", MONTH)
+    entries = store.db["audit_log"].count
+    for write in (lambda: new_task(service, deadline="2026-03-31"),
+                  lambda: service.update(earlier, {"progress": 100, "note": "Bổ sung"}),
+                  lambda: service.update(earlier, {"completed_on": "2026-03-09"}),
+                  lambda: service.flag_error(earlier, "Sai số liệu"),
+                  lambda: service.excuse_delay(earlier, "Mất điện")):
+        with pytest.raises(TaskConflict, match="locked") as caught:
+            write()
+        assert "khoá" in caught.value.vi
+    assert store.db["audit_log"].count == entries and store.db["tasks"].count == 1
+    assert new_task(service, deadline="2026-04-02")["month"] == "2026-04"  # April is open
+    decide(store, "HK-0001", MONTH, decided=False)  # the head reopened it
+    assert service.flag_error(earlier, "Sai số liệu")["major_errors"] == 1

@@ -4,7 +4,7 @@ responses) and /team (a leader assigns, flags, excuses), with sessions, CSRF and
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from accounts_support import PASSWORD, admin_headers, as_officer
@@ -20,6 +20,7 @@ from collector.queries import get_task, open_reader
 from collector.settings import Settings
 from collector.store import Store
 from collector.tasks import TaskService
+from collector.timeline import LOCAL_TZ
 from dashboard import workspace
 
 MONTH = "2026-03"
@@ -44,7 +45,15 @@ def make_app(db_path, day):
         if path not in paths:
             app.include_router(router, dependencies=[Depends(viewer)])
     app.dependency_overrides[deps.today] = lambda: day["today"]
+    # The clock that stamps records follows the same day (a task registered "today" may be
+    # completed today, not before).
+    app.dependency_overrides[deps.clock] = lambda: at_nine(day["today"])
     return app
+
+
+def at_nine(day: date) -> int:
+    """Unix ms of 09:00 local on `day`."""
+    return int(datetime(day.year, day.month, day.day, 9, tzinfo=LOCAL_TZ).timestamp() * 1000)
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +127,7 @@ def alert_text(html: str) -> str:
 def add_task(seeded_db, officer, deadline, title="Rà soát hồ sơ", by="HK-0101", *, day=TODAY):
     store = Store(seeded_db)
     try:
-        return TaskService(store, today=lambda: day).create(
+        return TaskService(store, today=lambda: day, clock=lambda: at_nine(day)).create(
             officer, title=title, assigned_by=by, period="week", deadline=deadline)["id"]
     finally:
         store.close()
@@ -143,7 +152,7 @@ def test_an_officer_plans_updates_completes_and_self_evaluates_from_the_page(ope
     assert f'data-task="{task_id}"' in shown.text and 'role="status"' in shown.text
     assert f'data-testid="progress-{task_id}"' in shown.text
     assert read(seeded_db, "SELECT assigned_by, weight, period FROM tasks WHERE id = ?",
-                [task_id]) == [("HK-0101", 1.5, "week")]  # assigned by their direct leader
+                [task_id]) == [("HK-0001", 1.5, "week")]  # self-registered (issue 10)
 
     assert post(me, f"/me/tasks/{task_id}/progress", progress="40",
                 note="Đã số hóa 40 hồ sơ").status_code == 303
