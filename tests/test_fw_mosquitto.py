@@ -70,7 +70,12 @@ def test_kiosk_rates_through_real_broker_and_leaves_a_will(fw_broker):
         assert r["id"] == DEV + ":3:0"
         assert (r["device"], r["level"], r["scale"], r["officer"]) == (DEV, 4, 4, "HK-0001")
         assert r["excluded"] is None and isinstance(r["ts"], int)
-        assert kiosk.wait_until(lambda: kiosk.sent_acked == 1 and kiosk.queue_depth == 0)
+        # The broker's PUBACK alone does not let the rating go: the collector's ack does.
+        assert kiosk.wait_until(lambda: kiosk.sent_acked == 1)
+        assert kiosk.queue_depth == 1 and kiosk.device.awaiting_confirmation == 1
+        obs.c.publish("hailong/v1/devices/%s/ack" % DEV, b'{"v":1,"boot":3,"seq":[0]}',
+                      qos=1).wait_for_publish(5)
+        assert kiosk.wait_until(lambda: kiosk.queue_depth == 0 and kiosk.confirmed == 1)
         assert "Xin cảm ơn Ông/Bà!" in kiosk.screen_text()
         kiosk.kill()
         will, _ = obs.expect("hailong/v1/devices/%s/status" % DEV,

@@ -9,25 +9,12 @@ Device(config, clock, net, display, store=None, load_config=None, mem_free=None)
   most max_in_flight waiting for PUBACK), redraw the display when its text changed.
 
 Ratings are taken offline from the first second; they wait in the outbox (on the device, the
-flash journal) until the COLLECTOR confirms it committed them (protocol: ack), not merely
-until the broker's PUBACK: a broker that loses its store, its queue or the collector's session
-then costs a resend, never a rating. A rating moves through three states, the last two kept in
-RAM only (after a reboot everything in the journal is unsent):
-  unsent -> in flight (PUBLISH sent, waiting for PUBACK: `_in_flight`, packet id -> key)
-         -> sent (PUBACKed, waiting for the confirmation: `_sent`, key -> resend deadline)
-         -> confirmed: removed from the outbox.
+flash journal) until the collector confirms it committed them (protocol: ack), not merely
+until the broker's PUBACK; kiosk.sender decides what to send and when a rating may go.
 On every connect: status (retained, QoS 1), then SUBSCRIBE to our assignment, command, session
-and ack, then the queue from the oldest record; everything unconfirmed counts as unsent again,
-so it goes again with the same ids. A missing PUBACK for 10 s makes the client drop the link
-(kiosk.mqtt), and we reconnect. A sent rating whose confirmation did not come within
-confirm_timeout_s of its PUBACK goes again on the same link.
-
-Bounds (RAM and the broker's queue): only the oldest `max_unconfirmed` records of the outbox
-(20) are ever in flight or sent, so `_sent` stays that small. While the collector confirms
-nothing at all (down, or far behind), the timeout doubles after each round of resends, up to
-16 times (16 min by default), and falls back to confirm_timeout_s at the next confirmation:
-a collector down for days adds at most 20 copies per device every 16 minutes to the broker's
-queue instead of a copy of every rating every minute. The collector stores each id once.
+and ack, then the queue from the oldest record; everything unconfirmed goes again, with the
+same ids. A missing PUBACK for 10 s makes the client drop the link (kiosk.mqtt), and we
+reconnect. A sent rating not confirmed within confirm_timeout_s of its PUBACK goes again.
 
 Boundaries passed in:
 - clock: uptime_ms() (monotonic, not wrapping) and wall_ms() (unix ms or None);
@@ -44,9 +31,8 @@ queue_capacity, scale, keepalive_s, ack_timeout_s, status_interval_s, max_in_fli
 max_unconfirmed, confirm_timeout_s, backoff_min_s, backoff_max_s, session_mode,
 reason_max_level, reason_timeout_s, session_timeout_s.
 
-Counters: sent_acked (PUBACKs of ratings), confirmed (ratings the collector confirmed and
-the outbox let go), resent (ratings sent again after their confirmation timed out),
-stale_confirmations (confirmed seqs no longer queued: a repeated ack), invalid["ack"].
+Counters: sent_acked, confirmed, resent, stale_confirmations (kiosk.sender), invalid[kind]
+for each message kind from the collector that could not be decoded.
 
 Long presses (the technician screen) travel through the same ring as presses, as a negative
 level, so the interrupt path stays one write of two ints.
@@ -58,11 +44,10 @@ except ImportError:  # CPython host
     def const(x):
         return x
 
-from kiosk import codec, mqtt, outbox, rating, screen
+from kiosk import codec, mqtt, outbox, rating, screen, sender
 from kiosk import config as config_file
 
 _RING = const(32)  # presses buffered between two steps; a step runs every ~10 ms
-_CONFIRM_BACKOFF_MAX = const(4)  # the confirmation timeout doubles at most 4 times (16x)
 # Protocol limits for `ts`: 2020-01-01 .. 2100-01-01 (unix ms). An ESP32 RTC that was never
 # synced starts in 2000; such a time is worse than none, so it is sent as null.
 TS_MIN = 1577836800000
@@ -122,11 +107,8 @@ class Device:
         self._t_session = codec.topic(self.device_id, "session")
         self._t_ack = codec.topic(self.device_id, "ack")
         self.client = self._make_client()
-        self._in_flight = {}  # packet id -> record key (None once confirmed), awaiting PUBACK
-        self._sent = {}  # record key -> uptime ms at which it goes again without confirmation
-        self._confirm_backoff = 0  # doublings of confirm_timeout_s since the last confirmation
-        self._pump_at = 0  # next uptime the queue may have something to send; None: on an event
-        self._pump_held = None  # the record held for its reason when the queue was last looked at
+        self.sender = sender.Sender(self.outbox)
+        self._apply_send_limits(config)
         self._link = False  # a connection attempt or session exists
         self._session = False  # CONNACK received and the session set up
         self._next_attempt = 0
@@ -139,10 +121,6 @@ class Device:
         self._shown_backlog = None
         self._shown_version = None
         # Counters (status, diagnostics). Nothing is dropped without a count.
-        self.sent_acked = 0
-        self.confirmed = 0
-        self.resent = 0
-        self.stale_confirmations = 0
         self.invalid = {"assignment": 0, "command": 0, "session": 0, "ack": 0}
         self.config_errors = 0
         self.press_overflow = 0
@@ -204,7 +182,28 @@ class Device:
     @property
     def awaiting_confirmation(self):
         """Ratings PUBACKed by the broker, not yet confirmed by the collector (this link)."""
-        return len(self._sent)
+        return self.sender.awaiting
+
+    @property
+    def sent_acked(self):
+        return self.sender.sent_acked
+
+    @property
+    def confirmed(self):
+        return self.sender.confirmed
+
+    @property
+    def resent(self):
+        return self.sender.resent
+
+    @property
+    def stale_confirmations(self):
+        return self.sender.stale_confirmations
+
+    def _apply_send_limits(self, config):
+        self.sender.max_in_flight = _cfg(config, "max_in_flight")
+        self.sender.window = _cfg(config, "max_unconfirmed")
+        self.sender.confirm_ms = int(_cfg(config, "confirm_timeout_s") * 1000)
 
     @property
     def ignored(self):
@@ -257,11 +256,11 @@ class Device:
                 rec = self.panel.press(level, t, ts)
                 if rec is not None:
                     self.outbox.add(rec)
-                    self._pump_at = now
+                    self.sender.touch(now)
                 amendment = self.panel.take_amendment()
                 if amendment is not None:
                     self.outbox.replace(amendment[1])
-                    self._pump_at = now
+                    self.sender.touch(now)
             self._tail = (i + 1) % _RING
 
     # --- loop ----------------------------------------------------------------------------
@@ -281,13 +280,7 @@ class Device:
         # PUBACK only says the broker has the rating: it stays queued until the collector's
         # confirmation, which may come on this link or, after a resend, on a later one.
         for pid in c.take_acked():
-            if pid not in self._in_flight:
-                continue
-            key = self._in_flight.pop(pid)
-            self.sent_acked += 1
-            self._pump_at = now  # room in flight
-            if key is not None:  # None: confirmed while this copy was in flight
-                self._sent[key] = now + self._confirm_ms()
+            self.sender.puback(pid, now)
         if c.state == mqtt.DISCONNECTED:
             if self._link:
                 self._lost(now)
@@ -299,7 +292,7 @@ class Device:
                 self._start_session(now)
             if now >= self._next_status:
                 self._publish_status(now)
-            self._pump(now)
+            self.sender.pump(now, self.panel.held, self._send)
 
     def _try_connect(self, now):
         try:
@@ -319,10 +312,7 @@ class Device:
     def _lost(self, now):
         self._link = False
         self._session = False
-        # Everything unconfirmed is sent again on the next session: a broker that lost its
-        # store (the usual reason for a dropped link) may have lost what it PUBACKed.
-        self._in_flight = {}
-        self._sent = {}
+        self.sender.drop()
         self.last_error = self.client.last_error
         self._schedule_retry(now)
 
@@ -330,9 +320,7 @@ class Device:
         self._session = True
         self.connects += 1
         self._backoff_ms = _cfg(self.config, "backoff_min_s") * 1000
-        self._in_flight = {}
-        self._sent = {}
-        self._pump_at = now
+        self.sender.reset(now)
         # Protocol order: status first, then subscribe, then the queue (so the ack topic is
         # subscribed before the first rating can be confirmed).
         self._publish_status(now)
@@ -349,62 +337,8 @@ class Device:
         self.client.publish(self._t_status, payload, now, qos=1, retain=True)
         self._next_status = now + _cfg(self.config, "status_interval_s") * 1000
 
-    def _confirm_ms(self):
-        return int(_cfg(self.config, "confirm_timeout_s") * 1000) << self._confirm_backoff
-
-    def _pump(self, now):
-        """Send what is unsent or overdue among the oldest records, within the bounds.
-
-        Looks at the queue only when something changed (a record, a PUBACK, a confirmation,
-        the held record, a new session) or a deadline came: not every 10 ms step, which would
-        copy the window each time.
-        """
-        held = self.panel.held
-        due = self._pump_at
-        if (due is None or now < due) and held == self._pump_held:
-            return
-        self._pump_held = held
-        self._pump_at = None
-        limit = _cfg(self.config, "max_in_flight")
-        if len(self._in_flight) >= limit or not len(self.outbox):
-            return  # a PUBACK or a new record brings us back
-        flying = list(self._in_flight.values())  # at most max_in_flight keys
-        overdue = False
-        # The record waiting for its reason is held back; those behind it may go.
-        for rec in self.outbox.first(_cfg(self.config, "max_unconfirmed")):
-            key = (rec[0], rec[1])
-            if key in flying or key == held:
-                continue
-            deadline = self._sent.get(key)
-            if deadline is not None and now < deadline:
-                if self._pump_at is None or deadline < self._pump_at:
-                    self._pump_at = deadline
-                continue
-            if len(self._in_flight) >= limit:
-                break  # the next PUBACK brings us back
-            pid = self.client.publish(self._t_rating, self._encode(rec), now, qos=1)
-            if pid is None:
-                return  # link dropped; the next step reconnects
-            self._in_flight[pid] = key
-            if deadline is not None:
-                # No confirmation in time: the broker may have lost it, or the collector is
-                # down or behind. Sent again, same id; the collector stores it once.
-                del self._sent[key]
-                self.resent += 1
-                overdue = True
-        if overdue and self._confirm_backoff < _CONFIRM_BACKOFF_MAX:
-            self._confirm_backoff += 1
-        if len(self._sent) > 2 * _cfg(self.config, "max_unconfirmed"):
-            self._forget_gone()
-
-    def _forget_gone(self):
-        """Drop `_sent` keys no longer in the window (e.g. dropped by a full outbox)."""
-        keep = {}
-        for rec in self.outbox.first(_cfg(self.config, "max_unconfirmed")):
-            key = (rec[0], rec[1])
-            if key in self._sent:
-                keep[key] = self._sent[key]
-        self._sent = keep
+    def _send(self, rec):
+        return self.client.publish(self._t_rating, self._encode(rec), self._now, qos=1)
 
     def _encode(self, rec):
         # Records replayed from an older journal have no reason/dossier fields.
@@ -450,7 +384,7 @@ class Device:
         if topic == self._t_ack:
             ack = self._decoded("ack", codec.decode_ack, payload)
             if ack is not None:
-                self._confirm(ack["boot"], ack["seq"])
+                self.sender.confirm(ack["boot"], ack["seq"], self._now)
         elif topic == self._t_assign:
             a = self._decoded("assignment", codec.decode_assignment, payload)
             if a is not None:
@@ -471,28 +405,6 @@ class Device:
                 self.panel.open_session(session["dossier"], session["seconds"], self._now)
             else:
                 self.panel.close_session()
-
-    def _confirm(self, boot, seqs):
-        """The collector committed these ratings: they leave the outbox (the journal)."""
-        for seq in seqs:
-            key = (boot, seq)
-            if self.outbox.remove(key):
-                self.confirmed += 1
-            else:
-                self.stale_confirmations += 1  # a repeated ack, or a rating already confirmed
-            self._sent.pop(key, None)
-            for pid in list(self._in_flight):
-                if self._in_flight[pid] == key:
-                    self._in_flight[pid] = None  # its PUBACK must not put it back in _sent
-        # The collector is there: timeouts back to confirm_timeout_s, and whatever was waiting
-        # on a longer one is due by then.
-        if self._confirm_backoff:
-            self._confirm_backoff = 0
-            latest = self._now + self._confirm_ms()
-            for key in list(self._sent):
-                if self._sent[key] > latest:
-                    self._sent[key] = latest
-        self._pump_at = self._now
 
     def reload_config(self):
         """Re-read the configuration and apply it; the queue is kept as it is."""
@@ -518,6 +430,7 @@ class Device:
         self.panel.reason_timeout_ms = int(_cfg(merged, "reason_timeout_s") * 1000)
         self.panel.session_timeout_ms = int(_cfg(merged, "session_timeout_s") * 1000)
         self.outbox.capacity = _cfg(merged, "queue_capacity")
+        self._apply_send_limits(merged)
         link_keys = ("host", "port", "username", "password", "keepalive_s", "ack_timeout_s")
         for k in link_keys:
             if old.get(k) != merged.get(k):
@@ -526,8 +439,7 @@ class Device:
                 self.client = self._make_client()
                 self._link = False
                 self._session = False
-                self._in_flight = {}
-                self._sent = {}
+                self.sender.drop()
                 self._next_attempt = self._now
                 break
         return True

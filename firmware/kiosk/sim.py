@@ -103,8 +103,9 @@ class SimulatedKiosk:
 
     state_dir: a folder standing in for the device's flash. With it the outbox is the
     power-safe journal and the boot counter is kept there, as on the board, so a kiosk
-    killed and started again on the same folder resends what it had not delivered, under the
-    original ids. Without it the outbox lives in RAM and `boot` is taken as given.
+    killed and started again on the same folder resends what the collector had not
+    confirmed, under the original ids. Without it the outbox lives in RAM and `boot` is taken
+    as given.
     """
 
     def __init__(self, device_id, host, port, *, username=None, password=None,
@@ -216,6 +217,11 @@ class SimulatedKiosk:
     @property
     def sent_acked(self):
         return self.device.sent_acked
+
+    @property
+    def confirmed(self):
+        """Ratings the collector confirmed (protocol: ack); they have left the outbox."""
+        return self.device.confirmed
 
     def wait_until(self, predicate, timeout=5.0):
         """Poll predicate() every 10 ms; True when it held before the timeout."""

@@ -218,6 +218,28 @@ def test_a_rating_unconfirmed_after_confirm_timeout_goes_again_with_backoff():
     assert dev.queue_depth == 0 and dev.confirmed == 2
 
 
+def test_a_silent_collector_is_probed_with_the_oldest_rating_only():
+    dev, clock, broker, display = make(confirm_timeout_s=10)
+    broker.confirm = False
+    run(dev, clock, broker, 200)
+    for level in (1, 2, 3):
+        dev.press(level)
+    run(dev, clock, broker, 10500, dt=100)
+    # First timeout: the broker may have lost them all, every one goes again.
+    assert [r["seq"] for r in broker.ratings()] == [0, 1, 2, 0, 1, 2]
+    run(dev, clock, broker, 20500, dt=100)
+    # Still silent: the collector is down or behind; one copy probes it.
+    assert [r["seq"] for r in broker.ratings()][6:] == [0]
+    run(dev, clock, broker, 40500, dt=100)
+    assert len(broker.ratings()) == 8, "one copy a round, the round twice as long"
+    run(dev, clock, broker, 80500, dt=100)
+    assert len(broker.ratings()) == 9
+    confirm(broker, 7, [0], 31)  # it answers: the others are due within 10 s
+    run(dev, clock, broker, 10500, dt=100)
+    assert sorted(r["seq"] for r in broker.ratings()[9:]) == [1, 2]
+    assert dev.queue_depth == 2
+
+
 def test_the_confirmation_backoff_stops_at_16_times():
     dev, clock, broker, display = make(confirm_timeout_s=10)
     broker.confirm = False
