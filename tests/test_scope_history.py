@@ -14,7 +14,7 @@ from accounts_support import admin_headers, as_officer, token_headers
 from factories import T0, incoming, rating_bytes
 from fastapi.testclient import TestClient
 
-from collector import queries
+from collector import queries, reports
 from collector.api import create_app
 from collector.settings import Settings
 from collector.store import Store, now_ms
@@ -133,7 +133,7 @@ def full_scans(db, run, table):
 
 
 @pytest.mark.parametrize("run", [
-    lambda db: queries.month_satisfaction_by_officer(db, "2026-03"),
+    lambda db: reports.officers_overview(db, "2026-03"),
     lambda db: queries.recent_ratings(db, limit=50),
 ], ids=["overview", "recent ratings"])
 def test_the_overview_and_recent_ratings_use_an_index(store, run):
