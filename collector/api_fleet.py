@@ -82,8 +82,8 @@ def get_fleet(db: Db, allowed: AllowedUnits,
             raise HTTPException(status_code=404, detail=f"Không có đơn vị {unit!r} / "
                                                         f"No unit {unit!r}")
         if allowed is not None and unit not in allowed:
-            raise _refuse(f"Đơn vị {unit} ngoài phạm vi tài khoản của bạn",
-                          f"Unit {unit} is outside your account's scope")
+            raise _refuse("Đơn vị này ngoài phạm vi tài khoản của bạn",
+                          "This unit is outside your account's scope")
         units = subtree if allowed is None else subtree & allowed
     return fleet.fleet(db, now_ms=now_ms(), unit_ids=units, limit=limit, offset=offset,
                        state=state, search=q)
@@ -96,8 +96,8 @@ def _device_or_error(db: sqlite_utils.Database, device_id: str,
         raise HTTPException(status_code=404, detail=f"Không có thiết bị {device_id!r} / "
                                                     f"No device {device_id!r}")
     if allowed is not None and item["unit_id"] not in allowed:
-        raise _refuse(f"Thiết bị {device_id} ngoài phạm vi tài khoản của bạn",
-                      f"Device {device_id} is outside your account's scope")
+        raise _refuse("Thiết bị này ngoài phạm vi tài khoản của bạn",
+                      "This device is outside your account's scope")
     return item
 
 

@@ -197,8 +197,8 @@ def authorize(request: Request, who: Viewer, db) -> None:
     else:
         exists, unit_id = _target_unit(db, rule.target, key)
         if exists and not who.scope.sees_unit(unit_id):
-            raise refuse(f"{key} ngoài phạm vi tài khoản của bạn",
-                         f"{key} is outside your account's scope")
+            raise refuse("Thiết bị hay quầy này ngoài phạm vi tài khoản của bạn",
+                         "This device or counter is outside your account's scope")
 
 
 CurrentViewer = Annotated[Viewer, Depends(viewer)]
@@ -224,14 +224,15 @@ def require_officer_in_scope(who: Viewer, db, officer_id: str) -> None:
         raise HTTPException(status_code=404, detail=f"Không tìm thấy cán bộ {officer_id!r} / "
                                                     f"No officer {officer_id!r}")
     if not who.scope.sees_officer(officer_id, row[0]):
-        raise refuse(f"Cán bộ {officer_id} ngoài phạm vi tài khoản của bạn",
-                     f"Officer {officer_id} is outside your account's scope")
+        # The refusal names nothing, not even the id asked for: it is another unit's.
+        raise refuse("Cán bộ này ngoài phạm vi tài khoản của bạn",
+                     "This officer is outside your account's scope")
 
 
 def require_unit_in_scope(who: Viewer, unit_id: str) -> None:
     if not who.scope.sees_unit(unit_id):
-        raise refuse(f"Đơn vị {unit_id} ngoài phạm vi tài khoản của bạn",
-                     f"Unit {unit_id} is outside your account's scope")
+        raise refuse("Đơn vị này ngoài phạm vi tài khoản của bạn",
+                     "This unit is outside your account's scope")
 
 
 def acting_officer(who: CurrentViewer) -> str:
