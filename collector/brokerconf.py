@@ -1,10 +1,10 @@
-"""Mosquitto's password file and ACL, generated from the device registry.
+"""Mosquitto's password file, ACL and configuration, generated from the device registry.
 
 What the ACL grants (docs/protocol.md, "Topics"):
 - each active device with credentials may PUBLISH only its own `rating` and `status` and
-  READ only its own `assignment`, `command` and `session`;
+  READ only its own `assignment`, `command`, `session` and `ack`;
 - the collector's account reads every device's `rating` and `status` and writes every
-  device's `assignment`, `command` and `session`;
+  device's `assignment`, `command`, `session` and `ack` (messages.OUTBOUND_KINDS);
 - nobody else gets anything: with `acl_file` set, Mosquitto denies whatever is not listed,
   and with `allow_anonymous false` only accounts in the password file connect. Retired
   devices are simply absent from both files.
@@ -12,6 +12,13 @@ What the ACL grants (docs/protocol.md, "Topics"):
 Mosquitto 2.0 grants every SUBSCRIBE and enforces read access when it delivers, and it
 acknowledges a denied QoS 1 PUBLISH as if it went through: a device never learns it was
 refused, the message just goes nowhere (tests/test_broker_acl.py shows both on a real broker).
+
+The configuration (`hailong.conf`, `conf_text`) is complete for the deployment on top of
+Debian's /etc/mosquitto/mosquitto.conf, which includes it from /etc/mosquitto/conf.d and
+already sets `pid_file`, `persistence_location /var/lib/mosquitto/` and `log_dest file` (a
+second `persistence_location` or `pid_file` would stop Mosquitto: "Duplicate ... value").
+Every line carries its reason; the tests' broker (tests/mosquitto.py) runs this same text with
+only its port, paths and security files substituted.
 
 Files are written atomically (temporary file, fsync, rename) so the broker, reloading at any
 moment, reads either the old file or the new one; the ACL is written before the password file
@@ -41,7 +48,10 @@ DEFAULT_COLLECTOR_USER = "hailong-collector"
 PASSWD_NAME = "hailong.passwd"
 ACL_NAME = "hailong.acl"
 CONF_NAME = "hailong.conf"
+DEFAULT_PORT = 1883
 BROKER_GROUP = "mosquitto"
+# A host name or an IP address, nothing that could end the `listener` line.
+ADDRESS_PATTERN = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
 # Mosquitto reads `user NAME` to the end of the line and `NAME:` up to the colon: no spaces,
 # no colon, nothing that could start another line.
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -96,11 +106,100 @@ def passwd_text(accounts: Sequence[Account]) -> str:
     return "".join(f"{a.username}:{a.password_hash}\n" for a in accounts)
 
 
-def conf_text(passwd: Path, acl: Path) -> str:
-    """A configuration snippet to include from mosquitto.conf (e.g. in /etc/mosquitto/conf.d)."""
-    return (HEADER + "allow_anonymous false\n"
-            f"password_file {passwd.resolve()}\n"
-            f"acl_file {acl.resolve()}\n")
+# The collector's queue while it is down, sized for three days of a large site: 100 devices,
+# each sending 1,440 statuses a day (one a minute), up to 500 ratings and, from firmware that
+# waits for the collector's confirmation, about 90 probe copies: about 2,000 messages a day,
+# so 600,000 for three days. Mosquitto keeps every queued message in RAM, about 500 bytes with
+# its bookkeeping: a full queue costs about 0.5 GB. The byte limit counts payload bytes only.
+QUEUED_MESSAGES = 1_000_000
+QUEUED_BYTES = 256 * 1024 * 1024
+# The protocol's payloads are at most 1024 bytes (docs/protocol.md); a packet adds its topic
+# and a few header bytes. 8 KiB leaves room to see (and keep) an oversized one.
+MAX_PACKET_SIZE = 8192
+
+
+def conf_text(passwd: Path, acl: Path, *, port: int = DEFAULT_PORT,
+              address: str | None = None) -> str:
+    """The Mosquitto configuration for the deployment, each line with its reason (pure).
+
+    Meant for /etc/mosquitto/conf.d on Debian (see the module docstring); `address` None
+    listens on every interface, as counters on the LAN need.
+    """
+    listener = f"listener {port}" + (f" {address}" if address else "")
+    return HEADER + f"""\
+# Included by Debian's /etc/mosquitto/mosquitto.conf (include_dir /etc/mosquitto/conf.d), which
+# already sets pid_file, persistence_location /var/lib/mosquitto/ and log_dest file: they are
+# not repeated here (Mosquitto refuses a second persistence_location or pid_file). Listener
+# and limit changes need `systemctl restart mosquitto`; the password file and ACL reload on
+# SIGHUP (`hailong broker-config --reload`).
+
+# --- Who may connect -------------------------------------------------------------------------
+# The counters reach the broker over the LAN: without a listener line Mosquitto 2 listens on
+# localhost only. (For TLS, add a listener on 8883 with certfile/keyfile.)
+{listener}
+# Only the accounts of the password file: one per device, one for the collector.
+allow_anonymous false
+# Written from the registry by `hailong broker-config`; hashes only.
+password_file {passwd.resolve()}
+# Each account only its own topics (docs/protocol.md); Mosquitto denies what is not listed.
+acl_file {acl.resolve()}
+
+# --- Nothing acknowledged may be lost --------------------------------------------------------
+# Keep the collector's session and its queue on disk across broker restarts (Debian sets it
+# too; it is stated here because everything below depends on it).
+persistence true
+# Save the in-memory store every 60 s, not Debian's default 1800 s: a broker killed before it
+# saved forgets the collector's persistent session (its subscriptions) and every message
+# queued since the last save. The devices resend what the collector never confirmed, but
+# firmware older than the confirmation (protocol: ack) does not. A save writes the whole store
+# (about 0.5 GB for a full queue): seconds of disk a minute during a long outage.
+autosave_interval 60
+# ... counted in seconds, not in changes.
+autosave_on_changes false
+# The collector's queue while it is down (Debian's default of 1000 is about two hours of 8
+# devices; then "Outgoing messages are being dropped"). 1,000,000 messages is three days of
+# 100 devices (a status a minute, up to 500 ratings and the devices' probes a day each); 0
+# would mean unlimited, and an outage would then end with the broker out of memory instead.
+max_queued_messages {QUEUED_MESSAGES}
+# ... and at most 256 MiB of payloads (about 0.5 GB of RAM at the message limit above):
+# whichever comes first bounds the broker's memory, also if payloads grow.
+max_queued_bytes {QUEUED_BYTES}
+# The collector's session must outlive any outage its queue covers (three days and more), or
+# the queue goes with it; a session nobody resumes (a collector started with another
+# --client-id) still goes after 30 days instead of holding its queue's memory for ever.
+persistent_client_expiration 30d
+# Up to 200 unacknowledged messages on their way to one client: the collector commits up to 200
+# at a time and acknowledges after the commit; Mosquitto's default of 20 would cap every
+# commit at 20 and drain a three-day backlog ten times slower.
+max_inflight_messages 200
+
+# --- Bounded payloads ------------------------------------------------------------------------
+# Protocol payloads are at most 1024 bytes. A packet above 8 KiB closes the sender's
+# connection before Mosquitto buffers it (a 64 MB publish would otherwise sit in its memory,
+# then in the collector's); up to that, an oversized payload reaches the collector, which
+# keeps it as `too_large` evidence. Not message_size_limit: Mosquitto 2 recommends this line
+# instead, and message_size_limit drops a payload silently, PUBACK sent, logged only at debug.
+max_packet_size {MAX_PACKET_SIZE}
+
+# --- Log (to Debian's /var/log/mosquitto/mosquitto.log) ---------------------------------------
+# Errors, warnings (e.g. "Outgoing messages are being dropped"), notices and information.
+log_type error
+log_type warning
+log_type notice
+log_type information
+# Who connected and left, and why: the trail of a device that dropped off.
+connection_messages true
+# Readable times, to set beside the collector's log.
+log_timestamp true
+log_timestamp_format %Y-%m-%dT%H:%M:%S
+"""
+
+
+def check_listener(port: int, address: str | None) -> None:
+    if not 1 <= port <= 65535:
+        raise BrokerConfigError(f"bad port {port}: 1 to 65535")
+    if address is not None and not ADDRESS_PATTERN.match(address):
+        raise BrokerConfigError(f"bad listen address {address!r}: an IP address or host name")
 
 
 def check_collector_user(name: str) -> None:
@@ -110,9 +209,11 @@ def check_collector_user(name: str) -> None:
 
 
 def generate(db: sqlite_utils.Database, out_dir: Path, *, collector_user: str,
-             collector_password: str, group: str = BROKER_GROUP) -> BrokerFiles:
-    """Write the password file, the ACL and the snippet for the registry's active devices."""
+             collector_password: str, group: str = BROKER_GROUP, port: int = DEFAULT_PORT,
+             address: str | None = None) -> BrokerFiles:
+    """Write the password file, the ACL and the configuration for the registry's devices."""
     check_collector_user(collector_user)
+    check_listener(port, address)
     accounts = [Account(device, hashed) for device, hashed in broker_accounts(db)]
     if any(account.username == collector_user for account in accounts):
         raise BrokerConfigError(f"a device is registered as {collector_user!r}, the "
@@ -131,7 +232,8 @@ def generate(db: sqlite_utils.Database, out_dir: Path, *, collector_user: str,
     # ACL first: see the module docstring.
     _write(files, files.acl, acl_text(files.devices, collector_user), 0o640, group)
     _write(files, files.passwd, passwd, 0o640, group)
-    _write(files, files.conf, conf_text(files.passwd, files.acl), 0o644, group)
+    _write(files, files.conf, conf_text(files.passwd, files.acl, port=port, address=address),
+           0o644, group)
     return files
 
 

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .brokerconf import (ACL_NAME, BROKER_GROUP, CONF_NAME, DEFAULT_COLLECTOR_USER, PASSWD_NAME,
-                         BrokerConfigError, generate, reload_broker)
+from .brokerconf import (ACL_NAME, BROKER_GROUP, CONF_NAME, DEFAULT_COLLECTOR_USER,
+                         DEFAULT_PORT, PASSWD_NAME, BrokerConfigError, generate, reload_broker)
 from .cli import UsageError
 from .credentials import load_or_create_secret
 from .messages import SCALES
@@ -190,7 +190,8 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as error:
             raise UsageError(str(error)) from None
         files = generate(registry.db, args.out, collector_user=args.collector_user,
-                         collector_password=password, group=args.group)
+                         collector_password=password, group=args.group, port=args.port,
+                         address=args.listen_address)
     changed = set(files.changed)
     for path in (files.passwd, files.acl, files.conf):
         print(f"{path}  {'đã ghi / written' if path in changed else 'không đổi / unchanged'}")
@@ -203,9 +204,14 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
               + " — hailong devices rotate-credentials ID")
     for warning in files.warnings:
         print(f"cảnh báo / warning: {warning}", file=sys.stderr)
+    if files.conf in changed:
+        print(f"{files.conf.name} đã thay đổi: cổng nghe (listener) chỉ có hiệu lực sau khi khởi "
+              "động lại Mosquitto (systemctl restart mosquitto) / changed: a new listener takes "
+              "effect only when Mosquitto restarts; the other lines apply on reload")
     if not args.reload:
-        print(f"Thêm vào mosquitto.conf / include from mosquitto.conf: {files.conf}; "
-              "then reload the broker (--reload PIDFILE, or systemctl reload mosquitto)")
+        print(f"Debian nạp {files.conf.name} từ /etc/mosquitto/conf.d / Debian's Mosquitto "
+              f"includes {files.conf} from /etc/mosquitto/conf.d; then reload the broker "
+              "(--reload PIDFILE, or systemctl reload mosquitto)")
         return 0
     try:
         pid = reload_broker(args.reload)
@@ -257,7 +263,7 @@ def add_device_commands(subparsers: argparse._SubParsersAction) -> None:
 
     broker = subparsers.add_parser(
         "broker-config", parents=[database],
-        help="write Mosquitto's password file and ACL from the registry")
+        help="write Mosquitto's password file, ACL and configuration from the registry")
     broker.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help=f"where to write {PASSWD_NAME}, {ACL_NAME} and {CONF_NAME} "
                              "(e.g. /etc/mosquitto/conf.d)")
@@ -267,6 +273,12 @@ def add_device_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="file holding the collector's password, created with a new one "
                              "(mode 0600) if missing (default: collector.password beside "
                              "the database)")
+    broker.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"the port the devices and the collector connect to "
+                             f"(default {DEFAULT_PORT})")
+    broker.add_argument("--listen-address", metavar="ADDRESS",
+                        help="listen on this address only (default: every interface, as "
+                             "counters on the LAN need)")
     broker.add_argument("--group", default=BROKER_GROUP,
                         help=f"group that may read the files (default {BROKER_GROUP})")
     broker.add_argument("--reload", type=Path, metavar="PIDFILE",

@@ -1,12 +1,25 @@
 """A real Mosquitto broker for the tests, on a free 127.0.0.1 port, stopped afterwards.
 
-Started as root, Mosquitto drops to the `mosquitto` user, so its configuration lives in a
-directory that user can read. Persistence is on, in that directory, so a test may restart the
-broker and keep sessions.
+The broker runs what production runs: Debian's /etc/mosquitto/mosquitto.conf (DEBIAN_CONF)
+including the configuration `hailong broker-config` writes (collector.brokerconf.conf_text),
+with only the port, the paths and the security files substituted — never a friendlier limit
+(a test suite that queues more than production hides the losses production would have).
 
-Anonymous clients are allowed unless a test gives a password file (then `allow_anonymous
-false`) and optionally an ACL file; such files must be readable by `mosquitto`, which re-reads
-them as that user on `reload()` (SIGHUP). The pid is in `pid_file`, as a packaged broker's is.
+- port: a free one, on 127.0.0.1 only;
+- paths: pid file, persistence location and include folder in a fresh directory; the log goes
+  to stderr, which lands in `log` (`log_text()`);
+- security: without a password file, anonymous clients are allowed (`allow_anonymous true`, no
+  password_file or acl_file lines); with one, the generated lines point at the test's files
+  (the ACL line only when an ACL is given).
+
+`extra_config` is appended after the include, so a test may make a limit *stricter* to show
+what happens at that limit; nothing else should use it.
+
+Started as root, Mosquitto drops to the `mosquitto` user, so its directory is world-writable
+and its files world-readable; a password file and ACL must be readable by `mosquitto`, which
+re-reads them as that user on `reload()` (SIGHUP). The pid is in `pid_file`, as a packaged
+broker's is. `stop()` and `start()` again keep the port and the store; `kill()` is a SIGKILL
+(nothing saved since the last autosave); `store_path` is the persistence file.
 """
 
 from __future__ import annotations
@@ -20,7 +33,27 @@ import tempfile
 import time
 from pathlib import Path
 
+from collector.brokerconf import CONF_NAME, conf_text
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+# /etc/mosquitto/mosquitto.conf of Debian 12's mosquitto 2.0.11 package, as installed
+# (tests/test_broker_conf.py checks it against the installed file).
+DEBIAN_CONF = """\
+# Place your local configuration in /etc/mosquitto/conf.d/
+#
+# A full description of the configuration file is at
+# /usr/share/doc/mosquitto/examples/mosquitto.conf.example
+
+pid_file /run/mosquitto/mosquitto.pid
+
+persistence true
+persistence_location /var/lib/mosquitto/
+
+log_dest file /var/log/mosquitto/mosquitto.log
+
+include_dir /etc/mosquitto/conf.d
+"""
 
 
 def free_port() -> int:
@@ -29,35 +62,65 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def main_conf(directory: Path) -> str:
+    """Debian's main configuration with its paths moved into `directory`."""
+    text = DEBIAN_CONF
+    for debian, ours in [("pid_file /run/mosquitto/mosquitto.pid",
+                          f"pid_file {directory / 'mosquitto.pid'}"),
+                         ("persistence_location /var/lib/mosquitto/",
+                          f"persistence_location {directory}/"),
+                         ("log_dest file /var/log/mosquitto/mosquitto.log", "log_dest stderr"),
+                         ("include_dir /etc/mosquitto/conf.d",
+                          f"include_dir {directory / 'conf.d'}")]:
+        assert debian in text, debian
+        text = text.replace(debian, ours)
+    return text
+
+
+def substituted_conf(port: int, password_file: Path | None, acl_file: Path | None) -> str:
+    """brokerconf's configuration with only the listener and the security files substituted."""
+    placeholder = Path("/nonexistent")
+    text = conf_text(password_file or placeholder, acl_file or placeholder, port=port,
+                     address="127.0.0.1")
+    lines = []
+    for line in text.splitlines():
+        if password_file is None and line == "allow_anonymous false":
+            line = "allow_anonymous true"
+        elif password_file is None and line.startswith("password_file "):
+            continue
+        elif acl_file is None and line.startswith("acl_file "):
+            continue
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 class Mosquitto:
     def __init__(self, *, extra_config: str = "", password_file: Path | None = None,
                  acl_file: Path | None = None):
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="hailong-mosquitto-"))
         os.chmod(self.dir, 0o777)  # the broker, running as `mosquitto`, writes its store here
+        include = self.dir / "conf.d"
+        include.mkdir()
+        os.chmod(include, 0o755)
         self.config = self.dir / "mosquitto.conf"
         self.pid_file = self.dir / "mosquitto.pid"
-        security = "allow_anonymous true\n"
-        if password_file is not None:
-            security = f"allow_anonymous false\npassword_file {password_file}\n"
-        if acl_file is not None:
-            security += f"acl_file {acl_file}\n"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            + security +
-            f"pid_file {self.pid_file}\n"
-            "persistence true\n"
-            f"persistence_location {self.dir}/\n"
-            "max_queued_messages 100000\n"
-            "log_dest stderr\n"
-            + extra_config)
+        self.hailong_conf = include / CONF_NAME
+        self.hailong_conf.write_text(substituted_conf(self.port, password_file, acl_file))
+        self.config.write_text(main_conf(self.dir) + extra_config)
         os.chmod(self.config, 0o644)
+        os.chmod(self.hailong_conf, 0o644)
         self.log = self.dir / "mosquitto.log"
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def store_path(self) -> Path:
+        """The persistence file (Mosquitto's default name in persistence_location)."""
+        return self.dir / "mosquitto.db"
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":
         with open(self.log, "ab") as log:
@@ -102,6 +165,7 @@ class Mosquitto:
         self.wait_reloaded(previous, timeout)
 
     def stop(self) -> None:
+        """SIGTERM: Mosquitto saves its store, then exits."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -109,6 +173,13 @@ class Mosquitto:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: whatever changed since the last autosave is lost, as in a power cut."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
         self.process = None
 
     def cleanup(self) -> None:

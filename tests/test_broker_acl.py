@@ -116,13 +116,15 @@ def test_acl_grants_each_device_only_its_own_topics():
         "topic write hailong/v1/devices/+/assignment\n"
         "topic write hailong/v1/devices/+/command\n"
         "topic write hailong/v1/devices/+/session\n"
+        "topic write hailong/v1/devices/+/ack\n"
         "\n"
         "user kiosk-x1\n"
         "topic write hailong/v1/devices/kiosk-x1/rating\n"
         "topic write hailong/v1/devices/kiosk-x1/status\n"
         "topic read hailong/v1/devices/kiosk-x1/assignment\n"
         "topic read hailong/v1/devices/kiosk-x1/command\n"
-        "topic read hailong/v1/devices/kiosk-x1/session\n")
+        "topic read hailong/v1/devices/kiosk-x1/session\n"
+        "topic read hailong/v1/devices/kiosk-x1/ack\n")
 
 
 @pytest.mark.parametrize("account, message", [
@@ -326,6 +328,23 @@ def test_a_device_publishes_its_own_topics_and_reads_only_its_own(broker, regist
     assert device_a.messages.empty()
 
 
+def test_only_the_collector_confirms_and_only_to_the_device_concerned(broker, registry):
+    """The ack topic (protocol: ack): the collector writes it for any device; a device reads
+    only its own and can neither confirm its own ratings nor another device's."""
+    collector = broker.connect(COLLECTOR, COLLECTOR_PASSWORD)
+    device_a = broker.connect(DEV_A, registry.passwords[DEV_A])
+    device_b = broker.connect(DEV_B, registry.passwords[DEV_B])
+    device_a.subscribe(device_topic(DEV_A, "ack"), device_topic(DEV_B, "ack"))
+    device_b.subscribe(device_topic(DEV_B, "ack"))
+    device_b.publish(device_topic(DEV_A, "ack"), b"forged by B")  # B may not confirm for A
+    device_a.publish(device_topic(DEV_A, "ack"), b"self-confirmed")  # nor A for itself
+    collector.publish(device_topic(DEV_B, "ack"), b"for B")
+    collector.publish(device_topic(DEV_A, "ack"), b"for A")
+    assert device_a.next_message() == (device_topic(DEV_A, "ack"), b"for A")
+    assert device_b.next_message() == (device_topic(DEV_B, "ack"), b"for B")
+    assert device_a.messages.empty() and device_b.messages.empty()
+
+
 def test_wrong_unknown_or_missing_credentials_are_not_authorised(broker, registry):
     assert broker.connect(DEV_A, registry.passwords[DEV_B]).not_authorised
     assert broker.connect("kiosk-zz-99", registry.passwords[DEV_A]).not_authorised
@@ -383,7 +402,8 @@ def test_the_collector_works_through_its_own_account(broker, registry, seeded_db
 
 def test_the_device_firmware_works_within_its_acl(broker, registry):
     """The firmware core (simulated board) logs in with its credentials and does its job:
-    status online, assignment shown, a rating delivered, the last will published for it."""
+    status online, assignment shown, a rating delivered and confirmed, the last will
+    published for it."""
     collector = broker.connect(COLLECTOR, COLLECTOR_PASSWORD)
     collector.subscribe(device_topic("+", "rating"), device_topic("+", "status"))
     assignment = {"v": 1, "state": "open", "counter": "Quầy 1", "scale": 4,
@@ -401,6 +421,9 @@ def test_the_device_firmware_works_within_its_acl(broker, registry):
         kiosk.press(4)
         topic, payload = collector.next_message()
         assert topic == device_topic(DEV_A, "rating") and json.loads(payload)["level"] == 4
+        assert kiosk.queue_depth == 1, "kept until the collector confirms it"
+        collector.publish(device_topic(DEV_A, "ack"), b'{"v":1,"boot":4,"seq":[0]}')
+        assert kiosk.wait_until(lambda: kiosk.queue_depth == 0 and kiosk.confirmed == 1)
         kiosk.kill()
         topic, payload = collector.next_message()
         assert (topic, json.loads(payload)["state"]) == (device_topic(DEV_A, "status"),
