@@ -196,6 +196,31 @@ def test_a_refusal_is_shown_in_the_page_language_and_changes_nothing(open_sessio
     assert read(seeded_db, "SELECT COUNT(*) FROM tasks WHERE title = 'X'") == [(0,)]
 
 
+def test_a_decided_month_refuses_task_forms_with_the_apis_status(open_session, seeded_db):
+    """Issue 10: the pages write through the same service as the API, so a month the head
+    has decided takes no task from a form either (409, the reason shown)."""
+    task_id = add_task(seeded_db, "HK-0001", "2026-03-20")
+    store = Store(seeded_db)
+    try:
+        store.db.execute("INSERT INTO evaluations (officer_id, month, final_grade, decided_by, "
+                         "decided_at, updated_at) VALUES ('HK-0001', ?, 'B', 'HK-0100', 1, 1)",
+                         [MONTH])
+    finally:
+        store.close()
+    me = open_session("HK-0001")
+    for path, fields in (("/me/tasks", {"title": "Bổ sung", "period": "week",
+                                        "deadline": "2026-03-20"}),
+                         (f"/me/tasks/{task_id}/done", {"completed_on": "2026-03-26"})):
+        refused = post(me, path, **fields)
+        assert refused.status_code == 409
+        assert "đã được thủ trưởng quyết định và khoá" in alert_text(refused.text)
+    lead = open_session("HK-0101")
+    refused = post(lead, f"/team/tasks/{task_id}/quality-error", reason="Sai số liệu")
+    assert refused.status_code == 409
+    assert read(seeded_db, "SELECT COUNT(*) FROM tasks") == [(1,)]
+    assert read(seeded_db, "SELECT COUNT(*) FROM task_flags") == [(0,)]
+
+
 def test_the_self_evaluation_waits_for_its_opening_day(open_session, day, seeded_db):
     day["today"] = date(2026, 3, 10)
     me = open_session("HK-0001")
