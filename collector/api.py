@@ -123,19 +123,31 @@ def create_app(settings: Settings) -> FastAPI:
         # Swagger UI's script comes from its CDN: this page needs the internet, the API not.
         return get_swagger_ui_html(openapi_url="/openapi.json", title="hailong API")
 
-    @app.get("/api/v1/health", tags=["system"])
-    def health(request: Request, db: Db) -> dict[str, Any]:
-        """Liveness for monitoring: broker connection and ingest totals, nothing personal."""
+    @app.get("/api/v1/health", tags=["system"], responses={503: {
+        "description": "degraded: the same body, `status` \"degraded\" and `reasons` saying "
+                       "why (collector/supervision.py)"}})
+    def health(request: Request, db: Db) -> Any:
+        """Liveness for monitoring, nothing personal: 200 `ok`, or 503 `degraded` with
+        `reasons`, each a fixed code: `broker_not_connected`; `broker_session_lost` (the broker
+        answered without the session this client id had: for 15 minutes after the loss, which
+        stays recorded in `session_lost_at`, unix ms); `writer_retrying` (the database refuses
+        commits, `store_error` says why); `messages_waiting` (a message uncommitted for more
+        than 10 s); `writer_stuck` (the writer silent for 60 s); `thread_stopped:{name}` (a
+        thread about to be restarted; `threads.restarts` counts restarts)."""
         ingest: Ingest | None = request.app.state.ingest
         totals = queries.totals(db)
         broker = {"configured": ingest is not None,
                   "connected": bool(ingest and ingest.connected.is_set()),
                   "error": ingest.last_error if ingest else None}
         store_error = ingest.store_error if ingest else None
-        degraded = ingest is not None and (not broker["connected"] or store_error is not None)
-        return {"status": "degraded" if degraded else "ok", "version": __version__,
-                "broker": broker, "store_error": store_error, "ratings_total": totals["stored"],
-                "duplicates_total": totals["duplicate"], "rejected_total": totals["rejected"]}
+        reasons = ingest.health_reasons() if ingest else []
+        body = {"status": "degraded" if reasons else "ok", "version": __version__,
+                "reasons": reasons, "broker": broker, "store_error": store_error,
+                "session_lost_at": ingest.session_lost_at if ingest else None,
+                "threads": {"restarts": dict(ingest.supervisor.restarts) if ingest else {}},
+                "ratings_total": totals["stored"], "duplicates_total": totals["duplicate"],
+                "rejected_total": totals["rejected"]}
+        return JSONResponse(body, status_code=503 if reasons else 200)
 
     @app.get("/api/v1/me", tags=["accounts"])
     def me(who: CurrentViewer) -> dict[str, Any]:

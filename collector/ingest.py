@@ -8,32 +8,46 @@ Why this shape:
   commits a small batch, then acknowledges each message of it. Killed at any moment, the
   collector has either committed a message (and the redelivery is a duplicate it skips by id)
   or not acknowledged it (and the broker delivers it again).
+- After the PUBACKs the writer publishes the end-to-end confirmation ("ack", one message per
+  device and boot): a device keeps a rating until then, so a broker that loses its store, its
+  queue or the collector's session costs a resend, not a rating (docs/protocol.md).
 - A PUBACK is only sent on the connection that delivered the message: after a reconnect the
   broker redelivers unacknowledged messages under packet ids it may reuse, so a late PUBACK for
   an id of the old connection could acknowledge a different, uncommitted message.
+
+Nothing one message holds can stop a thread: the network callbacks catch everything (a parse
+that raises becomes a rejection); the writer tells database faults (retried, messages held
+unacknowledged) from failures caused by the data, which it isolates by splitting the batch
+and keeps as `internal_error:{Exception}` in `rejected`. A thread that stops all the same is
+restarted by collector/supervision.py, which also says why health is `degraded`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
-from . import alerts
-from .messages import Rating, Rejection, device_topic, encode_ack, encode_assignment, parse_message
+from . import alerts, recording
+from .messages import MAX_PAYLOAD_BYTES, Rejection, device_topic, parse_message
+from .outbound import Assignments, assignment_payload, publish_confirmations  # noqa: F401
 from .policy import DEFAULT_ALERT_RULE, AlertRule
-from .queries import current_assignments, open_reader
+from .queries import open_reader
 from .store import BUSY_TIMEOUT_MS, Incoming, Store, now_ms
+from .supervision import IngestState, Supervisor, health_reasons
 
 log = logging.getLogger("hailong.ingest")
 
 SUBSCRIPTIONS = [("hailong/v1/devices/+/rating", 1), ("hailong/v1/devices/+/status", 1)]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,30 +74,32 @@ class _Queued:
     mid: int
     qos: int
     generation: int
+    queued_at: float  # time.monotonic(): how long it has waited uncommitted
 
 
-def assignment_payload(row: dict) -> bytes:
-    """The assignment message for one row of queries.current_assignments."""
-    officer = None
-    if row["officer_id"]:
-        officer = {"id": row["officer_id"], "name": row["officer_name"],
-                   "title": row["officer_title"], "unit": row["unit_name"]}
-    return encode_assignment(counter=row["counter_label"], scale=row["scale"], officer=officer)
+class _Stopping(Exception):
+    """The collector stops while the writer waits to retry: leave the rest unacknowledged."""
 
 
-def confirmations(committed) -> dict[tuple[str, int], list[int]]:
-    """{(device, boot): [seq, ...]} of the ratings among `committed` Incoming items that the
-    collector can name: stored or duplicate ratings, and rejected ones whose topic device is
-    valid and whose payload holds integer boot and seq."""
-    confirmed: dict[tuple[str, int], list[int]] = {}
-    for item in committed:
-        parsed = item.parsed
-        if isinstance(parsed, Rating):
-            confirmed.setdefault((parsed.device, parsed.boot), []).append(parsed.seq)
-        elif isinstance(parsed, Rejection) and parsed.device is not None \
-                and parsed.boot is not None and parsed.seq is not None:
-            confirmed.setdefault((parsed.device, parsed.boot), []).append(parsed.seq)
-    return confirmed
+def is_database_fault(error: BaseException) -> bool:
+    """True for errors of the database itself, which no message causes and a retry may cure.
+
+    OperationalError is SQLite's environment class (locked, busy, disk full, read-only, I/O
+    error, a missing table) and a bare DatabaseError is a damaged file: the messages stay
+    unacknowledged and the broker keeps them. Everything else (IntegrityError, a value SQLite
+    cannot bind, a UnicodeEncodeError, a bug) comes with the data and is isolated instead.
+    """
+    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
+
+
+def incoming_from_wire(topic: str, payload: bytes, received_at: int,
+                       retained: bool) -> Incoming:
+    """Parse a message and keep at most MAX_PAYLOAD_BYTES of it, with its length and digest."""
+    parsed = parse_message(topic, payload)
+    if len(payload) <= MAX_PAYLOAD_BYTES:
+        return Incoming(topic, payload, received_at, parsed, retained)
+    return Incoming(topic, payload[:MAX_PAYLOAD_BYTES], received_at, parsed, retained,
+                    size=len(payload), sha256=hashlib.sha256(payload).hexdigest())
 
 
 class Ingest:
@@ -92,7 +108,7 @@ class Ingest:
     def __init__(self, store_path: str, broker: BrokerAddress, *,
                  client_id: str = "hailong-collector", batch_max: int = 200,
                  batch_wait_s: float = 0.02, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-                 assignment_poll_s: float = 10.0,
+                 assignment_poll_s: float = 10.0, supervise_s: float = 1.0,
                  alert_rule: AlertRule = DEFAULT_ALERT_RULE):
         self.store_path = store_path
         self.alert_rule = alert_rule
@@ -102,22 +118,29 @@ class Ingest:
         self.batch_wait_s = batch_wait_s
         self.busy_timeout_ms = busy_timeout_ms
         self.assignment_poll_s = assignment_poll_s
-        # Last assignment payload published per device: the roster and the registry may change
-        # from another process (the CLI), so the collector polls and sends only what changed.
-        self._assignments: dict[str, bytes] = {}
-        self._assignments_lock = threading.Lock()
-        self._poller: threading.Thread | None = None
         self.connected = threading.Event()
         self.last_error: str | None = None
         self.store_error: str | None = None
         self.totals = {"received": 0, "stored": 0, "duplicate": 0, "rejected": 0, "status": 0,
-                       "batches": 0}
+                       "batches": 0, "internal_errors": 0, "acks": 0}
         self._inbox: queue.Queue[_Queued] = queue.Queue()
         self._stopping = threading.Event()
         self._generation = 0
         self._generation_lock = threading.Lock()
+        # Broker session bookkeeping (supervision.py, broker_session_lost): whether this client
+        # id ever subscribed (read from the database at start), and events for the writer.
+        self._subscribed_before = False
+        self.session_lost_at: int | None = None
+        self._session_events: queue.Queue[tuple[str, int]] = queue.Queue()
+        # Writer progress: the oldest message taken but not yet committed, and the last time
+        # the writer came round its loop.
+        self._in_hand_since: float | None = None
+        self._writer_beat = time.monotonic()
         self._writer: threading.Thread | None = None
+        self._poller: threading.Thread | None = None
+        self.supervisor = Supervisor(self._stopping, supervise_s)
         self._client = self._make_client()
+        self._assignments = Assignments(self._client, store_path)
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
@@ -125,10 +148,10 @@ class Ingest:
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
+        client.on_connect = _guarded(self._on_connect)
+        client.on_disconnect = _guarded(self._on_disconnect)
+        client.on_message = _guarded(self._on_message)
+        client.on_subscribe = _guarded(self._on_subscribe)
         return client
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -136,18 +159,24 @@ class Ingest:
     def start(self) -> None:
         # Migrate before any thread runs: readers (assignments on connect, the API) need tables.
         Store(self.store_path).close()
-        self._writer = threading.Thread(target=self._write_loop, name="hailong-writer",
-                                        daemon=True)
-        self._writer.start()
-        self._poller = threading.Thread(target=self._poll_assignments,
-                                        name="hailong-assignments", daemon=True)
-        self._poller.start()
-        # connect_async + loop_start: a broker that is down at start is retried, not fatal.
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
-        self._client.loop_start()
+        reader = open_reader(self.store_path)
+        try:
+            known = recording.ingest_session(reader, self.client_id)
+        finally:
+            reader.conn.close()
+        self._subscribed_before = known is not None
+        self.session_lost_at = known["last_lost_at"] if known else None
+        self._start_writer()
+        self._start_poller()
+        self._start_network()
+        self.supervisor.watch("network", self._network_alive, self._restart_network)
+        self.supervisor.watch("writer", lambda: self._writer.is_alive(), self._restart_writer)
+        self.supervisor.watch("assignments", lambda: self._poller.is_alive(), self._start_poller)
+        self.supervisor.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
+        self.supervisor.join(timeout)
         if self._writer:
             self._writer.join(timeout)
         if self._poller:
@@ -158,7 +187,58 @@ class Ingest:
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
 
-    # --- paho callbacks (network thread) -------------------------------------------------
+    def _start_writer(self) -> None:
+        self._writer_beat = time.monotonic()
+        self._writer = threading.Thread(target=self._write_loop, name="hailong-writer",
+                                        daemon=True)
+        self._writer.start()
+
+    def _restart_writer(self) -> None:
+        # What the dead writer held is neither committed for sure nor acknowledged: a fresh
+        # connection makes the broker deliver every unacknowledged message again.
+        self._in_hand_since = None
+        self._start_writer()
+        self._client.disconnect()  # the network loop ends; the supervisor starts it again
+
+    def _start_poller(self) -> None:
+        self._poller = threading.Thread(target=self._poll_assignments,
+                                        name="hailong-assignments", daemon=True)
+        self._poller.start()
+
+    def _start_network(self) -> None:
+        # connect_async + loop_start: a broker that is down at start is retried, not fatal.
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self._client.loop_start()
+
+    def _network_alive(self) -> bool:
+        # paho keeps its loop thread in `_thread` (None once it has ended) and offers no
+        # public probe; loop_start refuses to start a second one while it is set.
+        thread = getattr(self._client, "_thread", None)
+        return thread is not None and thread.is_alive()
+
+    def _restart_network(self) -> None:
+        self.connected.clear()
+        self._client.loop_stop()
+        self._start_network()
+
+    # --- health -------------------------------------------------------------------------
+
+    def state(self) -> IngestState:
+        now = time.monotonic()
+        with self._inbox.mutex:
+            head = self._inbox.queue[0].queued_at if self._inbox.queue else None
+        waiting = [t for t in (head, self._in_hand_since) if t is not None]
+        return IngestState(connected=self.connected.is_set(),
+                           session_lost_at=self.session_lost_at, store_error=self.store_error,
+                           oldest_waiting_s=now - min(waiting) if waiting else None,
+                           writer_idle_s=now - self._writer_beat,
+                           stopped=self.supervisor.stopped())
+
+    def health_reasons(self) -> list[str]:
+        """Why the ingest is degraded; empty when it is well (collector/supervision.py)."""
+        return health_reasons(self.state(), now_ms())
+
+    # --- paho callbacks (network thread; each wrapped by _guarded) -----------------------
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -168,9 +248,17 @@ class Ingest:
         with self._generation_lock:
             self._generation += 1
         self.last_error = None
+        if not flags.session_present and self._subscribed_before:
+            self.session_lost_at = now_ms()
+            self._session_events.put(("lost", self.session_lost_at))
+            log.error("broker %s has no session for %s although it subscribed before: what "
+                      "the broker held for the collector is lost", self.broker, self.client_id)
         client.subscribe(SUBSCRIPTIONS)
         log.info("connected to %s (session present: %s)", self.broker, flags.session_present)
-        self.publish_assignments(everything=True)
+        try:
+            self._assignments.publish(everything=True)
+        except Exception:  # noqa: BLE001 - the poller tries again; ingest must go on
+            log.exception("cannot publish the assignments")
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         # "Connected" means subscribed: before the SUBACK a first-time session would miss
@@ -180,6 +268,8 @@ class Ingest:
             self.last_error = f"subscription refused: {failed[0]}"
             log.error("broker %s refused our subscriptions: %s", self.broker, failed)
             return
+        self._subscribed_before = True
+        self._session_events.put(("subscribed", now_ms()))
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -190,12 +280,27 @@ class Ingest:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         received_at = now_ms()
-        payload = bytes(message.payload)
-        parsed = parse_message(message.topic, payload)
+        try:
+            incoming = incoming_from_wire(message.topic, message.payload, received_at,
+                                          bool(message.retain))
+        except Exception as error:  # noqa: BLE001 - every message gets an outcome
+            log.exception("cannot parse a message on %r", getattr(message, "_topic", b""))
+            incoming = self._unparsable(message, received_at, error)
         self.totals["received"] += 1
-        log.debug("received %s mid=%s", message.topic, message.mid)
-        self._inbox.put(_Queued(Incoming(message.topic, payload, received_at, parsed),
-                                message.mid, message.qos, self._generation))
+        log.debug("received %s mid=%s", incoming.topic, message.mid)
+        self._inbox.put(_Queued(incoming, message.mid, message.qos, self._generation,
+                                time.monotonic()))
+
+    @staticmethod
+    def _unparsable(message: mqtt.MQTTMessage, received_at: int,
+                    error: Exception) -> Incoming:
+        raw_topic = getattr(message, "_topic", b"")  # bytes: `.topic` itself may not decode
+        topic = bytes(raw_topic).decode("utf-8", "backslashreplace")
+        payload = bytes(message.payload)
+        return Incoming(topic, payload[:MAX_PAYLOAD_BYTES], received_at,
+                        Rejection(f"internal_error:{type(error).__name__}"),
+                        bool(message.retain), size=len(payload),
+                        sha256=hashlib.sha256(payload).hexdigest())
 
     # --- writer thread ------------------------------------------------------------------
 
@@ -219,6 +324,8 @@ class Ingest:
         store = Store(self.store_path, busy_timeout_ms=self.busy_timeout_ms)
         try:
             while not self._stopping.is_set():
+                self._writer_beat = time.monotonic()
+                self._note_session_events(store)
                 self._commit(store, self._next_batch())
             # Commit what already arrived; anything later is left unacknowledged for the
             # broker to deliver again on the next start.
@@ -229,38 +336,110 @@ class Ingest:
                 except queue.Empty:
                     break
             self._commit(store, leftover)
+        except _Stopping:
+            pass
+        except Exception:
+            log.exception("the writer failed; the supervisor restarts it")
+            raise
         finally:
             store.close()
 
-    def _commit(self, store: Store, batch: list[_Queued]) -> None:
-        """Commit a batch, then acknowledge it; on a database error retry, never ack first."""
-        if not batch:
-            return
-        delay = 0.5
+    def _note_session_events(self, store: Store) -> None:
         while True:
             try:
-                outcome = store.record_batch(item.incoming for item in batch)
-                break
-            except sqlite3.Error as error:
-                # Locked, full or read-only disk: the messages stay unacknowledged, so the
-                # broker keeps them; the health check says why until the write succeeds.
-                self.store_error = f"{type(error).__name__}: {error}"
-                log.error("cannot commit %d message(s): %s; retrying", len(batch), error)
-                if self._stopping.wait(delay):
-                    return
-                delay = min(delay * 2, 30)
-        self.store_error = None
+                event, at = self._session_events.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._retrying(lambda: recording.note_session(store.db, self.client_id, event,
+                                                              at))
+            except _Stopping:
+                raise
+            except Exception:  # noqa: BLE001 - bookkeeping must not stop the writer
+                log.exception("cannot record the broker session event %s", event)
+
+    def _commit(self, store: Store, batch: list[_Queued]) -> None:
+        """Commit a batch, then acknowledge and confirm what was committed; never ack first."""
+        if not batch:
+            return
+        self._in_hand_since = min(item.queued_at for item in batch)
+        outcome, committed = self._record(store, batch)
         for name, count in outcome.items():
             self.totals[name] += count
         self.totals["batches"] += 1
-        # Before the acknowledgement: after a crash here the broker redelivers the batch, and
-        # the check is safe to run twice (it never raises; it logs).
-        alerts.check_after_batch(store.db, [item.incoming for item in batch], self.alert_rule,
-                                 now_ms())
-        self._acknowledge(batch)
-        self._confirm(batch)
+        incoming = [item.incoming for item in committed]
+        try:
+            # Before the acknowledgement: after a crash here the broker redelivers the batch,
+            # and the check is safe to run twice.
+            alerts.check_after_batch(store.db, incoming, self.alert_rule, now_ms())
+        except Exception:  # noqa: BLE001 - the batch is committed and must be acknowledged
+            log.exception("cannot check %d message(s) for alerts", len(incoming))
+        self._acknowledge(committed)
+        self._in_hand_since = None
+        self._confirm(incoming)
         if outcome["rejected"]:
             log.warning("rejected %d message(s); see the rejected table", outcome["rejected"])
+
+    def _record(self, store: Store, batch: list[_Queued]) -> tuple[dict[str, int],
+                                                                   list[_Queued]]:
+        """Commit `batch`; a failure caused by the data is narrowed down by halving the part
+        that failed until the one message is found, which is kept as internal_error."""
+        outcome = dict.fromkeys(recording.OUTCOMES, 0)
+        committed: list[_Queued] = []
+        parts = [batch]
+        while parts:
+            part = parts.pop(0)
+            try:
+                result = self._retrying(
+                    lambda: store.record_batch(item.incoming for item in part))
+            except _Stopping:
+                break
+            except Exception as error:  # noqa: BLE001 - not a database fault: the data's
+                if len(part) > 1:
+                    parts[0:0] = [part[:len(part) // 2], part[len(part) // 2:]]
+                    continue
+                if not self._keep_failure(store, part[0], error):
+                    continue
+                result = {"rejected": 1}
+            for name, count in result.items():
+                outcome[name] += count
+            committed += part
+        return outcome, committed
+
+    def _keep_failure(self, store: Store, item: _Queued, error: Exception) -> bool:
+        log.error("message on %s broke the writer (%s: %s); kept as rejected",
+                  item.incoming.topic, type(error).__name__, error)
+        self.totals["internal_errors"] += 1
+        try:
+            self._retrying(lambda: store.record_failure(item.incoming, error))
+            return True
+        except _Stopping:
+            return False
+        except Exception:  # noqa: BLE001 - left unacknowledged; the broker keeps it
+            log.exception("cannot keep the message on %s even as rejected",
+                          item.incoming.topic)
+            return False
+
+    def _retrying(self, write: Callable[[], T]) -> T:
+        """Run a write; on a database fault wait and retry (messages stay unacknowledged)."""
+        delay = 0.5
+        while True:
+            try:
+                result = write()
+            except Exception as error:
+                if not is_database_fault(error):
+                    raise
+                # Locked, full or read-only disk: the broker keeps the messages; the health
+                # check says why until the write succeeds.
+                self.store_error = f"{type(error).__name__}: {error}"
+                log.error("cannot commit: %s; retrying", error)
+                self._writer_beat = time.monotonic()
+                if self._stopping.wait(delay):
+                    raise _Stopping() from None
+                delay = min(delay * 2, 30)
+                continue
+            self.store_error = None
+            return result
 
     def _acknowledge(self, batch: list[_Queued]) -> None:
         with self._generation_lock:
@@ -268,55 +447,43 @@ class Ingest:
                 if item.qos and item.generation == self._generation:
                     self._client.ack(item.mid, item.qos)
 
-    def _confirm(self, batch: list[_Queued]) -> None:
-        """Publish the end-to-end confirmation ("ack", docs/protocol.md) of every rating the
-        batch committed an outcome for; the device deletes it from its journal only then."""
+    def _confirm(self, committed: list[Incoming]) -> None:
+        """Publish the end-to-end confirmation ("ack") of every rating committed."""
         if not self.connected.is_set():
             return  # a lost confirmation costs a resend, which is stored once (by id)
-        for (device, boot), seqs in confirmations(item.incoming for item in batch).items():
-            for payload in encode_ack(boot, seqs):
-                self._client.publish(device_topic(device, "ack"), payload, qos=1, retain=False)
+        try:
+            self.totals["acks"] += publish_confirmations(self._client, committed)
+        except Exception:  # noqa: BLE001 - a confirmation not sent costs only a resend
+            log.exception("cannot publish the confirmations")
 
     # --- outbound -----------------------------------------------------------------------
 
     def publish_assignments(self, everything: bool = False) -> int:
-        """Publish, retained, each active device's assignment that changed since the last time
-        (all of them when `everything`); clear the retained one of a device no longer active.
-        Returns how many messages went out."""
-        reader = open_reader(self.store_path)
-        try:
-            rows = current_assignments(reader)
-        finally:
-            reader.conn.close()
-        sent = 0
-        with self._assignments_lock:
-            if everything:
-                self._assignments.clear()
-            current = {row["device_id"]: assignment_payload(row) for row in rows}
-            for device_id, payload in current.items():
-                if self._assignments.get(device_id) != payload:
-                    self._client.publish(device_topic(device_id, "assignment"), payload, qos=1,
-                                         retain=True)
-                    self._assignments[device_id] = payload
-                    sent += 1
-            for device_id in [d for d in self._assignments if d not in current]:
-                # An empty retained message deletes the broker's copy (MQTT 3.1.1, 3.3.1.3).
-                self._client.publish(device_topic(device_id, "assignment"), b"", qos=1,
-                                     retain=True)
-                del self._assignments[device_id]
-                sent += 1
-        return sent
+        """Publish, retained, each active device's assignment that changed (outbound.py)."""
+        return self._assignments.publish(everything)
 
     def _poll_assignments(self) -> None:
         while not self._stopping.wait(self.assignment_poll_s):
             if self.connected.is_set():
                 try:
                     self.publish_assignments()
-                except sqlite3.Error as error:
-                    log.error("cannot read the roster: %s", error)
+                except Exception:  # noqa: BLE001 - the next round tries again
+                    log.exception("cannot publish the assignments")
 
     def publish_to_device(self, device_id: str, kind: str, payload: bytes) -> None:
         """Send a command or session to one device (QoS 1, not retained: both are momentary)."""
         if not self.connected.is_set():
             raise ConnectionError(f"not connected to the broker {self.broker}")
         self._client.publish(device_topic(device_id, kind), payload, qos=1, retain=False)
+
+
+def _guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A paho callback that never raises: paho re-raises callback exceptions in its network
+    thread, which would end it (and all ingest with it)."""
+    def guarded(*args) -> None:
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001 - logged; the thread must go on
+            log.exception("%s failed", callback.__name__)
+    guarded.__name__ = callback.__name__
+    return guarded

@@ -187,3 +187,27 @@ def _record_rating(db: sqlite_utils.Database, rating: Rating, received_at: int) 
         "reason": rating.reason, "dossier": rating.dossier, "excluded": rating.excluded,
     })
     return "stored"
+
+
+# --- the collector's broker session (health: broker_session_lost) --------------------------
+
+def ingest_session(db: sqlite_utils.Database, client_id: str) -> dict | None:
+    """What the database knows of this client id's broker session, or None (never subscribed)."""
+    rows = list(db.query("SELECT * FROM ingest_sessions WHERE client_id = ?", [client_id]))
+    return rows[0] if rows else None
+
+
+def note_session(db: sqlite_utils.Database, client_id: str, event: str, at: int) -> None:
+    """Record that the collector subscribed (`subscribed`) or found its session gone (`lost`)."""
+    with db.atomic():
+        db.execute("INSERT INTO ingest_sessions (client_id, first_subscribed_at, "
+                   "last_subscribed_at) VALUES (?, ?, ?) ON CONFLICT(client_id) DO NOTHING",
+                   [client_id, at, at])
+        if event == "subscribed":
+            db.execute("UPDATE ingest_sessions SET last_subscribed_at = ? WHERE client_id = ?",
+                       [at, client_id])
+        elif event == "lost":
+            db.execute("UPDATE ingest_sessions SET lost_count = lost_count + 1, "
+                       "last_lost_at = ? WHERE client_id = ?", [at, client_id])
+        else:
+            raise ValueError(f"unknown session event {event!r}")

@@ -26,7 +26,8 @@ class Device:
         self.client.on_message = lambda c, u, m: self.acks.put(json.loads(m.payload))
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        self.client.subscribe(f"hailong/v1/devices/{device}/ack", qos=1)[1]
+        wait_for(self.client.is_connected, what="the device's CONNACK")
+        self.client.subscribe(f"hailong/v1/devices/{device}/ack", qos=1)
 
     def publish(self, payload: bytes, kind: str = "rating") -> None:
         self.client.publish(f"hailong/v1/devices/{self.device}/{kind}", payload,
