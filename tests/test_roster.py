@@ -19,8 +19,9 @@ from waiting import wait_for
 
 from collector import audit
 from collector.ingest import BrokerAddress, Ingest
-from collector.roster import (RosterConflict, RosterError, RosterNotFound, RosterService,
-                              format_time, parse_time)
+from collector.roster import (RosterConflict, RosterError, RosterForbidden, RosterNotFound,
+                              RosterService, format_time, parse_time)
+from collector.scope import Scope
 from collector.store import Store, now_ms
 
 MIN = 60_000
@@ -363,3 +364,39 @@ def test_the_device_is_sent_a_shift_when_it_starts_and_corrections_reattribute(m
         store.close()
         watcher.stop()
         ingest.stop()
+
+
+# --- scope (issue 10) ---------------------------------------------------------------------------
+
+BA_DINH = Scope(False, frozenset({"bd", "bd-1c"}), frozenset())
+
+
+def test_a_scoped_change_may_not_move_ratings_of_an_officer_outside_the_scope(store):
+    """bd-q2 is closed, so a press there keeps the officer its device showed: here a Hoàn Kiếm
+    officer. A Ba Đình leader's shift over that press would take it from them: refused, and
+    nothing is written."""
+    press(store, 1, S + 5 * MIN, officer="HK-0003")
+    assert owners(store) == {1: ("HK-0003", "device")}
+    scoped = RosterService(store, actor="test:BD-0101", clock=lambda: CLOCK, scope=BA_DINH)
+    with pytest.raises(RosterForbidden, match="outside your account's scope") as caught:
+        scoped.add_shift("bd-q2", "BD-0002", S, S + 60 * MIN)
+    assert "HK-0003" not in str(caught.value)
+    assert owners(store) == {1: ("HK-0003", "device")}
+    assert scoped.shifts(counter_id="bd-q2") == [] and audit.recent(store.db, None) == []
+    # Outside that press's window the same leader may roster bd-q2.
+    assert scoped.add_shift("bd-q2", "BD-0002", S + 10 * MIN, S + 60 * MIN)["current"]
+
+
+def test_a_scoped_service_refuses_counters_and_officers_outside_the_scope(store):
+    scoped = RosterService(store, actor="test:BD-0101", clock=lambda: CLOCK, scope=BA_DINH)
+    with pytest.raises(RosterForbidden, match="counter hk-q1 is outside"):
+        scoped.add_shift("hk-q1", "BD-0002", S, S + MIN)
+    with pytest.raises(RosterForbidden, match="officer HK-0003 is outside"):
+        scoped.add_shift("bd-q2", "HK-0003", S, S + MIN)
+    hk_shift = store.db.execute("SELECT id FROM roster_shifts WHERE counter_id = 'hk-q1'"
+                                ).fetchone()[0]
+    for change in (lambda: scoped.cancel_shift(hk_shift, "x"),
+                   lambda: scoped.correct_shift(hk_shift, officer_id="BD-0002", reason="x")):
+        with pytest.raises(RosterForbidden, match=f"Shift {hk_shift} is at a counter or of an"):
+            change()
+    assert store.db["roster_shifts"].count == 3
