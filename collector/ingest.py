@@ -27,17 +27,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Callable
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
 from . import alerts, recording
 from .messages import MAX_PAYLOAD_BYTES, Rejection, device_topic, parse_message
+from .committer import Committer, Stopping
 from .outbound import Assignments, assignment_payload, publish_confirmations  # noqa: F401
 from .policy import DEFAULT_ALERT_RULE, AlertRule
 from .queries import open_reader
@@ -47,7 +47,6 @@ from .supervision import IngestState, Supervisor, health_reasons
 log = logging.getLogger("hailong.ingest")
 
 SUBSCRIPTIONS = [("hailong/v1/devices/+/rating", 1), ("hailong/v1/devices/+/status", 1)]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,21 +74,6 @@ class _Queued:
     qos: int
     generation: int
     queued_at: float  # time.monotonic(): how long it has waited uncommitted
-
-
-class _Stopping(Exception):
-    """The collector stops while the writer waits to retry: leave the rest unacknowledged."""
-
-
-def is_database_fault(error: BaseException) -> bool:
-    """True for errors of the database itself, which no message causes and a retry may cure.
-
-    OperationalError is SQLite's environment class (locked, busy, disk full, read-only, I/O
-    error, a missing table) and a bare DatabaseError is a damaged file: the messages stay
-    unacknowledged and the broker keeps them. Everything else (IntegrityError, a value SQLite
-    cannot bind, a UnicodeEncodeError, a bug) comes with the data and is isolated instead.
-    """
-    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
 
 
 def incoming_from_wire(topic: str, payload: bytes, received_at: int,
@@ -322,11 +306,13 @@ class Ingest:
 
     def _write_loop(self) -> None:
         store = Store(self.store_path, busy_timeout_ms=self.busy_timeout_ms)
+        committer = Committer(store, self._stopping, lambda item: item.incoming,
+                              self._database_fault)
         try:
             while not self._stopping.is_set():
                 self._writer_beat = time.monotonic()
-                self._note_session_events(store)
-                self._commit(store, self._next_batch())
+                self._note_session_events(committer)
+                self._commit(committer, self._next_batch())
             # Commit what already arrived; anything later is left unacknowledged for the
             # broker to deliver again on the next start.
             leftover = []
@@ -335,8 +321,8 @@ class Ingest:
                     leftover.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
-            self._commit(store, leftover)
-        except _Stopping:
+            self._commit(committer, leftover)
+        except Stopping:
             pass
         except Exception:
             log.exception("the writer failed; the supervisor restarts it")
@@ -344,26 +330,32 @@ class Ingest:
         finally:
             store.close()
 
-    def _note_session_events(self, store: Store) -> None:
+    def _database_fault(self, fault: str | None) -> None:
+        # Locked, full or read-only disk: the broker keeps the messages; health says why
+        # (writer_retrying) until a write succeeds. A retrying writer is not a stuck one.
+        self.store_error = fault
+        self._writer_beat = time.monotonic()
+
+    def _note_session_events(self, committer: Committer) -> None:
         while True:
             try:
                 event, at = self._session_events.get_nowait()
             except queue.Empty:
                 return
             try:
-                self._retrying(lambda: recording.note_session(store.db, self.client_id, event,
-                                                              at))
-            except _Stopping:
+                committer.retrying(lambda: recording.note_session(
+                    committer.store.db, self.client_id, event, at))
+            except Stopping:
                 raise
             except Exception:  # noqa: BLE001 - bookkeeping must not stop the writer
                 log.exception("cannot record the broker session event %s", event)
 
-    def _commit(self, store: Store, batch: list[_Queued]) -> None:
+    def _commit(self, committer: Committer, batch: list[_Queued]) -> None:
         """Commit a batch, then acknowledge and confirm what was committed; never ack first."""
         if not batch:
             return
         self._in_hand_since = min(item.queued_at for item in batch)
-        outcome, committed = self._record(store, batch)
+        outcome, committed = committer.record(batch)
         for name, count in outcome.items():
             self.totals[name] += count
         self.totals["batches"] += 1
@@ -371,7 +363,7 @@ class Ingest:
         try:
             # Before the acknowledgement: after a crash here the broker redelivers the batch,
             # and the check is safe to run twice.
-            alerts.check_after_batch(store.db, incoming, self.alert_rule, now_ms())
+            alerts.check_after_batch(committer.store.db, incoming, self.alert_rule, now_ms())
         except Exception:  # noqa: BLE001 - the batch is committed and must be acknowledged
             log.exception("cannot check %d message(s) for alerts", len(incoming))
         self._acknowledge(committed)
@@ -379,67 +371,6 @@ class Ingest:
         self._confirm(incoming)
         if outcome["rejected"]:
             log.warning("rejected %d message(s); see the rejected table", outcome["rejected"])
-
-    def _record(self, store: Store, batch: list[_Queued]) -> tuple[dict[str, int],
-                                                                   list[_Queued]]:
-        """Commit `batch`; a failure caused by the data is narrowed down by halving the part
-        that failed until the one message is found, which is kept as internal_error."""
-        outcome = dict.fromkeys(recording.OUTCOMES, 0)
-        committed: list[_Queued] = []
-        parts = [batch]
-        while parts:
-            part = parts.pop(0)
-            try:
-                result = self._retrying(
-                    lambda: store.record_batch(item.incoming for item in part))
-            except _Stopping:
-                break
-            except Exception as error:  # noqa: BLE001 - not a database fault: the data's
-                if len(part) > 1:
-                    parts[0:0] = [part[:len(part) // 2], part[len(part) // 2:]]
-                    continue
-                if not self._keep_failure(store, part[0], error):
-                    continue
-                result = {"rejected": 1}
-            for name, count in result.items():
-                outcome[name] += count
-            committed += part
-        return outcome, committed
-
-    def _keep_failure(self, store: Store, item: _Queued, error: Exception) -> bool:
-        log.error("message on %s broke the writer (%s: %s); kept as rejected",
-                  item.incoming.topic, type(error).__name__, error)
-        self.totals["internal_errors"] += 1
-        try:
-            self._retrying(lambda: store.record_failure(item.incoming, error))
-            return True
-        except _Stopping:
-            return False
-        except Exception:  # noqa: BLE001 - left unacknowledged; the broker keeps it
-            log.exception("cannot keep the message on %s even as rejected",
-                          item.incoming.topic)
-            return False
-
-    def _retrying(self, write: Callable[[], T]) -> T:
-        """Run a write; on a database fault wait and retry (messages stay unacknowledged)."""
-        delay = 0.5
-        while True:
-            try:
-                result = write()
-            except Exception as error:
-                if not is_database_fault(error):
-                    raise
-                # Locked, full or read-only disk: the broker keeps the messages; the health
-                # check says why until the write succeeds.
-                self.store_error = f"{type(error).__name__}: {error}"
-                log.error("cannot commit: %s; retrying", error)
-                self._writer_beat = time.monotonic()
-                if self._stopping.wait(delay):
-                    raise _Stopping() from None
-                delay = min(delay * 2, 30)
-                continue
-            self.store_error = None
-            return result
 
     def _acknowledge(self, batch: list[_Queued]) -> None:
         with self._generation_lock:

@@ -20,6 +20,7 @@ from waiting import wait_for
 
 from collector import ingest as ingest_module
 from collector import recording
+from collector.committer import Committer
 from collector.ingest import BrokerAddress, Ingest
 from collector.queries import open_reader
 
@@ -162,15 +163,15 @@ def test_a_failing_alert_check_does_not_stop_the_writer(running, seeded_db, monk
 def test_a_stopped_writer_is_restarted_and_what_it_held_comes_again(running, seeded_db,
                                                                      monkeypatch):
     ingest, publisher = running
-    real = Ingest._record
+    real = Committer.record
     died = []
 
-    def dying(self, store, batch):
+    def dying(self, batch):
         if not died:
             died.append(len(batch))
             raise SystemExit  # ends the thread, as no exception of a message can
-        return real(self, store, batch)
-    monkeypatch.setattr(Ingest, "_record", dying)
+        return real(self, batch)
+    monkeypatch.setattr(Committer, "record", dying)
     publisher.publish(RATING_TOPIC, rating_bytes(boot=BOOT, seq=1))
     wait_for(lambda: f"{DEVICE}:{BOOT}:1" in stored_ids(seeded_db), timeout=20,
              what="the held rating, redelivered after the restart")

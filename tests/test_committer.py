@@ -1,0 +1,92 @@
+"""The writer's commit step: database faults retried, failures of the data isolated."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from factories import incoming, rating_bytes
+
+from collector import recording
+from collector.committer import Committer, Stopping, is_database_fault
+
+BOOT = 4242
+
+
+@pytest.mark.parametrize("error, fault", [
+    (sqlite3.OperationalError("database is locked"), True),
+    (sqlite3.OperationalError("database or disk is full"), True),
+    (sqlite3.OperationalError("attempt to write a readonly database"), True),
+    (sqlite3.DatabaseError("database disk image is malformed"), True),
+    (sqlite3.IntegrityError("NOT NULL constraint failed"), False),
+    (sqlite3.InterfaceError("Error binding parameter"), False),
+    (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), False),
+    (OverflowError("Python int too large to convert to SQLite INTEGER"), False),
+    (KeyError("x"), False),
+])
+def test_database_faults_are_told_from_the_datas(error, fault):
+    assert is_database_fault(error) is fault
+
+
+def poison(monkeypatch, seqs, error=lambda: "\ud800".encode("utf-8")):
+    real = recording._record_rating
+
+    def record(db, rating, received_at):
+        if rating.seq in seqs:
+            error()
+        return real(db, rating, received_at)
+    monkeypatch.setattr(recording, "_record_rating", record)
+
+
+def committer(store, faults=None, stopping=None):
+    return Committer(store, stopping or threading.Event(), lambda item: item,
+                     (faults if faults is not None else []).append)
+
+
+def batch(seqs):
+    return [incoming(rating_bytes(boot=BOOT, seq=seq)) for seq in seqs]
+
+
+def stored(store):
+    return {row[0] for row in store.db.execute("SELECT seq FROM ratings WHERE boot = ?", [BOOT])}
+
+
+def test_each_failing_message_is_found_and_kept_the_rest_stored(store, monkeypatch):
+    poison(monkeypatch, {3, 11, 12})
+    items = batch(range(16))
+    outcome, committed = committer(store).record(items)
+    assert committed == items  # every one has its outcome, in order
+    assert outcome == {"stored": 13, "duplicate": 0, "rejected": 3, "status": 0,
+                       "internal_errors": 3}
+    assert stored(store) == set(range(16)) - {3, 11, 12}
+    rows = store.db.execute("SELECT reason, payload FROM rejected ORDER BY id").fetchall()
+    assert rows == [("internal_error:UnicodeEncodeError", rating_bytes(boot=BOOT, seq=seq))
+                    for seq in (3, 11, 12)]
+
+
+def test_a_database_fault_is_retried_and_reported_until_it_passes(store, monkeypatch):
+    failures = [sqlite3.OperationalError("database is locked")]
+    real = store.record_batch
+
+    def flaky(items):
+        if failures:
+            raise failures.pop()
+        return real(items)
+    monkeypatch.setattr(store, "record_batch", flaky)
+    faults = []
+    outcome, committed = committer(store, faults).record(batch([1, 2]))
+    assert outcome["stored"] == 2 and len(committed) == 2
+    assert faults == ["OperationalError: database is locked", None]
+
+
+def test_stopping_during_a_retry_commits_nothing_more(store, monkeypatch):
+    def locked(items):
+        raise sqlite3.OperationalError("database is locked")
+    monkeypatch.setattr(store, "record_batch", locked)
+    stopping = threading.Event()
+    stopping.set()
+    outcome, committed = committer(store, stopping=stopping).record(batch([1]))
+    assert committed == [] and outcome["stored"] == 0
+    with pytest.raises(Stopping):
+        committer(store, stopping=stopping).retrying(lambda: locked([]))
