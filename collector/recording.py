@@ -51,10 +51,10 @@ def record_failure(db: sqlite_utils.Database, item: "Incoming", error: BaseExcep
     with db.atomic():
         try:
             with db.atomic():
-                _reject(db, item, reason, _device_of(item))
+                _reject(item, reason, _device_of(item), db=db)
         except (UnicodeError, ValueError, OverflowError):
             topic = item.topic.encode("utf-8", "backslashreplace").decode("ascii", "replace")
-            _reject(db, item, reason, None, topic=topic)
+            _reject(item, reason, None, db=db, topic=topic)
         _add_totals(db, {"rejected": 1})
 
 
@@ -73,9 +73,9 @@ def _add_totals(db: sqlite_utils.Database, outcome: dict[str, int]) -> None:
 def _record_one(db: sqlite_utils.Database, item: "Incoming") -> str:
     parsed = item.parsed
     if isinstance(parsed, Rejection):
-        return _reject(db, item, parsed.reason, parsed.device)
+        return _reject(item, parsed.reason, parsed.device, db=db)
     if not _is_active_device(db, parsed.device):
-        return _reject(db, item, "unknown_device", parsed.device)
+        return _reject(item, "unknown_device", parsed.device, db=db)
     if isinstance(parsed, Status):
         if not item.retained:
             _record_status(db, parsed, item.received_at)
@@ -84,8 +84,9 @@ def _record_one(db: sqlite_utils.Database, item: "Incoming") -> str:
     return _record_rating(db, parsed, item.received_at)
 
 
-def _reject(db: sqlite_utils.Database, item: "Incoming", reason: str, device: str | None, *,
+def _reject(item: "Incoming", reason: str, device: str | None, *, db: sqlite_utils.Database,
             topic: str | None = None) -> str:
+    # (item, reason) first: tests/test_protocol_doc.py finds the reason codes written here.
     # A payload above the limit keeps only a bounded prefix; its length and digest say what
     # it was (the ingest passes both when it has already cut the payload).
     size = item.size if item.size is not None else len(item.payload)
