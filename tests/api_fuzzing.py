@@ -50,12 +50,14 @@ class Figures:
     cases: int = 0
     requests: int = 0
     statuses: Counter = field(default_factory=Counter)
+    phases: Counter = field(default_factory=Counter)  # requests per phase
     failures: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f"{self.operations} operations × {len(self.roles)} roles "
                 f"({', '.join(self.roles)}): {self.cases} cases, {self.requests} requests, "
-                f"{len(self.failures)} failures; statuses {dict(sorted(self.statuses.items()))}")
+                f"{len(self.failures)} failures; by phase {dict(self.phases)}; "
+                f"statuses {dict(sorted(self.statuses.items()))}")
 
 
 def seeded_world(folder: Path) -> tuple[Path, dict[str, str]]:
@@ -118,8 +120,11 @@ def fuzz_role(app: Any, token: str, figures: Figures, *, examples: int, seed: in
             continue
         recorder = event.recorder
         figures.cases += len(recorder.cases)
+        phase = getattr(event, "phase", None)
+        phase = getattr(phase, "value", "fuzz")
         for interaction in recorder.interactions.values():
             figures.requests += 1
+            figures.phases[phase] += 1
             if interaction.response is not None:
                 figures.statuses[interaction.response.status_code] += 1
         for case_id, checks in recorder.checks.items():

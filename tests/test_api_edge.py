@@ -236,3 +236,15 @@ def test_a_link_s_id_is_in_the_created_body(client, path, body, target):
     created = client.post(path, json=body)
     assert created.status_code == 201, created.text
     assert client.get(target.format(created.json()["id"])).status_code == 200
+
+
+@pytest.mark.parametrize("method, url", [
+    ("get", f"/alerts/{INT64_MAX + 1}"), ("get", f"/alerts?page={10**30}"),
+    ("post", f"/alerts/{INT64_MAX + 1}/notes"),
+])
+def test_a_page_given_a_number_too_large_answers_a_422_page(client, method, url):
+    response = getattr(client, method)(url, **({"data": {"text": "x"}} if method == "post"
+                                               else {}))
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Có số quá lớn trong yêu cầu" in response.text
