@@ -5,7 +5,7 @@ edge (collector/api_edge.py) answer besides went undocumented, and a client gene
 the schema would not expect them. Completed here, centrally, for every operation:
 
 - the refusals every operation can give, each with the body it has: `{"detail": "vi / en"}`
-  (`Error`) for 400, 401, 403, 404, 409, 413 and 503; for 422 `ValidationFailure`, whose
+  (`Error`) for 400, 401, 403, 404, 409 and 413 (503 where a device must be reached); for 422 `ValidationFailure`, whose
   `detail` is FastAPI's list of errors (request validation, strict JSON) or the service's
   bilingual sentence (a month that does not exist, a rule of the domain) — both shapes occur
   and both are documented, rather than one promised and the other sent;
@@ -54,9 +54,12 @@ REFUSALS: dict[str, tuple[str, bool]] = {
             "month, an overlapping shift, an id in use)", True),
     "413": (f"Nội dung lớn hơn {MAX_BODY // 2**20} MiB / The body is larger than "
             f"{MAX_BODY // 2**20} MiB (an import: 10 MB)", False),
-    "503": ("Bộ thu không có broker / This collector runs without a broker, or cannot reach "
-            "it", True),
 }
+# Refusals only some operations give: a command to a device needs the broker.
+BROKER_NEEDED = ("Bộ thu không có broker / This collector runs without a broker, or cannot "
+                 "reach it")
+DEGRADED = ("Suy giảm / Degraded: the same body as 200, with `status` \"degraded\" and the "
+            "reason")
 # Routes whose 422 has a body of their own besides the edge's: an import answers with its
 # report (collector/api_import.py, docs/import.md).
 OWN_422 = {("post", "/api/v1/import/{kind}"): {
@@ -143,6 +146,12 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                     continue
                 response = responses.setdefault(status, {"description": description})
                 response.setdefault("content", _json(ERROR))
+            if method == "post" and path.startswith("/api/v1/devices/{device_id}/"):
+                responses.setdefault("503", {"description": BROKER_NEEDED,
+                                             "content": _json(ERROR)})
+            if (method, path) == ("get", "/api/v1/health"):
+                responses.setdefault("503", {"description": DEGRADED,
+                                             "content": _json({"type": "object"})})
             failure = responses.setdefault("422", {"description": UNPROCESSABLE})
             own = OWN_422.get((method, path))
             failure["content"] = _json({"anyOf": [FAILURE, own]} if own else FAILURE)
