@@ -2,8 +2,8 @@
 
 Runs the ESP32 hardware layer (kiosk.esp32), which builds the clock, network, display,
 buttons and flash journal and runs the loop. Should it ever raise, the traceback goes to the
-REPL and the board restarts after a pause: the journal keeps every acknowledged rating, and a
-counter device must come back by itself. Keep it tiny: everything testable lives in kiosk.
+REPL and the board restarts after a pause: the journal keeps every rating the collector has
+not confirmed, and a counter device must come back by itself. Keep it tiny: everything testable lives in kiosk.
 """
 
 import sys

@@ -1,9 +1,11 @@
-"""Outgoing queue of rating records waiting for their PUBACK.
+"""Outgoing queue of rating records waiting for the collector's confirmation.
 
 Records are tuples (see kiosk.rating: boot, seq, level, scale, officer, uptime_ms, ts,
 excluded); their key is (boot, seq). The queue is FIFO, bounded, and a record leaves it only
-when the broker acknowledged it (remove(key) after PUBACK), so a rating survives any number of
-reconnects and may be delivered more than once (the collector de-duplicates by id).
+when the collector confirmed it committed it (remove(key) on the protocol's `ack`, see
+kiosk.sender; the broker's PUBACK is not enough), so a rating survives any number of
+reconnects and broker faults and may be delivered more than once (the collector
+de-duplicates by id).
 
 Policy when full (capacity from config, default 2000):
 1. drop the oldest *excluded* record (a press filtered by the cooldown: it is kept as evidence
@@ -94,7 +96,7 @@ class Outbox:
         return True
 
     def remove(self, key):
-        """Remove an acknowledged record; False when it was already gone."""
+        """Remove a confirmed record; False when it was already gone."""
         return self.store.remove(key)
 
     def replace(self, rec):
