@@ -7,6 +7,7 @@ import os
 import queue
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -15,6 +16,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from mosquitto import DEBIAN_CONF, MOSQUITTO, Mosquitto, free_port, main_conf
+from waiting import wait_for
 
 from collector.brokerconf import (
     CONF_NAME,
@@ -28,7 +30,8 @@ from collector.ingest import Ingest
 from collector.registry import Registry
 from collector.store import Store
 
-PASSWD, ACL = Path("/etc/mosquitto/conf.d/hailong.passwd"), Path("/etc/mosquitto/conf.d/hailong.acl")
+PASSWD = Path("/etc/mosquitto/conf.d/hailong.passwd")
+ACL = Path("/etc/mosquitto/conf.d/hailong.acl")
 
 
 def options(text: str) -> dict[str, list[str]]:
@@ -152,7 +155,6 @@ def test_the_written_file_runs_on_debians_mosquitto_as_written(seeded_db, conf_d
         process = subprocess.Popen([MOSQUITTO, "-c", str(main)], stdout=out,
                                    stderr=subprocess.STDOUT)
     try:
-        from waiting import wait_for
         wait_for(lambda: "running" in log.read_text() or process.poll() is not None,
                  what="mosquitto to start")
         text = log.read_text()
@@ -216,3 +218,24 @@ def test_an_oversized_payload_reaches_the_collector_and_a_huge_packet_is_cut_off
     assert collector.messages.get(timeout=5) == b"barrier"  # never the 64 KiB one
     device.close()
     collector.close()
+
+
+# The installed command: `python -m collector.cli` loads cli.py twice (as __main__ and as
+# collector.cli), and a UsageError from a subcommand module is then not the one main() catches.
+HAILONG = str(Path(sys.executable).parent / "hailong")
+
+
+def test_the_command_writes_the_listener_it_is_given(seeded_db, conf_dir, tmp_path):
+    result = subprocess.run(
+        [HAILONG, "broker-config", "--db", str(seeded_db),
+         "--out", str(conf_dir), "--collector-password-file", str(tmp_path / "pw"),
+         "--port", "8884", "--listen-address", "10.12.0.5"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert options((conf_dir / CONF_NAME).read_text())["listener"] == ["8884 10.12.0.5"]
+    assert "systemctl restart mosquitto" in result.stdout  # a new listener needs a restart
+    refused = subprocess.run(
+        [HAILONG, "broker-config", "--db", str(seeded_db),
+         "--out", str(conf_dir), "--collector-password-file", str(tmp_path / "pw"),
+         "--listen-address", "0.0.0.0 x"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "bad listen address" in refused.stderr
