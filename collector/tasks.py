@@ -30,7 +30,9 @@ What a record may say (issue 10: evidence nobody can forge):
   month's evidence and locks it until reopened (`TaskConflict`), checked inside the write's
   transaction (BEGIN IMMEDIATE, like the decision itself), so neither can slip past the other;
 - a weight from MIN_WEIGHT to MAX_WEIGHT (docs/evaluation.md says why);
-- a completion date neither after today nor before the day the task was registered.
+- a completion date not after today, and, when an officer acts, not before the day the task
+  was registered. A service without an acting officer records past plans as they were (an
+  import of last month's plans, the demo's history), registered today and completed then.
 """
 
 from __future__ import annotations
@@ -274,7 +276,7 @@ class TaskService:
                     raise TaskError("completed_on: ngày hoàn thành không được sau hôm nay",
                                     "completed_on: the completion date cannot be after today")
                 registered = local_datetime(task["created_at"]).date()
-                if done < registered:
+                if self.by is not None and done < registered:
                     raise TaskError(
                         "completed_on: ngày hoàn thành không được trước ngày nhiệm vụ được ghi "
                         f"nhận ({registered.strftime('%d/%m/%Y')})",

@@ -296,12 +296,20 @@ def test_weight_is_within_the_stated_bounds(service, store, weight, ok):
         assert store.db["tasks"].count == 0
 
 
-def test_completion_is_not_dated_before_the_task_existed(service, store):
-    task_id = new_task(service, deadline="2026-03-20")["id"]  # registered on 1 March
+def test_completion_is_not_dated_before_the_task_existed(store):
+    officer = acting(store, "HK-0001")
+    task_id = officer.create("HK-0001", title="Việc", period="week",
+                             deadline="2026-03-20")["id"]  # registered on 1 March
     with pytest.raises(TaskError, match="before the task was registered") as caught:
-        service.update(task_id, {"completed_on": "2026-02-27"})
+        officer.update(task_id, {"completed_on": "2026-02-27"})
     assert "01/03/2026" in caught.value.vi
-    assert service.update(task_id, {"completed_on": "2026-03-01"})["status"] == "on_time"
+    assert officer.update(task_id, {"completed_on": "2026-03-01"})["status"] == "on_time"
+
+
+def test_past_plans_are_recorded_as_they_were_without_an_acting_officer(service):
+    """An import or the demo registers last month's plan today, completed back then."""
+    task_id = new_task(service, deadline="2026-02-20")["id"]  # registered on 1 March
+    assert service.update(task_id, {"completed_on": "2026-02-19"})["status"] == "on_time"
 
 
 def test_a_decided_month_takes_no_task_writes(service, store):
