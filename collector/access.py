@@ -191,3 +191,20 @@ def rule_for(method: str, path: str) -> Rule | None:
 def roles_of(method: str, path: str) -> frozenset[str]:
     rule = rule_for(method, path)
     return rule.roles if rule else frozenset()
+
+
+ROLE_ORDER = (OFFICER, LEADER, HEAD, TECHNICIAN, ADMINISTRATOR)
+_MARK = {"unit": "unit", "officer": "officer", "device": "device's unit",
+         "task": "task's officer", "counter": "counter's unit"}
+
+
+def markdown_table() -> str:
+    """The table as docs/access.md shows it (a test keeps the two the same)."""
+    lines = ["| method | path | " + " | ".join(ROLE_ORDER) + " | data | scope checked |",
+             "|---|---|" + "---|" * len(ROLE_ORDER) + "---|---|"]
+    for (method, path), rule in sorted(ROUTES.items(), key=lambda item: (item[0][1],
+                                                                        item[0][0])):
+        marks = " | ".join("✓" if role in rule.roles else "" for role in ROLE_ORDER)
+        scope = "public" if rule.public else _MARK.get(rule.target or "", "by the route")
+        lines.append(f"| {method} | `{path}` | {marks} | {rule.data} | {scope} |")
+    return "\n".join(lines) + "\n"

@@ -101,3 +101,10 @@ def test_the_issue_s_technician_routes_are_refused(app, seeded_db):
         for path in ("/api/v1/fleet", "/api/v1/devices", "/api/v1/devices/kiosk-hk-01/screen.png",
                      "/api/v1/rejected", "/api/v1/counters", "/api/v1/units"):
             assert client.get(path).status_code == 200, path
+
+
+def test_docs_show_the_table_as_it_is():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "access.md").read_text("utf-8")
+    assert access.markdown_table() in doc, "regenerate docs/access.md's table: " \
+        "python -c 'from collector.access import markdown_table; print(markdown_table())'"

@@ -302,3 +302,16 @@ def test_users_logout_ends_every_session_of_an_account(seeded_db, app, capsys):
         assert two.get("/api/v1/me").status_code == 401
         assert main(["users", "sessions", "cb.hk-0001", "--json", *db]) == 0
         assert __import__("json").loads(capsys.readouterr().out) == []
+
+
+def test_a_session_notes_when_it_was_last_used(seeded_db, browser, monkeypatch):
+    as_officer(seeded_db, "HK-0001")
+    log_in(browser)
+    store = Store(seeded_db)
+    try:
+        store.db.execute("UPDATE login_sessions SET last_seen_at = 1")
+        store.db.conn.commit()
+    finally:
+        store.close()
+    assert browser.get("/api/v1/me").status_code == 200
+    assert session_rows(seeded_db)[0]["last_seen_at"] > 1
