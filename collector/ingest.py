@@ -154,8 +154,8 @@ class Ingest:
         self._start_poller()
         self._start_network()
         self.supervisor.watch("network", self._network_alive, self._restart_network)
-        self.supervisor.watch("writer", lambda: self._writer.is_alive(), self._restart_writer)
-        self.supervisor.watch("assignments", lambda: self._poller.is_alive(), self._start_poller)
+        self.supervisor.watch("writer", lambda: _alive(self._writer), self._restart_writer)
+        self.supervisor.watch("assignments", lambda: _alive(self._poller), self._start_poller)
         self.supervisor.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -265,7 +265,7 @@ class Ingest:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         received_at = now_ms()
         try:
-            incoming = incoming_from_wire(message.topic, message.payload, received_at,
+            incoming = incoming_from_wire(message.topic, bytes(message.payload), received_at,
                                           bool(message.retain))
         except Exception as error:  # noqa: BLE001 - every message gets an outcome
             log.exception("cannot parse a message on %r", getattr(message, "_topic", b""))
@@ -306,8 +306,9 @@ class Ingest:
 
     def _write_loop(self) -> None:
         store = Store(self.store_path, busy_timeout_ms=self.busy_timeout_ms)
-        committer = Committer(store, self._stopping, lambda item: item.incoming,
-                              self._database_fault)
+        committer: Committer[_Queued] = Committer(store, self._stopping,
+                                                  lambda item: item.incoming,
+                                                  self._database_fault)
         try:
             while not self._stopping.is_set():
                 self._writer_beat = time.monotonic()
@@ -406,6 +407,10 @@ class Ingest:
         if not self.connected.is_set():
             raise ConnectionError(f"not connected to the broker {self.broker}")
         self._client.publish(device_topic(device_id, kind), payload, qos=1, retain=False)
+
+
+def _alive(thread: threading.Thread | None) -> bool:
+    return thread is not None and thread.is_alive()
 
 
 def _guarded(callback: Callable[..., None]) -> Callable[..., None]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -124,7 +123,3 @@ def health_reasons(state: IngestState, now_ms: int) -> list[str]:
         reasons.append("writer_stuck")
     reasons += [f"thread_stopped:{name}" for name in state.stopped]
     return reasons
-
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -260,7 +260,8 @@ def test_a_lost_broker_session_makes_health_degraded(mosquitto, seeded_db):
     try:
         assert lost.wait_connected(10)
         assert lost.health_reasons() == ["broker_session_lost"]
-        wait_for(lambda: (session_row(seeded_db, client_id) or {}).get("lost_count") == 1, what="the loss to be recorded")
+        wait_for(lambda: (session_row(seeded_db, client_id) or {}).get("lost_count") == 1,
+                 what="the loss to be recorded")
     finally:
         lost.stop()
     # A new process still reports it: the loss is read back from the database.
