@@ -16,7 +16,7 @@ from .errors import BilingualError
 # Vietnam keeps UTC+7 all year (no daylight saving since 1975); a fixed offset avoids a tz
 # database dependency on office machines. Months and shifts are local-time concepts.
 LOCAL_TZ = timezone(timedelta(hours=7), "ICT")
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\Z")  # \Z: $ lets "2026-11\n" through
 
 
 # A device clock more than this ahead of the collector's when the rating arrived is wrong (a

@@ -94,7 +94,8 @@ def test_months_are_local_time():
     assert month_bounds("2026-12")[1] == month_bounds("2027-01")[0]
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-00"])
+@pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-00",
+                                 "2026-11\n"])
 def test_malformed_months_are_refused(bad):
     with pytest.raises(ValueError, match="month"):
         month_bounds(bad)
