@@ -280,3 +280,26 @@ def session_row(db, client_id: str) -> dict | None:
         return recording.ingest_session(reader, client_id)
     finally:
         reader.conn.close()
+
+
+def test_an_assignment_that_cannot_be_encoded_holds_back_no_other(mosquitto, seeded_db):
+    with sqlite3.connect(seeded_db) as conn:
+        conn.execute("UPDATE counters SET label = ? WHERE id = (SELECT counter_id FROM devices "
+                     "WHERE id = ?)", ["Q" * 41, DEVICE])  # longer than a device shows
+    received: dict[str, bytes] = {}
+    watcher = Publisher(mosquitto.port)
+    watcher.client.on_message = lambda c, u, m: received.update({m.topic: m.payload})
+    watcher.client.subscribe("hailong/v1/devices/+/assignment", qos=1)
+    ingest = make_ingest(mosquitto, seeded_db)
+    ingest.assignment_poll_s = 0.1
+    ingest.start()
+    try:
+        assert ingest.wait_connected(10)
+        wait_for(lambda: "hailong/v1/devices/kiosk-hk-02/assignment" in received,
+                 what="the other devices' assignments")
+        assert f"hailong/v1/devices/{DEVICE}/assignment" not in received
+        assert ingest.supervisor.stopped() == [] and ingest.health_reasons() == []
+        assert ingest.supervisor.restarts["assignments"] == 0
+    finally:
+        watcher.close()
+        ingest.stop()
