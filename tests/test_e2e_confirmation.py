@@ -94,10 +94,13 @@ def test_the_kiosk_keeps_a_rating_until_the_collector_has_committed_it(broker, c
     assert stored(seeded_db) == ids(21, range(2))
 
 
-def test_a_broker_that_loses_its_whole_store_costs_only_a_resend(broker, collector, seeded_db):
-    """Ratings PUBACKed and queued for a collector that is down; the broker then stops and
-    comes back without its store (the collector's session and queue with it). The kiosk
-    resends what was never confirmed; each rating ends stored exactly once."""
+@pytest.mark.parametrize("loss", ["store_deleted", "killed_before_saving"])
+def test_a_broker_that_loses_its_whole_store_costs_only_a_resend(broker, collector, seeded_db,
+                                                                 loss):
+    """Ratings PUBACKed and queued for a collector that is down; the broker then comes back
+    without its store (the collector's session and queue with it): stopped and its store file
+    deleted, or killed before its first autosave (60 s). The kiosk resends what was never
+    confirmed; each rating ends stored exactly once."""
     collector.start()
     kiosk = SimulatedKiosk(DEVICE, "127.0.0.1", broker.port, boot=22, cooldown_s=0).start()
     try:
@@ -109,9 +112,13 @@ def test_a_broker_that_loses_its_whole_store_costs_only_a_resend(broker, collect
             kiosk.press(level)
         assert kiosk.wait_until(lambda: kiosk.sent_acked == 8, 10)
         assert kiosk.queue_depth == 5, "PUBACKed, not confirmed: still in the journal"
-        broker.stop()
-        assert broker.store_path.exists()
-        broker.store_path.unlink()  # the whole store: sessions, subscriptions, queues
+        if loss == "store_deleted":
+            broker.stop()
+            assert broker.store_path.exists()
+            broker.store_path.unlink()  # the whole store: sessions, subscriptions, queues
+        else:
+            broker.kill()  # SIGKILL: nothing saved since it started
+            assert not broker.store_path.exists()
         broker.start()
         collector.start()  # a new session: the old queue is gone with the store
         assert kiosk.wait_until(lambda: kiosk.queue_depth == 0, 30), "resent and confirmed"
