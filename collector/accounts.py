@@ -52,6 +52,7 @@ LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200
 MAX_NAME = 100
+SESSION_KEEP_MS = 90 * 86_400_000  # how long an ended login session stays listed
 
 _hasher = PasswordHasher()
 # Verified against when the login does not exist, so both paths cost one argon2 run.
@@ -284,6 +285,10 @@ class AccountService:
             self.db.execute("INSERT INTO login_sessions (sid_sha256, login, created_at, "
                             "last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                             [_sid_digest(sid), login, at, at, at + max_age_ms])
+            # Bounded table: sessions over for SESSION_KEEP_MS say nothing any more.
+            self.db.execute("DELETE FROM login_sessions WHERE expires_at < ? AND "
+                            "(revoked_at IS NULL OR revoked_at < ?)",
+                            [at - SESSION_KEEP_MS, at - SESSION_KEEP_MS])
 
     def close_session(self, sid: str) -> bool:
         """Log out: revoke the session; False when it had already ended."""

@@ -11,6 +11,10 @@ Paths stay clear of the workflow's (`/api/v1/officers/{id}/evaluations/{month}` 
 `/years/`. The `.xlsx` routes are declared before their JSON twins, or `{month}` would
 swallow "2026-03.xlsx".
 
+Who: collector/access.py's table — an officer's month and year for the officer, their
+leaders, heads and administrators in scope; a unit's (and its XLSX) for leaders, heads and
+administrators; never a technician.
+
 Wiring: `app.include_router(api_monthly.router)` in `collector.api.create_app`.
 """
 

@@ -315,3 +315,16 @@ def test_a_session_notes_when_it_was_last_used(seeded_db, browser, monkeypatch):
         store.close()
     assert browser.get("/api/v1/me").status_code == 200
     assert session_rows(seeded_db)[0]["last_seen_at"] > 1
+
+
+def test_sessions_long_over_are_forgotten(seeded_db):
+    as_officer(seeded_db, "HK-0001")
+    store = Store(seeded_db)
+    try:
+        service = AccountService(store, actor="test", clock=lambda: 1_000)
+        service.open_session("cb.hk-0001", "old-session-id", 1_000)
+        later = AccountService(store, actor="test", clock=lambda: 1_000 + 91 * 86_400_000)
+        later.open_session("cb.hk-0001", "new-session-id", 1_000)
+    finally:
+        store.close()
+    assert len(session_rows(seeded_db)) == 1
