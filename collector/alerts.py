@@ -45,7 +45,6 @@ from typing import Iterable
 
 import sqlite_utils
 
-from . import queries
 from .alert_records import (MAX_NOTE, MAX_PRESSES, STATES, AlertConflict,  # noqa: F401
                             AlertError, AlertNotFound, AlertService, alert_view, list_alerts,
                             rule_of)
@@ -53,6 +52,7 @@ from .messages import Rating
 from .policy import AlertRule
 from .satisfaction import answer_of
 from .store import Incoming, write_transaction
+from .unit_history import counter_unit_at
 
 log = logging.getLogger("hailong.alerts")
 
@@ -216,7 +216,7 @@ def _check(db: sqlite_utils.Database, ids: list[str], rule: AlertRule, now: int)
                     "INSERT INTO alerts (counter_id, unit_id, officer_id, kind, first_at, "
                     "last_at, ratings, negative, rule, raised_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [counter_id, queries.counter_unit_at(db, counter_id, decision.first_at),
+                    [counter_id, counter_unit_at(db, counter_id, decision.first_at),
                      decision.officer_id, KIND, decision.first_at, decision.last_at,
                      decision.ratings, decision.negative, rule_text, now]).lastrowid
                 known.append(AlertState(alert_id, decision.first_at, decision.last_at,
