@@ -122,11 +122,12 @@ def _record_status(db: sqlite_utils.Database, status: Status, received_at: int) 
     if status.state == "online":
         epoch = _epoch(db, status.device, status.boot)
         at = place_status(uptime_ms=status.uptime_ms, received_at=received_at, epoch=epoch)
-        db.execute("INSERT INTO boot_epochs (device_id, boot, epoch_ms) VALUES (?, ?, ?) "
-                   "ON CONFLICT(device_id, boot) DO UPDATE SET "
-                   "epoch_ms = min(epoch_ms, excluded.epoch_ms)",
-                   [status.device, status.boot,
-                    boot_epoch(received_at, status.uptime_ms, epoch)])
+        new_epoch = boot_epoch(received_at, status.uptime_ms, epoch)
+        if new_epoch is not None:
+            db.execute("INSERT INTO boot_epochs (device_id, boot, epoch_ms) VALUES (?, ?, ?) "
+                       "ON CONFLICT(device_id, boot) DO UPDATE SET "
+                       "epoch_ms = min(epoch_ms, excluded.epoch_ms)",
+                       [status.device, status.boot, new_epoch])
     _seen(db, status.device, at)
     _record_online_span(db, status.device, status.state == "online", at)
     latest = db.execute("SELECT status_at, boot, uptime_ms FROM device_status "

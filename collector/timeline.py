@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .errors import BilingualError
+from .messages import TS_MIN_MS
 
 # Vietnam keeps UTC+7 all year (no daylight saving since 1975); a fixed offset avoids a tz
 # database dependency on office machines. Months and shifts are local-time concepts.
@@ -39,11 +40,15 @@ class BootAnchor:
     received_at: int
 
 
-def boot_epoch(received_at: int, uptime_ms: int, earlier: int | None) -> int:
+def boot_epoch(received_at: int, uptime_ms: int, earlier: int | None) -> int | None:
     """The boot's epoch after one more message of it: the earliest `received - uptime`.
     Every delay (network, broker queue, retained replay) makes the estimate later, never
-    earlier, so the earliest is the closest and a late message cannot move it later."""
+    earlier, so the earliest is the closest and a late message cannot move it later. An
+    estimate before TS_MIN_MS (an uptime longer than the clock allows) is no boot's start:
+    it is ignored, or it would pull every press of the boot into the past for good."""
     observed = received_at - uptime_ms
+    if observed < TS_MIN_MS:
+        return earlier
     return observed if earlier is None else min(earlier, observed)
 
 
@@ -68,7 +73,10 @@ def place_press(*, ts: int | None, boot: int, uptime_ms: int, anchor: BootAnchor
     if ts is not None and ts <= clock_ms + DEVICE_TS_AHEAD_TOLERANCE_MS:
         return ts, "device"
     if anchor is not None and anchor.boot == boot:
-        return anchor.received_at + (uptime_ms - anchor.uptime_ms), "uptime"
+        pressed_at = anchor.received_at + (uptime_ms - anchor.uptime_ms)
+        # Not after the clock either: an uptime beyond the boot's life is not a time.
+        if pressed_at <= clock_ms + DEVICE_TS_AHEAD_TOLERANCE_MS:
+            return pressed_at, "uptime"
     return received_at, "received"
 
 

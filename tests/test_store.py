@@ -222,3 +222,10 @@ def test_a_failure_whose_topic_cannot_be_stored_keeps_it_escaped(store):
     store.record_failure(item, UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates"))
     row = dict(next(store.db.query("SELECT * FROM rejected")))
     assert row["topic"] == "hailong/v1/devices/\\ud800/rating"
+
+
+def test_an_absurd_uptime_does_not_poison_the_boots_epoch(store):
+    store.record_batch([incoming(online(uptime_ms=2**53 - 1), kind="status", received_at=T0)])
+    assert unsynced_press(store, 1, T0 + 5_000) == (T0 + 5_000, "received")
+    store.record_batch([incoming(online(uptime_ms=60_000), kind="status", received_at=T0)])
+    assert unsynced_press(store, 2, T0 + 40_000) == (T0 - 60_000 + 90_000, "uptime")

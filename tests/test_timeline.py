@@ -99,3 +99,17 @@ def test_months_are_local_time():
 def test_malformed_months_are_refused(bad):
     with pytest.raises(ValueError, match="month"):
         month_bounds(bad)
+
+
+def test_an_uptime_longer_than_the_clock_allows_anchors_nothing():
+    # received - uptime before 2020: no boot started then (an uptime of 2^53 - 1, say).
+    assert boot_epoch(RECEIVED, 2**53 - 1, None) is None
+    assert boot_epoch(RECEIVED, 2**53 - 1, RECEIVED - 5) == RECEIVED - 5
+
+
+@pytest.mark.parametrize("uptime_ms", [2**53 - 1, 40 * 86_400_000])
+def test_an_uptime_placing_a_press_in_the_future_falls_back_to_arrival(uptime_ms):
+    epoch = BootAnchor(boot=3, uptime_ms=0, received_at=RECEIVED - 10_000)
+    assert place_press(ts=None, boot=3, uptime_ms=uptime_ms, anchor=epoch,
+                       received_at=RECEIVED) == (RECEIVED, "received")
+
