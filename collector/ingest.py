@@ -76,14 +76,16 @@ class _Queued:
     queued_at: float  # time.monotonic(): how long it has waited uncommitted
 
 
-def incoming_from_wire(topic: str, payload: bytes, received_at: int,
-                       retained: bool) -> Incoming:
+def incoming_from_wire(topic: str, payload: bytes, received_at: int, retained: bool,
+                       redelivered: bool = False) -> Incoming:
     """Parse a message and keep at most MAX_PAYLOAD_BYTES of it, with its length and digest."""
     parsed = parse_message(topic, payload)
     if len(payload) <= MAX_PAYLOAD_BYTES:
-        return Incoming(topic, payload, received_at, parsed, retained)
+        return Incoming(topic, payload, received_at, parsed, retained,
+                        redelivered=redelivered)
     return Incoming(topic, payload[:MAX_PAYLOAD_BYTES], received_at, parsed, retained,
-                    size=len(payload), sha256=hashlib.sha256(payload).hexdigest())
+                    size=len(payload), sha256=hashlib.sha256(payload).hexdigest(),
+                    redelivered=redelivered)
 
 
 class Ingest:
@@ -266,7 +268,7 @@ class Ingest:
         received_at = now_ms()
         try:
             incoming = incoming_from_wire(message.topic, bytes(message.payload), received_at,
-                                          bool(message.retain))
+                                          bool(message.retain), bool(message.dup))
         except Exception as error:  # noqa: BLE001 - every message gets an outcome
             log.exception("cannot parse a message on %r", getattr(message, "_topic", b""))
             incoming = self._unparsable(message, received_at, error)

@@ -40,7 +40,8 @@ class Incoming:
 
     `retained`: the broker replayed a retained message at subscribe (MQTT 3.1.1, 3.3.1.3),
     not something just published. `size` and `sha256` describe the payload as published when
-    `payload` holds only a bounded prefix of it (None: `payload` is all of it).
+    `payload` holds only a bounded prefix of it (None: `payload` is all of it). `redelivered`:
+    the broker's DUP flag, set when it sends a message again that it may have sent before.
     """
     topic: str
     payload: bytes
@@ -49,6 +50,7 @@ class Incoming:
     retained: bool = False
     size: int | None = None
     sha256: str | None = None
+    redelivered: bool = False
 
 
 # A device goes quiet this long after an online status before it counts as offline: statuses

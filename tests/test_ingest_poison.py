@@ -191,11 +191,11 @@ def test_a_stopped_network_loop_is_restarted(running, seeded_db, monkeypatch):
     real = ingest_module.incoming_from_wire
     died = []
 
-    def dying(topic, payload, received_at, retained):
+    def dying(*args):
         if not died:
-            died.append(topic)
+            died.append(args[0])
             raise SystemExit  # passes paho's `except Exception` and ends its thread
-        return real(topic, payload, received_at, retained)
+        return real(*args)
     monkeypatch.setattr(ingest_module, "incoming_from_wire", dying)
     publisher.publish(RATING_TOPIC, rating_bytes(boot=BOOT, seq=1))
     wait_for(lambda: f"{DEVICE}:{BOOT}:1" in stored_ids(seeded_db), timeout=20,

@@ -229,3 +229,16 @@ def test_an_absurd_uptime_does_not_poison_the_boots_epoch(store):
     assert unsynced_press(store, 1, T0 + 5_000) == (T0 + 5_000, "received")
     store.record_batch([incoming(online(uptime_ms=60_000), kind="status", received_at=T0)])
     assert unsynced_press(store, 2, T0 + 40_000) == (T0 - 60_000 + 90_000, "uptime")
+
+
+def test_a_redelivered_rejection_already_kept_is_a_duplicate(store):
+    first = incoming(b"not json")
+    again = Incoming(first.topic, first.payload, T0 + 9_000, first.parsed, redelivered=True)
+    assert store.record_batch([first])["rejected"] == 1
+    assert store.record_batch([again]) == {"stored": 0, "duplicate": 1, "rejected": 0,
+                                           "status": 0}
+    # Without the broker's DUP flag the same bytes are a new message, kept again.
+    assert store.record_batch([first])["rejected"] == 1
+    assert store.db.execute("SELECT count(*) FROM rejected").fetchone()[0] == 2
+    fresh = Incoming(first.topic, b"other", T0, first.parsed, redelivered=True)
+    assert store.record_batch([fresh])["rejected"] == 1
