@@ -1,9 +1,12 @@
 """Logging in and out, and the language switch.
 
 POST /login checks the throttle before the password (a locked-out login costs no argon2 run
-and tells nothing), sets the signed session cookie (HttpOnly, SameSite=Lax; Secure when the
-request came over HTTPS) and redirects to the page asked for — only ever a local path, so the
-form cannot be used to send someone elsewhere.
+and tells nothing), records the session on the server and sets the signed cookie naming it
+(HttpOnly, SameSite=Lax; Secure when the request came over HTTPS), and redirects to the page
+asked for — only ever a local path, so the form cannot be used to send someone elsewhere.
+POST /logout revokes the session on the server, so a copy of the cookie is worth nothing.
+The throttle counts the client's address as collector/sessions.py `client_address` finds it:
+X-Forwarded-For is believed only from the deployment's trusted proxies.
 """
 
 from __future__ import annotations
