@@ -1,35 +1,48 @@
-"""Power-safe outbox store on flash: an append-only journal of CRC'd frames.
+"""Power-safe outbox store on flash: an append-only journal of CRC'd frames, in generations.
 
 Implements the store interface of kiosk.outbox (append, remove, replace, first,
 find_excluded, __len__), so Outbox uses it unchanged. Every change is ONE write() of one
-frame, then flush(), before the call returns: a press is on flash before the loop draws the
-thank-you, and an acknowledged record is marked removed before the next step.
+frame, then flush(), before the call returns (once per copy, see Mirror): a press is on flash
+before the loop draws the thank-you, and a confirmed record is marked removed before the
+next step.
 
-Frames (magic, length, kind, tagged fields, CRC32; at most MAX_FRAME = 261 bytes, ~74 for a
-typical rating) are defined in kiosk.frame: "H" the header (VERSION, max_boot), "R" a record
-(the rating tuple, its key (boot, seq) first), "A" an ack (the key of a removed record).
+Frames (kiosk.frame, at most MAX_FRAME = 261 bytes, ~74 for a typical rating): "H" the
+header (VERSION, max_boot, gen, count), "R" a record (the rating tuple, its key (boot, seq)
+first), "A" an ack (the key of a removed record).
 
-Replay on open: frames apply in file order; "R" adds a record, or for a key already queued
-replaces it in place (replace() amends a record with one write); "A" drops its key. Bytes
-whose magic, length or CRC do not check are no frame: recovery counts the damaged run once in
-`corrupt`, steps one byte and looks for the next valid frame. So a write torn by a power cut
-loses only the frame being written, and a damaged byte loses only its own frame. A lost ack
-brings its record back: sent twice, never lost (the collector stores each id once; records
-keep their original (boot, seq)). After a replay that found damage, or a file without a
-header, the journal is compacted at once, so no later append is glued onto garbage.
+Files: the journal is path or path + ".2" (one copy), or both (Mirror). A file starts with a
+header: its generation `gen` and the `count` of records written after it by the compaction
+that made it; appends follow. A compaction never writes into a file that may be the only
+copy: it writes generation gen + 1 into the OTHER name ("wb"), flushes and closes it, and
+only then removes the old file. No rename: on FAT (MicroPython's VfsFat) a rename over an
+existing file is a remove then a rename, and a cut between leaves only the source.
 
-Compaction (power-safe): the header and the live records go to path + ".tmp", flushed and
-closed, then renamed over the journal (littlefs: rename replaces atomically). A cut before
-the rename leaves the old journal (the next open deletes the stale temp file), a cut after it
-the new one. Where rename refuses an existing target (FAT) the journal is removed first; a
-cut between the two leaves only the complete temp file, which the next open adopts.
+Recovery: the files there (path, path + ".2", and path + ".tmp" left by firmware before
+generations) are tried newest generation first; the first COMPLETE one is used: a header at
+offset 0 and at least `count` valid records (a cut compaction leaves fewer). A header
+without gen and count (older firmware) is generation 0 and complete. The others are stale
+and removed. Frames apply in file order: "R" adds a record, or replaces the queued one with
+its key in place; "A" drops its key. Bytes that are no frame are damage: counted once per
+run in `corrupt`, stepped over byte by byte, so a torn append loses only the frame being
+written and a damaged byte only its own frame. A lost ack brings its record back: sent
+twice, never lost (the collector stores each id once). Damage, no header, a lone ".tmp" or
+too many dead bytes: compacted at once, so no append is glued onto garbage.
+
+Mirror (copies=2, for FAT on the ESP32's flash): to append, FatFs rewrites the file's last,
+partly filled sector, and the block device erases a sector before programming it: a cut
+there destroys the synced frames that share the sector. So every frame goes to path, flushed,
+then to path + ".2", flushed: a cut tears only the copy being written, the other is whole.
+Recovery uses the newest complete copy without damage, checks the other (same generation,
+same size, no damage) and else rewrites both, the suspect one first; a compaction rewrites
+one copy at a time, so one whole copy always exists. Costs a second write per change and
+twice the flash. The fs chooses: `copies` defaults to fs.journal_copies, else 1 (littlefs
+commits atomically at flush, so one copy is safe there).
 
 Size policy: dead bytes (acked or replaced records, acks, damage, the header) are compacted
-away as soon as they exceed both compact_min (32 KB) and the live bytes, so the file stays
+away as soon as they exceed both compact_min (32 KB) and the live bytes, so a file stays
 within 2 * max(live, compact_min) + one frame, and a compaction needs the live bytes once
-more. For the outbox capacity of 2000 (beyond it the outbox refuses or drops, counted):
-typical ratings ~300 KB of file, ~450 KB during a compaction; the largest valid ratings
-~920 KB and ~1.4 MB; any frame (MAX_FRAME) at most 1.05 MB and 1.6 MB.
+more. For the outbox capacity of 2000: typical ratings ~300 KB of file, ~450 KB during a
+compaction; the largest valid ratings ~920 KB and ~1.4 MB (twice that when mirrored).
 
 Errors: a record that cannot be encoded (field type, an int beyond 64 bits, over 255 bytes,
 a key that is not two ints) raises ValueError before anything changes. An OSError while
@@ -38,14 +51,15 @@ still sent while the power lasts) and the journal repairs itself at once by comp
 RAM, again at every later change while that fails. Damage never raises: it is counted in
 `corrupt`. A header of another VERSION raises ValueError (a newer firmware's journal).
 
-RAM: the queued records stay decoded (first() runs every loop step): a tuple, its dossier
-and its ts, with officer and reason strings shared between replayed records.
+RAM: the queued records stay decoded (first() runs every loop step), with officer and reason
+strings shared between replayed records; one frame buffer, one read window during replay.
 
 The fs is injected: fs.open(path, mode) for "rb", "wb" and "ab", returning files with
 readinto, write, flush and close; fs.rename(src, dst); fs.remove(path); OSError args[0] is
-an errno (ENOENT for a missing file). On MicroPython: builtin open, os.rename, os.remove;
-flush() syncs the file on littlefs. Constraints: MicroPython compatible, no os import, one
-frame buffer allocated once and one read window during replay.
+an errno (ENOENT for a missing file); optional fs.journal_copies. On MicroPython: builtin
+open, os.rename, os.remove; flush() syncs the file (lfs_file_sync, f_sync). The flash models
+the tests cut the power in are described in tests/core/flash_models.py. Constraints:
+MicroPython compatible, no os import.
 """
 
 import errno
@@ -64,6 +78,12 @@ COMPACT_MIN = const(32768)
 
 _WINDOW = const(2048)  # replay read window; must hold at least one whole frame
 _EXCLUDED = const(7)  # index of `excluded` in a record tuple (kiosk.rating)
+_LEGACY = const(2)  # index of path + ".tmp" in the names: only older firmware wrote it
+# What a replay found: complete, damaged runs, bytes, gen, valid "R" frames
+_COMPLETE = const(0)
+_DAMAGE = const(1)
+_BYTES = const(2)
+_GEN = const(3)
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -85,7 +105,8 @@ def open_existing(fs, path):
 def replace(fs, src, dst):
     """Rename src over dst: atomic where rename replaces (littlefs); remove + rename where
     rename refuses an existing target (EEXIST, FAT). Any other error is raised as it is:
-    removing dst on an unrelated error could lose the only good copy."""
+    removing dst on an unrelated error could lose the only good copy. (kiosk.bootcount; the
+    journal itself renames nothing.)"""
     try:
         fs.rename(src, dst)
     except OSError as e:
@@ -96,19 +117,27 @@ def replace(fs, src, dst):
 
 
 class Journal:
-    def __init__(self, fs, path, compact_min=COMPACT_MIN):
+    def __init__(self, fs, path, compact_min=COMPACT_MIN, copies=None):
+        if copies is None:
+            copies = getattr(fs, "journal_copies", 1)
+        if copies != 1 and copies != 2:
+            raise ValueError("copies must be 1 or 2")
         self.fs = fs
         self.path = path
-        self.tmp = path + ".tmp"
+        self.copies = copies
+        self.names = (path, path + ".2", path + ".tmp")
         self.compact_min = compact_min
         self._buf = bytearray(MAX_FRAME)  # every frame is built here: no allocation per write
         self._mv = memoryview(self._buf)
         self._items = []  # live records, oldest first
         self._sizes = []  # their frame sizes, to know the dead bytes
         self._live = 0  # bytes of the live record frames
-        self._size = 0  # bytes in the journal file
-        self._f = None  # the append handle
-        self._broken = False  # the file may not match RAM: the next change compacts
+        self._size = 0  # bytes in the journal file (each copy)
+        self._slots = []  # indices in names of the files appended to, in write order
+        self._files = []  # their append handles
+        self._first = 1  # mirror: the copy a compaction rewrites first (the suspect one)
+        self._broken = False  # the files may not match RAM: the next change compacts
+        self.gen = 0  # the highest generation on flash
         self.max_boot = None  # highest boot this journal has seen (kept across compactions)
         self.corrupt = 0  # damaged runs found on open
         self.write_errors = 0
@@ -171,8 +200,13 @@ class Journal:
     # --- maintenance -----------------------------------------------------------------------
 
     @property
+    def paths(self):
+        """The files the journal is in now: one, or two when mirrored."""
+        return [self.names[s] for s in self._slots]
+
+    @property
     def file_bytes(self):
-        """Bytes in the journal file, as far as this journal wrote them."""
+        """Bytes in the journal file (in each copy), as far as this journal wrote them."""
         return self._size
 
     @property
@@ -186,34 +220,36 @@ class Journal:
         return self._size - self._live
 
     def compact(self):
-        """Rewrite the journal as a header and the live records (temp file, then rename).
+        """Write the header and the live records as the next generation (one copy at a time,
+        never into the only good one), then drop what is stale.
 
-        True when done. On OSError the old journal stays as it was, the error is counted and
+        True when done. On OSError the journal on flash stays whole, the error is counted and
         False is returned; the next change tries again."""
-        fs = self.fs
-        try:
-            f = fs.open(self.tmp, "wb")
+        self._close()
+        self.gen += 1  # a cut or failed attempt leaves an incomplete file of this generation
+        if self.copies == 2:
+            order = (self._first, 1 - self._first)
+        else:
+            order = (1 if self._slots == [0] else 0,)
+        for slot in order:
             try:
-                size = self._put(f, self._frame(K_HEAD, (VERSION, self.max_boot)))
-                for rec in self._items:
-                    size += self._put(f, self._frame(K_REC, rec))
-                f.flush()
-            finally:
-                f.close()
-        except OSError as e:
-            self._failed(e, False)  # the journal itself was not touched
-            self._drop_tmp()  # give the space back (ENOSPC)
-            return False
-        try:
-            self._close()
-            replace(fs, self.tmp, self.path)
-            self._f = fs.open(self.path, "ab")
-        except OSError as e:
-            self._failed(e, True)  # no append handle (or no journal yet): compact again
-            return False
+                size = self._write_copy(slot)
+            except OSError as e:
+                self._failed(e, True)
+                if self.copies == 1:
+                    self._drop(slot)  # give the space back (ENOSPC); the live file is whole
+                else:
+                    self._first = slot  # the other copy is whole: rewrite this one first
+                return False
+        self._slots = [0, 1] if self.copies == 2 else [order[0]]
+        for slot in range(len(self.names)):
+            if slot not in self._slots:
+                self._drop(slot)  # the new generation is complete: the old one is stale
         self._size = size
-        self._broken = False
         self.compactions += 1
+        if not self._reopen():
+            return False
+        self._broken = False
         return True
 
     def close(self):
@@ -233,19 +269,42 @@ class Journal:
             raise OSError(errno.EIO, "short write")
         return n
 
+    def _write_copy(self, slot):
+        f = self.fs.open(self.names[slot], "wb")
+        try:
+            size = self._put(f, self._frame(K_HEAD, (VERSION, self.max_boot, self.gen,
+                                                     len(self._items))))
+            for rec in self._items:
+                size += self._put(f, self._frame(K_REC, rec))
+            f.flush()
+        finally:
+            f.close()
+        return size
+
+    def _reopen(self):
+        try:
+            for slot in self._slots:
+                self._files.append(self.fs.open(self.names[slot], "ab"))
+            return True
+        except OSError as e:
+            self._close()
+            self._failed(e, True)  # no append handle: compact again at the next change
+            return False
+
     def _commit(self, n):
-        """Make the change in RAM durable: one write of the frame, or a compaction when the
-        file may not match RAM."""
+        """Make the change in RAM durable: one write of the frame to each copy, or a
+        compaction when the files may not match RAM."""
         if not self._broken:
             try:
-                if self._f is None:
+                if not self._files:
                     raise OSError(errno.EBADF, "journal not open")
-                self._put(self._f, n)
-                self._f.flush()
+                for f in self._files:
+                    self._put(f, n)
+                    f.flush()
                 self._size += n
                 return
             except OSError as e:
-                # The file may now end in part of this frame: never append after it again.
+                # A file may now end in part of this frame: never append after it again.
                 self._failed(e, True)
         # Repair now, so the change is on flash before we return whenever the flash allows.
         self.compact()
@@ -276,45 +335,116 @@ class Journal:
             self.max_boot = boot
 
     def _close(self):
-        f = self._f
-        self._f = None
-        if f is not None:
+        files = self._files
+        self._files = []
+        for f in files:
             f.close()
 
-    def _drop_tmp(self):
+    def _drop(self, slot):
         try:
-            self.fs.remove(self.tmp)
+            self.fs.remove(self.names[slot])
         except OSError as e:
             if _errno(e) != errno.ENOENT:
                 self._failed(e, False)
 
-    def _recover(self):
-        fs = self.fs
-        f = open_existing(fs, self.path)
-        adopted = False
-        if f is None:
-            # A cut between remove and rename (FAT) leaves only the complete temp file.
-            f = open_existing(fs, self.tmp)
-            adopted = f is not None
-        clean = False
-        if f is not None:
-            try:
-                clean = self._replay(f)
-            finally:
-                f.close()
-        if clean and not adopted and not self._due():
-            self._drop_tmp()  # left by a compaction cut before its rename
-            try:
-                self._f = fs.open(self.path, "ab")
-            except OSError as e:
-                self._failed(e, True)
-            return
-        # New, damaged, headerless, adopted or too much dead weight: write it afresh.
-        if not self.compact():
-            self._broken = True  # counted; every change tries again
+    # --- recovery ----------------------------------------------------------------------------
 
-    def _replay(self, f):
-        """Read the whole journal; True when it was a header followed by valid frames only."""
+    def _recover(self):
+        found = []  # (gen, slot) of the files there
+        for slot in range(len(self.names)):
+            f = open_existing(self.fs, self.names[slot])
+            if f is not None:
+                try:
+                    found.append((self._peek(f), slot))
+                finally:
+                    f.close()
+        found.sort(key=_newest_first)
+        for c in found:
+            if c[0] > self.gen:
+                self.gen = c[0]
+        tried = []
+        use = None
+        for c in found:
+            got = self._load(c[1], True)
+            if got[_COMPLETE] and (self.copies == 1 or not got[_DAMAGE]):
+                use = c[1]
+                break
+            tried.append((got, c[1]))
+            self._reset()
+        if use is None and tried:
+            # Nothing complete (or, mirrored, nothing whole): the best there is, counted.
+            tried.sort(key=_best_first)
+            use = tried[0][1]
+            got = self._load(use, True)
+        need = use is None or use == _LEGACY or not got[_COMPLETE] or got[_DAMAGE] > 0
+        if use is not None:
+            self.corrupt += got[_DAMAGE]
+            self._size = got[_BYTES]
+        if self.copies == 2:
+            self._slots = [0, 1]
+            if not need:
+                other = 1 - use
+                check = self._load(other, False) if self._exists(found, other) else None
+                if check is not None and (check[_COMPLETE] or check[_GEN] < 0):
+                    # Damage found, unless it is the torn end of a cut compaction.
+                    self.corrupt += check[_DAMAGE]
+                need = (check is None or not check[_COMPLETE] or check[_DAMAGE] > 0
+                        or check[_GEN] != got[_GEN] or check[_BYTES] != got[_BYTES])
+                self._first = other
+            elif use is not None and use != _LEGACY:
+                self._first = 1 - use  # keep the one we read until the other is rewritten
+            need = need or self._exists(found, _LEGACY)
+        elif use is not None:
+            self._slots = [use]
+        if need or self._due():
+            if not self.compact():
+                self._broken = True  # counted; every change tries again
+            return
+        for c in found:
+            if c[1] not in self._slots:
+                self._drop(c[1])  # the one in use is complete: the rest is stale
+        if not self._reopen():
+            self.compact()
+
+    def _exists(self, found, slot):
+        for c in found:
+            if c[1] == slot:
+                return True
+        return False
+
+    def _reset(self):
+        self._items = []
+        self._sizes = []
+        self._live = 0
+
+    def _peek(self, f):
+        """The generation in the file's header: 0 for a header of older firmware, -1 for a
+        file that does not start with a header."""
+        mv = self._mv
+        n = 0
+        while n < MAX_FRAME:
+            k = f.readinto(mv[n:])
+            if not k:
+                break
+            n += k
+        got = decode_frame(self._buf, 0, n, mv) if n else None
+        if got is None or got[0] != K_HEAD:
+            return -1
+        vals = got[1]
+        if len(vals) > 2 and type(vals[2]) is int:
+            return vals[2]
+        return 0
+
+    def _load(self, slot, keep):
+        f = self.fs.open(self.names[slot], "rb")
+        try:
+            return self._replay(f, keep)
+        finally:
+            f.close()
+
+    def _replay(self, f, keep):
+        """Read a whole journal file; with `keep`, its queued records become the journal's.
+        Returns (complete, damaged runs, bytes, gen) as indexed by _COMPLETE..._GEN."""
         buf = bytearray(_WINDOW)
         mv = memoryview(buf)
         recs = []  # record fields (bytes) in file order; None once acked
@@ -326,8 +456,11 @@ class Journal:
         p = 0  # parse position in buf
         eof = False
         damaged = False  # inside a run of bytes that are not a frame
-        corrupt = self.corrupt
+        damage = 0
         head = False
+        gen = -1
+        count = 0  # records the header says its compaction wrote
+        nrec = 0  # valid "R" frames seen
         while True:
             if not eof and n - p < MAX_FRAME:
                 # Keep the unparsed rest and refill, so a whole frame is always in view.
@@ -361,7 +494,7 @@ class Journal:
                     vals = None  # a frame that is not what its kind says is damage as well
             if vals is None:
                 if not damaged:
-                    self.corrupt += 1
+                    damage += 1
                     damaged = True
                 p += 1
                 continue
@@ -369,29 +502,36 @@ class Journal:
             if kind == K_HEAD:
                 if vals[0] != VERSION:
                     raise ValueError("journal version " + str(vals[0]))
-                head = head or (base + p == 0)
-                if len(vals) > 1 and vals[1] is not None:
+                if base + p == 0:
+                    head = True
+                    gen = 0
+                    if len(vals) > 3 and type(vals[2]) is int and type(vals[3]) is int:
+                        gen = vals[2]
+                        count = vals[3]
+                if len(vals) > 1 and type(vals[1]) is int:
                     self._see(vals[1])
             elif kind == K_REC:
-                rec = bytes(mv[p + FIELDS:p + size - CRC_LEN])
-                i = where.get(key)
-                if i is None:
-                    where[key] = len(recs)
-                    recs.append(rec)
-                    sizes.append(size)
-                else:  # a replace(): the new version takes the old one's place
-                    recs[i] = rec
-                    sizes[i] = size
+                nrec += 1
+                if keep:
+                    rec = bytes(mv[p + FIELDS:p + size - CRC_LEN])
+                    i = where.get(key)
+                    if i is None:
+                        where[key] = len(recs)
+                        recs.append(rec)
+                        sizes.append(size)
+                    else:  # a replace(): the new version takes the old one's place
+                        recs[i] = rec
+                        sizes[i] = size
                 self._see(key[0])
             elif kind == K_ACK:
-                i = where.pop(key, None)
-                if i is not None:
-                    recs[i] = None
+                if keep:
+                    i = where.pop(key, None)
+                    if i is not None:
+                        recs[i] = None
                 self._see(key[0])
             else:  # a kind this version does not know: not ours to interpret
-                self.corrupt += 1
+                damage += 1
             p += size
-        self._size = base + n
         for i in range(len(recs)):
             raw = recs[i]
             if raw is None:
@@ -399,9 +539,20 @@ class Journal:
             try:
                 rec = tuple(decode_fields(raw, 0, len(raw), MAX_BODY, shared))
             except ValueError:
-                self.corrupt += 1  # CRC-valid yet unreadable: damage all the same
+                damage += 1  # CRC-valid yet unreadable: damage all the same
                 continue
             self._items.append(rec)
             self._sizes.append(sizes[i])
             self._live += sizes[i]
-        return head and self.corrupt == corrupt
+        return (head and nrec >= count, damage, base + n, gen)
+
+
+def _newest_first(c):
+    # (gen, slot): the highest generation first; equal ones in name order (path first).
+    return (-c[0], c[1])
+
+
+def _best_first(t):
+    # (replay result, slot) when nothing was complete: complete, then least damage, newest.
+    got = t[0]
+    return (0 if got[_COMPLETE] else 1, got[_DAMAGE], -got[_GEN], t[1])

@@ -1,8 +1,10 @@
 """The flash journal (kiosk.journal): torn writes, damaged bytes, cut compactions, bounds.
 
 Plain functions and asserts: collected by pytest and run under MicroPython by
-tests/core/runner.py. MemFS, the in-memory file system that can lose power at any byte, is
-also used by test_core_bootcount.py and bench/journal_recovery.py.
+tests/core/runner.py. MemFS, the in-memory file system that can lose power at any byte
+(tests/core/flash_models.py, imported from here by test_core_bootcount.py and
+bench/journal_recovery.py), is the flash of these tests; test_core_journal_cuts.py cuts the
+power at every step on the littlefs and FAT models as well.
 """
 
 import binascii
@@ -11,130 +13,17 @@ import os
 import struct
 
 from core_support import TempDir, raises, rename
+from flash_models import MemFS, PowerCut
 from kiosk.journal import MAX_FRAME, Journal, replace
 from kiosk.outbox import MemoryStore, Outbox
 
 P = "outbox.jnl"
+P2 = P + ".2"  # the other generation's name, and the mirror copy
+HEADER_NEW = b"\x11\x01\x00\x11\x01\x10"  # version 1, max_boot None, gen 1, count 0
 DOSSIER = "000.00.12.H29-251125-0042"  # 25 characters, the dossier code alphabet
 
 
-# --- an in-memory flash with power cuts --------------------------------------------------
-
-class PowerCut(Exception):
-    """The power went: nothing after this point reached the flash."""
-
-
-class MemFile:
-    def __init__(self, fs, path, data, snapshot):
-        self.fs = fs
-        self.path = path
-        self.data = data  # the file's bytearray itself (an inode: rename does not move it)
-        self.snap = snapshot  # read mode: the content at open
-        self.pos = 0
-
-    def read(self, n=-1):
-        end = len(self.snap) if n is None or n < 0 else min(len(self.snap), self.pos + n)
-        out = self.snap[self.pos:end]
-        self.pos = end
-        return out
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.snap) - self.pos)
-        buf[:n] = self.snap[self.pos:self.pos + n]
-        self.pos += n
-        return n
-
-    def write(self, data):
-        fs = self.fs
-        data = bytes(data)
-        fs.writes.append((self.path, len(data)))
-        if fs.fail_writes:
-            fs.fail_writes -= 1
-            self.data.extend(data[:len(data) // 2])  # torn, and the write reports it
-            raise OSError(errno.EIO, "write failed")
-        k = fs.allow(len(data))
-        self.data.extend(data[:k])
-        if k < len(data):
-            raise PowerCut()
-        return len(data)
-
-    def flush(self):
-        self.fs.flushes += 1
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-class MemFS:
-    """The fs boundary of kiosk.journal in memory.
-
-    Bytes are durable as soon as write() takes them, so a cut keeps the prefix written so far
-    (the harshest model: littlefs keeps none of an unsynced write). `budget` (None: no cut)
-    is the number of steps left before the power goes: each byte written and each truncating
-    open, rename and remove is one step. `replaces`=False makes rename refuse an existing
-    target, as FAT does. `writes` logs (path, bytes) of every write() call."""
-
-    def __init__(self, files=None, replaces=True):
-        self.files = {} if files is None else files
-        self.replaces = replaces
-        self.budget = None
-        self.steps = 0
-        self.fail_writes = 0  # the next n write() calls write half and raise OSError
-        self.writes = []
-        self.flushes = 0
-
-    def clone(self):
-        files = {}
-        for name in self.files:
-            files[name] = bytearray(self.files[name])
-        return MemFS(files, self.replaces)
-
-    def allow(self, n):
-        if self.budget is not None:
-            n = min(n, self.budget)
-            self.budget -= n
-        self.steps += n
-        return n
-
-    def step(self):
-        if self.allow(1) < 1:
-            raise PowerCut()
-
-    def open(self, path, mode):
-        if "r" in mode:
-            if path not in self.files:
-                raise OSError(errno.ENOENT, path)
-            return MemFile(self, path, None, bytes(self.files[path]))
-        if "w" in mode:
-            self.step()
-            self.files[path] = bytearray()
-        elif path not in self.files:
-            self.files[path] = bytearray()
-        return MemFile(self, path, self.files[path], None)
-
-    def rename(self, src, dst):
-        if src not in self.files:
-            raise OSError(errno.ENOENT, src)
-        if dst in self.files and not self.replaces:
-            raise OSError(errno.EEXIST, dst)
-        self.step()
-        self.files[dst] = self.files.pop(src)
-
-    def remove(self, path):
-        if path not in self.files:
-            raise OSError(errno.ENOENT, path)
-        self.step()
-        del self.files[path]
-
-    def size(self, path):
-        return len(self.files[path])
-
+# --- files on the host --------------------------------------------------------------------
 
 class OsFS:
     """The same boundary on real files (what the hardware layer passes on the device)."""
@@ -225,7 +114,7 @@ def test_frame_layout_matches_the_documented_format():
     j = Journal(fs, P)
     j.append((1, 300, 4, 4, "HK", 5, None, None))
     j.remove((1, 300))
-    header = frame("H", b"\x11\x01\x00")  # version 1, max_boot None
+    header = frame("H", HEADER_NEW)
     record = frame("R", b"\x11\x01" + b"\x12\x2c\x01" + b"\x11\x04\x11\x04" + b"\x30\x02HK"
                    + b"\x11\x05\x00\x00")
     ack = frame("A", b"\x11\x01\x12\x2c\x01")
@@ -265,7 +154,7 @@ def test_behaves_like_memory_store_across_reopens():
             assert j.corrupt == 0
         assert j.first(1000) == m.first(1000), step
         assert len(j) == len(m) and j.find_excluded() == m.find_excluded(), step
-        assert j.file_bytes == fs.size(P), step
+        assert j.file_bytes == fs.size(j.paths[0]) and len(fs.files) == 1, step
     assert compactions + j.compactions > 3  # the sequence did exercise compaction
 
 
@@ -383,7 +272,9 @@ def test_damaged_ack_brings_its_record_back_never_another():
 
 
 def test_compaction_cut_at_every_step_leaves_old_or_new():
-    for replaces in (True, False):  # littlefs rename; FAT-like remove then rename
+    # The journal renames nothing, so a rename that refuses an existing target (FatFs)
+    # changes nothing either; both are walked. More models: test_core_journal_cuts.py.
+    for replaces in (True, False):
         base = MemFS(replaces=replaces)
         j = Journal(base, P, compact_min=0)
         recs = [rec(i, dossier=DOSSIER) for i in range(6)]
@@ -415,7 +306,7 @@ def test_compaction_cut_at_every_step_leaves_old_or_new():
             got = j.first(10)
             assert got in (before, after), (replaces, k)
             assert j.corrupt <= 1 and (got == before or j.corrupt == 0), (replaces, k)
-            assert P + ".tmp" not in cut.files, (replaces, k)
+            assert cut.names() == j.paths, (replaces, k)  # the stale generation is gone
             if got not in seen:
                 seen.append(got)
             j.close()
@@ -438,8 +329,9 @@ def test_file_stays_bounded_and_dead_bytes_are_compacted():
             elif len(j):
                 j.remove(j.first(1)[0][:2])
             live = len(j) * s
-            assert fs.size(P) == j.file_bytes
-            assert fs.size(P) <= 2 * max(live, 1000) + MAX_FRAME, (phase, fs.size(P), live)
+            size = fs.size(j.paths[0])
+            assert size == j.file_bytes and len(fs.files) == 1
+            assert size <= 2 * max(live, 1000) + MAX_FRAME, (phase, size, live)
     assert j.compactions >= 3
 
 
@@ -500,7 +392,7 @@ def test_foreign_or_damaged_file_is_counted_and_rewritten():
     again = Journal(fs, P)
     assert again.first(10) == [rec(0)] and again.corrupt == 0
     # A damaged header costs nothing but a count: the records after it are found.
-    data = bytearray(fs.files[P])
+    data = bytearray(fs.files[again.paths[0]])
     data[3] ^= 0x01
     j = Journal(MemFS({P: data}), P)
     assert j.first(10) == [rec(0)] and j.corrupt == 1
@@ -518,6 +410,129 @@ def test_frames_with_a_valid_crc_but_unreadable_fields_count_as_damage():
         data = bytearray(frame("H", b"\x11\x01\x00") + bad + good)
         j = Journal(MemFS({P: data}), P)
         assert j.first(10) == [(1, 7, None)] and j.corrupt == 1, bad
+
+
+def header_of(data):
+    """(version, max_boot, gen, count) of a journal file's header frame."""
+    from kiosk.frame import decode_frame
+    kind, vals, _ = decode_frame(bytearray(data), 0, len(data))
+    assert kind == ord("H")
+    return tuple(vals)
+
+
+def test_compaction_writes_the_next_generation_under_the_other_name():
+    fs = MemFS()
+    j = Journal(fs, P, compact_min=0)
+    assert j.paths == [P] and header_of(fs.files[P]) == (1, None, 1, 0)
+    for i in range(4):
+        j.append(rec(i, boot=3))
+    names = []
+    for i in range(3):
+        j.remove((3, i))  # from the second on, dead bytes overtake live ones: compaction
+        names.append(tuple(fs.names()))
+    assert names == [(P,), (P2,), (P,)] and j.paths == [P] and j.gen == 3
+    assert header_of(fs.files[P]) == (1, 3, 3, 1)  # one record after the header
+    j.append(rec(4, boot=3))
+    assert j.compact() and fs.names() == [P2] and header_of(fs.files[P2])[2:] == (4, 2)
+    j.close()
+    again = Journal(fs, P)
+    assert again.first(10) == [rec(3, boot=3), rec(4, boot=3)] and again.gen == 4
+    assert again.corrupt == 0 and again.compactions == 0
+
+
+def generation(gen, recs, count=None, max_boot=1):
+    data = frame("H", b"\x11\x01\x11" + bytes((max_boot,)) + b"\x11" + bytes((gen,)) + b"\x11"
+                 + bytes((len(recs) if count is None else count,)))
+    for r in recs:
+        data += record_frame(r)
+    return bytearray(data)
+
+
+def record_frame(r):
+    from kiosk.frame import K_REC, encode_frame
+    buf = bytearray(MAX_FRAME)
+    return bytes(buf[:encode_frame(K_REC, r, buf)])
+
+
+def test_newest_complete_generation_is_used_and_the_rest_removed():
+    old = [rec(i) for i in range(3)]
+    # A compaction cut after two of its three records: the older generation is used.
+    fs = MemFS({P: generation(4, old), P2: generation(5, old[:2], count=3)})
+    j = Journal(fs, P)
+    assert j.first(10) == old and j.paths == [P] and fs.names() == [P]
+    assert j.corrupt == 0 and j.compactions == 0 and j.gen == 5
+    j.append(rec(3))
+    assert j.compact() and j.paths == [P2] and header_of(fs.files[P2])[2] == 6
+    # A complete newer generation wins over an older file, whatever the names.
+    fs = MemFS({P: generation(7, old[1:]), P2: generation(6, old)})
+    j = Journal(fs, P)
+    assert j.first(10) == old[1:] and fs.names() == [P] and j.compactions == 0
+    fs = MemFS({P: generation(6, old), P2: generation(7, old[1:])})
+    assert Journal(fs, P).first(10) == old[1:] and fs.names() == [P2]
+
+
+def test_journal_of_older_firmware_is_read_and_rewritten_with_a_generation():
+    recs = [rec(0, boot=9), rec(1, boot=9)]
+    data = frame("H", b"\x11\x01\x11\x09")  # (VERSION, max_boot) only
+    for r in recs:
+        data += record_frame(r)
+    fs = MemFS({P: bytearray(data)})
+    j = Journal(fs, P)
+    assert j.first(10) == recs and j.max_boot == 9 and j.corrupt == 0
+    assert j.compactions == 0 and fs.names() == [P]  # appended to as it is
+    j.append(rec(2, boot=9))
+    assert j.compact() and fs.names() == [P2] and header_of(fs.files[P2]) == (1, 9, 1, 3)
+
+
+def test_mirror_writes_each_change_to_both_copies_in_order():
+    fs = MemFS()
+    j = Journal(fs, P, copies=2)
+    assert j.paths == [P, P2] and fs.files[P] == fs.files[P2]
+    for change in (lambda: j.append(rec(0, dossier=DOSSIER)),
+                   lambda: j.replace((1, 0), rec(0, reason="other")),
+                   lambda: j.remove((1, 0))):
+        writes, flushes = len(fs.writes), fs.flushes
+        change()
+        assert [w[0] for w in fs.writes[writes:]] == [P, P2] and fs.flushes == flushes + 2
+        assert fs.files[P] == fs.files[P2]
+    j.append(rec(1))
+    j.close()
+    again = Journal(fs, P, copies=2)
+    assert again.first(10) == [rec(1)] and again.corrupt == 0 and again.compactions == 0
+
+
+def test_mirror_loses_nothing_to_a_damaged_byte_in_one_copy():
+    fs = MemFS()
+    j = Journal(fs, P, copies=2)
+    recs = [rec(i, dossier=DOSSIER) for i in range(3)]
+    for r in recs:
+        j.append(r)
+    j.close()
+    for name in (P, P2):
+        for i in range(0, fs.size(name), 7):
+            bad = fs.clone()
+            bad.files[name][i] ^= 0x21
+            j = Journal(bad, P, copies=2)
+            assert j.first(10) == recs and j.corrupt == 1, (name, i)
+            assert bad.files[P] == bad.files[P2], (name, i)  # rewritten from the whole one
+    # A copy missing or cut short is rewritten as well, and counts as no damage.
+    for name in (P, P2):
+        short = fs.clone()
+        del short.files[name]
+        j = Journal(short, P, copies=2)
+        assert j.first(10) == recs and short.files[P] == short.files[P2] and j.corrupt == 0
+        short.files[name] = short.files[name][:-30]
+        assert Journal(short, P, copies=2).first(10) == recs
+
+
+def test_mirror_write_error_is_repaired_from_ram():
+    fs = MemFS()
+    j = Journal(fs, P, copies=2)
+    j.append(rec(0))
+    fs.fail_writes = 1  # the first copy tears; the compaction that follows works
+    j.append(rec(1))
+    assert j.write_errors == 1 and fs.files[P] == fs.files[P2]
+    assert Journal(fs, P, copies=2).first(10) == [rec(0), rec(1)]
 
 
 def test_stale_temp_file_is_removed_and_a_lone_one_adopted():
@@ -558,7 +573,7 @@ def test_missing_file_is_a_new_empty_journal_but_other_errors_are_raised():
     assert e.args[0] == errno.EIO
     fs = MemFS()
     j = Journal(fs, P)
-    assert len(j) == 0 and j.corrupt == 0 and bytes(fs.files[P]) == frame("H", b"\x11\x01\x00")
+    assert len(j) == 0 and j.corrupt == 0 and bytes(fs.files[P]) == frame("H", HEADER_NEW)
 
 
 def test_journal_on_real_files():
