@@ -287,8 +287,9 @@ def safe_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
+async def validation_failed(request: Request, error: Exception) -> JSONResponse:
     """FastAPI's 422 (`{"detail": [errors]}`) with each echoed input short and encodable."""
+    assert isinstance(error, RequestValidationError)
     return JSONResponse(status_code=422,
                         content={"detail": jsonable_encoder(safe_errors(list(error.errors())))})
 
@@ -319,7 +320,7 @@ class IntegerParams:
             match = pattern.match(path)
             if match is None or op_method != method:
                 continue  # like Starlette: the first operation matching path and method
-            errors = []
+            errors: list[dict[str, Any]] = []
             for where, name in ints:
                 values = [match.group(name)] if where == "path" else query.getlist(name)
                 errors.extend(_range_error(where, name, raw) for raw in values
