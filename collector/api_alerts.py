@@ -41,8 +41,8 @@ def _alert_in_scope(db, who: Viewer, alert_id: int) -> None:
         raise HTTPException(status_code=404, detail=f"Không có cảnh báo {alert_id} / "
                                                     f"No alert {alert_id}")
     if not who.scope.sees_unit(row[0]):
-        raise refuse(f"Cảnh báo {alert_id} thuộc đơn vị ngoài phạm vi tài khoản của bạn",
-                     f"Alert {alert_id} belongs to a unit outside your account's scope")
+        raise refuse("Cảnh báo này thuộc đơn vị ngoài phạm vi tài khoản của bạn",
+                     "This alert belongs to a unit outside your account's scope")
 
 
 class Acknowledgement(BaseModel):

@@ -264,9 +264,8 @@ class RosterService:
         shift = self.shift(shift_id)
         if not self._sees_shift(shift):
             raise RosterForbidden(
-                f"Ca trực {shift_id} thuộc quầy hoặc cán bộ ngoài phạm vi tài khoản của bạn",
-                f"Shift {shift_id} is at a counter or of an officer outside your account's "
-                "scope")
+                "Ca trực này thuộc quầy hoặc cán bộ ngoài phạm vi tài khoản của bạn",
+                "This shift is at a counter or of an officer outside your account's scope")
         if not shift["current"]:
             successor = shift["replaced_by"]
             if successor is not None and not self._sees_shift(self.shift(successor)):
@@ -327,20 +326,18 @@ class RosterService:
             raise RosterError(f"counter_id: không tìm thấy quầy {counter_id!r}",
                               f"counter_id: no counter {counter_id!r}")
         if not self._sees_counter(counter["unit_id"]):
-            raise RosterForbidden(f"counter_id: quầy {counter_id} ngoài phạm vi tài khoản "
-                                  "của bạn",
-                                  f"counter_id: counter {counter_id} is outside your "
-                                  "account's scope")
+            # Like collector/auth.py, a scope refusal names nothing, not even the id asked
+            # for: it is another unit's.
+            raise RosterForbidden("counter_id: quầy này ngoài phạm vi tài khoản của bạn",
+                                  "counter_id: this counter is outside your account's scope")
         officer = (queries.org_record(self.db, "officers", officer_id)
                    if isinstance(officer_id, str) else None)
         if officer is None:
             raise RosterError(f"officer_id: không tìm thấy cán bộ {officer_id!r}",
                               f"officer_id: no officer {officer_id!r}")
         if not self._sees_officer(officer_id):
-            raise RosterForbidden(f"officer_id: cán bộ {officer_id} ngoài phạm vi tài khoản "
-                                  "của bạn",
-                                  f"officer_id: officer {officer_id} is outside your "
-                                  "account's scope")
+            raise RosterForbidden("officer_id: cán bộ này ngoài phạm vi tài khoản của bạn",
+                                  "officer_id: this officer is outside your account's scope")
         starts_at = parse_time(starts_at, "starts_at")
         ends_at = None if ends_at is None else parse_time(ends_at, "ends_at")
         if ends_at is not None and ends_at <= starts_at:

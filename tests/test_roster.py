@@ -389,14 +389,15 @@ def test_a_scoped_change_may_not_move_ratings_of_an_officer_outside_the_scope(st
 
 def test_a_scoped_service_refuses_counters_and_officers_outside_the_scope(store):
     scoped = RosterService(store, actor="test:BD-0101", clock=lambda: CLOCK, scope=BA_DINH)
-    with pytest.raises(RosterForbidden, match="counter hk-q1 is outside"):
+    with pytest.raises(RosterForbidden, match="this counter is outside"):
         scoped.add_shift("hk-q1", "BD-0002", S, S + MIN)
-    with pytest.raises(RosterForbidden, match="officer HK-0003 is outside"):
+    with pytest.raises(RosterForbidden, match="this officer is outside"):
         scoped.add_shift("bd-q2", "HK-0003", S, S + MIN)
     hk_shift = store.db.execute("SELECT id FROM roster_shifts WHERE counter_id = 'hk-q1'"
                                 ).fetchone()[0]
     for change in (lambda: scoped.cancel_shift(hk_shift, "x"),
                    lambda: scoped.correct_shift(hk_shift, officer_id="BD-0002", reason="x")):
-        with pytest.raises(RosterForbidden, match=f"Shift {hk_shift} is at a counter or of an"):
+        with pytest.raises(RosterForbidden, match="This shift is at a counter or of an") as caught:
             change()
+        assert "hk-" not in str(caught.value) and "HK-" not in str(caught.value)
     assert store.db["roster_shifts"].count == 3
