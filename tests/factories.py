@@ -18,6 +18,14 @@ def rating_bytes(device="kiosk-hk-01", boot=1, seq=1, level=4, officer="HK-0001"
     return json.dumps(body).encode()
 
 
-def incoming(payload: bytes, device="kiosk-hk-01", kind="rating", received_at=T0 + 1000):
+def incoming(payload: bytes, device="kiosk-hk-01", kind="rating", received_at=None):
+    """`received_at` by default: a second after the press (after T0 when it has no `ts`), as
+    on the wire, where the store distrusts a device clock ahead of its own."""
     topic = f"hailong/v1/devices/{device}/{kind}"
+    if received_at is None:
+        try:
+            ts = json.loads(payload).get("ts")
+        except (ValueError, AttributeError):
+            ts = None
+        received_at = max(T0, ts if isinstance(ts, int) else 0) + 1000
     return Incoming(topic, payload, received_at, parse_message(topic, payload))

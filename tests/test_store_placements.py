@@ -129,7 +129,9 @@ def test_a_retired_device_leaves_its_counter_and_the_roster_stays(store):
 def status(at, state="online", device="kiosk-hk-01"):
     body = {"v": 1, "device": device, "state": state}
     if state == "online":
-        body.update(fw="0.1.0", boot=1, uptime_ms=1_000, mem_free=50_000, rssi=-60, queue=0,
+        # Booted an hour before T0: the uptime runs with the clock, as a device's does.
+        body.update(fw="0.1.0", boot=1, uptime_ms=at - T0 + 3_600_000, mem_free=50_000,
+                    rssi=-60, queue=0,
                     filtered=0, dropped=0)
     return incoming(json.dumps(body).encode(), device=device, kind="status", received_at=at)
 
