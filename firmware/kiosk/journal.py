@@ -17,16 +17,18 @@ copy: it writes generation gen + 1 into the OTHER name ("wb"), flushes and close
 only then removes the old file. No rename: on FAT (MicroPython's VfsFat) a rename over an
 existing file is a remove then a rename, and a cut between leaves only the source.
 
-Recovery: the files there (path, path + ".2", and path + ".tmp" left by firmware before
-generations) are tried newest generation first; the first COMPLETE one is used: a header at
-offset 0 and at least `count` valid records (a cut compaction leaves fewer). A header
-without gen and count (older firmware) is generation 0 and complete. The others are stale
-and removed. Frames apply in file order: "R" adds a record, or replaces the queued one with
-its key in place; "A" drops its key. Bytes that are no frame are damage: counted once per
-run in `corrupt`, stepped over byte by byte, so a torn append loses only the frame being
-written and a damaged byte only its own frame. A lost ack brings its record back: sent
-twice, never lost (the collector stores each id once). Damage, no header, a lone ".tmp" or
-too many dead bytes: compacted at once, so no append is glued onto garbage.
+Recovery: the files there (path, path + ".2", and where path is not, path + ".tmp": older
+firmware's compaction left it complete when cut between its remove and its rename; it is
+read last, and replaced by path + ".2" first) are read newest generation first, and the
+first COMPLETE one is used: a header at offset 0 and
+at least the `count` records it announces (a cut compaction holds fewer; a header of older
+firmware is generation 0 and complete). The others are stale and removed. Reading a file
+(kiosk.replay): frames apply in order, "R" adds or replaces a record, "A" drops one; bytes
+that are no frame are damage, counted once per run in `corrupt` and stepped over, so a torn
+append loses only the frame being written and a damaged byte only its own frame. A lost ack
+brings its record back: sent twice, never lost (the collector stores each id once). Damage,
+no header, a lone ".tmp" or too many dead bytes: compacted at once, so no append is glued
+onto garbage.
 
 Mirror (copies=2, for FAT on the ESP32's flash): to append, FatFs rewrites the file's last,
 partly filled sector, and the block device erases a sector before programming it: a cut
@@ -42,7 +44,8 @@ Size policy: dead bytes (acked or replaced records, acks, damage, the header) ar
 away as soon as they exceed both compact_min (32 KB) and the live bytes, so a file stays
 within 2 * max(live, compact_min) + one frame, and a compaction needs the live bytes once
 more. For the outbox capacity of 2000: typical ratings ~300 KB of file, ~450 KB during a
-compaction; the largest valid ratings ~920 KB and ~1.4 MB (twice that when mirrored).
+compaction; the largest valid ratings ~920 KB and ~1.4 MB. Mirrored: two such files, and
+no more during a compaction (it truncates the copy it rewrites, one at a time).
 
 Errors: a record that cannot be encoded (field type, an int beyond 64 bits, over 255 bytes,
 a key that is not two ints) raises ValueError before anything changes. An OSError while
@@ -55,8 +58,8 @@ RAM: the queued records stay decoded (first() runs every loop step), with office
 strings shared between replayed records; one frame buffer, one read window during replay.
 
 The fs is injected: fs.open(path, mode) for "rb", "wb" and "ab", returning files with
-readinto, write, flush and close; fs.rename(src, dst); fs.remove(path); OSError args[0] is
-an errno (ENOENT for a missing file); optional fs.journal_copies. On MicroPython: builtin
+readinto, write, flush and close; fs.remove(path); OSError args[0] is an errno (ENOENT for
+a missing file); optional fs.journal_copies (fs.rename: kiosk.bootcount, via replace()). On MicroPython: builtin
 open, os.rename, os.remove; flush() syncs the file (lfs_file_sync, f_sync). The flash models
 the tests cut the power in are described in tests/core/flash_models.py. Constraints:
 MicroPython compatible, no os import.
@@ -64,8 +67,8 @@ MicroPython compatible, no os import.
 
 import errno
 
-from kiosk.frame import (CRC_LEN, FIELDS, K_ACK, K_HEAD, K_REC, MAX_BODY, MAX_FRAME,
-                         decode_fields, decode_frame, encode_frame, key_of)
+from kiosk.frame import K_ACK, K_HEAD, K_REC, MAX_FRAME, encode_frame, key_of
+from kiosk.replay import BYTES, COMPLETE, DAMAGE, GEN, ITEMS, SIZES, VERSION, read_gen, replay
 
 try:
     from micropython import const
@@ -73,17 +76,10 @@ except ImportError:  # CPython host
     def const(x):
         return x
 
-VERSION = const(1)
 COMPACT_MIN = const(32768)
 
-_WINDOW = const(2048)  # replay read window; must hold at least one whole frame
 _EXCLUDED = const(7)  # index of `excluded` in a record tuple (kiosk.rating)
 _LEGACY = const(2)  # index of path + ".tmp" in the names: only older firmware wrote it
-# What a replay found: complete, damaged runs, bytes, gen, valid "R" frames
-_COMPLETE = const(0)
-_DAMAGE = const(1)
-_BYTES = const(2)
-_GEN = const(3)
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -230,7 +226,8 @@ class Journal:
         if self.copies == 2:
             order = (self._first, 1 - self._first)
         else:
-            order = (1 if self._slots == [0] else 0,)
+            # Never path while a ".tmp" may be in use: that one counts only without path.
+            order = (1 if self._slots == [0] or self._slots == [_LEGACY] else 0,)
         for slot in order:
             try:
                 size = self._write_copy(slot)
@@ -350,12 +347,14 @@ class Journal:
     # --- recovery ----------------------------------------------------------------------------
 
     def _recover(self):
-        found = []  # (gen, slot) of the files there
-        for slot in range(len(self.names)):
+        found = []  # (gen, slot) of the journal files there, newest first
+        for slot in (0, 1, _LEGACY):
+            if slot == _LEGACY and _has(found, 0):
+                break  # older firmware's temp file beside its journal: a cut compaction
             f = open_existing(self.fs, self.names[slot])
             if f is not None:
                 try:
-                    found.append((self._peek(f), slot))
+                    found.append((read_gen(f, self._buf, self._mv), slot))
                 finally:
                     f.close()
         found.sort(key=_newest_first)
@@ -364,195 +363,68 @@ class Journal:
                 self.gen = c[0]
         tried = []
         use = None
+        got = None
         for c in found:
             got = self._load(c[1], True)
-            if got[_COMPLETE] and (self.copies == 1 or not got[_DAMAGE]):
+            if got[COMPLETE] and (self.copies == 1 or not got[DAMAGE]):
                 use = c[1]
                 break
-            tried.append((got, c[1]))
-            self._reset()
+            tried.append((0 if got[COMPLETE] else 1, got[DAMAGE], -got[GEN], c[1]))
         if use is None and tried:
             # Nothing complete (or, mirrored, nothing whole): the best there is, counted.
-            tried.sort(key=_best_first)
-            use = tried[0][1]
+            tried.sort()
+            use = tried[0][3]
             got = self._load(use, True)
-        need = use is None or use == _LEGACY or not got[_COMPLETE] or got[_DAMAGE] > 0
+        need = use is None or use == _LEGACY or not got[COMPLETE] or got[DAMAGE] > 0
         if use is not None:
-            self.corrupt += got[_DAMAGE]
-            self._size = got[_BYTES]
+            self._items = got[ITEMS]
+            self._sizes = got[SIZES]
+            self._live = sum(got[SIZES])
+            self._size = got[BYTES]
+            self.corrupt += got[DAMAGE]
         if self.copies == 2:
             self._slots = [0, 1]
             if not need:
                 other = 1 - use
-                check = self._load(other, False) if self._exists(found, other) else None
-                if check is not None and (check[_COMPLETE] or check[_GEN] < 0):
+                check = self._load(other, False) if _has(found, other) else None
+                if check is not None and (check[COMPLETE] or check[GEN] < 0):
                     # Damage found, unless it is the torn end of a cut compaction.
-                    self.corrupt += check[_DAMAGE]
-                need = (check is None or not check[_COMPLETE] or check[_DAMAGE] > 0
-                        or check[_GEN] != got[_GEN] or check[_BYTES] != got[_BYTES])
+                    self.corrupt += check[DAMAGE]
+                need = (check is None or not check[COMPLETE] or check[DAMAGE] > 0
+                        or check[GEN] != got[GEN] or check[BYTES] != got[BYTES])
                 self._first = other
             elif use is not None and use != _LEGACY:
                 self._first = 1 - use  # keep the one we read until the other is rewritten
-            need = need or self._exists(found, _LEGACY)
+            else:
+                self._first = 1  # path would hide a ".tmp" in use: path + ".2" first
         elif use is not None:
             self._slots = [use]
         if need or self._due():
             if not self.compact():
                 self._broken = True  # counted; every change tries again
             return
-        for c in found:
-            if c[1] not in self._slots:
-                self._drop(c[1])  # the one in use is complete: the rest is stale
+        for slot in range(len(self.names)):
+            if slot not in self._slots:
+                self._drop(slot)  # the copy in use is complete: the rest is stale
         if not self._reopen():
             self.compact()
-
-    def _exists(self, found, slot):
-        for c in found:
-            if c[1] == slot:
-                return True
-        return False
-
-    def _reset(self):
-        self._items = []
-        self._sizes = []
-        self._live = 0
-
-    def _peek(self, f):
-        """The generation in the file's header: 0 for a header of older firmware, -1 for a
-        file that does not start with a header."""
-        mv = self._mv
-        n = 0
-        while n < MAX_FRAME:
-            k = f.readinto(mv[n:])
-            if not k:
-                break
-            n += k
-        got = decode_frame(self._buf, 0, n, mv) if n else None
-        if got is None or got[0] != K_HEAD:
-            return -1
-        vals = got[1]
-        if len(vals) > 2 and type(vals[2]) is int:
-            return vals[2]
-        return 0
 
     def _load(self, slot, keep):
         f = self.fs.open(self.names[slot], "rb")
         try:
-            return self._replay(f, keep)
+            return replay(f, keep, self._see)
         finally:
             f.close()
 
-    def _replay(self, f, keep):
-        """Read a whole journal file; with `keep`, its queued records become the journal's.
-        Returns (complete, damaged runs, bytes, gen) as indexed by _COMPLETE..._GEN."""
-        buf = bytearray(_WINDOW)
-        mv = memoryview(buf)
-        recs = []  # record fields (bytes) in file order; None once acked
-        shared = {}  # equal short strings of the records become one object (RAM)
-        sizes = []
-        where = {}  # key -> index in recs of the queued version
-        base = 0  # file offset of buf[0]
-        n = 0  # bytes loaded in buf
-        p = 0  # parse position in buf
-        eof = False
-        damaged = False  # inside a run of bytes that are not a frame
-        damage = 0
-        head = False
-        gen = -1
-        count = 0  # records the header says its compaction wrote
-        nrec = 0  # valid "R" frames seen
-        while True:
-            if not eof and n - p < MAX_FRAME:
-                # Keep the unparsed rest and refill, so a whole frame is always in view.
-                rest = n - p
-                if rest:
-                    buf[:rest] = buf[p:n]
-                base += p
-                p = 0
-                n = rest
-                while n < _WINDOW:
-                    k = f.readinto(mv[n:])
-                    if not k:
-                        eof = True
-                        break
-                    n += k
-            if p >= n:
-                break
-            # A record is decoded in full only if it is still queued at the end: here its
-            # key is enough (acked records are most of a long journal).
-            got = decode_frame(buf, p, n, mv, 2)
-            vals = None
-            if got is not None:
-                kind, vals, end = got
-                size = end - p
-                try:
-                    if kind != K_HEAD:
-                        key = key_of(vals)
-                    elif not vals or type(vals[0]) is not int:
-                        raise ValueError("header without a version")
-                except ValueError:
-                    vals = None  # a frame that is not what its kind says is damage as well
-            if vals is None:
-                if not damaged:
-                    damage += 1
-                    damaged = True
-                p += 1
-                continue
-            damaged = False
-            if kind == K_HEAD:
-                if vals[0] != VERSION:
-                    raise ValueError("journal version " + str(vals[0]))
-                if base + p == 0:
-                    head = True
-                    gen = 0
-                    if len(vals) > 3 and type(vals[2]) is int and type(vals[3]) is int:
-                        gen = vals[2]
-                        count = vals[3]
-                if len(vals) > 1 and type(vals[1]) is int:
-                    self._see(vals[1])
-            elif kind == K_REC:
-                nrec += 1
-                if keep:
-                    rec = bytes(mv[p + FIELDS:p + size - CRC_LEN])
-                    i = where.get(key)
-                    if i is None:
-                        where[key] = len(recs)
-                        recs.append(rec)
-                        sizes.append(size)
-                    else:  # a replace(): the new version takes the old one's place
-                        recs[i] = rec
-                        sizes[i] = size
-                self._see(key[0])
-            elif kind == K_ACK:
-                if keep:
-                    i = where.pop(key, None)
-                    if i is not None:
-                        recs[i] = None
-                self._see(key[0])
-            else:  # a kind this version does not know: not ours to interpret
-                damage += 1
-            p += size
-        for i in range(len(recs)):
-            raw = recs[i]
-            if raw is None:
-                continue
-            try:
-                rec = tuple(decode_fields(raw, 0, len(raw), MAX_BODY, shared))
-            except ValueError:
-                damage += 1  # CRC-valid yet unreadable: damage all the same
-                continue
-            self._items.append(rec)
-            self._sizes.append(sizes[i])
-            self._live += sizes[i]
-        return (head and nrec >= count, damage, base + n, gen)
+
+def _has(found, slot):
+    for c in found:
+        if c[1] == slot:
+            return True
+    return False
 
 
 def _newest_first(c):
-    # (gen, slot): the highest generation first; equal ones in name order (path first).
-    return (-c[0], c[1])
-
-
-def _best_first(t):
-    # (replay result, slot) when nothing was complete: complete, then least damage, newest.
-    got = t[0]
-    return (0 if got[_COMPLETE] else 1, got[_DAMAGE], -got[_GEN], t[1])
+    # (gen, slot): the highest generation first, equal ones in name order (path first); an
+    # older firmware's temp file last (it was complete only where its journal was gone).
+    return (c[1] == _LEGACY, -c[0], c[1])

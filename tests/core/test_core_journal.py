@@ -541,10 +541,16 @@ def test_stale_temp_file_is_removed_and_a_lone_one_adopted():
     j = Journal(fs, P)
     assert j.first(10) == recs and j.corrupt == 0 and P + ".tmp" not in fs.files
     j.close()
-    # Cut between remove and rename (FAT): only the complete temp file is left.
+    # Older firmware cut between remove and rename (FAT): only its complete temp file is
+    # left. It is adopted by writing path + ".2": path beside it would make it stale.
     fs.files[P + ".tmp"] = fs.files.pop(P)
     j = Journal(fs, P)
-    assert j.first(10) == recs and P in fs.files and P + ".tmp" not in fs.files
+    assert j.first(10) == recs and fs.names() == [P2] and j.compactions == 1
+    # While path + ".2" is incomplete, the temp file still counts.
+    fs.files[P + ".tmp"] = bytearray(fs.files[P2])
+    fs.files[P2] = fs.files[P2][:40]
+    j = Journal(fs, P)
+    assert j.first(10) == recs and fs.names() == [P2] and j.corrupt == 0
 
 
 def test_replace_removes_the_target_only_when_rename_refuses_an_existing_one():
