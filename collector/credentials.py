@@ -33,7 +33,7 @@ PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 DIGEST_BYTES = 64
 _B64 = r"[A-Za-z0-9+/]+={0,2}"
-HASH_PATTERN = re.compile(rf"^\$7\$([1-9][0-9]{{0,8}})\$({_B64})\$({_B64})$")
+HASH_PATTERN = re.compile(rf"^\$7\$([1-9][0-9]{{0,8}})\$({_B64})\$({_B64})\Z")
 
 # Lower-case letters and digits without the look-alikes 0/o, 1/l/i: a technician may have to
 # read the password off a screen and type it. 31 symbols x 20 = 99 bits.

@@ -35,7 +35,7 @@ from .texts import checked_text
 UNIT_KINDS = ("city", "department", "ward", "commune", "office")
 # Ids are typed by people and appear in URLs, files and on the wire (the rating's `officer`
 # is at most 32 characters, docs/protocol.md); same alphabet as the registry's entity ids.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 MAX_UNIT_ID = MAX_COUNTER_ID = 40
 MAX_OFFICER_ID = 32
 # Limits of the assignment message the device shows (docs/protocol.md, "assignment").

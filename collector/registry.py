@@ -27,7 +27,7 @@ from .timeline import local_datetime
 # this prefix; a device id may not, so no device can ever log in as the collector.
 RESERVED_PREFIX = "hailong"
 # Counter and unit ids are typed by technicians and appear in URLs and command lines.
-ENTITY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+ENTITY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}\Z")
 MAX_COUNTER_LABEL = 40  # the assignment's `counter` limit (docs/protocol.md)
 MAX_UNIT_NAME = 80      # the assignment's `officer.unit` limit
 
