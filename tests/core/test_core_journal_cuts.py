@@ -287,3 +287,63 @@ def test_fs_boundary_chooses_the_number_of_copies():
     assert j.copies == 2 and sorted(j.paths) == [P, P + ".2"]
     assert fs.visible(P) == fs.visible(P + ".2")
     assert Journal(LfsFS(), P).copies == 1
+
+
+# --- a long life of random changes and cuts ---------------------------------------------------
+
+def test_a_life_of_random_changes_and_cuts_loses_nothing():
+    """Appends, removes and replaces in a pseudo-random order, through many compactions and
+    generations, with the power cut at a pseudo-random step of one change in three (and of
+    the recovery after one cut in four)."""
+    ops = 120 if MP else 400
+    for name, make, copies, _, _ in MODELS:
+        fs = make()
+        j = opened(fs, copies, compact_min=200)
+        queued = []
+        x = 7
+        seq = 0
+        cuts = 0
+        for step in range(ops):
+            x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+            op = (x >> 4) % 8
+            if op < 4 or not queued:
+                new = rec(seq, reason="waiting" if x & 0x200 else None)
+                seq += 1
+                after = queued + [new]
+                change = (lambda j, new=new: j.append(new))
+            elif op < 7:
+                key = queued[(x >> 8) % len(queued)][:2]
+                after = [r for r in queued if r[:2] != key]
+                change = (lambda j, key=key: j.remove(key))
+            else:
+                i = (x >> 8) % len(queued)
+                new = queued[i][:8] + ("attitude", None)
+                after = queued[:i] + [new] + queued[i + 1:]
+                change = (lambda j, new=new: j.replace(new[:2], new))
+            if (x >> 12) % 3:
+                change(j)
+                queued = after
+                continue
+            fs.budget = (x >> 14) % (60 if make is MemFS else 8)  # steps: bytes or blocks
+            try:
+                change(j)
+                queued = after
+                fs.budget = None
+                continue
+            except PowerCut:
+                cuts += 1
+            fs.power_on()
+            if (x >> 20) % 4 == 0:
+                fs.budget = (x >> 22) % (60 if make is MemFS else 8)
+                try:
+                    opened(fs, copies, compact_min=200)
+                except PowerCut:
+                    pass
+                fs.power_on()
+            j = opened(fs, copies, compact_min=200)
+            got = j.first(1000)
+            assert got == queued or got == after, (name, step)
+            queued = got
+        assert cuts >= ops // 12 and j.gen >= ops // 60, (name, cuts, j.gen)  # it did cut
+        j.close()
+        assert opened(fs, copies, compact_min=200).first(1000) == queued, name
