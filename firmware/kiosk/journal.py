@@ -295,7 +295,10 @@ class Journal:
             try:
                 if not self._files:
                     raise OSError(errno.EBADF, "journal not open")
-                for f in self._files:
+                for i in range(len(self._files)):
+                    if self.copies == 2:
+                        self._first = self._slots[i]  # if this one fails, it is the suspect
+                    f = self._files[i]
                     self._put(f, n)
                     f.flush()
                 self._size += n
