@@ -48,7 +48,7 @@ ROLE_LABELS = {
 }
 # These roles act as a person of the organisation and need that person's record.
 PERSON_ROLES = ("officer", "leader", "head")
-LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}\Z")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200
 MAX_NAME = 100

@@ -97,7 +97,10 @@ def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,
     app = create_app(Settings(db_path=options.db_path, broker_url=broker.url,
                               client_id="hailong-demo-collector", policy=options.policy))
     server = uvicorn.Server(uvicorn.Config(app, host=options.http_host, port=options.http_port,
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on",
+                                           # The login throttle counts the connecting
+                                           # address; the demo has no proxy to believe.
+                                           proxy_headers=False))
     web = threading.Thread(target=server.run, name="hailong-http", daemon=True)
     kiosks: list[SimulatedKiosk] = []
     citizens: Citizens | None = None
