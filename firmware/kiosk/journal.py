@@ -68,7 +68,8 @@ MicroPython compatible, no os import.
 import errno
 
 from kiosk.frame import K_ACK, K_HEAD, K_REC, MAX_FRAME, encode_frame, key_of
-from kiosk.replay import BYTES, COMPLETE, DAMAGE, GEN, ITEMS, SIZES, VERSION, read_gen, replay
+from kiosk.replay import (BYTES, COMPLETE, DAMAGE, GEN, ITEMS, SIZES, VERSION, read_gen,
+                          replay)
 
 try:
     from micropython import const

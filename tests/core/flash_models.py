@@ -322,11 +322,9 @@ class FatFile:
 
     def _load(self, sect):
         # FatFs reads a partly filled sector into its buffer before writing into it.
-        s = self.fs.sector
         self.sect = sect
         self.buf = bytearray(self.fs.read_sector(self.inode, sect))
         self.dirty = False
-        return s
 
     def write(self, data):
         fs = self.fs

@@ -14,6 +14,7 @@ import struct
 
 from core_support import TempDir, raises, rename
 from flash_models import MemFS, PowerCut
+from kiosk.frame import K_REC, decode_frame, encode_frame
 from kiosk.journal import MAX_FRAME, Journal, replace
 from kiosk.outbox import MemoryStore, Outbox
 
@@ -414,7 +415,6 @@ def test_frames_with_a_valid_crc_but_unreadable_fields_count_as_damage():
 
 def header_of(data):
     """(version, max_boot, gen, count) of a journal file's header frame."""
-    from kiosk.frame import decode_frame
     kind, vals, _ = decode_frame(bytearray(data), 0, len(data))
     assert kind == ord("H")
     return tuple(vals)
@@ -449,7 +449,6 @@ def generation(gen, recs, count=None, max_boot=1):
 
 
 def record_frame(r):
-    from kiosk.frame import K_REC, encode_frame
     buf = bytearray(MAX_FRAME)
     return bytes(buf[:encode_frame(K_REC, r, buf)])
 
