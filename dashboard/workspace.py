@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, Response
 from collector import monthly, responses, team, workflow
 from collector.auth import CurrentViewer, Viewer
 from collector.deps import ConfiguredPolicy, Db, MonthParam, Now, Today, Writer
-from collector.permissions import may_judge_task, may_plan_task, officer_facts
+from collector.permissions import may_judge_task, may_plan_task
 from collector.policy import Policy
 from collector.scope import PEOPLE
 
@@ -136,9 +136,8 @@ def add_my_task(request: Request, store: Writer, who: CurrentViewer, policy: Con
     """Add a task to one's own work plan: POST /api/v1/officers/{id}/tasks."""
     def action(me: str) -> tuple[str, str, str]:
         allow(store.db, me, me, may_plan_task)
-        facts = officer_facts(store.db, me)
         task = attempt(lambda: task_service(store, me, day, now).create(
-            me, title=fields.get("title", ""), assigned_by=facts.leader or me,
+            me, title=fields.get("title", ""),
             period=fields.get("period", ""), deadline=fields.get("deadline", ""),
             weight=number(fields.get("weight") or "1", "weight")))
         return task["month"], "task_added", f"#task-{task['id']}"
@@ -280,10 +279,9 @@ def assign_task(request: Request, store: Writer, who: CurrentViewer, now: Now, d
     def action(me: str) -> str:
         officer_id = fields.get("officer_id", "")
         allow(store.db, officer_id, me, may_plan_task)
-        # As the API: the leader assigning it; their own entry names their leader.
-        assigned_by = me if me != officer_id else (officer_facts(store.db, me).leader or me)
+        # As the API: the server records who assigns (the leader, or the officer themself).
         attempt(lambda: task_service(store, me, day, now).create(
-            officer_id, title=fields.get("title", ""), assigned_by=assigned_by,
+            officer_id, title=fields.get("title", ""),
             period=fields.get("period", ""), deadline=fields.get("deadline", ""),
             weight=number(fields.get("weight") or "1", "weight")))
         return "assigned"

@@ -114,22 +114,10 @@ def page_month(value: str | None, day: date) -> str:
         return day.strftime("%Y-%m")
 
 
-class _PageTasks(tasks.TaskService):
-    """The task service acting as the page's officer, who is recorded as assigning what they
-    register (issue 10). dashboard/workspace.py still passes the assigner it used to work out
-    (an officer's own entry named their leader): that claim is dropped here rather than
-    refused, since the record is the server's to set; remove this class once workspace.py
-    stops passing `assigned_by`."""
-
-    def create(self, officer_id: str, **fields: Any) -> dict[str, Any]:
-        fields.pop("assigned_by", None)
-        return super().create(officer_id, **fields)
-
-
 def task_service(store, actor: str, day: date, now: int) -> tasks.TaskService:
     """The task service as collector/api_tasks.py makes it (audit actor "officer:ID"), acting
     as `actor`: the record names them as who assigned what they register."""
-    return _PageTasks(store, actor=f"officer:{actor}", by=actor, clock=lambda: now,
+    return tasks.TaskService(store, actor=f"officer:{actor}", by=actor, clock=lambda: now,
                       today=lambda: day)
 
 
