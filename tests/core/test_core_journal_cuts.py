@@ -347,3 +347,54 @@ def test_a_life_of_random_changes_and_cuts_loses_nothing():
         assert cuts >= ops // 12 and j.gen >= ops // 60, (name, cuts, j.gen)  # it did cut
         j.close()
         assert opened(fs, copies, compact_min=200).first(1000) == queued, name
+
+
+# --- the models themselves --------------------------------------------------------------------
+
+def cut_after(fs, steps, action):
+    """Run action() with the power cut after `steps` steps; True when it was cut."""
+    fs.budget = steps
+    try:
+        action()
+        cut = False
+    except PowerCut:
+        cut = True
+    fs.power_on()
+    return cut
+
+
+def test_flash_models_keep_no_more_than_the_real_file_systems():
+    # littlefs: nothing written shows before the commit at flush, then all of it.
+    fs = LfsFS()
+    put_file(fs, "a", b"old")
+    f = fs.open("a", "ab")
+    f.write(b"new")
+    assert fs.visible("a") == b"old"
+    f.flush()
+    assert fs.visible("a") == b"oldnew"
+    f = fs.open("a", "wb")  # the truncation too waits for the commit
+    assert fs.visible("a") == b"oldnew"
+    # FAT: the size moves only at sync; unsynced full sectors are lost with the size.
+    fs = FatFS(sector=4, tear=False)
+    put_file(fs, "a", b"abcdef")
+    f = fs.open("a", "ab")
+    f.write(b"ghij")  # fills a sector, which reaches flash beyond the old size
+    assert fs.visible("a") == b"abcdef"
+    # FAT: a rename over an existing file is a remove, then a rename.
+    put_file(fs, "b", b"B")
+    assert cut_after(fs, 1, lambda: fs.rename("a", "b"))
+    assert fs.names() == ["a"]
+    # FAT: a torn rewrite of the last sector destroys what was synced in it before.
+    fs = FatFS(sector=4)
+    put_file(fs, "a", b"abcdef")
+    f = fs.open("a", "ab")
+    f.write(b"g")
+    assert cut_after(fs, 1, f.flush)  # erased, not yet programmed
+    assert fs.visible("a") == b"abcd\xff\xff"
+    # FAT, size first: the size can cover bytes that never got written.
+    fs = FatFS(sector=4, size_first=True, tear=False)
+    put_file(fs, "a", b"ab")
+    f = fs.open("a", "ab")
+    f.write(b"c")
+    assert cut_after(fs, 1, f.flush)
+    assert fs.visible("a") == b"ab\x00"
