@@ -231,4 +231,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m collector.cli` this file is `__main__`, a second copy of the module:
+    # the subcommands raise collector.cli.UsageError, which only the imported copy catches.
+    from collector.cli import main as _imported_main
+    sys.exit(_imported_main())

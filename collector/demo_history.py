@@ -104,6 +104,7 @@ class HistorySummary:
     ratings: int = 0
     tasks: int = 0
     evaluation_steps: int = 0
+    task_changes_refused: int = 0  # planned after the head decided the month: left out
     seconds: float = 0.0
     skipped: str | None = None
 
@@ -182,7 +183,8 @@ class _History:
         self.today_real = local_datetime(now).date()
         self.at = now  # the simulated clock: set to each action's time as it runs
         self.actions: list[tuple[int, int, Callable[[], None]]] = []
-        self.counts = {"shifts": 0, "ratings": 0, "tasks": 0, "evaluation_steps": 0}
+        self.counts = {"shifts": 0, "ratings": 0, "tasks": 0, "evaluation_steps": 0,
+                       "task_changes_refused": 0}
         self.stations: list[_Station] = []
         for device in device_ids:
             row = self.db.execute("SELECT d.counter_id, c.unit_id, d.scale FROM devices d JOIN "
@@ -474,10 +476,19 @@ class _History:
         self.counts["tasks"] += 1
 
     def _update(self, task: _Task, actor: str, changes: dict[str, Any]) -> None:
-        self._service(actor).update(task.id, changes)
+        self._unless_decided(lambda: self._service(actor).update(task.id, changes))
 
     def _flag(self, task: _Task, how: str, reason: str) -> None:
-        getattr(self._service(task.leader), how)(task.id, reason)
+        self._unless_decided(lambda: getattr(self._service(task.leader), how)(task.id, reason))
+
+    def _unless_decided(self, change: Callable[[], Any]) -> None:
+        """Make a planned change unless the head has decided its month meanwhile: the service
+        refuses it then, as it would a person's (a late completion after the decision stays
+        unrecorded in the locked month, which is what the decision froze)."""
+        try:
+            change()
+        except tasks.TaskConflict:
+            self.counts["task_changes_refused"] += 1
 
     # --- the previous month's workflow -------------------------------------------------------
 

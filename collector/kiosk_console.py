@@ -53,10 +53,10 @@ def _press_and_drain(kiosk: SimulatedKiosk, presses: list[int], timeout_s: float
     drained = kiosk.wait_until(lambda: kiosk.queue_depth == 0, timeout_s)
     draw(kiosk, out)
     if not drained:
-        out.write(f"{kiosk.queue_depth} rating(s) not acknowledged by the broker in "
-                  f"{timeout_s:g} s\n")
+        out.write(f"{kiosk.queue_depth} đánh giá chưa được máy chủ thu nhận xác nhận / "
+                  f"rating(s) not confirmed by the collector in {timeout_s:g} s\n")
         return 1
-    out.write(f"đã gửi / sent and acknowledged: {kiosk.sent_acked}\n")
+    out.write(f"đã xác nhận / confirmed by the collector: {kiosk.confirmed}\n")
     return 0
 
 

@@ -218,3 +218,22 @@ def test_zero_days_seeds_nothing(tmp_path):
                                 [ACTOR]).fetchone()[0] == 0
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("devices", [2, 4])
+def test_no_task_change_reaches_a_month_after_its_decision(tmp_path, devices):
+    """A late completion or an excuse the plan puts after the head's decision is refused, as it
+    would be for a person (issue 10: no task write into a decided month); the demo leaves it
+    out instead of stopping. 07/12/2026 18:00 with two devices is when the demo first stopped
+    on it."""
+    now = int(datetime(2026, 12, 7, 18, 0, tzinfo=LOCAL_TZ).timestamp() * 1000)
+    store, summary = seeded(tmp_path / "locked.db", devices=devices, now=now)
+    try:
+        late = store.db.execute(
+            "SELECT count(*) FROM task_updates u JOIN tasks t ON t.id = u.task_id "
+            "JOIN evaluations e ON e.officer_id = t.officer_id "
+            "AND e.month = substr(t.deadline, 1, 7) WHERE e.decided_at IS NOT NULL "
+            "AND u.at > e.decided_at").fetchone()[0]
+        assert summary.tasks > 0 and late == 0
+    finally:
+        store.close()

@@ -225,7 +225,7 @@ def test_kiosk_command_presses_and_waits_for_the_broker(mosquitto, collector):
          "--press", "3", "2", "--cooldown", "0", "--boot", "77"],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Đỗ Minh Châu" in result.stdout and "sent and acknowledged: 2" in result.stdout
+    assert "Đỗ Minh Châu" in result.stdout and "confirmed by the collector: 2" in result.stdout
     wait_for(lambda: len(collector.get("/api/v1/ratings?device=kiosk-bd-01").json()) == 2,
              what="both ratings")
     rows = collector.get("/api/v1/ratings?device=kiosk-bd-01").json()
