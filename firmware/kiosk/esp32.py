@@ -57,8 +57,26 @@ BEEP_MS = 60
 EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 
+def root_is_fat():
+    """True when / is a FAT volume (an ESP32 image built with FAT instead of littlefs).
+
+    FAT rewrites a file's last sector in place after erasing it, so a power cut there can
+    destroy records synced before: the journal then keeps two copies (kiosk.journal)."""
+    try:
+        import vfs
+        for mounted, point in vfs.mount():
+            if point == "/":
+                return type(mounted).__name__ == "VfsFat"
+    except (ImportError, TypeError, AttributeError):
+        pass  # MicroPython before 1.23 cannot list its mounts: the default image is littlefs
+    return False
+
+
 class FlashFS:
-    """The journal's file-system boundary on littlefs (rename replaces atomically)."""
+    """The journal's file-system boundary: littlefs by default, FAT with the mirrored journal."""
+
+    def __init__(self):
+        self.journal_copies = 2 if root_is_fat() else 1
 
     def open(self, path, mode):
         return open(path, mode)

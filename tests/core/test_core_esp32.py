@@ -106,3 +106,41 @@ def test_a_bad_pin_map_halts_before_driving_any_pin():
         esp32 = boot(board, folder)
         assert board.spi_writes == 0 and board.pins == {}
         assert "device" not in esp32.state
+
+
+class _Mounted:
+    pass
+
+
+class VfsFat(_Mounted):
+    pass
+
+
+class VfsLfs2(_Mounted):
+    pass
+
+
+def _with_root(root_type, action):
+    """Run `action` with a stand-in `vfs` module whose / is a `root_type` volume."""
+    import sys
+
+    class StandInVfs:
+        @staticmethod
+        def mount():
+            return [(root_type(), "/"), (VfsFat(), "/sd")]
+
+    saved = sys.modules.get("vfs")
+    sys.modules["vfs"] = StandInVfs
+    try:
+        return action()
+    finally:
+        if saved is None:
+            del sys.modules["vfs"]
+        else:
+            sys.modules["vfs"] = saved
+
+
+def test_a_fat_root_gets_the_mirrored_journal_and_littlefs_one_copy():
+    esp32 = Board().load_esp32()
+    assert _with_root(VfsFat, lambda: esp32.FlashFS().journal_copies) == 2
+    assert _with_root(VfsLfs2, lambda: esp32.FlashFS().journal_copies) == 1
