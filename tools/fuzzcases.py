@@ -410,7 +410,7 @@ class Generator:
                                     frozenset({expect["reason"]})))
         if case["kind"] == "status":
             return Case(name, case["topic"], data, "status")
-        rating_id = case["payload"]["id"]
+        rating_id = json.loads(data)["id"]
         outcome = "duplicate" if rating_id in self.stored_ids else "stored"
         self.stored_ids.add(rating_id)
         return Case(name, case["topic"], data, outcome, rating_id=rating_id)
