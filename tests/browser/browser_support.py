@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,7 +30,8 @@ from collector.policy import load_configured
 from collector.seed import seed_demo
 from collector.settings import Settings
 from collector.store import Incoming, Store, now_ms
-from collector.tasks import local_today
+from collector.tasks import TaskService, local_today
+from collector.timeline import LOCAL_TZ
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu",
@@ -43,6 +44,11 @@ PASSWORD = DEMO_PASSWORD
 # (whose counter the seed closes) has no evaluation row at all for the previous month. The
 # demo has no Ba Đình leader or officer account, so the seed adds these two.
 WALK_OFFICER, WALK_LEADER = "BD-0004", "BD-0101"
+# The walked officer's plan for the walked month: (title, day of the month of its deadline).
+# Registered on the month's first morning, as a plan is (`seed_database`): a completion may
+# not be dated before its task was registered (issue 10), so the walk completes them.
+WALK_TASKS = [("Rà soát hồ sơ tồn đọng của Bộ phận Một cửa", 10),
+              ("Cập nhật sổ theo dõi hồ sơ trả kết quả", 20)]
 EXTRA_ACCOUNTS = [
     ("lanhdao.bd", "Trịnh Thu Trang", "leader", WALK_LEADER),
     ("canbo.bd4", "Bùi Thị Lệ Thủy", "officer", WALK_OFFICER),
@@ -98,9 +104,23 @@ def seed_database(db_path: Path, *, devices: int = 8, history_days: int = 40,
                                                        received_at))
         if statuses:
             report_statuses(store, device_ids, now_ms())
+        register_walk_plan(store, previous_month())
     finally:
         store.close()
     return Seeded(db_path, device_ids, previous_month(), len(raised), logins)
+
+
+def register_walk_plan(store: Store, month: str) -> None:
+    """The walked officer registers WALK_TASKS on the first morning of `month`, through the
+    task service acting as them (the pages' and the API's path), with the clock of that day."""
+    first = date.fromisoformat(f"{month}-01")
+    morning = int(datetime(first.year, first.month, 1, 8, 0, tzinfo=LOCAL_TZ).timestamp()
+                  * 1000)
+    service = TaskService(store, actor=f"officer:{WALK_OFFICER}", by=WALK_OFFICER,
+                          clock=lambda: morning, today=lambda: first)
+    for title, day in WALK_TASKS:
+        service.create(WALK_OFFICER, title=title, period="month",
+                       deadline=f"{month}-{day:02d}", weight=1)
 
 
 def report_statuses(store: Store, device_ids: list[str], at: int) -> None:

@@ -1,5 +1,6 @@
-"""One officer's month end to end in the browser (issue 6, item 5): the officer adds two
-tasks to the month's plan, completes them and self-evaluates on /me; the direct leader
+"""One officer's month end to end in the browser (issue 6, item 5): the officer finds the two
+tasks registered on the month's first morning (browser_support.WALK_TASKS), adds one to this
+month's plan, completes the two and self-evaluates on /me; the direct leader
 reviews and the head decides on the officer's page, acknowledging the unit's quota on the top
 grade when the page warns of it; the page then shows the month decided and locked.
 
@@ -15,12 +16,12 @@ from collector.policy import GRADE_LABELS, load_configured
 from collector.store import Store
 from collector.workflow_status import unit_quota
 
-from .browser_support import WALK_OFFICER
+from .browser_support import WALK_OFFICER, WALK_TASKS, local_today
 
 POLICY = load_configured("hanoi-3814")
 TOP = POLICY.quota.grade  # the grade the unit's quota caps (HTXSNV)
-TASKS = [("Rà soát hồ sơ tồn đọng của Bộ phận Một cửa", 10),
-         ("Cập nhật sổ theo dõi hồ sơ trả kết quả", 20)]  # (title, day of the month)
+TASKS = WALK_TASKS
+NEW_TASK = "Tổng hợp ý kiến phản ánh của người dân"  # added through the page, this month
 
 
 def submit(page, form) -> None:
@@ -81,15 +82,19 @@ def test_an_officers_month_from_tasks_to_the_heads_decision(visitors, demo):
     me = f"/me?month={month}"
     page.goto(me)
     # Each form sends the page back to the same month (Post/Redirect/Get), so the next step
-    # starts from the page the last one returned to.
-    for title, day in TASKS:
-        form = page.locator('form[data-testid="add-task"]')
-        set_field(form, "title", title)
-        set_field(form, "period", "month")
-        set_field(form, "deadline", f"{month}-{day:02d}")
-        set_field(form, "weight", "1")
-        submit(page, form)
-        assert not error_text(page), error_text(page)
+    # starts from the page the last one returned to. A task added today goes into this
+    # month's plan; the walked month's were registered on its first morning.
+    this_month = local_today().strftime("%Y-%m")
+    page.goto(f"/me?month={this_month}")
+    form = page.locator('form[data-testid="add-task"]')
+    set_field(form, "title", NEW_TASK)
+    set_field(form, "period", "month")
+    set_field(form, "deadline", local_today().isoformat())
+    set_field(form, "weight", "1")
+    submit(page, form)
+    assert not error_text(page), error_text(page)
+    assert page.locator("tr[data-task]", has_text=NEW_TASK).count() == 1
+    page.goto(me)
     ids = {}
     for title, day in TASKS:
         row = page.locator("tr[data-task]", has_text=title)
