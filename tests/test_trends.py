@@ -9,14 +9,12 @@ from datetime import date, datetime
 
 import pytest
 from accounts_support import as_officer, token_headers
-from fastapi import Depends
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector import api_trends, monthly, trends
+from collector import monthly, trends
 from collector.api import create_app
-from collector.auth import viewer
 from collector.demo_history import seed_history
 from collector.policy import load_preset
 from collector.queries import open_reader
@@ -182,7 +180,6 @@ def test_heat_cells_group_by_weekday_and_hour():
 def client(history):
     path, _ = history
     app = create_app(Settings(db_path=path, broker_url=None))
-    app.include_router(api_trends.router, dependencies=[Depends(viewer)])
     with TestClient(app) as client:
         yield client
 
