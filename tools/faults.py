@@ -71,6 +71,7 @@ class Plan:
     device_config: dict[str, Any] = field(default_factory=dict)
     drain_s: float = 300.0
     seed: int = 10
+    firmware: str | None = None  # another firmware tree for the devices (tools/fleet.py)
 
     @classmethod
     def short(cls) -> "Plan":
@@ -144,7 +145,7 @@ class Run:
         groups = [self.prepared.devices[i::plan.workers] for i in range(plan.workers)]
         self.fleets = [FleetClient(FleetSpec(group, "127.0.0.1", self.broker.port,
                                              str(self.workdir / "flash"), plan.seed + i,
-                                             plan.device_config)).start()
+                                             plan.device_config, plan.firmware)).start()
                        for i, group in enumerate(groups)]
         self.owner = {d: f for f in self.fleets for d in f.devices}
         self.note(f"{plan.devices} devices in {plan.workers} worker(s); broker queue limit "
@@ -382,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="the suite's short version")
     parser.add_argument("--devices", type=int, help="simulated devices (default 80)")
     parser.add_argument("--target", type=int, help="ratings to make at least (default 100000)")
+    parser.add_argument("--firmware", metavar="DIR",
+                        help="run the devices on another firmware tree (DIR holds kiosk/), "
+                             "e.g. `git archive REV firmware/kiosk | tar -x -C /tmp/old` then "
+                             "/tmp/old/firmware: firmware that trusts the broker's PUBACK "
+                             "loses ratings here")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
@@ -390,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         plan.devices = args.devices
     if args.target:
         plan.target = args.target
+    if args.firmware:
+        plan.firmware = str(Path(args.firmware).resolve())
     workdir = Path(tempfile.mkdtemp(prefix="hailong-faults-"))
     figures = Run(plan, workdir).execute()
     text = json.dumps(figures, indent=2, ensure_ascii=False)

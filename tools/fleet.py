@@ -21,13 +21,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-
-from kiosk.journal import Journal
-from kiosk.sim import HostFS, SimulatedKiosk
 
 from cutproxy import CutProxy
 
@@ -47,6 +45,9 @@ class FleetSpec:
     state_root: str
     seed: int = 1
     config: dict[str, Any] = field(default_factory=dict)  # extra kiosk config (e.g. timeouts)
+    # Another firmware tree to run (its folder holding `kiosk/`), e.g. an older release from
+    # `git archive`; None: the checkout's own.
+    firmware: str | None = None
 
 
 class _Slot:
@@ -55,7 +56,7 @@ class _Slot:
     def __init__(self, spec: DeviceSpec, flash: str):
         self.spec = spec
         self.flash = flash
-        self.kiosk: SimulatedKiosk | None = None
+        self.kiosk: Any = None  # kiosk.sim.SimulatedKiosk, imported in the worker
         self.lock = threading.Lock()
         self.boots: dict[int, int] = {}  # boot -> records made in it (ended boots)
         self.dropped = 0
@@ -87,6 +88,7 @@ class Fleet:
         return self
 
     def _boot(self, slot: _Slot) -> None:
+        from kiosk.sim import SimulatedKiosk
         spec = slot.spec
         config = {"cooldown_s": 0, "thanks_s": 1, **self.spec.config}
         slot.kiosk = SimulatedKiosk(spec.device, "127.0.0.1", self.proxy.ports[spec.device],
@@ -158,6 +160,8 @@ class Fleet:
         self._stop.set()
         if self._presser is not None:
             self._presser.join(5)
+        from kiosk.journal import Journal
+        from kiosk.sim import HostFS
         final = self.snapshot()
         for name, slot in self.slots.items():
             with slot.lock:
@@ -177,6 +181,8 @@ class Fleet:
 
 def serve(conn, spec: FleetSpec) -> None:
     """Run a fleet in this process; answer (method, args) requests until "stop"."""
+    if spec.firmware:
+        sys.path.insert(0, spec.firmware)  # before the editable install's copy
     fleet = Fleet(spec).start()
     conn.send(("ready", None))
     while True:
