@@ -168,8 +168,9 @@ class Broker:
         return self.mosquitto.log_text()
 
     def dropped_warnings(self) -> int:
-        """How often the broker logged that it dropped messages queued for a client."""
-        return self.log_text().count("Outgoing messages are being dropped")
+        """How often the broker logged that it dropped messages queued for the collector."""
+        return self.log_text().count(
+            f"Outgoing messages are being dropped for client {COLLECTOR_USER}.")
 
     def cleanup(self) -> None:
         self.mosquitto.cleanup()
