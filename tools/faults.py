@@ -83,7 +83,7 @@ class Plan:
                    queue_before_loss_s=3.0, broker_queue=None, outage_at_s=-1,
                    cut_every_s=5.0, cut_s=(2.0, 6.0), power_cut_every_s=9.0,
                    device_config={"confirm_timeout_s": 5, "backoff_max_s": 2},
-                   drain_s=40.0, seed=3)
+                   drain_s=60.0, seed=3)
 
 
 def queue_limit(config_text: str) -> int:
