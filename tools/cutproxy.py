@@ -152,7 +152,10 @@ class CutProxy:
             self.selector.register(up, selectors.EVENT_READ)
 
     def _peer(self, pair: _Pair, sock: socket.socket) -> socket.socket:
-        return pair.up if sock is pair.down else pair.down
+        # Only forwarding pairs are served, and those have both sides.
+        peer = pair.up if sock is pair.down else pair.down
+        assert peer is not None
+        return peer
 
     def _serve(self, sock: socket.socket, mask: int) -> None:
         pair = self._pairs[sock]

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -172,27 +173,27 @@ class Run:
             total_rate = plan.devices * plan.rate
             length = max(plan.outage_min_s, 1.5 * self.queue_limit / total_rate)
             outage = (plan.outage_at_s, plan.outage_at_s + length)
-            events.append((outage[0], "outage", lambda: self.collector_outage_start()))
-            events.append((outage[1], "outage-end", lambda: self.collector_outage_end()))
+            events.append((outage[0], "outage", self.collector_outage_start))
+            events.append((outage[1], "outage-end", self.collector_outage_end))
         t = plan.collector_kill_every_s
         while t < plan.press_s:
             if outage is None or not outage[0] - 10 <= t <= outage[1] + 10:
                 down = rng.uniform(*plan.collector_down_s)
-                events.append((t, "collector-kill", lambda d=down: self.kill_collector(d)))
+                events.append((t, "collector-kill", partial(self.kill_collector, down)))
             t += plan.collector_kill_every_s * rng.uniform(0.8, 1.2)
         for at, how in plan.broker_events:
-            events.append((at, "broker", lambda h=how: self.restart_broker(h)))
+            events.append((at, "broker", partial(self.restart_broker, how)))
         t = plan.cut_every_s / 2
         while t < plan.press_s:
             device = rng.choice(self.prepared.devices).device
             mode = rng.choice(("reset", "blackhole"))
             seconds = rng.uniform(*plan.cut_s)
-            events.append((t, "cut", lambda d=device, m=mode, s=seconds: self.cut(d, s, m)))
+            events.append((t, "cut", partial(self.cut, device, seconds, mode)))
             t += plan.cut_every_s
         t = plan.power_cut_every_s
         while t < plan.press_s:
             device = rng.choice(self.prepared.devices).device
-            events.append((t, "power-cut", lambda d=device: self.power_cut(d)))
+            events.append((t, "power-cut", partial(self.power_cut, device)))
             t += plan.power_cut_every_s
         return sorted(events, key=lambda e: e[0])
 
@@ -291,19 +292,20 @@ class Run:
 
     def verify(self) -> dict[str, Any]:
         finals: dict[str, dict[str, Any]] = {}
-        fleet_totals = {"presses": 0, "cuts": {"reset": 0, "blackhole": 0}}
+        presses_made = 0
+        cuts = {"reset": 0, "blackhole": 0}
         for fleet in self.fleets:
             final = fleet.stop()
             meta = final.pop("_fleet")
-            fleet_totals["presses"] += meta["presses"]
+            presses_made += meta["presses"]
             for mode, n in meta["cuts"].items():
-                fleet_totals["cuts"][mode] += n
+                cuts[mode] += n
             finals.update(final)
         expected = {f"{device}:{boot}:{seq}" for device, d in finals.items()
                     for boot, made in d["boots"].items() for seq in range(made)}
         rows = query(self.prepared.db, "SELECT id, device_id, device_ts, uptime_ms FROM ratings")
         stored = {row[0] for row in rows}
-        presses = {}
+        presses: dict[tuple, list[str]] = {}
         for rating_id, device, ts, uptime in rows:
             presses.setdefault((device, ts, uptime), []).append(rating_id)
         twice = [ids for ids in presses.values() if len(ids) > 1]
@@ -327,7 +329,8 @@ class Run:
             "broker_sigkills": self.broker.kills,
             "broker_store_losses": self.broker.store_losses,
             "broker_dropped_warnings": self.broker.dropped_warnings(),
-            "network_cuts": fleet_totals["cuts"],
+            "network_cuts": cuts,
+            "presses_by_presser": presses_made,
             "power_cuts": sum(d["power_cuts"] for d in finals.values()),
             "health": health[1].get("status") if health else None,
             "health_http": health[0] if health else None,

@@ -192,9 +192,11 @@ def serve(conn, spec: FleetSpec) -> None:
                 fleet.rate = float(args[0])
                 result: Any = None
             elif method == "cut":
-                result = fleet.cut(*args)
+                fleet.cut(*args)
+                result = None
             elif method == "power_cut":
-                result = fleet.power_cut(*args)
+                fleet.power_cut(*args)
+                result = None
             elif method == "snapshot":
                 result = fleet.snapshot()
             elif method == "stop":

@@ -82,7 +82,7 @@ class Ledger:
             key = (case.topic, sha(case.payload))
             self.expected_rejected[key] += 1
             self.reasons[key] = (case.name, case.reasons)
-        if case.outcome == "stored":
+        if case.outcome == "stored" and case.rating_id is not None:
             self.rating_ids.add(case.rating_id)
         if case.retain:
             self.retained[case.topic] = case.outcome  # the broker keeps the last one

@@ -259,7 +259,7 @@ class Generator:
 
     def control(self, kind: str = "rating") -> Case:
         obj = self._rating() if kind == "rating" else self._status()
-        fields = [f for f in ("officer", "fw") if f in obj] or ["state"]
+        fields: list[str] = [f for f in ("officer", "fw") if f in obj] or ["state"]
         field = self.rng.choice(fields)
         char = self.rng.choice(("\u0000", "\u001f", "\u007f", "\u0085", "\u009f", "\t"))
         obj[field] = "HK" + char + "1"

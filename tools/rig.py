@@ -231,20 +231,21 @@ class Collector:
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.process = None
+        process, self.process = self.process, None
+        assert process is not None, "the collector is not running"
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
         self.kills += 1
 
     def stop(self) -> None:
-        if self.alive():
-            self.process.terminate()
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
             try:
-                self.process.wait(15)
+                process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+                process.kill()
+                process.wait()
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
