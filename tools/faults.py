@@ -20,7 +20,7 @@ Then it stops pressing, lets everything drain and counts:
   no press refused by a full journal or ring, health `ok` at the end.
 
 Run: .venv/bin/python tools/faults.py [--short] [--json FILE]   (the long run: ≥ 100,000
-ratings, about 10 minutes on 2 cores). Exit status 0 only when every check holds.
+ratings, 8 to 10 minutes on 2 cores). Exit status 0 only when every check holds.
 """
 
 from __future__ import annotations
