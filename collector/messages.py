@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from .texts import code_points, unsafe_characters
+
 PROTOCOL_VERSION = 1
 TOPIC_PREFIX = "hailong/v1/devices/"
 MAX_PAYLOAD_BYTES = 1024
@@ -317,6 +319,9 @@ def encode_command(cmd: str, *, text: str | None = None, seconds: int | None = N
     if cmd == "show_message":
         if not text or len(text) > 120:
             raise ValueError("show_message needs a text of 1 to 120 characters")
+        if unsafe_characters(text):
+            raise ValueError(f"show_message text holds a control character "
+                             f"({code_points(unsafe_characters(text))})")
         body["text"] = text
         if seconds is not None:
             if not 1 <= seconds <= 600:

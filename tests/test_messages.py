@@ -157,6 +157,14 @@ def test_command_encoder_refuses_unknown_command():
         encode_command("format_flash")
 
 
+@pytest.mark.parametrize("text", ["Tạm nghỉ\x07", "Quầy\u0085 3", "Xin chờ\nít phút"])
+def test_a_message_for_the_screen_refuses_control_characters(text):
+    """The device draws what it is sent: a control character would show as a box or, on a
+    one-line banner, a break the layout never planned."""
+    with pytest.raises(ValueError, match="control character"):
+        encode_command("show_message", text=text)
+
+
 ratings = st.builds(
     lambda boot, seq, scale, level, ts, officer, reason, dossier, excluded, uptime: {
         "v": 1, "id": f"kiosk-x1:{boot}:{seq}", "device": "kiosk-x1", "boot": boot, "seq": seq,
