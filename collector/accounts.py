@@ -37,6 +37,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from . import audit
 from .errors import BilingualError
 from .store import Store, now_ms
+from .texts import checked_text
 
 ROLES = ("officer", "leader", "head", "technician", "administrator")
 ROLE_LABELS = {
@@ -201,9 +202,8 @@ class AccountService:
     def add(self, login: str, *, name: str, role: str, password: str,
             officer_id: str | None = None, unit_id: str | None = None) -> User:
         login = normal_login(login)
-        name = unicodedata.normalize("NFC", str(name).strip())
-        if not 0 < len(name) <= MAX_NAME:
-            raise AccountError(f"Họ tên: 1–{MAX_NAME} ký tự", f"Name: 1–{MAX_NAME} characters")
+        name = checked_text(name, "name", MAX_NAME, AccountError,
+                            missing=("Họ tên không được để trống", "Name must not be empty"))
         if role not in ROLES:
             raise AccountError(f"Vai trò phải là một trong: {', '.join(ROLES)}",
                                f"The role must be one of: {', '.join(ROLES)}")

@@ -50,6 +50,9 @@ def test_an_outdated_hash_is_replaced_after_login(service):
     ({"officer_id": "NOBODY"}, "NOBODY"),
     ({"unit_id": "nowhere"}, "nowhere"),
     ({"name": "  "}, "Name"),
+    ({"name": "Chủ tịch\x1b[2J"}, "U\\+001B"),
+    ({"name": "Chủ\ntịch"}, "U\\+000A"),
+    ({"name": "x" * 101}, "100"),
 ])
 def test_bad_accounts_are_refused_and_nothing_is_written(service, kwargs, message):
     fields = {"login": "headhk", "name": "Chủ tịch", "role": "head", "password": PASSWORD,
