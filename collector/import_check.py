@@ -381,6 +381,12 @@ def check_tasks(db: sqlite_utils.Database, sheets: list[Sheet], report: ImportRe
                                "A task with the same officer, title and deadline",
                                sheet.header_of("title"), row["title"]):
                 continue
+            try:
+                tasks.check_not_locked(db, row["officer_id"], row["deadline"][:7])
+            except tasks.TaskConflict as locked:
+                report.reject(locked.vi, locked.en, sheet=sheet.name, row=number,
+                              column=sheet.header_of("deadline"), value=row["deadline"])
+                continue
             if exists(*key):
                 report.reject("Đã có nhiệm vụ này (cùng cán bộ, tên và thời hạn); nhập lại "
                               "cùng kế hoạch sẽ tạo trùng",

@@ -77,6 +77,20 @@ class TaskConflict(TaskError):
     """The task's month is decided and locked."""
 
 
+def check_not_locked(db, officer_id: str, month: str) -> None:
+    """TaskConflict when the head has decided `month` for the officer: the decision froze the
+    month's evidence, so no task write (service or import) may reach it until reopened."""
+    row = db.execute("SELECT decided_at FROM evaluations WHERE officer_id = ? AND month = ?",
+                     [officer_id, month]).fetchone()
+    if row and row[0] is not None:
+        raise TaskConflict(
+            f"Tháng {month} của cán bộ {officer_id} đã được thủ trưởng quyết định và khoá: "
+            "không ghi thêm hay sửa nhiệm vụ của tháng này; muốn sửa phải mở lại (thủ "
+            "trưởng, có lý do)",
+            f"{month} of {officer_id} is decided by the head and locked: its tasks cannot "
+            "be added or changed; that needs a reopening (by the head, with a reason)")
+
+
 def local_today() -> date:
     return datetime.now(LOCAL_TZ).date()
 
@@ -226,15 +240,7 @@ class TaskService:
     def _not_locked(self, officer_id: str, month: str) -> None:
         """Refuse a write into an officer-month the head has decided (call it inside the
         write's transaction)."""
-        row = self.db.execute("SELECT decided_at FROM evaluations WHERE officer_id = ? "
-                              "AND month = ?", [officer_id, month]).fetchone()
-        if row and row[0] is not None:
-            raise TaskConflict(
-                f"Tháng {month} của cán bộ {officer_id} đã được thủ trưởng quyết định và khoá: "
-                "không ghi thêm hay sửa nhiệm vụ của tháng này; muốn sửa phải mở lại (thủ "
-                "trưởng, có lý do)",
-                f"{month} of {officer_id} is decided by the head and locked: its tasks cannot "
-                "be added or changed; that needs a reopening (by the head, with a reason)")
+        check_not_locked(self.db, officer_id, month)
 
     def create(self, officer_id: str, *, title: str, period: str, deadline: str,
                weight: float = 1, assigned_by: str | None = None) -> dict[str, Any]:

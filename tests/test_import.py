@@ -565,3 +565,20 @@ def test_cli_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="no database"):
         cli("import", "tasks", str(FIXTURES / "tasks.csv"), "--db", str(tmp_path / "x.db"))
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_task_into_a_decided_month_is_refused_as_the_service_refuses_it(store):
+    """The head's decision froze the month's evidence (issue 10): an import may no more add to
+    it than an officer may."""
+    store.db.execute("INSERT INTO evaluations (officer_id, month, final_grade, decided_by, "
+                     "decided_at, updated_at) VALUES ('HK-0001', '2026-03', 'B', 'HK-0002', ?, ?)",
+                     [T, T])
+    store.db.conn.commit()
+    before = dump(store)
+    report = run(store, "tasks", csv_file("tasks.csv", TASKS,
+                                          "HK-0001;Báo cáo;HK-0002;tháng;31/03/2026;;;",
+                                          "HK-0002;Khác;HK-0001;tuần;06/03/2026;;;"))
+    assert where(report) == [("tasks.csv", 2, "Thời hạn")]
+    assert "decided by the head and locked" in report.rejected[0].en
+    assert report.rejected[0].vi and not report.applied
+    assert dump(store) == before
