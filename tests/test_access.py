@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from accounts_support import as_officer, token_headers
-from fastapi.routing import APIRoute
+from app_routes import all_routes
 from fastapi.testclient import TestClient
 
 from collector import access
@@ -19,15 +19,6 @@ from collector.auth import CurrentViewer
 from collector.settings import Settings
 from collector.store import Store
 from collector.tasks import TaskService
-
-
-def all_routes(routes):
-    """Every APIRoute, including those of included routers (FastAPI keeps them apart)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from all_routes(route.original_router.routes)
 
 
 def operations(app) -> set[tuple[str, str]]:

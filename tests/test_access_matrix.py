@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 import openpyxl
 import pytest
 from accounts_support import token_headers
+from app_routes import all_routes
 from factories import incoming, rating_bytes
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from collector import access, alerts
@@ -132,13 +132,6 @@ def world(tmp_path_factory):
 
 
 # --- the requests -----------------------------------------------------------------------------
-
-def all_routes(routes):
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from all_routes(route.original_router.routes)
 
 
 def _in(days: int) -> str:

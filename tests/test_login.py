@@ -6,7 +6,7 @@ import re
 
 import pytest
 from accounts_support import PASSWORD, admin_headers, as_officer
-from fastapi.routing import APIRoute
+from app_routes import all_routes
 from fastapi.testclient import TestClient
 
 from collector.accounts import AccountService
@@ -37,15 +37,6 @@ def log_in(client, login="cb.hk-0001", password=PASSWORD, next_page="/"):
 
 def csrf_of(client) -> str:
     return client.get("/api/v1/me").json()["csrf_token"]
-
-
-def all_routes(routes):
-    """Every APIRoute, including those of included routers (FastAPI keeps them apart)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from all_routes(route.original_router.routes)
 
 
 def test_every_route_but_health_and_login_needs_an_account(app, browser):

@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 import pytest
 from accounts_support import PASSWORD, admin_headers, as_officer
+from app_routes import all_routes
 from argon2 import PasswordHasher
 from fastapi import Depends
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from collector import accounts, api_responses, api_team, audit, deps
@@ -25,15 +25,6 @@ from dashboard import workspace
 
 MONTH = "2026-03"
 TODAY = date(2026, 3, 26)  # the March self-evaluation opened on the 25th
-
-
-def all_routes(routes):
-    """Every APIRoute, including those of included routers (FastAPI keeps them apart)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from all_routes(route.original_router.routes)
 
 
 def make_app(db_path, day):
