@@ -38,7 +38,9 @@ def is_database_fault(error: BaseException) -> bool:
     fault that is in fact the data's holds its batch and shows as `writer_retrying`: visible,
     never a silent loss.
     """
-    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
+    # MemoryError: SQLite's SQLITE_NOMEM arrives as one, and so does Python's own shortage.
+    return isinstance(error, (sqlite3.OperationalError, MemoryError)) or \
+        type(error) is sqlite3.DatabaseError
 
 
 class Committer(Generic[Q]):
@@ -85,14 +87,21 @@ class Committer(Generic[Q]):
         incoming = self.incoming_of(item)
         log.error("a message on %r broke the writer (%s: %s); kept as rejected",
                   incoming.topic, type(error).__name__, error)
-        try:
-            self.retrying(lambda: self.store.record_failure(incoming, error))
-            return True
-        except Stopping:
-            return False
-        except Exception:  # noqa: BLE001 - left unacknowledged: the broker keeps it
-            log.exception("cannot keep the message on %r even as rejected", incoming.topic)
-            return False
+        delay = 0.5
+        while True:
+            try:
+                self.retrying(lambda: self.store.record_failure(incoming, error))
+                return True
+            except Stopping:
+                return False
+            except Exception as failure:  # noqa: BLE001 - held, and said, until it can be kept
+                # Skipping it would leave it unacknowledged and unseen, holding one of the
+                # broker's in-flight slots: the writer waits here instead, and health says so.
+                log.exception("cannot keep the message on %r even as rejected", incoming.topic)
+                self.on_fault(f"{type(failure).__name__}: {failure}")
+                if self.stopping.wait(delay):
+                    return False
+                delay = min(delay * 2, 30)
 
     def retrying(self, write: Callable[[], T]) -> T:
         """Run a write; on a database fault report it, wait and retry (doubling to 30 s)."""

@@ -91,11 +91,13 @@ def _reject(item: "Incoming", reason: str, device: str | None, *, db: sqlite_uti
     # it was (the ingest passes both when it has already cut the payload).
     size = item.size if item.size is not None else len(item.payload)
     digest = item.sha256 or hashlib.sha256(item.payload).hexdigest()
-    if item.redelivered and db.execute(
-            "SELECT 1 FROM rejected WHERE topic = ? AND payload_sha256 = ? AND reason = ?",
-            [item.topic if topic is None else topic, digest, reason]).fetchone():
+    if (item.redelivered or item.retained) and db.execute(
+            "SELECT 1 FROM rejected WHERE device_id IS ? AND topic = ? AND payload_sha256 = ? "
+            "AND reason = ?",
+            [device, item.topic if topic is None else topic, digest, reason]).fetchone():
         # The broker sends again what was committed but not acknowledged (the collector
-        # stopped, or the connection changed, in between): one row, as for a rating by id.
+        # stopped, or the connection changed, in between), and replays a retained message at
+        # every subscribe: one row, as for a rating by id. `device_id` first: its index.
         return "duplicate"
     db.execute("INSERT INTO rejected (received_at, topic, device_id, reason, payload, "
                "payload_size, payload_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -90,3 +90,32 @@ def test_stopping_during_a_retry_commits_nothing_more(store, monkeypatch):
     assert committed == [] and outcome["stored"] == 0
     with pytest.raises(Stopping):
         committer(store, stopping=stopping).retrying(lambda: locked([]))
+
+
+def test_memory_running_out_is_the_databases_fault_not_the_messages():
+    """SQLite's SQLITE_NOMEM reaches Python as MemoryError: a good rating must not be kept as
+    rejected (and confirmed to its device) because memory ran short for a moment."""
+    assert is_database_fault(MemoryError())
+
+
+def test_a_message_that_cannot_even_be_kept_as_rejected_holds_the_writer_visibly(
+        store, monkeypatch):
+    """Skipping it would leave it unacknowledged and unseen (health would stay ok while it held
+    a broker in-flight slot): the writer retries, saying why, until it can be kept."""
+    poison(monkeypatch, {2})
+    attempts = []
+    real = store.record_failure
+
+    def record_failure(item, error):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise KeyError("broken")
+        return real(item, error)
+    monkeypatch.setattr(store, "record_failure", record_failure)
+    monkeypatch.setattr(threading.Event, "wait", lambda self, timeout=None: False)
+    faults = []
+    items = batch(range(4))
+    outcome, committed = committer(store, faults).record(items)
+    assert committed == items and outcome["rejected"] == 1 and len(attempts) == 3
+    assert [f for f in faults if f] == ["KeyError: 'broken'", "KeyError: 'broken'"]
+    assert faults[-1] is None

@@ -242,3 +242,16 @@ def test_a_redelivered_rejection_already_kept_is_a_duplicate(store):
     assert store.db.execute("SELECT count(*) FROM rejected").fetchone()[0] == 2
     fresh = Incoming(first.topic, b"other", T0, first.parsed, redelivered=True)
     assert store.record_batch([fresh])["rejected"] == 1
+
+
+def test_a_rejected_retained_status_replayed_at_each_connect_is_kept_once(store):
+    """A retired device's last will stays retained on the broker and comes again at every
+    subscribe: one row in `rejected`, then duplicates, not a row per collector reconnect."""
+    topic = "hailong/v1/devices/kiosk-zz-99/status"
+    will = b'{"v":1,"device":"kiosk-zz-99","state":"offline"}'
+    outcomes = [store.record_batch([Incoming(topic, will, T0 + n, parse_message(topic, will),
+                                             retained=True)]) for n in range(3)]
+    assert [o["rejected"] for o in outcomes] == [1, 0, 0]
+    assert [o["duplicate"] for o in outcomes] == [0, 1, 1]
+    assert store.db.execute("SELECT count(*) FROM rejected WHERE topic = ?",
+                            [topic]).fetchone()[0] == 1
