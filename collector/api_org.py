@@ -64,6 +64,16 @@ def _may_edit(who: Viewer, roles: tuple[str, ...], *unit_ids: str | None) -> Non
             require_unit_in_scope(who, unit_id)
 
 
+def _named_officer_unit(db: sqlite_utils.Database, officer_id: str | None) -> str | None:
+    """The unit of an officer a write names as leader or head: that person gains the led
+    officers or the unit in their scope, so their unit must be in the writer's scope too. An
+    unknown id gives None here and the service's own 404."""
+    if officer_id is None:
+        return None
+    row = queries.org_record(db, "officers", officer_id)
+    return row and row["unit_id"]
+
+
 def _pruned(nodes: list[dict[str, Any]], scope) -> list[dict[str, Any]]:
     """The parts of the tree in scope: a unit outside it gives way to its children."""
     kept: list[dict[str, Any]] = []
@@ -151,7 +161,7 @@ def create_unit(body: UnitCreate, store: Writer, actor: Actor,
                 who: CurrentViewer) -> dict[str, Any]:
     """Create a unit (administrator); the parent and the head must exist, the tree may not
     loop."""
-    _may_edit(who, UNIT_EDITORS, body.parent_id)
+    _may_edit(who, UNIT_EDITORS, body.parent_id, _named_officer_unit(store.db, body.head_id))
     return _call(_org(store, actor).create_unit, body.model_dump())
 
 
@@ -167,7 +177,8 @@ def get_unit(unit_id: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
 def update_unit(unit_id: str, body: UnitUpdate, store: Writer, actor: Actor,
                 who: CurrentViewer) -> dict[str, Any]:
     """Change the fields sent (null clears parent, kind or head); the rest stays."""
-    _may_edit(who, UNIT_EDITORS, unit_id, body.parent_id)
+    _may_edit(who, UNIT_EDITORS, unit_id, body.parent_id,
+              _named_officer_unit(store.db, body.head_id))
     return _call(_org(store, actor).update_unit, unit_id, _sent(body))
 
 
@@ -220,7 +231,7 @@ def _officer_view(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any]:
 def create_officer(body: OfficerCreate, store: Writer, actor: Actor,
                    who: CurrentViewer) -> dict[str, Any]:
     """Create an officer; the unit and the leader must exist, leadership may not loop."""
-    _may_edit(who, OFFICER_EDITORS, body.unit_id)
+    _may_edit(who, OFFICER_EDITORS, body.unit_id, _named_officer_unit(store.db, body.leader_id))
     return _call(_org(store, actor).create_officer, body.model_dump())
 
 
@@ -238,7 +249,8 @@ def update_officer(officer_id: str, body: OfficerUpdate, store: Writer,
                    actor: Actor, who: CurrentViewer) -> dict[str, Any]:
     """Change the fields sent (null clears leader, photo or a date); the rest stays."""
     current = queries.org_record(store.db, "officers", officer_id)
-    _may_edit(who, OFFICER_EDITORS, current and current["unit_id"], body.unit_id)
+    _may_edit(who, OFFICER_EDITORS, current and current["unit_id"], body.unit_id,
+              _named_officer_unit(store.db, body.leader_id))
     return _call(_org(store, actor).update_officer, officer_id, _sent(body))
 
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from accounts_support import admin_headers, as_officer
+from accounts_support import admin_headers, as_officer, token_headers
 
 from collector import api_org, audit
 from collector.api import create_app
@@ -320,3 +320,23 @@ def test_a_conflicting_shift_is_not_named_when_it_is_outside_the_callers_scope(a
     assert officer_busy.status_code == 409
     assert "HK-0003" in officer_busy.json()["detail"]
     assert _outside(officer_busy.json()["detail"], "bd-q2", "Ba Đình") == []
+
+
+def test_a_head_cannot_name_another_units_officer_as_leader_or_head(app, seeded_db):
+    """A leader of record or a head brings the officers they lead into their scope: naming one
+    from another unit would hand that unit the officer's evaluations (issue 10: every write is
+    scoped by all the units it touches)."""
+    head = TestClient(app, headers=as_officer(seeded_db, "HK-0100"))
+    led = head.patch("/api/v1/officers/HK-0001", json={"leader_id": "BD-0101"})
+    assert led.status_code == 403
+    assert _outside(led.json()["detail"], "Ba Đình", "bd-", "BD-") == []
+    created = head.post("/api/v1/officers", json={
+        "id": "HK-0009", "name": "Trần Văn Mới", "title": "Chuyên viên", "unit_id": "hk-1c",
+        "leader_id": "BD-0101"})
+    assert created.status_code == 403
+    admin_hk = TestClient(app, headers=token_headers(seeded_db, "quantri.hk", "administrator",
+                                                     unit="hk"))
+    assert admin_hk.patch("/api/v1/units/hk", json={"head_id": "BD-0100"}).status_code == 403
+    other = TestClient(app, headers=as_officer(seeded_db, "BD-0101"))
+    assert other.get("/api/v1/officers/HK-0001").status_code == 403
+    assert head.patch("/api/v1/officers/HK-0001", json={"leader_id": "HK-0101"}).status_code == 200
