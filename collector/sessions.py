@@ -175,12 +175,13 @@ def client_address(peer: str, forwarded_for: str | None,
     if not networks or not forwarded_for or not _trusted(peer, networks):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",")]
-    try:
-        for hop in hops:
-            ipaddress.ip_address(hop)
-    except ValueError:
-        return peer  # a header the proxy did not write sensibly: count the proxy
+    # From the right: each trusted proxy wrote the hop before it. Whatever stands left of the
+    # first untrusted hop came from the client and is never read, so junk there cannot make
+    # everyone behind the proxy one address.
     for hop in reversed(hops):
         if not _trusted(hop, networks):
-            return hop
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a hop the proxy did not write sensibly: count the proxy
     return hops[0]

@@ -41,7 +41,9 @@ def _client(request: Request) -> str:
     `client_address`: X-Forwarded-For only from a configured proxy)."""
     peer = request.client.host if request.client else "unknown"
     networks = trusted_networks(request.app.state.settings.trusted_proxies)
-    return client_address(peer, request.headers.get("x-forwarded-for"), networks)
+    # Every X-Forwarded-For line, in order: a proxy may add its own line rather than append.
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_address(peer, forwarded, networks)
 
 
 @router.get("/login", response_class=HTMLResponse)

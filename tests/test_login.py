@@ -253,6 +253,12 @@ def test_the_throttle_reads_x_forwarded_for_from_a_trusted_proxy_only(seeded_db)
         forged = proxy.post("/login", data={"login": "y.y", "password": "wrong-password-x"},
                             headers={"X-Forwarded-For": "192.0.2.1, 203.0.113.7"})
         assert forged.status_code == 429
+        # A proxy that adds its own header line (HAProxy) rather than appending: the client's
+        # forged line comes first and is not the one believed.
+        lines = proxy.post("/login", data={"login": "y.y", "password": "wrong-password-x"},
+                           headers=[("X-Forwarded-For", "192.0.2.1"),
+                                    ("X-Forwarded-For", "203.0.113.7")])
+        assert lines.status_code == 429
     with TestClient(app, follow_redirects=False, client=("10.0.0.9", 40000)) as direct:
         assert set(spray(direct, 20)) == {401}
         assert spray(direct, 1)[0] == 429  # not a proxy: its header means nothing

@@ -133,6 +133,11 @@ def test_a_cookie_names_its_server_record_and_old_cookies_mean_nobody():
     ("10.0.0.2", "198.51.100.1, 10.0.0.3", ("10.0.0.0/24",), "198.51.100.1"),  # two proxies
     ("10.0.0.2", None, ("10.0.0.2",), "10.0.0.2"),
     ("10.0.0.2", "not-an-address", ("10.0.0.2",), "10.0.0.2"),
+    # Junk a client put on the left must not make everyone behind the proxy one address.
+    ("10.0.0.2", "x, 203.0.113.9", ("10.0.0.2",), "203.0.113.9"),
+    ("10.0.0.2", "203.0.113.9, 10.0.0.3", ("10.0.0.0/24",), "203.0.113.9"),
+    # The first untrusted hop from the right must be an address, or the proxy is counted.
+    ("10.0.0.2", "198.51.100.1, junk", ("10.0.0.2",), "10.0.0.2"),
     ("10.0.0.2", "10.0.0.3", ("10.0.0.0/24",), "10.0.0.3"),  # only proxies: the first hop
     ("testclient", "198.51.100.1", ("10.0.0.2",), "testclient"),
 ])
