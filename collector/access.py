@@ -17,8 +17,8 @@ The rules, in words:
 - fleet and devices: technicians, administrators and heads (the device list also leaders);
   rejected messages and commands to devices: technicians and administrators;
 - the organisation: everyone reads the part in scope; changes by the roles of api_org.py;
-- alerts: read by leaders, heads, technicians and administrators, answered by all but
-  technicians.
+- alerts: read and answered by leaders, heads and administrators (an alert names the officer
+  on duty and carries their presses: evaluation evidence, so not a technician's).
 
 The routes still apply finer rules themselves: the steps of an evaluation and the judging of
 tasks are open to the people roles here, and collector/permissions.py decides who among them
@@ -45,7 +45,9 @@ ADMIN = frozenset({ADMINISTRATOR})
 STAFF = frozenset({TECHNICIAN, ADMINISTRATOR})
 FLEET = frozenset({TECHNICIAN, ADMINISTRATOR, HEAD})
 DEVICE_LIST = FLEET | {LEADER}
-ALERT_READERS = frozenset({LEADER, HEAD, TECHNICIAN, ADMINISTRATOR})
+# Not technicians: an alert names the officer on duty and carries their presses, which is
+# evaluation evidence; a faulty device shows on the fleet page.
+ALERT_READERS = frozenset({LEADER, HEAD, ADMINISTRATOR})
 ALERT_RESPONDERS = frozenset({LEADER, HEAD, ADMINISTRATOR})
 OFFICER_EDITORS = frozenset({ADMINISTRATOR, HEAD})
 COUNTER_EDITORS = frozenset({ADMINISTRATOR, TECHNICIAN})

@@ -29,7 +29,7 @@ router = APIRouter(tags=["alerts"])
 MAX_LIMIT = 200
 
 
-VIEWERS = ("leader", "head", "technician", "administrator")
+VIEWERS = ("leader", "head", "administrator")  # = access.ALERT_READERS: no technician
 RESPONDERS = ("leader", "head", "administrator")
 
 

@@ -14,7 +14,8 @@ does, then redirect (Post/Redirect/Get) with `?done=`; a refusal of the service 
 the alert's page with the reason in the page's language (the error carries both).
 
 Who: the fleet for technicians, administrators and heads (api_fleet.FLEET_ROLES); alerts
-for leaders, heads, technicians and administrators (api_alerts.VIEWERS), the forms for
+for leaders, heads and administrators (api_alerts.VIEWERS; not technicians: an alert carries an
+officer's presses), the forms for
 leaders, heads and administrators (api_alerts.RESPONDERS); always within the account's units.
 
 An offline device's picture is what it last took in: the page says "as of" outside the image,

@@ -36,7 +36,7 @@ MENU = {
                ("/me", N_("My work"))],
     "head": [("/", N_("Overview")), ("/team", N_("My team")), ("/alerts", N_("Alerts")),
              ("/fleet", N_("Devices")), ("/me", N_("My work"))],
-    "technician": [("/fleet", N_("Devices")), ("/alerts", N_("Alerts"))],
+    "technician": [("/fleet", N_("Devices"))],
     "administrator": [("/", N_("Overview")), ("/fleet", N_("Devices")), ("/alerts", N_("Alerts"))],
 }
 # Where "/" takes a role that has no overview.

@@ -306,11 +306,13 @@ def test_a_ba_dinh_head_sees_no_hoan_kiem_device_or_alert(as_, built):
         db.conn.close()
 
 
-def test_a_technician_reads_alerts_but_has_no_forms(as_, built):
-    html = ok(as_("kythuat").get("/alerts"))
-    assert len(rows(html, "data-alert")) == 25
-    assert not Tags(html).find("form", data_testid=f"ack-{built[1][0]}")
-    assert "/notes" not in html
+def test_a_technician_reads_no_alerts_they_name_officers_and_their_presses(as_, built):
+    """Issue 10: a technician reads fleet and device data only."""
+    technician = as_("kythuat")
+    assert technician.get("/alerts").status_code == 403
+    assert technician.get(f"/alerts/{built[1][0]}").status_code == 403
+    assert technician.get("/api/v1/alerts").status_code == 403
+    assert technician.get(f"/api/v1/alerts/{built[1][0]}").status_code == 403
 
 
 # --- alerts --------------------------------------------------------------------------------
@@ -414,7 +416,9 @@ def test_english_switch(app, as_, built):
     client = log_in(app, "kythuat", lang="en")
     with client:
         fleet_html = ok(client.get("/fleet"))
-        alerts_html = ok(client.get("/alerts?page=2"))
+    leader = log_in(app, "cb.hk-0101", lang="en")  # alerts are leaders', not technicians'
+    with leader:
+        alerts_html = ok(leader.get("/alerts?page=2"))
     assert '<html lang="en">' in fleet_html and "<h1>Device fleet</h1>" in fleet_html
     online = row(fleet_html, "data-device", "kiosk-hk-01")
     assert ">Online</span>" in online and "less than a minute ago" in online

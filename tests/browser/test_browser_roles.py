@@ -12,7 +12,7 @@ from .browser_support import PASSWORD, log_in
 # a change to it is a visible decision, not a silent one.
 ROLES = {
     "administrator": ("quantri", "/", "unit-index", ["/", "/fleet", "/alerts"]),
-    "technician": ("kythuat", "/fleet", "fleet", ["/fleet", "/alerts"]),
+    "technician": ("kythuat", "/fleet", "fleet", ["/fleet"]),
     "head": ("chutich.hk", "/", "unit-index", ["/", "/team", "/alerts", "/fleet", "/me"]),
     "leader": ("lanhdao.hk", "/", "unit-index", ["/", "/team", "/alerts", "/me"]),
     "officer": ("canbo.hk1", "/me", "add-task", ["/me"]),
