@@ -168,6 +168,18 @@ def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
+def came_over_tls(scheme: str, peer: str, forwarded_proto: str | None,
+                  networks: tuple[Network, ...]) -> bool:
+    """True when the browser's connection was TLS: our own scheme, or the X-Forwarded-Proto
+    of a trusted proxy that ended TLS (uvicorn's proxy headers are off: see cli.serve)."""
+    if scheme == "https":
+        return True
+    if not forwarded_proto or not _trusted(peer, networks):
+        return False
+    # The proxy nearest us wrote the right-most value.
+    return forwarded_proto.split(",")[-1].strip().lower() == "https"
+
+
 def client_address(peer: str, forwarded_for: str | None,
                    networks: tuple[Network, ...]) -> str:
     """Whom to count a login attempt against: the peer, or, when the peer is a trusted

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from collector import accounts
 from collector.auth import CurrentViewer, session_codec
 from collector.deps import Db
-from collector.sessions import (COOKIE_NAME, SESSION_MAX_AGE_S, client_address,
+from collector.sessions import (COOKIE_NAME, SESSION_MAX_AGE_S, came_over_tls, client_address,
                                 trusted_networks)
 from collector.store import Store
 
@@ -44,6 +44,14 @@ def _client(request: Request) -> str:
     # Every X-Forwarded-For line, in order: a proxy may add its own line rather than append.
     forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
     return client_address(peer, forwarded, networks)
+
+
+def _over_tls(request: Request) -> bool:
+    """Whether the session cookie may travel only over TLS: the browser's connection was."""
+    peer = request.client.host if request.client else "unknown"
+    networks = trusted_networks(request.app.state.settings.trusted_proxies)
+    return came_over_tls(request.url.scheme, peer,
+                         request.headers.get("x-forwarded-proto"), networks)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -79,7 +87,7 @@ def login(request: Request, db: Db, login: Annotated[str, Form()] = "",
         store.close()
     response = RedirectResponse(local_path(next), status_code=303)
     response.set_cookie(COOKIE_NAME, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https")
+                        samesite="lax", secure=_over_tls(request))
     return response
 
 

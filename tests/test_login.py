@@ -325,3 +325,19 @@ def test_sessions_long_over_are_forgotten(seeded_db):
     finally:
         store.close()
     assert len(session_rows(seeded_db)) == 1
+
+
+def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_and_only_then(seeded_db):
+    """TLS ends at the reverse proxy, which says so in X-Forwarded-Proto: the session cookie
+    must still be Secure there; the same header from anyone else changes nothing."""
+    as_officer(seeded_db, "HK-0001")
+    app = create_app(Settings(db_path=seeded_db, broker_url=None,
+                              trusted_proxies=("10.0.0.2",)))
+    tls = {"X-Forwarded-Proto": "https"}
+    for peer, secure in ((("10.0.0.2", 40000), True), (("10.0.0.9", 40000), False)):
+        with TestClient(app, follow_redirects=False, client=peer) as client:
+            response = client.post("/login", data={"login": "cb.hk-0001",
+                                                   "password": PASSWORD, "next": "/"},
+                                   headers=tls)
+            assert response.status_code == 303
+            assert ("secure" in response.headers["set-cookie"].lower()) is secure, peer
