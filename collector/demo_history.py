@@ -56,7 +56,7 @@ from .store import MAX_SILENCE_MS, Store, attribute, now_ms, write_transaction
 from .timeline import LOCAL_TZ, local_datetime
 from .workflow import WorkflowService
 from .workflow_calendar import calendar_for
-from .workflow_status import unit_quota
+from .workflow_status import WorkflowConflict, unit_quota
 
 log = logging.getLogger("hailong.demo")
 
@@ -105,6 +105,7 @@ class HistorySummary:
     tasks: int = 0
     evaluation_steps: int = 0
     task_changes_refused: int = 0  # planned after the head decided the month: left out
+    workflow_steps_refused: int = 0  # planned before the workflow allowed them: left out
     seconds: float = 0.0
     skipped: str | None = None
 
@@ -184,7 +185,7 @@ class _History:
         self.at = now  # the simulated clock: set to each action's time as it runs
         self.actions: list[tuple[int, int, Callable[[], None]]] = []
         self.counts = {"shifts": 0, "ratings": 0, "tasks": 0, "evaluation_steps": 0,
-                       "task_changes_refused": 0}
+                       "task_changes_refused": 0, "workflow_steps_refused": 0}
         self.stations: list[_Station] = []
         for device in device_ids:
             row = self.db.execute("SELECT d.counter_id, c.unit_id, d.scale FROM devices d JOIN "
@@ -515,12 +516,26 @@ class _History:
         if moments[-1] > limit:
             moments = [origin + (m - origin) * (limit - origin) // (moments[-1] - origin)
                        for m in moments]
+        # Reviews and decisions open only once the month is over: on its first days the
+        # pressed steps wait for midnight, or for the next run when that is still to come.
+        over = _ms(this_month, 0)
+        moments[-3:] = [max(m, over + (n + 1) * 20 * MINUTE) for n, m in enumerate(moments[-3:])]
         for writer, at in zip(writers, moments):
             self.later(at, partial(self._self_evaluate, writer))
-        self.later(moments[-3], partial(self._reviews, full, True))
+        self.later(moments[-3], partial(self._step, self._reviews, full, True))
         if len(sections) > 1:  # the first section officer wrote a self-evaluation
-            self.later(moments[-2], partial(self._reviews, sections[:1], False))
-        self.later(moments[-1], partial(self._decisions, full))
+            self.later(moments[-2], partial(self._step, self._reviews, sections[:1], False))
+        self.later(moments[-1], partial(self._step, self._decisions, full))
+
+    def _step(self, step: Callable[..., None], *args: Any) -> None:
+        """Take a planned workflow step unless the workflow refuses it at that moment (a step
+        pressed into the first days of a month can come before its due date); the refusal
+        is the service's, as a person would get it, and the demo goes on without the step."""
+        try:
+            step(*args)
+        except WorkflowConflict as refused:
+            self.counts["workflow_steps_refused"] += 1
+            log.info("demo history: a planned step was refused: %s", refused.en)
 
     def _evaluated(self, ward: str) -> list[str]:
         """The ward's officers someone decides for (a chairman's grade is the city's)."""

@@ -237,3 +237,21 @@ def test_no_task_change_reaches_a_month_after_its_decision(tmp_path, devices):
         assert summary.tasks > 0 and late == 0
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("moment", [datetime(2026, 12, 1, 9, 0), datetime(2026, 12, 2, 21, 0),
+                                    datetime(2027, 1, 1, 9, 0), datetime(2026, 4, 8, 9, 0)])
+def test_the_history_seeds_on_the_first_days_of_a_month(tmp_path, moment):
+    """The demo stopped on the 1st and 2nd of each month (a review pressed before the month
+    was over) and on 08/04 (one before the self-evaluation was due): a step the workflow
+    refuses is left out, the rest seeded, and no review comes before the month is over."""
+    now = int(moment.replace(tzinfo=LOCAL_TZ).timestamp() * 1000)
+    store, summary = seeded(tmp_path / "first-days.db", now=now)
+    try:
+        month_over = int(datetime(moment.year, moment.month, 1, tzinfo=LOCAL_TZ).timestamp()
+                         * 1000)
+        early = store.db.execute("SELECT count(*) FROM evaluations WHERE reviewed_at < ? "
+                                 "OR decided_at < ?", [month_over, month_over]).fetchone()[0]
+        assert summary.ratings > 0 and early == 0
+    finally:
+        store.close()
