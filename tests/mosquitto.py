@@ -10,7 +10,12 @@ with only the port, the paths and the security files substituted — never a fri
   to stderr, which lands in `log` (`log_text()`);
 - security: without a password file, anonymous clients are allowed (`allow_anonymous true`, no
   password_file or acl_file lines); with one, the generated lines point at the test's files
-  (the ACL line only when an ACL is given).
+  (the ACL line only when an ACL is given). The one friendlier setting, and why it is kept
+  apart: tests of the ingest, the parser and the kiosk run anonymous so that any topic can be
+  published; what production's accounts and ACL change — who may publish, read and confirm
+  what — is proven with them in tests/test_broker_acl.py, and the fault-injection run
+  (tools/faults.py, tests/test_faults_short.py) runs the whole chain with the password file
+  and ACL that `hailong broker-config` wrote from the registry.
 
 `extra_config` is appended after the include, so a test may make a limit *stricter* to show
 what happens at that limit; nothing else should use it.
