@@ -190,11 +190,6 @@ def rule_for(method: str, path: str) -> Rule | None:
     return ROUTES.get(("GET" if method == "HEAD" else method, path))
 
 
-def roles_of(method: str, path: str) -> frozenset[str]:
-    rule = rule_for(method, path)
-    return rule.roles if rule else frozenset()
-
-
 ROLE_ORDER = (OFFICER, LEADER, HEAD, TECHNICIAN, ADMINISTRATOR)
 _MARK = {"unit": "unit", "officer": "officer", "device": "device's unit",
          "task": "task's officer", "counter": "counter's unit"}

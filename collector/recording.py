@@ -74,7 +74,8 @@ def _record_one(db: sqlite_utils.Database, item: "Incoming") -> str:
     parsed = item.parsed
     if isinstance(parsed, Rejection):
         return _reject(item, parsed.reason, parsed.device, db=db)
-    if not _is_active_device(db, parsed.device):
+    from .store import is_active_device  # store imports this module: at call time
+    if not is_active_device(db, parsed.device):
         return _reject(item, "unknown_device", parsed.device, db=db)
     if isinstance(parsed, Status):
         if not item.retained:
@@ -104,11 +105,6 @@ def _reject(item: "Incoming", reason: str, device: str | None, *, db: sqlite_uti
                [item.received_at, item.topic if topic is None else topic, device, reason,
                 bytes(item.payload[:MAX_PAYLOAD_BYTES]), size, digest])
     return "rejected"
-
-
-def _is_active_device(db: sqlite_utils.Database, device_id: str) -> bool:
-    return db.execute("SELECT 1 FROM devices WHERE id = ? AND retired_at IS NULL",
-                      [device_id]).fetchone() is not None
 
 
 def _seen(db: sqlite_utils.Database, device_id: str, at: int) -> None:

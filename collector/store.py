@@ -111,6 +111,12 @@ def attribute(db: sqlite_utils.Database, device_id: str, pressed_at: int,
     return None, "none"
 
 
+def is_active_device(db: sqlite_utils.Database, device_id: str) -> bool:
+    """Registered and not retired: the devices whose messages count (ingest, registry)."""
+    return db.execute("SELECT 1 FROM devices WHERE id = ? AND retired_at IS NULL",
+                      [device_id]).fetchone() is not None
+
+
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """One transaction holding the write lock from its first statement; nested: a savepoint.
@@ -242,7 +248,7 @@ class Store:
         """Replace an active device's credentials; the previous hash is gone for good."""
         at = now_ms() if at is None else at
         with self.db.atomic():
-            if not self._is_active_device(device_id):
+            if not is_active_device(self.db, device_id):
                 raise UnknownEntity(f"no active device with id {device_id!r}")
             self.db["device_credentials"].upsert({"device_id": device_id,
                                                   "password_hash": password_hash,
@@ -348,10 +354,6 @@ class Store:
         """Store a batch in one transaction; return counts of stored/duplicate/rejected/status."""
         from .recording import record_batch
         return record_batch(self.db, batch)
-
-    def _is_active_device(self, device_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM devices WHERE id = ? AND retired_at IS NULL",
-                               [device_id]).fetchone() is not None
 
     def record_failure(self, item: Incoming, error: BaseException) -> None:
         """Keep a message whose recording raised `error` in `rejected` (internal_error:Name)."""
