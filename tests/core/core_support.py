@@ -18,6 +18,7 @@ pytest, no pathlib, no typing, no f-strings; `os` only for listdir/mkdir/remove/
 - FakeDisplay: records the lines shown.
 """
 
+import errno
 import json
 import os
 import sys
@@ -126,6 +127,26 @@ def rename(src, dst):
         os.replace(src, dst)
     else:
         os.rename(src, dst)
+
+
+class OsFS:
+    """The journal's file boundary on real files (what the hardware layer passes on the device)."""
+
+    def open(self, path, mode):
+        if "r" in mode:
+            # MicroPython's WebAssembly port reports Emscripten errno numbers (44 for a
+            # missing file, not errno.ENOENT); the device's littlefs VFS reports ENOENT.
+            try:
+                os.stat(path)
+            except OSError:
+                raise OSError(errno.ENOENT, path)
+        return open(path, mode)
+
+    def rename(self, src, dst):
+        rename(src, dst)
+
+    def remove(self, path):
+        os.remove(path)
 
 
 class TempDir:

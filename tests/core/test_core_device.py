@@ -2,11 +2,8 @@
 
 import json
 
-import errno
-import os
-
-from core_support import (FakeBroker, FakeDisplay, TempDir, golden_bytes, golden_cases,
-                          publish_packet, raises, rename, split_packets, subscribe_topics)
+from core_support import (FakeBroker, FakeDisplay, OsFS, TempDir, golden_bytes, golden_cases,
+                          publish_packet, raises, split_packets, subscribe_topics)
 from kiosk import codec, screen
 from kiosk.clock import FakeClock
 from kiosk.device import Device
@@ -457,28 +454,10 @@ def test_long_press_shows_the_technician_screen_without_a_rating():
     assert dev.queue_depth == 0 and dev.panel.seq == 0
 
 
-class Files:
-    """The journal's file boundary on real files (the device passes littlefs's)."""
-
-    def open(self, path, mode):
-        if "r" in mode:
-            try:
-                os.stat(path)
-            except OSError:
-                raise OSError(errno.ENOENT, path)
-        return open(path, mode)
-
-    def rename(self, src, dst):
-        rename(src, dst)
-
-    def remove(self, path):
-        os.remove(path)
-
-
 def test_a_pubacked_rating_survives_a_reboot_in_the_journal_until_confirmed():
     with TempDir() as d:
         path = d.file("outbox.jnl")
-        journal = Journal(Files(), path)
+        journal = Journal(OsFS(), path)
         clock = FakeClock(wall_ms=WALL)
         broker = FakeBroker()
         broker.confirm = False
@@ -490,7 +469,7 @@ def test_a_pubacked_rating_survives_a_reboot_in_the_journal_until_confirmed():
         run(dev, clock, broker, 200)
         assert dev.sent_acked == 2
         journal.close()  # power cut after the PUBACKs, before any confirmation
-        journal = Journal(Files(), path)
+        journal = Journal(OsFS(), path)
         assert len(journal) == 2
         broker = FakeBroker()
         dev = Device({"device": DEV, "boot": 8, "cooldown_s": 0}, clock, broker, FakeDisplay(),
@@ -499,4 +478,4 @@ def test_a_pubacked_rating_survives_a_reboot_in_the_journal_until_confirmed():
         assert [r["id"] for r in broker.ratings()] == ["kiosk-hk-01:7:0", "kiosk-hk-01:7:1"]
         assert broker.confirmations == [(7, 0), (7, 1)] and dev.queue_depth == 0
         journal.close()
-        assert len(Journal(Files(), path)) == 0
+        assert len(Journal(OsFS(), path)) == 0

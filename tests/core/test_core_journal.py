@@ -9,10 +9,9 @@ power at every step on the littlefs and FAT models as well.
 
 import binascii
 import errno
-import os
 import struct
 
-from core_support import TempDir, raises, rename
+from core_support import OsFS, TempDir, raises, rename
 from flash_models import MemFS, PowerCut
 from kiosk.frame import K_REC, decode_frame, encode_frame
 from kiosk.journal import MAX_FRAME, Journal, replace
@@ -25,26 +24,6 @@ DOSSIER = "000.00.12.H29-251125-0042"  # 25 characters, the dossier code alphabe
 
 
 # --- files on the host --------------------------------------------------------------------
-
-class OsFS:
-    """The same boundary on real files (what the hardware layer passes on the device)."""
-
-    def open(self, path, mode):
-        if "r" in mode:
-            # MicroPython's WebAssembly port reports Emscripten errno numbers (44 for a
-            # missing file, not errno.ENOENT); the device's littlefs VFS reports ENOENT.
-            try:
-                os.stat(path)
-            except OSError:
-                raise OSError(errno.ENOENT, path)
-        return open(path, mode)
-
-    def rename(self, src, dst):
-        rename(src, dst)
-
-    def remove(self, path):
-        os.remove(path)
-
 
 def rec(seq, boot=1, excluded=None, officer="HK-0001", reason=None, dossier=None):
     return (boot, seq, 4, 4, officer, 3600500 + seq, 1764064800000 + seq, excluded, reason,
