@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from mosquitto import Mosquitto  # noqa: E402
 
-from collector.ingest import BrokerAddress, Ingest  # noqa: E402
-from collector.seed import COUNTERS, seed_demo  # noqa: E402
-from collector.store import Store  # noqa: E402
+from collector.ingest.subscriber import BrokerAddress, Ingest  # noqa: E402
+from collector.demo.seed import COUNTERS, seed_demo  # noqa: E402
+from collector.db.store import Store  # noqa: E402
 
 
 def rating(device: str, seq: int) -> bytes:

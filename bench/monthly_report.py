@@ -1,4 +1,4 @@
-"""Benchmark: time to build a unit's month (collector.monthly.unit_month) in SQLite.
+"""Benchmark: time to build a unit's month (collector.evaluation.month.unit_month) in SQLite.
 
 The unit: 40 officers at 20 counters of one one-stop section (two shifts a day per counter,
 08:00–12:00 and 13:00–17:00, each officer on one of them), 30 ratings a day per officer for
@@ -29,10 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector import export_xlsx, monthly, queries  # noqa: E402
-from collector.policy import load_preset  # noqa: E402
-from collector.store import Store  # noqa: E402
-from collector.timeline import LOCAL_TZ  # noqa: E402
+from collector.evaluation import export_xlsx, month as monthly
+from collector.db import queries  # noqa: E402
+from collector.evaluation.policy import load_preset  # noqa: E402
+from collector.db.store import Store  # noqa: E402
+from collector.core.timeline import LOCAL_TZ  # noqa: E402
 
 OFFICERS, COUNTERS, DAYS, PER_DAY, TASKS = 40, 20, 30, 30, 10
 MONTH, TODAY = "2026-03", date(2026, 4, 10)

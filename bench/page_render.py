@@ -1,6 +1,6 @@
 """Benchmark: server-side render time of the dashboard's pages on the demo's data.
 
-The database is the demo's (collector.seed + 60 days of collector.demo_history + the demo
+The database is the demo's (collector.demo.seed + 60 days of collector.demo.history + the demo
 accounts). Each page is requested through the real app (FastAPI TestClient, in process, so
 the figure is the server's work: routing, login check, queries, template; no network), as
 the account that would use it, WARM times first and then RUNS timed requests; the median and
@@ -25,14 +25,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from collector.api import create_app  # noqa: E402
-from collector.demo_accounts import DEMO_PASSWORD, seed_accounts  # noqa: E402
-from collector.demo_history import seed_history  # noqa: E402
-from collector.reports import current_month  # noqa: E402
-from collector.seed import MAX_DEVICES, seed_demo  # noqa: E402
-from collector.settings import Settings  # noqa: E402
-from collector.store import Store  # noqa: E402
-from collector.timeline import month_bounds  # noqa: E402
+from collector.app import create_app  # noqa: E402
+from collector.demo.accounts import DEMO_PASSWORD, seed_accounts  # noqa: E402
+from collector.demo.history import seed_history  # noqa: E402
+from collector.evaluation.reports import current_month  # noqa: E402
+from collector.demo.seed import MAX_DEVICES, seed_demo  # noqa: E402
+from collector.core.settings import Settings  # noqa: E402
+from collector.db.store import Store  # noqa: E402
+from collector.core.timeline import month_bounds  # noqa: E402
 
 WARM = 3
 

@@ -21,9 +21,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from mosquitto import Mosquitto  # noqa: E402
 
-from collector.ingest import BrokerAddress, Ingest  # noqa: E402
-from collector.seed import seed_demo  # noqa: E402
-from collector.store import Store  # noqa: E402
+from collector.ingest.subscriber import BrokerAddress, Ingest  # noqa: E402
+from collector.demo.seed import seed_demo  # noqa: E402
+from collector.db.store import Store  # noqa: E402
 from kiosk.sim import SimulatedKiosk  # noqa: E402
 
 

@@ -43,8 +43,8 @@ CONFIG = {"device": DEVICE, "host": "mqtt.ubnd-hoankiem.gov.vn", "port": 1883,
 
 def child(argv: list[str]) -> int:
     """`hailong flash` as the lead wires it, with a fixed registry answer."""
-    from collector.cli import UsageError
-    from collector.flashing.cli import add_flash_command
+    from collector.cli.main import UsageError
+    from collector.cli.flash import add_flash_command
     parser = argparse.ArgumentParser(prog="hailong")
     add_flash_command(parser.add_subparsers(dest="command", required=True),
                       lambda db, device, current: dict(CONFIG))
@@ -70,8 +70,8 @@ def main() -> None:
     parser.add_argument("--baud", type=int, default=115200)
     opts = parser.parse_args()
 
-    from collector.flashing.bundle import MpyCross, build_bundle
-    from collector.flashing.sync import DeviceState, batches, make_plan
+    from collector.fleet.flashing.bundle import MpyCross, build_bundle
+    from collector.fleet.flashing.sync import DeviceState, batches, make_plan
     from serialdevice import SerialDevice
 
     files = build_bundle(CONFIG, DEVICE, compiler=MpyCross())  # warms the cache too

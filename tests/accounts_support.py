@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.accounts import AccountService, get_user
-from collector.store import Store
+from collector.accounts.users import AccountService, get_user
+from collector.db.store import Store
 
 PASSWORD = "test-password-long"
 

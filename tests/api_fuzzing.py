@@ -37,7 +37,7 @@ ROLES = ("administrator", "technician", "head", "leader", "officer")
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "response_headers_conformance",
           "negative_data_rejection", "ignored_auth")
-# The demo's accounts (collector/demo_accounts.py): one per role, the people of the seed.
+# The demo's accounts (collector/demo/accounts.py): one per role, the people of the seed.
 ACCOUNTS = {"administrator": ("quantri", None), "technician": ("kythuat", None),
             "head": ("chutich.hk", "HK-0100"), "leader": ("lanhdao.hk", "HK-0101"),
             "officer": ("canbo.hk1", "HK-0001")}
@@ -62,11 +62,11 @@ class Figures:
 
 def seeded_world(folder: Path) -> tuple[Path, dict[str, str]]:
     """A database with the demo's organisation and history, and a token per role."""
-    from collector.accounts import AccountService
-    from collector.demo_accounts import DEMO_PASSWORD
-    from collector.demo_history import seed_history
-    from collector.seed import seed_demo
-    from collector.store import Store
+    from collector.accounts.users import AccountService
+    from collector.demo.accounts import DEMO_PASSWORD
+    from collector.demo.history import seed_history
+    from collector.demo.seed import seed_demo
+    from collector.db.store import Store
 
     path = folder / "hailong.db"
     store = Store(path)
@@ -142,8 +142,8 @@ def world() -> Iterator[tuple[Any, dict[str, str]]]:
     """The app on a fresh seeded database, with its lifespan running, and a token per role."""
     from fastapi.testclient import TestClient
 
-    from collector.api import create_app
-    from collector.settings import Settings
+    from collector.app import create_app
+    from collector.core.settings import Settings
 
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")

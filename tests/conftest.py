@@ -46,8 +46,8 @@ def mosquitto():
 
 @pytest.fixture
 def seeded_db(tmp_path):
-    from collector.seed import seed_demo
-    from collector.store import Store
+    from collector.demo.seed import seed_demo
+    from collector.db.store import Store
     path = tmp_path / "hailong.db"
     store = Store(path)
     seed_demo(store, 4)
@@ -58,7 +58,7 @@ def seeded_db(tmp_path):
 @pytest.fixture
 def store(seeded_db):
     """The seeded database's writer, closed after the test."""
-    from collector.store import Store
+    from collector.db.store import Store
     store = Store(seeded_db)
     yield store
     store.close()

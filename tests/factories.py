@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from collector.messages import parse_message
-from collector.store import Incoming, now_ms
+from collector.protocol.messages import parse_message
+from collector.db.store import Incoming, now_ms
 
 T0 = now_ms() + 3_600_000  # after the seed's roster starts
 

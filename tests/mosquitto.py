@@ -1,7 +1,7 @@
 """A real Mosquitto broker for the tests, on a free 127.0.0.1 port, stopped afterwards.
 
 The broker runs what production runs: Debian's /etc/mosquitto/mosquitto.conf (DEBIAN_CONF)
-including the configuration `hailong broker-config` writes (collector.brokerconf.conf_text),
+including the configuration `hailong broker-config` writes (collector.org.brokerconf.conf_text),
 with only the port, the paths and the security files substituted — never a friendlier limit
 (a test suite that queues more than production hides the losses production would have).
 
@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from collector.brokerconf import CONF_NAME, conf_text
+from collector.org.brokerconf import CONF_NAME, conf_text
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 

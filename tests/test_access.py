@@ -1,4 +1,4 @@
-"""The role × route table (collector/access.py): complete, and what it decides for a technician.
+"""The role × route table (collector/web/access.py): complete, and what it decides for a technician.
 
 The full role × route × unit matrix runs in tests/test_access_matrix.py; this file pins the
 table's shape and the issue's case: a technician read evaluations through the API that the
@@ -12,13 +12,13 @@ from accounts_support import as_officer, token_headers
 from app_routes import all_routes
 from fastapi.testclient import TestClient
 
-from collector import access
-from collector.accounts import ROLES
-from collector.api import create_app
-from collector.auth import CurrentViewer
-from collector.settings import Settings
-from collector.store import Store
-from collector.tasks import TaskService
+from collector.web import access
+from collector.accounts.users import ROLES
+from collector.app import create_app
+from collector.web.auth import CurrentViewer
+from collector.core.settings import Settings
+from collector.db.store import Store
+from collector.evaluation.tasks import TaskService
 
 
 def operations(app) -> set[tuple[str, str]]:
@@ -33,7 +33,7 @@ def app(seeded_db):
 
 def test_every_route_of_the_app_is_in_the_table_and_nothing_else(app):
     routes = operations(app)
-    assert routes - set(access.ROUTES) == set(), "add these routes to collector/access.py"
+    assert routes - set(access.ROUTES) == set(), "add these routes to collector/web/access.py"
     assert set(access.ROUTES) - routes == set(), "routes in the table the app no longer has"
 
 
@@ -61,7 +61,7 @@ def test_a_route_missing_from_the_table_is_refused_to_everyone(app, seeded_db):
 
     with TestClient(app, headers=token_headers(seeded_db, "admin", "administrator")) as client:
         refused = client.get("/api/v1/forgotten-with-account")
-        assert refused.status_code == 403 and "collector/access.py" in refused.json()["detail"]
+        assert refused.status_code == 403 and "collector/web/access.py" in refused.json()["detail"]
 
 
 def test_the_issue_s_technician_routes_are_refused(app, seeded_db):
@@ -98,4 +98,4 @@ def test_docs_show_the_table_as_it_is():
     from pathlib import Path
     doc = (Path(__file__).resolve().parent.parent / "docs" / "access.md").read_text("utf-8")
     assert access.markdown_table() in doc, "regenerate docs/access.md's table: " \
-        "python -c 'from collector.access import markdown_table; print(markdown_table())'"
+        "python -c 'from collector.web.access import markdown_table; print(markdown_table())'"

@@ -1,6 +1,6 @@
 """The role × route × own-unit/other-unit matrix, generated from the app's route table.
 
-Every operation the app serves (collector/access.py must name each: tests/test_access.py) is
+Every operation the app serves (collector/web/access.py must name each: tests/test_access.py) is
 called as each role — administrator and technician scoped to Hoàn Kiếm, its head, the
 section's leader and one of its officers — once against Hoàn Kiếm's own unit, officer,
 device, counter, task, alert and shift ("own") and once against Ba Đình's ("other"); writes
@@ -11,7 +11,7 @@ body ("cross"). Expected:
 - the other unit, or a body naming it: 403 or 404 (listings without a target: filtered);
 - otherwise: neither 401 nor 403, nor 404 for a read, nor a server error — except the finer
   refusals listed in FINER, each with its reason (who among the people may act is
-  collector/permissions.py's to decide, not the table's);
+  collector/accounts/permissions.py's to decide, not the table's);
 - in every body, whatever the status (JSON, HTML, XLSX cells, headers): no Ba Đình unit,
   officer, counter or device id and no Ba Đình name.
 
@@ -35,14 +35,15 @@ from app_routes import all_routes
 from factories import incoming, rating_bytes
 from fastapi.testclient import TestClient
 
-from collector import access, alerts
-from collector.api import create_app
-from collector.policy import load_preset
-from collector.seed import OFFICERS, UNITS, seed_demo
-from collector.settings import Settings
-from collector.store import Store, now_ms
-from collector.tasks import TaskService
-from collector.timeline import LOCAL_TZ
+from collector.web import access
+from collector.ratings import alerts
+from collector.app import create_app
+from collector.evaluation.policy import load_preset
+from collector.demo.seed import OFFICERS, UNITS, seed_demo
+from collector.core.settings import Settings
+from collector.db.store import Store, now_ms
+from collector.evaluation.tasks import TaskService
+from collector.core.timeline import LOCAL_TZ
 
 ROLES = {  # role: (login, officer record, unit scope)
     "administrator": ("quantri.hk", None, "hk"),

@@ -7,9 +7,10 @@ import io
 import pytest
 from argon2 import PasswordHasher
 
-from collector import accounts, audit
-from collector.accounts import AccountError, AccountNotFound, AccountService
-from collector.cli import main
+from collector.accounts import users as accounts
+from collector.db import audit
+from collector.accounts.users import AccountError, AccountNotFound, AccountService
+from collector.cli.main import main
 
 PASSWORD = "đúng-mật-khẩu-dài"
 

@@ -14,11 +14,12 @@ from factories import T0, incoming, rating_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector import alerts, audit
-from collector import policy as pol
-from collector.alerts import AlertState, Decision, Press, detect
-from collector.seed import seed_demo
-from collector.store import Store, connect
+from collector.ratings import alerts
+from collector.db import audit
+from collector.evaluation import policy as pol
+from collector.ratings.alerts import AlertState, Decision, Press, detect
+from collector.demo.seed import seed_demo
+from collector.db.store import Store, connect
 
 RULE = pol.DEFAULT_ALERT_RULE
 MIN = 60_000
@@ -415,7 +416,7 @@ def test_neutral_may_be_made_negative_by_a_site():
 def test_a_roster_correction_moves_the_alerts_officer_with_its_ratings(store, raised):
     """The presses of the burst were attributed to HK-0001 through a wrong roster; correcting
     the shift gives them to HK-0003, and the alert must name HK-0003 too."""
-    from collector.roster import RosterService
+    from collector.org.roster import RosterService
     shift_id = store.db.execute("SELECT id FROM roster_shifts WHERE counter_id = 'hk-q1' "
                                 "AND replaced_at IS NULL").fetchone()[0]
     RosterService(store, actor="test").correct_shift(shift_id, officer_id="HK-0003",
@@ -427,7 +428,7 @@ def test_a_roster_correction_moves_the_alerts_officer_with_its_ratings(store, ra
 
 
 def test_a_cancelled_shift_leaves_the_alert_with_nobody(store, raised):
-    from collector.roster import RosterService
+    from collector.org.roster import RosterService
     shift_id = store.db.execute("SELECT id FROM roster_shifts WHERE counter_id = 'hk-q1' "
                                 "AND replaced_at IS NULL").fetchone()[0]
     RosterService(store, actor="test").cancel_shift(shift_id, reason="Không có ca này")

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from collector import annual
-from collector.monthly import MonthlyError, MonthlyNotFound
-from collector.policy import load_preset
+from collector.evaluation import year as annual
+from collector.evaluation.month import MonthlyError, MonthlyNotFound
+from collector.evaluation.policy import load_preset
 import test_monthly
 from test_monthly import at, evaluate
 

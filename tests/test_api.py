@@ -7,10 +7,10 @@ from accounts_support import admin_headers
 from factories import T0, incoming, rating_bytes
 from fastapi.testclient import TestClient
 
-from collector.api import create_app
-from collector.settings import Settings
-from collector.store import Store
-from collector.timeline import month_of
+from collector.app import create_app
+from collector.core.settings import Settings
+from collector.db.store import Store
+from collector.core.timeline import month_of
 
 MONTH = month_of(T0)
 

@@ -10,13 +10,14 @@ from factories import incoming, rating_bytes
 from fastapi.testclient import TestClient
 
 from accounts_support import admin_headers, as_officer
-from collector import alerts, audit
-from collector.api import create_app
-from collector.policy import DEFAULT_ALERT_RULE
-from collector.queries import open_reader
-from collector.settings import Settings
-from collector.store import Store
-from collector.timeline import LOCAL_TZ
+from collector.ratings import alerts
+from collector.db import audit
+from collector.app import create_app
+from collector.evaluation.policy import DEFAULT_ALERT_RULE
+from collector.db.queries import open_reader
+from collector.core.settings import Settings
+from collector.db.store import Store
+from collector.core.timeline import LOCAL_TZ
 
 MIN = 60_000
 # 9:00 local on 10 March 2026 and the next days, at counters whose devices were registered the

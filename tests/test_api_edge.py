@@ -1,4 +1,4 @@
-"""The HTTP edge (collector/api_edge.py, api_openapi.py): bad input gets a documented 4xx.
+"""The HTTP edge (collector/web/edge.py, api_openapi.py): bad input gets a documented 4xx.
 
 Each case here was a 500 (or a 7.7 MB echo) in issue 10's fuzzing.
 """
@@ -11,9 +11,9 @@ import pytest
 from accounts_support import admin_headers, as_officer
 from fastapi.testclient import TestClient
 
-from collector import api_edge
-from collector.api import create_app
-from collector.settings import Settings
+from collector.web import edge as api_edge
+from collector.app import create_app
+from collector.core.settings import Settings
 
 INT64_MAX = 2**63 - 1
 
@@ -218,7 +218,7 @@ def test_every_integer_is_bounded_to_64_bits(document):
 
 
 def test_every_link_joins_two_operations_of_the_document(document):
-    from collector.api_openapi import LINKS
+    from collector.web.openapi import LINKS
     ids = {op["operationId"] for _, _, op in operations(document)}
     for (method, path, status), targets in LINKS.items():
         links = document["paths"][path][method]["responses"][status]["links"]

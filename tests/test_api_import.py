@@ -11,12 +11,13 @@ from fastapi.testclient import TestClient
 
 from accounts_support import admin_headers
 
-from collector import api_import, audit
-from collector.api import create_app
-from collector.importer import MAX_BYTES
-from collector.queries import open_reader
-from collector.settings import Settings
-from collector.store import Store
+from collector.api import imports as api_import
+from collector.db import audit
+from collector.app import create_app
+from collector.imports.reading import MAX_BYTES
+from collector.db.queries import open_reader
+from collector.core.settings import Settings
+from collector.db.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 XLSX = api_import.XLSX_TYPE

@@ -8,12 +8,13 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from collector import api_monthly, monthly
-from collector.api import create_app
-from collector.policy import load_preset
-from collector.queries import open_reader
-from collector.settings import Settings
-from collector.store import Store
+from collector.api import month as api_monthly
+from collector.evaluation import month as monthly
+from collector.app import create_app
+from collector.evaluation.policy import load_preset
+from collector.db.queries import open_reader
+from collector.core.settings import Settings
+from collector.db.store import Store
 import test_monthly
 from accounts_support import admin_headers
 from test_monthly import MONTH, NOW, REVIEW, TODAY, at, build_world, evaluate

@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 
 from accounts_support import admin_headers, as_officer, token_headers
 
-from collector import api_org, audit
-from collector.api import create_app
-from collector.queries import open_reader
-from collector.settings import Settings
+from collector.api import org as api_org
+from collector.db import audit
+from collector.app import create_app
+from collector.db.queries import open_reader
+from collector.core.settings import Settings
 
 
 
@@ -254,7 +255,7 @@ def _ratings_of(seeded_db, officer_id):
 def _press_at_hk_q1(seeded_db, count=3):
     """Ratings on kiosk-hk-01 (hk-q1, HK-0001's counter until further notice)."""
     from factories import T0, incoming, rating_bytes
-    from collector.store import Store
+    from collector.db.store import Store
     store = Store(seeded_db)
     try:
         store.record_batch([incoming(rating_bytes(seq=seq, ts=T0 + seq * 60_000))

@@ -9,12 +9,13 @@ from fastapi.testclient import TestClient
 
 from accounts_support import admin_headers, as_officer
 
-from collector import audit, deps
-from collector.api import create_app
-from collector.queries import open_reader
-from collector.store import Store
-from collector.settings import Settings
-from collector.timeline import LOCAL_TZ
+from collector.db import audit
+from collector.web import deps
+from collector.app import create_app
+from collector.db.queries import open_reader
+from collector.db.store import Store
+from collector.core.settings import Settings
+from collector.core.timeline import LOCAL_TZ
 
 TODAY = date(2026, 4, 10)
 # The clock that stamps the records: the plans were registered on 2 March; their statuses

@@ -12,13 +12,14 @@ from fastapi.testclient import TestClient
 
 from accounts_support import admin_headers, as_officer
 
-from collector import audit, deps
-from collector.api import create_app
-from collector.policy import PRESETS_DIR
-from collector.queries import open_reader
-from collector.settings import Settings
-from collector.store import Store
-from collector.workflow import load_configured_policy
+from collector.db import audit
+from collector.web import deps
+from collector.app import create_app
+from collector.evaluation.policy import PRESETS_DIR
+from collector.db.queries import open_reader
+from collector.core.settings import Settings
+from collector.db.store import Store
+from collector.evaluation.workflow.steps import load_configured_policy
 from test_workflow import HANOI, MONTH, build_org
 
 URL = f"/api/v1/officers/O1/evaluations/{MONTH}"
@@ -81,7 +82,7 @@ def test_a_month_through_the_api(client, db_path):
     # W1's other 5 officers are not graded yet: counted at their best, the check is provisional.
     assert (decided["quota"]["rated"], decided["quota"]["pending"],
             decided["quota"]["provisional"]) == (6, 5, True)
-    # The frozen evidence is the merge's officer-month (collector/monthly.py): no ratings, no
+    # The frozen evidence is the merge's officer-month (collector/evaluation/month.py): no ratings, no
     # tasks, so the suggestion is the review's 18 + 5 and the final score follows it.
     snapshot = decided["decision"]["snapshot"]
     assert {"satisfaction", "tasks", "suggestion"} <= set(snapshot)

@@ -13,10 +13,10 @@ import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector import audit
-from collector.cli import UsageError
-from collector.cli_audit import add_audit_commands
-from collector.store import Store, connect, migrate
+from collector.db import audit
+from collector.cli.main import UsageError
+from collector.cli.audit import add_audit_commands
+from collector.db.store import Store, connect, migrate
 
 T0 = 1_764_000_000_000
 
@@ -303,7 +303,7 @@ def test_any_single_edit_is_found_at_its_entry(n, data):
 # --- command line ------------------------------------------------------------------------
 
 def run(argv, capsys):
-    """`hailong audit …` as collector.cli.main runs it: UsageError is one line, exit 2."""
+    """`hailong audit …` as collector.cli.main.main runs it: UsageError is one line, exit 2."""
     parser = argparse.ArgumentParser(prog="hailong")
     add_audit_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

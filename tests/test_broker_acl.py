@@ -33,7 +33,7 @@ from kiosk.sim import SimulatedKiosk
 from mosquitto import Mosquitto, free_port
 from waiting import wait_for
 
-from collector.brokerconf import (
+from collector.org.brokerconf import (
     ACL_NAME,
     CONF_NAME,
     PASSWD_NAME,
@@ -44,17 +44,17 @@ from collector.brokerconf import (
     passwd_text,
     reload_broker,
 )
-from collector.credentials import (
+from collector.org.credentials import (
     HASH_PATTERN,
     PBKDF2_ITERATIONS,
     generate_password,
     hash_password,
     verify_password,
 )
-from collector.ingest import BrokerAddress, Ingest
-from collector.messages import device_topic
-from collector.registry import Registry
-from collector.store import Store
+from collector.ingest.subscriber import BrokerAddress, Ingest
+from collector.protocol.messages import device_topic
+from collector.org.registry import Registry
+from collector.db.store import Store
 
 COLLECTOR = "hailong-collector"
 COLLECTOR_PASSWORD = "collector-secret-0123456789"
@@ -439,7 +439,7 @@ def test_serve_reads_the_collector_password_from_a_file(broker, registry, seeded
     secret = tmp_path / "collector.password"
     secret.write_text(COLLECTOR_PASSWORD + "\n")
     http = free_port()
-    command = [sys.executable, "-m", "collector.cli", "serve", "--db", str(seeded_db),
+    command = [sys.executable, "-m", "collector.cli.main", "serve", "--db", str(seeded_db),
                "--broker", f"mqtt://{COLLECTOR}@127.0.0.1:{broker.port}",
                "--broker-password-file", str(secret), "--http", f"127.0.0.1:{http}"]
     assert COLLECTOR_PASSWORD not in " ".join(command)

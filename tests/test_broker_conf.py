@@ -18,7 +18,7 @@ import pytest
 from mosquitto import DEBIAN_CONF, MOSQUITTO, Mosquitto, free_port, main_conf
 from waiting import wait_for
 
-from collector.brokerconf import (
+from collector.org.brokerconf import (
     CONF_NAME,
     PASSWD_NAME,
     BrokerConfigError,
@@ -26,9 +26,9 @@ from collector.brokerconf import (
     conf_text,
     generate,
 )
-from collector.ingest import Ingest
-from collector.registry import Registry
-from collector.store import Store
+from collector.ingest.subscriber import Ingest
+from collector.org.registry import Registry
+from collector.db.store import Store
 
 PASSWD = Path("/etc/mosquitto/conf.d/hailong.passwd")
 ACL = Path("/etc/mosquitto/conf.d/hailong.acl")
@@ -220,8 +220,8 @@ def test_an_oversized_payload_reaches_the_collector_and_a_huge_packet_is_cut_off
     collector.close()
 
 
-# The installed command: `python -m collector.cli` loads cli.py twice (as __main__ and as
-# collector.cli), and a UsageError from a subcommand module is then not the one main() catches.
+# The installed command: `python -m collector.cli.main` loads cli.py twice (as __main__ and as
+# collector.cli.main), and a UsageError from a subcommand module is then not the one main() catches.
 HAILONG = str(Path(sys.executable).parent / "hailong")
 
 

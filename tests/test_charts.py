@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import Environment
 
-from collector.satisfaction import SCALE_ANSWERS
-from dashboard.charts import (
+from collector.ratings.satisfaction import SCALE_ANSWERS
+from dashboard.views.charts import (
     ACCENT,
     HEAT_STEPS,
     INK,
@@ -159,7 +159,7 @@ def test_bad_levels_are_refused(levels):
 
 
 def test_level_colours_cover_the_named_answers_and_pass_aa_on_white():
-    from collector.satisfaction import ANSWERS
+    from collector.ratings.satisfaction import ANSWERS
     assert list(LEVEL_COLOURS) == [code for code, _, _ in ANSWERS]
     for colour in [*LEVEL_COLOURS.values(), ACCENT, MUTED, INK]:
         assert contrast(colour, "#ffffff") >= 4.5, colour

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.cli import build_parser, main
+from collector.cli.main import build_parser, main
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -9,8 +9,8 @@ import sys
 import openpyxl
 import pytest
 
-from collector.cli import UsageError
-from collector.cli_month import add_month_commands
+from collector.cli.main import UsageError
+from collector.cli.month import add_month_commands
 from conftest import ROOT
 import test_monthly
 from test_monthly import MONTH
@@ -19,7 +19,7 @@ world = test_monthly.world  # the shared fixture
 
 
 def run(argv: list[str]) -> int:
-    """What `collector.cli.main` does with a handler: UsageError → one line, exit 2."""
+    """What `collector.cli.main.main` does with a handler: UsageError → one line, exit 2."""
     parser = argparse.ArgumentParser(prog="hailong")
     add_month_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
@@ -96,7 +96,7 @@ def test_malformed_options_are_refused_by_the_parser(argv, capsys):
 
 def test_policy_from_a_toml_file(world, tmp_path):
     policy = tmp_path / "phuong.toml"
-    policy.write_text((ROOT / "collector/policies/decree-335.toml").read_text(encoding="utf-8")
+    policy.write_text((ROOT / "collector/evaluation/policies/decree-335.toml").read_text(encoding="utf-8")
                       .replace('name = "decree-335"', 'name = "phuong"'), encoding="utf-8")
     out = tmp_path / "march.json"
     assert run(["month", "report", "--month", MONTH, "--unit", "hk-1c", "--db", str(world),

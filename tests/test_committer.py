@@ -8,8 +8,8 @@ import threading
 import pytest
 from factories import incoming, rating_bytes
 
-from collector import recording
-from collector.committer import Committer, Stopping, is_database_fault
+from collector.ingest import recording
+from collector.ingest.committer import Committer, Stopping, is_database_fault
 
 BOOT = 4242
 

@@ -1,4 +1,4 @@
-"""The demo's seeded past (collector/demo_history.py): idempotent, deterministic, attributed by
+"""The demo's seeded past (collector/demo/history.py): idempotent, deterministic, attributed by
 the roster, and a previous month that Hoàn Kiếm decided and Ba Đình left half-way.
 
 The present is fixed at Wednesday 18/03/2026 09:00 (UTC+7), so the history runs from
@@ -13,13 +13,14 @@ from datetime import date, datetime
 
 import pytest
 
-from collector import audit, monthly, tasks
-from collector.demo_history import ACTOR, seed_history
-from collector.policy import load_preset
-from collector.seed import OFFICERS, seed_demo
-from collector.store import Store, attribute
-from collector.timeline import LOCAL_TZ
-from collector.workflow_status import unit_evaluation_status
+from collector.db import audit
+from collector.evaluation import month as monthly, tasks
+from collector.demo.history import ACTOR, seed_history
+from collector.evaluation.policy import load_preset
+from collector.demo.seed import OFFICERS, seed_demo
+from collector.db.store import Store, attribute
+from collector.core.timeline import LOCAL_TZ
+from collector.evaluation.workflow.status import unit_evaluation_status
 
 NOW = int(datetime(2026, 3, 18, 9, 0, tzinfo=LOCAL_TZ).timestamp() * 1000)
 TODAY = date(2026, 3, 18)

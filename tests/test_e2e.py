@@ -19,10 +19,10 @@ from mosquitto import free_port
 from waiting import wait_for
 
 from accounts_support import admin_headers
-from collector.demo_accounts import DEMO_PASSWORD
-from collector.api import create_app
-from collector.settings import Settings
-from collector.store import Store
+from collector.demo.accounts import DEMO_PASSWORD
+from collector.app import create_app
+from collector.core.settings import Settings
+from collector.db.store import Store
 
 RATING_TOPIC = "hailong/v1/devices/kiosk-hk-01/rating"
 
@@ -102,7 +102,7 @@ class CollectorProcess:
     def __init__(self, tmp_path, broker_url: str, db_path):
         self.http_port = free_port()
         self.log_path = tmp_path / f"collector-{uuid.uuid4().hex[:6]}.log"
-        self.command = [sys.executable, "-m", "collector.cli", "--log-level", "DEBUG", "serve",
+        self.command = [sys.executable, "-m", "collector.cli.main", "--log-level", "DEBUG", "serve",
                         "--broker", broker_url, "--db", str(db_path), "--demo-data",
                         "--http", f"127.0.0.1:{self.http_port}", "--client-id", "kill-test"]
         self.process: subprocess.Popen | None = None
@@ -171,7 +171,7 @@ def test_collector_killed_after_delivery_before_commit_loses_nothing(mosquitto, 
 def start_demo(tmp_path, *options: str) -> tuple[subprocess.Popen, str]:
     http_port, mqtt_port = free_port(), free_port()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "collector.cli", "demo", "--db", str(tmp_path / "demo.db"),
+        [sys.executable, "-m", "collector.cli.main", "demo", "--db", str(tmp_path / "demo.db"),
          "--http", f"127.0.0.1:{http_port}", "--mqtt-port", str(mqtt_port), *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -221,7 +221,7 @@ def test_demo_for_seconds_produces_ratings_visible_in_the_api(tmp_path):
 
 def test_kiosk_command_presses_and_waits_for_the_broker(mosquitto, collector):
     result = subprocess.run(
-        [sys.executable, "-m", "collector.cli", "kiosk", "kiosk-bd-01", "--broker", mosquitto.url,
+        [sys.executable, "-m", "collector.cli.main", "kiosk", "kiosk-bd-01", "--broker", mosquitto.url,
          "--press", "3", "2", "--cooldown", "0", "--boot", "77"],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -234,7 +234,7 @@ def test_kiosk_command_presses_and_waits_for_the_broker(mosquitto, collector):
 
 
 def test_kiosk_command_refuses_a_bad_button():
-    result = subprocess.run([sys.executable, "-m", "collector.cli", "kiosk", "kiosk-bd-01",
+    result = subprocess.run([sys.executable, "-m", "collector.cli.main", "kiosk", "kiosk-bd-01",
                              "--press", "9"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "a button is 1 to 5" in result.stderr
 

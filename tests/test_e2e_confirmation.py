@@ -16,7 +16,7 @@ from kiosk.sim import SimulatedKiosk
 from mosquitto import Mosquitto
 from waiting import wait_for
 
-from collector.ingest import BrokerAddress, Ingest
+from collector.ingest.subscriber import BrokerAddress, Ingest
 
 DEVICE = "kiosk-hk-01"  # registered in the seeded database
 

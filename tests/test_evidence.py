@@ -6,12 +6,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.evidence import (
-    INSUFFICIENT, Coverage, clip, coverage, intersect, measure, online_intervals,
-    satisfaction_evidence, union, unit_comparison, wilson_interval,
+from collector.ratings.evidence import (
+    INSUFFICIENT,
+    Coverage,
+    clip,
+    coverage,
+    intersect,
+    measure,
+    online_intervals,
+    satisfaction_evidence,
+    union,
+    unit_comparison,
+    wilson_interval,
 )
-from collector.satisfaction import summarise
-from collector.timeline import month_bounds
+from collector.ratings.satisfaction import summarise
+from collector.core.timeline import month_bounds
 
 Z = 1.959964
 H = 3_600_000  # one hour in ms

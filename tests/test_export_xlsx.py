@@ -8,8 +8,8 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from collector import annual, export_xlsx, monthly
-from collector.policy import load_preset
+from collector.evaluation import year as annual, export_xlsx, month as monthly
+from collector.evaluation.policy import load_preset
 import test_monthly
 from test_monthly import MONTH, NOW, REVIEW, TODAY, at, evaluate
 

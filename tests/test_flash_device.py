@@ -20,12 +20,19 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from collector.flashing import bundle
-from collector.flashing.bundle import FIRMWARE, MpyCross, build_bundle
-from collector.flashing.errors import (DeviceFull, DeviceTimeout, FlashError, NotARepl,
-                                       PortError, PortLost, VersionMismatch)
-from collector.flashing.provision import FlashOptions, provision
-from collector.flashing.serialport import open_port
+from collector.fleet.flashing import bundle
+from collector.fleet.flashing.bundle import FIRMWARE, MpyCross, build_bundle
+from collector.fleet.flashing.errors import (
+    DeviceFull,
+    DeviceTimeout,
+    FlashError,
+    NotARepl,
+    PortError,
+    PortLost,
+    VersionMismatch,
+)
+from collector.fleet.flashing.provision import FlashOptions, provision
+from collector.fleet.flashing.serialport import open_port
 from serialdevice import SerialDevice
 
 DEVICE = "kiosk-hk-01"
@@ -123,8 +130,8 @@ def test_switching_to_sources_and_back_leaves_no_shadowing_file(tmp_path, cache,
 
 
 def test_the_registry_sees_the_device_config_and_its_refusal_is_one_line(tmp_path, cache, mini):
-    from collector.cli import UsageError
-    from collector.flashing.cli import cmd_flash
+    from collector.cli.main import UsageError
+    from collector.cli.flash import cmd_flash
     flash = tmp_path / "flash"
     seen = []
 
@@ -224,7 +231,7 @@ def test_a_busy_port_is_named(tmp_path, cache, mini):
 
 
 def test_a_process_echoing_what_it_hears_is_not_a_repl(tmp_path, cache, mini, monkeypatch):
-    monkeypatch.setattr("collector.flashing.provision.ENTER_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("collector.fleet.flashing.provision.ENTER_TIMEOUT_S", 0.5)
     link = tmp_path / "ttyECHO"
     socat = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + str(link), "EXEC:cat"],
                              stderr=subprocess.DEVNULL)

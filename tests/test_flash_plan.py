@@ -14,15 +14,22 @@ import zlib
 import paho.mqtt.client as mqtt
 import pytest
 
-from collector.flashing import sync
-from collector.flashing.bundle import (FIRMWARE, HOST_ONLY, DeviceFile, MpyCross,
-                                       build_bundle, check_mpy_version, config_file)
-from collector.flashing.cli import add_flash_command
-from collector.flashing.errors import ConfigProblem, DeviceFull, FlashError, VersionMismatch
-from collector.flashing.image import check_image_args
-from collector.flashing.online import OnlineWatch
-from collector.flashing.progress import ProgressBar
-from collector.flashing.sync import DeviceState, make_plan
+from collector.fleet.flashing import sync
+from collector.fleet.flashing.bundle import (
+    FIRMWARE,
+    HOST_ONLY,
+    DeviceFile,
+    MpyCross,
+    build_bundle,
+    check_mpy_version,
+    config_file,
+)
+from collector.cli.flash import add_flash_command
+from collector.fleet.flashing.errors import ConfigProblem, DeviceFull, FlashError, VersionMismatch
+from collector.fleet.flashing.image import check_image_args
+from collector.fleet.flashing.online import OnlineWatch
+from collector.fleet.flashing.progress import ProgressBar
+from collector.fleet.flashing.sync import DeviceState, make_plan
 
 CONFIG = {"device": "kiosk-hk-01", "host": "mqtt.example.vn", "port": 1883,
           "username": "kiosk-hk-01", "password": "s3cret-Mật-khẩu",
@@ -269,7 +276,7 @@ def test_malformed_flash_arguments_are_refused(argv, capsys):
 
 
 def run_flash(argv, factory=lambda db, device, current: dict(CONFIG)):
-    from collector.cli import UsageError
+    from collector.cli.main import UsageError
     args = parser(factory).parse_args(argv)
     with pytest.raises(UsageError) as caught:
         args.handler(args)
@@ -298,7 +305,7 @@ def test_a_good_image_without_esptool_says_how_to_install(tmp_path, monkeypatch)
     check_image_args(image, erase=True)
     monkeypatch.setitem(sys.modules, "esptool", None)
     monkeypatch.setitem(sys.modules, "esptool.cmds", None)
-    from collector.flashing.image import write_image
+    from collector.fleet.flashing.image import write_image
     with pytest.raises(FlashError, match=r"needs esptool 5 \(pip install 'esptool>=5'\)"):
         write_image("/dev/x", image, erase=False)
 

@@ -11,10 +11,15 @@ import os
 
 import pytest
 
-from collector.flashing.errors import (DeviceError, DeviceTimeout, NotARepl, PortError,
-                                       ProtocolError)
-from collector.flashing.rawrepl import RawRepl
-from collector.flashing.serialport import open_port
+from collector.fleet.flashing.errors import (
+    DeviceError,
+    DeviceTimeout,
+    NotARepl,
+    PortError,
+    ProtocolError,
+)
+from collector.fleet.flashing.rawrepl import RawRepl
+from collector.fleet.flashing.serialport import open_port
 
 BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 

@@ -20,13 +20,14 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from accounts_support import as_officer, token_headers
-from collector import api_fleet, fleet, screens
-from collector.api import create_app
-from collector.organisation import unit_subtree
-from collector.queries import current_assignments, open_reader
-from collector.seed import seed_demo
-from collector.settings import Settings
-from collector.store import MAX_SILENCE_MS, Store
+from collector.api import fleet as api_fleet
+from collector.fleet import status as fleet, screens
+from collector.app import create_app
+from collector.org.organisation import unit_subtree
+from collector.db.queries import current_assignments, open_reader
+from collector.demo.seed import seed_demo
+from collector.core.settings import Settings
+from collector.db.store import MAX_SILENCE_MS, Store
 
 from factories import T0, incoming, rating_bytes
 

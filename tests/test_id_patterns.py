@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from collector import accounts, brokerconf, credentials, organisation, registry
-from collector.messages import DEVICE_ID_PATTERN, DOSSIER_PATTERN
+from collector.accounts import users as accounts
+from collector.org import brokerconf, credentials, organisation, registry
+from collector.protocol.messages import DEVICE_ID_PATTERN, DOSSIER_PATTERN
 
 PATTERNS = {
     "accounts.LOGIN_PATTERN": (accounts.LOGIN_PATTERN, "leader-hk"),

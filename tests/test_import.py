@@ -16,11 +16,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from collector import audit, import_check, importer, queries
-from collector.cli_import import add_import_commands
-from collector.import_apply import run_import
-from collector.importer import COLUMNS, SHEETS, fold
-from collector.store import Store
+from collector.db import audit, queries
+from collector.imports import checking as import_check, reading as importer
+from collector.cli.imports import add_import_commands
+from collector.imports.applying import run_import
+from collector.imports.reading import COLUMNS, SHEETS, fold
+from collector.db.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 ORG_FILES = ("units.csv", "officers.csv", "counters.csv")
@@ -559,7 +560,7 @@ def test_cli_imports_reports_and_exits_by_outcome(tmp_path, capsys):
 
 
 def test_cli_usage_errors(tmp_path):
-    from collector.cli import UsageError
+    from collector.cli.main import UsageError
     with pytest.raises(UsageError, match="cannot read"):
         cli("import", "org", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "x.db"))
     with pytest.raises(UsageError, match="no database"):

@@ -11,7 +11,7 @@ import pytest
 from factories import rating_bytes
 from waiting import wait_for
 
-from collector.ingest import BrokerAddress, Ingest
+from collector.ingest.subscriber import BrokerAddress, Ingest
 
 DEVICE = "kiosk-hk-01"
 

@@ -18,11 +18,11 @@ from conftest import golden_bytes, golden_cases
 from factories import rating_bytes
 from waiting import wait_for
 
-from collector import ingest as ingest_module
-from collector import recording
-from collector.committer import Committer
-from collector.ingest import BrokerAddress, Ingest
-from collector.queries import open_reader
+from collector.ingest import subscriber as ingest_module
+from collector.ingest import recording
+from collector.ingest.committer import Committer
+from collector.ingest.subscriber import BrokerAddress, Ingest
+from collector.db.queries import open_reader
 
 DEVICE = "kiosk-hk-01"
 RATING_TOPIC = f"hailong/v1/devices/{DEVICE}/rating"

@@ -9,10 +9,10 @@ from accounts_support import PASSWORD, admin_headers, as_officer
 from app_routes import all_routes
 from fastapi.testclient import TestClient
 
-from collector.accounts import AccountService
-from collector.api import create_app
-from collector.settings import Settings
-from collector.store import Store
+from collector.accounts.users import AccountService
+from collector.app import create_app
+from collector.core.settings import Settings
+from collector.db.store import Store
 
 PUBLIC = {("GET", "/api/v1/health"), ("GET", "/login"), ("POST", "/login"),
           ("GET", "/language/{code}")}
@@ -268,7 +268,7 @@ def test_serve_leaves_x_forwarded_for_to_the_app_and_its_trusted_proxies(tmp_pat
                                                                            monkeypatch):
     import uvicorn
 
-    from collector.cli import main
+    from collector.cli.main import main
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app, **kwargs))
     args = ["serve", "--db", str(tmp_path / "h.db"), "--broker", "mqtt://127.0.0.1:1"]
@@ -283,7 +283,7 @@ def test_serve_leaves_x_forwarded_for_to_the_app_and_its_trusted_proxies(tmp_pat
 
 
 def test_users_logout_ends_every_session_of_an_account(seeded_db, app, capsys):
-    from collector.cli import main
+    from collector.cli.main import main
     as_officer(seeded_db, "HK-0001")
     with TestClient(app, follow_redirects=False) as one, \
             TestClient(app, follow_redirects=False) as two:

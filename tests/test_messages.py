@@ -10,7 +10,7 @@ from conftest import golden_bytes, golden_cases
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.messages import (
+from collector.protocol.messages import (
     ACK_MAX_SEQS,
     MAX_PAYLOAD_BYTES,
     Rating,

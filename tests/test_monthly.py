@@ -25,11 +25,12 @@ from datetime import date, datetime
 
 import pytest
 
-from collector import monthly, queries
-from collector.policy import load_preset
-from collector.store import MAX_SILENCE_MS, Store
-from collector.tasks import TaskService
-from collector.timeline import LOCAL_TZ
+from collector.evaluation import month as monthly
+from collector.db import queries
+from collector.evaluation.policy import load_preset
+from collector.db.store import MAX_SILENCE_MS, Store
+from collector.evaluation.tasks import TaskService
+from collector.core.timeline import LOCAL_TZ
 from conftest import ROOT
 from factories import incoming, rating_bytes
 
@@ -67,7 +68,7 @@ def online(store: Store, device: str, start: int, end: int | None, last_seen: in
 
 
 def evaluate(store: Store, officer: str, month: str = MONTH, **columns) -> None:
-    """A workflow row as collector/workflow.py would leave it (JSON columns as text)."""
+    """A workflow row as collector/evaluation/workflow/steps.py would leave it (JSON columns as text)."""
     row = {"officer_id": officer, "month": month, "updated_at": NOW, **columns}
     for key in ("self_scores", "review_scores", "snapshot"):
         if key in row and not isinstance(row[key], str):
@@ -429,6 +430,6 @@ def test_unknown_unit(db):
 def test_query_names_are_defined_once():
     # Several sections of queries.py are written in parallel; a repeated name would silently
     # replace an earlier function.
-    tree = ast.parse((ROOT / "collector/queries.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "collector/db/queries.py").read_text(encoding="utf-8"))
     names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})

@@ -11,10 +11,21 @@ from datetime import date, datetime
 
 import pytest
 
-from collector import audit
-from collector.organisation import (OrganisationService, OrgConflict, OrgError, OrgNotFound,
-                                    check_counter, check_officer, check_unit, direct_leader,
-                                    led_by, responsible_head, unit_chain, unit_subtree)
+from collector.db import audit
+from collector.org.organisation import (
+    OrganisationService,
+    OrgConflict,
+    OrgError,
+    OrgNotFound,
+    check_counter,
+    check_officer,
+    check_unit,
+    direct_leader,
+    led_by,
+    responsible_head,
+    unit_chain,
+    unit_subtree,
+)
 
 AT = 1_772_400_000_000
 
@@ -246,7 +257,7 @@ def test_a_write_and_its_audit_entry_commit_together(store, org, monkeypatch):
 
 
 def test_seeding_again_changes_nothing(store):
-    from collector.seed import seed_demo
+    from collector.demo.seed import seed_demo
 
     def snapshot():
         return [list(map(tuple, store.db.execute(sql).fetchall())) for sql in (

@@ -1,5 +1,5 @@
-"""The leaders' pages (dashboard/pages.py): the unit overview and the officer page over the
-demo's seeded past (collector/demo_history.py) — who may see them, that they show what their
+"""The leaders' pages (dashboard/pages/leaders.py): the unit overview and the officer page over the
+demo's seeded past (collector/demo/history.py) — who may see them, that they show what their
 JSON twins return, the review, decision and reopening forms, the quota warning, English."""
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ from accounts_support import PASSWORD, token_headers
 from factories import incoming, rating_bytes
 from fastapi.testclient import TestClient
 
-from collector import alerts, deps, monthly, trends
-from collector.accounts import AccountService
-from collector.api import create_app
-from collector.demo_history import seed_history
-from collector.policy import DEFAULT_ALERT_RULE, load_preset
-from collector.queries import evaluation_row, open_reader
-from collector.seed import seed_demo
-from collector.settings import Settings
-from collector.store import Store
-from collector.timeline import LOCAL_TZ
-from dashboard import leaders_views
+from collector.ratings import alerts, trends
+from collector.web import deps
+from collector.evaluation import month as monthly
+from collector.accounts.users import AccountService
+from collector.app import create_app
+from collector.demo.history import seed_history
+from collector.evaluation.policy import DEFAULT_ALERT_RULE, load_preset
+from collector.db.queries import evaluation_row, open_reader
+from collector.demo.seed import seed_demo
+from collector.core.settings import Settings
+from collector.db.store import Store
+from collector.core.timeline import LOCAL_TZ
+from dashboard.views import leaders as leaders_views
 from dashboard.i18n import translator
 
 # The present of the seeded past (as tests/test_demo_history.py): Wednesday 18 March 2026;

@@ -25,16 +25,18 @@ from factories import T0, incoming, rating_bytes
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
-from collector import alerts, api_fleet, fleet, screens
-from collector.api import create_app
-from collector.auth import viewer
-from collector.policy import DEFAULT_ALERT_RULE
-from collector.queries import open_reader
-from collector.seed import seed_demo
-from collector.settings import Settings
-from collector.store import MAX_SILENCE_MS, Store
-from collector.timeline import LOCAL_TZ
-from dashboard import operations
+from collector.ratings import alerts
+from collector.api import fleet as api_fleet
+from collector.fleet import status as fleet, screens
+from collector.app import create_app
+from collector.web.auth import viewer
+from collector.evaluation.policy import DEFAULT_ALERT_RULE
+from collector.db.queries import open_reader
+from collector.demo.seed import seed_demo
+from collector.core.settings import Settings
+from collector.db.store import MAX_SILENCE_MS, Store
+from collector.core.timeline import LOCAL_TZ
+from dashboard.pages import operations
 from dashboard.i18n import translator
 
 NOW = T0 + 600_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.paging import pager
+from dashboard.views.paging import pager
 
 
 @pytest.mark.parametrize("total, page, per_page, first, last, prev, next_", [

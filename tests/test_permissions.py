@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from collector import permissions
-from collector.permissions import OfficerFacts, officer_facts, permissions_of
-from collector.store import Store
+from collector.accounts import permissions
+from collector.accounts.permissions import OfficerFacts, officer_facts, permissions_of
+from collector.db.store import Store
 from test_workflow import build_org
 
 

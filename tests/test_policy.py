@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 
-from collector import policy as pol
+from collector.evaluation import policy as pol
 
 
 def preset_data(name):

@@ -10,10 +10,10 @@ import pytest
 from conftest import ROOT
 from kiosk import codec
 
-from collector import messages
+from collector.protocol import messages
 
 DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
-SOURCES = sorted((ROOT / "collector").glob("*.py")) + sorted((ROOT / "firmware").rglob("*.py"))
+SOURCES = sorted((ROOT / "collector").rglob("*.py")) + sorted((ROOT / "firmware").rglob("*.py"))
 
 
 def documented(name: str) -> bool:

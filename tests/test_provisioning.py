@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from collector.credentials import generate_password
-from collector.provisioning import PROFILE_NAME, registry_device_config
-from collector.registry import Registry
-from collector.store import Store
+from collector.org.credentials import generate_password
+from collector.fleet.provisioning import PROFILE_NAME, registry_device_config
+from collector.org.registry import Registry
+from collector.db.store import Store
 from serialdevice import SerialDevice
 
 DEVICE = "kiosk-hk-05"
@@ -98,7 +98,7 @@ def test_hailong_flash_provisions_from_the_registry_and_a_rerun_sends_nothing(re
     flash = tmp_path / "flash"
     flash.mkdir()
     with SerialDevice(str(flash), baud=0) as board:
-        command = [sys.executable, "-m", "collector.cli", "flash", board.port, "--device",
+        command = [sys.executable, "-m", "collector.cli.main", "flash", board.port, "--device",
                    DEVICE, "--db", str(registry_db), "--source"]
         first = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert first.returncode == 0, first.stdout + first.stderr

@@ -8,13 +8,13 @@ import unicodedata
 import pytest
 from factories import incoming, rating_bytes
 
-from collector import cli
-from collector import store as store_module
-from collector.cli_devices import add_device_commands
-from collector.credentials import verify_password
-from collector.queries import broker_accounts, counter_officer, current_assignments, open_reader
-from collector.registry import Registry, RegistryError
-from collector.store import MIGRATIONS, Store
+from collector.cli import main as cli
+from collector.db import store as store_module
+from collector.cli.devices import add_device_commands
+from collector.org.credentials import verify_password
+from collector.db.queries import broker_accounts, counter_officer, current_assignments, open_reader
+from collector.org.registry import Registry, RegistryError
+from collector.db.store import MIGRATIONS, Store
 
 NEW = "kiosk-hk-09"
 
@@ -102,7 +102,7 @@ def test_adding_a_device_leaves_the_counters_roster_alone(store):
     """Reviewer item 4: adding a second device at bd-q2 cut BD-0002's bounded shift in place
     (no history, no audit) and restarted it "until further notice". The roster belongs to
     the counter: the new device just follows it."""
-    from collector.roster import RosterService
+    from collector.org.roster import RosterService
     hour = 3_600_000
     now = store_module.now_ms()  # the registry asks the roster who is on duty *now*
     roster = RosterService(store, actor="test", clock=lambda: now)
@@ -209,7 +209,7 @@ def test_a_database_from_before_the_registry_is_upgraded(tmp_path, monkeypatch):
 
 @pytest.fixture
 def hailong(monkeypatch, capsys):
-    """Run `hailong ARGS` through collector.cli.main, with the device commands wired in."""
+    """Run `hailong ARGS` through collector.cli.main.main, with the device commands wired in."""
     build = cli.build_parser
 
     def build_with_devices():
@@ -301,7 +301,7 @@ def test_cli_user_errors_are_one_line_and_exit_2(hailong, seeded_db, tmp_path, a
 
 
 def test_registry_changes_are_in_the_audit_log_without_secrets(tmp_path):
-    from collector import audit
+    from collector.db import audit
     store = Store(tmp_path / "audit.db")
     try:
         registry = Registry(store, actor="cli:kythuat")

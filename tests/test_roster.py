@@ -17,12 +17,19 @@ import pytest
 from factories import T0, incoming, rating_bytes
 from waiting import wait_for
 
-from collector import audit
-from collector.ingest import BrokerAddress, Ingest
-from collector.roster import (RosterConflict, RosterError, RosterForbidden, RosterNotFound,
-                              RosterService, format_time, parse_time)
-from collector.scope import Scope
-from collector.store import Store, now_ms
+from collector.db import audit
+from collector.ingest.subscriber import BrokerAddress, Ingest
+from collector.org.roster import (
+    RosterConflict,
+    RosterError,
+    RosterForbidden,
+    RosterNotFound,
+    RosterService,
+    format_time,
+    parse_time,
+)
+from collector.accounts.scope import Scope
+from collector.db.store import Store, now_ms
 
 MIN = 60_000
 S = T0 + 3_600_000  # a moment well after the seed's shifts and placements start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.satisfaction import answer_of, level_score, summarise
+from collector.ratings.satisfaction import answer_of, level_score, summarise
 
 
 @pytest.mark.parametrize("scale, level, answer, score", [

@@ -14,10 +14,11 @@ from accounts_support import admin_headers, as_officer, token_headers
 from factories import T0, incoming, rating_bytes
 from fastapi.testclient import TestClient
 
-from collector import queries, reports
-from collector.api import create_app
-from collector.settings import Settings
-from collector.store import Store, now_ms
+from collector.db import queries
+from collector.evaluation import reports
+from collector.app import create_app
+from collector.core.settings import Settings
+from collector.db.store import Store, now_ms
 
 MIN = 60_000
 MOVED_AT = T0 + 10 * MIN

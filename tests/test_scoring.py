@@ -6,9 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.policy import GRADE_CODES, load_preset, parse_policy
-from collector.scoring import (SatisfactionEvidence, Task, TaskEvidence, check_quota, grade_for,
-                               suggest)
+from collector.evaluation.policy import GRADE_CODES, load_preset, parse_policy
+from collector.evaluation.scoring import (
+    SatisfactionEvidence,
+    Task,
+    TaskEvidence,
+    check_quota,
+    grade_for,
+    suggest,
+)
 
 HANOI = load_preset("hanoi-3814")
 DECREE = load_preset("decree-335")
@@ -226,7 +232,7 @@ def evidence_of(satisfied, unsatisfied, min_ratings=30):
 
 def with_measure(policy, measure):
     import tomllib
-    from collector.policy import PRESETS_DIR
+    from collector.evaluation.policy import PRESETS_DIR
     with (PRESETS_DIR / f"{policy.name}.toml").open("rb") as f:
         data = tomllib.load(f)
     data["satisfaction"]["measure"] = measure

@@ -1,4 +1,4 @@
-"""collector.screens draws a device's screen from an assignment row with the firmware's code.
+"""collector.fleet.screens draws a device's screen from an assignment row with the firmware's code.
 
 The strongest check: the row that the collector would publish for the screens of
 docs/screens (drawn by firmware/tools/render_screens.py from kiosk.rating panels) gives the
@@ -16,7 +16,7 @@ import sys
 import pytest
 from PIL import Image
 
-from collector import screens
+from collector.fleet import screens
 from kiosk import screen, simpng
 
 from conftest import ROOT

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from collector.sessions import LoginThrottle, SessionCodec, client_address, trusted_networks
+from collector.accounts.sessions import (
+    LoginThrottle,
+    SessionCodec,
+    client_address,
+    trusted_networks,
+)
 
 SECRET = "a-deployment-secret-of-some-length"
 

@@ -9,10 +9,10 @@ import sqlite3
 import pytest
 from factories import T0, incoming, rating_bytes
 
-from collector import recording
-from collector.messages import MAX_PAYLOAD_BYTES, Rejection, parse_message
-from collector.queries import open_reader, recent_rejections, totals
-from collector.store import MIGRATIONS, Incoming, Store, UnknownEntity, migrate
+from collector.ingest import recording
+from collector.protocol.messages import MAX_PAYLOAD_BYTES, Rejection, parse_message
+from collector.db.queries import open_reader, recent_rejections, totals
+from collector.db.store import MIGRATIONS, Incoming, Store, UnknownEntity, migrate
 
 
 def ratings(store):

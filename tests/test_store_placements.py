@@ -13,7 +13,7 @@ import json
 
 from factories import T0, incoming, rating_bytes
 
-from collector.store import MAX_SILENCE_MS, MIGRATIONS, Store, attribute, connect, migrate
+from collector.db.store import MAX_SILENCE_MS, MIGRATIONS, Store, attribute, connect, migrate
 
 MIN = 60_000
 

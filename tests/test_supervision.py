@@ -1,4 +1,4 @@
-"""Supervision of the ingest's threads and the reasons health gives (collector/supervision.py).
+"""Supervision of the ingest's threads and the reasons health gives (collector/ingest/supervision.py).
 
 The rules are pure (a state in, reasons out) and tested here with literal states; the live
 ingest's own tests (test_ingest_poison.py) kill real threads and watch them come back.
@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from mosquitto import free_port
 from waiting import wait_for
 
-from collector.api import create_app
-from collector.settings import Settings
-from collector.supervision import (
+from collector.app import create_app
+from collector.core.settings import Settings
+from collector.ingest.supervision import (
     SESSION_LOST_DEGRADED_MS,
     UNCOMMITTED_GRACE_S,
     WRITER_STUCK_S,

@@ -6,12 +6,19 @@ from datetime import date, datetime
 
 import pytest
 
-from collector import audit, queries
-from collector.policy import load_preset
-from collector.scoring import suggest
-from collector.tasks import (TaskConflict, TaskError, TaskForbidden, TaskNotFound, TaskService,
-                             task_evidence, task_status)
-from collector.timeline import LOCAL_TZ
+from collector.db import audit, queries
+from collector.evaluation.policy import load_preset
+from collector.evaluation.scoring import suggest
+from collector.evaluation.tasks import (
+    TaskConflict,
+    TaskError,
+    TaskForbidden,
+    TaskNotFound,
+    TaskService,
+    task_evidence,
+    task_status,
+)
+from collector.core.timeline import LOCAL_TZ
 
 MONTH = "2026-03"
 AFTER = date(2026, 4, 10)  # evaluated after the month has closed

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from collector.errors import BilingualError
-from collector.texts import checked_text
+from collector.core.errors import BilingualError
+from collector.core.texts import checked_text
 
 
 class Refused(BilingualError):

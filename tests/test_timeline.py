@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.timeline import (
+from collector.core.timeline import (
     DEVICE_TS_AHEAD_TOLERANCE_MS,
     STATUS_LATE_MS,
     BootAnchor,

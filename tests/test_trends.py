@@ -1,4 +1,4 @@
-"""Satisfaction over time (collector/trends.py) and its JSON twins (collector/api_trends.py):
+"""Satisfaction over time (collector/ratings/trends.py) and its JSON twins (collector/api/trends.py):
 the same figures as the monthly evaluation, months as gaps rather than zeros, local hours and
 weekdays, one query for twelve months."""
 
@@ -13,16 +13,17 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector import monthly, trends
-from collector.api import create_app
-from collector.demo_history import seed_history
-from collector.policy import load_preset
-from collector.queries import open_reader
-from collector.satisfaction import summarise
-from collector.seed import seed_demo
-from collector.settings import Settings
-from collector.store import Store
-from collector.timeline import LOCAL_TZ, local_datetime, month_bounds
+from collector.evaluation import month as monthly
+from collector.ratings import trends
+from collector.app import create_app
+from collector.demo.history import seed_history
+from collector.evaluation.policy import load_preset
+from collector.db.queries import open_reader
+from collector.ratings.satisfaction import summarise
+from collector.demo.seed import seed_demo
+from collector.core.settings import Settings
+from collector.db.store import Store
+from collector.core.timeline import LOCAL_TZ, local_datetime, month_bounds
 
 NOW = int(datetime(2026, 3, 18, 9, 0, tzinfo=LOCAL_TZ).timestamp() * 1000)
 TODAY = date(2026, 3, 18)

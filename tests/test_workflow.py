@@ -18,11 +18,18 @@ from datetime import date
 
 import pytest
 
-from collector import audit, scoring
-from collector.policy import load_preset
-from collector.store import Store
-from collector.workflow import (QuotaNotAcknowledged, WorkflowConflict, WorkflowError,
-                                WorkflowForbidden, WorkflowNotFound, WorkflowService)
+from collector.db import audit
+from collector.evaluation import scoring
+from collector.evaluation.policy import load_preset
+from collector.db.store import Store
+from collector.evaluation.workflow.steps import (
+    QuotaNotAcknowledged,
+    WorkflowConflict,
+    WorkflowError,
+    WorkflowForbidden,
+    WorkflowNotFound,
+    WorkflowService,
+)
 
 MONTH = "2026-03"
 OPEN = date(2026, 3, 25)  # the self-evaluation opens (SELF_OPENS_DAY)
@@ -681,8 +688,8 @@ def test_a_crash_mid_step_leaves_nothing_half_written(service, store, day, monke
 def test_the_command_line_prints_who_is_late(service, store, capsys, monkeypatch):
     import argparse
 
-    from collector import cli_workflow
-    from collector.cli import UsageError
+    from collector.cli import evaluation as cli_workflow
+    from collector.cli.main import UsageError
 
     service.self_evaluate("O1", MONTH, "O1", HANOI)
     monkeypatch.setattr(cli_workflow, "local_today", lambda: date(2026, 4, 6))

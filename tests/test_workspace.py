@@ -13,15 +13,18 @@ from argon2 import PasswordHasher
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
-from collector import accounts, api_responses, api_team, audit, deps
-from collector.api import create_app
-from collector.auth import viewer
-from collector.queries import get_task, open_reader
-from collector.settings import Settings
-from collector.store import Store
-from collector.tasks import TaskService
-from collector.timeline import LOCAL_TZ
-from dashboard import workspace
+from collector.accounts import users as accounts
+from collector.api import responses as api_responses, team as api_team
+from collector.db import audit
+from collector.web import deps
+from collector.app import create_app
+from collector.web.auth import viewer
+from collector.db.queries import get_task, open_reader
+from collector.core.settings import Settings
+from collector.db.store import Store
+from collector.evaluation.tasks import TaskService
+from collector.core.timeline import LOCAL_TZ
+from dashboard.pages import workspace
 
 MONTH = "2026-03"
 TODAY = date(2026, 3, 26)  # the March self-evaluation opened on the 25th

@@ -1,6 +1,6 @@
 """Live ingest fuzzing: generated messages through a real Mosquitto into the real collector.
 
-The collector is the application `hailong serve` runs (collector.api.create_app, its MQTT
+The collector is the application `hailong serve` runs (collector.app.create_app, its MQTT
 network thread and its writer thread, on a SQLite file), driven in this process so its own
 counters can be read beside the database. A seeded generator (tools/fuzzcases.py) publishes
 valid ratings and statuses interleaved with every malformed case of the protocol and of
@@ -142,8 +142,8 @@ class Collector:
     def __init__(self, db: Path, broker_url: str, token: str, client_id: str):
         from fastapi.testclient import TestClient
 
-        from collector.api import create_app
-        from collector.settings import Settings
+        from collector.app import create_app
+        from collector.core.settings import Settings
         settings = Settings(db_path=db, broker_url=broker_url, client_id=client_id)
         self.app = create_app(settings)
         self.http = TestClient(self.app, headers={"Authorization": f"Bearer {token}"})

@@ -64,10 +64,10 @@ def prepare_db(db: Path, devices: int, prefix: str = "fk", demo_devices: int = 2
     """Seed the demo organisation (with its first `demo_devices` kiosks), register `devices`
     more (each with its own counter, officer on duty and broker password) and an
     administrator's API token."""
-    from collector.accounts import AccountService
-    from collector.registry import Registry
-    from collector.seed import seed_demo
-    from collector.store import Store
+    from collector.accounts.users import AccountService
+    from collector.org.registry import Registry
+    from collector.demo.seed import seed_demo
+    from collector.db.store import Store
 
     store = Store(db)
     try:
@@ -122,7 +122,7 @@ class Broker:
         os.chmod(self.files, 0o755)
         out = self.files
         result = subprocess.run(
-            [sys.executable, "-m", "collector.cli", "broker-config", "--db", str(db),
+            [sys.executable, "-m", "collector.cli.main", "broker-config", "--db", str(db),
              "--out", str(out)], capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"hailong broker-config failed: {result.stderr}")
@@ -192,7 +192,7 @@ class Collector:
         self.starts = 0
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "collector.cli", "serve",
+        return [sys.executable, "-m", "collector.cli.main", "serve",
                 "--broker", self.broker.collector_url(),
                 "--broker-password-file", str(self.broker.collector_password_file),
                 "--db", str(self.prepared.db), "--http", f"127.0.0.1:{self.http_port}",

@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     from browser.browser_support import LiveServer, Visitors, launch_chromium, seed_database
     from playwright.sync_api import sync_playwright
 
-    from collector.settings import Settings
+    from collector.core.settings import Settings
 
     out_dir = Path(argv[0]) if argv else ROOT / "docs" / "screenshots"
     with tempfile.TemporaryDirectory(prefix="hailong-shots-") as tmp:

@@ -20,18 +20,18 @@ from urllib.parse import quote
 
 import uvicorn
 
-from collector import alerts
-from collector.accounts import AccountService
-from collector.api import create_app
-from collector.demo_accounts import DEMO_PASSWORD, seed_accounts
-from collector.demo_history import seed_history
-from collector.messages import Rejection, parse_message
-from collector.policy import load_configured
-from collector.seed import seed_demo
-from collector.settings import Settings
-from collector.store import Incoming, Store, now_ms
-from collector.tasks import TaskService, local_today
-from collector.timeline import LOCAL_TZ
+from collector.ratings import alerts
+from collector.accounts.users import AccountService
+from collector.app import create_app
+from collector.demo.accounts import DEMO_PASSWORD, seed_accounts
+from collector.demo.history import seed_history
+from collector.protocol.messages import Rejection, parse_message
+from collector.evaluation.policy import load_configured
+from collector.demo.seed import seed_demo
+from collector.core.settings import Settings
+from collector.db.store import Incoming, Store, now_ms
+from collector.evaluation.tasks import TaskService, local_today
+from collector.core.timeline import LOCAL_TZ
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu",
@@ -156,7 +156,7 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`collector.api.create_app(settings)` served by uvicorn in a thread on 127.0.0.1."""
+    """`collector.app.create_app(settings)` served by uvicorn in a thread on 127.0.0.1."""
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from waiting import wait_for
 
-from collector.settings import Settings
+from collector.core.settings import Settings
 
 from .browser_support import (
     LiveServer,

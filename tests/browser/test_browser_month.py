@@ -12,9 +12,9 @@ step is checked on the page and on its JSON twin, which reads the stored state.
 
 from __future__ import annotations
 
-from collector.policy import GRADE_LABELS, load_configured
-from collector.store import Store
-from collector.workflow_status import unit_quota
+from collector.evaluation.policy import GRADE_LABELS, load_configured
+from collector.db.store import Store
+from collector.evaluation.workflow.status import unit_quota
 
 from .browser_support import WALK_OFFICER, WALK_TASKS, local_today
 

@@ -8,7 +8,7 @@ import pytest
 from .browser_support import PASSWORD, log_in
 
 # Role → (login, where "/" takes it, a hook that page shows, the menu's links in order).
-# The menu is the product's promise per role (dashboard/web.py MENU), spelt out here so that
+# The menu is the product's promise per role (dashboard/rendering.py MENU), spelt out here so that
 # a change to it is a visible decision, not a silent one.
 ROLES = {
     "administrator": ("quantri", "/", "unit-index", ["/", "/fleet", "/alerts"]),

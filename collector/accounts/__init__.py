@@ -1,0 +1,1 @@
+"""Dashboard accounts: users, login sessions, scope and permissions."""

@@ -1,0 +1,190 @@
+"""Who may do what to an officer's monthly evaluation.
+
+The rules (issue 5, "Permissions"), for officer X's month:
+
+- self-evaluate: X only;
+- review: X's direct leader: `officers.leader_id`, or the responsible head when X has none
+  ("a leader reviews only the people they lead");
+- decide and reopen: X's responsible head: the head of the nearest unit, walking up from X's
+  own, whose head is not X ("a head decides only in their unit"). Nobody decides their own
+  grade: a head's evaluation goes to the head above;
+- view: X, X's direct leader, and the head of X's unit or of any unit above it;
+- a unit's status ("who is late"): the head of that unit or of a unit above it;
+- a month's due dates: the head of a top-level unit (the whole organisation's calendar), until
+  issue 6 brings an administrator role.
+
+The rules are pure functions of `OfficerFacts` and the actor; `officer_facts(db, id)` is the
+one read, over collector/org/organisation.py's `direct_leader` and `responsible_head`. A refusal
+is a `Permission` that is false and says why in Vietnamese and English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlite_utils
+
+from collector.org.organisation import direct_leader, responsible_head, unit_chain
+
+
+@dataclass(frozen=True)
+class Permission:
+    allowed: bool
+    vi: str = ""
+    en: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @property
+    def reason(self) -> str:
+        return "" if self.allowed else f"{self.vi} / {self.en}"
+
+
+ALLOWED = Permission(True)
+
+
+@dataclass(frozen=True)
+class OfficerFacts:
+    """What the rules need to know about officer X."""
+    officer_id: str
+    unit_id: str
+    leader: str | None  # direct leader: leader_id, else the responsible head
+    head: str | None  # responsible head: decides X's grade
+    deciding_unit: str | None  # the unit `head` heads on the way up: the quota's unit
+    heads_over: frozenset[str]  # heads of X's unit and every unit above it, X excluded
+
+
+def may_self_evaluate(facts: OfficerFacts, actor: str) -> Permission:
+    if actor == facts.officer_id:
+        return ALLOWED
+    return Permission(False, f"Chỉ cán bộ {facts.officer_id} được tự đánh giá tháng của mình",
+                      f"Only {facts.officer_id} may write their own self-evaluation")
+
+
+def may_review(facts: OfficerFacts, actor: str) -> Permission:
+    if facts.leader is None:
+        return Permission(False, f"Cán bộ {facts.officer_id} chưa có lãnh đạo trực tiếp hay "
+                                 "thủ trưởng phụ trách để nhận xét, đánh giá",
+                          f"{facts.officer_id} has no direct leader or head to review them")
+    if actor == facts.leader:
+        return ALLOWED
+    return Permission(False, f"Chỉ lãnh đạo trực tiếp của {facts.officer_id} ({facts.leader}) "
+                             "được nhận xét, đánh giá",
+                      f"Only {facts.officer_id}'s direct leader ({facts.leader}) may review "
+                      "them")
+
+
+def may_decide(facts: OfficerFacts, actor: str) -> Permission:
+    if facts.head is None:
+        return Permission(False, f"Không có thủ trưởng nào phụ trách {facts.officer_id} (cấp "
+                                 "cao nhất của tổ chức): chưa ai quyết định được",
+                          f"No head is responsible for {facts.officer_id} (the top of the "
+                          "organisation): nobody can decide")
+    if actor == facts.head:
+        return ALLOWED
+    if actor == facts.officer_id:
+        return Permission(False, "Không ai tự quyết định xếp loại của mình: việc này thuộc thủ "
+                                 f"trưởng cấp trên ({facts.head})",
+                          "Nobody decides their own grade: it goes to the head above "
+                          f"({facts.head})")
+    return Permission(False, f"Chỉ thủ trưởng phụ trách {facts.officer_id} ({facts.head}) được "
+                             "quyết định xếp loại: thủ trưởng chỉ quyết định trong đơn vị mình",
+                      f"Only {facts.officer_id}'s responsible head ({facts.head}) may decide: "
+                      "a head decides only in their unit")
+
+
+def may_reopen(facts: OfficerFacts, actor: str) -> Permission:
+    return may_decide(facts, actor)
+
+
+def may_view(facts: OfficerFacts, actor: str) -> Permission:
+    if actor in (facts.officer_id, facts.leader) or actor in facts.heads_over:
+        return ALLOWED
+    return Permission(False, f"Chỉ cán bộ {facts.officer_id}, lãnh đạo trực tiếp và thủ "
+                             "trưởng cấp trên được xem đánh giá này",
+                      f"Only {facts.officer_id}, their direct leader and the heads above them "
+                      "may see this evaluation")
+
+
+def may_view_unit(actor: str, unit_id: str, heads_over_unit: frozenset[str]) -> Permission:
+    if actor in heads_over_unit:
+        return ALLOWED
+    return Permission(False, f"Chỉ thủ trưởng đơn vị {unit_id} hoặc đơn vị cấp trên được xem "
+                             "tình hình đánh giá của đơn vị",
+                      f"Only the head of unit {unit_id} or of a unit above it may see the "
+                      "unit's evaluation status")
+
+
+def may_set_calendar(actor: str, top_heads: frozenset[str]) -> Permission:
+    if actor in top_heads:
+        return ALLOWED
+    return Permission(False, "Chỉ thủ trưởng đơn vị cấp cao nhất được đặt lịch đánh giá tháng",
+                      "Only the head of a top-level unit may set the monthly due dates")
+
+
+def may_plan_task(facts: OfficerFacts, actor: str) -> Permission:
+    """Add a task to X's work plan or update its progress: X, X's direct leader (who assigns
+    the work) or a head over X."""
+    if actor in (facts.officer_id, facts.leader) or actor in facts.heads_over:
+        return ALLOWED
+    return Permission(False, f"Chỉ cán bộ {facts.officer_id}, lãnh đạo trực tiếp hoặc thủ "
+                             "trưởng cấp trên được ghi nhiệm vụ của cán bộ này",
+                      f"Only {facts.officer_id}, their direct leader or a head above them may "
+                      "record this officer's tasks")
+
+
+def may_judge_task(facts: OfficerFacts, actor: str) -> Permission:
+    """Record a major quality error or excuse a delay: X's leader or a head over X, never X."""
+    if actor != facts.officer_id and (actor == facts.leader or actor in facts.heads_over):
+        return ALLOWED
+    return Permission(False, f"Chỉ lãnh đạo trực tiếp hoặc thủ trưởng của {facts.officer_id} "
+                             "được ghi lỗi chất lượng hay chấp nhận lý do chậm",
+                      f"Only {facts.officer_id}'s direct leader or a head above them may record "
+                      "a quality error or excuse a delay")
+
+
+ACTIONS: dict[str, Callable[[OfficerFacts, str], Permission]] = {
+    "view": may_view, "self": may_self_evaluate, "review": may_review,
+    "decide": may_decide, "reopen": may_reopen,
+}
+
+
+def permissions_of(facts: OfficerFacts, actor: str) -> dict[str, bool]:
+    """What `actor` may do to X's month, by action: for a page to show the right buttons."""
+    return {action: bool(rule(facts, actor)) for action, rule in ACTIONS.items()}
+
+
+# --- the reads --------------------------------------------------------------------------------
+
+def _heads(db: sqlite_utils.Database, unit_ids: list[str]) -> list[str | None]:
+    return [db.execute("SELECT head_id FROM units WHERE id = ?", [u]).fetchone()[0]
+            for u in unit_ids]
+
+
+def officer_facts(db: sqlite_utils.Database, officer_id: str) -> OfficerFacts | None:
+    """The facts about an officer the rules need; None for an unknown officer."""
+    row = db.execute("SELECT unit_id FROM officers WHERE id = ?", [officer_id]).fetchone()
+    if row is None:
+        return None
+    chain = unit_chain(db, row[0])
+    heads = _heads(db, chain)
+    head = responsible_head(db, officer_id)
+    deciding = next((u for u, h in zip(chain, heads) if h is not None and h == head), None)
+    return OfficerFacts(officer_id=officer_id, unit_id=row[0],
+                        leader=direct_leader(db, officer_id), head=head,
+                        deciding_unit=deciding if head is not None else None,
+                        heads_over=frozenset(h for h in heads
+                                             if h is not None and h != officer_id))
+
+
+def unit_heads_over(db: sqlite_utils.Database, unit_id: str) -> frozenset[str]:
+    """Heads of the unit and of every unit above it."""
+    return frozenset(h for h in _heads(db, unit_chain(db, unit_id)) if h is not None)
+
+
+def top_unit_heads(db: sqlite_utils.Database) -> frozenset[str]:
+    """Heads of the units without a parent."""
+    return frozenset(row[0] for row in db.execute(
+        "SELECT head_id FROM units WHERE parent_id IS NULL AND head_id IS NOT NULL"))

@@ -1,0 +1,1 @@
+"""The HTTP API's routes (JSON), one module per kind of resource."""

@@ -1,0 +1,1 @@
+"""The `hailong` command line, one module per command group."""

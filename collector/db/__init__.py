@@ -1,0 +1,1 @@
+"""The SQLite database: connection, transactions, named migrations, the audit chain."""

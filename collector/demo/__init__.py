@@ -1,0 +1,1 @@
+"""`hailong demo`: an embedded broker, a seeded organisation with a believable past, simulated kiosks."""

@@ -1,0 +1,444 @@
+"""The merge: an officer's month and a unit's month, computed from stored data (issue 5, item 4).
+
+Nothing here is typed in by a person: satisfaction comes from the ratings the roster attributes
+to the officer, coverage from the roster and the devices' online spans, task results from the
+task records, and the suggestion from `scoring.suggest` under the deployment's policy. What
+people decided (self-evaluation, the leader's review, the head's decision) is read from the
+workflow's `evaluations` row and shown beside the evidence, never mixed into it.
+
+Fairness rules of the domain brief, kept here:
+- below the policy's minimum number of ratings the satisfaction part reads "chưa đủ dữ liệu
+  đánh giá" and does not move the score (scoring enforces it; the evidence says so);
+- a counter whose device was offline has missing data, not bad data: coverage shows duty hours
+  online and offline and is never scored;
+- filtered presses are shown apart, with their reasons.
+
+A month already decided also carries `decided_snapshot`, the evidence the head saw when
+deciding, so a reader can compare it with today's (a roster correction may have moved ratings
+since). Reads only; the caller passes the clock (`now_ms`) and the local date (`today`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import date, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from collector.ratings import evidence
+from collector.db import queries
+from collector.evaluation import scoring, tasks
+from collector.core.errors import BilingualError
+from collector.org.organisation import unit_subtree
+from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
+from collector.ratings.satisfaction import summarise
+from collector.db.store import MAX_SILENCE_MS
+from collector.core.timeline import month_bounds
+
+AWAITING = {"vi": "chờ lãnh đạo chấm", "en": "awaiting the leader's scores"}
+STATUSES = ("pending", "self", "reviewed", "decided")
+
+
+class MonthlyError(BilingualError):
+    """A request for a month's evaluation that cannot be answered; `vi` and `en` say why."""
+
+
+class MonthlyNotFound(MonthlyError):
+    """The officer or unit asked for does not exist."""
+
+
+def check_month(month: str) -> tuple[str, str]:
+    """First and last local day of `month` as ISO dates; MonthlyError when malformed."""
+    try:
+        month_bounds(month)
+    except (ValueError, TypeError):
+        raise MonthlyError(f"Tháng không hợp lệ {month!r}, cần dạng YYYY-MM (ví dụ 2026-03)",
+                           f"Invalid month {month!r}, expected YYYY-MM (e.g. 2026-03)") from None
+    year, mon = int(month[:4]), int(month[5:])
+    after = date(year + (mon == 12), mon % 12 + 1, 1)
+    return f"{month}-01", (after - timedelta(days=1)).isoformat()
+
+
+# --- pure pieces ------------------------------------------------------------------------------
+
+def grade_info(policy: Policy, value: str | None) -> dict[str, Any] | None:
+    """A grade given as code or letter → {code, letter, vi, en}; None when absent or unknown."""
+    if not value:
+        return None
+    by_letter = {letter: code for code, letter in policy.letters.items()}
+    code = by_letter.get(value, value)
+    if code not in GRADE_CODES:
+        return None
+    vi, en = GRADE_LABELS[code]
+    return {"code": code, "letter": policy.letters.get(code), "vi": vi, "en": en}
+
+
+def placed_online(rows: list[dict[str, Any]], now_ms: int,
+                  max_silence_ms: int = MAX_SILENCE_MS) -> dict[str, list[tuple]]:
+    """Per counter, the time its device(s) were online while placed there.
+
+    A span is [starts_at, ended_at]; an open one ends at last_seen_at + max_silence_ms, or is
+    still open (end None) when the device was heard at most max_silence_ms before `now_ms`.
+    Each span is cut to its placement, so a device moved to another counter lends its online
+    time to the counter it stood at.
+    """
+    out: dict[str, list[tuple]] = {}
+    for row in rows:
+        end = row["ended_at"]
+        if end is None and now_ms - row["last_seen_at"] > max_silence_ms:
+            end = row["last_seen_at"] + max_silence_ms
+        start = max(row["starts_at"], row["placed_at"])
+        ends = [e for e in (end, row["removed_at"]) if e is not None]
+        end = min(ends) if ends else None
+        if end is None or end > start:
+            out.setdefault(row["counter_id"], []).append((start, end))
+    return out
+
+
+def task_percentages(policy: Policy, evidence_: scoring.TaskEvidence) -> dict[str, float | None]:
+    """Decree-335 quantity, quality and progress as percentages (0–100) of assigned work.
+
+    Against W = total weight: quantity = completed weight / W; quality = Σ over completed tasks
+    of weight × (1 − min(1, penalty × major errors)) / W; progress = the same with unexcused
+    delays — the shares `scoring._task_points` multiplies each part's points by.
+    """
+    total = sum(task.weight for task in evidence_.tasks)
+    if not total:
+        return {"quantity": None, "quality": None, "progress": None}
+    rule = policy.tasks
+    done = [task for task in evidence_.tasks if task.completed]
+
+    def kept(penalty: float, count) -> float:
+        return sum(t.weight * (1 - min(1.0, penalty * count(t))) for t in done) / total
+
+    return {
+        "quantity": round(100 * sum(t.weight for t in done) / total, 2),
+        "quality": round(100 * kept(rule.major_error_penalty, lambda t: t.major_errors), 2),
+        "progress": round(100 * kept(rule.delay_penalty,
+                                     lambda t: t.delays - t.delays_excused), 2),
+    }
+
+
+def _scores(text: str | None) -> dict[str, float] | None:
+    return None if text is None else json.loads(text)
+
+
+def _line(line: scoring.Line) -> dict[str, Any]:
+    return {"criterion": line.criterion, "points": line.points, "vi": line.vi, "en": line.en}
+
+
+def _status(row: dict[str, Any] | None) -> str:
+    if not row:
+        return "pending"
+    if row.get("decided_at") is not None:
+        return "decided"
+    if row.get("reviewed_at") is not None:
+        return "reviewed"
+    return "self" if row.get("self_at") is not None else "pending"
+
+
+def leader_scores(policy: Policy, stored: dict[str, Any] | None) -> tuple[dict | None, list]:
+    """The scores of the criteria the leader judges, or None with the problems found.
+
+    Stored scores may name every criterion (a self-evaluation often does): only those with
+    source "leader" feed the suggestion. Missing or out-of-range ones (say, a policy changed
+    since) make the scores unusable rather than silently zero.
+    """
+    judged = [c for c in policy.criteria if c.source == "leader"]
+    if not stored:
+        return None, []
+    problems, scores = [], {}
+    for criterion in judged:
+        value = stored.get(criterion.code)
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not 0 <= value <= criterion.points):
+            problems.append(criterion.code)
+        else:
+            scores[criterion.code] = float(value)
+    return (None, problems) if problems else (scores, [])
+
+
+def evidence_points(policy: Policy, zero: scoring.Suggestion) -> dict[str, Any]:
+    """The points the evidence alone earns: task results and the citizens' part of the
+    criterion satisfaction feeds, from a suggestion computed with every leader score at 0."""
+    task_code, sat_code = policy.tasks.criterion, policy.satisfaction.criterion
+    lines, seen_sat = [], False
+    for line in zero.lines:
+        if line.criterion == task_code:
+            lines.append(_line(line))
+        elif line.criterion == sat_code:
+            if seen_sat:  # the first line of that criterion is the leader's (zero) part
+                lines.append(_line(line))
+            seen_sat = True
+    criteria = {task_code: zero.criteria[task_code], sat_code: zero.criteria[sat_code]}
+    return {"criteria": criteria, "total": round(sum(criteria.values()), policy.decimals),
+            "lines": lines}
+
+
+def suggestion_for(policy: Policy, sat: dict[str, Any], task_ev: scoring.TaskEvidence,
+                   row: dict[str, Any] | None) -> dict[str, Any]:
+    """Suggestion, its basis ("review", "self" or "none"), a note, and the evidence points."""
+    sat_ev = scoring.SatisfactionEvidence(
+        total=sat["total"], index=sat["index"], share_satisfied=sat["share_satisfied"],
+        interval=sat["share_interval"], sufficient=sat["sufficient"])
+    disciplined = bool(row and row.get("disciplined"))
+    basis, scores, problems = "none", None, []
+    for step, column in (("review", "review_scores"), ("self", "self_scores")):
+        stored = _scores(row.get(column)) if row else None
+        if stored:
+            basis = step
+            scores, problems = leader_scores(policy, stored)
+            break
+    zeros = {c.code: 0.0 for c in policy.criteria if c.source == "leader"}
+    out: dict[str, Any] = {
+        "suggestion_basis": basis, "suggestion": None, "suggestion_note": None,
+        "evidence_points": evidence_points(
+            policy, scoring.suggest(policy, sat_ev, task_ev, zeros, disciplined))}
+    if scores is None:
+        note = dict(AWAITING)
+        if problems:
+            note["vi"] += f" (thiếu hoặc sai điểm: {', '.join(problems)})"
+            note["en"] += f" (missing or invalid: {', '.join(problems)})"
+        out["suggestion_note"] = note
+        return out
+    result = scoring.suggest(policy, sat_ev, task_ev, scores, disciplined)
+    out["suggestion"] = {
+        "basis": basis, "score": result.score, "grade": grade_info(policy, result.grade),
+        "grade_by_points": grade_info(policy, result.grade_by_points),
+        "criteria": result.criteria, "lines": [_line(line) for line in result.lines],
+        "satisfaction_counted": result.satisfaction_counted}
+    return out
+
+
+def workflow_view(policy: Policy, row: dict[str, Any] | None,
+                  events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The evaluations row as readers see it: steps, who and when, lock, history."""
+    row = row or {}
+    self_scores, review_scores = _scores(row.get("self_scores")), _scores(row.get("review_scores"))
+    decided = row.get("decided_at") is not None
+    view = {
+        "status": _status(row), "locked": decided,
+        "self": None if row.get("self_at") is None else {
+            "scores": self_scores, "total": _total(policy, self_scores),
+            "comment": row.get("self_comment"), "at": row.get("self_at")},
+        "review": None if row.get("reviewed_at") is None else {
+            "scores": review_scores, "total": _total(policy, review_scores),
+            "comment": row.get("review_comment"),
+            "proposed_grade": grade_info(policy, row.get("proposed_grade")),
+            "by": row.get("reviewed_by"), "by_name": row.get("reviewed_by_name"),
+            "at": row.get("reviewed_at")},
+        "disciplined": bool(row.get("disciplined")),
+        "discipline_note": row.get("discipline_note"),
+        "decision": None if not decided else {
+            "grade": grade_info(policy, row.get("final_grade")),
+            "score": row.get("final_score"), "note": row.get("decision_note"),
+            "by": row.get("decided_by"), "by_name": row.get("decided_by_name"),
+            "at": row.get("decided_at")},
+    }
+    if events is not None:
+        view["events"] = [{**event, "data": json.loads(event["data"])} for event in events]
+    return view
+
+
+def _total(policy: Policy, scores: dict | None) -> float | None:
+    if not scores:
+        return None
+    return round(sum(v for v in scores.values() if isinstance(v, (int, float))), policy.decimals)
+
+
+def criteria_table(policy: Policy, workflow: dict, suggestion: dict | None) -> list[dict]:
+    """One row per criterion: maximum, self, leader and suggested points (the form's table)."""
+    self_scores = (workflow["self"] or {}).get("scores") or {}
+    review_scores = (workflow["review"] or {}).get("scores") or {}
+    suggested = (suggestion or {}).get("criteria") or {}
+    return [{"code": c.code, "vi": c.vi, "en": c.en, "points": c.points, "source": c.source,
+             "self": self_scores.get(c.code), "leader": review_scores.get(c.code),
+             "suggested": suggested.get(c.code)} for c in policy.criteria]
+
+
+# --- assembly over the database -------------------------------------------------------------
+
+class _Month:
+    """Everything a set of officers' month needs, read in a few bulk queries."""
+
+    def __init__(self, db: sqlite_utils.Database, officer_ids: list[str], month: str,
+                 policy: Policy, now_ms: int, today: date):
+        self.db, self.month, self.policy, self.now_ms, self.today = db, month, policy, now_ms, today
+        self.presses = queries.evidence_presses(db, officer_ids, month)
+        self.shifts = queries.evidence_shifts(db, officer_ids, month)
+        counters = {shift[0] for shifts in self.shifts.values() for shift in shifts}
+        self.counters = queries.evidence_counters(db, counters)
+        self.online = placed_online(
+            queries.evidence_online_spans(db, counters, month, MAX_SILENCE_MS), now_ms)
+        self.evaluations = queries.evidence_evaluations(db, officer_ids, month)
+        self._sat: dict[str, dict] = {}
+
+    def satisfaction(self, officer_id: str) -> dict[str, Any]:
+        """satisfaction_evidence plus attribution counts (no coverage, no comparison)."""
+        if officer_id in self._sat:
+            return self._sat[officer_id]
+        kinds = self.presses.get(officer_id, [])
+        # summarise() takes one tuple per press; the query counted identical ones.
+        summary = summarise([kind[:4] for kind in kinds for _ in range(kind[5])])
+        sat = evidence.satisfaction_evidence(summary, self.policy.satisfaction.min_ratings)
+        attribution: dict[str, int] = {}
+        for scale, level, excluded, reason, source, count in kinds:
+            if not excluded:  # counted presses only: who vouches for them
+                attribution[source] = attribution.get(source, 0) + count
+        sat["attribution"] = attribution
+        self._sat[officer_id] = sat
+        return sat
+
+    def coverage(self, officer_id: str, *, by_counter: bool) -> dict[str, Any]:
+        shifts = self.shifts.get(officer_id, [])
+        whole = evidence.coverage(shifts, self.online, self.month, self.now_ms).as_dict()
+        if not by_counter:
+            return whole
+        whole["by_counter"] = []
+        for counter in sorted({shift[0] for shift in shifts}):
+            part = evidence.coverage([s for s in shifts if s[0] == counter],
+                                     {counter: self.online.get(counter, [])}, self.month,
+                                     self.now_ms).as_dict()
+            info = self.counters.get(counter, {})
+            whole["by_counter"].append({"counter_id": counter, "label": info.get("label"),
+                                        "unit_name": info.get("unit_name"), **part})
+        return whole
+
+    def tasks(self, officer_id: str) -> tuple[scoring.TaskEvidence, list[dict]]:
+        rows = queries.officer_tasks(self.db, officer_id, self.month)
+        return tasks.task_evidence(rows, self.month, today=self.today), rows
+
+    def officer(self, officer: dict[str, Any], comparison: dict[str, Any], *,
+                full: bool) -> dict[str, Any]:
+        officer_id = officer["id"]
+        sat = dict(self.satisfaction(officer_id), comparison=comparison,
+                   coverage=self.coverage(officer_id, by_counter=full))
+        task_ev, task_rows = self.tasks(officer_id)
+        task_part = {"summary": tasks.evidence_dict(task_ev),
+                     "percentages": task_percentages(self.policy, task_ev)}
+        row = self.evaluations.get(officer_id)
+        events = (queries.evidence_evaluation_events(self.db, officer_id, self.month)
+                  if full else None)
+        workflow = workflow_view(self.policy, row, events)
+        result = {"satisfaction": sat, "tasks": task_part, "workflow": workflow,
+                  **suggestion_for(self.policy, sat, task_ev, row)}
+        result["criteria"] = criteria_table(self.policy, workflow, result["suggestion"])
+        if full:
+            task_part["items"] = [tasks.describe(task, self.today) for task in task_rows]
+            snapshot = row.get("snapshot") if row and workflow["locked"] else None
+            result["decided_snapshot"] = None if snapshot is None else json.loads(snapshot)
+        return result
+
+
+def _policy_dict(policy: Policy) -> dict[str, Any]:
+    return {"name": policy.name, "title_vi": policy.title_vi, "title_en": policy.title_en,
+            "min_ratings": policy.satisfaction.min_ratings}
+
+
+def _active(officer: dict[str, Any], first: str, last: str) -> bool:
+    return ((officer["active_from"] is None or officer["active_from"] <= last)
+            and (officer["active_to"] is None or officer["active_to"] >= first))
+
+
+def _comparisons(data: _Month, members: list[str]) -> dict[str, dict]:
+    """Each member's place among the members (one unit's officers) by satisfaction index."""
+    by_officer = {officer_id: data.satisfaction(officer_id) for officer_id in members}
+    return {officer_id: evidence.unit_comparison(officer_id, by_officer) for officer_id in members}
+
+
+def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, policy: Policy, *,
+                  now_ms: int, today: date) -> dict[str, Any]:
+    """The evidence, workflow and suggestion of one officer-month; MonthlyNotFound."""
+    first, last = check_month(month)
+    officer = queries.evidence_officer(db, officer_id)
+    if officer is None:
+        raise MonthlyNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
+                              f"No officer {officer_id!r}")
+    # The unit comparison is among the officers of the officer's own unit active that month.
+    members = [o["id"] for o in queries.evidence_officers(db, [officer["unit_id"]], first, last)]
+    members = sorted(set(members) | {officer_id})
+    data = _Month(db, members, month, policy, now_ms, today)
+    comparison = _comparisons(data, members)[officer_id]
+    return {"officer": {**officer, "active_in_month": _active(officer, first, last)},
+            "month": month, "policy": _policy_dict(policy), "generated_at": now_ms,
+            **data.officer(officer, comparison, full=True)}
+
+
+def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Policy, *,
+               now_ms: int, today: date) -> dict[str, Any]:
+    """One row per officer of the unit and the units below it active in the month, with the
+    quota check and the workflow's progress.
+
+    `quota` counts the grade standing for each officer (the head's if decided, else the
+    leader's proposal), as the workflow does when the head decides; `quota_final` counts the
+    decisions alone.
+    """
+    first, last = check_month(month)
+    unit = queries.evidence_unit(db, unit_id)
+    if unit is None:
+        raise MonthlyNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
+    officers = queries.evidence_officers(db, unit_subtree(db, unit_id), first, last)
+    data = _Month(db, [o["id"] for o in officers], month, policy, now_ms, today)
+    by_unit: dict[str, list[str]] = {}
+    names: dict[str, str | None] = {}
+    for officer in officers:
+        by_unit.setdefault(officer["unit_id"], []).append(officer["id"])
+        names[officer["unit_id"]] = officer["unit_name"]
+    comparisons: dict[str, dict] = {}
+    for members in by_unit.values():
+        comparisons.update(_comparisons(data, members))
+    rows = [unit_row(officer, data.officer(officer, comparisons[officer["id"]], full=False))
+            for officer in officers]
+    # The grade standing for each officer: the head's if decided, else the leader's proposal —
+    # what the workflow counts when the head decides (workflow_status.unit_quota).
+    standing = [(row["final_grade"] or row["proposed_grade"])["code"] for row in rows
+                if row["final_grade"] or row["proposed_grade"]]
+    final = [row["final_grade"]["code"] for row in rows if row["final_grade"]]
+    outstanding = bool(unit["outstanding"])
+    progress = {status: 0 for status in STATUSES}
+    for row in rows:
+        progress[row["status"]] += 1
+    return {
+        "unit": {**unit, "outstanding": outstanding}, "month": month,
+        "policy": _policy_dict(policy), "generated_at": now_ms,
+        # The yardstick of each unit below: the same median for all its members.
+        "sub_units": [{"unit_id": uid, "unit_name": names[uid], "officers": len(members),
+                       "median": comparisons[members[0]]["median"],
+                       "compared": comparisons[members[0]]["compared"]}
+                      for uid, members in by_unit.items()],
+        "officers": rows,
+        "quota": asdict(scoring.check_quota(policy, standing, outstanding)),
+        "quota_final": asdict(scoring.check_quota(policy, final, outstanding)),
+        "progress": {"officers": len(rows), **progress},
+    }
+
+
+def unit_row(officer: dict[str, Any], month: dict[str, Any]) -> dict[str, Any]:
+    """The officer's line of a unit's month: evidence in brief, suggestion, decisions."""
+    sat, workflow, suggestion = month["satisfaction"], month["workflow"], month["suggestion"]
+    review, decision = workflow["review"] or {}, workflow["decision"] or {}
+    return {
+        "officer_id": officer["id"], "name": officer["name"], "title": officer["title"],
+        "unit_id": officer["unit_id"], "unit_name": officer["unit_name"],
+        "satisfaction": {
+            "ratings": sat["total"], "index": sat["index"],
+            "share_satisfied": sat["share_satisfied"], "share_interval": sat["share_interval"],
+            "sufficient": sat["sufficient"], "filtered": sat["filtered"]["total"],
+            "median": sat["comparison"]["median"],
+            "difference": sat["comparison"]["difference"]},
+        "coverage": sat["coverage"],
+        "tasks": {**month["tasks"]["summary"], **month["tasks"]["percentages"]},
+        "suggestion_basis": month["suggestion_basis"],
+        "suggested_score": suggestion["score"] if suggestion else None,
+        "suggested_grade": suggestion["grade"] if suggestion else None,
+        "evidence_points": month["evidence_points"]["total"],
+        "self_total": (workflow["self"] or {}).get("total"),
+        "leader_total": review.get("total"),
+        "proposed_grade": review.get("proposed_grade"),
+        "disciplined": workflow["disciplined"],
+        "final_grade": decision.get("grade"), "final_score": decision.get("score"),
+        "decided_by": decision.get("by"), "decided_by_name": decision.get("by_name"),
+        "decided_at": decision.get("at"), "status": workflow["status"],
+    }

@@ -1,0 +1,1 @@
+"""Scoring policy presets (TOML), read by collector.evaluation.policy.load_preset."""

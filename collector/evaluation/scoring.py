@@ -1,0 +1,408 @@
+"""Suggested monthly score and grade for one officer, with one explanation line per point.
+
+Pure: no database, no clock. The evidence builder and the workflow call these functions with
+plain values; the head of the unit decides the grade, this only suggests and explains.
+
+Inputs (dataclasses below; ``suggest`` also accepts plain dicts with the same keys):
+
+- ``SatisfactionEvidence``: ``total`` counted ratings (filtered presses excluded), ``index``
+  0–100 or None, ``share_satisfied`` 0–1 or None, ``interval`` the 95 % Wilson interval of the
+  share as (low, high) in 0–1 or None, ``sufficient`` as judged by the evidence builder. The
+  engine also treats the evidence as insufficient when ``total`` is below the policy's
+  ``satisfaction.min_ratings`` or the policy's measure is None: then satisfaction moves nothing,
+  the leader's score for the criterion stands alone, and a line says "chưa đủ dữ liệu đánh giá".
+- ``TaskEvidence``: counts shown to the leader (registered, on_time, late, overdue, excused)
+  and the ``tasks`` themselves (``Task``: weight or converted-product count, completed?, major
+  quality errors, delays, delays excused). Decree 335 definitions, all against *assigned* work
+  (W = total weight): quantity % = completed weight / W; quality % = Σ over completed tasks of
+  weight × max(0, 1 − penalty × errors) / W; progress % = the same with unexcused delays. An
+  unfinished task earns no quality or progress points (its errors and delays are moot); an
+  excused delay costs nothing.
+- ``leader_scores``: {criterion code: points} for every criterion with source "leader".
+- ``disciplined``: disciplined in the period; where the policy names ``discipline_grade`` the
+  grade is at best that one, regardless of points.
+
+Arithmetic is decimal: each line is rounded half-up to ``policy.decimals``, and a criterion's
+points are its exact value rounded the same way; if its rounded lines do not add up to that, a
+"làm tròn / rounding" line carries the difference, so the lines always sum to the total shown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Iterable
+
+from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
+
+
+@dataclass(frozen=True)
+class SatisfactionEvidence:
+    total: int = 0
+    index: float | None = None
+    share_satisfied: float | None = None
+    interval: tuple[float, float] | None = None
+    sufficient: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    weight: float
+    completed: bool
+    major_errors: int = 0
+    delays: int = 0
+    delays_excused: int = 0
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class TaskEvidence:
+    tasks: tuple[Task, ...] = ()
+    registered: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0
+    excused: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    criterion: str
+    points: float  # + awarded, − removed, 0 for a note that explains why nothing moved
+    vi: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    score: float
+    grade: str
+    letter: str | None
+    grade_vi: str
+    grade_en: str
+    grade_by_points: str  # before the discipline override
+    criteria: dict[str, float]  # points per criterion code
+    lines: tuple[Line, ...]
+    satisfaction_counted: bool
+
+
+@dataclass(frozen=True)
+class QuotaCheck:
+    grade: str
+    rated: int  # officers with a proposed grade
+    base: int  # those the cap is a share of (policy quota.of_grades)
+    share: float
+    cap: int
+    proposed: int  # officers proposed for the capped grade
+    exceeded: bool
+    over_by: int
+    outstanding_unit: bool
+    vi: str
+    en: str
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def _vi(x) -> str:
+    """Vietnamese number: dot for thousands, comma for decimals (glossary-vi.md)."""
+    text = f"{float(x):,.2f}".rstrip("0").rstrip(".")
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def _en(x) -> str:
+    return f"{float(x):,.2f}".rstrip("0").rstrip(".")
+
+
+def _pct(share) -> tuple[str, str]:
+    return _vi(float(share) * 100) + " %", _en(float(share) * 100) + "%"
+
+
+# --- grades ----------------------------------------------------------------------------------
+
+
+def grade_for(policy: Policy, score: float) -> str:
+    """The grade code whose band holds `score` (bands are minimums, best first)."""
+    if not 0 <= score <= policy.max_score:
+        raise ValueError(f"score {score} is outside 0–{policy.max_score}")
+    for code, minimum in policy.bands:
+        if score >= minimum:
+            return code
+    raise AssertionError("policy validation guarantees a band starting at 0")
+
+
+def _rank(code: str) -> int:
+    return GRADE_CODES.index(code)
+
+
+# --- the engine ------------------------------------------------------------------------------
+
+
+class _Lines:
+    def __init__(self, decimals: int):
+        self.step = Decimal(1).scaleb(-decimals)
+        self.lines: list[Line] = []
+
+    def round(self, value) -> Decimal:
+        return Decimal(repr(float(value))).quantize(self.step, rounding=ROUND_HALF_UP)
+
+    def add(self, criterion: str, value, vi: str, en: str) -> Decimal:
+        points = self.round(value)
+        self.lines.append(Line(criterion, float(points), vi, en))
+        return points
+
+    def close(self, criterion: str, exact: float, shown: Decimal) -> Decimal:
+        """Round the criterion's exact points; a rounding line covers any gap to its lines."""
+        target = self.round(exact)
+        if target != shown:
+            self.lines.append(Line(criterion, float(target - shown), "Làm tròn", "Rounding"))
+        return target
+
+
+def _coerce(value, kind):
+    if isinstance(value, kind) or value is None:
+        return value
+    if isinstance(value, dict):
+        if kind is TaskEvidence:
+            value = dict(value, tasks=tuple(_coerce(t, Task) for t in value.get("tasks", ())))
+        return kind(**value)
+    raise ValueError(f"expected {kind.__name__} or dict, got {type(value).__name__}")
+
+
+def suggest(policy: Policy, satisfaction, tasks, leader_scores: dict[str, float],
+            disciplined: bool = False) -> Suggestion:
+    """Suggested score, grade and explanation lines for one officer-month."""
+    satisfaction = _coerce(satisfaction, SatisfactionEvidence) or SatisfactionEvidence()
+    tasks = _coerce(tasks, TaskEvidence) or TaskEvidence()
+    _check_leader_scores(policy, leader_scores)
+    out = _Lines(policy.decimals)
+    points: dict[str, Decimal] = {}
+    counted = False
+    for criterion in policy.criteria:
+        if criterion.source == "tasks":
+            points[criterion.code] = _task_points(policy, criterion, tasks, out)
+        elif criterion.code == policy.satisfaction.criterion:
+            points[criterion.code], counted = _attitude_points(
+                policy, criterion, leader_scores[criterion.code], satisfaction, out)
+        else:
+            given = leader_scores[criterion.code]
+            shown = out.add(criterion.code, given,
+                            f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}",
+                            f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}")
+            points[criterion.code] = out.close(criterion.code, given, shown)
+    total = sum(points.values(), Decimal(0))
+    score = float(min(max(total, Decimal(0)), out.round(policy.max_score)))
+    by_points = grade_for(policy, score)
+    grade = by_points
+    forced = policy.discipline_grade
+    if disciplined and forced:
+        grade = GRADE_CODES[max(_rank(by_points), _rank(forced))]
+        vi, en = GRADE_LABELS[forced]
+        out.lines.append(Line(
+            "grade", 0.0,
+            f"Bị kỷ luật trong kỳ: xếp loại {vi} không phụ thuộc số điểm",
+            f"Disciplined in the period: graded {en.lower()} regardless of points"))
+    elif disciplined:
+        out.lines.append(Line(
+            "grade", 0.0,
+            "Bị kỷ luật trong kỳ: chính sách này không quy định xếp loại bắt buộc; "
+            "thủ trưởng xem xét",
+            "Disciplined in the period: this policy forces no grade; for the head to weigh"))
+    vi, en = GRADE_LABELS[grade]
+    return Suggestion(
+        score=score, grade=grade, letter=policy.letters.get(grade), grade_vi=vi, grade_en=en,
+        grade_by_points=by_points, criteria={k: float(v) for k, v in points.items()},
+        lines=tuple(out.lines), satisfaction_counted=counted)
+
+
+def _check_leader_scores(policy: Policy, leader_scores: dict[str, float]) -> None:
+    judged = {c.code: c for c in policy.criteria if c.source == "leader"}
+    for code in leader_scores:
+        if code not in judged:
+            raise ValueError(f"leader score for {code!r}: not a criterion the leader scores")
+    for code, criterion in judged.items():
+        if code not in leader_scores:
+            raise ValueError(f"leader score missing for criterion {code!r}")
+        value = leader_scores[code]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            raise ValueError(f"leader score for {code!r} must be a number, got {value!r}")
+        if not 0 <= value <= criterion.points:
+            raise ValueError(f"leader score for {code!r} must be 0–{criterion.points}, "
+                             f"got {value}")
+
+
+def satisfaction_measure(policy: Policy, evidence: SatisfactionEvidence) -> float | None:
+    """The policy's measure as a share 0–1, or None when the evidence does not hold it."""
+    measure = policy.satisfaction.measure
+    if measure == "share_satisfied":
+        return evidence.share_satisfied
+    if measure == "index":
+        return None if evidence.index is None else evidence.index / 100.0
+    return None if evidence.interval is None else evidence.interval[0]
+
+
+def _attitude_points(policy, criterion, given, evidence, out):
+    rule = policy.satisfaction
+    measure = satisfaction_measure(policy, evidence)
+    enough = (evidence.sufficient and evidence.total >= rule.min_ratings
+              and measure is not None)
+    if not enough:
+        shown = out.add(criterion.code, given,
+                        f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}",
+                        f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}")
+        out.lines.append(Line(
+            criterion.code, 0.0,
+            f"Mức độ hài lòng: chưa đủ dữ liệu đánh giá ({evidence.total} lượt, cần tối thiểu "
+            f"{rule.min_ratings}); không làm thay đổi điểm, giữ điểm của lãnh đạo",
+            f"Satisfaction: insufficient evidence ({evidence.total} ratings, at least "
+            f"{rule.min_ratings} needed); does not move the score, the leader's score stands"))
+        return out.close(criterion.code, given, shown), False
+    leader_max = criterion.points * (1 - rule.weight)
+    citizen_max = criterion.points * rule.weight
+    leader_part = given * (1 - rule.weight)
+    mapped = min(1.0, max(0.0, (measure - rule.zero_at) / (rule.full_at - rule.zero_at)))
+    citizen_part = citizen_max * mapped
+    pvi, pen = _pct(measure)
+    wvi, wen = _pct(1 - rule.weight)
+    label_vi = {"share_satisfied": "tỷ lệ hài lòng", "index": "chỉ số hài lòng",
+                "wilson_low": "cận dưới khoảng tin cậy 95 % của tỷ lệ hài lòng"}[rule.measure]
+    label_en = {"share_satisfied": "share satisfied", "index": "satisfaction index",
+                "wilson_low": "95% lower bound of the share satisfied"}[rule.measure]
+    shown = out.add(
+        criterion.code, leader_part,
+        f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}, "
+        f"tính {wvi} → tối đa {_vi(leader_max)}",
+        f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}, "
+        f"counted at {wen} → at most {_en(leader_max)}")
+    shown += out.add(
+        criterion.code, citizen_part,
+        f"Mức độ hài lòng của người dân: {label_vi} {pvi} trên {evidence.total} lượt đánh giá "
+        f"→ tối đa {_vi(citizen_max)}",
+        f"Citizen satisfaction: {label_en} {pen} of {evidence.total} ratings "
+        f"→ at most {_en(citizen_max)}")
+    return out.close(criterion.code, leader_part + citizen_part, shown), True
+
+
+def _task_points(policy, criterion, evidence, out):
+    rule = policy.tasks
+    code = criterion.code
+    for i, task in enumerate(evidence.tasks):
+        _check_task(task, i)
+    total_weight = sum(t.weight for t in evidence.tasks)
+    if not evidence.tasks:
+        out.lines.append(Line(code, 0.0,
+                              f"{criterion.vi}: không có nhiệm vụ nào được ghi nhận trong kỳ",
+                              f"{criterion.en}: no task recorded in the period"))
+        return out.close(code, 0.0, Decimal(0))
+    weights = rule.quantity_weight + rule.quality_weight + rule.progress_weight
+    c_quantity = criterion.points * rule.quantity_weight / weights
+    c_quality = criterion.points * rule.quality_weight / weights
+    c_progress = criterion.points * rule.progress_weight / weights
+    done = [t for t in evidence.tasks if t.completed]
+    done_weight = sum(t.weight for t in done)
+    done_share = done_weight / total_weight
+    svi, sen = _pct(done_share)
+    exact = c_quantity * done_share
+    shown = out.add(code, exact,
+                    f"Số lượng: hoàn thành {_vi(done_weight)}/{_vi(total_weight)} khối lượng "
+                    f"được giao ({svi}) → tối đa {_vi(c_quantity)}",
+                    f"Quantity: completed {_en(done_weight)} of {_en(total_weight)} assigned "
+                    f"({sen}) → at most {_en(c_quantity)}")
+    for c_part, vi_name, en_name, penalty, count_of in (
+        (c_quality, "Chất lượng", "Quality", rule.major_error_penalty,
+         lambda t: (t.major_errors, "lỗi lớn về chất lượng", "major quality error(s)")),
+        (c_progress, "Tiến độ", "Progress", rule.delay_penalty,
+         lambda t: (t.delays - t.delays_excused, "lần chậm tiến độ", "unexcused delay(s)")),
+    ):
+        award = c_part * done_share
+        exact += award
+        shown += out.add(code, award,
+                         f"{vi_name}: nhiệm vụ đã hoàn thành ({svi} khối lượng được giao) "
+                         f"→ tối đa {_vi(c_part)}",
+                         f"{en_name}: completed tasks ({sen} of assigned work) "
+                         f"→ at most {_en(c_part)}")
+        pvi, pen = _pct(penalty)
+        for task in done:
+            count, vi_what, en_what = count_of(task)
+            if count > 0:
+                loss = min(1.0, penalty * count)
+                removed = c_part * task.weight * loss / total_weight
+                exact -= removed
+                shown += out.add(code, -removed,
+                                 f"{vi_name} – nhiệm vụ «{task.title}»: {count} {vi_what} "
+                                 f"× {pvi} điểm {vi_name.lower()} của nhiệm vụ",
+                                 f"{en_name} – task “{task.title}”: {count} {en_what} "
+                                 f"× {pen} of its {en_name.lower()} points")
+            if vi_name == "Tiến độ" and task.delays_excused:
+                out.lines.append(Line(
+                    code, 0.0,
+                    f"Tiến độ – nhiệm vụ «{task.title}»: {task.delays_excused} lần chậm do "
+                    f"nguyên nhân khách quan, không trừ điểm",
+                    f"Progress – task “{task.title}”: {task.delays_excused} delay(s) excused "
+                    f"as objective, no points removed"))
+    return out.close(code, max(0.0, exact), shown)
+
+
+def _check_task(task: Task, i: int) -> None:
+    where = f"tasks[{i}]"
+    if not (isinstance(task.weight, (int, float)) and task.weight > 0
+            and math.isfinite(task.weight)):
+        raise ValueError(f"{where}.weight must be a positive number, got {task.weight!r}")
+    for name in ("major_errors", "delays", "delays_excused"):
+        value = getattr(task, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where}.{name} must be a non-negative integer, got {value!r}")
+    if task.delays_excused > task.delays:
+        raise ValueError(f"{where}.delays_excused ({task.delays_excused}) exceeds "
+                         f"delays ({task.delays})")
+
+
+# --- quota -----------------------------------------------------------------------------------
+
+
+def check_quota(policy: Policy, grades_in_unit: Iterable[str],
+                outstanding_unit: bool = False) -> QuotaCheck:
+    """Do the proposed grades of one unit exceed the cap on the top grade? Never changes them.
+
+    `grades_in_unit` holds one proposed grade per officer rated (codes, or the policy's letters).
+    cap = floor(share × base), where base counts the officers whose grade is in
+    ``quota.of_grades`` (hanoi-3814: everyone rated; decree-335: those rated good only).
+    Exact arithmetic (0.3 × 10 is 3, not 2.9999…).
+    """
+    by_letter = {letter: code for code, letter in policy.letters.items()}
+    codes = []
+    for grade in grades_in_unit:
+        code = by_letter.get(grade, grade)
+        if code not in GRADE_CODES:
+            raise ValueError(f"unknown grade {grade!r}")
+        codes.append(code)
+    rule = policy.quota
+    share = rule.share
+    if outstanding_unit and rule.share_outstanding is not None:
+        share = rule.share_outstanding
+    base = sum(code in rule.of_grades for code in codes)
+    cap = math.floor(Fraction(str(share)) * base)
+    proposed = codes.count(rule.grade)
+    over_by = max(0, proposed - cap)
+    gvi, gen = GRADE_LABELS[rule.grade]
+    svi, sen = _pct(share)
+    if rule.of_grades == GRADE_CODES or set(rule.of_grades) == set(GRADE_CODES):
+        of_vi, of_en = "số được đánh giá", "those rated"
+    else:
+        names = [GRADE_LABELS[g] for g in rule.of_grades]
+        of_vi = "số được xếp loại " + ", ".join(vi for vi, _ in names)
+        of_en = "those rated " + ", ".join(en.lower() for _, en in names)
+    facts_vi = (f"{proposed} đề xuất «{gvi}»; tối đa {svi} × {base} ({of_vi}) = {cap} "
+                f"(làm tròn xuống); {len(codes)} người được đánh giá")
+    facts_en = (f"{proposed} proposed “{gen}”; at most {sen} × {base} ({of_en}) = {cap} "
+                f"(rounded down); {len(codes)} rated")
+    if over_by:
+        vi = f"Cảnh báo: vượt tỷ lệ {over_by} người. {facts_vi}. Thủ trưởng quyết định."
+        en = f"Warning: {over_by} over the quota. {facts_en}. The head decides."
+    else:
+        vi, en = f"Trong tỷ lệ. {facts_vi}.", f"Within the quota. {facts_en}."
+    return QuotaCheck(grade=rule.grade, rated=len(codes), base=base, share=share, cap=cap,
+                      proposed=proposed, exceeded=over_by > 0, over_by=over_by,
+                      outstanding_unit=outstanding_unit, vi=vi, en=en)

@@ -1,0 +1,278 @@
+"""The monthly workflow's errors, input checks and read views.
+
+Read views: one officer-month and a unit's month, as a page or the API shows them: each step's
+data, due dates, what is awaited from whom, who is late at which step (collector/
+workflow_calendar.py decides lateness), the history, and the unit's quota as it stands. Pure
+reads: they work on the writer's connection or a reader's. The writes are in
+collector/evaluation/workflow/steps.py, which re-exports the errors and checks defined here.
+
+Errors a user can cause carry Vietnamese and English text: `WorkflowError` (bad input, 422),
+`WorkflowNotFound` (404), `WorkflowForbidden` (403), `WorkflowConflict` (order, lock or time,
+409; `QuotaNotAcknowledged` is one).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+import sqlite_utils
+
+from collector.accounts import permissions
+from collector.db import queries
+from collector.evaluation import scoring
+from collector.core.errors import BilingualError
+from collector.org.organisation import unit_subtree
+from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
+from collector.core.texts import checked_text
+from collector.core.timeline import LOCAL_TZ, month_bounds
+from collector.evaluation.workflow.calendar import calendar_for, progress
+
+
+class WorkflowError(BilingualError):
+    """A workflow request that cannot be done; `vi` and `en` say why."""
+
+
+class WorkflowNotFound(WorkflowError):
+    """The officer or unit named does not exist."""
+
+
+class WorkflowForbidden(WorkflowError):
+    """The acting officer may not do this."""
+
+
+class WorkflowConflict(WorkflowError):
+    """Out of order, locked, or not yet (or no longer) possible."""
+
+
+class QuotaNotAcknowledged(WorkflowConflict):
+    """The decision would exceed the unit's quota and the head did not acknowledge it."""
+
+    def __init__(self, quota: scoring.QuotaCheck):
+        super().__init__(f"{quota.vi} Xác nhận (acknowledge_quota) để vẫn quyết định.",
+                         f"{quota.en} Acknowledge (acknowledge_quota) to decide anyway.")
+        self.quota = quota
+
+
+def local_today() -> date:
+    return datetime.now(LOCAL_TZ).date()
+
+
+# --- validation (pure) -------------------------------------------------------------------------
+
+def check_month(month: Any) -> str:
+    try:
+        month_bounds(month if isinstance(month, str) else "")
+    except ValueError:
+        raise WorkflowError(f"Tháng không hợp lệ {month!r}, cần dạng YYYY-MM (ví dụ 2026-03)",
+                            f"Invalid month {month!r}, expected YYYY-MM (e.g. 2026-03)") from None
+    return month
+
+
+def check_scores(policy: Policy, scores: Any) -> dict[str, float]:
+    """{criterion: points} for exactly the criteria the leader scores, each 0..its points."""
+    judged = {c.code: c for c in policy.criteria if c.source == "leader"}
+    names = ", ".join(f"{c.code} (0–{c.points:g})" for c in judged.values())
+    if not isinstance(scores, dict) or set(scores) != set(judged):
+        raise WorkflowError(f"scores: cần chấm đúng các tiêu chí {names}",
+                            f"scores: give exactly the criteria {names}")
+    clean = {}
+    for code, value in scores.items():
+        points = judged[code].points
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or not 0 <= value <= points):
+            raise WorkflowError(f"scores.{code}: điểm phải là số từ 0 đến {points:g}",
+                                f"scores.{code}: must be a number from 0 to {points:g}")
+        clean[code] = float(value)
+    return clean
+
+
+def check_grade(policy: Policy, grade: Any, field: str) -> str:
+    """A grade code (HTXSNV…) or the policy's letter for it (A…) → the code."""
+    by_letter = {letter: code for code, letter in policy.letters.items()}
+    code = by_letter.get(grade, grade) if isinstance(grade, str) else None
+    if code not in GRADE_CODES:
+        allowed = ", ".join([*GRADE_CODES, *by_letter])
+        raise WorkflowError(f"{field}: xếp loại phải là một trong {allowed}",
+                            f"{field}: the grade must be one of {allowed}")
+    return code
+
+
+def check_text(value: Any, field: str, limit: int, *, required: bool = False) -> str | None:
+    return checked_text(value, field, limit, WorkflowError, required=required)
+
+
+# --- checks shared with the service and the API -----------------------------------------------
+
+def facts_or_404(db: sqlite_utils.Database, officer_id: str) -> permissions.OfficerFacts:
+    facts = permissions.officer_facts(db, officer_id)
+    if facts is None:
+        raise WorkflowNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
+                               f"No officer {officer_id!r}")
+    return facts
+
+
+def require(permission: permissions.Permission) -> None:
+    if not permission:
+        raise WorkflowForbidden(permission.vi, permission.en)
+
+
+def known_actor(db: sqlite_utils.Database, actor: Any, today: date | None = None) -> str:
+    """The acting officer: one who exists and is in office on `today` (local date, default
+    now): within their active dates, both days included. Someone who has left (or not yet
+    started) acts for nobody, whatever their place in the organisation says."""
+    officer = queries.evaluation_officer(db, actor) if isinstance(actor, str) else None
+    if officer is None:
+        raise WorkflowForbidden(f"Không có cán bộ {actor!r} để thực hiện việc này",
+                                f"No officer {actor!r} to act")
+    day = (local_today() if today is None else today).isoformat()
+    first, last = officer["active_from"], officer["active_to"]
+    if (first and day < first) or (last and day > last):
+        span_vi = f"từ {_vi_date(first) if first else '…'} đến {_vi_date(last) if last else '…'}"
+        span_en = f"{first or '…'} to {last or '…'}"
+        raise WorkflowForbidden(
+            f"Cán bộ {actor} không công tác vào ngày {_vi_date(day)} (thời gian công tác "
+            f"{span_vi}): không thực hiện được việc này",
+            f"Officer {actor} is not in office on {day} (active {span_en}): they cannot act")
+    return actor
+
+
+def _vi_date(iso: str) -> str:
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}"
+
+
+@dataclass(frozen=True)
+class UnitQuota(scoring.QuotaCheck):
+    """A unit's quota check, with the officers not graded yet counted at their best.
+
+    `pending` officers active in the month have no proposed or final grade yet; each is
+    counted with `padded_with` (a grade the cap is a share of, other than the capped one;
+    `best_case_grade`), so `rated`, `base` and `cap` include them and `exceeded` means: over
+    the cap whatever they will get. `provisional` (pending > 0) and the note (`note_vi`,
+    `note_en`, None when final) say so; `vi`/`en` then end with the note.
+    """
+    pending: int = 0
+    provisional: bool = False
+    padded_with: str | None = None
+    note_vi: str | None = None
+    note_en: str | None = None
+
+
+def quota_dict(quota: scoring.QuotaCheck) -> dict[str, Any]:
+    return asdict(quota)
+
+
+def best_case_grade(policy: Policy) -> str | None:
+    """The grade that brings a pending officer's count closest to allowing the top grade: one
+    the cap is a share of (raises the cap) that is not the capped grade (raises nothing
+    capped). None if the policy has none: then a pending officer cannot help either way."""
+    rule = policy.quota
+    return next((g for g in rule.of_grades if g != rule.grade), None)
+
+
+def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
+               extra: dict[str, str] | None = None) -> UnitQuota:
+    """The quota over the grades standing in the unit's subtree (final, else proposed), with
+    `extra` ({officer: grade}) replacing or adding grades: a decision counts its own.
+
+    Officers active in the month in the subtree with no grade yet are counted with the best
+    case grade (`best_case_grade`): a first top grade is not refused because the others are
+    not graded yet, and a refusal means the cap is exceeded whatever they get."""
+    units = unit_subtree(db, unit_id)
+    grades = queries.evaluation_grades(db, units, month)
+    grades.update(extra or {})
+    pending = [row["id"] for row in queries.evaluation_unit_officers(db, units, month)
+               if row["id"] not in grades]
+    padding = best_case_grade(policy)
+    counted = [*grades.values(), *([padding] * len(pending) if padding else [])]
+    row = db.execute("SELECT outstanding FROM units WHERE id = ?", [unit_id]).fetchone()
+    check = scoring.check_quota(policy, counted, bool(row and row[0]))
+    quota = UnitQuota(**asdict(check), pending=len(pending), provisional=bool(pending),
+                      padded_with=padding if pending else None)
+    if not pending:
+        return quota
+    if padding:
+        gvi, gen = GRADE_LABELS[padding]
+        as_vi, as_en = f"được tính là «{gvi}»", f"counted as “{gen}”"
+    else:
+        as_vi, as_en = "không làm thay đổi tỷ lệ", "cannot change the count"
+    note_vi = (f"Tạm tính: {len(pending)} người chưa được xếp loại, {as_vi} (trường hợp "
+               "thuận lợi nhất); kết quả chỉ chính thức khi mọi người đã được xếp loại.")
+    note_en = (f"Provisional: {len(pending)} not graded yet, {as_en} (the most favourable "
+               "case); final once everyone is graded.")
+    return replace(quota, note_vi=note_vi, note_en=note_en, vi=f"{check.vi} {note_vi}",
+                   en=f"{check.en} {note_en}")
+
+
+# --- read views --------------------------------------------------------------------------------
+
+def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str, month: str,
+                      today: date) -> dict[str, Any]:
+    """Stage, each step's data, due dates, lateness and history of one officer-month."""
+    month = check_month(month)
+    facts = facts_or_404(db, officer_id)
+    officer = queries.evaluation_officer(db, officer_id)
+    calendar = calendar_for(db, month)
+    row = queries.evaluation_row(db, officer_id, month) or {}
+    state = progress(row.get("self_at"), row.get("reviewed_at"), row.get("decided_at"),
+                     calendar, today)
+    who = {"self": officer_id, "review": facts.leader, "decision": facts.head}
+    step = {name: {"due": calendar.due(name).isoformat(), "late": state["late"][name]}
+            for name in who}
+    step["self"].update(done=row.get("self_at") is not None, skipped=state["self_skipped"],
+                        opens=calendar.opens.isoformat(), open=state["open"],
+                        scores=row.get("self_scores"), comment=row.get("self_comment"),
+                        at=row.get("self_at"))
+    step["review"].update(done=row.get("reviewed_at") is not None,
+                          self_missing=state["self_skipped"], scores=row.get("review_scores"),
+                          comment=row.get("review_comment"),
+                          proposed_grade=row.get("proposed_grade"),
+                          disciplined=bool(row.get("disciplined")),
+                          discipline_note=row.get("discipline_note"),
+                          by=row.get("reviewed_by"), at=row.get("reviewed_at"))
+    step["decision"].update(done=row.get("decided_at") is not None,
+                            final_grade=row.get("final_grade"),
+                            final_score=row.get("final_score"), note=row.get("decision_note"),
+                            by=row.get("decided_by"), at=row.get("decided_at"),
+                            snapshot=row.get("snapshot"))
+    return {"officer_id": officer_id, "officer_name": officer["name"],
+            "unit_id": facts.unit_id, "month": month, "stage": state["stage"],
+            "locked": state["stage"] == "decided", "leader": facts.leader, "head": facts.head,
+            "calendar": calendar.as_dict(),
+            "awaiting": [{"step": s, "by": who[s]} for s in state["awaiting"]],
+            "late_steps": state["late_steps"],
+            "self": step["self"], "review": step["review"], "decision": step["decision"],
+            "criteria": [{"code": c.code, "vi": c.vi, "en": c.en, "points": c.points}
+                         for c in policy.criteria if c.source == "leader"],
+            "history": queries.evaluation_history(db, officer_id, month)}
+
+
+def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: str,
+                           month: str, today: date) -> dict[str, Any]:
+    """Every officer active in the month in the unit's subtree: stage, what is awaited from
+    whom, who is late at which step; counts, and the unit's quota as it stands."""
+    month = check_month(month)
+    if not db.execute("SELECT 1 FROM units WHERE id = ?", [unit_id]).fetchone():
+        raise WorkflowNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
+    calendar = calendar_for(db, month)
+    officers = []
+    stages = {"not_started": 0, "self_done": 0, "reviewed": 0, "decided": 0}
+    late = {"self": 0, "review": 0, "decision": 0}
+    for row in queries.evaluation_unit_officers(db, unit_subtree(db, unit_id), month):
+        facts = permissions.officer_facts(db, row["id"])
+        state = progress(row["self_at"], row["reviewed_at"], row["decided_at"], calendar, today)
+        who = {"self": row["id"], "review": facts.leader, "decision": facts.head}
+        stages[state["stage"]] += 1
+        for step in state["late_steps"]:
+            late[step] += 1
+        officers.append({"officer_id": row["id"], "name": row["name"],
+                         "unit_id": row["unit_id"], "stage": state["stage"],
+                         "awaiting": [{"step": s, "by": who[s]} for s in state["awaiting"]],
+                         "late_steps": state["late_steps"], "self_skipped": state["self_skipped"],
+                         "proposed_grade": row["proposed_grade"],
+                         "final_grade": row["final_grade"]})
+    return {"unit_id": unit_id, "month": month, "calendar": calendar.as_dict(),
+            "officers": officers, "stages": stages, "late": late,
+            "quota": quota_dict(unit_quota(db, policy, unit_id, month))}

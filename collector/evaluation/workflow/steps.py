@@ -1,0 +1,384 @@
+"""The monthly workflow of one officer-month: self-evaluation → leader's review → head's decision.
+
+Order and locks (issue 5, item 3):
+
+- self: the officer scores every criterion the leader scores (the policy's criteria with
+  source "leader"; task results are computed, not typed) and may comment. Opens on
+  `workflow_calendar.SELF_OPENS_DAY` of the month itself; editable until the leader reviews.
+- review: the direct leader's scores, comment and proposed grade, and whether the officer was
+  disciplined in the month (with a note). Needs the self-evaluation, or its due day to be over
+  (then recorded as "no self-evaluation"); editable until the head decides. Not before the
+  month is over (the 1st of the next month, `Calendar.review_opens`).
+- decision: the head's final grade. Needs a review, and the month to be over (a score frozen
+  earlier would count the month's last tasks as not done). The quota of the deciding head's
+  unit subtree is checked with this grade counted, officers not graded yet counted at their
+  best (workflow_status.unit_quota: the check refuses only what no later grade can bring
+  within the cap; the head sees the numbers either way; exceeding it needs
+  `acknowledge_quota`); the score and the evidence shown are frozen in `snapshot`, and the
+  month is LOCKED: any later self, review or decision is refused.
+- reopen: the head, with a written reason. The decision stays in `evaluation_events` and the
+  audit log; the month goes back to the review stage.
+
+A month after the current one cannot be evaluated, nor an officer not active in it. Who may
+act: collector/accounts/permissions.py, and only on a day within their own active dates
+(workflow_status.known_actor). Due dates and lateness: collector/evaluation/workflow/calendar.py.
+
+Writes: evaluation rows, their events and the month's due dates are written HERE, not in
+store.py (as audit.py writes its own table). Each step is one transaction holding the write
+lock from its first statement (organisation.write_transaction: BEGIN IMMEDIATE around
+`db.atomic()`), so what is checked inside it (permission, order, quota) still holds at
+commit: the row, an `evaluation_events` row and an audit entry (actor "officer:ID", subject
+"evaluation:ID/YYYY-MM"; "calendar:YYYY-MM" for due dates) commit together or not at all.
+The decision gathers its evidence before taking the lock (a month of ratings is a long read)
+and is refused if the review it was built on changed meanwhile.
+
+Errors (`WorkflowError` 422, `WorkflowNotFound` 404, `WorkflowForbidden` 403,
+`WorkflowConflict` 409, `QuotaNotAcknowledged`), input checks and the read views live in
+collector/evaluation/workflow/status.py and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, is_dataclass
+from datetime import date
+from typing import Any, Callable
+
+from collector.db import audit, queries
+from collector.accounts import permissions
+from collector.evaluation import scoring
+from collector.db.store import write_transaction
+from collector.evaluation.policy import Policy, load_configured
+from collector.core.settings import Settings
+from collector.db.store import Store, now_ms
+from collector.evaluation.workflow.calendar import (
+    Calendar,
+    CalendarError,
+    calendar_for,
+    first_day,
+    make_calendar,
+)
+from collector.evaluation.workflow.status import (
+    QuotaNotAcknowledged,
+    WorkflowConflict,
+    WorkflowError,
+    WorkflowForbidden,
+    WorkflowNotFound,
+    check_grade,
+    check_month,
+    check_scores,
+    check_text,
+    evaluation_status,
+    facts_or_404,
+    known_actor,
+    local_today,
+    quota_dict,
+    require,
+    unit_evaluation_status,
+    unit_quota,
+)
+
+__all__ = [
+    "EvidenceOf", "QuotaNotAcknowledged", "WorkflowConflict", "WorkflowError",
+    "WorkflowForbidden", "WorkflowNotFound", "WorkflowService", "check_grade", "check_month",
+    "check_scores", "check_text", "evaluation_status", "facts_or_404", "known_actor",
+    "load_configured_policy", "local_today", "quota_dict", "require", "unit_evaluation_status",
+    "unit_quota",
+]
+
+MAX_COMMENT = 2000
+MAX_REASON = 1000
+EvidenceOf = Callable[[str, str], dict[str, Any]]
+_SELF = ("self_scores", "self_comment", "self_at")
+_REVIEW = ("review_scores", "review_comment", "proposed_grade", "disciplined",
+           "discipline_note", "reviewed_by", "reviewed_at")
+_DECISION = ("final_grade", "final_score", "decision_note", "decided_by", "decided_at",
+             "snapshot")
+
+
+def load_configured_policy(settings: Settings) -> Policy:
+    """The policy `settings.policy` names: a preset, or a TOML file (policy.load_configured);
+    ValueError when it does not load."""
+    return load_configured(settings.policy)
+
+
+def _plain(value: Any) -> Any:
+    def encode(obj: Any) -> Any:
+        if is_dataclass(obj) and not isinstance(obj, type):
+            return asdict(obj)
+        if isinstance(obj, date):
+            return obj.isoformat()
+        raise TypeError(f"not JSON: {type(obj).__name__}")
+    return json.loads(json.dumps(value, default=encode, allow_nan=False))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                      allow_nan=False)
+
+
+def _digest(snapshot: Any) -> str | None:
+    return None if snapshot is None else hashlib.sha256(_json(snapshot).encode()).hexdigest()
+
+
+def _parts(row: dict[str, Any] | None, columns: tuple[str, ...]) -> dict[str, Any] | None:
+    return None if row is None else {c: row[c] for c in columns}
+
+
+# --- the service --------------------------------------------------------------------------------
+
+class WorkflowService:
+    """Workflow writes on one `Store`, each with its event and audit entry. Not thread-safe."""
+
+    def __init__(self, store: Store, policy: Policy, *, clock: Callable[[], int] = now_ms,
+                 today: Callable[[], date] = local_today, evidence_of: EvidenceOf | None = None):
+        self.store = store
+        self.db = store.db
+        self.policy = policy
+        self.clock = clock
+        self.today = today
+        self.evidence_of = evidence_of
+
+    # reads
+    def status(self, officer_id: str, month: str) -> dict[str, Any]:
+        return evaluation_status(self.db, self.policy, officer_id, month, self.today())
+
+    def unit_status(self, unit_id: str, month: str) -> dict[str, Any]:
+        return unit_evaluation_status(self.db, self.policy, unit_id, month, self.today())
+
+    # steps
+    def self_evaluate(self, officer_id: str, month: str, actor: str, scores: dict[str, Any],
+                      comment: str | None = None) -> dict[str, Any]:
+        """The officer's own scores and comment; editable until the leader reviews."""
+        month = check_month(month)
+        with self._step(officer_id, month, actor, "self") as (_facts, row, calendar):
+            clean = {"self_scores": check_scores(self.policy, scores),
+                     "self_comment": check_text(comment, "comment", MAX_COMMENT)}
+            self._not_locked(row)
+            if row and row["reviewed_at"] is not None:
+                raise WorkflowConflict("Lãnh đạo đã nhận xét, đánh giá: không sửa được phần tự "
+                                       "đánh giá nữa",
+                                       "The leader has reviewed: the self-evaluation can no "
+                                       "longer change")
+            if self.today() < calendar.opens:
+                raise WorkflowConflict(
+                    f"Tự đánh giá tháng {month} mở từ {calendar.opens.strftime('%d/%m/%Y')}",
+                    f"The self-evaluation of {month} opens on {calendar.opens.isoformat()}")
+            at = self.clock()
+            self._save(officer_id, month, {**clean, "self_at": at}, at)
+            data = {"scores": clean["self_scores"], "comment": clean["self_comment"]}
+            self._record(officer_id, month, "self", actor, at, data, "evaluation.self",
+                         _parts(row, _SELF) if row and row["self_at"] else None,
+                         {**data, "at": at})
+        return self.status(officer_id, month)
+
+    def review(self, officer_id: str, month: str, actor: str, scores: dict[str, Any],
+               comment: str | None, proposed_grade: str, disciplined: bool = False,
+               discipline_note: str | None = None) -> dict[str, Any]:
+        """The direct leader's scores, comment and proposed grade; editable until decided."""
+        month = check_month(month)
+        with self._step(officer_id, month, actor, "review") as (_facts, row, calendar):
+            if not isinstance(disciplined, bool):
+                raise WorkflowError("disciplined: phải là true/false",
+                                    "disciplined: must be true or false")
+            clean = {"review_scores": check_scores(self.policy, scores),
+                     "review_comment": check_text(comment, "comment", MAX_COMMENT),
+                     "proposed_grade": check_grade(self.policy, proposed_grade,
+                                                   "proposed_grade"),
+                     "disciplined": disciplined,
+                     "discipline_note": check_text(discipline_note, "discipline_note",
+                                                   MAX_REASON, required=disciplined)}
+            self._month_over(month, calendar)
+            self._not_locked(row)
+            self_missing = row is None or row["self_at"] is None
+            if self_missing and self.today() <= calendar.self_due:
+                raise WorkflowConflict(
+                    f"Chờ cán bộ tự đánh giá (hạn {calendar.self_due.strftime('%d/%m/%Y')}); "
+                    "sau hạn đó lãnh đạo mới nhận xét được khi không có phần tự đánh giá",
+                    f"Waiting for the self-evaluation (due {calendar.self_due.isoformat()}); "
+                    "only after that may the leader review without it")
+            at = self.clock()
+            self._save(officer_id, month, {**clean, "reviewed_by": actor, "reviewed_at": at},
+                       at)
+            data = {"scores": clean["review_scores"], "comment": clean["review_comment"],
+                    "proposed_grade": clean["proposed_grade"], "disciplined": disciplined,
+                    "discipline_note": clean["discipline_note"], "self_missing": self_missing}
+            before = _parts(row, _REVIEW) if row and row["reviewed_at"] else None
+            self._record(officer_id, month, "review", actor, at, data, "evaluation.review",
+                         before, {**data, "reviewed_by": actor, "at": at})
+        return self.status(officer_id, month)
+
+    def decide(self, officer_id: str, month: str, actor: str, final_grade: str,
+               note: str | None = None, acknowledge_quota: bool = False) -> dict[str, Any]:
+        """The head's final grade: checks the unit's quota, freezes the evidence, locks."""
+        month = check_month(month)
+        # Evidence is gathered before taking the write lock (it reads a month of ratings); the
+        # review it was built on must still be the one standing once the lock is held.
+        with self._step(officer_id, month, actor, "decide", lock=False) as (_, seen, calendar):
+            self._month_over(month, calendar)
+            self._decidable(seen)
+        snapshot = self._evidence(officer_id, month, seen)
+        suggestion = snapshot.get("suggestion") if isinstance(snapshot, dict) else None
+        score = suggestion.get("score") if isinstance(suggestion, dict) else None
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            raise WorkflowConflict("Chưa tính được điểm gợi ý (điểm của lãnh đạo thiếu hoặc "
+                                   "không hợp với chính sách chấm điểm): lãnh đạo chấm lại",
+                                   "No suggested score (the leader's scores are missing or do "
+                                   "not fit the scoring policy): the leader must review again")
+        final_score = float(score)
+        with self._step(officer_id, month, actor, "decide") as (facts, row, _calendar):
+            clean = {"final_grade": check_grade(self.policy, final_grade, "final_grade"),
+                     "decision_note": check_text(note, "note", MAX_COMMENT)}
+            if not isinstance(acknowledge_quota, bool):
+                raise WorkflowError("acknowledge_quota: phải là true/false",
+                                    "acknowledge_quota: must be true or false")
+            self._decidable(row)
+            if _parts(row, _REVIEW) != _parts(seen, _REVIEW):
+                raise WorkflowConflict("Phần nhận xét vừa thay đổi trong lúc quyết định: hãy "
+                                       "xem lại rồi quyết định", "The review changed while "
+                                       "deciding: look again, then decide")
+            quota = unit_quota(self.db, self.policy, facts.deciding_unit, month,
+                               {officer_id: clean["final_grade"]})
+            if quota.exceeded and not acknowledge_quota:
+                raise QuotaNotAcknowledged(quota)
+            at = self.clock()
+            self._save(officer_id, month, {**clean, "final_score": final_score,
+                                           "decided_by": actor, "decided_at": at,
+                                           "snapshot": snapshot}, at)
+            data = {"final_grade": clean["final_grade"], "final_score": final_score,
+                    "note": clean["decision_note"], "proposed_grade": row["proposed_grade"],
+                    "quota_unit": facts.deciding_unit, "quota": quota_dict(quota),
+                    "acknowledged_quota": acknowledge_quota,
+                    "snapshot_sha256": _digest(snapshot)}
+            self._record(officer_id, month, "decision", actor, at, data, "evaluation.decide",
+                         None, {**data, "decided_by": actor, "at": at})
+        return {**self.status(officer_id, month), "quota": quota_dict(quota)}
+
+    def reopen(self, officer_id: str, month: str, actor: str, reason: str) -> dict[str, Any]:
+        """Undo a decision, with a written reason; it stays in the history and the audit log."""
+        month = check_month(month)
+        with self._step(officer_id, month, actor, "reopen") as (_facts, row, _calendar):
+            reason = check_text(reason, "reason", MAX_REASON, required=True)
+            if row is None or row["decided_at"] is None:
+                raise WorkflowConflict("Chưa có quyết định nào để mở lại",
+                                       "There is no decision to reopen")
+            decision = _parts(row, _DECISION)
+            at = self.clock()
+            self._save(officer_id, month, dict.fromkeys(_DECISION), at)
+            self._record(officer_id, month, "reopen", actor, at,
+                         {"reason": reason, "decision": decision}, "evaluation.reopen",
+                         {**{k: v for k, v in decision.items() if k != "snapshot"},
+                          "snapshot_sha256": _digest(decision["snapshot"])},
+                         {"reason": reason, "stage": "reviewed", "at": at})
+        return self.status(officer_id, month)
+
+    def set_calendar(self, month: str, actor: str, self_due: Any, review_due: Any,
+                     decision_due: Any, *, administrator: bool = False) -> dict[str, Any]:
+        """A month's own due dates, replacing the defaults (or earlier dates set).
+
+        `actor` is an officer id (a top-level head), or with `administrator` the login of an
+        administrator account, whose role the caller has checked.
+        """
+        month = check_month(month)
+        at = self.clock()
+        audit_actor = f"user:{actor}" if administrator else f"officer:{actor}"
+        with write_transaction(self.db):
+            if not administrator:
+                known_actor(self.db, actor, self.today())
+                require(permissions.may_set_calendar(actor,
+                                                     permissions.top_unit_heads(self.db)))
+            try:
+                calendar = make_calendar(month, self_due, review_due, decision_due,
+                                         set_by=actor, set_at=at)
+            except CalendarError as error:
+                raise WorkflowError(error.vi, error.en) from None
+            old = calendar_for(self.db, month)
+            dates = ("self_due", "review_due", "decision_due")
+            after = {k: calendar.as_dict()[k] for k in dates}
+            self.db.execute("INSERT OR REPLACE INTO workflow_calendar (month, self_due, "
+                            "review_due, decision_due, set_by, set_at) VALUES (?, ?, ?, ?, ?, ?)",
+                            [month, *after.values(), actor, at])
+            audit.append(self.db, actor=audit_actor, action="calendar.set",
+                         subject=f"calendar:{month}",
+                         before=({k: old.as_dict()[k] for k in dates}
+                                 if old.source == "set" else None),
+                         after=after, at=at)
+        return calendar.as_dict()
+
+    # machinery
+    @contextmanager
+    def _step(self, officer_id: str, month: str, actor: str, action: str, *,
+              lock: bool = True) -> Iterator[tuple[permissions.OfficerFacts,
+                                                   dict[str, Any] | None, Calendar]]:
+        """Checks every step shares, inside the step's transaction (or none: `lock=False`):
+        the officer exists (404), the actor may (403), the month is not in the future and the
+        officer was active in it (409)."""
+        with (write_transaction(self.db) if lock else nullcontext()):
+            facts = facts_or_404(self.db, officer_id)
+            known_actor(self.db, actor, self.today())
+            require(permissions.ACTIONS[action](facts, actor))
+            today = self.today()
+            if month > today.strftime("%Y-%m"):
+                raise WorkflowConflict(f"Tháng {month} chưa đến: chưa đánh giá được",
+                                       f"{month} has not come yet: it cannot be evaluated")
+            officer = queries.evaluation_officer(self.db, officer_id)
+            start = first_day(month)
+            last = f"{month}-31"  # ISO text compares by characters: any day of the month
+            if ((officer["active_from"] and officer["active_from"] > last)
+                    or (officer["active_to"] and officer["active_to"] < start.isoformat())):
+                raise WorkflowConflict(f"Cán bộ {officer_id} không công tác trong tháng {month}",
+                                       f"{officer_id} was not active in {month}")
+            yield facts, queries.evaluation_row(self.db, officer_id, month), \
+                calendar_for(self.db, month)
+
+    def _month_over(self, month: str, calendar: Calendar) -> None:
+        opens = calendar.review_opens
+        if self.today() < opens:
+            raise WorkflowConflict(
+                f"Tháng {month[5:]}/{month[:4]} chưa kết thúc: lãnh đạo chỉ nhận xét, thủ "
+                f"trưởng chỉ quyết định từ ngày {opens.strftime('%d/%m/%Y')}",
+                f"{month} is not over yet: the leader's review and the head's decision "
+                f"open on {opens.isoformat()}")
+
+    def _not_locked(self, row: dict[str, Any] | None) -> None:
+        if row and row["decided_at"] is not None:
+            raise WorkflowConflict("Thủ trưởng đã quyết định: tháng này đã khoá; muốn sửa phải "
+                                   "mở lại (thủ trưởng, có lý do)",
+                                   "The head has decided: the month is locked; changing it "
+                                   "needs a reopening (by the head, with a reason)")
+
+    def _decidable(self, row: dict[str, Any] | None) -> None:
+        self._not_locked(row)
+        if row is None or row["reviewed_at"] is None:
+            raise WorkflowConflict("Chưa có nhận xét, đánh giá của lãnh đạo trực tiếp",
+                                   "The direct leader has not reviewed yet")
+
+    def _evidence(self, officer_id: str, month: str, row: dict[str, Any]) -> dict[str, Any]:
+        if self.evidence_of is not None:
+            return _plain(self.evidence_of(officer_id, month))
+        suggestion = scoring.suggest(self.policy, None, None, row["review_scores"],
+                                     row["disciplined"])
+        return _plain({"suggestion": suggestion})
+
+    def _save(self, officer_id: str, month: str, fields: dict[str, Any], at: int) -> None:
+        values = {k: _json(v) if k in ("self_scores", "review_scores", "snapshot")
+                  and v is not None else v for k, v in fields.items()}
+        values["updated_at"] = at
+        columns = ", ".join(values)
+        self.db.execute(
+            f"INSERT INTO evaluations (officer_id, month, {columns}) VALUES (?, ?, "
+            f"{', '.join('?' * len(values))}) ON CONFLICT (officer_id, month) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in values),
+            [officer_id, month, *values.values()])
+
+    def _record(self, officer_id: str, month: str, step: str, actor: str, at: int,
+                data: dict[str, Any], action: str, before: Any, after: Any) -> None:
+        self.db.execute("INSERT INTO evaluation_events (officer_id, month, step, actor, at, "
+                        "data) VALUES (?, ?, ?, ?, ?, ?)",
+                        [officer_id, month, step, actor, at, _json(data)])
+        audit.append(self.db, actor=f"officer:{actor}", action=action,
+                     subject=f"evaluation:{officer_id}/{month}", before=before, after=after,
+                     at=at)

@@ -1,0 +1,1 @@
+"""The device fleet: its state, each screen's picture, provisioning and flashing."""

@@ -1,0 +1,1 @@
+"""Importing an organisation or task records from CSV/XLSX: read, check, apply."""

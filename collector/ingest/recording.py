@@ -1,0 +1,219 @@
+"""What the ingest writes: a batch of parsed messages → ratings, statuses, rejections.
+
+Called through `Store.record_batch` by the one writer (the ingest thread or a test). A batch is
+one transaction; the ingest acknowledges its messages only after it returns. Every message
+gets exactly one outcome — stored, duplicate, status or rejected — and the rules that keep
+late or replayed messages from rewriting the past live here:
+
+- A retained status (replayed by the broker at subscribe, possibly days old) is counted and
+  nothing else: it moves neither last-seen, the online spans nor the boot's time anchor.
+- A boot's epoch (its start on the collector's clock) is the earliest `received - uptime`
+  seen (timeline.boot_epoch); an online status is placed at its arrival only while fresh
+  (timeline.place_status) and updates the device's figures only when not older than them.
+- A message that breaks the writer (an exception other than a database fault) is isolated by
+  the ingest and kept by `record_failure` with reason `internal_error:{ExceptionName}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Iterable
+
+import sqlite_utils
+
+from collector.protocol.messages import MAX_PAYLOAD_BYTES, Rating, Rejection, Status
+from collector.core.timeline import BootAnchor, boot_epoch, place_press, place_status
+
+if TYPE_CHECKING:
+    from collector.db.store import Incoming
+
+OUTCOMES = ("stored", "duplicate", "rejected", "status")
+
+
+def record_batch(db: sqlite_utils.Database, batch: Iterable["Incoming"]) -> dict[str, int]:
+    """Store a batch in one transaction; return counts of stored/duplicate/rejected/status."""
+    outcome = dict.fromkeys(OUTCOMES, 0)
+    with db.atomic():
+        for item in batch:
+            outcome[_record_one(db, item)] += 1
+        _add_totals(db, outcome)
+    return outcome
+
+
+def record_failure(db: sqlite_utils.Database, item: "Incoming", error: BaseException) -> None:
+    """Keep a message whose recording raised `error` as rejected, `internal_error:{Name}`.
+
+    The name of the exception, not its text: the text may quote the offending bytes, which
+    the row keeps anyway. If even the topic cannot be stored, its escaped form is kept.
+    """
+    reason = f"internal_error:{type(error).__name__}"
+    with db.atomic():
+        try:
+            with db.atomic():
+                _reject(item, reason, _device_of(item), db=db)
+        except (UnicodeError, ValueError, OverflowError):
+            topic = item.topic.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            _reject(item, reason, None, db=db, topic=topic)
+        _add_totals(db, {"rejected": 1})
+
+
+def _device_of(item: "Incoming") -> str | None:
+    return getattr(item.parsed, "device", None)
+
+
+def _add_totals(db: sqlite_utils.Database, outcome: dict[str, int]) -> None:
+    for name in ("stored", "duplicate", "rejected"):
+        if outcome.get(name):
+            db.execute("INSERT INTO ingest_totals(name, value) VALUES (?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                       [name, outcome[name]])
+
+
+def _record_one(db: sqlite_utils.Database, item: "Incoming") -> str:
+    parsed = item.parsed
+    if isinstance(parsed, Rejection):
+        return _reject(item, parsed.reason, parsed.device, db=db)
+    from collector.db.store import is_active_device  # store imports this module: at call time
+    if not is_active_device(db, parsed.device):
+        return _reject(item, "unknown_device", parsed.device, db=db)
+    if isinstance(parsed, Status):
+        if not item.retained:
+            _record_status(db, parsed, item.received_at)
+        return "status"
+    _seen(db, parsed.device, item.received_at)
+    return _record_rating(db, parsed, item.received_at)
+
+
+def _reject(item: "Incoming", reason: str, device: str | None, *, db: sqlite_utils.Database,
+            topic: str | None = None) -> str:
+    # (item, reason) first: tests/test_protocol_doc.py finds the reason codes written here.
+    # A payload above the limit keeps only a bounded prefix; its length and digest say what
+    # it was (the ingest passes both when it has already cut the payload).
+    size = item.size if item.size is not None else len(item.payload)
+    digest = item.sha256 or hashlib.sha256(item.payload).hexdigest()
+    if (item.redelivered or item.retained) and db.execute(
+            "SELECT 1 FROM rejected WHERE device_id IS ? AND topic = ? AND payload_sha256 = ? "
+            "AND reason = ?",
+            [device, item.topic if topic is None else topic, digest, reason]).fetchone():
+        # The broker sends again what was committed but not acknowledged (the collector
+        # stopped, or the connection changed, in between), and replays a retained message at
+        # every subscribe: one row, as for a rating by id. `device_id` first: its index.
+        return "duplicate"
+    db.execute("INSERT INTO rejected (received_at, topic, device_id, reason, payload, "
+               "payload_size, payload_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [item.received_at, item.topic if topic is None else topic, device, reason,
+                bytes(item.payload[:MAX_PAYLOAD_BYTES]), size, digest])
+    return "rejected"
+
+
+def _seen(db: sqlite_utils.Database, device_id: str, at: int) -> None:
+    """Last heard of the device at `at` at the latest; a late message never pulls it back."""
+    db.execute("INSERT INTO device_status(device_id, last_seen) VALUES (?, ?) "
+               "ON CONFLICT(device_id) DO UPDATE SET "
+               "last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen)",
+               [device_id, at])
+
+
+def _epoch(db: sqlite_utils.Database, device_id: str, boot: int) -> int | None:
+    row = db.execute("SELECT epoch_ms FROM boot_epochs WHERE device_id = ? AND boot = ?",
+                     [device_id, boot]).fetchone()
+    return row[0] if row else None
+
+
+def _record_status(db: sqlite_utils.Database, status: Status, received_at: int) -> None:
+    at = received_at
+    if status.state == "online":
+        epoch = _epoch(db, status.device, status.boot)
+        at = place_status(uptime_ms=status.uptime_ms, received_at=received_at, epoch=epoch)
+        new_epoch = boot_epoch(received_at, status.uptime_ms, epoch)
+        if new_epoch is not None:
+            db.execute("INSERT INTO boot_epochs (device_id, boot, epoch_ms) VALUES (?, ?, ?) "
+                       "ON CONFLICT(device_id, boot) DO UPDATE SET "
+                       "epoch_ms = min(epoch_ms, excluded.epoch_ms)",
+                       [status.device, status.boot, new_epoch])
+    _seen(db, status.device, at)
+    _record_online_span(db, status.device, status.state == "online", at)
+    latest = db.execute("SELECT status_at, boot, uptime_ms FROM device_status "
+                        "WHERE device_id = ?", [status.device]).fetchone()
+    if latest and latest[0] is not None:
+        kept_at, kept_boot, kept_uptime = latest
+        same_boot = status.boot is not None and status.boot == kept_boot
+        if kept_at > at or (same_boot and kept_uptime is not None
+                            and kept_uptime > status.uptime_ms):
+            return  # older than the figures already kept: they stay
+    if status.state == "online":
+        row = {k: v for k, v in asdict(status).items() if k != "device"}
+        row.update(status_at=at, online_status_at=at)
+    else:
+        # The last will carries only the state; keep the last known figures beside it.
+        row = {"state": "offline", "status_at": at}
+    sets = ", ".join(f"{key} = :{key}" for key in row)
+    db.execute(f"UPDATE device_status SET {sets} WHERE device_id = :device_id",
+               {**row, "device_id": status.device})
+
+
+def _record_online_span(db: sqlite_utils.Database, device_id: str, online: bool,
+                        at: int) -> None:
+    """Extend, close or open the device's online stretch (see store.MAX_SILENCE_MS)."""
+    from collector.db.store import MAX_SILENCE_MS
+    span = db.execute("SELECT id, last_seen_at FROM device_online_spans "
+                      "WHERE device_id = ? AND ended_at IS NULL", [device_id]).fetchone()
+    if span is not None:
+        span_id, last_seen = span
+        silent_end = last_seen + MAX_SILENCE_MS
+        if online and at <= silent_end:
+            db.execute("UPDATE device_online_spans SET last_seen_at = max(last_seen_at, ?) "
+                       "WHERE id = ?", [at, span_id])
+            return
+        # A will ends the stretch when it came; silence ends it at the allowance.
+        db.execute("UPDATE device_online_spans SET ended_at = max(last_seen_at, ?) "
+                   "WHERE id = ?", [min(at, silent_end), span_id])
+    if online:
+        db.execute("INSERT INTO device_online_spans (device_id, starts_at, last_seen_at) "
+                   "VALUES (?, ?, ?)", [device_id, at, at])
+
+
+def _record_rating(db: sqlite_utils.Database, rating: Rating, received_at: int) -> str:
+    from collector.db.store import attribute, now_ms
+    if db.execute("SELECT 1 FROM ratings WHERE id = ?", [rating.id]).fetchone():
+        return "duplicate"
+    epoch = _epoch(db, rating.device, rating.boot)
+    pressed_at, time_source = place_press(
+        ts=rating.ts, boot=rating.boot, uptime_ms=rating.uptime_ms,
+        anchor=None if epoch is None else BootAnchor(rating.boot, 0, epoch),
+        received_at=received_at, clock_ms=max(received_at, now_ms()))
+    officer_id, attribution = attribute(db, rating.device, pressed_at, rating.officer)
+    db["ratings"].insert({
+        "id": rating.id, "device_id": rating.device, "boot": rating.boot, "seq": rating.seq,
+        "level": rating.level, "scale": rating.scale, "officer_shown": rating.officer,
+        "officer_id": officer_id, "attribution": attribution,
+        "uptime_ms": rating.uptime_ms, "device_ts": rating.ts, "pressed_at": pressed_at,
+        "time_source": time_source, "received_at": received_at, "fw": rating.fw,
+        "reason": rating.reason, "dossier": rating.dossier, "excluded": rating.excluded,
+    })
+    return "stored"
+
+
+# --- the collector's broker session (health: broker_session_lost) --------------------------
+
+def ingest_session(db: sqlite_utils.Database, client_id: str) -> dict | None:
+    """What the database knows of this client id's broker session, or None (never subscribed)."""
+    rows = list(db.query("SELECT * FROM ingest_sessions WHERE client_id = ?", [client_id]))
+    return rows[0] if rows else None
+
+
+def note_session(db: sqlite_utils.Database, client_id: str, event: str, at: int) -> None:
+    """Record that the collector subscribed (`subscribed`) or found its session gone (`lost`)."""
+    with db.atomic():
+        db.execute("INSERT INTO ingest_sessions (client_id, first_subscribed_at, "
+                   "last_subscribed_at) VALUES (?, ?, ?) ON CONFLICT(client_id) DO NOTHING",
+                   [client_id, at, at])
+        if event == "subscribed":
+            db.execute("UPDATE ingest_sessions SET last_subscribed_at = ? WHERE client_id = ?",
+                       [at, client_id])
+        elif event == "lost":
+            db.execute("UPDATE ingest_sessions SET lost_count = lost_count + 1, "
+                       "last_lost_at = ? WHERE client_id = ?", [at, client_id])
+        else:
+            raise ValueError(f"unknown session event {event!r}")

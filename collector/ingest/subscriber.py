@@ -1,0 +1,428 @@
+"""MQTT ingest: paho-mqtt subscriber, one writer thread, acknowledgement after commit.
+
+Why this shape:
+- The session is persistent (fixed client id, clean session off) and subscriptions are QoS 1,
+  so the broker keeps what arrives while the collector is down and resends what it delivered
+  but never saw acknowledged.
+- paho runs with `manual_ack`: the network thread only parses and queues; the writer thread
+  commits a small batch, then acknowledges each message of it. Killed at any moment, the
+  collector has either committed a message (and the redelivery is a duplicate it skips by id)
+  or not acknowledged it (and the broker delivers it again).
+- After the PUBACKs the writer publishes the end-to-end confirmation ("ack", one message per
+  device and boot): a device keeps a rating until then, so a broker that loses its store, its
+  queue or the collector's session costs a resend, not a rating (docs/protocol.md).
+- A PUBACK is only sent on the connection that delivered the message: after a reconnect the
+  broker redelivers unacknowledged messages under packet ids it may reuse, so a late PUBACK for
+  an id of the old connection could acknowledge a different, uncommitted message.
+
+Nothing one message holds can stop a thread: the network callbacks catch everything (a parse
+that raises becomes a rejection); the writer tells database faults (retried, messages held
+unacknowledged) from failures caused by the data, which it isolates by splitting the batch
+and keeps as `internal_error:{Exception}` in `rejected`. A thread that stops all the same is
+restarted by collector/ingest/supervision.py, which also says why health is `degraded`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+
+from collector.ratings import alerts
+from collector.ingest import recording
+from collector.protocol.messages import MAX_PAYLOAD_BYTES, Rejection, device_topic, parse_message
+from collector.ingest.committer import Committer, Stopping
+from collector.ingest.outbound import Assignments, assignment_payload, publish_confirmations  # noqa: F401
+from collector.evaluation.policy import DEFAULT_ALERT_RULE, AlertRule
+from collector.db.queries import open_reader
+from collector.db.store import BUSY_TIMEOUT_MS, Incoming, Store, now_ms
+from collector.ingest.supervision import IngestState, Supervisor, health_reasons
+
+log = logging.getLogger("hailong.ingest")
+
+SUBSCRIPTIONS = [("hailong/v1/devices/+/rating", 1), ("hailong/v1/devices/+/status", 1)]
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> "BrokerAddress":
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise ValueError(f"broker must look like mqtt://HOST:PORT, not {url!r}")
+        return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
+
+    def __str__(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+@dataclass
+class _Queued:
+    incoming: Incoming
+    mid: int
+    qos: int
+    generation: int
+    queued_at: float  # time.monotonic(): how long it has waited uncommitted
+
+
+def incoming_from_wire(topic: str, payload: bytes, received_at: int, retained: bool,
+                       redelivered: bool = False) -> Incoming:
+    """Parse a message and keep at most MAX_PAYLOAD_BYTES of it, with its length and digest."""
+    parsed = parse_message(topic, payload)
+    if len(payload) <= MAX_PAYLOAD_BYTES:
+        return Incoming(topic, payload, received_at, parsed, retained,
+                        redelivered=redelivered)
+    return Incoming(topic, payload[:MAX_PAYLOAD_BYTES], received_at, parsed, retained,
+                    size=len(payload), sha256=hashlib.sha256(payload).hexdigest(),
+                    redelivered=redelivered)
+
+
+class Ingest:
+    """Subscribes, stores and acknowledges; publishes each device's retained assignment."""
+
+    def __init__(self, store_path: str, broker: BrokerAddress, *,
+                 client_id: str = "hailong-collector", batch_max: int = 200,
+                 batch_wait_s: float = 0.02, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 assignment_poll_s: float = 10.0, supervise_s: float = 1.0,
+                 alert_rule: AlertRule = DEFAULT_ALERT_RULE):
+        self.store_path = store_path
+        self.alert_rule = alert_rule
+        self.broker = broker
+        self.client_id = client_id
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+        self.busy_timeout_ms = busy_timeout_ms
+        self.assignment_poll_s = assignment_poll_s
+        self.connected = threading.Event()
+        self.last_error: str | None = None
+        self.store_error: str | None = None
+        self.totals = {"received": 0, "stored": 0, "duplicate": 0, "rejected": 0, "status": 0,
+                       "batches": 0, "internal_errors": 0, "acks": 0}
+        self._inbox: queue.Queue[_Queued] = queue.Queue()
+        self._stopping = threading.Event()
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+        # Broker session bookkeeping (supervision.py, broker_session_lost): whether this client
+        # id ever subscribed (read from the database at start), and events for the writer.
+        self._subscribed_before = False
+        self.session_lost_at: int | None = None
+        self._session_events: queue.Queue[tuple[str, int]] = queue.Queue()
+        # Writer progress: the oldest message taken but not yet committed, and the last time
+        # the writer came round its loop.
+        self._in_hand_since: float | None = None
+        self._writer_beat = time.monotonic()
+        self._writer: threading.Thread | None = None
+        self._poller: threading.Thread | None = None
+        self.supervisor = Supervisor(self._stopping, supervise_s)
+        self._client = self._make_client()
+        self._assignments = Assignments(self._client, store_path)
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = _guarded(self._on_connect)
+        client.on_disconnect = _guarded(self._on_disconnect)
+        client.on_message = _guarded(self._on_message)
+        client.on_subscribe = _guarded(self._on_subscribe)
+        return client
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        # Migrate before any thread runs: readers (assignments on connect, the API) need tables.
+        Store(self.store_path).close()
+        reader = open_reader(self.store_path)
+        try:
+            known = recording.ingest_session(reader, self.client_id)
+        finally:
+            reader.conn.close()
+        self._subscribed_before = known is not None
+        self.session_lost_at = known["last_lost_at"] if known else None
+        self._start_writer()
+        self._start_poller()
+        self._start_network()
+        self.supervisor.watch("network", self._network_alive, self._restart_network)
+        self.supervisor.watch("writer", lambda: _alive(self._writer), self._restart_writer)
+        self.supervisor.watch("assignments", lambda: _alive(self._poller), self._start_poller)
+        self.supervisor.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self.supervisor.join(timeout)
+        if self._writer:
+            self._writer.join(timeout)
+        if self._poller:
+            self._poller.join(timeout)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    def _start_writer(self) -> None:
+        self._writer_beat = time.monotonic()
+        self._writer = threading.Thread(target=self._write_loop, name="hailong-writer",
+                                        daemon=True)
+        self._writer.start()
+
+    def _restart_writer(self) -> None:
+        # What the dead writer held is neither committed for sure nor acknowledged: a fresh
+        # connection makes the broker deliver every unacknowledged message again.
+        self._in_hand_since = None
+        self._start_writer()
+        self._client.disconnect()  # the network loop ends; the supervisor starts it again
+
+    def _start_poller(self) -> None:
+        self._poller = threading.Thread(target=self._poll_assignments,
+                                        name="hailong-assignments", daemon=True)
+        self._poller.start()
+
+    def _start_network(self) -> None:
+        # connect_async + loop_start: a broker that is down at start is retried, not fatal.
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self._client.loop_start()
+
+    def _network_alive(self) -> bool:
+        # paho keeps its loop thread in `_thread` (None once it has ended) and offers no
+        # public probe; loop_start refuses to start a second one while it is set.
+        thread = getattr(self._client, "_thread", None)
+        return thread is not None and thread.is_alive()
+
+    def _restart_network(self) -> None:
+        self.connected.clear()
+        self._client.loop_stop()
+        self._start_network()
+
+    # --- health -------------------------------------------------------------------------
+
+    def state(self) -> IngestState:
+        now = time.monotonic()
+        with self._inbox.mutex:
+            head = self._inbox.queue[0].queued_at if self._inbox.queue else None
+        waiting = [t for t in (head, self._in_hand_since) if t is not None]
+        return IngestState(connected=self.connected.is_set(),
+                           session_lost_at=self.session_lost_at, store_error=self.store_error,
+                           oldest_waiting_s=now - min(waiting) if waiting else None,
+                           writer_idle_s=now - self._writer_beat,
+                           stopped=self.supervisor.stopped())
+
+    def health_reasons(self) -> list[str]:
+        """Why the ingest is degraded; empty when it is well (collector/ingest/supervision.py)."""
+        return health_reasons(self.state(), now_ms())
+
+    # --- paho callbacks (network thread; each wrapped by _guarded) -----------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"connect refused: {reason_code}"
+            log.error("broker %s refused the connection: %s", self.broker, reason_code)
+            return
+        with self._generation_lock:
+            self._generation += 1
+        self.last_error = None
+        if not flags.session_present and self._subscribed_before:
+            self.session_lost_at = now_ms()
+            self._session_events.put(("lost", self.session_lost_at))
+            log.error("broker %s has no session for %s although it subscribed before: what "
+                      "the broker held for the collector is lost", self.broker, self.client_id)
+        client.subscribe(SUBSCRIPTIONS)
+        log.info("connected to %s (session present: %s)", self.broker, flags.session_present)
+        try:
+            self._assignments.publish(everything=True)
+        except Exception:  # noqa: BLE001 - the poller tries again; ingest must go on
+            log.exception("cannot publish the assignments")
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        # "Connected" means subscribed: before the SUBACK a first-time session would miss
+        # what devices publish, so health and tests wait for this, not for the CONNACK.
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            self.last_error = f"subscription refused: {failed[0]}"
+            log.error("broker %s refused our subscriptions: %s", self.broker, failed)
+            return
+        self._subscribed_before = True
+        self._session_events.put(("subscribed", now_ms()))
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        if not self._stopping.is_set():
+            self.last_error = f"disconnected: {reason_code}"
+            log.warning("lost broker %s: %s; paho reconnects", self.broker, reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        received_at = now_ms()
+        try:
+            incoming = incoming_from_wire(message.topic, bytes(message.payload), received_at,
+                                          bool(message.retain), bool(message.dup))
+        except Exception as error:  # noqa: BLE001 - every message gets an outcome
+            log.exception("cannot parse a message on %r", getattr(message, "_topic", b""))
+            incoming = self._unparsable(message, received_at, error)
+        self.totals["received"] += 1
+        log.debug("received %s mid=%s", incoming.topic, message.mid)
+        self._inbox.put(_Queued(incoming, message.mid, message.qos, self._generation,
+                                time.monotonic()))
+
+    @staticmethod
+    def _unparsable(message: mqtt.MQTTMessage, received_at: int,
+                    error: Exception) -> Incoming:
+        raw_topic = getattr(message, "_topic", b"")  # bytes: `.topic` itself may not decode
+        topic = bytes(raw_topic).decode("utf-8", "backslashreplace")
+        payload = bytes(message.payload)
+        return Incoming(topic, payload[:MAX_PAYLOAD_BYTES], received_at,
+                        Rejection(f"internal_error:{type(error).__name__}"),
+                        bool(message.retain), size=len(payload),
+                        sha256=hashlib.sha256(payload).hexdigest())
+
+    # --- writer thread ------------------------------------------------------------------
+
+    def _next_batch(self) -> list[_Queued]:
+        try:
+            first = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self._inbox.get(timeout=max(remaining, 0)) if remaining > 0
+                             else self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_loop(self) -> None:
+        store = Store(self.store_path, busy_timeout_ms=self.busy_timeout_ms)
+        committer: Committer[_Queued] = Committer(store, self._stopping,
+                                                  lambda item: item.incoming,
+                                                  self._database_fault)
+        try:
+            while not self._stopping.is_set():
+                self._writer_beat = time.monotonic()
+                self._note_session_events(committer)
+                self._commit(committer, self._next_batch())
+            # Commit what already arrived; anything later is left unacknowledged for the
+            # broker to deliver again on the next start.
+            leftover = []
+            while True:
+                try:
+                    leftover.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(committer, leftover)
+        except Stopping:
+            pass
+        except Exception:
+            log.exception("the writer failed; the supervisor restarts it")
+            raise
+        finally:
+            store.close()
+
+    def _database_fault(self, fault: str | None) -> None:
+        # Locked, full or read-only disk: the broker keeps the messages; health says why
+        # (writer_retrying) until a write succeeds. A retrying writer is not a stuck one.
+        self.store_error = fault
+        self._writer_beat = time.monotonic()
+
+    def _note_session_events(self, committer: Committer) -> None:
+        while True:
+            try:
+                event, at = self._session_events.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                committer.retrying(lambda: recording.note_session(
+                    committer.store.db, self.client_id, event, at))
+            except Stopping:
+                raise
+            except Exception:  # noqa: BLE001 - bookkeeping must not stop the writer
+                log.exception("cannot record the broker session event %s", event)
+
+    def _commit(self, committer: Committer, batch: list[_Queued]) -> None:
+        """Commit a batch, then acknowledge and confirm what was committed; never ack first."""
+        if not batch:
+            return
+        self._in_hand_since = min(item.queued_at for item in batch)
+        outcome, committed = committer.record(batch)
+        for name, count in outcome.items():
+            self.totals[name] += count
+        self.totals["batches"] += 1
+        incoming = [item.incoming for item in committed]
+        try:
+            # Before the acknowledgement: after a crash here the broker redelivers the batch,
+            # and the check is safe to run twice.
+            alerts.check_after_batch(committer.store.db, incoming, self.alert_rule, now_ms())
+        except Exception:  # noqa: BLE001 - the batch is committed and must be acknowledged
+            log.exception("cannot check %d message(s) for alerts", len(incoming))
+        self._acknowledge(committed)
+        self._in_hand_since = None
+        self._confirm(incoming)
+        if outcome["rejected"]:
+            log.warning("rejected %d message(s); see the rejected table", outcome["rejected"])
+
+    def _acknowledge(self, batch: list[_Queued]) -> None:
+        with self._generation_lock:
+            for item in batch:
+                if item.qos and item.generation == self._generation:
+                    self._client.ack(item.mid, item.qos)
+
+    def _confirm(self, committed: list[Incoming]) -> None:
+        """Publish the end-to-end confirmation ("ack") of every rating committed."""
+        if not self.connected.is_set():
+            return  # a lost confirmation costs a resend, which is stored once (by id)
+        try:
+            self.totals["acks"] += publish_confirmations(self._client, committed)
+        except Exception:  # noqa: BLE001 - a confirmation not sent costs only a resend
+            log.exception("cannot publish the confirmations")
+
+    # --- outbound -----------------------------------------------------------------------
+
+    def publish_assignments(self, everything: bool = False) -> int:
+        """Publish, retained, each active device's assignment that changed (outbound.py)."""
+        return self._assignments.publish(everything)
+
+    def _poll_assignments(self) -> None:
+        while not self._stopping.wait(self.assignment_poll_s):
+            if self.connected.is_set():
+                try:
+                    self.publish_assignments()
+                except Exception:  # noqa: BLE001 - the next round tries again
+                    log.exception("cannot publish the assignments")
+
+    def publish_to_device(self, device_id: str, kind: str, payload: bytes) -> None:
+        """Send a command or session to one device (QoS 1, not retained: both are momentary)."""
+        if not self.connected.is_set():
+            raise ConnectionError(f"not connected to the broker {self.broker}")
+        self._client.publish(device_topic(device_id, kind), payload, qos=1, retain=False)
+
+
+def _alive(thread: threading.Thread | None) -> bool:
+    return thread is not None and thread.is_alive()
+
+
+def _guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A paho callback that never raises: paho re-raises callback exceptions in its network
+    thread, which would end it (and all ingest with it)."""
+    def guarded(*args) -> None:
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001 - logged; the thread must go on
+            log.exception("%s failed", callback.__name__)
+    guarded.__name__ = callback.__name__
+    return guarded

@@ -1,1 +1,0 @@
-"""Scoring policy presets (TOML), read by collector.policy.load_preset."""

@@ -1,0 +1,1 @@
+"""Citizens' ratings as evidence: satisfaction arithmetic, trends, counter alerts."""

@@ -1,0 +1,248 @@
+"""Who is asking: the session cookie or API token of a request, and what they may see.
+
+Every route but `GET /api/v1/health`, the login page and static files depends on `viewer`:
+without a valid session or token an API call gets 401 and a page redirects to the login
+form. `viewer` then applies the role × route table of collector/web/access.py (`authorize`): the
+role, and the unit of the unit, officer, device, task or counter the path names. A session stays valid until it expires, its holder logs out, the password changes or
+the account is disabled: its record on the server is checked on every request
+(collector/accounts/users.py `session_record`). Writes made with a session cookie must carry its CSRF
+token (form field `csrf_token` or header `X-CSRF-Token`); API tokens carry no cookie and are
+not exposed to cross-site requests, so they need none.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+
+from collector.web import access
+from collector.accounts import users as accounts
+from collector.accounts.users import User
+from collector.org.credentials import load_or_create_secret
+from collector.web.deps import Db
+from collector.accounts.scope import PEOPLE, Scope, scope_of
+from collector.accounts.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, Session, SessionCodec
+from collector.db.store import Store, now_ms
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+TOUCH_EVERY_MS = 5 * 60_000
+
+
+class LoginRequired(Exception):
+    """Raised by `viewer`; the app answers 401 (API) or redirects to /login (pages)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: User
+    scope: Scope
+    session: Session | None  # None when authenticated by an API token
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    @property
+    def officer_id(self) -> str | None:
+        return self.user.officer_id
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this person."""
+        return f"user:{self.user.login}"
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf if self.session else ""
+
+
+_codec_lock = threading.Lock()
+
+
+def session_codec(request: Request) -> SessionCodec:
+    """The app's cookie signer, made on first use from the secret file (created beside the
+    database when missing, mode 0600), so building an app writes nothing."""
+    state = request.app.state
+    with _codec_lock:
+        if getattr(state, "session_codec", None) is None:
+            settings = state.settings
+            db_path = Path(settings.db_path)
+            secret_file = Path(settings.session_secret_file or db_path.with_name(
+                db_path.name + ".session-secret"))
+            state.session_codec = SessionCodec(load_or_create_secret(secret_file)[0])
+        return state.session_codec
+
+
+def _from_token(db, request: Request) -> User | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return accounts.user_for_token(db, token.strip())
+
+
+def _touch(request: Request, sid: str) -> None:
+    """Note when a session was last used, at most once per TOUCH_EVERY_MS: a write per
+    request would queue every page behind the ingest's batches. Best effort: a busy database
+    skips one note, never a request."""
+    store = None
+    try:
+        store = Store(request.app.state.settings.db_path, busy_timeout_ms=200)
+        accounts.AccountService(store, actor="system").touch_session(sid)
+    except sqlite3.Error:
+        pass  # the next request tries again; last_seen is for listing sessions only
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _from_cookie(db, request: Request) -> tuple[User, Session] | None:
+    session = session_codec(request).decode(request.cookies.get(COOKIE_NAME))
+    if session is None:
+        return None
+    now = now_ms()
+    record = accounts.session_record(db, session.sid, now)
+    if record is None or record.login != session.login or \
+            not session.still_valid(record.password_changed_at):
+        return None
+    user = accounts.get_user(db, session.login)
+    if user is None:
+        return None
+    if now - record.last_seen_at >= TOUCH_EVERY_MS:
+        _touch(request, session.sid)
+    return user, session
+
+
+async def viewer(request: Request, db: Db) -> Viewer:
+    user = _from_token(db, request)
+    session = None
+    if user is None:
+        found = _from_cookie(db, request)
+        if found is None:
+            raise LoginRequired(request.url.path + (f"?{request.url.query}"
+                                                    if request.url.query else ""))
+        user, session = found
+        if request.method not in SAFE_METHODS:
+            token = request.headers.get(CSRF_HEADER)
+            if token is None and request.headers.get("content-type", "").startswith(
+                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                token = (await request.form()).get(CSRF_FIELD)
+            if not session.csrf_ok(token if isinstance(token, str) else None):
+                raise HTTPException(status_code=403, detail=(
+                    "Phiên làm việc không hợp lệ, hãy tải lại trang (thiếu mã CSRF) / "
+                    "Invalid session token, reload the page (CSRF token missing)"))
+    who = Viewer(user=user, scope=scope_of(db, user), session=session)
+    authorize(request, who, db)
+    return who
+
+
+# SQLite's integers: a bigger id names nothing, and binding it would raise OverflowError.
+_SQL_INT = range(-2 ** 63, 2 ** 63)
+
+
+def _int_id(text: str) -> int | None:
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if number in _SQL_INT else None
+
+
+def _target_unit(db, kind: str, key: str) -> tuple[bool, str | None]:
+    """(whether the target exists, its unit) for a device, task's officer or counter."""
+    if kind == "device":
+        row = db.execute("SELECT c.unit_id FROM devices d LEFT JOIN counters c ON "
+                         "c.id = d.counter_id WHERE d.id = ?", [key]).fetchone()
+    else:  # counter
+        row = db.execute("SELECT unit_id FROM counters WHERE id = ?", [key]).fetchone()
+    return (row is not None, row[0] if row else None)
+
+
+def authorize(request: Request, who: Viewer, db) -> None:
+    """The gate of collector/web/access.py's table, before the route runs: the caller's role,
+    then the unit of what the path names. An unknown target is left to the route's own 404."""
+    route = request.scope.get("route")
+    rule = access.rule_for(request.method, getattr(route, "path", ""))
+    if rule is None:
+        raise refuse("Đường dẫn này chưa có trong bảng phân quyền nên không ai được dùng",
+                     "This route is not in the access table (collector/web/access.py), so nobody "
+                     "may use it")
+    if who.role not in rule.roles:
+        raise refuse("Vai trò của tài khoản không được phép xem hay làm việc này",
+                     "Your account's role may not see or do this")
+    if rule.target is None:
+        return
+    key = request.path_params.get(access.TARGET_PARAMS[rule.target])
+    if not isinstance(key, str):
+        return
+    if rule.target == "unit":
+        if db.execute("SELECT 1 FROM units WHERE id = ?", [key]).fetchone():
+            require_unit_in_scope(who, key)
+    elif rule.target == "officer":
+        require_officer_in_scope(who, db, key)
+    elif rule.target == "task":
+        task_id = _int_id(key)
+        row = None if task_id is None else db.execute(
+            "SELECT officer_id FROM tasks WHERE id = ?", [task_id]).fetchone()
+        if row is not None:
+            require_officer_in_scope(who, db, row[0])
+    else:
+        exists, unit_id = _target_unit(db, rule.target, key)
+        if exists and not who.scope.sees_unit(unit_id):
+            raise refuse("Thiết bị hay quầy này ngoài phạm vi tài khoản của bạn",
+                         "This device or counter is outside your account's scope")
+
+
+CurrentViewer = Annotated[Viewer, Depends(viewer)]
+
+
+def login_url(path: str) -> str:
+    return "/login?next=" + quote(path, safe="/")
+
+
+def refuse(vi: str, en: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=f"{vi} / {en}")
+
+
+def require_role(who: Viewer, *roles: str) -> None:
+    if who.role not in roles:
+        raise refuse("Vai trò của tài khoản không được phép xem hay làm việc này",
+                     "Your account's role may not see or do this")
+
+
+def require_officer_in_scope(who: Viewer, db, officer_id: str) -> None:
+    row = db.execute("SELECT unit_id FROM officers WHERE id = ?", [officer_id]).fetchone()
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"Không tìm thấy cán bộ {officer_id!r} / "
+                                                    f"No officer {officer_id!r}")
+    if not who.scope.sees_officer(officer_id, row[0]):
+        # The refusal names nothing, not even the id asked for: it is another unit's.
+        raise refuse("Cán bộ này ngoài phạm vi tài khoản của bạn",
+                     "This officer is outside your account's scope")
+
+
+def require_unit_in_scope(who: Viewer, unit_id: str) -> None:
+    if not who.scope.sees_unit(unit_id):
+        raise refuse("Đơn vị này ngoài phạm vi tài khoản của bạn",
+                     "This unit is outside your account's scope")
+
+
+def acting_officer(who: CurrentViewer) -> str:
+    """The officer a workflow or task action is done as: the account's own record."""
+    if who.role not in PEOPLE or who.officer_id is None:
+        raise refuse("Tài khoản này không gắn với cán bộ nào nên không thực hiện được bước "
+                     "đánh giá", "This account is not an officer's, so it cannot take part "
+                     "in an evaluation")
+    return who.officer_id
+
+
+ActingOfficer = Annotated[str, Depends(acting_officer)]

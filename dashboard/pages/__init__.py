@@ -1,0 +1,1 @@
+"""The pages' routes: what each URL renders, for whom."""

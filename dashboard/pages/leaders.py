@@ -1,0 +1,337 @@
+"""The leaders' pages: the unit overview ("/") and one officer's month ("/officers/{id}"),
+with the review, decision and reopening forms.
+
+Thin: each GET gathers the reports its JSON twins return (named in each docstring), within
+the account's scope, and hands them to dashboard/views/leaders.py or officer_views.py, which
+build what the templates show. Each form POST calls collector.evaluation.workflow.steps.WorkflowService
+exactly as collector/api/workflow.py does (the acting officer is the account's officer
+record; the decision freezes the same evidence, `api_workflow.evidence_of`), then redirects
+back (303, `?done=`); a refusal re-renders the page with the service's message in the page's
+language and the HTTP status the API would give (403, 404, 409, 422).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from collector.ratings import alerts, trends
+from collector.evaluation import month as monthly, responses
+from collector.accounts import permissions
+from collector.db import queries
+from collector.evaluation.workflow import steps as workflow
+from collector.api.workflow import Evidence
+from collector.web.auth import (
+    CurrentViewer,
+    Viewer,
+    acting_officer,
+    require_officer_in_scope,
+    require_role,
+    require_unit_in_scope,
+)
+from collector.web.deps import ConfiguredPolicy, Db, MonthParam, Now, Today, Writer, month_or_422
+from collector.evaluation.policy import GRADE_LABELS, Policy
+from collector.accounts.scope import PEOPLE
+from collector.db.store import now_ms
+from collector.evaluation.workflow.calendar import calendar_for
+
+from dashboard.i18n import translator
+from dashboard.views.leaders import overview_view, pager, previous_month, query, reminder_month
+from dashboard.views.officer import officer_view, quota_part, responses_part
+from dashboard.rendering import HOME, language_of, render
+
+router = APIRouter(include_in_schema=False)
+
+OVERVIEW_ROLES = ("leader", "head", "administrator")
+OFFICER_PAGE_ROLES = ("officer", "leader", "head", "administrator")
+SPARK_MONTHS = 6
+TREND_MONTHS = 12
+ALERTS_SHOWN = 5
+RESPONSES_PER_PAGE = 25
+Page = Annotated[int, Query(ge=1, le=10_000)]
+
+
+def _reminder(db, day: date, shown: str) -> dict[str, Any] | None:
+    """Last month and its decisions' due date, while its evaluation is still under way."""
+    previous = previous_month(day.strftime("%Y-%m"))
+    due = calendar_for(db, previous).decision_due
+    month = reminder_month(day, shown, due)
+    return None if month is None else {"month": month, "due": due}
+
+
+def _monthly(action, *args, **kwargs) -> dict[str, Any]:
+    try:
+        return action(*args, **kwargs)
+    except monthly.MonthlyNotFound as error:
+        raise HTTPException(status_code=404, detail=str(error)) from None
+    except monthly.MonthlyError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+
+
+def _names(db) -> dict[str, str]:
+    return {officer["id"]: officer["name"] for officer in queries.list_officers(db)}
+
+
+# --- the unit overview ----------------------------------------------------------------------
+
+def scope_units(db, who: Viewer) -> list[dict[str, Any]]:
+    """The units the account sees, in tree order, each with its depth below the first unit
+    of its branch the account sees (the selector's indentation)."""
+    out: list[dict[str, Any]] = []
+
+    def walk(unit: dict[str, Any], depth: int) -> None:
+        seen = who.scope.sees_unit(unit["id"])
+        if seen:
+            out.append({"id": unit["id"], "name": unit["name"], "depth": depth,
+                        "parent_id": unit["parent_id"]})
+        for child in sorted(unit["children"], key=lambda u: u["name"]):
+            walk(child, depth + 1 if seen else 0)
+
+    for root in sorted(queries.unit_tree(db), key=lambda u: u["name"]):
+        walk(root, 0)
+    return out
+
+
+def default_unit(units: list[dict[str, Any]], who: Viewer, db) -> str | None:
+    """The root of the account's own part of the tree: the unit of its scope, up from the
+    account's own unit, whose parent it does not see (an administrator of everything: the
+    first root unit)."""
+    own = (queries.get_officer(db, who.officer_id) or {}).get("unit_id") if who.officer_id \
+        else None
+    root = None
+    for unit in units:  # tree order: each branch the account sees starts at depth 0
+        if unit["depth"] == 0:
+            root = unit["id"]
+        if unit["id"] == own:
+            return root
+    return units[0]["id"] if units else None
+
+
+def _may_see_status(db, who: Viewer, unit_id: str) -> bool:
+    """Who is late at which step: for the heads of the unit or above and administrators
+    within scope, as GET /api/v1/units/{id}/evaluations/{month}/status allows."""
+    if who.role == "administrator":
+        return who.scope.sees_unit(unit_id)
+    return bool(who.officer_id) and bool(permissions.may_view_unit(
+        who.officer_id, unit_id, permissions.unit_heads_over(db, unit_id)))
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request, db: Db, who: CurrentViewer, policy: ConfiguredPolicy,
+                  now: Now, day: Today, month: MonthParam = None,
+                  unit: Annotated[str | None, Query(max_length=100)] = None,
+                  sort: Literal["index", "ratings", "name"] = "index", page: Page = 1,
+                  late_page: Page = 1) -> Response:
+    """A unit's month for its leaders: satisfaction index and distribution, change from last
+    month, the officers ranked with the unit median, evaluation progress, open alerts.
+
+    JSON twins: GET /api/v1/units/{unit}/months/{month} (the ranking, progress and quota),
+    /api/v1/units/{unit}/trend?month= (sparklines, the unit's index and its change),
+    /api/v1/units/{unit}/evaluations/{month}/status (who is late) and
+    /api/v1/alerts?unit={unit} (alerts)."""
+    if who.role in HOME:
+        return RedirectResponse(HOME[who.role], status_code=303)
+    require_role(who, *OVERVIEW_ROLES)
+    units = scope_units(db, who)
+    unit = unit or default_unit(units, who, db)
+    t = translator(language_of(request))
+    if unit is None:
+        return render(request, "overview.html", who, empty=True)
+    require_unit_in_scope(who, unit)
+    month = month_or_422(month)
+    report = _monthly(monthly.unit_month, db, unit, month, policy, now_ms=now, today=day)
+    ids = [row["officer_id"] for row in report["officers"]]
+    trend = trends.officers_trends(db, ids, month, SPARK_MONTHS,
+                                   min_ratings=policy.satisfaction.min_ratings)
+    status = (workflow.unit_evaluation_status(db, policy, unit, month, day)
+              if _may_see_status(db, who, unit) else None)
+    listing = alerts.list_alerts(db, unit_id=unit, state="open", limit=ALERTS_SHOWN,
+                                 within=who.scope.unit_filter())
+    view = overview_view(t, report=report, trend=trend, status=status, alerts=listing,
+                         names=_names(db) if status else {}, units=units, sort=sort,
+                         page=page, late_page=late_page, reminder=_reminder(db, day, month))
+    return render(request, "overview.html", who, empty=False, **view)
+
+
+# --- one officer's month --------------------------------------------------------------------
+
+def _may(db, who: Viewer, officer_id: str) -> dict[str, bool]:
+    """What the account, as its officer record, may do to the month (forms shown)."""
+    if who.role not in PEOPLE or not who.officer_id:
+        return {action: False for action in permissions.ACTIONS}
+    facts = permissions.officer_facts(db, officer_id)
+    return permissions.permissions_of(facts, who.officer_id)
+
+
+def _quota(t, db, policy: Policy, officer_id: str, month: str,
+           proposed: str | None) -> dict[str, Any] | None:
+    facts = permissions.officer_facts(db, officer_id)
+    if facts is None or facts.deciding_unit is None:
+        return None
+    top = policy.quota.grade
+    proposal = (workflow.unit_quota(db, policy, facts.deciding_unit, month,
+                                    {officer_id: proposed}) if proposed else None)
+    top_check = workflow.unit_quota(db, policy, facts.deciding_unit, month, {officer_id: top})
+    unit = queries.evidence_unit(db, facts.deciding_unit)
+    vi, en = GRADE_LABELS[top]
+    return quota_part(t, proposal, top_check, vi if t.language == "vi" else en,
+                      (unit or {}).get("name") or facts.deciding_unit)
+
+
+def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, day: date,
+                  officer_id: str, month: str, *, tasks_page: int = 1,
+                  responses_page: int = 1, done: str | None = None, error: str | None = None,
+                  values: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    require_role(who, *OFFICER_PAGE_ROLES)
+    require_officer_in_scope(who, db, officer_id)
+    t = translator(language_of(request))
+    report = _monthly(monthly.officer_month, db, officer_id, month, policy, now_ms=now,
+                      today=day)
+    may = _may(db, who, officer_id)
+    proposed = ((report["workflow"]["review"] or {}).get("proposed_grade") or {}).get("code")
+    quota = (_quota(t, db, policy, officer_id, month, proposed)
+             if may["decide"] and report["workflow"]["status"] == "reviewed" else None)
+    listing = responses.list_responses(db, officer_id, month, limit=RESPONSES_PER_PAGE,
+                                       offset=(responses_page - 1) * RESPONSES_PER_PAGE)
+    lang_param = request.query_params.get("lang")
+    base = f"/officers/{officer_id}"
+    answers = responses_part(t, listing, pager(
+        listing["total"], responses_page,
+        lambda n: base + query(month=month, lang=lang_param, responses_page=n),
+        RESPONSES_PER_PAGE))
+    back = None
+    if who.role in ("leader", "head", "administrator"):
+        back = {"href": "/" + query(month=month, unit=report["officer"]["unit_id"]
+                                    if who.scope.sees_unit(report["officer"]["unit_id"])
+                                    else None),
+                "label": t.gettext("Unit overview")}
+    view = officer_view(
+        t, report=report,
+        trend=trends.officer_trend(db, officer_id, month, TREND_MONTHS,
+                                   min_ratings=policy.satisfaction.min_ratings),
+        heat=trends.hour_weekday(db, officer_id, month),
+        status=workflow.evaluation_status(db, policy, officer_id, month, day),
+        policy=policy, may=may, quota=quota, names=_names(db), responses=answers,
+        tasks_page=tasks_page, done=done, error=error, values=values or {},
+        lang_param=lang_param, back=back)
+    return render(request, "officer.html", who, status_code=status_code, **view)
+
+
+@router.get("/officers/{officer_id}", response_class=HTMLResponse)
+def officer_page(request: Request, officer_id: str, db: Db, who: CurrentViewer,
+                 policy: ConfiguredPolicy, now: Now, day: Today, month: MonthParam = None,
+                 tasks_page: Page = 1, responses_page: Page = 1,
+                 done: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    """One officer's month: satisfaction per level, the 12-month trend with its 95 % band,
+    coverage, the hour × weekday map, filtered presses, citizens' reasons, tasks, the
+    evaluation with the suggested score and its lines, and the forms the viewer may use.
+
+    JSON twins: GET /api/v1/officers/{id}/months/{month} (the month),
+    /api/v1/officers/{id}/trend?month= and /heatmap?month= (the charts),
+    /api/v1/officers/{id}/evaluations/{month} (the workflow) and
+    /api/v1/officers/{id}/evaluations/{month}/responses (the officer's responses)."""
+    return _officer_page(request, db, who, policy, now, day, officer_id,
+                         month_or_422(month), tasks_page=tasks_page,
+                         responses_page=responses_page, done=done)
+
+
+# --- the forms ------------------------------------------------------------------------------
+
+REFUSALS = ((workflow.WorkflowNotFound, 404), (workflow.WorkflowForbidden, 403),
+            (workflow.WorkflowConflict, 409), (workflow.WorkflowError, 422))
+
+
+def _number(text: Any) -> Any:
+    """A score typed on a form: '17,5' or '17.5' → 17.5; anything else goes to the service
+    as it came, to be refused with the service's own message."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        return float(text.strip().replace(",", "."))
+    except ValueError:
+        return text
+
+
+def _text(form, field: str) -> str | None:
+    value = form.get(field)
+    return value if isinstance(value, str) else None
+
+
+async def read_form(request: Request) -> FormData:
+    """The posted form (already parsed by the CSRF check), for routes that run in the
+    thread pool like the API's, since the workflow's writes block."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(read_form)]
+
+
+def _submit(request: Request, db, who: Viewer, store, policy: Policy, now: int, day: date,
+            officer_id: str, month: str, form: FormData, step: str, action,
+            evidence=None) -> Response:
+    """Run one workflow step for the form just posted: 303 back to the page on success,
+    the page again with the refusal otherwise."""
+    month = month_or_422(month)
+    require_officer_in_scope(who, db, officer_id)
+    actor = acting_officer(who)
+    values = {key: value for key, value in form.items()
+              if key != "csrf_token" and isinstance(value, str)}
+    service = workflow.WorkflowService(store, policy, clock=now_ms, today=lambda: day,
+                                       evidence_of=evidence)
+    try:
+        action(service, actor)
+    except workflow.WorkflowError as error:
+        code = next(status for kind, status in REFUSALS if isinstance(error, kind))
+        message = error.vi if language_of(request) == "vi" else error.en
+        return _officer_page(request, db, who, policy, now, day, officer_id, month,
+                             error=message, values=values, status_code=code)
+    lang = request.query_params.get("lang")
+    return RedirectResponse(f"/officers/{officer_id}" + query(month=month, done=step, lang=lang),
+                            status_code=303)
+
+
+@router.post("/officers/{officer_id}/months/{month}/review")
+def review_form(request: Request, officer_id: str, month: str, db: Db, who: CurrentViewer,
+                store: Writer, policy: ConfiguredPolicy, now: Now, day: Today,
+                form: PostedForm) -> Response:
+    """The direct leader's review (PUT /api/v1/officers/{id}/evaluations/{month}/review):
+    fields `scores.<criterion>`, `comment`, `proposed_grade`, `disciplined`,
+    `discipline_note`."""
+    scores = {key[len("scores."):]: _number(value) for key, value in form.items()
+              if key.startswith("scores.")}
+
+    def review(service: workflow.WorkflowService, actor: str) -> None:
+        service.review(officer_id, month, actor, scores, _text(form, "comment"),
+                       _text(form, "proposed_grade") or "", form.get("disciplined") == "on",
+                       _text(form, "discipline_note"))
+    return _submit(request, db, who, store, policy, now, day, officer_id, month, form,
+                   "review", review)
+
+
+@router.post("/officers/{officer_id}/months/{month}/decision")
+def decision_form(request: Request, officer_id: str, month: str, db: Db, who: CurrentViewer,
+                  store: Writer, policy: ConfiguredPolicy, now: Now, day: Today,
+                  evidence: Evidence, form: PostedForm) -> Response:
+    """The head's decision (POST /api/v1/officers/{id}/evaluations/{month}/decision), with
+    the same evidence frozen: fields `final_grade`, `note`, `acknowledge_quota`."""
+    def decide(service: workflow.WorkflowService, actor: str) -> None:
+        service.decide(officer_id, month, actor, _text(form, "final_grade") or "",
+                       _text(form, "note"), form.get("acknowledge_quota") == "on")
+    return _submit(request, db, who, store, policy, now, day, officer_id, month, form,
+                   "decision", decide, evidence)
+
+
+@router.post("/officers/{officer_id}/months/{month}/reopen")
+def reopen_form(request: Request, officer_id: str, month: str, db: Db, who: CurrentViewer,
+                store: Writer, policy: ConfiguredPolicy, now: Now, day: Today,
+                form: PostedForm) -> Response:
+    """Reopen a decision (POST /api/v1/officers/{id}/evaluations/{month}/reopen): the head,
+    with `reason` (required)."""
+    def reopen(service: workflow.WorkflowService, actor: str) -> None:
+        service.reopen(officer_id, month, actor, _text(form, "reason") or "")
+    return _submit(request, db, who, store, policy, now, day, officer_id, month, form,
+                   "reopen", reopen)

@@ -1,0 +1,140 @@
+"""The plumbing of the workspaces' forms (dashboard/pages/workspace.py): refusals, fields, checks.
+
+A form calls the service the JSON API calls, with the permission function the API applies;
+what the user can get wrong comes back as a `Refusal` carrying the status code the API would
+answer and the reason in Vietnamese and English, for the page to show in its language. Form
+fields arrive as text: `number` only reads a decimal comma as well as a point; every rule
+(ranges, dates, order, locks) stays the services'.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Callable
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse
+
+from collector.evaluation import reports, responses, tasks
+from collector.evaluation.workflow import steps as workflow
+from collector.web.auth import Viewer
+from collector.web.deps import month_or_422
+from collector.accounts.permissions import Permission, officer_facts
+from collector.accounts.scope import PEOPLE
+
+
+class Refusal(Exception):
+    """A form the page cannot carry out: the status the API would answer and why, in both
+    languages."""
+
+    def __init__(self, status: int, vi: str, en: str):
+        super().__init__(f"{vi} / {en}")
+        self.status, self.vi, self.en = status, vi, en
+
+
+# Service errors → the API's status codes (collector/api/tasks.py, api_workflow.py,
+# api_responses.py). Subclasses first: each is also an instance of its base.
+ERRORS: tuple[tuple[type[Exception], int], ...] = (
+    (tasks.TaskNotFound, 404), (tasks.TaskForbidden, 403), (tasks.TaskConflict, 409),
+    (tasks.TaskError, 422),
+    (workflow.WorkflowNotFound, 404), (workflow.WorkflowForbidden, 403),
+    (workflow.WorkflowConflict, 409), (workflow.WorkflowError, 422),
+    (responses.ResponseNotFound, 404), (responses.ResponseForbidden, 403),
+    (responses.ResponseError, 422))
+
+
+def attempt(action: Callable[[], Any]) -> Any:
+    """Run a service call; its user-facing errors become a `Refusal`."""
+    try:
+        return action()
+    except Refusal:
+        raise
+    except Exception as error:
+        for kind, status in ERRORS:
+            if isinstance(error, kind):
+                raise Refusal(status, error.vi, error.en) from None
+        raise
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted form's text fields (already read, and cached, by the CSRF check)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+Fields = Annotated[dict[str, str], Depends(form_fields)]
+
+
+# --- checks shared by the forms ----------------------------------------------------------------
+
+def acting(who: Viewer) -> str:
+    """The officer the account acts as (collector.web.auth.acting_officer's rule), or a refusal."""
+    if who.role not in PEOPLE or who.officer_id is None:
+        raise Refusal(403, "Tài khoản này không gắn với cán bộ nào nên không có việc của cán bộ",
+                      "This account is not an officer's, so it has no officer's work")
+    return who.officer_id
+
+
+def allow(db, officer_id: str, actor: str, rule: Callable[..., Permission]) -> None:
+    facts = officer_facts(db, officer_id)
+    if facts is None:
+        raise Refusal(404, f"Không tìm thấy cán bộ {officer_id!r}", f"No officer {officer_id!r}")
+    permission = rule(facts, actor)
+    if not permission:
+        raise Refusal(403, permission.vi, permission.en)
+
+
+def task_officer(db, task_id: int) -> str:
+    row = db.execute("SELECT officer_id FROM tasks WHERE id = ?", [task_id]).fetchone()
+    if row is None:
+        raise Refusal(404, f"Không tìm thấy nhiệm vụ {task_id}", f"No task {task_id}")
+    return row[0]
+
+
+def number(text: str | None, field: str) -> float | int:
+    """A number typed in a form ('1,5' as well as '1.5'); whole numbers stay int."""
+    try:
+        value = float((text or "").strip().replace(",", "."))
+    except ValueError:
+        raise Refusal(422, f"{field}: cần nhập một số", f"{field}: enter a number") from None
+    return int(value) if value.is_integer() else value
+
+
+def this_or(month: str | None, day: date) -> str:
+    """The month asked for (422 when malformed), else the month of `day` (the Today
+    dependency, so a test's fixed date is the page's "this month")."""
+    return month_or_422(month or day.strftime("%Y-%m"))
+
+
+def page_month(value: str | None, day: date) -> str:
+    """The month a form came from (its hidden field), or this month."""
+    try:
+        return reports.checked_month(value or day.strftime("%Y-%m"))
+    except ValueError:
+        return day.strftime("%Y-%m")
+
+
+def task_service(store, actor: str, day: date, now: int) -> tasks.TaskService:
+    """The task service as collector/api/tasks.py makes it (audit actor "officer:ID"), acting
+    as `actor`: the record names them as who assigned what they register."""
+    return tasks.TaskService(store, actor=f"officer:{actor}", by=actor, clock=lambda: now,
+                      today=lambda: day)
+
+
+def back(path: str, anchor: str = "", **params: Any) -> RedirectResponse:
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return RedirectResponse(f"{path}?{query}{anchor}", status_code=303)
+
+
+def link(path: str, **params: Any) -> str:
+    """A link to a page state; empty values and page 1 (the default) are left out."""
+    return f"{path}?{urlencode({k: v for k, v in params.items() if v not in (None, '', 1)})}"
+
+
+def months_around(month: str) -> tuple[str, str]:
+    """The months before and after 'YYYY-MM'."""
+    year, mon = int(month[:4]), int(month[5:])
+    before = f"{year - (mon == 1):04d}-{(mon - 2) % 12 + 1:02d}"
+    after = f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}"
+    return before, after

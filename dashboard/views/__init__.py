@@ -1,0 +1,1 @@
+"""What the pages show: pure functions from JSON twins to display-ready values, charts, pagers."""
