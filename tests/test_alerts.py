@@ -416,7 +416,7 @@ def test_neutral_may_be_made_negative_by_a_site():
 def test_a_roster_correction_moves_the_alerts_officer_with_its_ratings(store, raised):
     """The presses of the burst were attributed to HK-0001 through a wrong roster; correcting
     the shift gives them to HK-0003, and the alert must name HK-0003 too."""
-    from collector.org.roster import RosterService
+    from collector.roster.shifts import RosterService
     shift_id = store.db.execute("SELECT id FROM roster_shifts WHERE counter_id = 'hk-q1' "
                                 "AND replaced_at IS NULL").fetchone()[0]
     RosterService(store, actor="test").correct_shift(shift_id, officer_id="HK-0003",
@@ -428,7 +428,7 @@ def test_a_roster_correction_moves_the_alerts_officer_with_its_ratings(store, ra
 
 
 def test_a_cancelled_shift_leaves_the_alert_with_nobody(store, raised):
-    from collector.org.roster import RosterService
+    from collector.roster.shifts import RosterService
     shift_id = store.db.execute("SELECT id FROM roster_shifts WHERE counter_id = 'hk-q1' "
                                 "AND replaced_at IS NULL").fetchone()[0]
     RosterService(store, actor="test").cancel_shift(shift_id, reason="Không có ca này")

@@ -102,7 +102,7 @@ def test_adding_a_device_leaves_the_counters_roster_alone(store):
     """Reviewer item 4: adding a second device at bd-q2 cut BD-0002's bounded shift in place
     (no history, no audit) and restarted it "until further notice". The roster belongs to
     the counter: the new device just follows it."""
-    from collector.org.roster import RosterService
+    from collector.roster.shifts import RosterService
     hour = 3_600_000
     now = store_module.now_ms()  # the registry asks the roster who is on duty *now*
     roster = RosterService(store, actor="test", clock=lambda: now)

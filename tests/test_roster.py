@@ -19,7 +19,7 @@ from waiting import wait_for
 
 from collector.db import audit
 from collector.ingest.subscriber import BrokerAddress, Ingest
-from collector.org.roster import (
+from collector.roster.shifts import (
     RosterConflict,
     RosterError,
     RosterForbidden,

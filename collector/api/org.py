@@ -1,6 +1,6 @@
 """HTTP routes for the organisation (units, officers, counters) and the duty roster.
 
-Thin: each route calls one `collector.org.organisation` or `collector.org.roster` function and turns
+Thin: each route calls one `collector.org.organisation` or `collector.roster.shifts` function and turns
 their errors into 404 (not found), 403 (outside the account's scope), 409 (id taken,
 overlapping or already replaced shifts) and 422 (anything else wrong), with detail
 "vietnamese / english". Reads use the shared read-only
@@ -27,7 +27,8 @@ import sqlite_utils
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from collector.org import organisation, roster
+from collector.org import organisation
+from collector.roster import shifts as roster
 from collector.db import queries
 from collector.web.auth import (
     CurrentViewer,

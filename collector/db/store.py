@@ -93,7 +93,7 @@ def attribute(db: sqlite_utils.Database, device_id: str, pressed_at: int,
     The roster decides: the officer on duty at the counter the device stood at when pressed.
     Where the roster names nobody, the officer the device showed (if they exist) is kept,
     marked "device", so a leader can tell a press the roster vouches for from one it does not.
-    Ingest and roster corrections (collector/org/roster.py) both call this one rule; a correction
+    Ingest and roster corrections (collector/roster/shifts.py) both call this one rule; a correction
     passes no shown officer, because the device showed whoever the wrong roster named.
     """
     row = db.execute(
@@ -285,7 +285,7 @@ class Store:
 
         The shift open at `at` ends there; None leaves the counter closed. A shortcut over the
         roster for seeding and the simulator: it does not re-attribute ratings (the roster
-        service, collector/org/roster.py, does that for corrections of the past).
+        service, collector/roster/shifts.py, does that for corrections of the past).
         """
         self._require("devices", device_id)
         if officer_id is not None:

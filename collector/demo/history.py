@@ -50,7 +50,7 @@ from collector.db import queries
 from collector.org.organisation import unit_subtree
 from collector.accounts.permissions import officer_facts
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy, load_configured
-from collector.org.roster import RosterService
+from collector.roster.shifts import RosterService
 from collector.evaluation.scoring import check_quota
 from collector.demo.seed import OFFICERS
 from collector.db.store import MAX_SILENCE_MS, Store, attribute, now_ms, write_transaction

@@ -29,7 +29,7 @@ the alert, its notes and its presses to the new unit: who may see and handle it 
 
 The alert names the officer most of its negative presses were attributed to. A roster
 correction that re-attributes those presses calls `refresh_officers`, which names the officer
-again from the presses as they now stand (collector/org/roster.py, in the same transaction).
+again from the presses as they now stand (collector/roster/shifts.py, in the same transaction).
 """
 
 from __future__ import annotations
