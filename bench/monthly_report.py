@@ -30,9 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from collector.evaluation import export_xlsx, month as monthly
-from collector.db import queries  # noqa: E402
+from collector.db import reader  # noqa: E402
 from collector.evaluation.policy import load_preset  # noqa: E402
 from collector.db.store import Store  # noqa: E402
+from collector.org.organisation import upsert_counter, upsert_officer, upsert_unit  # noqa: E402
+from collector.org.registry import register_device  # noqa: E402
 from collector.core.timeline import LOCAL_TZ  # noqa: E402
 
 OFFICERS, COUNTERS, DAYS, PER_DAY, TASKS = 40, 20, 30, 30, 10
@@ -47,15 +49,15 @@ def at(day: int, hour: int, minute: int = 0) -> int:
 def build(path: Path) -> None:
     store = Store(path)
     db = store.db
-    store.upsert_unit("w", "UBND phường Mẫu", None)
-    store.upsert_unit("w-1c", "Bộ phận Một cửa phường Mẫu", "w")
-    store.upsert_officer("L", "Lãnh đạo", "Trưởng bộ phận", "w")
+    upsert_unit(db, "w", "UBND phường Mẫu", None)
+    upsert_unit(db, "w-1c", "Bộ phận Một cửa phường Mẫu", "w")
+    upsert_officer(db, "L", "Lãnh đạo", "Trưởng bộ phận", "w")
     officers = [f"O-{i:03d}" for i in range(OFFICERS)]
     for code in officers:
-        store.upsert_officer(code, f"Cán bộ {code}", "Chuyên viên", "w-1c", leader_id="L")
+        upsert_officer(db, code, f"Cán bộ {code}", "Chuyên viên", "w-1c", leader_id="L")
     for c in range(COUNTERS):
-        store.upsert_counter(f"q{c}", f"Quầy {c + 1}", "w-1c")
-        store.register_device(f"d{c}", f"q{c}", at=at(1, 0) - 86_400_000)
+        upsert_counter(db, f"q{c}", f"Quầy {c + 1}", "w-1c")
+        register_device(db, f"d{c}", f"q{c}", at=at(1, 0) - 86_400_000)
     shifts, spans, ratings = [], [], []
     for day in range(1, DAYS + 1):
         for c in range(COUNTERS):
@@ -123,7 +125,7 @@ def main(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         build(path)
-        db = queries.open_reader(path)
+        db = reader.open_reader(path)
         cold, report = timed(lambda: monthly.unit_month(db, "w", MONTH, policy, now_ms=now,
                                                         today=TODAY))
         CPU.clear()

@@ -28,7 +28,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from collector.app import create_app  # noqa: E402
 from collector.demo.accounts import DEMO_PASSWORD, seed_accounts  # noqa: E402
 from collector.demo.history import seed_history  # noqa: E402
-from collector.evaluation.reports import current_month  # noqa: E402
+from collector.core.timeline import current_month  # noqa: E402
 from collector.demo.seed import MAX_DEVICES, seed_demo  # noqa: E402
 from collector.core.settings import Settings  # noqa: E402
 from collector.db.store import Store  # noqa: E402

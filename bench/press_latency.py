@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from mosquitto import Mosquitto  # noqa: E402
 
-from collector.ingest.subscriber import BrokerAddress, Ingest  # noqa: E402
+from collector.core.settings import BrokerAddress  # noqa: E402
+from collector.ingest.subscriber import Ingest  # noqa: E402
 from collector.demo.seed import seed_demo  # noqa: E402
 from collector.db.store import Store  # noqa: E402
 from kiosk.sim import SimulatedKiosk  # noqa: E402

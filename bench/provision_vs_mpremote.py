@@ -43,7 +43,7 @@ CONFIG = {"device": DEVICE, "host": "mqtt.ubnd-hoankiem.gov.vn", "port": 1883,
 
 def child(argv: list[str]) -> int:
     """`hailong flash` as the lead wires it, with a fixed registry answer."""
-    from collector.cli.main import UsageError
+    from collector.cli.common import UsageError
     from collector.cli.flash import add_flash_command
     parser = argparse.ArgumentParser(prog="hailong")
     add_flash_command(parser.add_subparsers(dest="command", required=True),

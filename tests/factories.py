@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from collector.protocol.messages import parse_message
-from collector.db.store import Incoming, now_ms
+from collector.db.store import now_ms
+from collector.ingest.recording import Incoming
 
 T0 = now_ms() + 3_600_000  # after the seed's roster starts
 

@@ -44,6 +44,7 @@ from collector.core.settings import Settings
 from collector.db.store import Store, now_ms
 from collector.evaluation.tasks import TaskService
 from collector.core.timeline import LOCAL_TZ
+from collector.ingest.recording import record_batch
 
 ROLES = {  # role: (login, officer record, unit scope)
     "administrator": ("quantri.hk", None, "hk"),
@@ -104,7 +105,7 @@ def _build(path) -> dict[str, dict[str, str]]:
             batch = [incoming(rating_bytes(device=device, seq=n, level=1, officer=officer,
                                            ts=base + n * 20_000), device=device,
                               received_at=base + n * 20_000 + 500) for n in range(1, 11)]
-            store.record_batch(batch)
+            record_batch(store.db, batch)
             raised = alerts.check_after_batch(store.db, batch,
                                               load_preset("hanoi-3814").alerts, base + 300_000)
             assert raised, "the ratings should raise an alert"

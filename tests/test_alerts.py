@@ -20,6 +20,9 @@ from collector.evaluation import policy as pol
 from collector.ratings.alerts import AlertState, Decision, Press, detect
 from collector.demo.seed import seed_demo
 from collector.db.store import Store, connect
+from collector.ingest.recording import record_batch
+from collector.org.organisation import upsert_counter
+from collector.org.registry import register_device
 
 RULE = pol.DEFAULT_ALERT_RULE
 MIN = 60_000
@@ -177,7 +180,7 @@ def rating(level=1, minute=0, device="kiosk-hk-01", officer="HK-0001", **extra):
 
 def ingest(store, batch, now=None):
     """What the ingest does with a batch: commit it, then check it for alerts."""
-    store.record_batch(batch)
+    record_batch(store.db, batch)
     now = max(i.received_at for i in batch) if now is None else now
     return alerts.check_after_batch(store.db, batch, pol.load_preset("hanoi-3814").alerts, now)
 
@@ -281,13 +284,13 @@ def test_counters_statuses_and_excluded_presses(store):
 
 
 def test_a_3_level_device_alerts_on_its_lowest_level(store):
-    store.register_device("kiosk-hk-01", "hk-q1", scale=3, at=T0 - MIN)
+    register_device(store.db, "kiosk-hk-01", "hk-q1", scale=3, at=T0 - MIN)
     assert ingest(store, [rating(lv, m, scale=3) for m, lv in enumerate((1, 2, 1, 3))])
     assert alert_rows(store)[0]["negative"] == 2
 
 
 def test_a_database_error_is_logged_not_raised(store, caplog):
-    store.record_batch([rating(1, m) for m in range(4)])
+    record_batch(store.db, [rating(1, m) for m in range(4)])
     readonly = connect(store.path, readonly=True)
     try:
         with caplog.at_level(logging.ERROR, logger="hailong.alerts"):
@@ -436,7 +439,7 @@ def test_a_cancelled_shift_leaves_the_alert_with_nobody(store, raised):
 
 
 def test_an_alert_keeps_the_unit_its_counter_had_when_it_was_raised(store, raised):
-    store.upsert_counter("hk-q1", "Quầy 1", "bd-1c")  # the counter goes to another ward later
+    upsert_counter(store.db, "hk-q1", "Quầy 1", "bd-1c")  # the counter goes to another ward later
     assert alert_rows(store)[0]["unit_id"] == "hk-1c"
     assert alerts.alert_view(store.db, raised)["unit_id"] == "hk-1c"
     assert [a["id"] for a in alerts.list_alerts(store.db, within=frozenset({"hk-1c"}))

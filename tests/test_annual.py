@@ -11,6 +11,7 @@ from collector.evaluation.month import MonthlyError, MonthlyNotFound
 from collector.evaluation.policy import load_preset
 import test_monthly
 from test_monthly import at, evaluate
+from collector.org.organisation import upsert_officer, upsert_unit
 
 writable = test_monthly.writable  # the shared fixture
 
@@ -84,8 +85,8 @@ def test_results_go_with_an_officer_who_moves(writable):
              decided_by="HK-H", decided_at=at(5, 9, month=2))
     evaluate(writable, "HK-A", "2026-02", final_grade="HTTNV", final_score=84,
              decided_by="HK-H", decided_at=at(5, 9, month=3))
-    writable.upsert_unit("bd", "UBND phường Ba Đình", None)
-    writable.upsert_officer("HK-A", "Nguyễn Thị Thu Hường", "Chuyên viên", "bd")
+    upsert_unit(writable.db, "bd", "UBND phường Ba Đình", None)
+    upsert_officer(writable.db, "HK-A", "Nguyễn Thị Thu Hường", "Chuyên viên", "bd")
     evaluate(writable, "HK-A", "2026-03", final_grade="HTTNV", final_score=80,
              decided_by="HK-H", decided_at=at(6, 9, month=4))
     today = date(2026, 4, 10)

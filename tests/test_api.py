@@ -11,6 +11,7 @@ from collector.app import create_app
 from collector.core.settings import Settings
 from collector.db.store import Store
 from collector.core.timeline import month_of
+from collector.ingest.recording import record_batch
 
 MONTH = month_of(T0)
 
@@ -18,7 +19,7 @@ MONTH = month_of(T0)
 @pytest.fixture
 def client(seeded_db):
     store = Store(seeded_db)
-    store.record_batch([
+    record_batch(store.db, [
         incoming(rating_bytes(seq=1, level=4)),
         incoming(rating_bytes(seq=2, level=3)),
         incoming(rating_bytes(seq=3, level=1, reason="waiting")),

@@ -14,10 +14,13 @@ from collector.ratings import alerts
 from collector.db import audit
 from collector.app import create_app
 from collector.evaluation.policy import DEFAULT_ALERT_RULE
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 from collector.core.settings import Settings
 from collector.db.store import Store
 from collector.core.timeline import LOCAL_TZ
+from collector.ingest.recording import record_batch
+from collector.org.organisation import upsert_counter
+from collector.org.registry import register_device
 
 MIN = 60_000
 # 9:00 local on 10 March 2026 and the next days, at counters whose devices were registered the
@@ -32,7 +35,7 @@ def burst(store, device, officer, start, seq0):
     batch = [incoming(rating_bytes(device=device, seq=seq0 + i, level=1, officer=officer,
                                    ts=start + i * MIN), device=device,
                       received_at=start + i * MIN + 300) for i in range(4)]
-    store.record_batch(batch)
+    record_batch(store.db, batch)
     return alerts.check_after_batch(store.db, batch, DEFAULT_ALERT_RULE, start + 4 * MIN)
 
 
@@ -43,8 +46,8 @@ def raised(seeded_db):
     try:
         for device, counter, unit in (("kiosk-hk-03", "hk-q3", "hk-1c"),
                                       ("kiosk-bd-03", "bd-q3", "bd-1c")):
-            store.upsert_counter(counter, "Quầy 3", unit)
-            store.register_device(device, counter, at=DAY - 86_400_000)
+            upsert_counter(store.db, counter, "Quầy 3", unit)
+            register_device(store.db, device, counter, at=DAY - 86_400_000)
         ids = (burst(store, "kiosk-hk-03", "HK-0003", DAY, 1)
                + burst(store, "kiosk-bd-03", "BD-0003", DAY + 86_400_000, 1)
                + burst(store, "kiosk-hk-03", "HK-0003", DAY + 2 * 86_400_000, 11))

@@ -15,9 +15,10 @@ from collector.api import imports as api_import
 from collector.db import audit
 from collector.app import create_app
 from collector.imports.reading import MAX_BYTES
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 from collector.core.settings import Settings
 from collector.db.store import Store
+from collector.org.organisation import upsert_officer, upsert_unit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 XLSX = api_import.XLSX_TYPE
@@ -100,9 +101,9 @@ def test_rejected_rows_answer_422_with_the_report_and_write_nothing(client):
 def test_tasks_import_over_http(client):
     store = Store(client.db_path)
     try:
-        store.upsert_unit("hk", "UBND phường Hoàn Kiếm")
+        upsert_unit(store.db, "hk", "UBND phường Hoàn Kiếm")
         for officer in ("HK-0001", "HK-0002", "HK-0003"):
-            store.upsert_officer(officer, officer, "Chuyên viên", "hk")
+            upsert_officer(store.db, officer, officer, "Chuyên viên", "hk")
     finally:
         store.close()
     data = (FIXTURES / "tasks.csv").read_bytes()

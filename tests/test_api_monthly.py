@@ -12,7 +12,7 @@ from collector.api import month as api_monthly
 from collector.evaluation import month as monthly
 from collector.app import create_app
 from collector.evaluation.policy import load_preset
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 from collector.core.settings import Settings
 from collector.db.store import Store
 import test_monthly

@@ -14,8 +14,9 @@ from accounts_support import admin_headers, as_officer, token_headers
 from collector.api import org as api_org
 from collector.db import audit
 from collector.app import create_app
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 from collector.core.settings import Settings
+from collector.ingest.recording import record_batch
 
 
 
@@ -258,8 +259,8 @@ def _press_at_hk_q1(seeded_db, count=3):
     from collector.db.store import Store
     store = Store(seeded_db)
     try:
-        store.record_batch([incoming(rating_bytes(seq=seq, ts=T0 + seq * 60_000))
-                            for seq in range(1, count + 1)])
+        record_batch(store.db, [incoming(rating_bytes(seq=seq, ts=T0 + seq * 60_000))
+                                for seq in range(1, count + 1)])
     finally:
         store.close()
 

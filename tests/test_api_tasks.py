@@ -12,7 +12,7 @@ from accounts_support import admin_headers, as_officer
 from collector.db import audit
 from collector.web import deps
 from collector.app import create_app
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 from collector.db.store import Store
 from collector.core.settings import Settings
 from collector.core.timeline import LOCAL_TZ

@@ -16,7 +16,7 @@ from collector.db import audit
 from collector.web import deps
 from collector.app import create_app
 from collector.evaluation.policy import PRESETS_DIR
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 from collector.core.settings import Settings
 from collector.db.store import Store
 from collector.evaluation.workflow.steps import load_configured_policy

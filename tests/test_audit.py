@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.db import audit
-from collector.cli.main import UsageError
+from collector.cli.common import UsageError
 from collector.cli.audit import add_audit_commands
 from collector.db.store import Store, connect, migrate
 

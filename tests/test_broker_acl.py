@@ -51,7 +51,8 @@ from collector.org.credentials import (
     hash_password,
     verify_password,
 )
-from collector.ingest.subscriber import BrokerAddress, Ingest
+from collector.core.settings import BrokerAddress
+from collector.ingest.subscriber import Ingest
 from collector.protocol.messages import device_topic
 from collector.org.registry import Registry
 from collector.db.store import Store

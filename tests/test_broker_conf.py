@@ -220,8 +220,8 @@ def test_an_oversized_payload_reaches_the_collector_and_a_huge_packet_is_cut_off
     collector.close()
 
 
-# The installed command: `python -m collector.cli.main` loads cli.py twice (as __main__ and as
-# collector.cli.main), and a UsageError from a subcommand module is then not the one main() catches.
+# The installed command, as an operator runs it (the entry point collector.cli.main:main), rather
+# than `python -m collector.cli.main`.
 HAILONG = str(Path(sys.executable).parent / "hailong")
 
 

@@ -9,7 +9,7 @@ import sys
 import openpyxl
 import pytest
 
-from collector.cli.main import UsageError
+from collector.cli.common import UsageError
 from collector.cli.month import add_month_commands
 from conftest import ROOT
 import test_monthly

@@ -8,7 +8,7 @@ import threading
 import pytest
 from factories import incoming, rating_bytes
 
-from collector.ingest import recording
+from collector.ingest import committer as committer_module, recording
 from collector.ingest.committer import Committer, Stopping, is_database_fault
 
 BOOT = 4242
@@ -67,13 +67,13 @@ def test_each_failing_message_is_found_and_kept_the_rest_stored(store, monkeypat
 
 def test_a_database_fault_is_retried_and_reported_until_it_passes(store, monkeypatch):
     failures = [sqlite3.OperationalError("database is locked")]
-    real = store.record_batch
+    real = recording.record_batch
 
-    def flaky(items):
+    def flaky(db, items):
         if failures:
             raise failures.pop()
-        return real(items)
-    monkeypatch.setattr(store, "record_batch", flaky)
+        return real(db, items)
+    monkeypatch.setattr(committer_module, "record_batch", flaky)
     faults = []
     outcome, committed = committer(store, faults).record(batch([1, 2]))
     assert outcome["stored"] == 2 and len(committed) == 2
@@ -81,15 +81,15 @@ def test_a_database_fault_is_retried_and_reported_until_it_passes(store, monkeyp
 
 
 def test_stopping_during_a_retry_commits_nothing_more(store, monkeypatch):
-    def locked(items):
+    def locked(db, items):
         raise sqlite3.OperationalError("database is locked")
-    monkeypatch.setattr(store, "record_batch", locked)
+    monkeypatch.setattr(committer_module, "record_batch", locked)
     stopping = threading.Event()
     stopping.set()
     outcome, committed = committer(store, stopping=stopping).record(batch([1]))
     assert committed == [] and outcome["stored"] == 0
     with pytest.raises(Stopping):
-        committer(store, stopping=stopping).retrying(lambda: locked([]))
+        committer(store, stopping=stopping).retrying(lambda: locked(store.db, []))
 
 
 def test_memory_running_out_is_the_databases_fault_not_the_messages():
@@ -104,14 +104,14 @@ def test_a_message_that_cannot_even_be_kept_as_rejected_holds_the_writer_visibly
     a broker in-flight slot): the writer retries, saying why, until it can be kept."""
     poison(monkeypatch, {2})
     attempts = []
-    real = store.record_failure
+    real = recording.record_failure
 
-    def record_failure(item, error):
+    def record_failure(db, item, error):
         attempts.append(1)
         if len(attempts) < 3:
             raise KeyError("broken")
-        return real(item, error)
-    monkeypatch.setattr(store, "record_failure", record_failure)
+        return real(db, item, error)
+    monkeypatch.setattr(committer_module, "record_failure", record_failure)
     monkeypatch.setattr(threading.Event, "wait", lambda self, timeout=None: False)
     faults = []
     items = batch(range(4))

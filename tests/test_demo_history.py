@@ -1,4 +1,4 @@
-"""The demo's seeded past (collector/demo/history.py): idempotent, deterministic, attributed by
+"""The demo's seeded past (collector/demo/history/): idempotent, deterministic, attributed by
 the roster, and a previous month that Hoàn Kiếm decided and Ba Đình left half-way.
 
 The present is fixed at Wednesday 18/03/2026 09:00 (UTC+7), so the history runs from
@@ -18,9 +18,10 @@ from collector.evaluation import month as monthly, tasks
 from collector.demo.history import ACTOR, seed_history
 from collector.evaluation.policy import load_preset
 from collector.demo.seed import OFFICERS, seed_demo
-from collector.db.store import Store, attribute
+from collector.db.store import Store
 from collector.core.timeline import LOCAL_TZ
 from collector.evaluation.workflow.status import unit_evaluation_status
+from collector.roster.attribution import attribute
 
 NOW = int(datetime(2026, 3, 18, 9, 0, tzinfo=LOCAL_TZ).timestamp() * 1000)
 TODAY = date(2026, 3, 18)
@@ -29,8 +30,8 @@ POLICY = load_preset("hanoi-3814")
 
 
 def citizens(rng, tendency: float, scale: int) -> int:
-    """A plain stand-in for the demo's citizens (demo.choose_level, whose module imports the
-    whole web stack): satisfied (one of the top two levels) with probability `tendency`."""
+    """A plain stand-in for the demo's citizens (collector.demo.citizens.choose_level), simpler
+    to reason about: satisfied (one of the top two levels) with probability `tendency`."""
     if rng.random() < tendency:
         return rng.randint(scale - 1, scale)
     return rng.randint(1, scale - 2)

@@ -23,6 +23,7 @@ from collector.demo.accounts import DEMO_PASSWORD
 from collector.app import create_app
 from collector.core.settings import Settings
 from collector.db.store import Store
+from collector.roster.shifts import assign
 
 RATING_TOPIC = "hailong/v1/devices/kiosk-hk-01/rating"
 
@@ -307,13 +308,13 @@ def test_roster_changes_made_elsewhere_reach_the_device(mosquitto, collector, se
         wait_for(lambda: "Nguyễn Thị Thu Hường" in kiosk.screen_text(), what="the first officer")
         store = Store(seeded_db)  # another process's write, as `hailong devices` makes it
         try:
-            store.assign("kiosk-hk-01", "HK-0003")
+            assign(store.db, "kiosk-hk-01", "HK-0003")
         finally:
             store.close()
         wait_for(lambda: "Lê Hoàng Yến" in kiosk.screen_text(), what="the new officer")
         store = Store(seeded_db)
         try:
-            store.assign("kiosk-hk-01", None)
+            assign(store.db, "kiosk-hk-01", None)
         finally:
             store.close()
         wait_for(lambda: "Quầy tạm dừng phục vụ" in kiosk.screen_text(), what="counter closed")

@@ -16,7 +16,8 @@ from kiosk.sim import SimulatedKiosk
 from mosquitto import Mosquitto
 from waiting import wait_for
 
-from collector.ingest.subscriber import BrokerAddress, Ingest
+from collector.core.settings import BrokerAddress
+from collector.ingest.subscriber import Ingest
 
 DEVICE = "kiosk-hk-01"  # registered in the seeded database
 

@@ -130,7 +130,7 @@ def test_switching_to_sources_and_back_leaves_no_shadowing_file(tmp_path, cache,
 
 
 def test_the_registry_sees_the_device_config_and_its_refusal_is_one_line(tmp_path, cache, mini):
-    from collector.cli.main import UsageError
+    from collector.cli.common import UsageError
     from collector.cli.flash import cmd_flash
     flash = tmp_path / "flash"
     seen = []

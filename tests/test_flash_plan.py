@@ -276,7 +276,7 @@ def test_malformed_flash_arguments_are_refused(argv, capsys):
 
 
 def run_flash(argv, factory=lambda db, device, current: dict(CONFIG)):
-    from collector.cli.main import UsageError
+    from collector.cli.common import UsageError
     args = parser(factory).parse_args(argv)
     with pytest.raises(UsageError) as caught:
         args.handler(args)

@@ -21,15 +21,21 @@ from PIL import Image
 
 from accounts_support import as_officer, token_headers
 from collector.api import fleet as api_fleet
+from collector.web import deps
 from collector.fleet import status as fleet, screens
 from collector.app import create_app
-from collector.org.organisation import unit_subtree
-from collector.db.queries import current_assignments, open_reader
+from collector.org.organisation import unit_subtree, upsert_counter
+from collector.db.reader import open_reader
+from collector.roster.duty import current_assignments
 from collector.demo.seed import seed_demo
 from collector.core.settings import Settings
-from collector.db.store import MAX_SILENCE_MS, Store
+from collector.db.store import Store
 
 from factories import T0, incoming, rating_bytes
+from collector.ingest.recording import record_batch
+from collector.org.registry import register_device, retire_device
+from collector.ratings.evidence import MAX_SILENCE_MS
+from collector.roster.shifts import assign
 
 NOW = T0 + 600_000
 
@@ -57,11 +63,11 @@ def db_path(tmp_path_factory):
 
 def populate(store):
     seed_demo(store, 4)
-    store.upsert_counter("hk-q5", "Quầy 5", "hk-1c")
-    store.register_device("kiosk-hk-05", "hk-q5", at=NOW - 3_600_000)
-    store.assign("kiosk-hk-05", "HK-0004", at=NOW - 3_600_000)
+    upsert_counter(store.db, "hk-q5", "Quầy 5", "hk-1c")
+    register_device(store.db, "kiosk-hk-05", "hk-q5", at=NOW - 3_600_000)
+    assign(store.db, "kiosk-hk-05", "HK-0004", at=NOW - 3_600_000)
     start, _ = fleet.local_day(NOW)
-    store.record_batch([
+    record_batch(store.db, [
         status("kiosk-hk-01", NOW - 20_000, queue=3, rssi=-70),
         status("kiosk-bd-01", NOW - MAX_SILENCE_MS - 1),
         status("kiosk-hk-02", NOW - 60_000),
@@ -73,11 +79,11 @@ def populate(store):
         incoming(rating_bytes("kiosk-hk-01", seq=3, ts=max(start, NOW - 10_000),
                               excluded="cooldown"), received_at=NOW - 10_000),
     ])
-    store.retire_device("kiosk-hk-05", at=NOW - 100_000)
+    retire_device(store.db, "kiosk-hk-05", at=NOW - 100_000)
     # Shift changes: the online device's counter gets HK-0003; the silent device's counter
     # gets BD-0003 after it went quiet, which it cannot have received.
-    store.assign("kiosk-hk-01", "HK-0003", at=NOW - 5_000)
-    store.assign("kiosk-bd-01", "BD-0003", at=NOW - 60_000)
+    assign(store.db, "kiosk-hk-01", "HK-0003", at=NOW - 5_000)
+    assign(store.db, "kiosk-bd-01", "BD-0003", at=NOW - 60_000)
 
 
 @pytest.fixture(scope="module")
@@ -235,10 +241,9 @@ def test_one_device_or_none(db):
 
 @pytest.fixture(scope="module")
 def app(db_path):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(api_fleet, "now_ms", lambda: NOW)
-        app = create_app(Settings(db_path=db_path, broker_url=None))
-        yield app
+    app = create_app(Settings(db_path=db_path, broker_url=None))
+    app.dependency_overrides[deps.clock] = lambda: NOW
+    return app
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +257,9 @@ def test_no_route_clashes_with_the_apps_own():
         return {(method, route.path) for route in app_or_router.routes
                 if isinstance(route, APIRoute) for method in route.methods}
     ours = routes(api_fleet.router)
-    assert ours == {("GET", "/api/v1/fleet"), ("GET", "/api/v1/devices/{device_id}/screen.png")}
+    assert ours == {("GET", "/api/v1/fleet"), ("GET", "/api/v1/devices/{device_id}/screen.png"),
+                    ("GET", "/api/v1/devices"), ("POST", "/api/v1/devices/{device_id}/session"),
+                    ("POST", "/api/v1/devices/{device_id}/command")}
     assert not ours & routes(create_app(Settings(db_path="unused.db", broker_url=None)))
 
 

@@ -7,14 +7,14 @@ import re
 import pytest
 
 from collector.accounts import users as accounts
-from collector.org import brokerconf, credentials, organisation, registry
+from collector.org import brokerconf, credentials, registry, validation
 from collector.protocol.messages import DEVICE_ID_PATTERN, DOSSIER_PATTERN
 
 PATTERNS = {
     "accounts.LOGIN_PATTERN": (accounts.LOGIN_PATTERN, "leader-hk"),
     "brokerconf.ADDRESS_PATTERN": (brokerconf.ADDRESS_PATTERN, "127.0.0.1"),
     "brokerconf.USERNAME_PATTERN": (brokerconf.USERNAME_PATTERN, "hailong-collector"),
-    "organisation.ID_PATTERN": (organisation.ID_PATTERN, "HK-0001"),
+    "validation.ID_PATTERN": (validation.ID_PATTERN, "HK-0001"),
     "registry.ENTITY_ID_PATTERN": (registry.ENTITY_ID_PATTERN, "hk-q5"),
     "messages.DEVICE_ID_PATTERN": (DEVICE_ID_PATTERN, "kiosk-hk-01"),
     "messages.DOSSIER_PATTERN": (DOSSIER_PATTERN, "000.00.01.H26-250101-0001"),

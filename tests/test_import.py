@@ -16,12 +16,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from collector.db import audit, queries
-from collector.imports import checking as import_check, reading as importer
+from collector.db import audit
+from collector.org import directory
+from collector.imports import applying, checking as import_check, reading as importer
 from collector.cli.imports import add_import_commands
 from collector.imports.applying import run_import
 from collector.imports.reading import COLUMNS, SHEETS, fold
 from collector.db.store import Store
+from collector.org.organisation import upsert_unit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 ORG_FILES = ("units.csv", "officers.csv", "counters.csv")
@@ -209,11 +211,11 @@ def test_org_csv_files_apply_with_references_in_any_order(empty):
     assert units["cn"] == {"id": "cn", "name": "UBND phường Cửa Nam", "parent_id": "hn",
                            "kind": "ward", "head_id": "CN-0001", "outstanding": 1}
     assert units["cn-1c"]["head_id"] == "CN-0002"  # a head defined in the officers file
-    officer = queries.org_record(empty.db, "officers", "CN-0003")
+    officer = directory.org_record(empty.db, "officers", "CN-0003")
     assert officer == {"id": "CN-0003", "name": "Lê Thị Mai", "title": "Chuyên viên",
                        "unit_id": "cn-1c", "leader_id": "CN-0002", "photo": None,
                        "active_from": "2026-03-01", "active_to": None}
-    assert queries.org_record(empty.db, "counters", "cn-q2")["label"] == "Quầy 2"
+    assert directory.org_record(empty.db, "counters", "cn-q2")["label"] == "Quầy 2"
     [entry] = audit.recent(empty.db, None)
     assert (entry.actor, entry.action, entry.subject, entry.at) == (
         "test", "import.org", f"import:{report.sha256[:12]}", T)
@@ -239,14 +241,14 @@ def test_org_xlsx_with_vietnamese_sheets_and_headers_applies(empty):
     report = run(empty, "org", source)
     assert report.ok and report.applied, report.rejected
     assert report.rows_read == 5 and report.would_create == 5
-    assert queries.org_record(empty.db, "officers", "0042") == {
+    assert directory.org_record(empty.db, "officers", "0042") == {
         "id": "0042", "name": "Lê Thị Mai", "title": "Chuyên viên", "unit_id": "cn",
         "leader_id": "7", "photo": "anh/0042.jpg", "active_from": "2026-03-01",
         "active_to": None}
-    assert queries.org_record(empty.db, "units", "cn") == {
+    assert directory.org_record(empty.db, "units", "cn") == {
         "id": "cn", "name": "UBND phường Cửa Nam", "parent_id": "hn", "kind": "ward",
         "head_id": "7", "outstanding": True}
-    assert queries.org_record(empty.db, "counters", "cn-q1")["label"] == "1"
+    assert directory.org_record(empty.db, "counters", "cn-q1")["label"] == "1"
 
 
 def test_tasks_csv_applies_with_progress_in_each_tasks_history(store):
@@ -379,7 +381,7 @@ BAD_ORG = {
 
 @pytest.mark.parametrize("sources, expected, words", BAD_ORG.values(), ids=BAD_ORG.keys())
 def test_bad_org_rows_are_reported_and_change_nothing(empty, sources, expected, words):
-    empty.upsert_unit("keep", "Đơn vị có sẵn")
+    upsert_unit(empty.db, "keep", "Đơn vị có sẵn")
     before = dump(empty)
     report = run(empty, "org", *sources)
     assert where(report) == expected
@@ -456,15 +458,15 @@ def test_a_crash_halfway_rolls_everything_back(empty, monkeypatch):
     assert run(empty, "org", csv_file("units.csv", "id,name", "old,Old")).applied
     before = dump(empty)
     calls = []
-    original = Store.upsert_officer
+    original = applying.upsert_officer
 
-    def crash_on_second(self, *args, **kwargs):
+    def crash_on_second(db, *args, **kwargs):
         calls.append(args[0])
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return original(self, *args, **kwargs)
+        return original(db, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "upsert_officer", crash_on_second)
+    monkeypatch.setattr(applying, "upsert_officer", crash_on_second)
     with pytest.raises(RuntimeError, match="disk full"):
         run(empty, "org", *map(fixture, ORG_FILES))
     assert len(calls) == 2  # units and one officer were written before the crash
@@ -499,11 +501,11 @@ def test_an_update_sets_only_the_columns_the_file_has(empty):
                           "CN-0003,Lê Thị Mai,Chuyên viên chính,cn-1c"),
                  csv_file("units.csv", "id,name,head", "cn-1c,Bộ phận Một cửa phường Cửa Nam,"))
     assert report.ok and (report.would_update, report.unchanged) == (2, 0), report.rejected
-    assert queries.org_record(empty.db, "officers", "CN-0003") == {
+    assert directory.org_record(empty.db, "officers", "CN-0003") == {
         "id": "CN-0003", "name": "Lê Thị Mai", "title": "Chuyên viên chính",
         "unit_id": "cn-1c", "leader_id": "CN-0002", "photo": None,
         "active_from": "2026-03-01", "active_to": None}
-    unit = queries.org_record(empty.db, "units", "cn-1c")
+    unit = directory.org_record(empty.db, "units", "cn-1c")
     assert (unit["parent_id"], unit["kind"], unit["head_id"]) == ("cn", "office", None)
     entry = audit.recent(empty.db, 1)[0]
     assert entry.before_value == {"officers": {"CN-0003": {"title": "Chuyên viên"}},
@@ -519,7 +521,7 @@ def test_a_unit_can_move_under_a_unit_the_same_file_creates(empty):
                                         "cn,UBND phường Cửa Nam,kv",
                                         "kv,Khu vực trung tâm,hn"))
     assert report.applied and (report.would_create, report.would_update) == (1, 1)
-    assert queries.org_record(empty.db, "units", "cn")["parent_id"] == "kv"
+    assert directory.org_record(empty.db, "units", "cn")["parent_id"] == "kv"
 
 
 # --- command line --------------------------------------------------------------------------
@@ -560,7 +562,7 @@ def test_cli_imports_reports_and_exits_by_outcome(tmp_path, capsys):
 
 
 def test_cli_usage_errors(tmp_path):
-    from collector.cli.main import UsageError
+    from collector.cli.common import UsageError
     with pytest.raises(UsageError, match="cannot read"):
         cli("import", "org", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "x.db"))
     with pytest.raises(UsageError, match="no database"):

@@ -10,7 +10,8 @@ import pytest
 from factories import rating_bytes
 from waiting import wait_for
 
-from collector.ingest.subscriber import BrokerAddress, Ingest
+from collector.core.settings import BrokerAddress
+from collector.ingest.subscriber import Ingest
 
 
 def test_a_locked_database_delays_but_loses_nothing(mosquitto, seeded_db):

@@ -11,7 +11,8 @@ import pytest
 from factories import rating_bytes
 from waiting import wait_for
 
-from collector.ingest.subscriber import BrokerAddress, Ingest
+from collector.core.settings import BrokerAddress
+from collector.ingest.subscriber import Ingest
 
 DEVICE = "kiosk-hk-01"
 

@@ -16,11 +16,13 @@ from collector.protocol.messages import (
     Rating,
     Rejection,
     Status,
+    parse_message,
+)
+from collector.protocol.outbound import (
     encode_ack,
     encode_assignment,
     encode_command,
     encode_session,
-    parse_message,
 )
 
 INBOUND = golden_cases("rating") + golden_cases("status")

@@ -26,13 +26,18 @@ from datetime import date, datetime
 import pytest
 
 from collector.evaluation import month as monthly
-from collector.db import queries
+from collector.db.reader import open_reader
 from collector.evaluation.policy import load_preset
-from collector.db.store import MAX_SILENCE_MS, Store
+from collector.db.store import Store
 from collector.evaluation.tasks import TaskService
 from collector.core.timeline import LOCAL_TZ
 from conftest import ROOT
 from factories import incoming, rating_bytes
+from collector.ingest.recording import record_batch
+from collector.org.organisation import upsert_counter, upsert_officer, upsert_unit
+from collector.org.registry import register_device
+from collector.ratings.evidence import MAX_SILENCE_MS
+from collector.roster.shifts import assign
 
 MONTH = "2026-03"
 TODAY = date(2026, 4, 10)
@@ -58,8 +63,8 @@ def presses(device: str, boot: int, start: int, levels: list[int], **extra) -> l
 
 
 def shift(store: Store, device: str, officer: str, start: int, end: int) -> None:
-    store.assign(device, officer, start, actor="test")
-    store.assign(device, None, end, actor="test")
+    assign(store.db, device, officer, start, actor="test")
+    assign(store.db, device, None, end, actor="test")
 
 
 def online(store: Store, device: str, start: int, end: int | None, last_seen: int) -> None:
@@ -79,22 +84,23 @@ def evaluate(store: Store, officer: str, month: str = MONTH, **columns) -> None:
 def build_world(path) -> None:
     store = Store(path)
     try:
-        store.upsert_unit("hk", "UBND phường Hoàn Kiếm", None, kind="ward")
-        store.upsert_unit("hk-1c", "Bộ phận Một cửa phường Hoàn Kiếm", "hk", kind="one_stop")
-        store.upsert_officer("HK-H", "Ngô Văn Hùng", "Chủ tịch", "hk")
-        store.upsert_officer("HK-L", "Đặng Thị Mai Lan", "Trưởng bộ phận", "hk", leader_id="HK-H")
+        upsert_unit(store.db, "hk", "UBND phường Hoàn Kiếm", None, kind="ward")
+        upsert_unit(store.db, "hk-1c", "Bộ phận Một cửa phường Hoàn Kiếm", "hk", kind="one_stop")
+        upsert_officer(store.db, "HK-H", "Ngô Văn Hùng", "Chủ tịch", "hk")
+        upsert_officer(store.db, "HK-L", "Đặng Thị Mai Lan", "Trưởng bộ phận", "hk",
+                       leader_id="HK-H")
         for code, name in (("HK-A", "Nguyễn Thị Thu Hường"), ("HK-B", "Trần Văn Đức"),
                            ("HK-C", "Lê Hoàng Yến"), ("HK-D", "Phạm Quốc Việt")):
-            store.upsert_officer(code, name, "Chuyên viên", "hk-1c", leader_id="HK-L")
-        store.upsert_officer("HK-E", "Vũ Minh Khoa", "Chuyên viên", "hk-1c", leader_id="HK-L",
-                             active_to="2026-02-28")
-        store.upsert_officer("HK-F", "Bùi Thị Lệ Thủy", "Cán sự", "hk-1c", leader_id="HK-L",
-                             active_from="2026-03-15")
-        store.upsert_unit("hk", "UBND phường Hoàn Kiếm", None, kind="ward", head_id="HK-H")
-        store.upsert_counter("q1", "Quầy 1", "hk-1c")
-        store.upsert_counter("q2", "Quầy 2", "hk-1c")
-        store.register_device("d1", "q1", at=at(20, 0, month=2))
-        store.register_device("d2", "q2", at=at(20, 0, month=2))
+            upsert_officer(store.db, code, name, "Chuyên viên", "hk-1c", leader_id="HK-L")
+        upsert_officer(store.db, "HK-E", "Vũ Minh Khoa", "Chuyên viên", "hk-1c", leader_id="HK-L",
+                                 active_to="2026-02-28")
+        upsert_officer(store.db, "HK-F", "Bùi Thị Lệ Thủy", "Cán sự", "hk-1c", leader_id="HK-L",
+                                 active_from="2026-03-15")
+        upsert_unit(store.db, "hk", "UBND phường Hoàn Kiếm", None, kind="ward", head_id="HK-H")
+        upsert_counter(store.db, "q1", "Quầy 1", "hk-1c")
+        upsert_counter(store.db, "q2", "Quầy 2", "hk-1c")
+        register_device(store.db, "d1", "q1", at=at(20, 0, month=2))
+        register_device(store.db, "d2", "q2", at=at(20, 0, month=2))
 
         shift(store, "d1", "HK-A", at(2, 8), at(2, 12))
         shift(store, "d1", "HK-A", at(3, 8), at(3, 12))
@@ -114,7 +120,7 @@ def build_world(path) -> None:
         batch += presses("d2", 1, at(2, 8, 1), [4] * 28 + [3] * 7)
         batch += presses("d1", 4, at(4, 8), [2] * 30)
         batch += presses("d2", 2, at(4, 8), [1] * 10)
-        assert store.record_batch(batch)["stored"] == len(batch)
+        assert record_batch(store.db, batch)["stored"] == len(batch)
 
         service = TaskService(store, actor="HK-L", clock=lambda: NOW, today=lambda: TODAY)
         t1 = service.create("HK-A", title="Báo cáo tháng", assigned_by="HK-L", period="month",
@@ -143,7 +149,7 @@ def world(tmp_path_factory):
 
 @pytest.fixture
 def db(world):
-    reader = queries.open_reader(world)
+    reader = open_reader(world)
     yield reader
     reader.conn.close()
 
@@ -299,12 +305,12 @@ def test_insufficient_evidence_does_not_move_the_score(writable):
     assert before["evidence_points"]["criteria"]["service_attitude"] == 0.0
 
     # Nineteen more presses, all "Rất hài lòng": 29 in all, still below 30 — nothing moves.
-    writable.record_batch(presses("d2", 9, at(4, 9), [4] * 19))
+    record_batch(writable.db, presses("d2", 9, at(4, 9), [4] * 19))
     after = officer_month(writable.db, "HK-D")
     assert after["satisfaction"]["total"] == 29 and after["satisfaction"]["index"] > 60
     assert after["suggestion"]["score"] == suggestion["score"]
     # One more reaches the minimum: now the citizens' half counts.
-    writable.record_batch(presses("d2", 10, at(4, 11), [4]))
+    record_batch(writable.db, presses("d2", 10, at(4, 11), [4]))
     counted = officer_month(writable.db, "HK-D")["suggestion"]
     assert counted["satisfaction_counted"] and counted["score"] != suggestion["score"]
 
@@ -427,9 +433,11 @@ def test_unknown_unit(db):
         monthly.unit_month(db, "nowhere", MONTH, HANOI, now_ms=NOW, today=TODAY)
 
 
-def test_query_names_are_defined_once():
-    # Several sections of queries.py are written in parallel; a repeated name would silently
-    # replace an earlier function.
-    tree = ast.parse((ROOT / "collector/db/queries.py").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("path", ["collector/evaluation/sources.py",
+                                  "collector/evaluation/workflow/records.py"])
+def test_query_names_are_defined_once(path):
+    # The evidence and evaluation reads were written in parallel; a repeated name would
+    # silently replace an earlier function.
+    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
     names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})

@@ -14,17 +14,19 @@ import pytest
 from collector.db import audit
 from collector.org.organisation import (
     OrganisationService,
+    direct_leader,
+    led_by,
+    responsible_head,
+    unit_chain,
+    unit_subtree,
+)
+from collector.org.validation import (
     OrgConflict,
     OrgError,
     OrgNotFound,
     check_counter,
     check_officer,
     check_unit,
-    direct_leader,
-    led_by,
-    responsible_head,
-    unit_chain,
-    unit_subtree,
 )
 
 AT = 1_772_400_000_000

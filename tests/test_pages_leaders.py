@@ -1,5 +1,5 @@
 """The leaders' pages (dashboard/pages/leaders.py): the unit overview and the officer page over the
-demo's seeded past (collector/demo/history.py) — who may see them, that they show what their
+demo's seeded past (collector/demo/history/) — who may see them, that they show what their
 JSON twins return, the review, decision and reopening forms, the quota warning, English."""
 
 from __future__ import annotations
@@ -22,13 +22,17 @@ from collector.accounts.users import AccountService
 from collector.app import create_app
 from collector.demo.history import seed_history
 from collector.evaluation.policy import DEFAULT_ALERT_RULE, load_preset
-from collector.db.queries import evaluation_row, open_reader
+from collector.db.reader import open_reader
+from collector.evaluation.workflow.records import evaluation_row
 from collector.demo.seed import seed_demo
 from collector.core.settings import Settings
 from collector.db.store import Store
 from collector.core.timeline import LOCAL_TZ
 from dashboard.views import leaders as leaders_views
 from dashboard.i18n import translator
+from collector.ingest.recording import record_batch
+from collector.org.organisation import upsert_counter
+from collector.org.registry import register_device
 
 # The present of the seeded past (as tests/test_demo_history.py): Wednesday 18 March 2026;
 # February is over, Hoàn Kiếm decided it, Ba Đình is half-way (BD-0001 reviewed with the top
@@ -65,13 +69,13 @@ def seeded(tmp_path_factory):
         service = AccountService(store, actor="test")
         for login, role, officer in ACCOUNTS:
             service.add(login, name=login, role=role, password=PASSWORD, officer_id=officer)
-        store.upsert_counter("hk-q3", "Quầy 3", "hk-1c")
-        store.register_device("kiosk-hk-03", "hk-q3", at=ALERT_AT - 86_400_000)
+        upsert_counter(store.db, "hk-q3", "Quầy 3", "hk-1c")
+        register_device(store.db, "kiosk-hk-03", "hk-q3", at=ALERT_AT - 86_400_000)
         batch = [incoming(rating_bytes(device="kiosk-hk-03", seq=n + 1, level=1,
                                        officer="HK-0003", ts=ALERT_AT + n * MINUTE),
                           device="kiosk-hk-03", received_at=ALERT_AT + n * MINUTE + 300)
                  for n in range(4)]
-        store.record_batch(batch)
+        record_batch(store.db, batch)
         assert alerts.check_after_batch(store.db, batch, DEFAULT_ALERT_RULE,
                                         ALERT_AT + 4 * MINUTE)
     finally:

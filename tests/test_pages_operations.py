@@ -26,18 +26,22 @@ from fastapi import Depends
 from fastapi.testclient import TestClient
 
 from collector.ratings import alerts
-from collector.api import fleet as api_fleet
+from collector.web import deps
 from collector.fleet import status as fleet, screens
 from collector.app import create_app
 from collector.web.auth import viewer
 from collector.evaluation.policy import DEFAULT_ALERT_RULE
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 from collector.demo.seed import seed_demo
 from collector.core.settings import Settings
-from collector.db.store import MAX_SILENCE_MS, Store
+from collector.db.store import Store
 from collector.core.timeline import LOCAL_TZ
 from dashboard.pages import operations
 from dashboard.i18n import translator
+from collector.ingest.recording import record_batch
+from collector.org.organisation import upsert_counter
+from collector.org.registry import register_device, retire_device
+from collector.ratings.evidence import MAX_SILENCE_MS
 
 NOW = T0 + 600_000
 MIN = 60_000
@@ -68,25 +72,25 @@ def burst(store, device, officer, start, seq0, raised_at=None, excluded_press=Fa
         batch.append(incoming(rating_bytes(device=device, seq=seq0 + 4, level=1,
                                            officer=officer, ts=start + MIN + 500,
                                            excluded="cooldown"), device=device))
-    store.record_batch(batch)
+    record_batch(store.db, batch)
     return alerts.check_after_batch(store.db, batch, DEFAULT_ALERT_RULE,
                                     raised_at or start + 4 * MIN)
 
 
 def populate(store) -> list[int]:
     seed_demo(store, 4)
-    store.record_batch([status("kiosk-hk-01", NOW - 20_000, queue=3, rssi=-70, dropped=2),
-                        status("kiosk-bd-01", NOW - MAX_SILENCE_MS - 1),
-                        status("kiosk-hk-02", NOW - 60_000),
-                        status("kiosk-hk-02", NOW - 30_000, state="offline")])
+    record_batch(store.db, [status("kiosk-hk-01", NOW - 20_000, queue=3, rssi=-70, dropped=2),
+                            status("kiosk-bd-01", NOW - MAX_SILENCE_MS - 1),
+                            status("kiosk-hk-02", NOW - 60_000),
+                            status("kiosk-hk-02", NOW - 30_000, state="offline")])
     for n in range(1, EXTRA_DEVICES + 1):
-        store.upsert_counter(f"hk-x{n:02d}", f"Quầy phụ {n}", "hk-1c")
-        store.register_device(f"kiosk-hk-x{n:02d}", f"hk-x{n:02d}", at=NOW - HOUR)
-        store.retire_device(f"kiosk-hk-x{n:02d}", at=NOW - HOUR // 2)
+        upsert_counter(store.db, f"hk-x{n:02d}", f"Quầy phụ {n}", "hk-1c")
+        register_device(store.db, f"kiosk-hk-x{n:02d}", f"hk-x{n:02d}", at=NOW - HOUR)
+        retire_device(store.db, f"kiosk-hk-x{n:02d}", at=NOW - HOUR // 2)
     for device, counter, unit in (("kiosk-hk-03", "hk-q3", "hk-1c"),
                                   ("kiosk-bd-03", "bd-q3", "bd-1c")):
-        store.upsert_counter(counter, "Quầy 3", unit)
-        store.register_device(device, counter, at=DAY - 86_400_000)
+        upsert_counter(store.db, counter, "Quầy 3", unit)
+        register_device(store.db, device, counter, at=DAY - 86_400_000)
     ids = (burst(store, "kiosk-hk-03", "HK-0003", DAY, 1, excluded_press=True)
            + burst(store, "kiosk-bd-03", "BD-0003", DAY + 86_400_000, 1)
            # Held back by an offline device: raised two hours after its last press.
@@ -115,6 +119,7 @@ def built(tmp_path_factory):
 
 def app_for(db_path):
     app = create_app(Settings(db_path=db_path, broker_url=None))
+    app.dependency_overrides[deps.clock] = lambda: NOW
     if not any(getattr(route, "path", None) == "/fleet" for route in app.routes):
         app.include_router(operations.router, dependencies=[Depends(viewer)])  # until wired
     return app
@@ -122,9 +127,7 @@ def app_for(db_path):
 
 @pytest.fixture(scope="module")
 def app(built):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(api_fleet, "now_ms", lambda: NOW)
-        yield app_for(built[0])
+    return app_for(built[0])
 
 
 def log_in(app, login, *, lang=None):

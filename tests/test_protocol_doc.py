@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from kiosk import codec
 
-from collector.protocol import messages
+from collector.protocol import messages, outbound
 
 DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
 SOURCES = sorted((ROOT / "collector").rglob("*.py")) + sorted((ROOT / "firmware").rglob("*.py"))
@@ -44,10 +44,10 @@ def payload_keys() -> set[str]:
         codec.encode_rating("kiosk-x1", 1, 1, 4, 4, "A", 0, None),
         codec.encode_status("kiosk-x1", 1, 0, 0, None, 0, 0, 0),
         codec.offline_will("kiosk-x1"),
-        messages.encode_assignment(counter="Q", scale=4,
+        outbound.encode_assignment(counter="Q", scale=4,
                                    officer={"id": "A", "name": "N", "title": "T", "unit": "U"}),
-        messages.encode_command("show_message", text="x", seconds=5),
-        messages.encode_session(dossier="A1", seconds=60),
+        outbound.encode_command("show_message", text="x", seconds=5),
+        outbound.encode_session(dossier="A1", seconds=60),
     ]
     for raw in encoded:
         body = json.loads(raw)

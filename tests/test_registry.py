@@ -12,9 +12,13 @@ from collector.cli import main as cli
 from collector.db import store as store_module
 from collector.cli.devices import add_device_commands
 from collector.org.credentials import verify_password
-from collector.db.queries import broker_accounts, counter_officer, current_assignments, open_reader
+from collector.db.reader import open_reader
+from collector.org.devices import broker_accounts
+from collector.roster.duty import counter_officer, current_assignments
 from collector.org.registry import Registry, RegistryError
-from collector.db.store import MIGRATIONS, Store
+from collector.db.store import Store
+from collector.db.schema import MIGRATIONS
+from collector.ingest.recording import record_batch
 
 NEW = "kiosk-hk-09"
 
@@ -119,8 +123,8 @@ def test_adding_a_device_leaves_the_counters_roster_alone(store):
     assert shifts() == before
     assert audit_actions() == [*actions, "device.add"]
     for seq, at in ((1, now + hour), (2, now + 3 * hour)):
-        store.record_batch([incoming(rating_bytes(device="kiosk-bd-09", seq=seq, ts=at,
-                                                  officer=None), device="kiosk-bd-09")])
+        record_batch(store.db, [incoming(rating_bytes(device="kiosk-bd-09", seq=seq, ts=at,
+                                                      officer=None), device="kiosk-bd-09")])
     owners = dict(store.db.execute("SELECT seq, officer_id FROM ratings "
                                    "WHERE device_id = 'kiosk-bd-09'").fetchall())
     assert owners == {1: "BD-0002", 2: None}  # the shift ends where the roster says
@@ -146,13 +150,13 @@ def test_list_leaves_retired_devices_out_unless_asked(registry):
 
 def test_retire_keeps_history_and_refuses_the_devices_messages(registry, store):
     issued = registry.rotate_credentials("kiosk-hk-01")
-    store.record_batch([incoming(rating_bytes(seq=1))])
+    record_batch(store.db, [incoming(rating_bytes(seq=1))])
     retired = registry.retire("kiosk-hk-01")
     assert retired["retired_at"] is not None and retired["ratings_stored"] == 1
     kept = dict(next(store.db.query("SELECT officer_id FROM ratings WHERE device_id = ?",
                                     ["kiosk-hk-01"])))
     assert kept["officer_id"] == "HK-0001"
-    outcome = store.record_batch([incoming(rating_bytes(seq=2))])
+    outcome = record_batch(store.db, [incoming(rating_bytes(seq=2))])
     assert outcome["rejected"] == 1
     assert store.db.execute("SELECT reason FROM rejected").fetchone()[0] == "unknown_device"
     # No login any more, and the roster no longer points at it.

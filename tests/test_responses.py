@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from collector.db import audit
 from collector.evaluation import responses
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 # Fixtures too: pytest finds them by name in this module.
 from test_workspace import MONTH, TODAY, all_routes, make_app, post
 from test_workspace import cheap_passwords, open_session  # noqa: F401

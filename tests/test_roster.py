@@ -18,7 +18,8 @@ from factories import T0, incoming, rating_bytes
 from waiting import wait_for
 
 from collector.db import audit
-from collector.ingest.subscriber import BrokerAddress, Ingest
+from collector.core.settings import BrokerAddress
+from collector.ingest.subscriber import Ingest
 from collector.roster.shifts import (
     RosterConflict,
     RosterError,
@@ -30,6 +31,9 @@ from collector.roster.shifts import (
 )
 from collector.accounts.scope import Scope
 from collector.db.store import Store, now_ms
+from collector.ingest.recording import record_batch
+from collector.org.organisation import upsert_counter
+from collector.org.registry import register_device
 
 MIN = 60_000
 S = T0 + 3_600_000  # a moment well after the seed's shifts and placements start
@@ -43,8 +47,8 @@ def roster(store):
 
 def press(store, seq, at, device="kiosk-bd-02", officer=None):
     # Received just after the press: a device clock ahead of the collector's is not trusted.
-    store.record_batch([incoming(rating_bytes(device=device, seq=seq, ts=at, officer=officer),
-                                 device=device, received_at=at + 500)])
+    record_batch(store.db, [incoming(rating_bytes(device=device, seq=seq, ts=at, officer=officer),
+                                     device=device, received_at=at + 500)])
 
 
 def owners(store, device="kiosk-bd-02"):
@@ -230,8 +234,8 @@ def test_a_correction_moves_ratings_of_both_the_old_and_the_new_period(roster, s
 def test_a_correction_moving_a_shift_between_counters_reattributes_both(roster, store):
     shift = roster.add_shift("bd-q2", "BD-0002", S, S + 60 * MIN)
     press(store, 1, S + 10 * MIN)                                    # at bd-q2
-    store.upsert_counter("bd-q3", "Quầy 3", "bd-1c")
-    store.register_device("kiosk-bd-03", "bd-q3", at=S - MIN)
+    upsert_counter(store.db, "bd-q3", "Quầy 3", "bd-1c")
+    register_device(store.db, "kiosk-bd-03", "bd-q3", at=S - MIN)
     press(store, 2, S + 10 * MIN, device="kiosk-bd-03")              # at bd-q3
     roster.correct_shift(shift["id"], counter_id="bd-q3", reason="Trực quầy 3")
     assert owners(store) == {1: (None, "none")}
@@ -242,7 +246,7 @@ def test_a_correction_moving_a_shift_between_counters_reattributes_both(roster, 
 def test_a_rating_pressed_before_its_device_moved_keeps_its_counter(roster, store):
     # kiosk-hk-02 stands at hk-q2 (HK-0002) until S + 20 min, then serves bd-q2.
     press(store, 1, S + 10 * MIN, device="kiosk-hk-02")
-    store.register_device("kiosk-hk-02", "bd-q2", at=S + 20 * MIN)
+    register_device(store.db, "kiosk-hk-02", "bd-q2", at=S + 20 * MIN)
     press(store, 2, S + 30 * MIN, device="kiosk-hk-02")
     roster.add_shift("bd-q2", "BD-0004", S, S + 60 * MIN)
     assert owners(store, "kiosk-hk-02") == {1: ("HK-0002", "roster"),

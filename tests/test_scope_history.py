@@ -14,24 +14,26 @@ from accounts_support import admin_headers, as_officer, token_headers
 from factories import T0, incoming, rating_bytes
 from fastapi.testclient import TestClient
 
-from collector.db import queries
-from collector.evaluation import reports
+from collector.evaluation.workflow import records
+from collector.ratings import overview, received
 from collector.app import create_app
 from collector.core.settings import Settings
 from collector.db.store import Store, now_ms
+from collector.ingest.recording import record_batch
+from collector.org.registry import register_device
 
 MIN = 60_000
 MOVED_AT = T0 + 10 * MIN
 
 
 def press(store, device, seq, at):
-    store.record_batch([incoming(rating_bytes(device=device, seq=seq, ts=at), device=device,
-                                 received_at=at + 500)])
+    record_batch(store.db, [incoming(rating_bytes(device=device, seq=seq, ts=at), device=device,
+                                     received_at=at + 500)])
     return f"{device}:1:{seq}"
 
 
 def reject(store, device, at):
-    store.record_batch([incoming(b"{not json", device=device, received_at=at)])
+    record_batch(store.db, [incoming(b"{not json", device=device, received_at=at)])
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def moved_device(seeded_db):
     try:
         before = [press(store, "kiosk-hk-01", seq, T0 + seq * MIN) for seq in (1, 2)]
         reject(store, "kiosk-hk-01", T0 + 3 * MIN)
-        store.register_device("kiosk-hk-01", "bd-q2", at=MOVED_AT)
+        register_device(store.db, "kiosk-hk-01", "bd-q2", at=MOVED_AT)
         after = [press(store, "kiosk-hk-01", 3, MOVED_AT + 5 * MIN)]
         reject(store, "kiosk-hk-01", MOVED_AT + 6 * MIN)
     finally:
@@ -84,7 +86,7 @@ def test_a_counter_moved_to_another_unit_keeps_its_past_in_the_old_one(app, seed
     yesterday = now_ms() - 86_400_000
     store = Store(seeded_db)
     try:
-        store.register_device("kiosk-hk-09", "hk-q2", at=yesterday)
+        register_device(store.db, "kiosk-hk-09", "hk-q2", at=yesterday)
         old = [press(store, "kiosk-hk-09", 1, yesterday + 60 * MIN)]
     finally:
         store.close()
@@ -134,19 +136,19 @@ def full_scans(db, run, table):
 
 
 @pytest.mark.parametrize("run", [
-    lambda db: reports.officers_overview(db, "2026-03"),
-    lambda db: queries.recent_ratings(db, limit=50),
+    lambda db: overview.officers_overview(db, "2026-03"),
+    lambda db: received.recent_ratings(db, limit=50),
 ], ids=["overview", "recent ratings"])
 def test_the_overview_and_recent_ratings_use_an_index(store, run):
     assert full_scans(store.db, run, "ratings") == []
 
 
 def test_recent_ratings_need_no_sort_of_the_table(store):
-    steps = [step for steps in plans(store.db, lambda db: queries.recent_ratings(db)).values()
+    steps = [step for steps in plans(store.db, lambda db: received.recent_ratings(db)).values()
              for step in steps]
     assert not [step for step in steps if "TEMP B-TREE" in step]
 
 
 def test_a_units_officers_are_found_by_index(store):
-    run = lambda db: queries.evaluation_unit_officers(db, {"hk-1c"}, "2026-03")  # noqa: E731
+    run = lambda db: records.evaluation_unit_officers(db, {"hk-1c"}, "2026-03")  # noqa: E731
     assert full_scans(store.db, run, "officers") == []

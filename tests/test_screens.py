@@ -29,7 +29,7 @@ DOCS = ROOT / "docs" / "screens"
 
 def row(name="Nguyễn Thị Thu Hường", title="Chuyên viên", unit=catalog.WARD_UNIT,
         counter="Quầy 3", scale=4, officer_id="HK-0001"):
-    """A row of queries.current_assignments; officer_id None: the counter is closed."""
+    """A row of roster.duty.current_assignments; officer_id None: the counter is closed."""
     return {"device_id": "kiosk-hk-03", "scale": scale, "counter_label": counter,
             "officer_id": officer_id, "officer_name": name if officer_id else None,
             "officer_title": title if officer_id else None,

@@ -13,7 +13,12 @@ import json
 
 from factories import T0, incoming, rating_bytes
 
-from collector.db.store import MAX_SILENCE_MS, MIGRATIONS, Store, attribute, connect, migrate
+from collector.db.store import Store, connect, migrate
+from collector.db.schema import MIGRATIONS
+from collector.ingest.recording import record_batch
+from collector.org.registry import register_device, retire_device
+from collector.ratings.evidence import MAX_SILENCE_MS
+from collector.roster.attribution import attribute
 
 MIN = 60_000
 
@@ -92,17 +97,17 @@ def owners(store, device):
 def test_a_moved_device_attributes_by_where_it_stood_at_press_time(store):
     moved_at = T0 + 30 * MIN
     # bd-q2 is closed in the seed; BD-0003 staffs it from before the move.
-    store.register_device("kiosk-bd-02", "bd-q2")  # same counter again: no new placement
+    register_device(store.db, "kiosk-bd-02", "bd-q2")  # same counter again: no new placement
     store.db.execute("INSERT INTO roster_shifts (counter_id, officer_id, starts_at, created_at, "
                      "created_by) VALUES ('bd-q2', 'BD-0003', ?, 0, 'test')", [T0])
-    store.register_device("kiosk-hk-01", "bd-q2", at=moved_at)
-    store.record_batch([
+    register_device(store.db, "kiosk-hk-01", "bd-q2", at=moved_at)
+    record_batch(store.db, [
         incoming(rating_bytes(seq=1, ts=moved_at - MIN)),      # still at hk-q1
         incoming(rating_bytes(seq=2, ts=moved_at + MIN)),      # now at bd-q2
     ])
     # A press made before the move but delivered after it still belongs to hk-q1.
-    store.record_batch([incoming(rating_bytes(seq=3, ts=moved_at - 2 * MIN),
-                                 received_at=moved_at + 5 * MIN)])
+    record_batch(store.db, [incoming(rating_bytes(seq=3, ts=moved_at - 2 * MIN),
+                                     received_at=moved_at + 5 * MIN)])
     assert owners(store, "kiosk-hk-01") == {1: ("HK-0001", "roster"),
                                             2: ("BD-0003", "roster"),
                                             3: ("HK-0001", "roster")}
@@ -115,12 +120,12 @@ def test_a_moved_device_attributes_by_where_it_stood_at_press_time(store):
 
 
 def test_a_retired_device_leaves_its_counter_and_the_roster_stays(store):
-    store.retire_device("kiosk-hk-01", at=T0)
+    retire_device(store.db, "kiosk-hk-01", at=T0)
     assert store.db.execute("SELECT ends_at FROM device_placements WHERE device_id = "
                             "'kiosk-hk-01'").fetchone()[0] == T0
     assert attribute(store.db, "kiosk-hk-01", T0 + 1, None) == (None, "none")
     # The counter's shift is the counter's: a replacement board there shows the same officer.
-    store.register_device("kiosk-hk-05", "hk-q1", at=T0 + 10)
+    register_device(store.db, "kiosk-hk-05", "hk-q1", at=T0 + 10)
     assert attribute(store.db, "kiosk-hk-05", T0 + 20, None) == ("HK-0001", "roster")
 
 
@@ -143,39 +148,39 @@ def spans(store, device="kiosk-hk-01"):
 
 
 def test_statuses_open_and_extend_a_span_and_the_will_closes_it(store):
-    store.record_batch([status(T0)])
+    record_batch(store.db, [status(T0)])
     assert spans(store) == [(T0, T0, None)]
-    store.record_batch([status(T0 + MIN), status(T0 + 2 * MIN)])
+    record_batch(store.db, [status(T0 + MIN), status(T0 + 2 * MIN)])
     assert spans(store) == [(T0, T0 + 2 * MIN, None)]
-    store.record_batch([status(T0 + 2 * MIN + 5_000, "offline")])
+    record_batch(store.db, [status(T0 + 2 * MIN + 5_000, "offline")])
     assert spans(store) == [(T0, T0 + 2 * MIN, T0 + 2 * MIN + 5_000)]
-    store.record_batch([status(T0 + 10 * MIN)])
+    record_batch(store.db, [status(T0 + 10 * MIN)])
     assert spans(store)[1] == (T0 + 10 * MIN, T0 + 10 * MIN, None)
 
 
 def test_silence_closes_a_span_at_the_allowance(store):
-    store.record_batch([status(T0)])
-    store.record_batch([status(T0 + MAX_SILENCE_MS)])  # exactly at the allowance: same span
+    record_batch(store.db, [status(T0)])
+    record_batch(store.db, [status(T0 + MAX_SILENCE_MS)])  # exactly at the allowance: same span
     assert spans(store) == [(T0, T0 + MAX_SILENCE_MS, None)]
     back = T0 + MAX_SILENCE_MS + MAX_SILENCE_MS + 1
-    store.record_batch([status(back)])
+    record_batch(store.db, [status(back)])
     assert spans(store) == [(T0, T0 + MAX_SILENCE_MS, T0 + 2 * MAX_SILENCE_MS),
                             (back, back, None)]
     # A will after a long silence ends the stretch at the allowance, not when it came.
     later = back + 10 * MAX_SILENCE_MS
-    store.record_batch([status(later, "offline")])
+    record_batch(store.db, [status(later, "offline")])
     assert spans(store)[1] == (back, back, back + MAX_SILENCE_MS)
 
 
 def test_a_will_without_an_open_span_and_ratings_open_nothing(store):
-    store.record_batch([status(T0, "offline"), incoming(rating_bytes(ts=T0))])
+    record_batch(store.db, [status(T0, "offline"), incoming(rating_bytes(ts=T0))])
     assert spans(store) == []
-    store.record_batch([status(T0, device="kiosk-bd-01"), status(T0 + 1)])
+    record_batch(store.db, [status(T0, device="kiosk-bd-01"), status(T0 + 1)])
     assert spans(store, "kiosk-bd-01") == [(T0, T0, None)]
     assert spans(store) == [(T0 + 1, T0 + 1, None)]
 
 
 def test_a_late_status_does_not_pull_last_seen_back(store):
-    store.record_batch([status(T0), status(T0 + 2 * MIN)])
-    store.record_batch([status(T0 + MIN)])  # delivered out of order
+    record_batch(store.db, [status(T0), status(T0 + 2 * MIN)])
+    record_batch(store.db, [status(T0 + MIN)])  # delivered out of order
     assert spans(store) == [(T0, T0 + 2 * MIN, None)]

@@ -45,6 +45,9 @@ def state(**changes) -> IngestState:
     ({"oldest_waiting_s": UNCOMMITTED_GRACE_S + 0.1}, ["messages_waiting"]),
     ({"writer_idle_s": WRITER_STUCK_S + 1}, ["writer_stuck"]),
     ({"stopped": ["writer", "network"]}, ["thread_stopped:writer", "thread_stopped:network"]),
+    ({"failing": ["alerts"]}, ["alerts_failing"]),
+    ({"failing": ["assignments"], "stopped": ["alerts"]},
+     ["assignments_failing", "thread_stopped:alerts"]),
     ({"connected": False, "store_error": "x", "oldest_waiting_s": 600.0},
      ["broker_not_connected", "writer_retrying", "messages_waiting"]),
 ])
@@ -120,4 +123,5 @@ def test_health_answers_200_ok_when_well(seeded_db, mosquitto):
                  what="health to be ok once subscribed")
         body = client.get("/api/v1/health").json()
         assert (body["status"], body["reasons"], body["session_lost_at"]) == ("ok", [], None)
-        assert body["threads"]["restarts"] == {"network": 0, "writer": 0, "assignments": 0}
+        assert body["threads"]["restarts"] == {"network": 0, "writer": 0, "alerts": 0,
+                                               "assignments": 0}

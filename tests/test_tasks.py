@@ -6,7 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from collector.db import audit, queries
+from collector.db import audit
+from collector.evaluation import task_records
 from collector.evaluation.policy import load_preset
 from collector.evaluation.scoring import suggest
 from collector.evaluation.tasks import (
@@ -242,7 +243,7 @@ def test_errors_and_excuses_feed_the_evidence(service, store):
         service.excuse_delay(late, "Lần nữa")
     with pytest.raises(TaskNotFound):
         service.flag_error(999, "Lỗi")
-    evidence = task_evidence(queries.officer_tasks(store.db, "HK-0001", MONTH), MONTH,
+    evidence = task_evidence(task_records.officer_tasks(store.db, "HK-0001", MONTH), MONTH,
                              today=AFTER)
     assert (evidence.registered, evidence.on_time, evidence.late, evidence.excused) == (2, 1,
                                                                                         1, 1)
@@ -256,9 +257,9 @@ def test_errors_and_excuses_feed_the_evidence(service, store):
 def test_officer_tasks_takes_the_month_of_the_deadline(service, store):
     for deadline in ("2026-02-28", "2026-03-01", "2026-03-31", "2026-04-01"):
         new_task(service, deadline=deadline)
-    assert [t["deadline"] for t in queries.officer_tasks(store.db, "HK-0001", MONTH)] == [
+    assert [t["deadline"] for t in task_records.officer_tasks(store.db, "HK-0001", MONTH)] == [
         "2026-03-01", "2026-03-31"]
-    assert queries.officer_tasks(store.db, "HK-0002", MONTH) == []
+    assert task_records.officer_tasks(store.db, "HK-0002", MONTH) == []
 
 
 # --- issue 10: records an officer cannot forge ----------------------------------------------

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from collector.core.timeline import (
+from collector.core.timeline import month_bounds, month_of
+from collector.ingest.placement import (
     DEVICE_TS_AHEAD_TOLERANCE_MS,
     STATUS_LATE_MS,
     BootAnchor,
     boot_epoch,
-    month_bounds,
-    month_of,
     place_press,
     place_status,
 )

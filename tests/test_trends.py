@@ -18,7 +18,7 @@ from collector.ratings import trends
 from collector.app import create_app
 from collector.demo.history import seed_history
 from collector.evaluation.policy import load_preset
-from collector.db.queries import open_reader
+from collector.db.reader import open_reader
 from collector.ratings.satisfaction import summarise
 from collector.demo.seed import seed_demo
 from collector.core.settings import Settings

@@ -30,6 +30,7 @@ from collector.evaluation.workflow.steps import (
     WorkflowNotFound,
     WorkflowService,
 )
+from collector.org.organisation import upsert_officer, upsert_unit
 
 MONTH = "2026-03"
 OPEN = date(2026, 3, 25)  # the self-evaluation opens (SELF_OPENS_DAY)
@@ -41,17 +42,18 @@ DECREE = {"politics_ethics": 7, "discipline": 7, "service_attitude": 6.5, "innov
 
 
 def build_org(store: Store) -> None:
-    store.upsert_unit("CITY", "Thành phố")
-    store.upsert_unit("W1", "Phường Hoàn Kiếm", "CITY", kind="ward")
-    store.upsert_unit("F1", "Bộ phận Một cửa", "W1", kind="office")
-    store.upsert_unit("W2", "Phường Ba Đình", "CITY", kind="ward")
+    upsert_unit(store.db, "CITY", "Thành phố")
+    upsert_unit(store.db, "W1", "Phường Hoàn Kiếm", "CITY", kind="ward")
+    upsert_unit(store.db, "F1", "Bộ phận Một cửa", "W1", kind="office")
+    upsert_unit(store.db, "W2", "Phường Ba Đình", "CITY", kind="ward")
     for officer, unit, leader in [("H0", "CITY", None), ("H1", "W1", None), ("L1", "W1", None),
                                   ("O1", "W1", "L1"), ("O2", "W1", "L1"), ("O3", "W1", None),
                                   ("O4", "F1", "L1"), ("H2", "W2", None), ("S", "W2", None)]:
-        store.upsert_officer(officer, f"Cán bộ {officer}", "Chuyên viên", unit, leader_id=leader)
-    store.upsert_unit("CITY", "Thành phố", head_id="H0")
-    store.upsert_unit("W1", "Phường Hoàn Kiếm", "CITY", kind="ward", head_id="H1")
-    store.upsert_unit("W2", "Phường Ba Đình", "CITY", kind="ward", head_id="H2")
+        upsert_officer(store.db, officer, f"Cán bộ {officer}", "Chuyên viên", unit,
+                       leader_id=leader)
+    upsert_unit(store.db, "CITY", "Thành phố", head_id="H0")
+    upsert_unit(store.db, "W1", "Phường Hoàn Kiếm", "CITY", kind="ward", head_id="H1")
+    upsert_unit(store.db, "W2", "Phường Ba Đình", "CITY", kind="ward", head_id="H2")
 
 
 class Day:
@@ -251,22 +253,22 @@ def test_an_officer_outside_their_active_dates_may_not_act(service, store, day, 
                                                            active_to):
     """Reviewer item 6: the acting officer must be in office on the day (local date)."""
     service.self_evaluate("O1", MONTH, "O1", HANOI)
-    store.upsert_officer("L1", "Cán bộ L1", "Chuyên viên", "W1", active_from=active_from,
-                         active_to=active_to)
+    upsert_officer(store.db, "L1", "Cán bộ L1", "Chuyên viên", "W1", active_from=active_from,
+                             active_to=active_to)
     before = snapshot_of_tables(store)
     with pytest.raises(WorkflowForbidden, match="not in office on 2026-04-01"):
         service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")
     assert snapshot_of_tables(store) == before
-    store.upsert_officer("H0", "Cán bộ H0", "Chuyên viên", "CITY", active_from=active_from,
-                         active_to=active_to)
+    upsert_officer(store.db, "H0", "Cán bộ H0", "Chuyên viên", "CITY", active_from=active_from,
+                             active_to=active_to)
     with pytest.raises(WorkflowForbidden, match="not in office"):
         service.set_calendar(MONTH, "H0", "2026-04-06", "2026-04-08", "2026-04-10")
 
 
 def test_an_officer_is_in_office_on_their_first_and_last_days(service, store, day):
     service.self_evaluate("O1", MONTH, "O1", HANOI)
-    store.upsert_officer("L1", "Cán bộ L1", "Chuyên viên", "W1", active_from="2026-04-01",
-                         active_to="2026-04-01")
+    upsert_officer(store.db, "L1", "Cán bộ L1", "Chuyên viên", "W1", active_from="2026-04-01",
+                             active_to="2026-04-01")
     assert service.review("O1", MONTH, "L1", HANOI, None, "HTTNV")["stage"] == "reviewed"
     day.day = date(2026, 4, 2)
     with pytest.raises(WorkflowForbidden, match="not in office"):
@@ -274,16 +276,16 @@ def test_an_officer_is_in_office_on_their_first_and_last_days(service, store, da
 
 
 def test_an_officer_not_active_in_the_month_is_not_evaluated(service, store, day):
-    store.upsert_officer("O9", "Cán bộ O9", "Chuyên viên", "W1", leader_id="L1",
-                         active_to="2026-02-28")
-    store.upsert_officer("O8", "Cán bộ O8", "Chuyên viên", "W1", leader_id="L1",
-                         active_from="2026-04-01")
+    upsert_officer(store.db, "O9", "Cán bộ O9", "Chuyên viên", "W1", leader_id="L1",
+                             active_to="2026-02-28")
+    upsert_officer(store.db, "O8", "Cán bộ O8", "Chuyên viên", "W1", leader_id="L1",
+                             active_from="2026-04-01")
     day.day = AFTER_SELF_DUE  # the leader, in office, may go ahead without a self-evaluation
     for officer in ("O9", "O8"):
         with pytest.raises(WorkflowConflict, match="not active in 2026-03"):
             service.review(officer, MONTH, "L1", HANOI, None, "HTTNV")
-    store.upsert_officer("O7", "Cán bộ O7", "Chuyên viên", "W1", leader_id="L1",
-                         active_from="2026-03-31", active_to="2026-03-31")
+    upsert_officer(store.db, "O7", "Cán bộ O7", "Chuyên viên", "W1", leader_id="L1",
+                             active_from="2026-03-31", active_to="2026-03-31")
     day.day = date(2026, 3, 31)  # O7's one day in office: they may act on it
     assert service.self_evaluate("O7", MONTH, "O7", HANOI)["stage"] == "self_done"
     day.day = AFTER_SELF_DUE
@@ -452,11 +454,11 @@ def test_a_review_changed_while_deciding_is_not_decided_on(store, day, tmp_path)
 
 def quota_unit(store, n, *, outstanding=False):
     """Unit Q under CITY, head HQ, officers Q1..Qn led by HQ."""
-    store.upsert_unit("Q", "Phường Q", "CITY", outstanding=outstanding)
-    store.upsert_officer("HQ", "Thủ trưởng Q", "Chủ tịch", "Q")
+    upsert_unit(store.db, "Q", "Phường Q", "CITY", outstanding=outstanding)
+    upsert_officer(store.db, "HQ", "Thủ trưởng Q", "Chủ tịch", "Q")
     for i in range(1, n + 1):
-        store.upsert_officer(f"Q{i}", f"Cán bộ Q{i}", "Chuyên viên", "Q")
-    store.upsert_unit("Q", "Phường Q", "CITY", head_id="HQ", outstanding=outstanding)
+        upsert_officer(store.db, f"Q{i}", f"Cán bộ Q{i}", "Chuyên viên", "Q")
+    upsert_unit(store.db, "Q", "Phường Q", "CITY", head_id="HQ", outstanding=outstanding)
 
 
 # (preset, outstanding, proposed grades of the others, X's proposed, X's final,
@@ -689,7 +691,7 @@ def test_the_command_line_prints_who_is_late(service, store, capsys, monkeypatch
     import argparse
 
     from collector.cli import evaluation as cli_workflow
-    from collector.cli.main import UsageError
+    from collector.cli.common import UsageError
 
     service.self_evaluate("O1", MONTH, "O1", HANOI)
     monkeypatch.setattr(cli_workflow, "local_today", lambda: date(2026, 4, 6))

@@ -19,12 +19,14 @@ from collector.db import audit
 from collector.web import deps
 from collector.app import create_app
 from collector.web.auth import viewer
-from collector.db.queries import get_task, open_reader
+from collector.db.reader import open_reader
+from collector.evaluation.task_records import get_task
 from collector.core.settings import Settings
 from collector.db.store import Store
 from collector.evaluation.tasks import TaskService
 from collector.core.timeline import LOCAL_TZ
 from dashboard.pages import workspace
+from collector.org.organisation import upsert_officer
 
 MONTH = "2026-03"
 TODAY = date(2026, 3, 26)  # the March self-evaluation opened on the 25th
@@ -353,8 +355,8 @@ def test_the_team_and_its_tasks_are_paginated(open_session, seeded_db):
     store = Store(seeded_db)
     try:
         for n in range(26):  # 4 seeded + 26 = 30 people led by HK-0101
-            store.upsert_officer(f"HK-1{n:03d}", f"Cán bộ {n:03d}", "Chuyên viên", "hk-1c",
-                                 leader_id="HK-0101")
+            upsert_officer(store.db, f"HK-1{n:03d}", f"Cán bộ {n:03d}", "Chuyên viên", "hk-1c",
+                                     leader_id="HK-0101")
     finally:
         store.close()
     for n in range(27):

@@ -68,6 +68,8 @@ def prepare_db(db: Path, devices: int, prefix: str = "fk", demo_devices: int = 2
     from collector.org.registry import Registry
     from collector.demo.seed import seed_demo
     from collector.db.store import Store
+    from collector.org.organisation import upsert_officer
+    from collector.roster.shifts import assign
 
     store = Store(db)
     try:
@@ -78,10 +80,10 @@ def prepare_db(db: Path, devices: int, prefix: str = "fk", demo_devices: int = 2
             unit = ("hk-1c", "bd-1c")[i % 2]
             device = f"{prefix}-{i:03d}"
             officer = f"FK-{i:04d}"
-            store.upsert_officer(officer, f"Cán bộ thử {i}", "Chuyên viên", unit)
+            upsert_officer(store.db, officer, f"Cán bộ thử {i}", "Chuyên viên", unit)
             issued = registry.add(device, f"{prefix}-q{i:03d}", counter_label=f"Quầy {i}",
                                   unit_id=unit)
-            store.assign(device, officer)
+            assign(store.db, device, officer)
             specs.append(DeviceSpec(device, issued.username, issued.password))
         service = AccountService(store, actor="proof")
         service.add(ADMIN_LOGIN, name="Proof runner", role="administrator",

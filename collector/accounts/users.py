@@ -36,7 +36,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from collector.db import audit
 from collector.core.errors import BilingualError
-from collector.db.store import Store, now_ms
+from collector.db.store import Store, now_ms, write_transaction
 from collector.core.texts import checked_text
 
 ROLES = ("officer", "leader", "head", "technician", "administrator")
@@ -218,7 +218,7 @@ class AccountService:
         password_hash = _hasher.hash(check_password(password, login))
         at = self.clock()
         after = {"name": name, "role": role, "officer_id": officer_id, "unit_id": unit_id}
-        with self.db.atomic():
+        with write_transaction(self.db):
             if self.db.execute("SELECT 1 FROM users WHERE login = ?", [login]).fetchone():
                 raise AccountError(f"Tên đăng nhập {login!r} đã có (kể cả tài khoản đã khoá)",
                                    f"The login {login!r} is taken (disabled accounts count)")
@@ -238,7 +238,7 @@ class AccountService:
         login = normal_login(login)
         password_hash = _hasher.hash(check_password(password, login))
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
             changed = self.db.execute(
                 "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE login = ? "
                 "AND disabled_at IS NULL", [password_hash, at, login])
@@ -253,7 +253,7 @@ class AccountService:
     def rehash(self, login: str, password_hash: str) -> None:
         """Store a stronger hash of the same password after a login (not audited: no change
         of who can log in)."""
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db.execute("UPDATE users SET password_hash = ? WHERE login = ?",
                             [password_hash, login])
 
@@ -261,7 +261,7 @@ class AccountService:
         """Lock an account for good (its login stays taken) and revoke its tokens."""
         login = normal_login(login)
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
             changed = self.db.execute("UPDATE users SET disabled_at = ? WHERE login = ? "
                                       "AND disabled_at IS NULL", [at, login])
             if changed.rowcount != 1:
@@ -281,7 +281,7 @@ class AccountService:
         """Record a session that has just logged in (not audited: the login is not a change
         to any account)."""
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db.execute("INSERT INTO login_sessions (sid_sha256, login, created_at, "
                             "last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                             [_sid_digest(sid), login, at, at, at + max_age_ms])
@@ -292,13 +292,13 @@ class AccountService:
 
     def close_session(self, sid: str) -> bool:
         """Log out: revoke the session; False when it had already ended."""
-        with self.db.atomic():
+        with write_transaction(self.db):
             return self.db.execute("UPDATE login_sessions SET revoked_at = ? WHERE "
                                    "sid_sha256 = ? AND revoked_at IS NULL",
                                    [self.clock(), _sid_digest(sid)]).rowcount == 1
 
     def touch_session(self, sid: str) -> None:
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db.execute("UPDATE login_sessions SET last_seen_at = ? WHERE sid_sha256 = ?",
                             [self.clock(), _sid_digest(sid)])
 
@@ -306,7 +306,7 @@ class AccountService:
         """Log the account out everywhere (audited); the number of sessions ended."""
         login = normal_login(login)
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
             ended = self._revoke_sessions(login, at)
             self._audit("user.logout_all", login, None, {"sessions_ended": ended}, at)
         return ended
@@ -318,7 +318,7 @@ class AccountService:
         token = secrets.token_urlsafe(32)
         digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
         at = self.clock()
-        with self.db.atomic():
+        with write_transaction(self.db):
             if get_user(self.db, login) is None:
                 raise AccountNotFound(f"Không có tài khoản đang hoạt động {login!r}",
                                       f"No active account {login!r}")

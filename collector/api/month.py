@@ -1,8 +1,8 @@
 """HTTP routes for the merge and its outputs: an officer's or unit's month, XLSX, the year.
 
-Thin: each route calls one function of `collector.evaluation.month`, `collector.evaluation.year` or
-`collector.evaluation.export_xlsx` and turns `MonthlyNotFound` into 404 and `MonthlyError` into 422 with
-the Vietnamese and the English message ("vi / en"). Reads only, on the shared read-only `Db`.
+Thin: each route calls one function of `collector.evaluation.month`, `collector.evaluation.year`
+or `collector.evaluation.export_xlsx`; their errors ("vi / en") reach the app's one handler
+(collector/web/errors.py): `MonthlyNotFound` → 404, `MonthlyError` → 422. Reads only, on the shared read-only `Db`.
 The policy is the deployment's (`Settings.policy`); the clock and the local date are
 dependencies so tests can fix them.
 
@@ -23,14 +23,23 @@ from __future__ import annotations
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from collector.evaluation import year as annual, export_xlsx, month as monthly
 from collector.web.auth import CurrentViewer, require_officer_in_scope, require_unit_in_scope
-from collector.web.deps import ConfiguredPolicy, Db, Now, Today, clock, configured_policy, today
+from collector.web.deps import (
+    ConfiguredPolicy,
+    Db,
+    MonthPath,
+    Now,
+    Today,
+    clock,
+    configured_policy,
+    today,
+)
 
-# Re-exported: the printable form's route and the tests use these dependencies by name.
+# Re-exported: the tests override these dependencies by name.
 __all__ = ["ConfiguredPolicy", "Now", "Today", "clock", "configured_policy", "today", "router"]
 
 router = APIRouter(tags=["monthly evaluation"])
@@ -38,17 +47,7 @@ router = APIRouter(tags=["monthly evaluation"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-MonthPath = Annotated[str, Path(description="YYYY-MM, local time (UTC+7)", examples=["2026-03"])]
 YearPath = Annotated[int, Path(ge=annual.FIRST_YEAR, le=annual.LAST_YEAR, examples=[2026])]
-
-
-def _call(action, *args, **kwargs) -> Any:
-    try:
-        return action(*args, **kwargs)
-    except monthly.MonthlyNotFound as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
-    except monthly.MonthlyError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
 
 
 def _xlsx(write, report: dict[str, Any], filename: str) -> Response:
@@ -66,7 +65,7 @@ def officer_month(officer_id: str, month: MonthPath, db: Db, policy: ConfiguredP
     (counts and the quantity/quality/progress percentages), the workflow's steps and history,
     and the suggested score and grade with one explanation line per point."""
     require_officer_in_scope(who, db, officer_id)
-    return _call(monthly.officer_month, db, officer_id, month, policy, now_ms=now, today=day)
+    return monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
 
 
 @router.get("/api/v1/units/{unit_id}/months/{month}.xlsx", response_class=Response,
@@ -75,7 +74,7 @@ def unit_month_xlsx(unit_id: str, month: MonthPath, db: Db, policy: ConfiguredPo
                     now: Now, day: Today, who: CurrentViewer) -> Response:
     """The unit's month as an XLSX file, one row per officer (Xuất Excel)."""
     require_unit_in_scope(who, unit_id)
-    report = _call(monthly.unit_month, db, unit_id, month, policy, now_ms=now, today=day)
+    report = monthly.unit_month(db, unit_id, month, policy, now_ms=now, today=day)
     return _xlsx(export_xlsx.unit_month_xlsx, report, f"danh-gia-{unit_id}-{month}.xlsx")
 
 
@@ -85,7 +84,7 @@ def unit_month(unit_id: str, month: MonthPath, db: Db, policy: ConfiguredPolicy,
     """Every officer of the unit and the units below it active in the month, one row each,
     with the quota check over the leaders' proposed grades and the workflow's progress."""
     require_unit_in_scope(who, unit_id)
-    return _call(monthly.unit_month, db, unit_id, month, policy, now_ms=now, today=day)
+    return monthly.unit_month(db, unit_id, month, policy, now_ms=now, today=day)
 
 
 @router.get("/api/v1/officers/{officer_id}/years/{year}")
@@ -94,7 +93,7 @@ def officer_year(officer_id: str, year: YearPath, db: Db, policy: ConfiguredPoli
     """The officer's year: the average of the monthly scores the head decided, months
     counted and missing, and the grade that average reads in the policy's bands."""
     require_officer_in_scope(who, db, officer_id)
-    return _call(annual.officer_year, db, officer_id, year, policy, today=day)
+    return annual.officer_year(db, officer_id, year, policy, today=day)
 
 
 @router.get("/api/v1/units/{unit_id}/years/{year}.xlsx", response_class=Response,
@@ -103,7 +102,7 @@ def unit_year_xlsx(unit_id: str, year: YearPath, db: Db, policy: ConfiguredPolic
                    day: Today, who: CurrentViewer) -> Response:
     """The unit's annual roll-up as an XLSX file."""
     require_unit_in_scope(who, unit_id)
-    report = _call(annual.unit_year, db, unit_id, year, policy, today=day)
+    report = annual.unit_year(db, unit_id, year, policy, today=day)
     return _xlsx(export_xlsx.annual_xlsx, report, f"danh-gia-{unit_id}-{year}.xlsx")
 
 
@@ -112,4 +111,4 @@ def unit_year(unit_id: str, year: YearPath, db: Db, policy: ConfiguredPolicy,
               day: Today, who: CurrentViewer) -> dict[str, Any]:
     """The annual roll-up of every officer now in the unit or below it."""
     require_unit_in_scope(who, unit_id)
-    return _call(annual.unit_year, db, unit_id, year, policy, today=day)
+    return annual.unit_year(db, unit_id, year, policy, today=day)

@@ -1,35 +1,36 @@
 """HTTP routes for the organisation (units, officers, counters) and the duty roster.
 
-Thin: each route calls one `collector.org.organisation` or `collector.roster.shifts` function and turns
-their errors into 404 (not found), 403 (outside the account's scope), 409 (id taken,
-overlapping or already replaced shifts) and 422 (anything else wrong), with detail
-"vietnamese / english". Reads use the shared read-only
-`Db`; each write opens its own `Store` for the request (SQLite's busy timeout queues it behind
-the ingest thread's batches). The audit log names the account that made each change; what an
-account may change and see is checked here against its role and scope (collector/web/auth.py);
-a roster write is checked by the roster service itself against every unit it touches (the
-counter's and the officer's, before and after, and those whose ratings move), so its
-refusals can say what is outside the scope without naming it.
+Thin: each route calls one `collector.org.organisation` or `collector.roster.shifts` function;
+their errors ("vi / en") reach the app's one handler (collector/web/errors.py): 404 (not
+found), 403 (outside the account's scope), 409 (id taken, overlapping or already replaced
+shifts) and 422 (anything else wrong). Reads use the shared read-only `Db`; each write opens
+its own `Store` for the request (SQLite's busy timeout queues it behind the ingest thread's
+batches). The audit log names the account that made each change; what an account may change
+and see is checked here against its role and scope (collector/web/auth.py, with the units
+things belong to from collector/accounts/ownership.py); a roster write is checked by the
+roster service itself against every unit it touches (the counter's and the officer's, before
+and after, and those whose ratings move), so its refusals can say what is outside the scope
+without naming it.
 
 Times in the roster are ISO 8601 date-times, Vietnam time (UTC+7) when they carry no offset,
 or unix ms; answers give both (`starts_at` in ms, `starts` as local ISO text).
 
-Wiring: `app.include_router(api_org.router)` in `collector.app.create_app`. GET
-/api/v1/officers (the list) stays in api.py.
+Wiring: `app.include_router(api_org.router)` in `collector.app.create_app`.
 """
-
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated, Any
 
 import sqlite_utils
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from collector.org import organisation
+from collector.accounts import ownership
+from collector.org import organisation, validation
 from collector.roster import shifts as roster
-from collector.db import queries
+from collector.org import directory
+from collector.roster import duty
 from collector.web.auth import (
     CurrentViewer,
     Viewer,
@@ -58,10 +59,8 @@ ROSTER_EDITORS = ("administrator", "head", "leader")
 
 
 def _counter_unit(db: sqlite_utils.Database, counter_id: str | None) -> str | None:
-    if counter_id is None:
-        return None
-    row = db.execute("SELECT unit_id FROM counters WHERE id = ?", [counter_id]).fetchone()
-    return row[0] if row else None
+    owner = ownership.counter(db, counter_id)
+    return owner.unit_id if owner else None
 
 
 def _may_edit(who: Viewer, roles: tuple[str, ...], *unit_ids: str | None) -> None:
@@ -75,10 +74,8 @@ def _named_officer_unit(db: sqlite_utils.Database, officer_id: str | None) -> st
     """The unit of an officer a write names as leader or head: that person gains the led
     officers or the unit in their scope, so their unit must be in the writer's scope too. An
     unknown id gives None here and the service's own 404."""
-    if officer_id is None:
-        return None
-    row = queries.org_record(db, "officers", officer_id)
-    return row and row["unit_id"]
+    owner = ownership.officer(db, officer_id)
+    return owner.unit_id if owner else None
 
 
 def _pruned(nodes: list[dict[str, Any]], scope) -> list[dict[str, Any]]:
@@ -91,19 +88,6 @@ def _pruned(nodes: list[dict[str, Any]], scope) -> list[dict[str, Any]]:
         else:
             kept.extend(children)
     return kept
-
-
-def _call(action, *args, **kwargs) -> Any:
-    try:
-        return action(*args, **kwargs)
-    except (organisation.OrgNotFound, roster.RosterNotFound) as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
-    except roster.RosterForbidden as error:
-        raise HTTPException(status_code=403, detail=str(error)) from None
-    except (organisation.OrgConflict, roster.RosterConflict) as error:
-        raise HTTPException(status_code=409, detail=str(error)) from None
-    except (organisation.OrgError, roster.RosterError) as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
 
 
 def _org(store: Store, actor: str) -> organisation.OrganisationService:
@@ -143,24 +127,24 @@ class UnitUpdate(BaseModel):
 
 
 def _unit_view(db: sqlite_utils.Database, unit_id: str) -> dict[str, Any]:
-    unit = queries.org_record(db, "units", unit_id)
+    unit = directory.org_record(db, "units", unit_id)
     if unit is None:
-        raise organisation.OrgNotFound(f"Không tìm thấy đơn vị {unit_id!r}",
+        raise validation.OrgNotFound(f"Không tìm thấy đơn vị {unit_id!r}",
                                        f"No unit {unit_id!r}")
-    head = queries.get_officer(db, unit["head_id"]) if unit["head_id"] else None
+    head = directory.get_officer(db, unit["head_id"]) if unit["head_id"] else None
     return {**unit, "head": head,
             "parents": organisation.unit_chain(db, unit_id)[1:],
             "children": [{"id": u["id"], "name": u["name"], "kind": u["kind"]}
-                         for u in queries.list_units(db) if u["parent_id"] == unit_id],
-            "officers": queries.unit_officers(db, unit_id),
-            "counters": [c for c in queries.list_counters(db) if c["unit_id"] == unit_id]}
+                         for u in directory.list_units(db) if u["parent_id"] == unit_id],
+            "officers": directory.unit_officers(db, unit_id),
+            "counters": [c for c in directory.list_counters(db) if c["unit_id"] == unit_id]}
 
 
 @router.get("/api/v1/units", tags=["organisation"])
 def unit_tree(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
     """The units as a tree (city → department or ward → office): the roots, each with its
     head, officer and counter counts and nested `children` — the part the account sees."""
-    return _pruned(queries.unit_tree(db), who.scope)
+    return _pruned(directory.unit_tree(db), who.scope)
 
 
 @router.post("/api/v1/units", tags=["organisation"], status_code=201)
@@ -169,7 +153,7 @@ def create_unit(body: UnitCreate, store: Writer, actor: Actor,
     """Create a unit (administrator); the parent and the head must exist, the tree may not
     loop."""
     _may_edit(who, UNIT_EDITORS, body.parent_id, _named_officer_unit(store.db, body.head_id))
-    return _call(_org(store, actor).create_unit, body.model_dump())
+    return _org(store, actor).create_unit(body.model_dump())
 
 
 @router.get("/api/v1/units/{unit_id}", tags=["organisation"])
@@ -177,7 +161,7 @@ def get_unit(unit_id: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
     """One unit with its head, the units above it (nearest first), its direct children,
     its officers and its counters."""
     require_unit_in_scope(who, unit_id)
-    return _call(_unit_view, db, unit_id)
+    return _unit_view(db, unit_id)
 
 
 @router.patch("/api/v1/units/{unit_id}", tags=["organisation"])
@@ -186,7 +170,7 @@ def update_unit(unit_id: str, body: UnitUpdate, store: Writer, actor: Actor,
     """Change the fields sent (null clears parent, kind or head); the rest stays."""
     _may_edit(who, UNIT_EDITORS, unit_id, body.parent_id,
               _named_officer_unit(store.db, body.head_id))
-    return _call(_org(store, actor).update_unit, unit_id, _sent(body))
+    return _org(store, actor).update_unit(unit_id, _sent(body))
 
 
 # --- officers ------------------------------------------------------------------------------
@@ -217,16 +201,16 @@ class OfficerUpdate(BaseModel):
 def _person(db: sqlite_utils.Database, officer_id: str | None) -> dict[str, Any] | None:
     if officer_id is None:
         return None
-    row = queries.org_record(db, "officers", officer_id)
+    row = directory.org_record(db, "officers", officer_id)
     return None if row is None else {k: row[k] for k in ("id", "name", "title")}
 
 
 def _officer_view(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any]:
-    officer = queries.org_record(db, "officers", officer_id)
+    officer = directory.org_record(db, "officers", officer_id)
     if officer is None:
-        raise organisation.OrgNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
+        raise validation.OrgNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                                        f"No officer {officer_id!r}")
-    unit = queries.org_record(db, "units", officer["unit_id"])
+    unit = directory.org_record(db, "units", officer["unit_id"])
     return {**officer, "unit": unit and {k: unit[k] for k in ("id", "name", "kind")},
             "leader": _person(db, officer["leader_id"]),
             "direct_leader": _person(db, organisation.direct_leader(db, officer_id)),
@@ -234,12 +218,19 @@ def _officer_view(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any]:
             "leads": [_person(db, led) for led in organisation.led_by(db, officer_id)]}
 
 
+@router.get("/api/v1/officers", tags=["officers"])
+def officers(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
+    """The officers the account may see, with their unit."""
+    return [o for o in directory.list_officers(db)
+            if who.scope.sees_officer(o["id"], o["unit_id"])]
+
+
 @router.post("/api/v1/officers", tags=["organisation"], status_code=201)
 def create_officer(body: OfficerCreate, store: Writer, actor: Actor,
                    who: CurrentViewer) -> dict[str, Any]:
     """Create an officer; the unit and the leader must exist, leadership may not loop."""
     _may_edit(who, OFFICER_EDITORS, body.unit_id, _named_officer_unit(store.db, body.leader_id))
-    return _call(_org(store, actor).create_officer, body.model_dump())
+    return _org(store, actor).create_officer(body.model_dump())
 
 
 @router.get("/api/v1/officers/{officer_id}", tags=["organisation"])
@@ -248,17 +239,17 @@ def get_officer(officer_id: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
     reviews them (the leader, else the responsible head), the head who decides their grade,
     and the officers they lead."""
     require_officer_in_scope(who, db, officer_id)
-    return _call(_officer_view, db, officer_id)
+    return _officer_view(db, officer_id)
 
 
 @router.patch("/api/v1/officers/{officer_id}", tags=["organisation"])
 def update_officer(officer_id: str, body: OfficerUpdate, store: Writer,
                    actor: Actor, who: CurrentViewer) -> dict[str, Any]:
     """Change the fields sent (null clears leader, photo or a date); the rest stays."""
-    current = queries.org_record(store.db, "officers", officer_id)
+    current = directory.org_record(store.db, "officers", officer_id)
     _may_edit(who, OFFICER_EDITORS, current and current["unit_id"], body.unit_id,
               _named_officer_unit(store.db, body.leader_id))
-    return _call(_org(store, actor).update_officer, officer_id, _sent(body))
+    return _org(store, actor).update_officer(officer_id, _sent(body))
 
 
 # --- counters ------------------------------------------------------------------------------
@@ -277,7 +268,7 @@ class CounterUpdate(BaseModel):
 @router.get("/api/v1/counters", tags=["organisation"])
 def counters(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
     """Every counter with its unit, its active devices and the officer on duty now."""
-    return [c for c in queries.list_counters(db) if who.scope.sees_unit(c["unit_id"])]
+    return [c for c in directory.list_counters(db) if who.scope.sees_unit(c["unit_id"])]
 
 
 @router.post("/api/v1/counters", tags=["organisation"], status_code=201)
@@ -285,7 +276,7 @@ def create_counter(body: CounterCreate, store: Writer, actor: Actor,
                    who: CurrentViewer) -> dict[str, Any]:
     """Create a counter; place a device there with `hailong devices add`."""
     _may_edit(who, COUNTER_EDITORS, body.unit_id)
-    return _call(_org(store, actor).create_counter, body.model_dump())
+    return _org(store, actor).create_counter(body.model_dump())
 
 
 @router.patch("/api/v1/counters/{counter_id}", tags=["organisation"])
@@ -293,7 +284,7 @@ def update_counter(counter_id: str, body: CounterUpdate, store: Writer,
                    actor: Actor, who: CurrentViewer) -> dict[str, Any]:
     """Change a counter's label or unit."""
     _may_edit(who, COUNTER_EDITORS, _counter_unit(store.db, counter_id), body.unit_id)
-    return _call(_org(store, actor).update_counter, counter_id, _sent(body))
+    return _org(store, actor).update_counter(counter_id, _sent(body))
 
 
 # --- roster --------------------------------------------------------------------------------
@@ -341,7 +332,7 @@ def _bound(value: str | None, field: str, *, end: bool) -> int | None:
 
 def _list_shifts(db: sqlite_utils.Database, counter: str | None, officer: str | None,
                  start: str | None, end: str | None, history: bool) -> list[dict[str, Any]]:
-    return [roster.describe(row) for row in queries.roster_shifts(
+    return [roster.describe(row) for row in duty.roster_shifts(
         db, counter_id=counter, officer_id=officer, start=_bound(start, "from", end=False),
         end=_bound(end, "to", end=True), include_history=history)]
 
@@ -360,8 +351,8 @@ def list_roster(db: Db, who: CurrentViewer, counter: str | None = None,
                 ) -> list[dict[str, Any]]:
     """Shifts by start time, filtered by counter, officer and period; each with local times,
     who created it and, in the history, when and by which shift it was replaced."""
-    units = {c["id"]: c["unit_id"] for c in queries.list_counters(db)}
-    return [shift for shift in _call(_list_shifts, db, counter, officer, start, end, history)
+    units = ownership.counter_units(db)
+    return [shift for shift in _list_shifts(db, counter, officer, start, end, history)
             if who.scope.sees_unit(units.get(shift["counter_id"]))
             or shift["officer_id"] in who.scope.officers]
 
@@ -372,8 +363,8 @@ def add_shift(body: ShiftCreate, store: Writer, who: CurrentViewer) -> dict[str,
     are attributed to them (counted in the audit entry); the device shows them when the shift
     starts. Overlaps on the counter or for the officer are refused (409); a counter, an
     officer or ratings of someone outside the account's scope too (403)."""
-    return _call(_roster(store, who).add_shift, body.counter_id, body.officer_id,
-                 body.starts_at, body.ends_at, body.note)
+    return _roster(store, who).add_shift(body.counter_id, body.officer_id, body.starts_at,
+                                         body.ends_at, body.note)
 
 
 @router.patch("/api/v1/roster/{shift_id}", tags=["roster"])
@@ -384,7 +375,7 @@ def correct_shift(shift_id: int, body: ShiftCorrection, store: Writer,
     shift as it was and as it becomes must be within the account's scope (403)."""
     changes = _sent(body)
     reason = changes.pop("reason")
-    return _call(_roster(store, who).correct_shift, shift_id, reason=reason, **changes)
+    return _roster(store, who).correct_shift(shift_id, reason=reason, **changes)
 
 
 @router.delete("/api/v1/roster/{shift_id}", tags=["roster"])
@@ -394,6 +385,6 @@ def cancel_shift(shift_id: int, store: Writer, who: CurrentViewer,
                  = None) -> dict[str, Any]:
     """Withdraw a shift with a reason (in the body or the query); it stays in the history and
     its ratings are attributed again."""
-    return _call(_roster(store, who).cancel_shift, shift_id,
-                 body.reason if body is not None else reason)
+    return _roster(store, who).cancel_shift(shift_id,
+                                            body.reason if body is not None else reason)
 

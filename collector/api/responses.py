@@ -1,7 +1,8 @@
 """HTTP routes for officers' written responses (appeals) to a month's evaluation.
 
-Thin: each route calls collector/evaluation/responses.py and maps its errors, with the Vietnamese and the
-English text ("vi / en"): ResponseNotFound → 404, ResponseForbidden → 403, ResponseError → 422.
+Thin: each route calls collector/evaluation/responses.py; its errors ("vi / en") reach the
+app's one handler (collector/web/errors.py): ResponseNotFound → 404, ResponseForbidden → 403,
+ResponseError → 422.
 The officer writes as their own account (`ActingOfficer`); anyone whose scope covers the
 officer reads. Reads use the shared read-only `Db`; a write opens its own `Store`.
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from collector.evaluation import responses
@@ -30,24 +31,13 @@ class ResponseText(BaseModel):
                                 "không tính vào đánh giá"])
 
 
-def _call(action, *args, **kwargs) -> dict[str, Any]:
-    try:
-        return action(*args, **kwargs)
-    except responses.ResponseNotFound as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
-    except responses.ResponseForbidden as error:
-        raise HTTPException(status_code=403, detail=str(error)) from None
-    except responses.ResponseError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
-
-
 @router.post(RESPONSES, status_code=201)
 def add_response(officer_id: str, month: str, body: ResponseText, actor: ActingOfficer,
                  store: Writer, now: Now, day: Today) -> dict[str, Any]:
     """Append the officer's written response to their month (by the officer only; never
     edited afterwards; audited as "evaluation.response")."""
     service = responses.ResponseService(store.db, clock=lambda: now, today=lambda: day)
-    return _call(service.add, officer_id, month, actor, body.text)
+    return service.add(officer_id, month, actor, body.text)
 
 
 @router.get(RESPONSES)
@@ -57,4 +47,4 @@ def list_responses(officer_id: str, month: str, db: Db, who: CurrentViewer,
     """The officer-month's responses, oldest first: {"items", "total", "limit", "offset"}.
     For anyone whose scope covers the officer."""
     require_officer_in_scope(who, db, officer_id)
-    return _call(responses.list_responses, db, officer_id, month, limit=limit, offset=offset)
+    return responses.list_responses(db, officer_id, month, limit=limit, offset=offset)

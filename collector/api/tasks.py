@@ -1,11 +1,12 @@
 """HTTP routes for task records: create, list by month, progress, quality errors, excuses.
 
-Thin: each route calls one `collector.evaluation.tasks` function and turns `TaskNotFound` into 404,
-`TaskForbidden` into 403, `TaskConflict` (the month is decided and locked) into 409 and
-`TaskError` into 422, with the Vietnamese and the English message ("vi / en"). Reads use the
+Thin: each route calls one `collector.evaluation.tasks` function; its errors ("vi / en")
+reach the app's one handler (collector/web/errors.py): `TaskNotFound` → 404, `TaskForbidden`
+→ 403, `TaskConflict` (the month is decided and locked) → 409, `TaskError` → 422. Reads use the
 shared read-only `Db`; each write opens its own `Store` for the request (SQLite's busy timeout
 queues it behind the ingest thread's batches). Every write is in the audit log with the
-account that made it. Who may do what (collector/accounts/permissions.py): an officer, their direct
+account that made it. Who may do what (collector/accounts/permissions.py, applied by
+collector/web/scoped.py `allow_task` as the workspaces' forms apply it): an officer, their direct
 leader or a head above them plans tasks and updates progress; only the leader or a head records
 a quality error or excuses a delay; reading needs the officer in the account's scope. The
 record names whoever registers a task as assigning it (the account's officer): an officer's own
@@ -16,17 +17,16 @@ Wiring: `app.include_router(api_tasks.router)` in `collector.app.create_app`.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Callable
+from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from collector.evaluation import tasks
 from collector.web.auth import ActingOfficer, CurrentViewer, require_officer_in_scope
 from collector.web.deps import Db, MonthParam, Now, Today, Writer, month_or_422
-from collector.accounts.permissions import Permission, may_judge_task, may_plan_task, officer_facts
-from collector.db.store import Store
+from collector.web.scoped import allow_task, task_officer, task_service
+from collector.accounts.permissions import may_judge_task, may_plan_task
 
 router = APIRouter(tags=["tasks"])
 
@@ -59,52 +59,15 @@ class Reason(BaseModel):
     reason: str = Field(description="why: the error found, or the objective cause of the delay")
 
 
-def _service(store: Store, day: date, now: int, actor: str) -> tasks.TaskService:
-    """The service acting as the account's officer: it records them as who assigns."""
-    return tasks.TaskService(store, actor=f"officer:{actor}", by=actor, clock=lambda: now,
-                             today=lambda: day)
-
-
-def _allow(db, officer_id: str, actor: str, rule: Callable[..., Permission]) -> None:
-    facts = officer_facts(db, officer_id)
-    if facts is None:
-        raise HTTPException(status_code=404, detail=f"Không tìm thấy cán bộ {officer_id!r} / "
-                                                    f"No officer {officer_id!r}")
-    permission = rule(facts, actor)
-    if not permission:
-        raise HTTPException(status_code=403, detail=permission.reason)
-
-
-def _task_officer(db, task_id: int) -> str:
-    row = db.execute("SELECT officer_id FROM tasks WHERE id = ?", [task_id]).fetchone()
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"Không tìm thấy nhiệm vụ {task_id} / "
-                                                    f"No task {task_id}")
-    return row[0]
-
-
-def _call(action, *args, **kwargs) -> dict[str, Any]:
-    try:
-        return action(*args, **kwargs)
-    except tasks.TaskNotFound as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
-    except tasks.TaskForbidden as error:
-        raise HTTPException(status_code=403, detail=str(error)) from None
-    except tasks.TaskConflict as error:
-        raise HTTPException(status_code=409, detail=str(error)) from None
-    except tasks.TaskError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
-
-
 @router.post("/api/v1/officers/{officer_id}/tasks", status_code=201)
 def create_task(officer_id: str, body: TaskCreate, store: Writer, day: Today, now: Now,
                 actor: ActingOfficer) -> dict[str, Any]:
     """Register a task in the officer's weekly or monthly work plan, assigned by the account's
     officer. Refused into a month the head has decided (409)."""
-    _allow(store.db, officer_id, actor, may_plan_task)
-    return _call(_service(store, day, now, actor).create, officer_id, title=body.title,
-                 assigned_by=body.assigned_by, period=body.period, deadline=body.deadline,
-                 weight=body.weight)
+    allow_task(store.db, officer_id, actor, may_plan_task)
+    return task_service(store, actor, day, now).create(
+        officer_id, title=body.title, assigned_by=body.assigned_by, period=body.period,
+        deadline=body.deadline, weight=body.weight)
 
 
 @router.get("/api/v1/officers/{officer_id}/tasks")
@@ -114,36 +77,36 @@ def list_tasks(officer_id: str, db: Db, day: Today, who: CurrentViewer,
     evaluation: registered, on time, late, overdue, excused, open."""
     require_officer_in_scope(who, db, officer_id)
     month = month_or_422(month)
-    return _call(tasks.officer_month, db, officer_id, month, day)
+    return tasks.officer_month(db, officer_id, month, day)
 
 
 @router.get("/api/v1/tasks/{task_id}")
 def get_task(task_id: int, db: Db, day: Today, who: CurrentViewer) -> dict[str, Any]:
     """One task with its flags and its whole progress history."""
-    require_officer_in_scope(who, db, _task_officer(db, task_id))
-    return _call(tasks.task_view, db, task_id, day)
+    require_officer_in_scope(who, db, task_officer(db, task_id))
+    return tasks.task_view(db, task_id, day)
 
 
 @router.patch("/api/v1/tasks/{task_id}")
 def update_task(task_id: int, body: TaskUpdate, store: Writer, day: Today, now: Now,
                 actor: ActingOfficer) -> dict[str, Any]:
     """Progress (0–100 %), a note and the completion date; only the fields sent change."""
-    _allow(store.db, _task_officer(store.db, task_id), actor, may_plan_task)
+    allow_task(store.db, task_officer(store.db, task_id), actor, may_plan_task)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    return _call(_service(store, day, now, actor).update, task_id, changes)
+    return task_service(store, actor, day, now).update(task_id, changes)
 
 
 @router.post("/api/v1/tasks/{task_id}/quality-error", status_code=201)
 def flag_quality_error(task_id: int, body: Reason, store: Writer, day: Today, now: Now,
                        actor: ActingOfficer) -> dict[str, Any]:
     """Record one major quality error (25 % off the task's quality points under decree-335)."""
-    _allow(store.db, _task_officer(store.db, task_id), actor, may_judge_task)
-    return _call(_service(store, day, now, actor).flag_error, task_id, body.reason)
+    allow_task(store.db, task_officer(store.db, task_id), actor, may_judge_task)
+    return task_service(store, actor, day, now).flag_error(task_id, body.reason)
 
 
 @router.post("/api/v1/tasks/{task_id}/excuse-delay", status_code=201)
 def excuse_delay(task_id: int, body: Reason, store: Writer, day: Today, now: Now,
                  actor: ActingOfficer) -> dict[str, Any]:
     """Excuse a late or overdue task's delay for an objective cause; it then costs nothing."""
-    _allow(store.db, _task_officer(store.db, task_id), actor, may_judge_task)
-    return _call(_service(store, day, now, actor).excuse_delay, task_id, body.reason)
+    allow_task(store.db, task_officer(store.db, task_id), actor, may_judge_task)
+    return task_service(store, actor, day, now).excuse_delay(task_id, body.reason)

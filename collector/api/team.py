@@ -1,7 +1,8 @@
 """HTTP route for a leader's team: the JSON twin of the leader's workspace (dashboard /team).
 
-Thin: calls collector/evaluation/team.py for the account's own officer record and maps its errors
-("vi / en"): MonthlyNotFound → 404, MonthlyError → 422. For leader and head accounts; writes
+Thin: calls collector/evaluation/team.py for the account's own officer record; its errors
+("vi / en") reach the app's one handler (collector/web/errors.py): MonthlyNotFound → 404,
+MonthlyError → 422. For leader and head accounts; writes
 (assigning a task, flagging an error, excusing a delay) are the task API's
 (collector/api/tasks.py), which the page's forms call through the same services.
 
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
-from collector.evaluation import month as monthly, team
+from collector.evaluation import team
 from collector.web.auth import ActingOfficer, CurrentViewer, require_role
 from collector.web.deps import Db, MonthParam, Today, month_or_422
 
@@ -31,9 +32,4 @@ def get_team(db: Db, day: Today, who: CurrentViewer, actor: ActingOfficer,
     plan, judge, review). Heads also get everyone without a leader of record in the units
     they head."""
     require_role(who, *LEADERS)
-    try:
-        return team.team_month(db, actor, month_or_422(month or day.strftime("%Y-%m")), day)
-    except monthly.MonthlyNotFound as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
-    except monthly.MonthlyError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+    return team.team_month(db, actor, month_or_422(month or day.strftime("%Y-%m")), day)

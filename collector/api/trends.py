@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from collector.db import queries
+from collector.evaluation import sources
 from collector.ratings import trends
 from collector.web.auth import CurrentViewer, require_officer_in_scope, require_unit_in_scope
 from collector.web.deps import ConfiguredPolicy, Db, MonthParam, month_or_422
@@ -60,11 +60,11 @@ def unit_trend(unit_id: str, db: Db, policy: ConfiguredPolicy, who: CurrentViewe
     last month against the one before, in index points and share)."""
     require_unit_in_scope(who, unit_id)
     month = month_or_422(month)
-    if queries.evidence_unit(db, unit_id) is None:
+    if sources.evidence_unit(db, unit_id) is None:
         raise HTTPException(status_code=404, detail=f"Không tìm thấy đơn vị {unit_id!r} / "
                                                     f"No unit {unit_id!r}")
     first, last = check_month(month)
-    officers = queries.evidence_officers(db, unit_subtree(db, unit_id), first, last)
+    officers = sources.evidence_officers(db, unit_subtree(db, unit_id), first, last)
     return {"unit_id": unit_id, **trends.officers_trends(
         db, [o["id"] for o in officers], month, months,
         min_ratings=policy.satisfaction.min_ratings)}

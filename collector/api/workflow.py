@@ -1,16 +1,16 @@
 """HTTP routes of the monthly workflow: self-evaluation, review, decision, reopening, status,
 the unit's "who is late" view and the month's due dates.
 
-Thin: each route calls one function of collector/evaluation/workflow/steps.py or workflow_status.py and maps
-its errors, with the Vietnamese and the English text ("vi / en"): WorkflowNotFound → 404,
-WorkflowForbidden → 403, WorkflowConflict (order, lock, time, unacknowledged quota) → 409,
+Thin: each route calls one function of collector/evaluation/workflow/steps.py or status.py; their
+errors ("vi / en") reach the app's one handler (collector/web/errors.py): WorkflowNotFound →
+404, WorkflowForbidden → 403, WorkflowConflict (order, lock, time, unacknowledged quota) → 409,
 WorkflowError → 422. The acting officer is the logged-in account's officer record
 (collector/web/auth.py); the services decide what that officer may do. An administrator account
 may see a unit's status within its scope and set a month's due dates. Reads use
 the shared read-only `Db`; each write opens its own `Store` for the request.
 
-The decision freezes the evidence the `evidence_of` dependency gathers: the officer-month of
-collector/evaluation/month.py (satisfaction, coverage, tasks, the suggested score and its lines), so
+The decision freezes the evidence the `Evidence` dependency (collector/web/deps.py) gathers: the
+officer-month of collector/evaluation/month.py (satisfaction, coverage, tasks, the suggested score and its lines), so
 the final score is the suggestion the head saw.
 
 Wiring: `app.include_router(api_workflow.router)` in `collector.app.create_app`.
@@ -19,36 +19,21 @@ Wiring: `app.include_router(api_workflow.router)` in `collector.app.create_app`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from collector.evaluation import month as monthly
-from collector.accounts import permissions
+from collector.accounts import ownership, permissions
 from collector.evaluation.workflow import steps as workflow
 from collector.web.auth import ActingOfficer, CurrentViewer, require_role, require_unit_in_scope
-from collector.web.deps import ConfiguredPolicy, Db, Today, Writer
+from collector.web.deps import ConfiguredPolicy, Db, Evidence, Today, Writer
 from collector.evaluation.policy import Policy
 from collector.db.store import Store, now_ms
 from collector.evaluation.workflow.calendar import calendar_for
 from collector.evaluation.workflow.status import evaluation_status, unit_evaluation_status
 
 router = APIRouter(tags=["evaluations"])
-
-
-CurrentPolicy = ConfiguredPolicy
-
-
-def evidence_of(store: Writer, policy: CurrentPolicy, day: Today) -> workflow.EvidenceOf:
-    """What a decision freezes: the officer-month as collector/evaluation/month.py merges it."""
-    def officer_month(officer_id: str, month: str) -> dict[str, Any]:
-        return monthly.officer_month(store.db, officer_id, month, policy, now_ms=now_ms(),
-                                     today=day)
-    return officer_month
-
-
-Evidence = Annotated[workflow.EvidenceOf, Depends(evidence_of)]
 
 
 class SelfEvaluation(BaseModel):
@@ -88,19 +73,6 @@ class DueDates(BaseModel):
     decision_due: str = Field(examples=["2026-04-08"])
 
 
-def _call(action, *args, **kwargs) -> dict[str, Any]:
-    try:
-        return action(*args, **kwargs)
-    except workflow.WorkflowNotFound as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
-    except workflow.WorkflowForbidden as error:
-        raise HTTPException(status_code=403, detail=str(error)) from None
-    except workflow.WorkflowConflict as error:
-        raise HTTPException(status_code=409, detail=str(error)) from None
-    except workflow.WorkflowError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
-
-
 def _service(store: Store, policy: Policy, day: date,
              evidence: workflow.EvidenceOf | None) -> workflow.WorkflowService:
     return workflow.WorkflowService(store, policy, clock=now_ms, today=lambda: day,
@@ -112,90 +84,86 @@ EVALUATION = "/api/v1/officers/{officer_id}/evaluations/{month}"
 
 @router.get(EVALUATION)
 def get_evaluation(officer_id: str, month: str, actor: ActingOfficer, db: Db,
-                   policy: CurrentPolicy, day: Today) -> dict[str, Any]:
+                   policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """One officer-month: stage, each step's data, due dates, who is late, history, and what
     the acting officer may do ("may"). For the officer, their leader and the heads above."""
-    def view() -> dict[str, Any]:
-        workflow.check_month(month)
-        facts = workflow.facts_or_404(db, officer_id)
-        workflow.known_actor(db, actor)
-        workflow.require(permissions.may_view(facts, actor))
-        return {**evaluation_status(db, policy, officer_id, month, day),
-                "may": permissions.permissions_of(facts, actor)}
-    return _call(view)
+    workflow.check_month(month)
+    facts = workflow.facts_or_404(db, officer_id)
+    workflow.known_actor(db, actor)
+    workflow.require(permissions.may_view(facts, actor))
+    return {**evaluation_status(db, policy, officer_id, month, day),
+            "may": permissions.permissions_of(facts, actor)}
 
 
 @router.put(EVALUATION + "/self")
 def put_self_evaluation(officer_id: str, month: str, body: SelfEvaluation, actor: ActingOfficer,
-                        store: Writer, policy: CurrentPolicy, day: Today) -> dict[str, Any]:
+                        store: Writer, policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """The officer's self-evaluation: scores and comment; editable until the leader reviews."""
-    return _call(_service(store, policy, day, None).self_evaluate, officer_id, month, actor,
-                 body.scores, body.comment)
+    return _service(store, policy, day, None).self_evaluate(officer_id, month, actor,
+                                                            body.scores, body.comment)
 
 
 @router.put(EVALUATION + "/review")
 def put_review(officer_id: str, month: str, body: Review, actor: ActingOfficer, store: Writer,
-               policy: CurrentPolicy, day: Today) -> dict[str, Any]:
+               policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """The direct leader's review: scores, comment, proposed grade, discipline. Needs the
     self-evaluation or its due date passed; editable until the head decides."""
-    return _call(_service(store, policy, day, None).review, officer_id, month, actor,
-                 body.scores, body.comment, body.proposed_grade, body.disciplined,
-                 body.discipline_note)
+    return _service(store, policy, day, None).review(
+        officer_id, month, actor, body.scores, body.comment, body.proposed_grade,
+        body.disciplined, body.discipline_note)
 
 
 @router.post(EVALUATION + "/decision")
 def post_decision(officer_id: str, month: str, body: Decision, actor: ActingOfficer,
-                  store: Writer, policy: CurrentPolicy, day: Today,
+                  store: Writer, policy: ConfiguredPolicy, day: Today,
                   evidence: Evidence) -> dict[str, Any]:
     """The head's decision: final grade, with the unit's quota check ("quota"; 409 when
     exceeded unless acknowledged); records who and when, freezes the evidence, locks."""
-    return _call(_service(store, policy, day, evidence).decide, officer_id, month, actor,
-                 body.final_grade, body.note, body.acknowledge_quota)
+    return _service(store, policy, day, evidence).decide(
+        officer_id, month, actor, body.final_grade, body.note, body.acknowledge_quota)
 
 
 @router.post(EVALUATION + "/reopen")
 def post_reopen(officer_id: str, month: str, body: Reopening, actor: ActingOfficer,
-                store: Writer, policy: CurrentPolicy, day: Today) -> dict[str, Any]:
+                store: Writer, policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """Reopen a decision (the head, with a reason): back to the review stage; the decision
     stays in the history and the audit log."""
-    return _call(_service(store, policy, day, None).reopen, officer_id, month, actor,
-                 body.reason)
+    return _service(store, policy, day, None).reopen(officer_id, month, actor, body.reason)
 
 
 @router.get("/api/v1/units/{unit_id}/evaluations/{month}/status")
 def get_unit_status(unit_id: str, month: str, who: CurrentViewer, db: Db,
-                    policy: CurrentPolicy, day: Today) -> dict[str, Any]:
+                    policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """Every officer active in the month in the unit and below: stage, what is awaited from
     whom, who is late at which step, and the unit's quota as it stands. For the heads."""
-    def view() -> dict[str, Any]:
-        workflow.check_month(month)
-        if not db.execute("SELECT 1 FROM units WHERE id = ?", [unit_id]).fetchone():
-            raise workflow.WorkflowNotFound(f"Không tìm thấy đơn vị {unit_id!r}",
-                                            f"No unit {unit_id!r}")
-        if who.role == "administrator":
-            require_unit_in_scope(who, unit_id)
-        else:
-            actor = who.officer_id or ""
-            workflow.known_actor(db, actor)
-            workflow.require(permissions.may_view_unit(
-                actor, unit_id, permissions.unit_heads_over(db, unit_id)))
-        return unit_evaluation_status(db, policy, unit_id, month, day)
-    return _call(view)
+    workflow.check_month(month)
+    if ownership.unit(db, unit_id) is None:
+        raise workflow.WorkflowNotFound(f"Không tìm thấy đơn vị {unit_id!r}",
+                                        f"No unit {unit_id!r}")
+    if who.role == "administrator":
+        require_unit_in_scope(who, unit_id)
+    else:
+        actor = who.officer_id or ""
+        workflow.known_actor(db, actor)
+        workflow.require(permissions.may_view_unit(
+            actor, unit_id, permissions.unit_heads_over(db, unit_id)))
+    return unit_evaluation_status(db, policy, unit_id, month, day)
 
 
 @router.get("/api/v1/calendar/{month}")
 def get_calendar(month: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
     """The month's due dates: its own if set, else the defaults (source "default")."""
-    return _call(lambda: calendar_for(db, workflow.check_month(month)).as_dict())
+    return calendar_for(db, workflow.check_month(month)).as_dict()
 
 
 @router.put("/api/v1/calendar/{month}")
 def put_calendar(month: str, body: DueDates, who: CurrentViewer, store: Writer,
-                 policy: CurrentPolicy, day: Today) -> dict[str, Any]:
+                 policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """Set the month's due dates (an administrator, or the head of a top-level unit); audited."""
     administrator = who.role == "administrator"
     if not administrator:
         require_role(who, "head")
     actor = who.user.login if administrator else who.officer_id
-    return _call(_service(store, policy, day, None).set_calendar, month, actor, body.self_due,
-                 body.review_due, body.decision_due, administrator=administrator)
+    return _service(store, policy, day, None).set_calendar(
+        month, actor, body.self_due, body.review_due, body.decision_due,
+        administrator=administrator)

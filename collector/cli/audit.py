@@ -9,18 +9,11 @@ main parser with `add_audit_commands(subparsers)`.
 from __future__ import annotations
 
 import argparse
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
 from collector.db import audit
-from collector.cli.main import UsageError
-from collector.cli.devices import print_json, table
+from collector.cli.common import UsageError, open_database, print_json, table
 from collector.org.registry import format_time
-from collector.db.store import connect
 
 REASONS_VI = {
     "missing": "không có bảng nhật ký kiểm toán",
@@ -30,22 +23,6 @@ REASONS_VI = {
     "truncated": "các mục cuối đã bị xoá",
     "anchor": "mã băm khác mốc đã ghi (nhật ký đã bị viết lại đến đây)",
 }
-
-
-@contextmanager
-def open_database(path: Path) -> Iterator[sqlite_utils.Database]:
-    if not path.exists():
-        raise UsageError(f"no database at {path}; give the collector's database with --db PATH")
-    try:
-        db = connect(path, readonly=True)
-    except sqlite3.Error as error:
-        raise UsageError(f"cannot open the database {path}: {error}") from None
-    try:
-        yield db
-    except sqlite3.Error as error:
-        raise UsageError(f"cannot read the database {path}: {error}") from None
-    finally:
-        db.conn.close()
 
 
 def anchor_arg(text: str) -> tuple[int, str]:

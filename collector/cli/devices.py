@@ -9,7 +9,6 @@ printed by `collector.cli.main.main`). Wired into the main parser with
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import getpass
 import sys
@@ -28,7 +27,7 @@ from collector.org.brokerconf import (
     generate,
     reload_broker,
 )
-from collector.cli.main import UsageError
+from collector.cli.common import UsageError, print_json, table
 from collector.org.credentials import load_or_create_secret
 from collector.protocol.messages import SCALES
 from collector.org.registry import IssuedCredentials, Registry, RegistryError, format_time
@@ -65,10 +64,6 @@ def open_registry(path: Path, *, create: bool = False) -> Iterator[Registry]:
         store.close()
 
 
-def print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
-
-
 def print_credentials(issued: IssuedCredentials, headline: str, as_json: bool,
                       note: str | None = None) -> None:
     if as_json:
@@ -95,13 +90,6 @@ def _state(device: dict[str, Any]) -> str:
 def _credentials(device: dict[str, Any]) -> str:
     issued = device["credentials_issued_at"]
     return format_time(issued) if issued is not None else "chưa có / none"
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-             for row in rows)
-    return "\n".join(line.rstrip() for line in lines)
 
 
 # --- handlers ---------------------------------------------------------------------------

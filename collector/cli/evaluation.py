@@ -11,9 +11,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from collector.cli.main import UsageError, add_policy_option, checked_policy
-from collector.cli.audit import open_database
-from collector.cli.devices import print_json, table
+from collector.cli.common import (
+    UsageError,
+    add_policy_option,
+    checked_policy,
+    open_database,
+    print_json,
+    table,
+)
 from collector.evaluation.policy import load_configured
 from collector.evaluation.workflow.steps import WorkflowError, local_today
 from collector.evaluation.workflow.status import unit_evaluation_status

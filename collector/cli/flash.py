@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Callable, Optional
 
-from collector.cli.main import positive_seconds
+from collector.cli.common import UsageError, positive_seconds
 
 DeviceConfigFactory = Callable[[Path, str, Optional[dict]], dict]
 
@@ -58,7 +58,6 @@ def add_flash_command(subparsers, device_config_factory: DeviceConfigFactory):
 
 
 def cmd_flash(args: argparse.Namespace, device_config_factory: DeviceConfigFactory) -> int:
-    from collector.cli.main import UsageError
     from collector.fleet.flashing.errors import FlashError
     from collector.fleet.flashing.image import check_image_args
     from collector.fleet.flashing.progress import ProgressBar

@@ -15,8 +15,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from collector.cli.main import UsageError
-from collector.cli.devices import print_json, table
+from collector.cli.common import UsageError, print_json, table
 from collector.imports.applying import run_import
 from collector.imports.reading import MAX_BYTES, ImportReport
 from collector.db.store import Store

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from collector.evaluation import year as annual, export_xlsx, month as monthly, tasks
-from collector.db import queries, store
-from collector.cli.main import UsageError
-from collector.cli.audit import open_database
+from collector.db import store
+from collector.evaluation import sources
+from collector.cli.common import UsageError, open_database
 from collector.evaluation.policy import Policy, load_configured
 from collector.core.timeline import MONTH_PATTERN
 
@@ -51,7 +51,7 @@ def read_policy(name: str) -> Policy:
 def _units(db, unit: str | None) -> list[str]:
     if unit is not None:
         return [unit]
-    roots = queries.evidence_root_units(db)
+    roots = sources.evidence_root_units(db)
     if not roots:
         raise UsageError("the database holds no units yet")
     return roots

@@ -25,8 +25,7 @@ from collector.accounts.users import (
     list_users,
     normal_login,
 )
-from collector.cli.main import UsageError
-from collector.cli.devices import print_json, table
+from collector.cli.common import UsageError, print_json, table
 from collector.org.registry import format_time
 from collector.db.store import Store, now_ms
 

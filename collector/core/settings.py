@@ -1,9 +1,30 @@
-"""Settings for one collector process, built explicitly by the CLI or a test (never at import)."""
+"""Settings for one collector process, built explicitly by the CLI or a test (never at import),
+and the broker address they name (`BrokerAddress`, shared by the ingest, the kiosk simulator and
+the flashing tool's online check)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> "BrokerAddress":
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise ValueError(f"broker must look like mqtt://HOST:PORT, not {url!r}")
+        return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
+
+    def __str__(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

@@ -338,6 +338,19 @@ def _migration_ingest_evidence(db: sqlite_utils.Database) -> None:
         last_lost_at INTEGER)""")
 
 
+def _migration_alert_progress(db: sqlite_utils.Database) -> None:
+    # How far alert detection has got (collector/ratings/alert_progress.py): the highest
+    # `ratings` rowid whose windows were checked, advanced in the transaction that raises their
+    # alerts, so a collector killed between its commit and the check checks them at its next
+    # start, and never twice. A database upgraded with ratings starts past them: their time
+    # to raise an alert has gone, and an upgrade must not raise the history again.
+    db.execute("""CREATE TABLE alert_progress (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        checked_through INTEGER NOT NULL)""")
+    db.execute("INSERT INTO alert_progress (id, checked_through) "
+               "SELECT 1, COALESCE(MAX(rowid), 0) FROM ratings")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
@@ -351,4 +364,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("sessions_0001_login_sessions", _migration_sessions),
     ("scope_0001_history_and_indexes", _migration_scope_history),
     ("ingest_0001_digests_epochs_sessions", _migration_ingest_evidence),
+    ("alerts_0001_detection_progress", _migration_alert_progress),
 ]

@@ -9,7 +9,6 @@ shows up on the officer pages.
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 import time
@@ -21,6 +20,7 @@ from kiosk.sim import SimulatedKiosk
 
 from collector.app import create_app
 from collector.demo.broker import EmbeddedBroker
+from collector.demo.citizens import Citizens
 from collector.demo.history import seed_history
 from collector.accounts.users import ROLE_LABELS
 from collector.demo.accounts import DEMO_PASSWORD, seed_accounts
@@ -43,38 +43,6 @@ class DemoOptions:
     seed: int | None = None
     policy: str = "hanoi-3814"
     history_days: int = 60
-
-
-def choose_level(rng: random.Random, tendency: float, scale: int = 4) -> int:
-    """A simulated citizen's answer: `tendency` in [0, 1] pulls answers up the scale."""
-    weights = [(1 - tendency) ** 2 + 0.05] + [0.3] * (scale - 2) + [tendency ** 2 + 0.05]
-    for middle in range(1, scale - 1):
-        weights[middle] = 0.15 + tendency * 0.4 * middle / (scale - 2)
-    return rng.choices(range(1, scale + 1), weights=weights)[0]
-
-
-class Citizens(threading.Thread):
-    """Presses buttons on the simulated kiosks until stopped."""
-
-    def __init__(self, kiosks: list[SimulatedKiosk], interval_s: float, seed: int | None):
-        super().__init__(name="hailong-citizens", daemon=True)
-        self.kiosks = kiosks
-        self.interval_s = interval_s
-        self.rng = random.Random(seed)
-        self.tendency = {k.device_id: self.rng.uniform(0.45, 0.95) for k in kiosks}
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.wait(self.rng.expovariate(1 / self.interval_s)):
-            kiosk = self.rng.choice(self.kiosks)
-            level = choose_level(self.rng, self.tendency[kiosk.device_id])
-            kiosk.press(level)
-            if kiosk.device.panel.reason_max_level >= level:
-                # The device now asks what went wrong; most citizens answer.
-                if not self.stopping.wait(0.8) and self.rng.random() < 0.8:
-                    kiosk.press(self.rng.randint(1, 4))
-            elif self.rng.random() < 0.08:  # an impatient second press, filtered by cooldown
-                kiosk.press(level)
 
 
 def run_demo(options: DemoOptions, *, ready: threading.Event | None = None,

@@ -12,7 +12,10 @@ with no leader of record, is reviewed by the chairman too (`organisation.direct_
 
 from __future__ import annotations
 
-from collector.db.store import Store
+from collector.db.store import Store, write_transaction
+from collector.org.organisation import upsert_counter, upsert_officer, upsert_unit
+from collector.org.registry import register_device
+from collector.roster.shifts import assign, open_assignment
 
 # (unit id, name, parent, kind, head)
 UNITS = [
@@ -64,24 +67,25 @@ def seed_demo(store: Store, devices: int) -> list[str]:
     """
     if not 1 <= devices <= MAX_DEVICES:
         raise ValueError(f"the demo has 1 to {MAX_DEVICES} devices")
-    with store.db.atomic():  # readers never see a unit whose head is missing for a moment
+    db = store.db
+    with write_transaction(db):  # readers never see a unit whose head is missing for a moment
         # Units first without heads: a head is an officer, and an officer needs their unit.
         for unit_id, name, parent, kind, _ in UNITS:
-            store.upsert_unit(unit_id, name, parent, kind=kind)
+            upsert_unit(db, unit_id, name, parent, kind=kind)
         for officer_id, name, title, unit_id, leader in OFFICERS:
-            store.upsert_officer(officer_id, name, title, unit_id, leader_id=leader)
+            upsert_officer(db, officer_id, name, title, unit_id, leader_id=leader)
         for unit_id, name, parent, kind, head in UNITS:
-            store.upsert_unit(unit_id, name, parent, kind=kind, head_id=head)
+            upsert_unit(db, unit_id, name, parent, kind=kind, head_id=head)
     staffed = {section: [o[0] for o in OFFICERS if o[3] == section]
                for section in ("hk-1c", "bd-1c")}
     device_ids = []
     for index, (counter_id, label, unit_id, device_id) in enumerate(COUNTERS[:devices]):
-        store.upsert_counter(counter_id, label, unit_id)
-        store.register_device(device_id, counter_id)
+        upsert_counter(db, counter_id, label, unit_id)
+        register_device(db, device_id, counter_id)
         closed = devices > 2 and index == devices - 1
         officer = None if closed else staffed[unit_id].pop(0)
-        current = store.open_assignment(device_id)
+        current = open_assignment(db, device_id)
         if current is None or current["officer_id"] != officer:
-            store.assign(device_id, officer)
+            assign(db, device_id, officer)
         device_ids.append(device_id)
     return device_ids

@@ -28,13 +28,14 @@ from typing import Any
 import sqlite_utils
 
 from collector.ratings import evidence
-from collector.db import queries
+from collector.evaluation import sources
+from collector.evaluation import task_records
 from collector.evaluation import scoring, tasks
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
 from collector.ratings.satisfaction import summarise
-from collector.db.store import MAX_SILENCE_MS
+from collector.ratings.evidence import MAX_SILENCE_MS
 from collector.core.timeline import month_bounds
 
 AWAITING = {"vi": "chờ lãnh đạo chấm", "en": "awaiting the leader's scores"}
@@ -266,13 +267,13 @@ class _Month:
     def __init__(self, db: sqlite_utils.Database, officer_ids: list[str], month: str,
                  policy: Policy, now_ms: int, today: date):
         self.db, self.month, self.policy, self.now_ms, self.today = db, month, policy, now_ms, today
-        self.presses = queries.evidence_presses(db, officer_ids, month)
-        self.shifts = queries.evidence_shifts(db, officer_ids, month)
+        self.presses = sources.evidence_presses(db, officer_ids, month)
+        self.shifts = sources.evidence_shifts(db, officer_ids, month)
         counters = {shift[0] for shifts in self.shifts.values() for shift in shifts}
-        self.counters = queries.evidence_counters(db, counters)
+        self.counters = sources.evidence_counters(db, counters)
         self.online = placed_online(
-            queries.evidence_online_spans(db, counters, month, MAX_SILENCE_MS), now_ms)
-        self.evaluations = queries.evidence_evaluations(db, officer_ids, month)
+            sources.evidence_online_spans(db, counters, month, MAX_SILENCE_MS), now_ms)
+        self.evaluations = sources.evidence_evaluations(db, officer_ids, month)
         self._sat: dict[str, dict] = {}
 
     def satisfaction(self, officer_id: str) -> dict[str, Any]:
@@ -307,7 +308,7 @@ class _Month:
         return whole
 
     def tasks(self, officer_id: str) -> tuple[scoring.TaskEvidence, list[dict]]:
-        rows = queries.officer_tasks(self.db, officer_id, self.month)
+        rows = task_records.officer_tasks(self.db, officer_id, self.month)
         return tasks.task_evidence(rows, self.month, today=self.today), rows
 
     def officer(self, officer: dict[str, Any], comparison: dict[str, Any], *,
@@ -319,7 +320,7 @@ class _Month:
         task_part = {"summary": tasks.evidence_dict(task_ev),
                      "percentages": task_percentages(self.policy, task_ev)}
         row = self.evaluations.get(officer_id)
-        events = (queries.evidence_evaluation_events(self.db, officer_id, self.month)
+        events = (sources.evidence_evaluation_events(self.db, officer_id, self.month)
                   if full else None)
         workflow = workflow_view(self.policy, row, events)
         result = {"satisfaction": sat, "tasks": task_part, "workflow": workflow,
@@ -352,12 +353,12 @@ def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, policy
                   now_ms: int, today: date) -> dict[str, Any]:
     """The evidence, workflow and suggestion of one officer-month; MonthlyNotFound."""
     first, last = check_month(month)
-    officer = queries.evidence_officer(db, officer_id)
+    officer = sources.evidence_officer(db, officer_id)
     if officer is None:
         raise MonthlyNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                               f"No officer {officer_id!r}")
     # The unit comparison is among the officers of the officer's own unit active that month.
-    members = [o["id"] for o in queries.evidence_officers(db, [officer["unit_id"]], first, last)]
+    members = [o["id"] for o in sources.evidence_officers(db, [officer["unit_id"]], first, last)]
     members = sorted(set(members) | {officer_id})
     data = _Month(db, members, month, policy, now_ms, today)
     comparison = _comparisons(data, members)[officer_id]
@@ -376,10 +377,10 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     decisions alone.
     """
     first, last = check_month(month)
-    unit = queries.evidence_unit(db, unit_id)
+    unit = sources.evidence_unit(db, unit_id)
     if unit is None:
         raise MonthlyNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
-    officers = queries.evidence_officers(db, unit_subtree(db, unit_id), first, last)
+    officers = sources.evidence_officers(db, unit_subtree(db, unit_id), first, last)
     data = _Month(db, [o["id"] for o in officers], month, policy, now_ms, today)
     by_unit: dict[str, list[str]] = {}
     names: dict[str, str | None] = {}

@@ -10,8 +10,9 @@ subject "evaluation:ID/YYYY-MM", as the workflow names an officer-month).
 Who: only the officer themself writes (`may_respond`, pure); anyone who may see the officer
 reads (the caller checks the account's scope). Writes go through `ResponseService` on a
 writer's connection, reads through `list_responses` on any connection. Like
-collector/evaluation/workflow/steps.py this module writes its own table (migration 0009 in store.py), under
-`store.write_transaction` so the row and its audit entry commit together or not at all.
+collector/evaluation/workflow/steps.py this module writes its own table (migration 0009 in
+schema.py), under `store.write_transaction` so the row and its audit entry commit together or
+not at all.
 Errors carry Vietnamese and English text: `ResponseError` (bad input, 422), `ResponseNotFound`
 (404), `ResponseForbidden` (403).
 """
@@ -23,7 +24,8 @@ from typing import Any, Callable
 
 import sqlite_utils
 
-from collector.db import audit, queries
+from collector.db import audit
+from collector.org import directory
 from collector.accounts.permissions import ALLOWED, Permission
 from collector.db.store import now_ms, write_transaction
 from collector.core.texts import checked_text
@@ -86,7 +88,7 @@ def check_text(value: Any) -> str:
 
 
 def _officer_or_404(db: sqlite_utils.Database, officer_id: Any) -> str:
-    if not isinstance(officer_id, str) or queries.get_officer(db, officer_id) is None:
+    if not isinstance(officer_id, str) or directory.get_officer(db, officer_id) is None:
         raise ResponseNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                                f"No officer {officer_id!r}")
     return officer_id

@@ -1,9 +1,10 @@
 """Task records of an officer's weekly and monthly work plan: validation, service, evidence.
 
-A thin service over `Store` (the only writer of SQL) and `queries` (reads on the same
-connection). Every write and its audit entry commit in one transaction. Whatever a caller can
-get wrong raises `TaskError` (a ValueError) carrying a Vietnamese and an English message;
-`TaskNotFound` (a subclass) when the task or officer does not exist.
+The writes of `tasks`, `task_updates` and `task_flags` (`add_task`, `update_task`,
+`add_task_flag`: the service's and the import's), a thin service over them and `task_records`
+(reads on the same connection). Every write and its audit entry commit in one transaction.
+Whatever a caller can get wrong raises `TaskError` (a ValueError) carrying a Vietnamese and an
+English message; `TaskNotFound` (a subclass) when the task or officer does not exist.
 
 Dates are local (UTC+7) calendar dates written as ISO text; a task belongs to the month of
 its deadline, the date the officer committed to. Its status is judged *as of* the end of that
@@ -43,10 +44,12 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
-from collector.db import audit, queries
+from collector.db import audit
+from collector.org import directory
+from collector.evaluation import task_records
 from collector.core.errors import BilingualError
 from collector.evaluation.scoring import Task, TaskEvidence
-from collector.db.store import Store, now_ms, write_transaction
+from collector.db.store import Store, UnknownEntity, now_ms, require, write_transaction
 from collector.core.texts import checked_text
 from collector.core.timeline import LOCAL_TZ, local_datetime, month_bounds
 
@@ -166,7 +169,7 @@ def task_evidence(tasks: Iterable[dict[str, Any]], month: str, *,
     """Decree-335 task inputs for one officer-month.
 
     `tasks` are task dicts (`deadline`, `completed_on`, `weight`, `title`, `major_errors`,
-    `delay_excused`), e.g. from `queries.officer_tasks`; those whose deadline falls in another
+    `delay_excused`), e.g. from `task_records.officer_tasks`; those whose deadline falls in another
     month are left out. Counts: registered; on_time, late, overdue (each task in one of them,
     or still open); excused counts the late or overdue tasks whose delay was excused.
     """
@@ -198,6 +201,46 @@ def evidence_dict(evidence: TaskEvidence) -> dict[str, int]:
     return counts
 
 
+# --- the writes of tasks, their updates and flags ------------------------------------------
+
+def add_task(db: sqlite_utils.Database, *, officer_id: str, title: str, assigned_by: str,
+             period: str, deadline: str, weight: float, at: int) -> int:
+    """Store a new task as given (the service and the import check it first); its id."""
+    with write_transaction(db):
+        require(db, "officers", officer_id)
+        require(db, "officers", assigned_by)
+        return db.execute(
+            "INSERT INTO tasks (officer_id, title, assigned_by, period, deadline, weight, "
+            "progress, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            [officer_id, title, assigned_by, period, deadline, weight, at, at]).lastrowid
+
+
+def update_task(db: sqlite_utils.Database, task_id: int, *, progress: int, note: str | None,
+                completed_on: str | None, actor: str, at: int) -> None:
+    """Set a task's progress, note and completion date; keep the update in its history."""
+    with write_transaction(db):
+        updated = db.execute(
+            "UPDATE tasks SET progress = ?, progress_note = ?, completed_on = ?, "
+            "updated_at = ? WHERE id = ?", [progress, note, completed_on, at, task_id])
+        if updated.rowcount != 1:
+            raise UnknownEntity(f"no task with id {task_id!r}")
+        db.execute("INSERT INTO task_updates (task_id, at, actor, progress, note, "
+                   "completed_on) VALUES (?, ?, ?, ?, ?, ?)",
+                   [task_id, at, actor, progress, note, completed_on])
+
+
+def add_task_flag(db: sqlite_utils.Database, task_id: int, kind: str, reason: str, *,
+                  actor: str, at: int) -> int:
+    """Record a major quality error or an excused delay on a task; return the flag's id."""
+    with write_transaction(db):
+        require(db, "tasks", task_id)
+        flag_id = db.execute(
+            "INSERT INTO task_flags (task_id, kind, reason, actor, at) VALUES (?, ?, ?, ?, ?)",
+            [task_id, kind, reason, actor, at]).lastrowid
+        db.execute("UPDATE tasks SET updated_at = ? WHERE id = ?", [at, task_id])
+        return flag_id
+
+
 # --- the service ---------------------------------------------------------------------------
 
 class TaskService:
@@ -216,7 +259,7 @@ class TaskService:
         return task_view(self.db, task_id, self.today())
 
     def _officer(self, officer_id: Any, field: str, missing: type[TaskError]) -> str:
-        if not isinstance(officer_id, str) or queries.get_officer(self.db, officer_id) is None:
+        if not isinstance(officer_id, str) or directory.get_officer(self.db, officer_id) is None:
             raise missing(f"{field}: không tìm thấy cán bộ {officer_id!r}",
                           f"{field}: no officer {officer_id!r}")
         return officer_id
@@ -257,7 +300,7 @@ class TaskService:
         at = self.clock()
         with write_transaction(self.db):
             self._not_locked(officer_id, row["deadline"][:7])
-            task_id = self.store.add_task(**row, at=at)
+            task_id = add_task(self.db, **row, at=at)
             self._audit("task.create", task_id, None, row, at)
         return self.get(task_id)
 
@@ -305,9 +348,9 @@ class TaskService:
         at = self.clock()
         with write_transaction(self.db):
             self._not_locked(task["officer_id"], task["month"])
-            self.store.update_task(task_id, progress=after["progress"],
-                                   note=after["progress_note"],
-                                   completed_on=after["completed_on"], actor=self.actor, at=at)
+            update_task(self.db, task_id, progress=after["progress"],
+                        note=after["progress_note"], completed_on=after["completed_on"],
+                        actor=self.actor, at=at)
             self._audit("task.update", task_id, before, after, at)
         return self.get(task_id)
 
@@ -318,7 +361,7 @@ class TaskService:
         at = self.clock()
         with write_transaction(self.db):
             self._not_locked(task["officer_id"], task["month"])
-            self.store.add_task_flag(task_id, "major_error", reason, actor=self.actor, at=at)
+            add_task_flag(self.db, task_id, "major_error", reason, actor=self.actor, at=at)
             self._audit("task.quality_error", task_id, {"major_errors": task["major_errors"]},
                         {"major_errors": task["major_errors"] + 1, "reason": reason}, at)
         return self.get(task_id)
@@ -338,7 +381,7 @@ class TaskService:
         at = self.clock()
         with write_transaction(self.db):
             self._not_locked(task["officer_id"], task["month"])
-            self.store.add_task_flag(task_id, "delay_excused", reason, actor=self.actor, at=at)
+            add_task_flag(self.db, task_id, "delay_excused", reason, actor=self.actor, at=at)
             self._audit("task.excuse_delay", task_id,
                         {"status": task["status"], "delay_excused": False},
                         {"status": task["status"], "delay_excused": True, "reason": reason},
@@ -348,7 +391,7 @@ class TaskService:
 
 def task_view(db: sqlite_utils.Database, task_id: int, today: date) -> dict[str, Any]:
     """One task with its flags, history and status; TaskNotFound."""
-    task = queries.get_task(db, task_id)
+    task = task_records.get_task(db, task_id)
     if task is None:
         raise TaskNotFound(f"Không tìm thấy nhiệm vụ {task_id}", f"No task {task_id}")
     return describe(task, today)
@@ -356,10 +399,10 @@ def task_view(db: sqlite_utils.Database, task_id: int, today: date) -> dict[str,
 
 def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, today: date) -> dict[str, Any]:
     """An officer's tasks of one month with the counts of `task_evidence`; TaskNotFound."""
-    if queries.get_officer(db, officer_id) is None:
+    if directory.get_officer(db, officer_id) is None:
         raise TaskNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                            f"No officer {officer_id!r}")
-    tasks = queries.officer_tasks(db, officer_id, month)
+    tasks = task_records.officer_tasks(db, officer_id, month)
     evidence = task_evidence(tasks, month, today=today)
     return {"officer_id": officer_id, "month": month, "summary": evidence_dict(evidence),
             "tasks": [describe(task, today) for task in tasks]}

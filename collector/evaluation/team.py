@@ -26,7 +26,9 @@ import sqlite_utils
 
 from collector.evaluation import month as monthly, tasks
 from collector.accounts import permissions
-from collector.db import queries
+from collector.org import directory
+from collector.evaluation import sources
+from collector.evaluation import task_records
 from collector.org.organisation import led_by, unit_subtree
 from collector.evaluation.workflow.calendar import calendar_for, progress
 
@@ -54,7 +56,7 @@ def member_month(db: sqlite_utils.Database, officer: dict[str, Any], leader_id: 
                  today: date) -> dict[str, Any]:
     """One member's line: who, task counts and tasks, stage, what the leader may do."""
     officer_id = officer["id"]
-    rows = queries.officer_tasks(db, officer_id, month)
+    rows = task_records.officer_tasks(db, officer_id, month)
     evidence = tasks.task_evidence(rows, month, today=today)
     row = evaluation or {}
     state = progress(row.get("self_at"), row.get("reviewed_at"), row.get("decided_at"),
@@ -79,15 +81,15 @@ def team_month(db: sqlite_utils.Database, leader_id: str, month: str,
     """L's team for the month, by unit then name; MonthlyError on a malformed month,
     MonthlyNotFound for an unknown L."""
     first, last = monthly.check_month(month)
-    if queries.get_officer(db, leader_id) is None:
+    if directory.get_officer(db, leader_id) is None:
         raise monthly.MonthlyNotFound(f"Không tìm thấy cán bộ {leader_id!r}",
                                       f"No officer {leader_id!r}")
     ids = team_members(db, leader_id)
-    officers = [o for o in queries.evidence_officers_by_id(db, ids).values()
+    officers = [o for o in sources.evidence_officers_by_id(db, ids).values()
                 if _active(o, first, last)]
     officers.sort(key=lambda o: (o["unit_name"] or "", o["name"], o["id"]))
     calendar = calendar_for(db, month)
-    evaluations = queries.evidence_evaluations(db, [o["id"] for o in officers], month)
+    evaluations = sources.evidence_evaluations(db, [o["id"] for o in officers], month)
     members = [member_month(db, officer, leader_id, month, calendar,
                             evaluations.get(officer["id"]), today) for officer in officers]
     return {"leader_id": leader_id, "month": month, "calendar": calendar.as_dict(),

@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlite_utils
 
-from collector.db import queries
+from collector.evaluation import sources
 from collector.evaluation.month import MonthlyError, MonthlyNotFound, grade_info
 from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import GRADE_CODES, Policy
@@ -116,11 +116,11 @@ def officer_year(db: sqlite_utils.Database, officer_id: str, year: int, policy: 
                  today: date) -> dict[str, Any]:
     """One officer's year, wherever they were in it; MonthlyNotFound."""
     check_year(year)
-    officer = queries.evidence_officer(db, officer_id)
+    officer = sources.evidence_officer(db, officer_id)
     if officer is None:
         raise MonthlyNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                               f"No officer {officer_id!r}")
-    rows = queries.evidence_year_evaluations(db, [officer_id], year).get(officer_id, [])
+    rows = sources.evidence_year_evaluations(db, [officer_id], year).get(officer_id, [])
     expected = expected_months(year, today, officer["active_from"], officer["active_to"])
     return {"officer": _officer_public(officer), "year": year, "policy": _policy(policy),
             **roll_up(policy, rows, expected)}
@@ -130,12 +130,12 @@ def unit_year(db: sqlite_utils.Database, unit_id: str, year: int, policy: Policy
               today: date) -> dict[str, Any]:
     """Every officer now in the unit or below it who was active in the year, one row each."""
     check_year(year)
-    unit = queries.evidence_unit(db, unit_id)
+    unit = sources.evidence_unit(db, unit_id)
     if unit is None:
         raise MonthlyNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
-    officers = queries.evidence_officers(db, unit_subtree(db, unit_id), f"{year:04d}-01-01",
+    officers = sources.evidence_officers(db, unit_subtree(db, unit_id), f"{year:04d}-01-01",
                                          f"{year:04d}-12-31")
-    by_officer = queries.evidence_year_evaluations(db, [o["id"] for o in officers], year)
+    by_officer = sources.evidence_year_evaluations(db, [o["id"] for o in officers], year)
     rows = []
     for officer in officers:
         expected = expected_months(year, today, officer["active_from"], officer["active_to"])

@@ -1,14 +1,14 @@
 """What a counter device's screen shows, drawn by the firmware's own code, as a PNG.
 
-    png = device_screen_png(row, scale=2)          # row: queries.current_assignments shape
+    png = device_screen_png(row, scale=2)          # row: roster.duty.current_assignments shape
     text = device_screen_text(row)                 # the same screen as lines (alt text, logs)
 
 The picture is never a copy of the device's strings or layout. The assignment row becomes the
-exact bytes the collector publishes (`ingest.assignment_payload`), the device's decoder reads
-them (`kiosk.codec.decode_assignment`), a `kiosk.rating.Panel` applies them as the device's
-main loop does, `kiosk.screen.render` turns the panel into items and `kiosk.simpng` draws
-them with `kiosk.draw` and the device's fonts into the pure-Python framebuf. So a change to
-the firmware's screens shows here without a change in the collector.
+exact bytes the collector publishes (`protocol.outbound.assignment_payload`), the device's
+decoder reads them (`kiosk.codec.decode_assignment`), a `kiosk.rating.Panel` applies them as
+the device's main loop does, `kiosk.screen.render` turns the panel into items and
+`kiosk.simpng` draws them with `kiosk.draw` and the device's fonts into the pure-Python
+framebuf. So a change to the firmware's screens shows here without a change in the collector.
 
 What the picture is: the device's resting screen for that assignment — the officer card
 (rating prompt and buttons), "Quầy tạm dừng phục vụ" when the counter is closed, the
@@ -39,7 +39,7 @@ from typing import Any
 
 from kiosk import codec, rating, screen, simpng
 
-from collector.ingest.subscriber import assignment_payload
+from collector.protocol.outbound import assignment_payload
 
 # The TFT of hardware/pinmap.json ("display": width, height); tests/test_screens.py checks
 # that they still agree.
@@ -82,7 +82,7 @@ def device_screen_png(row: dict[str, Any] | None, *, scale: int = 1,
                       session_mode: bool = False) -> bytes:
     """PNG of the device's screen for an assignment row (None: before any assignment).
 
-    `row` has the keys of `queries.current_assignments` (scale, counter_label, officer_id,
+    `row` has the keys of `roster.duty.current_assignments` (scale, counter_label, officer_id,
     officer_name, officer_title, unit_name). ValueError for a scale outside 1..MAX_SCALE or a
     row the protocol cannot carry (the collector could not publish it either).
     """

@@ -3,12 +3,13 @@
     page = fleet(db, now_ms=now, unit_ids=None, limit=50, offset=0, state="offline",
                  search="hoàn kiếm")
     device = fleet_device(db, "kiosk-hk-01", now_ms=now)     # one item, or None
+    site_session_mode(db_path)      # whether the site's screens rest on "waiting"
 
 States (STATES), one per device:
 - "retired":    taken out of service (the registry's retired_at), whatever it last said;
 - "never_seen": registered, but no message from it ever reached the collector;
 - "offline":    its last will said so ("offline_reason": "will"), or nothing came for more
-                than store.MAX_SILENCE_MS ("silent": statuses come every 60 s, so three missed
+                than evidence.MAX_SILENCE_MS ("silent": statuses come every 60 s, so three missed
                 ones are not a hiccup) — the same rule as the evidence's online spans;
 - "online":     anything else.
 
@@ -17,8 +18,8 @@ device last took one in — now for an online device (the collector republishes 
 a roster change) and for a device never seen (what it will get on connecting), the
 last-seen time for an offline or retired one (a disconnected device keeps the last
 assignment it received). `assignments_at` gives those rows in the shape of
-`queries.current_assignments`, which `collector.fleet.screens` draws. The device's counter is its
-current one: a device moved while offline is shown at its new counter.
+`collector.roster.duty.current_assignments`, which `collector.fleet.screens` draws. The
+device's counter is its current one: a device moved while offline is shown at its new counter.
 
 Figures from the status (fw, queue, filtered, dropped, rssi, mem_free, ...) are those of the
 device's last online status, as of `status_at`: the last will carries none. `ratings_today`
@@ -45,12 +46,14 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import sqlite_utils
 
-from collector.db.queries import ON_DUTY
-from collector.db.store import MAX_SILENCE_MS
+from collector.org.directory import ON_DUTY
+from collector.ratings.evidence import MAX_SILENCE_MS
+from collector.fleet.provisioning import PROFILE_NAME, load_profile
 from collector.core.timeline import LOCAL_TZ
 
 STATES = ("offline", "never_seen", "online", "retired")  # also the sort order
@@ -68,9 +71,9 @@ _FULL = (
     "s.uptime_ms, s.mem_free, s.rssi, s.queue, s.filtered, s.dropped, s.ignored, s.status_at, "
     "s.last_seen " + _FROM)
 
-# queries.current_assignments' rows, each device at its own time (a JSON object device → ms),
+# roster.duty.current_assignments' rows, each device at its own time (a JSON object device → ms),
 # retired devices included (they still show what they had). The roster rule is the one the
-# collector publishes by (queries.ON_DUTY); tests/test_fleet.py checks the two agree.
+# collector publishes by (ON_DUTY); tests/test_fleet.py checks the two agree.
 _ASSIGNMENTS_AT = (
     "WITH wanted(device_id, at) AS (SELECT key, value FROM json_each(:wanted)) "
     "SELECT d.id AS device_id, d.scale, c.label AS counter_label, r.officer_id, "
@@ -131,7 +134,7 @@ def assignments_at(db: sqlite_utils.Database,
 
 def assignment_at(db: sqlite_utils.Database, device_id: str,
                   at: int) -> dict[str, Any] | None:
-    """One device's assignment row (queries.current_assignments' keys) at `at`, or None."""
+    """One device's assignment row (roster.duty.current_assignments' keys) at `at`, or None."""
     return assignments_at(db, {device_id: at}).get(device_id)
 
 
@@ -262,3 +265,16 @@ def fleet_device(db: sqlite_utils.Database, device_id: str, *,
         return None
     brief = _Brief._make(row)
     return _items(db, [(brief, _state(brief, now_ms))], now_ms)[0]
+
+
+def site_session_mode(db_path: Path) -> bool:
+    """Whether the site's devices rate dossiers one session at a time (`session_mode` in the
+    profile `hailong flash` writes into every board's /config.json, provisioning.json beside
+    the database): their resting screen is then "waiting", not the officer's card. An
+    unreadable profile makes flashing fail loudly; for a picture the card is the better guess
+    than an error."""
+    try:
+        profile = load_profile(Path(db_path).parent / PROFILE_NAME)
+    except ValueError:
+        return False
+    return bool(profile.get("session_mode"))

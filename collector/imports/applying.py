@@ -7,8 +7,9 @@ transaction, which holds SQLite's write lock from its first statement: what was 
 (ids free or stored, references present) is still true when the rows are written. A dry run
 checks without taking the lock and writes nothing.
 
-Writes go through `Store.upsert_unit/upsert_officer/upsert_counter` and `Store.add_task` (+
-`update_task` for imported progress), in the order the references need: units, parents
+Writes go through the owners' functions, `organisation.upsert_unit/upsert_officer/
+upsert_counter` and `tasks.add_task` (+ `update_task` for imported progress), in the order the
+references need: units, parents
 first (without heads that are new officers); officers, leaders first; counters; and last the
 heads. Rows equal to what is stored are not written;
 an import that would change nothing writes nothing at all, not even an audit entry (the audit
@@ -26,11 +27,11 @@ from datetime import date
 from typing import Any, Callable
 
 from collector.db import audit
-from collector.org import organisation
+from collector.org.organisation import upsert_counter, upsert_officer, upsert_unit
 from collector.imports.checking import ImportPlan, Planned, check
 from collector.imports.reading import ImportReport, new_report, read_sources
-from collector.db.store import Store, now_ms
-from collector.evaluation.tasks import local_today
+from collector.db.store import Store, now_ms, write_transaction
+from collector.evaluation.tasks import add_task, local_today, update_task
 
 KINDS = ("org", "tasks")
 
@@ -51,7 +52,7 @@ def run_import(store: Store, kind: str, sources: list[tuple[str, bytes]], *,
         check(store.db, kind, sheets, report, today=today())
         return report
     at = clock()
-    with organisation.write_transaction(store.db):
+    with write_transaction(store.db):
         plan = check(store.db, kind, sheets, report, today=today())
         if report.ok and (report.would_create or report.would_update):
             _write(store, plan, report, actor=actor, at=at)
@@ -63,7 +64,7 @@ def _write(store: Store, plan: ImportPlan, report: ImportReport, *, actor: str,
            at: int) -> None:
     """Every planned change and the audit entry, in the caller's transaction (a savepoint
     here, so even a caller that catches the error keeps nothing of it)."""
-    with store.db.atomic():
+    with write_transaction(store.db):
         if plan.kind == "org":
             before, changes = _write_org(store, plan)
         else:
@@ -108,11 +109,11 @@ def _write_org(store: Store, plan: ImportPlan) -> tuple[dict[str, Any], dict[str
         _upsert_unit(store, p.values, head_id=head)
     for p in _parents_first(changed["officers"], "leader_id"):
         v = p.values
-        store.upsert_officer(v["id"], v["name"], v["title"], v["unit_id"],
-                             leader_id=v["leader_id"], photo=v["photo"],
-                             active_from=v["active_from"], active_to=v["active_to"])
+        upsert_officer(store.db, v["id"], v["name"], v["title"], v["unit_id"],
+                       leader_id=v["leader_id"], photo=v["photo"],
+                       active_from=v["active_from"], active_to=v["active_to"])
     for p in changed["counters"]:
-        store.upsert_counter(p.values["id"], p.values["label"], p.values["unit_id"])
+        upsert_counter(store.db, p.values["id"], p.values["label"], p.values["unit_id"])
     for p in heads_later:
         _upsert_unit(store, p.values, head_id=p.values["head_id"])
 
@@ -133,21 +134,21 @@ def _write_org(store: Store, plan: ImportPlan) -> tuple[dict[str, Any], dict[str
 
 
 def _upsert_unit(store: Store, v: dict[str, Any], *, head_id: str | None) -> None:
-    store.upsert_unit(v["id"], v["name"], v["parent_id"], kind=v["kind"], head_id=head_id,
-                      outstanding=v["outstanding"])
+    upsert_unit(store.db, v["id"], v["name"], v["parent_id"], kind=v["kind"], head_id=head_id,
+                outstanding=v["outstanding"])
 
 
 def _write_tasks(store: Store, plan: ImportPlan, *, actor: str, at: int) -> dict[str, Any]:
     ids = []
     for p in plan.of("tasks"):
         v = p.values
-        task_id = store.add_task(officer_id=v["officer_id"], title=v["title"],
-                                 assigned_by=v["assigned_by"], period=v["period"],
-                                 deadline=v["deadline"], weight=v["weight"], at=at)
+        task_id = add_task(store.db, officer_id=v["officer_id"], title=v["title"],
+                           assigned_by=v["assigned_by"], period=v["period"],
+                           deadline=v["deadline"], weight=v["weight"], at=at)
         if v["progress"] or v["completed_on"]:
             # Kept in the task's history like any progress update, by whoever imported it.
-            store.update_task(task_id, progress=v["progress"], note=None,
-                              completed_on=v["completed_on"], actor=actor, at=at)
+            update_task(store.db, task_id, progress=v["progress"], note=None,
+                        completed_on=v["completed_on"], actor=actor, at=at)
         ids.append(task_id)
     # One transaction under the write lock: the ids are consecutive.
     return {"task_ids": [ids[0], ids[-1]] if ids else []}

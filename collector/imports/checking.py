@@ -1,7 +1,7 @@
 """Checking an import: cells → values, rows → records checked against the database, a plan.
 
 Reads the database, never writes it. Each row is checked with the validators the API uses
-(`organisation.check_unit/check_officer/check_counter`, the task rules of `tasks`), so a row
+(`validation.check_unit/check_officer/check_counter`, the task rules of `tasks`), so a row
 the file may import is exactly a record the API would accept. Every refusal goes to the
 report with its sheet, row, column and value; the plan is what `import_apply` writes, all or
 nothing.
@@ -27,8 +27,8 @@ from typing import Any, Callable
 
 import sqlite_utils
 
-from collector.org import organisation
-from collector.db import queries
+from collector.org import validation
+from collector.org import directory
 from collector.evaluation import tasks
 from collector.core.errors import BilingualError
 from collector.imports.reading import COLUMNS, ImportReport, Sheet, fold
@@ -36,8 +36,8 @@ from collector.core.texts import code_points, unsafe_characters
 
 ORG_TABLES = ("units", "officers", "counters")
 CHECKS: dict[str, Callable[..., dict[str, Any]]] = {
-    "units": organisation.check_unit, "officers": organisation.check_officer,
-    "counters": organisation.check_counter}
+    "units": validation.check_unit, "officers": validation.check_officer,
+    "counters": validation.check_counter}
 # A new record's value of an optional column the file does not have.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "units": {"parent_id": None, "kind": None, "head_id": None, "outstanding": False},
@@ -170,7 +170,7 @@ def _percent(value: Any, number_format: str | None) -> int:
 
 _PERIODS = {"week": "week", "weekly": "week", "tuan": "week",
             "month": "month", "monthly": "month", "thang": "month"}
-# Unit kinds as offices write them → organisation.UNIT_KINDS; anything else goes to the
+# Unit kinds as offices write them → validation.UNIT_KINDS; anything else goes to the
 # validator as written, which names the kinds it accepts.
 _UNIT_KINDS = {"thanh pho": "city", "tp": "city", "so": "department", "so ban nganh":
                "department", "ban": "department", "phuong": "ward", "xa": "commune",
@@ -206,7 +206,7 @@ def convert(kind: str, field_name: str, value: Any, number_format: str | None = 
             raise CellError("cần văn bản", "expected text")
         if kind == "units" and field_name == "kind":
             key = fold(value)
-            return _UNIT_KINDS.get(key, key if key in organisation.UNIT_KINDS else value)
+            return _UNIT_KINDS.get(key, key if key in validation.UNIT_KINDS else value)
         return value  # length and alphabet: the validators
     if ftype == "date":
         return _date(value)
@@ -315,7 +315,7 @@ def check_org(db: sqlite_utils.Database, sheets: list[Sheet], report: ImportRepo
                     report, seen, key, sheet, number, f"Mã {key!r}", f"Id {key!r}",
                     sheet.header_of("id"), key):
                 continue
-            stored = queries.org_record(db, table, key) if isinstance(key, str) else None
+            stored = directory.org_record(db, table, key) if isinstance(key, str) else None
             merged = {**DEFAULTS[table], **(stored or {}), **values}
             rows[table].append((number, merged, stored))
     # The file's records as the validators' pending ones: id → parent (units) or leader.
@@ -332,7 +332,7 @@ def check_org(db: sqlite_utils.Database, sheets: list[Sheet], report: ImportRepo
             try:
                 values = CHECKS[table](merged, db, pending_units=pending_units,
                                        pending_officers=pending_officers)
-            except organisation.OrgError as error:
+            except validation.OrgError as error:
                 _reject_record(report, sheet, number, merged, error.vi, error.en)
                 continue
             action = "create" if stored is None else (
@@ -355,7 +355,7 @@ def check_tasks(db: sqlite_utils.Database, sheets: list[Sheet], report: ImportRe
 
     def officer(value: Any, name: str) -> str:
         if value not in officers:
-            officers[value] = queries.get_officer(db, value) is not None
+            officers[value] = directory.get_officer(db, value) is not None
         if not officers[value]:
             raise tasks.TaskError(f"{name}: không tìm thấy cán bộ {value!r}",
                                   f"{name}: no officer {value!r}")
@@ -404,7 +404,7 @@ def check_tasks(db: sqlite_utils.Database, sheets: list[Sheet], report: ImportRe
 
 def _check_task(values: dict[str, Any], officer: Callable[[Any, str], str],
                 today: date) -> dict[str, Any]:
-    """One task row → the values `Store.add_task` and `update_task` take; TaskError.
+    """One task row → the values `tasks.add_task` and `update_task` take; TaskError.
 
     The same rules as TaskService.create and .update: a completion date not after today,
     and a completed task at 100 % (an empty progress becomes 100).

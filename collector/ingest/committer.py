@@ -16,8 +16,8 @@ import sqlite3
 import threading
 from typing import Callable, Generic, TypeVar
 
-from collector.ingest.recording import OUTCOMES
-from collector.db.store import Incoming, Store
+from collector.ingest.recording import OUTCOMES, Incoming, record_batch, record_failure
+from collector.db.store import Store
 
 log = logging.getLogger("hailong.ingest")
 
@@ -66,7 +66,7 @@ class Committer(Generic[Q]):
             part = parts.pop(0)
             try:
                 result = self.retrying(
-                    lambda: self.store.record_batch(self.incoming_of(item) for item in part))
+                    lambda: record_batch(self.store.db, (self.incoming_of(item) for item in part)))
             except Stopping:
                 break
             except Exception as error:  # noqa: BLE001 - not a database fault: the data's
@@ -90,7 +90,7 @@ class Committer(Generic[Q]):
         delay = 0.5
         while True:
             try:
-                self.retrying(lambda: self.store.record_failure(incoming, error))
+                self.retrying(lambda: record_failure(self.store.db, incoming, error))
                 return True
             except Stopping:
                 return False

@@ -1,8 +1,9 @@
 """What the collector publishes to devices: retained assignments and confirmations ("ack").
 
-Both are published by the ingest (collector/ingest/subscriber.py) through its one paho client; paho's
-`publish` may be called from any thread. Nothing here may stop the thread that calls it: an
-assignment that cannot be encoded is skipped with a log line, the others still go out.
+Both go out through the ingest's one paho client (collector/ingest/subscriber.py); paho's
+`publish` may be called from any thread. The bytes are encoded by collector/protocol/outbound.py;
+this module only decides what to send and sends it. Nothing here may stop the thread that calls
+it: an assignment that cannot be encoded is skipped with a log line, the others still go out.
 """
 
 from __future__ import annotations
@@ -13,26 +14,13 @@ from typing import Iterable
 
 import paho.mqtt.client as mqtt
 
-from collector.protocol.messages import (
-    Rating,
-    Rejection,
-    device_topic,
-    encode_ack,
-    encode_assignment,
-)
-from collector.db.queries import current_assignments, open_reader
-from collector.db.store import Incoming
+from collector.protocol.messages import device_topic
+from collector.protocol.outbound import ack_messages, assignment_payload
+from collector.db.reader import open_reader
+from collector.roster.duty import current_assignments
+from collector.ingest.recording import Incoming
 
 log = logging.getLogger("hailong.ingest")
-
-
-def assignment_payload(row: dict) -> bytes:
-    """The assignment message for one row of queries.current_assignments."""
-    officer = None
-    if row["officer_id"]:
-        officer = {"id": row["officer_id"], "name": row["officer_name"],
-                   "title": row["officer_title"], "unit": row["unit_name"]}
-    return encode_assignment(counter=row["counter_label"], scale=row["scale"], officer=officer)
 
 
 class Assignments:
@@ -84,26 +72,9 @@ class Assignments:
         return sent
 
 
-def confirmations(committed: Iterable[Incoming]) -> dict[tuple[str, int], list[int]]:
-    """{(device, boot): [seq, ...]} of the ratings among `committed` Incoming items that the
-    collector can name: stored or duplicate ratings, and rejected ones whose topic device is
-    valid and whose payload holds integer boot and seq."""
-    confirmed: dict[tuple[str, int], list[int]] = {}
-    for item in committed:
-        parsed = item.parsed
-        if isinstance(parsed, Rating):
-            confirmed.setdefault((parsed.device, parsed.boot), []).append(parsed.seq)
-        elif isinstance(parsed, Rejection) and parsed.device is not None \
-                and parsed.boot is not None and parsed.seq is not None:
-            confirmed.setdefault((parsed.device, parsed.boot), []).append(parsed.seq)
-    return confirmed
-
-
 def publish_confirmations(client: mqtt.Client, committed: Iterable[Incoming]) -> int:
     """Publish the "ack" messages for what was committed; return how many went out."""
-    sent = 0
-    for (device, boot), seqs in confirmations(committed).items():
-        for payload in encode_ack(boot, seqs):
-            client.publish(device_topic(device, "ack"), payload, qos=1, retain=False)
-            sent += 1
-    return sent
+    messages = ack_messages(item.parsed for item in committed)
+    for topic, payload in messages:
+        client.publish(topic, payload, qos=1, retain=False)
+    return len(messages)

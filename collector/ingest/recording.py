@@ -1,6 +1,6 @@
 """What the ingest writes: a batch of parsed messages → ratings, statuses, rejections.
 
-Called through `Store.record_batch` by the one writer (the ingest thread or a test). A batch is
+Called by the one writer (the ingest thread's committer, or a test). A batch is
 one transaction; the ingest acknowledges its messages only after it returns. Every message
 gets exactly one outcome — stored, duplicate, status or rejected — and the rules that keep
 late or replayed messages from rewriting the past live here:
@@ -8,8 +8,8 @@ late or replayed messages from rewriting the past live here:
 - A retained status (replayed by the broker at subscribe, possibly days old) is counted and
   nothing else: it moves neither last-seen, the online spans nor the boot's time anchor.
 - A boot's epoch (its start on the collector's clock) is the earliest `received - uptime`
-  seen (timeline.boot_epoch); an online status is placed at its arrival only while fresh
-  (timeline.place_status) and updates the device's figures only when not older than them.
+  seen (placement.boot_epoch); an online status is placed at its arrival only while fresh
+  (placement.place_status) and updates the device's figures only when not older than them.
 - A message that breaks the writer (an exception other than a database fault) is isolated by
   the ingest and kept by `record_failure` with reason `internal_error:{ExceptionName}`.
 """
@@ -17,40 +17,62 @@ late or replayed messages from rewriting the past live here:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Iterable
+from dataclasses import asdict, dataclass
+from typing import Iterable
 
 import sqlite_utils
 
 from collector.protocol.messages import MAX_PAYLOAD_BYTES, Rating, Rejection, Status
-from collector.core.timeline import BootAnchor, boot_epoch, place_press, place_status
+from collector.ingest.placement import BootAnchor, boot_epoch, place_press, place_status
 
-if TYPE_CHECKING:
-    from collector.db.store import Incoming
+from collector.db.store import now_ms, write_transaction
+from collector.org.registry import is_active_device
+from collector.ratings import alert_progress
+from collector.ratings.evidence import MAX_SILENCE_MS
+from collector.roster.attribution import attribute
 
 OUTCOMES = ("stored", "duplicate", "rejected", "status")
 
 
-def record_batch(db: sqlite_utils.Database, batch: Iterable["Incoming"]) -> dict[str, int]:
+@dataclass(frozen=True)
+class Incoming:
+    """One message as it came off the wire, with what the pure parser made of it.
+
+    `retained`: the broker replayed a retained message at subscribe (MQTT 3.1.1, 3.3.1.3),
+    not something just published. `size` and `sha256` describe the payload as published when
+    `payload` holds only a bounded prefix of it (None: `payload` is all of it). `redelivered`:
+    the broker's DUP flag, set when it sends a message again that it may have sent before.
+    """
+    topic: str
+    payload: bytes
+    received_at: int
+    parsed: Rating | Status | Rejection
+    retained: bool = False
+    size: int | None = None
+    sha256: str | None = None
+    redelivered: bool = False
+
+
+def record_batch(db: sqlite_utils.Database, batch: Iterable[Incoming]) -> dict[str, int]:
     """Store a batch in one transaction; return counts of stored/duplicate/rejected/status."""
     outcome = dict.fromkeys(OUTCOMES, 0)
-    with db.atomic():
+    with write_transaction(db):
         for item in batch:
             outcome[_record_one(db, item)] += 1
         _add_totals(db, outcome)
     return outcome
 
 
-def record_failure(db: sqlite_utils.Database, item: "Incoming", error: BaseException) -> None:
+def record_failure(db: sqlite_utils.Database, item: Incoming, error: BaseException) -> None:
     """Keep a message whose recording raised `error` as rejected, `internal_error:{Name}`.
 
     The name of the exception, not its text: the text may quote the offending bytes, which
     the row keeps anyway. If even the topic cannot be stored, its escaped form is kept.
     """
     reason = f"internal_error:{type(error).__name__}"
-    with db.atomic():
+    with write_transaction(db):
         try:
-            with db.atomic():
+            with write_transaction(db):  # a savepoint: the fallback below starts clean
                 _reject(item, reason, _device_of(item), db=db)
         except (UnicodeError, ValueError, OverflowError):
             topic = item.topic.encode("utf-8", "backslashreplace").decode("ascii", "replace")
@@ -58,7 +80,7 @@ def record_failure(db: sqlite_utils.Database, item: "Incoming", error: BaseExcep
         _add_totals(db, {"rejected": 1})
 
 
-def _device_of(item: "Incoming") -> str | None:
+def _device_of(item: Incoming) -> str | None:
     return getattr(item.parsed, "device", None)
 
 
@@ -70,11 +92,10 @@ def _add_totals(db: sqlite_utils.Database, outcome: dict[str, int]) -> None:
                        [name, outcome[name]])
 
 
-def _record_one(db: sqlite_utils.Database, item: "Incoming") -> str:
+def _record_one(db: sqlite_utils.Database, item: Incoming) -> str:
     parsed = item.parsed
     if isinstance(parsed, Rejection):
         return _reject(item, parsed.reason, parsed.device, db=db)
-    from collector.db.store import is_active_device  # store imports this module: at call time
     if not is_active_device(db, parsed.device):
         return _reject(item, "unknown_device", parsed.device, db=db)
     if isinstance(parsed, Status):
@@ -85,7 +106,7 @@ def _record_one(db: sqlite_utils.Database, item: "Incoming") -> str:
     return _record_rating(db, parsed, item.received_at)
 
 
-def _reject(item: "Incoming", reason: str, device: str | None, *, db: sqlite_utils.Database,
+def _reject(item: Incoming, reason: str, device: str | None, *, db: sqlite_utils.Database,
             topic: str | None = None) -> str:
     # (item, reason) first: tests/test_protocol_doc.py finds the reason codes written here.
     # A payload above the limit keeps only a bounded prefix; its length and digest say what
@@ -155,8 +176,7 @@ def _record_status(db: sqlite_utils.Database, status: Status, received_at: int) 
 
 def _record_online_span(db: sqlite_utils.Database, device_id: str, online: bool,
                         at: int) -> None:
-    """Extend, close or open the device's online stretch (see store.MAX_SILENCE_MS)."""
-    from collector.db.store import MAX_SILENCE_MS
+    """Extend, close or open the device's online stretch (see evidence.MAX_SILENCE_MS)."""
     span = db.execute("SELECT id, last_seen_at FROM device_online_spans "
                       "WHERE device_id = ? AND ended_at IS NULL", [device_id]).fetchone()
     if span is not None:
@@ -175,7 +195,6 @@ def _record_online_span(db: sqlite_utils.Database, device_id: str, online: bool,
 
 
 def _record_rating(db: sqlite_utils.Database, rating: Rating, received_at: int) -> str:
-    from collector.db.store import attribute, now_ms
     if db.execute("SELECT 1 FROM ratings WHERE id = ?", [rating.id]).fetchone():
         return "duplicate"
     epoch = _epoch(db, rating.device, rating.boot)
@@ -195,6 +214,34 @@ def _record_rating(db: sqlite_utils.Database, rating: Rating, received_at: int) 
     return "stored"
 
 
+# --- a past no device sent (the demo's seeded history) ---------------------------------------
+
+RATING_COLUMNS = ("id", "device_id", "boot", "seq", "level", "scale", "officer_shown",
+                  "officer_id", "attribution", "uptime_ms", "device_ts", "pressed_at",
+                  "time_source", "received_at", "fw", "reason", "dossier", "excluded")
+
+
+def add_past_ratings(db: sqlite_utils.Database, rows: Iterable[tuple]) -> None:
+    """Store ratings already placed in time and attributed (`attribution.attribute`), as
+    tuples in RATING_COLUMNS order; an id already stored is skipped. For a past made up in
+    bulk: parsing wire messages one by one would add nothing there. Alert detection passes
+    over them: a past raises no alert (collector/ratings/alert_progress.py)."""
+    with write_transaction(db):
+        stored_before = alert_progress.last_stored(db)
+        db.conn.executemany(f"INSERT OR IGNORE INTO ratings ({', '.join(RATING_COLUMNS)}) "
+                            f"VALUES ({', '.join('?' * len(RATING_COLUMNS))})", rows)
+        alert_progress.pass_over(db, stored_before)
+
+
+def add_past_online_spans(db: sqlite_utils.Database,
+                          spans: Iterable[tuple[str, int, int, int]]) -> None:
+    """Store closed online stretches (device, starts_at, last_seen_at, ended_at) of a past
+    made up in bulk, instead of building them from a status a minute."""
+    with write_transaction(db):
+        db.conn.executemany("INSERT INTO device_online_spans (device_id, starts_at, "
+                            "last_seen_at, ended_at) VALUES (?, ?, ?, ?)", spans)
+
+
 # --- the collector's broker session (health: broker_session_lost) --------------------------
 
 def ingest_session(db: sqlite_utils.Database, client_id: str) -> dict | None:
@@ -205,7 +252,7 @@ def ingest_session(db: sqlite_utils.Database, client_id: str) -> dict | None:
 
 def note_session(db: sqlite_utils.Database, client_id: str, event: str, at: int) -> None:
     """Record that the collector subscribed (`subscribed`) or found its session gone (`lost`)."""
-    with db.atomic():
+    with write_transaction(db):
         db.execute("INSERT INTO ingest_sessions (client_id, first_subscribed_at, "
                    "last_subscribed_at) VALUES (?, ?, ?) ON CONFLICT(client_id) DO NOTHING",
                    [client_id, at, at])

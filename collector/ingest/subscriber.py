@@ -14,6 +14,11 @@ Why this shape:
 - A PUBACK is only sent on the connection that delivered the message: after a reconnect the
   broker redelivers unacknowledged messages under packet ids it may reuse, so a late PUBACK for
   an id of the old connection could acknowledge a different, uncommitted message.
+- The writer does that one job. It then wakes the alert detector
+  (collector/ingest/alerting.py), which checks what was committed on its own thread, keeping
+  its progress in the database so that a kill between the two loses no check; the retained
+  assignments are kept current by another (collector/ingest/assignments.py). Neither can hold
+  a message unacknowledged or stop the writer.
 
 Nothing one message holds can stop a thread: the network callbacks catch everything (a parse
 that raises becomes a rejection); the writer tells database faults (retried, messages held
@@ -31,41 +36,25 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
-from collector.ratings import alerts
+from collector.core.settings import BrokerAddress
 from collector.ingest import recording
+from collector.ingest.alerting import AlertDetector
+from collector.ingest.assignments import AssignmentPublisher
+from collector.ingest.recording import Incoming
 from collector.protocol.messages import MAX_PAYLOAD_BYTES, Rejection, device_topic, parse_message
 from collector.ingest.committer import Committer, Stopping
-from collector.ingest.outbound import Assignments, assignment_payload, publish_confirmations  # noqa: F401
-from collector.evaluation.policy import DEFAULT_ALERT_RULE, AlertRule
-from collector.db.queries import open_reader
-from collector.db.store import BUSY_TIMEOUT_MS, Incoming, Store, now_ms
+from collector.ingest.outbound import publish_confirmations
+from collector.ratings.alert_rule import DEFAULT_ALERT_RULE, AlertRule
+from collector.db.reader import open_reader
+from collector.db.store import BUSY_TIMEOUT_MS, Store, now_ms
 from collector.ingest.supervision import IngestState, Supervisor, health_reasons
 
 log = logging.getLogger("hailong.ingest")
 
 SUBSCRIPTIONS = [("hailong/v1/devices/+/rating", 1), ("hailong/v1/devices/+/status", 1)]
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> "BrokerAddress":
-        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise ValueError(f"broker must look like mqtt://HOST:PORT, not {url!r}")
-        return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
-
-    def __str__(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
 
 
 @dataclass
@@ -90,7 +79,7 @@ def incoming_from_wire(topic: str, payload: bytes, received_at: int, retained: b
 
 
 class Ingest:
-    """Subscribes, stores and acknowledges; publishes each device's retained assignment."""
+    """Subscribes, stores and acknowledges; runs alert detection and the assignments beside."""
 
     def __init__(self, store_path: str, broker: BrokerAddress, *,
                  client_id: str = "hailong-collector", batch_max: int = 200,
@@ -98,13 +87,11 @@ class Ingest:
                  assignment_poll_s: float = 10.0, supervise_s: float = 1.0,
                  alert_rule: AlertRule = DEFAULT_ALERT_RULE):
         self.store_path = store_path
-        self.alert_rule = alert_rule
         self.broker = broker
         self.client_id = client_id
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self.busy_timeout_ms = busy_timeout_ms
-        self.assignment_poll_s = assignment_poll_s
         self.connected = threading.Event()
         self.last_error: str | None = None
         self.store_error: str | None = None
@@ -124,10 +111,14 @@ class Ingest:
         self._in_hand_since: float | None = None
         self._writer_beat = time.monotonic()
         self._writer: threading.Thread | None = None
-        self._poller: threading.Thread | None = None
         self.supervisor = Supervisor(self._stopping, supervise_s)
         self._client = self._make_client()
-        self._assignments = Assignments(self._client, store_path)
+        # The two units of work beside the writer, each on a thread of its own.
+        self.alerts = AlertDetector(store_path, alert_rule, busy_timeout_ms=busy_timeout_ms)
+        self.assignments = AssignmentPublisher(self._client, store_path,
+                                               connected=self.connected,
+                                               stopping=self._stopping,
+                                               poll_s=assignment_poll_s)
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
@@ -141,6 +132,14 @@ class Ingest:
         client.on_subscribe = _guarded(self._on_subscribe)
         return client
 
+    @property
+    def assignment_poll_s(self) -> float:
+        return self.assignments.poll_s
+
+    @assignment_poll_s.setter
+    def assignment_poll_s(self, seconds: float) -> None:
+        self.assignments.poll_s = seconds
+
     # --- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
@@ -153,12 +152,15 @@ class Ingest:
             reader.conn.close()
         self._subscribed_before = known is not None
         self.session_lost_at = known["last_lost_at"] if known else None
+        self.alerts.start()
         self._start_writer()
-        self._start_poller()
+        self.assignments.start()
         self._start_network()
         self.supervisor.watch("network", self._network_alive, self._restart_network)
         self.supervisor.watch("writer", lambda: _alive(self._writer), self._restart_writer)
-        self.supervisor.watch("assignments", lambda: _alive(self._poller), self._start_poller)
+        self.supervisor.watch(self.alerts.name, self.alerts.alive, self.alerts.start)
+        self.supervisor.watch(self.assignments.name, self.assignments.alive,
+                              self.assignments.start)
         self.supervisor.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -166,8 +168,9 @@ class Ingest:
         self.supervisor.join(timeout)
         if self._writer:
             self._writer.join(timeout)
-        if self._poller:
-            self._poller.join(timeout)
+        # After the writer: it hands over what it committed last, which is checked too.
+        self.alerts.finish(timeout)
+        self.assignments.join(timeout)
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -186,11 +189,6 @@ class Ingest:
         self._in_hand_since = None
         self._start_writer()
         self._client.disconnect()  # the network loop ends; the supervisor starts it again
-
-    def _start_poller(self) -> None:
-        self._poller = threading.Thread(target=self._poll_assignments,
-                                        name="hailong-assignments", daemon=True)
-        self._poller.start()
 
     def _start_network(self) -> None:
         # connect_async + loop_start: a broker that is down at start is retried, not fatal.
@@ -219,7 +217,9 @@ class Ingest:
                            session_lost_at=self.session_lost_at, store_error=self.store_error,
                            oldest_waiting_s=now - min(waiting) if waiting else None,
                            writer_idle_s=now - self._writer_beat,
-                           stopped=self.supervisor.stopped())
+                           stopped=self.supervisor.stopped(),
+                           failing=[unit.name for unit in (self.alerts, self.assignments)
+                                    if unit.failing is not None])
 
     def health_reasons(self) -> list[str]:
         """Why the ingest is degraded; empty when it is well (collector/ingest/supervision.py)."""
@@ -242,10 +242,9 @@ class Ingest:
                       "the broker held for the collector is lost", self.broker, self.client_id)
         client.subscribe(SUBSCRIPTIONS)
         log.info("connected to %s (session present: %s)", self.broker, flags.session_present)
-        try:
-            self._assignments.publish(everything=True)
-        except Exception:  # noqa: BLE001 - the poller tries again; ingest must go on
-            log.exception("cannot publish the assignments")
+        # The broker may have lost the retained assignments: all of them again, on the
+        # publisher's thread (this one must go on reading messages).
+        self.assignments.publish_all_soon()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         # "Connected" means subscribed: before the SUBACK a first-time session would miss
@@ -355,7 +354,8 @@ class Ingest:
                 log.exception("cannot record the broker session event %s", event)
 
     def _commit(self, committer: Committer, batch: list[_Queued]) -> None:
-        """Commit a batch, then acknowledge and confirm what was committed; never ack first."""
+        """Commit a batch, then acknowledge and confirm what was committed; never ack first.
+        Then the alert detector is woken; it finds what to check in the database itself."""
         if not batch:
             return
         self._in_hand_since = min(item.queued_at for item in batch)
@@ -364,15 +364,13 @@ class Ingest:
             self.totals[name] += count
         self.totals["batches"] += 1
         incoming = [item.incoming for item in committed]
-        try:
-            # Before the acknowledgement: after a crash here the broker redelivers the batch,
-            # and the check is safe to run twice.
-            alerts.check_after_batch(committer.store.db, incoming, self.alert_rule, now_ms())
-        except Exception:  # noqa: BLE001 - the batch is committed and must be acknowledged
-            log.exception("cannot check %d message(s) for alerts", len(incoming))
         self._acknowledge(committed)
         self._in_hand_since = None
         self._confirm(incoming)
+        try:
+            self.alerts.submit(incoming)
+        except Exception:  # noqa: BLE001 - the batch is committed and acknowledged
+            log.exception("cannot wake the alert detector for %d message(s)", len(incoming))
         if outcome["rejected"]:
             log.warning("rejected %d message(s); see the rejected table", outcome["rejected"])
 
@@ -392,18 +390,6 @@ class Ingest:
             log.exception("cannot publish the confirmations")
 
     # --- outbound -----------------------------------------------------------------------
-
-    def publish_assignments(self, everything: bool = False) -> int:
-        """Publish, retained, each active device's assignment that changed (outbound.py)."""
-        return self._assignments.publish(everything)
-
-    def _poll_assignments(self) -> None:
-        while not self._stopping.wait(self.assignment_poll_s):
-            if self.connected.is_set():
-                try:
-                    self.publish_assignments()
-                except Exception:  # noqa: BLE001 - the next round tries again
-                    log.exception("cannot publish the assignments")
 
     def publish_to_device(self, device_id: str, kind: str, payload: bytes) -> None:
         """Send a command or session to one device (QoS 1, not retained: both are momentary)."""

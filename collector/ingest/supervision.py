@@ -1,9 +1,12 @@
 """Keeping the ingest's threads alive, and saying when the ingest is not well.
 
-A thread that stops unexpectedly (the network loop, the writer, the assignment poller) is
-restarted by a small supervisor thread, with a log line and a count. No exception raised by
-one message can stop a thread (collector/ingest/subscriber.py catches and isolates those); this is the
-last line for the rest: a bug, a `SystemExit` raised in a library, a thread ended by accident.
+The ingest runs four units of work, each on its own thread: the network loop (paho), the
+writer (commit, acknowledge, confirm: collector/ingest/subscriber.py), the alert detector
+(collector/ingest/alerting.py) and the assignment publisher (collector/ingest/assignments.py).
+One that stops unexpectedly is restarted by a small supervisor thread, with a log line and a
+count. No exception raised by one message can stop a thread (each catches and isolates those);
+this is the last line for the rest: a bug, a `SystemExit` raised in a library, a thread ended
+by accident.
 
 `health_reasons` turns the ingest's state into the reasons `/api/v1/health` reports as
 `degraded` (HTTP 503). Each reason is a fixed code a monitor can match:
@@ -21,7 +24,11 @@ last line for the rest: a bug, a `SystemExit` raised in a library, a thread ende
 - `messages_waiting`: a message has waited uncommitted longer than UNCOMMITTED_GRACE_S.
 - `writer_stuck`: the writer thread has not come round its loop for WRITER_STUCK_S (it waits
   at most a fraction of a second for messages, and SQLite's busy timeout is 30 s).
-- `thread_stopped:{name}`: a supervised thread is not running (until it is restarted).
+- `alerts_failing`: the last alert check raised (its windows went unchecked); cleared by the
+  next check that passes. Ratings are stored and acknowledged all the same.
+- `assignments_failing`: the last round of assignment publishing raised; retried every poll.
+- `thread_stopped:{name}`: a supervised thread (`network`, `writer`, `alerts`, `assignments`)
+  is not running (until it is restarted).
 """
 
 from __future__ import annotations
@@ -105,6 +112,7 @@ class IngestState:
     oldest_waiting_s: float | None
     writer_idle_s: float
     stopped: list[str]
+    failing: list[str] = field(default_factory=list)  # units whose last round raised
 
 
 def health_reasons(state: IngestState, now_ms: int) -> list[str]:
@@ -121,5 +129,6 @@ def health_reasons(state: IngestState, now_ms: int) -> list[str]:
         reasons.append("messages_waiting")
     if state.writer_idle_s > WRITER_STUCK_S:
         reasons.append("writer_stuck")
+    reasons += [f"{name}_failing" for name in state.failing]
     reasons += [f"thread_stopped:{name}" for name in state.stopped]
     return reasons

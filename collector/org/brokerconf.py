@@ -42,7 +42,7 @@ import sqlite_utils
 
 from collector.org.credentials import hash_password, is_password_hash, verify_password
 from collector.protocol.messages import INBOUND_KINDS, OUTBOUND_KINDS, device_topic
-from collector.db.queries import broker_accounts, devices_without_credentials
+from collector.org.devices import broker_accounts, devices_without_credentials
 
 DEFAULT_COLLECTOR_USER = "hailong-collector"
 PASSWD_NAME = "hailong.passwd"

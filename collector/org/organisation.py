@@ -1,70 +1,44 @@
-"""The organisation: units as a tree, officers and who leads them, counters; validation, service.
+"""The organisation: units as a tree, officers and who leads them, counters; writes, service.
 
 Pure reads first (`unit_subtree`, `responsible_head`, `direct_leader`: the evaluation workflow
-asks them who leads and who decides), then validators that import code can reuse, then a
-thin service over `Store` whose every write commits together with its audit entry.
+asks them who leads and who decides), then the writes of the three tables, then a thin service
+whose every write commits together with its audit entry. What a record may say, and the
+errors, are collector/org/validation.py.
 
-- A unit has a parent (none for the root, e.g. the city), a kind (city, department, ward,
-  commune, office), a head who decides its grades, and the "outstanding" flag that lifts the
-  hanoi-3814 quota from 30 % to 40 %.
+- A unit has a parent (none for the root, e.g. the city), a kind, a head who decides its
+  grades, and the "outstanding" flag (see validation.py).
 - An officer's id is their code. `leader_id` is who directly leads and assigns their work
   (Hanoi: the leader comments and proposes the grade); the head of the nearest unit above them
-  that is not themself decides it. Active dates are local ISO dates, inclusive.
+  that is not themself decides it.
 - Counters belong to a unit; which device serves a counter is the registry's business.
 
-Errors a user can cause raise `OrgError` (a ValueError) with a Vietnamese and an English text;
-`OrgNotFound` when the record addressed does not exist, `OrgConflict` when its id is taken.
-Store.upsert_* replace every column, so updates read the row first and change only what was
-given. Nothing here trusts the database to be acyclic: every walk stops at a repeat.
+Every write of `units`, `officers` and `counters` is `upsert_unit`, `upsert_officer` or
+`upsert_counter` (the service, the registry, the import and the demo call them); they replace
+every column, so the service's updates read the row first and change only what was given.
+Nothing here trusts the database to be acyclic: every walk stops at a repeat.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import Any, Callable
 
 import sqlite_utils
 
-from collector.db import audit, queries
-from collector.core.errors import BilingualError
-from collector.db.store import Store, now_ms, write_transaction
-from collector.core.texts import checked_text
-
-UNIT_KINDS = ("city", "department", "ward", "commune", "office")
-# Ids are typed by people and appear in URLs, files and on the wire (the rating's `officer`
-# is at most 32 characters, docs/protocol.md); same alphabet as the registry's entity ids.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-MAX_UNIT_ID = MAX_COUNTER_ID = 40
-MAX_OFFICER_ID = 32
-# Limits of the assignment message the device shows (docs/protocol.md, "assignment").
-MAX_UNIT_NAME = 80
-MAX_OFFICER_NAME = MAX_OFFICER_TITLE = 60
-MAX_COUNTER_LABEL = 40
-MAX_PHOTO = 300
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-
-UNIT_FIELDS = ("id", "name", "parent_id", "kind", "head_id", "outstanding")
-OFFICER_FIELDS = ("id", "name", "title", "unit_id", "leader_id", "photo", "active_from",
-                  "active_to")
-COUNTER_FIELDS = ("id", "label", "unit_id")
-
-# The validators' `pending_units` / `pending_officers`: records a file being imported defines
-# earlier, not stored yet. A set of ids, or a mapping id → parent_id (units) / id → leader_id
-# (officers), which also lets the cycle checks walk through them.
-
-
-class OrgError(BilingualError):
-    """An organisation request that cannot be done; `vi` and `en` say why."""
-
-
-class OrgNotFound(OrgError):
-    """The unit, officer or counter addressed does not exist."""
-
-
-class OrgConflict(OrgError):
-    """A record with this id already exists."""
+from collector.db import audit
+from collector.org import directory
+from collector.db.store import Store, now_ms, require, write_transaction
+from collector.org.validation import (
+    COUNTER_FIELDS,
+    OFFICER_FIELDS,
+    UNIT_FIELDS,
+    OrgConflict,
+    OrgError,
+    OrgNotFound,
+    check_counter,
+    check_officer,
+    check_unit,
+)
 
 
 # --- reads the workflow relies on ----------------------------------------------------------
@@ -134,192 +108,41 @@ def led_by(db: sqlite_utils.Database, leader_id: str) -> list[str]:
     return sorted(led)
 
 
-def would_cycle(node: str, new_parent: str | None,
-                parent_of: Callable[[str], str | None]) -> bool:
-    """Would linking `node` under `new_parent` close a loop (node reachable from the parent)?"""
-    seen: set[str] = set()
-    current = new_parent
-    while current is not None and current not in seen:
-        if current == node:
-            return True
-        seen.add(current)
-        current = parent_of(current)
-    return False
+# --- the writes of units, officers and counters -----------------------------------------------
+
+def upsert_unit(db: sqlite_utils.Database, unit_id: str, name: str,
+                parent_id: str | None = None, *, kind: str | None = None,
+                head_id: str | None = None, outstanding: bool = False) -> None:
+    """Create or replace a unit (every column); UnknownEntity for a parent or head missing."""
+    with write_transaction(db):
+        if parent_id is not None:
+            require(db, "units", parent_id)
+        if head_id is not None:
+            require(db, "officers", head_id)
+        db["units"].upsert({"id": unit_id, "name": name, "parent_id": parent_id, "kind": kind,
+                            "head_id": head_id, "outstanding": int(bool(outstanding))}, pk="id")
 
 
-# --- validation (pure of writes; import code reuses it) -------------------------------------
-
-def _text(value: Any, field: str, limit: int, *, required: bool = True) -> str | None:
-    return checked_text(value, field, limit, OrgError, required=required)
-
-
-def check_id(value: Any, field: str, limit: int) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value) or len(value) > limit:
-        raise OrgError(f"{field}: mã {value!r} không hợp lệ: 1 đến {limit} ký tự gồm chữ "
-                       "không dấu, số, '.', '_' và '-', bắt đầu bằng chữ hoặc số",
-                       f"{field}: bad id {value!r}: 1 to {limit} characters of letters, "
-                       "digits, '.', '_' and '-', starting with a letter or digit")
-    return value
-
-
-def check_date(value: Any, field: str) -> str | None:
-    """A local ISO date (YYYY-MM-DD, or a date from a spreadsheet cell) → text; None stays."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        parsed = value
-    else:
-        try:
-            if not isinstance(value, str) or len(value.strip()) != 10:
-                raise ValueError
-            parsed = date.fromisoformat(value.strip())
-        except ValueError:
-            raise OrgError(f"{field}: ngày không hợp lệ {value!r}, cần dạng YYYY-MM-DD",
-                           f"{field}: invalid date {value!r}, expected YYYY-MM-DD") from None
-    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        raise OrgError(f"{field}: năm phải từ {FIRST_YEAR} đến {LAST_YEAR}",
-                       f"{field}: the year must be {FIRST_YEAR} to {LAST_YEAR}")
-    return parsed.isoformat()
+def upsert_officer(db: sqlite_utils.Database, officer_id: str, name: str, title: str,
+                   unit_id: str, *, leader_id: str | None = None, photo: str | None = None,
+                   active_from: str | None = None, active_to: str | None = None) -> None:
+    """Create or replace an officer (every column); UnknownEntity for a unit or leader
+    missing."""
+    with write_transaction(db):
+        require(db, "units", unit_id)
+        if leader_id is not None and leader_id != officer_id:
+            require(db, "officers", leader_id)
+        db["officers"].upsert({"id": officer_id, "name": name, "title": title,
+                               "unit_id": unit_id, "leader_id": leader_id, "photo": photo,
+                               "active_from": active_from, "active_to": active_to}, pk="id")
 
 
-def check_flag(value: Any, field: str) -> bool:
-    if isinstance(value, bool) or value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _FLAG_WORDS:
-        return _FLAG_WORDS[value.strip().lower()]
-    raise OrgError(f"{field}: phải là có/không (true/false)", f"{field}: must be true or false")
-
-
-_FLAG_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
-               "có": True, "không": False, "x": True, "": False}
-
-
-def check_photo(value: Any) -> str | None:
-    """An http(s) URL or a relative path under the deployment's photo folder."""
-    photo = _text(value, "photo", MAX_PHOTO, required=False)
-    if photo is None:
-        return None
-    lowered = photo.lower()
-    if "://" in photo:
-        ok = lowered.startswith(("http://", "https://")) and not any(c.isspace() for c in photo)
-    else:
-        parts = photo.replace("\\", "/").split("/")
-        ok = (not photo.startswith(("/", "\\")) and ":" not in photo and ".." not in parts
-              and all(parts))
-    if not ok:
-        raise OrgError("photo: cần địa chỉ http(s):// hoặc đường dẫn tương đối (ví dụ "
-                       "anh/HK-0001.jpg), không có '..'",
-                       "photo: expected an http(s):// URL or a relative path (e.g. "
-                       "photos/HK-0001.jpg) without '..'")
-    return photo
-
-
-def _only(fields: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(fields) - set(allowed))
-    if unknown:
-        raise OrgError(f"Trường không được hỗ trợ: {', '.join(unknown)}; cho phép: "
-                       f"{', '.join(allowed)}",
-                       f"Unknown fields: {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-
-
-def _exists(db: sqlite_utils.Database, table: str, key: str, pending: Any) -> bool:
-    return key in pending or db.execute(f"SELECT 1 FROM [{table}] WHERE id = ?",
-                                        [key]).fetchone() is not None
-
-
-def _lookup(db: sqlite_utils.Database, sql: str, pending: Any) -> Callable[[str], str | None]:
-    """Parent (or leader) of a record: from the pending mapping if it defines it, else stored."""
-    def parent_of(key: str) -> str | None:
-        if isinstance(pending, Mapping) and key in pending:
-            return pending[key]
-        row = db.execute(sql, [key]).fetchone()
-        return row[0] if row else None
-    return parent_of
-
-
-def check_unit(fields: Mapping[str, Any], db: sqlite_utils.Database, *,
-               pending_units: Any = frozenset(),
-               pending_officers: Any = frozenset()) -> dict[str, Any]:
-    """One unit record (id, name, parent_id, kind, head_id, outstanding) → cleaned; OrgError."""
-    _only(fields, UNIT_FIELDS)
-    unit_id = check_id(fields.get("id"), "id", MAX_UNIT_ID)
-    clean = {"id": unit_id, "name": _text(fields.get("name"), "name", MAX_UNIT_NAME)}
-    parent = fields.get("parent_id") or None
-    if parent is not None:
-        check_id(parent, "parent_id", MAX_UNIT_ID)
-        if not _exists(db, "units", parent, pending_units):
-            raise OrgError(f"parent_id: không tìm thấy đơn vị cấp trên {parent!r}",
-                           f"parent_id: no parent unit {parent!r}")
-        if would_cycle(unit_id, parent,
-                       _lookup(db, "SELECT parent_id FROM units WHERE id = ?", pending_units)):
-            raise OrgError(f"parent_id: {parent!r} nằm trong đơn vị {unit_id!r}; cây đơn vị "
-                           "không được có vòng",
-                           f"parent_id: {parent!r} is inside unit {unit_id!r}; the unit tree "
-                           "cannot loop")
-    kind = fields.get("kind") or None
-    if kind is not None and kind not in UNIT_KINDS:
-        raise OrgError(f"kind: loại đơn vị phải là một trong {', '.join(UNIT_KINDS)}",
-                       f"kind: must be one of {', '.join(UNIT_KINDS)}")
-    head = fields.get("head_id") or None
-    if head is not None and not _exists(db, "officers", head, pending_officers):
-        raise OrgError(f"head_id: không tìm thấy cán bộ {head!r}",
-                       f"head_id: no officer {head!r}")
-    clean.update(parent_id=parent, kind=kind, head_id=head,
-                 outstanding=check_flag(fields.get("outstanding", False), "outstanding"))
-    return clean
-
-
-def check_officer(fields: Mapping[str, Any], db: sqlite_utils.Database, *,
-                  pending_units: Any = frozenset(),
-                  pending_officers: Any = frozenset()) -> dict[str, Any]:
-    """One officer record (id, name, title, unit_id, leader_id, photo, active_from,
-    active_to) → cleaned; OrgError."""
-    _only(fields, OFFICER_FIELDS)
-    officer_id = check_id(fields.get("id"), "id", MAX_OFFICER_ID)
-    clean = {"id": officer_id,
-             "name": _text(fields.get("name"), "name", MAX_OFFICER_NAME),
-             "title": _text(fields.get("title"), "title", MAX_OFFICER_TITLE)}
-    unit = fields.get("unit_id") or None
-    if unit is None or not _exists(db, "units", unit, pending_units):
-        raise OrgError(f"unit_id: không tìm thấy đơn vị {unit!r}", f"unit_id: no unit {unit!r}")
-    leader = fields.get("leader_id") or None
-    if leader is not None:
-        if leader == officer_id:
-            raise OrgError("leader_id: cán bộ không thể là lãnh đạo trực tiếp của chính mình",
-                           "leader_id: an officer cannot lead themself")
-        if not _exists(db, "officers", leader, pending_officers):
-            raise OrgError(f"leader_id: không tìm thấy cán bộ {leader!r}",
-                           f"leader_id: no officer {leader!r}")
-        if would_cycle(officer_id, leader, _lookup(
-                db, "SELECT leader_id FROM officers WHERE id = ?", pending_officers)):
-            raise OrgError(f"leader_id: {leader!r} do {officer_id!r} lãnh đạo (trực tiếp hoặc "
-                           "gián tiếp); quan hệ lãnh đạo không được có vòng",
-                           f"leader_id: {leader!r} is led, directly or not, by {officer_id!r}; "
-                           "leadership cannot loop")
-    active_from = check_date(fields.get("active_from"), "active_from")
-    active_to = check_date(fields.get("active_to"), "active_to")
-    if active_from and active_to and active_from > active_to:
-        raise OrgError("active_to: ngày thôi công tác phải không trước ngày bắt đầu",
-                       "active_to: the last active day cannot be before the first")
-    clean.update(unit_id=unit, leader_id=leader, photo=check_photo(fields.get("photo")),
-                 active_from=active_from, active_to=active_to)
-    return clean
-
-
-def check_counter(fields: Mapping[str, Any], db: sqlite_utils.Database, *,
-                  pending_units: Any = frozenset(),
-                  pending_officers: Any = frozenset()) -> dict[str, Any]:
-    """One counter record (id, label, unit_id) → cleaned; OrgError."""
-    _only(fields, COUNTER_FIELDS)
-    clean = {"id": check_id(fields.get("id"), "id", MAX_COUNTER_ID),
-             "label": _text(fields.get("label"), "label", MAX_COUNTER_LABEL)}
-    unit = fields.get("unit_id") or None
-    if unit is None or not _exists(db, "units", unit, pending_units):
-        raise OrgError(f"unit_id: không tìm thấy đơn vị {unit!r}", f"unit_id: no unit {unit!r}")
-    clean["unit_id"] = unit
-    return clean
+def upsert_counter(db: sqlite_utils.Database, counter_id: str, label: str,
+                   unit_id: str) -> None:
+    """Create or replace a counter; UnknownEntity for a unit missing."""
+    with write_transaction(db):
+        require(db, "units", unit_id)
+        db["counters"].upsert({"id": counter_id, "label": label, "unit_id": unit_id}, pk="id")
 
 
 # --- the service ---------------------------------------------------------------------------
@@ -370,29 +193,28 @@ class OrganisationService:
     # machinery
     def _row(self, kind: str, key: str) -> dict[str, Any]:
         table, vi_kind, fields, _ = _KINDS[kind]
-        row = queries.org_record(self.db, table, key)
+        row = directory.org_record(self.db, table, key)
         if row is None:
             raise OrgNotFound(f"Không tìm thấy {vi_kind} {key!r}", f"No {kind} {key!r}")
         return row
 
     def _write(self, kind: str, row: dict[str, Any]) -> None:
         if kind == "unit":
-            self.store.upsert_unit(row["id"], row["name"], row["parent_id"], kind=row["kind"],
-                                   head_id=row["head_id"], outstanding=row["outstanding"])
+            upsert_unit(self.db, row["id"], row["name"], row["parent_id"], kind=row["kind"],
+                        head_id=row["head_id"], outstanding=row["outstanding"])
         elif kind == "officer":
-            self.store.upsert_officer(row["id"], row["name"], row["title"], row["unit_id"],
-                                      leader_id=row["leader_id"], photo=row["photo"],
-                                      active_from=row["active_from"],
-                                      active_to=row["active_to"])
+            upsert_officer(self.db, row["id"], row["name"], row["title"], row["unit_id"],
+                           leader_id=row["leader_id"], photo=row["photo"],
+                           active_from=row["active_from"], active_to=row["active_to"])
         else:
-            self.store.upsert_counter(row["id"], row["label"], row["unit_id"])
+            upsert_counter(self.db, row["id"], row["label"], row["unit_id"])
 
     def _create(self, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         table, vi_kind, _, check = _KINDS[kind]
         at = self.clock()
         with write_transaction(self.db):
             row = check(fields, self.db)
-            if queries.org_record(self.db, table, row["id"]) is not None:
+            if directory.org_record(self.db, table, row["id"]) is not None:
                 raise OrgConflict(f"Đã có {vi_kind} mã {row['id']!r}",
                                   f"A {kind} with id {row['id']!r} already exists")
             self._write(kind, row)

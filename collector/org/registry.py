@@ -1,8 +1,10 @@
 """The device registry: add, list, show, retire and rotate credentials, with validation.
 
-A thin service over `Store` (the only writer of SQL) and `queries` (reads on the same
-connection). Everything a technician can get wrong raises `RegistryError` (a ValueError) with
-a message fit to print as is; the command line only turns it into one line on stderr.
+The writes of `devices`, `device_credentials` and `device_placements` (all of them: the
+service's, and the seed's shortcut `register_device`), then a thin service over them and the
+reads of collector/org/devices.py and directory.py (on the same connection). Everything a
+technician can get wrong raises `RegistryError` (a ValueError) with a message fit to print as
+is; the command line only turns it into one line on stderr.
 
 Each device's MQTT username is its device id: the protocol says the device id in a topic is
 the one the broker's ACL binds to the credentials, and with username = id that binding is
@@ -17,10 +19,22 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from collector.db import audit, queries
+import sqlite_utils
+
+from collector.db import audit
+from collector.org.devices import device_password_hash, registry_device, registry_devices
+from collector.org.directory import get_counter, get_unit
 from collector.org.credentials import generate_password, hash_password, verify_password
 from collector.protocol.messages import DEVICE_ID_PATTERN, SCALES
-from collector.db.store import DuplicateEntity, Store, UnknownEntity, now_ms
+from collector.db.store import (
+    DuplicateEntity,
+    Store,
+    UnknownEntity,
+    now_ms,
+    require,
+    write_transaction,
+)
+from collector.org.organisation import upsert_counter, upsert_unit
 from collector.core.timeline import local_datetime
 
 # Broker accounts that are not devices (the collector's, by default `hailong-collector`) take
@@ -72,6 +86,103 @@ def _text(kind: str, value: str, limit: int) -> str:
     return value
 
 
+# --- the writes of devices, their credentials and placements --------------------------------
+
+def is_active_device(db: sqlite_utils.Database, device_id: str) -> bool:
+    """Registered and not retired: the devices whose messages count (ingest, registry)."""
+    return db.execute("SELECT 1 FROM devices WHERE id = ? AND retired_at IS NULL",
+                      [device_id]).fetchone() is not None
+
+
+def register_device(db: sqlite_utils.Database, device_id: str, counter_id: str,
+                    scale: int = 4, *, at: int | None = None) -> None:
+    """Register a device at a counter, or move it; its first registration time is kept.
+    No credentials: the seed's and the tests' shortcut (`add_device` issues them)."""
+    at = now_ms() if at is None else at
+    with write_transaction(db):
+        require(db, "counters", counter_id)
+        db["devices"].insert({"id": device_id, "counter_id": counter_id, "scale": scale,
+                              "registered_at": at}, pk="id", ignore=True)
+        db["devices"].update(device_id, {"counter_id": counter_id, "scale": scale,
+                                         "retired_at": None})
+        _place(db, device_id, counter_id, at)
+
+
+def add_device(db: sqlite_utils.Database, device_id: str, counter_id: str, scale: int,
+               password_hash: str, *, at: int | None = None) -> None:
+    """Register a new device with its first credentials, in one transaction.
+
+    An id ever registered is refused (DuplicateEntity), retired or not: rating ids are
+    `{device}:{boot}:{seq}` and a new board starts counting boots again, so a reused id would
+    make its first ratings look like redeliveries of the old board's and be dropped as
+    duplicates. The counter's roster is the counter's: it is not touched, and the new device
+    follows it (its ratings go to whoever the roster has on duty at the counter).
+    """
+    at = now_ms() if at is None else at
+    with write_transaction(db):
+        require(db, "counters", counter_id)
+        if db.execute("SELECT 1 FROM devices WHERE id = ?", [device_id]).fetchone():
+            raise DuplicateEntity(f"device {device_id!r} is already registered")
+        db["devices"].insert({"id": device_id, "counter_id": counter_id, "scale": scale,
+                              "registered_at": at})
+        db["device_credentials"].insert({"device_id": device_id,
+                                         "password_hash": password_hash, "issued_at": at})
+        _place(db, device_id, counter_id, at)
+
+
+def set_device_password(db: sqlite_utils.Database, device_id: str, password_hash: str, *,
+                        at: int | None = None) -> None:
+    """Replace an active device's credentials; the previous hash is gone for good."""
+    at = now_ms() if at is None else at
+    with write_transaction(db):
+        if not is_active_device(db, device_id):
+            raise UnknownEntity(f"no active device with id {device_id!r}")
+        db["device_credentials"].upsert({"device_id": device_id,
+                                         "password_hash": password_hash, "issued_at": at},
+                                        pk="device_id")
+
+
+def retire_device(db: sqlite_utils.Database, device_id: str, *, at: int | None = None) -> None:
+    """Take a device out of service: its ratings stay, its credentials and placement end.
+
+    The counter's roster is the counter's, not the device's: it stays for a replacement.
+    """
+    at = now_ms() if at is None else at
+    with write_transaction(db):
+        retired = db.execute("UPDATE devices SET retired_at = ? WHERE id = ? "
+                             "AND retired_at IS NULL", [at, device_id])
+        if retired.rowcount != 1:
+            raise UnknownEntity(f"no active device with id {device_id!r}")
+        db.execute("DELETE FROM device_credentials WHERE device_id = ?", [device_id])
+        db.execute("UPDATE device_placements SET ends_at = max(starts_at, ?) "
+                   "WHERE device_id = ? AND ends_at IS NULL", [at, device_id])
+
+
+def add_past_placement(db: sqlite_utils.Database, device_id: str, counter_id: str,
+                       starts_at: int) -> None:
+    """Record that the device stood at `counter_id` from `starts_at` until its first recorded
+    placement (open-ended if it has none): a past the registry never saw (the demo's history)."""
+    with write_transaction(db):
+        first = db.execute("SELECT min(starts_at) FROM device_placements WHERE device_id = ?",
+                           [device_id]).fetchone()[0]
+        db.execute("INSERT INTO device_placements (device_id, counter_id, starts_at, ends_at) "
+                   "VALUES (?, ?, ?, ?)", [device_id, counter_id, starts_at, first])
+
+
+def _place(db: sqlite_utils.Database, device_id: str, counter_id: str, at: int) -> None:
+    """Record that the device serves `counter_id` from `at`, unless it already does."""
+    current = db.execute("SELECT counter_id FROM device_placements WHERE device_id = ? "
+                         "AND ends_at IS NULL", [device_id]).fetchone()
+    if current and current[0] == counter_id:
+        return
+    db.execute("UPDATE device_placements SET ends_at = max(starts_at, ?) "
+               "WHERE device_id = ? AND ends_at IS NULL", [at, device_id])
+    db.execute("INSERT INTO device_placements (device_id, counter_id, starts_at) "
+               "VALUES (?, ?, ?)", [device_id, counter_id, at])
+
+
+# --- the service -----------------------------------------------------------------------------
+
 class Registry:
     """Registry operations on one `Store`. Not thread-safe, like the store it wraps."""
 
@@ -90,10 +201,10 @@ class Registry:
     # --- reads --------------------------------------------------------------------------
 
     def devices(self, *, include_retired: bool = False) -> list[dict[str, Any]]:
-        return queries.registry_devices(self.db, include_retired=include_retired)
+        return registry_devices(self.db, include_retired=include_retired)
 
     def show(self, device_id: str) -> dict[str, Any]:
-        device = queries.registry_device(self.db, device_id)
+        device = registry_device(self.db, device_id)
         if device is None:
             raise RegistryError(f"no device {device_id!r} in the registry")
         return device
@@ -101,7 +212,7 @@ class Registry:
     def check_password(self, device_id: str, password: str) -> bool:
         """Is this the active device's current password? (e.g. the one already on a board
         being re-flashed, which can then keep it instead of being issued a new one)."""
-        hashed = queries.device_password_hash(self.db, device_id)
+        hashed = device_password_hash(self.db, device_id)
         return hashed is not None and verify_password(password, hashed)
 
     # --- writes -------------------------------------------------------------------------
@@ -118,7 +229,7 @@ class Registry:
         check_device_id(device_id)
         if scale not in SCALES:
             raise RegistryError(f"scale must be one of {', '.join(map(str, SCALES))}")
-        existing = queries.registry_device(self.db, device_id)
+        existing = registry_device(self.db, device_id)
         if existing is not None:
             if existing["retired_at"] is not None:
                 raise RegistryError(
@@ -132,9 +243,8 @@ class Registry:
         at = self.clock()
         try:
             # One transaction: the device and its audit entry are stored together or not at all.
-            with self.db.atomic():
-                self.store.add_device(device_id, counter_id, scale, hash_password(password),
-                                      at=at)
+            with write_transaction(self.db):
+                add_device(self.db, device_id, counter_id, scale, hash_password(password), at=at)
                 self._audit("device.add", device_id, None,
                             {"counter": counter_id, "scale": scale}, at)
         except (DuplicateEntity, UnknownEntity) as error:  # lost a race with another writer
@@ -148,8 +258,8 @@ class Registry:
             raise RegistryError(f"device {device_id!r} was already retired on "
                                 f"{format_time(device['retired_at'])}")
         at = self.clock()
-        with self.db.atomic():
-            self.store.retire_device(device_id, at=at)
+        with write_transaction(self.db):
+            retire_device(self.db, device_id, at=at)
             self._audit("device.retire", device_id, {"retired_at": None},
                         {"retired_at": at}, at)
         return self.show(device_id)
@@ -162,8 +272,8 @@ class Registry:
                                 "credentials")
         password = self.new_password()
         at = self.clock()
-        with self.db.atomic():
-            self.store.set_device_password(device_id, hash_password(password), at=at)
+        with write_transaction(self.db):
+            set_device_password(self.db, device_id, hash_password(password), at=at)
             # Never the password or its hash: the log is readable by more people.
             self._audit("device.rotate_credentials", device_id,
                         {"credentials_issued_at": device["credentials_issued_at"]},
@@ -172,7 +282,7 @@ class Registry:
 
     def _ensure_counter(self, counter_id: str, label: str | None, unit_id: str | None,
                         unit_name: str | None) -> None:
-        counter = queries.get_counter(self.db, counter_id)
+        counter = get_counter(self.db, counter_id)
         if counter is not None:
             # Options that would create the counter must agree with it, not silently differ.
             if label is not None and _text("counter label", label, MAX_COUNTER_LABEL) \
@@ -189,8 +299,8 @@ class Registry:
                                 "to create it")
         label = _text("counter label", label, MAX_COUNTER_LABEL)
         _check_entity_id("unit", unit_id)
-        if queries.get_unit(self.db, unit_id) is None:
+        if get_unit(self.db, unit_id) is None:
             if unit_name is None:
                 raise RegistryError(f"no unit {unit_id!r}; give --unit-name to create it")
-            self.store.upsert_unit(unit_id, _text("unit name", unit_name, MAX_UNIT_NAME))
-        self.store.upsert_counter(counter_id, label, unit_id)
+            upsert_unit(self.db, unit_id, _text("unit name", unit_name, MAX_UNIT_NAME))
+        upsert_counter(self.db, counter_id, label, unit_id)

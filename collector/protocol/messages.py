@@ -3,8 +3,8 @@
 One function, `parse_message(topic, payload)`, turns what arrived from the broker into a
 `Rating`, a `Status` or a `Rejection` carrying the reason code of the protocol's table. It does
 no I/O and knows nothing of the registry: whether the device is known is the store's question.
-It also encodes what the collector sends to devices (assignment, command), so both directions
-of the contract live in one module next to the same limits.
+The topics and the limits of both directions live here; collector/protocol/outbound.py encodes
+what the collector sends to devices (assignment, command, session, ack) against the same limits.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
-
-from collector.core.texts import code_points, unsafe_characters
 
 PROTOCOL_VERSION = 1
 TOPIC_PREFIX = "hailong/v1/devices/"
@@ -284,84 +282,3 @@ def parse_message(topic: str, payload: bytes) -> Rating | Status | Rejection:
     except _Invalid as invalid:
         boot, seq = _readable_id(obj) if kind == "rating" else (None, None)
         return Rejection(reason=str(invalid), device=device, boot=boot, seq=seq)
-
-
-def encode_json(obj: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON: the byte budget on the device is small and Vietnamese stays readable."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def encode_assignment(*, counter: str, scale: int, officer: dict[str, str] | None) -> bytes:
-    """The retained message that tells a device who staffs its counter (None: counter closed)."""
-    # Composed form: the device's fonts hold precomposed Vietnamese letters, and text typed
-    # with combining marks would otherwise draw as boxes (and count more characters).
-    counter = unicodedata.normalize("NFC", counter)
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}")
-    if len(counter) > 40:
-        raise ValueError("counter label longer than 40 characters")
-    body: dict[str, Any] = {"v": PROTOCOL_VERSION, "state": "open" if officer else "closed",
-                            "counter": counter, "scale": scale, "officer": None}
-    if officer:
-        limits = {"id": 32, "name": 60, "title": 60, "unit": 80}
-        fields = {key: unicodedata.normalize("NFC", officer[key]) for key in limits}
-        for key, limit in limits.items():
-            if not 0 < len(fields[key]) <= limit:
-                raise ValueError(f"officer {key} must be 1 to {limit} characters")
-        body["officer"] = fields
-    return encode_json(body)
-
-
-def encode_command(cmd: str, *, text: str | None = None, seconds: int | None = None) -> bytes:
-    if cmd not in COMMANDS:
-        raise ValueError(f"unknown command {cmd!r}; known: {', '.join(COMMANDS)}")
-    body: dict[str, Any] = {"v": PROTOCOL_VERSION, "cmd": cmd}
-    if cmd == "show_message":
-        if not text or len(text) > 120:
-            raise ValueError("show_message needs a text of 1 to 120 characters")
-        if unsafe_characters(text):
-            raise ValueError(f"show_message text holds a control character "
-                             f"({code_points(unsafe_characters(text))})")
-        body["text"] = text
-        if seconds is not None:
-            if not 1 <= seconds <= 600:
-                raise ValueError("seconds must be 1 to 600")
-            body["seconds"] = seconds
-    return encode_json(body)
-
-
-def encode_session(*, dossier: str | None, seconds: int | None = None) -> bytes:
-    """Open a rating for `dossier` on a session-mode device, or close it (dossier None)."""
-    if dossier is None:
-        return encode_json({"v": PROTOCOL_VERSION, "action": "close"})
-    if not DOSSIER_PATTERN.match(dossier):
-        raise ValueError("dossier must be 1 to 40 characters of A-Z a-z 0-9 . _ / -")
-    if seconds is not None and not 10 <= seconds <= 86400:
-        raise ValueError("seconds must be 10 to 86400")
-    return encode_json({"v": PROTOCOL_VERSION, "action": "open", "dossier": dossier,
-                        "seconds": seconds})
-
-
-def encode_ack(boot: int, seqs: list[int]) -> list[bytes]:
-    """The confirmations for ratings `{device}:{boot}:{seq}` the collector has committed:
-    seqs ascending without repeats, split so each message holds at most ACK_MAX_SEQS seqs
-    and MAX_PAYLOAD_BYTES bytes. The device is in the topic, not the payload."""
-    if type(boot) is not int or not 0 <= boot <= MAX_INT32:
-        raise ValueError("boot must be an integer 0 to 2^31-1")
-    if not seqs or any(type(seq) is not int or not 0 <= seq <= MAX_INT32 for seq in seqs):
-        raise ValueError("seqs must be one or more integers 0 to 2^31-1")
-    ordered = sorted(set(seqs))
-    messages: list[bytes] = []
-    chunk: list[int] = []
-    for seq in ordered:
-        if chunk and (len(chunk) == ACK_MAX_SEQS or
-                      len(_ack_body(boot, chunk + [seq])) > MAX_PAYLOAD_BYTES):
-            messages.append(_ack_body(boot, chunk))
-            chunk = []
-        chunk.append(seq)
-    messages.append(_ack_body(boot, chunk))
-    return messages
-
-
-def _ack_body(boot: int, seqs: list[int]) -> bytes:
-    return encode_json({"v": PROTOCOL_VERSION, "boot": boot, "seq": seqs})

@@ -21,7 +21,7 @@ import sqlite_utils
 from collector.db import audit
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
-from collector.evaluation.policy import DEFAULT_ALERT_RULE, AlertRule
+from collector.ratings.alert_rule import DEFAULT_ALERT_RULE, AlertRule
 from collector.ratings.satisfaction import ANSWER_LABELS, answer_of
 from collector.db.store import now_ms, write_transaction
 from collector.core.texts import checked_text

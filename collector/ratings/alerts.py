@@ -1,9 +1,10 @@
 """Counter alerts: a burst of negative ratings at one counter, raised once, handled by a leader.
 
-The rule is the policy's `[alerts]` table (policy.AlertRule): a window of `window_minutes` by
-press time, at least `min_ratings` counted ratings in it, and a negative share of at least
-`negative_share`, "negative" being the answers `negative_answers` names (satisfaction.py: level
-1 of a 3- or 4-level device, levels 1–2 of a 5-level one; "Bình thường" is not negative).
+The rule (alert_rule.AlertRule, re-exported here) is the policy's `[alerts]` table, which
+collector/evaluation/policy.py reads: a window of `window_minutes` by press time, at least
+`min_ratings` counted ratings in it, and a negative share of at least `negative_share`,
+"negative" being the answers `negative_answers` names (satisfaction.py: level 1 of a 3- or
+4-level device, levels 1–2 of a 5-level one; "Bình thường" is not negative).
 
 - `detect` is pure: one window of a counter's presses and the counter's alert that reaches into
   it → raise, extend or nothing. A window is (newest − window, newest]: two presses exactly
@@ -13,11 +14,12 @@ press time, at least `min_ratings` counted ratings in it, and a negative share o
   counts) instead of raising another. Presses an alert already covers never count towards a
   new one, so acknowledging does not re-raise on the same evidence: a new alert needs
   `min_ratings` presses after the old one's last.
-- `check_after_batch` runs after each committed ingest batch. It evaluates the window ending at
-  each newly stored counted press, in press-time order, so a device coming back with a backlog
-  is judged on when citizens pressed, not when the presses arrived. Such an alert is raised
-  now about presses long past: the API marks it `late` when `raised_at − last_at` exceeds the
-  rule's `late_after_minutes` (a live press reaches the collector within seconds).
+- `check_after_batch` runs after each committed ingest batch, on a thread of the ingest's own
+  (its alert detector), so a slow check never holds the writer. It evaluates the window ending
+  at each newly stored counted press, in press-time order, so a device coming back with a
+  backlog is judged on when citizens pressed, not when the presses arrived. Such an alert is
+  raised now about presses long past: the API marks it `late` when `raised_at − last_at`
+  exceeds the rule's `late_after_minutes` (a live press reaches the collector within seconds).
 - Handling them (acknowledge, notes) and reading them: collector/ratings/alert_records.py, whose
   names this module re-exports.
 
@@ -58,9 +60,9 @@ from collector.ratings.alert_records import (
     rule_of,
 )
 from collector.protocol.messages import Rating
-from collector.evaluation.policy import AlertRule
+from collector.ratings.alert_rule import DEFAULT_ALERT_RULE, AlertRule  # noqa: F401
 from collector.ratings.satisfaction import answer_of
-from collector.db.store import Incoming, write_transaction
+from collector.db.store import write_transaction
 from collector.org.unit_history import counter_unit_at
 
 log = logging.getLogger("hailong.alerts")
@@ -167,18 +169,19 @@ def _officer(negatives: list[Press]) -> str | None:
 
 # --- after each ingest batch ---------------------------------------------------------------
 
-def rating_ids(batch: Iterable[Incoming | str]) -> list[str]:
-    """Rating ids of a batch: `Incoming` items carrying a parsed Rating, or ids as text."""
+def rating_ids(batch: Iterable[object]) -> list[str]:
+    """Rating ids of a batch: items whose `parsed` is a Rating (the ingest's `Incoming`,
+    collector/ingest/recording.py, which sits above this module), or ids as text."""
     ids = []
     for item in batch:
         if isinstance(item, str):
             ids.append(item)
-        elif isinstance(item, Incoming) and isinstance(item.parsed, Rating):
+        elif isinstance(getattr(item, "parsed", None), Rating):
             ids.append(item.parsed.id)
     return list(dict.fromkeys(ids))
 
 
-def check_after_batch(db: sqlite_utils.Database, batch: Iterable[Incoming | str],
+def check_after_batch(db: sqlite_utils.Database, batch: Iterable[object],
                       rule: AlertRule, now: int) -> list[int]:
     """Raise or extend the alerts a committed batch calls for; return their ids.
 

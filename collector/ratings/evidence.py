@@ -122,6 +122,12 @@ def measure(intervals: Iterable[tuple[int, int]]) -> int:
 
 # --- Device online time from status messages ---------------------------------------------
 
+# A device goes quiet this long after an online status before it counts as offline: statuses
+# come every 60 s, so two lost ones are tolerated and a third is not. The ingest closes its
+# online spans by it, the fleet view calls a device silent by it, the month reads spans by it.
+MAX_SILENCE_MS = 180_000
+
+
 def online_intervals(events: Iterable[tuple[int, str]], max_silence_ms: int,
                      now_ms: int | None = None) -> list[Interval]:
     """Online intervals of one device from its sorted (time_ms, state) status events.

@@ -15,11 +15,11 @@ include_history=True)` shows both.
 
 Every change re-attributes, in the same transaction, the ratings it can affect: those pressed
 within the old or the new shift window on a device that stood at the affected counter(s) then,
-each decided again by `store.attribute` (the single rule the ingest uses) from the corrected
-roster alone: where no shift covers a press any more it belongs to nobody ("none"). The
-officer the device showed is the ingest's fallback for a press the roster never covered; once
-the roster has been corrected, what the device showed then (it showed what the mistaken roster
-told it) does not keep the ratings with that officer. The audit entry
+each decided again (`attribution.reattribute`, by `attribute`, the single rule the ingest
+uses) from the corrected roster alone: where no shift covers a press any more it belongs to
+nobody ("none"). The officer the device showed is the ingest's fallback for a press the roster
+never covered; once the roster has been corrected, what the device showed then (it showed what
+the mistaken roster told it) does not keep the ratings with that officer. The audit entry
 (actions roster.add / roster.correct / roster.cancel, subject "shift:ID") says how many moved
 from whom to whom, e.g. {"reattributed": {"HK-0001→HK-0003": 12}} ("—" = nobody).
 
@@ -31,30 +31,31 @@ refusals and conflicts name only what the caller's scope covers: a clash with a 
 another unit's officer or counter says so without naming them. Without a scope (the CLI, the
 demo) everything is in scope.
 
-The writes are SQL here, not in Store: Store.assign is a seeding shortcut that ends shifts in
-place and re-attributes nothing, and this service does not use it.
+Every write of `roster_shifts` is in this module: the service's, and `assign`, a seeding
+shortcut (the demo, the simulator) that ends shifts in place and re-attributes nothing; the
+service does not use it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any, Callable
 
 import sqlite_utils
 
 from collector.ratings import alerts
-from collector.db import audit, queries
+from collector.db import audit
+from collector.org import directory
+from collector.roster import duty
 from collector.core.errors import BilingualError
 from collector.protocol.messages import TS_MAX_MS, TS_MIN_MS
 from collector.accounts.scope import Scope
-from collector.db.store import write_transaction
-from collector.db.store import Store, attribute, now_ms
+from collector.db.store import Store, now_ms, require, write_transaction
+from collector.roster.attribution import Window, moved_officers, reattribute
 from collector.core.texts import checked_text
 from collector.core.timeline import LOCAL_TZ, local_datetime
 
 MAX_TEXT = 500  # a note or a reason
-NOBODY = "—"    # the officer side of a move to or from no officer, in the audit entry
 _KEEP: Any = object()  # correct_shift: this field stays as it is
 
 
@@ -127,42 +128,42 @@ def _audit_view(shift: dict[str, Any]) -> dict[str, Any]:
             "ends": format_time(shift["ends_at"])}
 
 
-# --- re-attribution ------------------------------------------------------------------------
+# --- the seeding shortcut --------------------------------------------------------------------
 
-Window = tuple[str, int, "int | None"]  # counter, start, end (None: open)
-
-
-def reattribute(db: sqlite_utils.Database, windows: list[Window]) -> dict[str, int]:
-    """Decide again, by `store.attribute` on the roster alone (no officer shown), every rating
-    pressed within a window on a device placed at the window's counter at that time; update
-    those that change; then name again the officer of the alerts those windows reach
-    (`alerts.refresh_officers`). Returns the moves per "from→to" officer pair (ratings whose
-    officer stays the same are not counted)."""
-    candidates: dict[str, tuple] = {}
-    for counter_id, start, end in windows:
-        for row in db.execute(
-                "SELECT r.id, r.device_id, r.pressed_at, r.officer_id, "
-                "r.attribution FROM device_placements p JOIN ratings r "
-                "ON r.device_id = p.device_id AND r.pressed_at >= p.starts_at "
-                "AND (p.ends_at IS NULL OR r.pressed_at < p.ends_at) "
-                "WHERE p.counter_id = ? AND r.pressed_at >= ? AND r.pressed_at < ?",
-                [counter_id, start, TS_MAX_MS if end is None else end]).fetchall():
-            candidates[row[0]] = tuple(row[1:])
-    moves: Counter[str] = Counter()
-    for rating_id, (device_id, pressed_at, officer, how) in candidates.items():
-        new_officer, new_how = attribute(db, device_id, pressed_at, None)
-        if (new_officer, new_how) == (officer, how):
-            continue
-        db.execute("UPDATE ratings SET officer_id = ?, attribution = ? WHERE id = ?",
-                   [new_officer, new_how, rating_id])
-        if new_officer != officer:
-            moves[f"{officer or NOBODY}→{new_officer or NOBODY}"] += 1
-    return dict(sorted(moves.items()))
+def open_assignment(db: sqlite_utils.Database, device_id: str) -> dict | None:
+    """The roster shift on duty now at the device's counter, or None (closed)."""
+    at = now_ms()
+    rows = list(db.query(
+        "SELECT r.officer_id, r.starts_at FROM roster_shifts r JOIN devices d "
+        "ON d.counter_id = r.counter_id WHERE d.id = ? AND r.replaced_at IS NULL "
+        "AND r.starts_at <= ? AND (r.ends_at IS NULL OR r.ends_at > ?) "
+        "ORDER BY r.starts_at DESC LIMIT 1", [device_id, at, at]))
+    return rows[0] if rows else None
 
 
-def moved_officers(moves: dict[str, int]) -> set[str]:
-    """Every officer a `reattribute` result takes ratings from or gives them to."""
-    return {name for pair in moves for name in pair.split("→") if name != NOBODY}
+def assign(db: sqlite_utils.Database, device_id: str, officer_id: str | None,
+           at: int | None = None, *, actor: str = "system") -> None:
+    """Staff the device's counter with `officer_id` from `at` until further notice.
+
+    The shift open at `at` ends there; None leaves the counter closed. A shortcut over the
+    roster for seeding and the simulator: it ends shifts in place, checks none of the
+    service's rules, writes no audit entry and re-attributes nothing (`RosterService` does
+    all of that for corrections of the past).
+    """
+    at = now_ms() if at is None else at
+    with write_transaction(db):
+        require(db, "devices", device_id)
+        if officer_id is not None:
+            require(db, "officers", officer_id)
+        counter_id = db.execute("SELECT counter_id FROM devices WHERE id = ?",
+                                [device_id]).fetchone()[0]
+        db.execute("UPDATE roster_shifts SET ends_at = ? WHERE counter_id = ? "
+                   "AND replaced_at IS NULL AND starts_at < ? "
+                   "AND (ends_at IS NULL OR ends_at > ?)", [at, counter_id, at, at])
+        if officer_id is not None:
+            db.execute("INSERT INTO roster_shifts (counter_id, officer_id, starts_at, "
+                       "created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+                       [counter_id, officer_id, at, now_ms(), actor])
 
 
 # --- the service ---------------------------------------------------------------------------
@@ -180,7 +181,7 @@ class RosterService:
 
     # reads
     def shift(self, shift_id: int) -> dict[str, Any]:
-        row = queries.get_shift(self.db, shift_id)
+        row = duty.get_shift(self.db, shift_id)
         if row is None:
             raise RosterNotFound(f"Không tìm thấy ca trực {shift_id}", f"No shift {shift_id}")
         return describe(row)
@@ -189,7 +190,7 @@ class RosterService:
                start: int | None = None, end: int | None = None,
                include_history: bool = False) -> list[dict[str, Any]]:
         """Shifts overlapping [start, end), by start; replaced and cancelled ones on request."""
-        return [describe(row) for row in queries.roster_shifts(
+        return [describe(row) for row in duty.roster_shifts(
             self.db, counter_id=counter_id, officer_id=officer_id, start=start, end=end,
             include_history=include_history)]
 
@@ -321,7 +322,7 @@ class RosterService:
     def _check(self, counter_id: Any, officer_id: Any, starts_at: Any, ends_at: Any, *,
                replacing: int | None) -> dict[str, Any]:
         """The shift's fields, checked against the rules and the other current shifts."""
-        counter = (queries.get_counter(self.db, counter_id)
+        counter = (directory.get_counter(self.db, counter_id)
                    if isinstance(counter_id, str) else None)
         if counter is None:
             raise RosterError(f"counter_id: không tìm thấy quầy {counter_id!r}",
@@ -331,7 +332,7 @@ class RosterService:
             # for: it is another unit's.
             raise RosterForbidden("counter_id: quầy này ngoài phạm vi tài khoản của bạn",
                                   "counter_id: this counter is outside your account's scope")
-        officer = (queries.org_record(self.db, "officers", officer_id)
+        officer = (directory.org_record(self.db, "officers", officer_id)
                    if isinstance(officer_id, str) else None)
         if officer is None:
             raise RosterError(f"officer_id: không tìm thấy cán bộ {officer_id!r}",
@@ -377,7 +378,7 @@ class RosterService:
         the counter asked about and the officer asked about are the caller's own words."""
         span_vi = f"{_local_text(starts_at)} – {_local_text(ends_at)}"
         span_en = f"{format_time(starts_at)} – {format_time(ends_at) or 'until further notice'}"
-        counter = queries.get_counter(self.db, counter_id)
+        counter = directory.get_counter(self.db, counter_id)
         shown = self._sees_counter(counter and counter["unit_id"]) and \
             self._sees_officer(officer_id)
         if column == "counter_id":

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 
 from collector.web import access
-from collector.accounts import users as accounts
+from collector.accounts import ownership, users as accounts
 from collector.accounts.users import User
 from collector.org.credentials import load_or_create_secret
 from collector.web.deps import Db
@@ -157,19 +157,10 @@ def _int_id(text: str) -> int | None:
     return number if number in _SQL_INT else None
 
 
-def _target_unit(db, kind: str, key: str) -> tuple[bool, str | None]:
-    """(whether the target exists, its unit) for a device, task's officer or counter."""
-    if kind == "device":
-        row = db.execute("SELECT c.unit_id FROM devices d LEFT JOIN counters c ON "
-                         "c.id = d.counter_id WHERE d.id = ?", [key]).fetchone()
-    else:  # counter
-        row = db.execute("SELECT unit_id FROM counters WHERE id = ?", [key]).fetchone()
-    return (row is not None, row[0] if row else None)
-
-
 def authorize(request: Request, who: Viewer, db) -> None:
     """The gate of collector/web/access.py's table, before the route runs: the caller's role,
-    then the unit of what the path names. An unknown target is left to the route's own 404."""
+    then the unit of what the path names (collector/accounts/ownership.py). An unknown target
+    is left to the route's own 404."""
     route = request.scope.get("route")
     rule = access.rule_for(request.method, getattr(route, "path", ""))
     if rule is None:
@@ -185,19 +176,18 @@ def authorize(request: Request, who: Viewer, db) -> None:
     if not isinstance(key, str):
         return
     if rule.target == "unit":
-        if db.execute("SELECT 1 FROM units WHERE id = ?", [key]).fetchone():
+        if ownership.unit(db, key) is not None:
             require_unit_in_scope(who, key)
     elif rule.target == "officer":
         require_officer_in_scope(who, db, key)
     elif rule.target == "task":
         task_id = _int_id(key)
-        row = None if task_id is None else db.execute(
-            "SELECT officer_id FROM tasks WHERE id = ?", [task_id]).fetchone()
-        if row is not None:
-            require_officer_in_scope(who, db, row[0])
-    else:
-        exists, unit_id = _target_unit(db, rule.target, key)
-        if exists and not who.scope.sees_unit(unit_id):
+        task = None if task_id is None else ownership.task(db, task_id)
+        if task is not None:
+            require_officer_in_scope(who, db, task.officer_id)
+    else:  # a device or a counter
+        owner = (ownership.device if rule.target == "device" else ownership.counter)(db, key)
+        if owner is not None and not who.scope.sees_unit(owner.unit_id):
             raise refuse("Thiết bị hay quầy này ngoài phạm vi tài khoản của bạn",
                          "This device or counter is outside your account's scope")
 
@@ -220,11 +210,11 @@ def require_role(who: Viewer, *roles: str) -> None:
 
 
 def require_officer_in_scope(who: Viewer, db, officer_id: str) -> None:
-    row = db.execute("SELECT unit_id FROM officers WHERE id = ?", [officer_id]).fetchone()
-    if row is None:
+    owner = ownership.officer(db, officer_id)
+    if owner is None:
         raise HTTPException(status_code=404, detail=f"Không tìm thấy cán bộ {officer_id!r} / "
                                                     f"No officer {officer_id!r}")
-    if not who.scope.sees_officer(officer_id, row[0]):
+    if not who.scope.sees_officer(officer_id, owner.unit_id):
         # The refusal names nothing, not even the id asked for: it is another unit's.
         raise refuse("Cán bộ này ngoài phạm vi tài khoản của bạn",
                      "This officer is outside your account's scope")
@@ -234,6 +224,18 @@ def require_unit_in_scope(who: Viewer, unit_id: str) -> None:
     if not who.scope.sees_unit(unit_id):
         raise refuse("Đơn vị này ngoài phạm vi tài khoản của bạn",
                      "This unit is outside your account's scope")
+
+
+def require_alert_in_scope(who: Viewer, db, alert_id: int) -> None:
+    """The alert exists (404) and belongs to a unit of the account's scope (403): the unit its
+    counter belonged to when it was raised, which the refusal does not name."""
+    owner = ownership.alert(db, alert_id)
+    if owner is None:
+        raise HTTPException(status_code=404, detail=f"Không có cảnh báo {alert_id} / "
+                                                    f"No alert {alert_id}")
+    if not who.scope.sees_unit(owner.unit_id):
+        raise refuse("Cảnh báo này thuộc đơn vị ngoài phạm vi tài khoản của bạn",
+                     "This alert belongs to a unit outside your account's scope")
 
 
 def acting_officer(who: CurrentViewer) -> str:

@@ -1,23 +1,26 @@
-"""FastAPI dependencies shared by the API and the dashboard routes."""
+"""FastAPI dependencies shared by the API and the dashboard routes: the request's reader and
+writer, the clock and the local date (which tests override), the deployment's policy, the
+month parameters, and the evidence a decision freezes."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Iterator
+from typing import Annotated, Any, Iterator
 
 import sqlite_utils
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 
-from collector.db import queries
-from collector.evaluation import reports
+from collector.db.reader import open_reader
+from collector.evaluation import month as monthly
 from collector.evaluation.policy import Policy, load_configured
+from collector.evaluation.workflow.steps import EvidenceOf
 from collector.db.store import Store, now_ms
-from collector.core.timeline import LOCAL_TZ
+from collector.core.timeline import LOCAL_TZ, checked_month
 
 
 def reader(request: Request) -> Iterator[sqlite_utils.Database]:
     """A read-only connection for one request; the ingest thread is the only writer."""
-    db = queries.open_reader(request.app.state.settings.db_path)
+    db = open_reader(request.app.state.settings.db_path)
     try:
         yield db
     finally:
@@ -29,11 +32,12 @@ Db = Annotated[sqlite_utils.Database, Depends(reader)]
 MonthParam = Annotated[str | None, Query(description="Month as YYYY-MM, local time (UTC+7); "
                                                      "default: this month",
                                          examples=["2026-11"])]
+MonthPath = Annotated[str, Path(description="YYYY-MM, local time (UTC+7)", examples=["2026-03"])]
 
 
 def month_or_422(month: str | None) -> str:
     try:
-        return reports.checked_month(month)
+        return checked_month(month)
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
 
@@ -72,3 +76,16 @@ Writer = Annotated[Store, Depends(writer)]
 Now = Annotated[int, Depends(clock)]
 Today = Annotated[date, Depends(today)]
 ConfiguredPolicy = Annotated[Policy, Depends(configured_policy)]
+
+
+def evidence_of(store: Writer, policy: ConfiguredPolicy, day: Today) -> EvidenceOf:
+    """What a head's decision freezes: the officer-month as collector/evaluation/month.py
+    merges it, so the final score is the suggestion the head saw (the API's decision and the
+    officer page's form alike)."""
+    def officer_month(officer_id: str, month: str) -> dict[str, Any]:
+        return monthly.officer_month(store.db, officer_id, month, policy, now_ms=now_ms(),
+                                     today=day)
+    return officer_month
+
+
+Evidence = Annotated[EvidenceOf, Depends(evidence_of)]

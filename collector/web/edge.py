@@ -16,10 +16,11 @@ rules here hold for every route at once, so no route can forget them:
   SQLite and raised OverflowError; every integer parameter the OpenAPI document declares is
   bounded there to the signed 64-bit range (collector/web/openapi.py) and checked here against
   that same document — refused with 422 before the route runs, so before any scope check.
-- **A number too large anywhere is the caller's error** (`number_too_large`): the dashboard's
+- **A number too large anywhere is the caller's error** (`TOO_LARGE_NUMBER`): the dashboard's
   pages and forms (not in the OpenAPI document, so not bounded above) still hand their
   integers to SQLite; its OverflowError, or Python's for a date or duration out of range,
-  comes only from an input too large and is answered 422 (a page for a page), not 500.
+  comes only from an input too large and is answered 422 (a page for a page, by the one
+  error handler of collector/web/errors.py), not 500.
 - **A 422 never echoes much** (`validation_failed`): the `input` of each error is kept only
   when short (`MAX_ECHO` characters as JSON), so an 8.9 MB array is not sent back.
 """
@@ -361,18 +362,11 @@ def _integer_errors(scope: Scope) -> list[dict[str, Any]]:
                          QueryParams(scope.get("query_string", b"")))
 
 
+# What an OverflowError answers, 422 (collector/web/errors.py, JSON or a page by the request).
 TOO_LARGE_NUMBER = "Có số quá lớn trong yêu cầu / A number in the request is too large"
-
-
-async def number_too_large(request: Request, error: Exception) -> Any:
-    if request.url.path.startswith("/api/"):
-        return JSONResponse(status_code=422, content={"detail": TOO_LARGE_NUMBER})
-    from dashboard.rendering import error_page  # the page layer, only when a page asked
-    return error_page(request, 422, TOO_LARGE_NUMBER)
 
 
 def install(app: FastAPI) -> None:
     """Put the edge in front of `app`: call at the end of `create_app`."""
     app.add_middleware(RequestGuard)
     app.add_exception_handler(RequestValidationError, validation_failed)
-    app.add_exception_handler(OverflowError, number_too_large)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.evaluation import month as monthly
-from collector.api.month import ConfiguredPolicy, MonthPath, Now, Today
 from collector.web.auth import CurrentViewer, require_officer_in_scope, require_role
-from collector.web.deps import Db
+from collector.web.deps import ConfiguredPolicy, Db, MonthPath, Now, Today
 from collector.core.timeline import local_datetime
 
 from dashboard.i18n import N_, Translator, translator
@@ -182,11 +181,6 @@ def evaluation_form(request: Request, officer_id: str, month: MonthPath, db: Db,
     officer and those who evaluate them, as the officer page."""
     require_role(who, "officer", "leader", "head", "administrator")
     require_officer_in_scope(who, db, officer_id)
-    try:
-        report = monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
-    except monthly.MonthlyNotFound as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
-    except monthly.MonthlyError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+    report = monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
     t = translator(language_of(request))
     return render(request, "evaluation_form.html", who, **form_view(t, report))

@@ -2,12 +2,14 @@
 with the review, decision and reopening forms.
 
 Thin: each GET gathers the reports its JSON twins return (named in each docstring), within
-the account's scope, and hands them to dashboard/views/leaders.py or officer_views.py, which
-build what the templates show. Each form POST calls collector.evaluation.workflow.steps.WorkflowService
-exactly as collector/api/workflow.py does (the acting officer is the account's officer
-record; the decision freezes the same evidence, `api_workflow.evidence_of`), then redirects
-back (303, `?done=`); a refusal re-renders the page with the service's message in the page's
-language and the HTTP status the API would give (403, 404, 409, 422).
+the account's scope, and hands them to dashboard/views/leaders.py or officer.py, which build
+what the templates show; a service's error reaches the app's one handler
+(collector/web/errors.py), which answers with the error page. Each form POST calls
+collector.evaluation.workflow.steps.WorkflowService exactly as collector/api/workflow.py does
+(the acting officer is the account's officer record; the decision freezes the same evidence,
+collector/web/deps.py `Evidence`), then redirects back (303, `?done=`); a refusal re-renders
+the page with the service's message in the page's language and the HTTP status the API would
+give (errors.status_of: 403, 404, 409, 422).
 """
 
 from __future__ import annotations
@@ -15,16 +17,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from collector.ratings import alerts, trends
 from collector.evaluation import month as monthly, responses
 from collector.accounts import permissions
-from collector.db import queries
+from collector.org import directory
+from collector.evaluation import sources
 from collector.evaluation.workflow import steps as workflow
-from collector.api.workflow import Evidence
 from collector.web.auth import (
     CurrentViewer,
     Viewer,
@@ -33,7 +35,17 @@ from collector.web.auth import (
     require_role,
     require_unit_in_scope,
 )
-from collector.web.deps import ConfiguredPolicy, Db, MonthParam, Now, Today, Writer, month_or_422
+from collector.web.deps import (
+    ConfiguredPolicy,
+    Db,
+    Evidence,
+    MonthParam,
+    Now,
+    Today,
+    Writer,
+    month_or_422,
+)
+from collector.web.errors import status_of
 from collector.evaluation.policy import GRADE_LABELS, Policy
 from collector.accounts.scope import PEOPLE
 from collector.db.store import now_ms
@@ -63,17 +75,8 @@ def _reminder(db, day: date, shown: str) -> dict[str, Any] | None:
     return None if month is None else {"month": month, "due": due}
 
 
-def _monthly(action, *args, **kwargs) -> dict[str, Any]:
-    try:
-        return action(*args, **kwargs)
-    except monthly.MonthlyNotFound as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
-    except monthly.MonthlyError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
-
-
 def _names(db) -> dict[str, str]:
-    return {officer["id"]: officer["name"] for officer in queries.list_officers(db)}
+    return {officer["id"]: officer["name"] for officer in directory.list_officers(db)}
 
 
 # --- the unit overview ----------------------------------------------------------------------
@@ -91,7 +94,7 @@ def scope_units(db, who: Viewer) -> list[dict[str, Any]]:
         for child in sorted(unit["children"], key=lambda u: u["name"]):
             walk(child, depth + 1 if seen else 0)
 
-    for root in sorted(queries.unit_tree(db), key=lambda u: u["name"]):
+    for root in sorted(directory.unit_tree(db), key=lambda u: u["name"]):
         walk(root, 0)
     return out
 
@@ -100,7 +103,7 @@ def default_unit(units: list[dict[str, Any]], who: Viewer, db) -> str | None:
     """The root of the account's own part of the tree: the unit of its scope, up from the
     account's own unit, whose parent it does not see (an administrator of everything: the
     first root unit)."""
-    own = (queries.get_officer(db, who.officer_id) or {}).get("unit_id") if who.officer_id \
+    own = (directory.get_officer(db, who.officer_id) or {}).get("unit_id") if who.officer_id \
         else None
     root = None
     for unit in units:  # tree order: each branch the account sees starts at depth 0
@@ -143,7 +146,7 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
         return render(request, "overview.html", who, empty=True)
     require_unit_in_scope(who, unit)
     month = month_or_422(month)
-    report = _monthly(monthly.unit_month, db, unit, month, policy, now_ms=now, today=day)
+    report = monthly.unit_month(db, unit, month, policy, now_ms=now, today=day)
     ids = [row["officer_id"] for row in report["officers"]]
     trend = trends.officers_trends(db, ids, month, SPARK_MONTHS,
                                    min_ratings=policy.satisfaction.min_ratings)
@@ -176,7 +179,7 @@ def _quota(t, db, policy: Policy, officer_id: str, month: str,
     proposal = (workflow.unit_quota(db, policy, facts.deciding_unit, month,
                                     {officer_id: proposed}) if proposed else None)
     top_check = workflow.unit_quota(db, policy, facts.deciding_unit, month, {officer_id: top})
-    unit = queries.evidence_unit(db, facts.deciding_unit)
+    unit = sources.evidence_unit(db, facts.deciding_unit)
     vi, en = GRADE_LABELS[top]
     return quota_part(t, proposal, top_check, vi if t.language == "vi" else en,
                       (unit or {}).get("name") or facts.deciding_unit)
@@ -189,8 +192,7 @@ def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, d
     require_role(who, *OFFICER_PAGE_ROLES)
     require_officer_in_scope(who, db, officer_id)
     t = translator(language_of(request))
-    report = _monthly(monthly.officer_month, db, officer_id, month, policy, now_ms=now,
-                      today=day)
+    report = monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
     may = _may(db, who, officer_id)
     proposed = ((report["workflow"]["review"] or {}).get("proposed_grade") or {}).get("code")
     quota = (_quota(t, db, policy, officer_id, month, proposed)
@@ -241,10 +243,6 @@ def officer_page(request: Request, officer_id: str, db: Db, who: CurrentViewer,
 
 # --- the forms ------------------------------------------------------------------------------
 
-REFUSALS = ((workflow.WorkflowNotFound, 404), (workflow.WorkflowForbidden, 403),
-            (workflow.WorkflowConflict, 409), (workflow.WorkflowError, 422))
-
-
 def _number(text: Any) -> Any:
     """A score typed on a form: '17,5' or '17.5' → 17.5; anything else goes to the service
     as it came, to be refused with the service's own message."""
@@ -285,10 +283,9 @@ def _submit(request: Request, db, who: Viewer, store, policy: Policy, now: int, 
     try:
         action(service, actor)
     except workflow.WorkflowError as error:
-        code = next(status for kind, status in REFUSALS if isinstance(error, kind))
         message = error.vi if language_of(request) == "vi" else error.en
         return _officer_page(request, db, who, policy, now, day, officer_id, month,
-                             error=message, values=values, status_code=code)
+                             error=message, values=values, status_code=status_of(error))
     lang = request.query_params.get("lang")
     return RedirectResponse(f"/officers/{officer_id}" + query(month=month, done=step, lang=lang),
                             status_code=303)

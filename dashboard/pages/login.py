@@ -79,8 +79,9 @@ def login(request: Request, db: Db, login: Annotated[str, Form()] = "",
         return render(request, "login.html", None, status_code=401, next=local_path(next),
                       login=login, error=("wrong", 0))
     throttle.succeeded(login, client)
-    changed = db.execute("SELECT password_changed_at FROM users WHERE login = ?",
-                         [user.login]).fetchone()[0]
+    # The session is valid until the password changes: it carries when it last did.
+    changed = {account["login"]: account["password_changed_at"]
+               for account in accounts.list_users(db)}[user.login]
     session, cookie = session_codec(request).new(user.login, changed)
     store = Store(request.app.state.settings.db_path)
     try:

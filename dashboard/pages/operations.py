@@ -6,17 +6,18 @@
     POST /alerts/{id}/acknowledge  comment, next twin: POST /api/v1/alerts/{id}/acknowledge
     POST /alerts/{id}/notes        text, next    twin: POST /api/v1/alerts/{id}/notes
 
-The pages call their twins' route functions (collector/api/fleet.py, collector/api/alerts.py),
-so who may see what — roles and unit scope — and every filter rule are the API's own; the
-views here only turn the figures into text in the page's language (relative times, local
-dates, pagination links). The forms write through `alerts.AlertService` exactly as the API
-does, then redirect (Post/Redirect/Get) with `?done=`; a refusal of the service re-renders
-the alert's page with the reason in the page's language (the error carries both).
+The pages read through the same functions as their JSON twins (collector/web/scoped.py), so
+who may see what — roles and unit scope — and every filter rule are the API's own; the views
+here only turn the figures into text in the page's language (relative times, local dates,
+pagination links). The forms write through `alerts.AlertService` exactly as the API does,
+then redirect (Post/Redirect/Get) with `?done=`; a refusal of the service re-renders the
+alert's page with the reason in the page's language (the error carries both) and the status
+the API would answer (collector/web/errors.py `status_of`).
 
-Who: the fleet for technicians, administrators and heads (api_fleet.FLEET_ROLES); alerts
-for leaders, heads and administrators (api_alerts.VIEWERS; not technicians: an alert carries an
-officer's presses), the forms for
-leaders, heads and administrators (api_alerts.RESPONDERS); always within the account's units.
+Who: the fleet for technicians, administrators and heads (scoped.FLEET_ROLES); alerts for
+leaders, heads and administrators (scoped.ALERT_VIEWERS; not technicians: an alert carries
+an officer's presses), the forms for the same (scoped.ALERT_RESPONDERS); always within the
+account's units.
 
 An offline device's picture is what it last took in: the page says "as of" outside the image,
 because the picture is drawn as connected (collector/fleet/screens.py).
@@ -33,12 +34,14 @@ from babel.dates import format_time
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from collector.accounts.users import list_users
 from collector.ratings import alerts
-from collector.api import alerts as api_alerts, fleet as api_fleet
 from collector.fleet import status as fleet, screens
-from collector.db import queries
-from collector.web.auth import CurrentViewer, Viewer, require_role
-from collector.web.deps import Db, Writer
+from collector.org import directory
+from collector.web import scoped
+from collector.web.auth import CurrentViewer, Viewer, require_alert_in_scope, require_role
+from collector.web.deps import Db, Now, Writer
+from collector.web.errors import status_of
 from collector.core.timeline import local_datetime
 
 from dashboard.i18n import N_, Translator, translator
@@ -114,7 +117,7 @@ def unit_options(db, who: Viewer, selected: str | None) -> list[dict[str, Any]]:
                                 "selected": unit["id"] == selected})
             walk(unit["children"], depth + 1 if seen else depth)
 
-    walk(queries.unit_tree(db), 0)
+    walk(directory.unit_tree(db), 0)
     return options
 
 
@@ -126,7 +129,8 @@ def blank(value: str | None) -> str | None:
 # --- fleet ---------------------------------------------------------------------------------
 
 def site_session_mode(request: Request) -> bool:
-    return api_fleet._site_session_mode(request)  # the picture's own rule, for its alt text
+    # The picture's own rule (api/fleet.py draws it), for its alt text.
+    return fleet.site_session_mode(request.app.state.settings.db_path)
 
 
 def screen_note(t: Translator, item: dict[str, Any]) -> str | None:
@@ -197,20 +201,20 @@ def fleet_view(request: Request, db, who: Viewer, page: dict[str, Any], *,
 
 
 @router.get("/fleet", response_class=HTMLResponse)
-def fleet_page(request: Request, db: Db, who: CurrentViewer,
+def fleet_page(request: Request, db: Db, who: CurrentViewer, now: Now,
                state: str | None = None, unit: str | None = None,
                q: Annotated[str | None, Query(max_length=100)] = None,
                page: Annotated[int, Query(ge=1)] = 1) -> Response:
     """Every device in the account's scope with its state, figures and screen; twin:
     GET /api/v1/fleet (technicians, administrators and heads)."""
-    allowed = api_fleet.allowed_units(who)
+    allowed = scoped.fleet_units(who)
     state, unit, q = blank(state), blank(unit), blank(q)
     if state is not None and state not in fleet.STATES:
         raise HTTPException(status_code=422, detail=(
             f"Trạng thái không hợp lệ: {state!r} / Unknown state {state!r}"))
     def fetch(number: int) -> dict[str, Any]:
-        return api_fleet.get_fleet(db, allowed, unit=unit, state=state, q=q, limit=FLEET_PAGE,
-                                   offset=(number - 1) * FLEET_PAGE)
+        return scoped.fleet(db, allowed, unit=unit, state=state, q=q, limit=FLEET_PAGE,
+                            offset=(number - 1) * FLEET_PAGE, now=now)
     data = fetch(page)
     if not data["items"] and data["total"]:  # a page past the end shows the last one
         data = fetch(-(-data["total"] // FLEET_PAGE))
@@ -224,9 +228,8 @@ def names_of(db, logins: set[str]) -> dict[str, str]:
     """Display names of accounts by login (disabled ones too: they acted then)."""
     if not logins:
         return {}
-    marks = ", ".join("?" * len(logins))
-    return dict(db.execute(f"SELECT login, name FROM users WHERE login IN ({marks})",
-                           sorted(logins)).fetchall())
+    return {user["login"]: user["name"] for user in list_users(db, include_disabled=True)
+            if user["login"] in logins}
 
 
 def alert_view(t: Translator, item: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
@@ -256,7 +259,7 @@ def respond_context(request: Request, who: Viewer, path: str) -> dict[str, Any]:
     here = [(k, v) for k, v in parse_qsl(request.url.query) if k != "done"]
     done = request.query_params.get("done")
     t = translator(language_of(request))
-    return {"can_respond": who.role in api_alerts.RESPONDERS,
+    return {"can_respond": who.role in scoped.ALERT_RESPONDERS,
             "here": path + ("?" + urlencode(here) if here else ""),
             "done": t.gettext(DONE[done]) if done in DONE else None}
 
@@ -268,8 +271,8 @@ def alerts_page(request: Request, db: Db, who: CurrentViewer, state: str = "open
                 to: str | None = None,
                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
     """Counter alerts in the account's scope, latest burst first; twin: GET /api/v1/alerts
-    (leaders, heads, technicians, administrators)."""
-    require_role(who, *api_alerts.VIEWERS)
+    (leaders, heads and administrators)."""
+    require_role(who, *scoped.ALERT_VIEWERS)
     unit, from_, to = blank(unit), blank(from_), blank(to)
     if state not in ALERT_STATES:
         raise HTTPException(status_code=422, detail=(
@@ -277,8 +280,8 @@ def alerts_page(request: Request, db: Db, who: CurrentViewer, state: str = "open
     t = translator(language_of(request))
 
     def listing(name: str, limit: int, offset: int = 0) -> dict[str, Any]:
-        return api_alerts.list_alerts(db, who, unit=unit, state=name, from_=from_, to=to,
-                                      limit=limit, offset=offset)
+        return scoped.alerts(db, who, unit=unit, state=name, from_=from_, to=to, limit=limit,
+                             offset=offset)
 
     data = listing(state, ALERTS_PAGE, (page - 1) * ALERTS_PAGE)
     if not data["items"] and data["total"]:  # a page past the end shows the last one
@@ -319,7 +322,7 @@ def press_view(t: Translator, press: dict[str, Any], language: str,
 
 def render_alert(request: Request, db, who: Viewer, alert_id: int, *, status_code: int = 200,
                  error: alerts.AlertError | None = None, **entered: str) -> Response:
-    view = api_alerts.get_alert(alert_id, db, who)
+    view = scoped.alert(db, who, alert_id)
     language = language_of(request)
     t = translator(language)
     names = names_of(db, {n["actor"] for n in view["notes"]} | (
@@ -362,14 +365,12 @@ def back(next_page: str, alert_id: int, done: str) -> RedirectResponse:
 def respond(request: Request, store, who: Viewer, alert_id: int, action: Callable[[], Any],
             done: str, next_page: str, **entered: str) -> Response:
     # The API's checks in the API's order: role, then the alert's unit in scope (404 first).
-    require_role(who, *api_alerts.RESPONDERS)
-    api_alerts._alert_in_scope(store.db, who, alert_id)
+    require_role(who, *scoped.ALERT_RESPONDERS)
+    require_alert_in_scope(who, store.db, alert_id)
     try:
         action()
     except alerts.AlertError as error:
-        status = (404 if isinstance(error, alerts.AlertNotFound) else
-                  409 if isinstance(error, alerts.AlertConflict) else 422)
-        return render_alert(request, store.db, who, alert_id, status_code=status,
+        return render_alert(request, store.db, who, alert_id, status_code=status_of(error),
                             error=error, **entered)
     return back(next_page, alert_id, done)
 

@@ -1,8 +1,9 @@
 """The plumbing of the workspaces' forms (dashboard/pages/workspace.py): refusals, fields, checks.
 
-A form calls the service the JSON API calls, with the permission function the API applies;
-what the user can get wrong comes back as a `Refusal` carrying the status code the API would
-answer and the reason in Vietnamese and English, for the page to show in its language. Form
+A form calls the service the JSON API calls, with the permission checks the API applies
+(collector/web/scoped.py); what the user can get wrong comes back as a `Refusal` carrying the
+status code the API would answer (collector/web/errors.py `status_of`, the app's one table)
+and the reason in Vietnamese and English, for the page to show in its language. Form
 fields arrive as text: `number` only reads a decimal comma as well as a point; every rule
 (ranges, dates, order, locks) stays the services'.
 """
@@ -16,11 +17,13 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
-from collector.evaluation import reports, responses, tasks
-from collector.evaluation.workflow import steps as workflow
+from collector.core.timeline import checked_month
+from collector.evaluation import tasks
+from collector.web import scoped
 from collector.web.auth import Viewer
 from collector.web.deps import month_or_422
-from collector.accounts.permissions import Permission, officer_facts
+from collector.web.errors import status_of
+from collector.accounts.permissions import Permission
 from collector.accounts.scope import PEOPLE
 
 
@@ -33,28 +36,18 @@ class Refusal(Exception):
         self.status, self.vi, self.en = status, vi, en
 
 
-# Service errors → the API's status codes (collector/api/tasks.py, api_workflow.py,
-# api_responses.py). Subclasses first: each is also an instance of its base.
-ERRORS: tuple[tuple[type[Exception], int], ...] = (
-    (tasks.TaskNotFound, 404), (tasks.TaskForbidden, 403), (tasks.TaskConflict, 409),
-    (tasks.TaskError, 422),
-    (workflow.WorkflowNotFound, 404), (workflow.WorkflowForbidden, 403),
-    (workflow.WorkflowConflict, 409), (workflow.WorkflowError, 422),
-    (responses.ResponseNotFound, 404), (responses.ResponseForbidden, 403),
-    (responses.ResponseError, 422))
-
-
 def attempt(action: Callable[[], Any]) -> Any:
-    """Run a service call; its user-facing errors become a `Refusal`."""
+    """Run a service call; a domain error the API answers with a status (errors.STATUS)
+    becomes a `Refusal` with that status."""
     try:
         return action()
     except Refusal:
         raise
     except Exception as error:
-        for kind, status in ERRORS:
-            if isinstance(error, kind):
-                raise Refusal(status, error.vi, error.en) from None
-        raise
+        status, vi, en = status_of(error), getattr(error, "vi", None), getattr(error, "en", None)
+        if status is None or vi is None or en is None:
+            raise
+        raise Refusal(status, vi, en) from None
 
 
 async def form_fields(request: Request) -> dict[str, str]:
@@ -77,19 +70,13 @@ def acting(who: Viewer) -> str:
 
 
 def allow(db, officer_id: str, actor: str, rule: Callable[..., Permission]) -> None:
-    facts = officer_facts(db, officer_id)
-    if facts is None:
-        raise Refusal(404, f"Không tìm thấy cán bộ {officer_id!r}", f"No officer {officer_id!r}")
-    permission = rule(facts, actor)
-    if not permission:
-        raise Refusal(403, permission.vi, permission.en)
+    """The API's check (scoped.allow_task), its refusal as the page's."""
+    attempt(lambda: scoped.allow_task(db, officer_id, actor, rule))
 
 
 def task_officer(db, task_id: int) -> str:
-    row = db.execute("SELECT officer_id FROM tasks WHERE id = ?", [task_id]).fetchone()
-    if row is None:
-        raise Refusal(404, f"Không tìm thấy nhiệm vụ {task_id}", f"No task {task_id}")
-    return row[0]
+    """Whose task it is (scoped.task_officer), or the page's 404 refusal."""
+    return attempt(lambda: scoped.task_officer(db, task_id))
 
 
 def number(text: str | None, field: str) -> float | int:
@@ -110,16 +97,14 @@ def this_or(month: str | None, day: date) -> str:
 def page_month(value: str | None, day: date) -> str:
     """The month a form came from (its hidden field), or this month."""
     try:
-        return reports.checked_month(value or day.strftime("%Y-%m"))
+        return checked_month(value or day.strftime("%Y-%m"))
     except ValueError:
         return day.strftime("%Y-%m")
 
 
 def task_service(store, actor: str, day: date, now: int) -> tasks.TaskService:
-    """The task service as collector/api/tasks.py makes it (audit actor "officer:ID"), acting
-    as `actor`: the record names them as who assigned what they register."""
-    return tasks.TaskService(store, actor=f"officer:{actor}", by=actor, clock=lambda: now,
-                      today=lambda: day)
+    """The task service as collector/api/tasks.py makes it (scoped.task_service)."""
+    return scoped.task_service(store, actor, day, now)
 
 
 def back(path: str, anchor: str = "", **params: Any) -> RedirectResponse:

@@ -29,9 +29,10 @@ from collector.protocol.messages import Rejection, parse_message
 from collector.evaluation.policy import load_configured
 from collector.demo.seed import seed_demo
 from collector.core.settings import Settings
-from collector.db.store import Incoming, Store, now_ms
+from collector.db.store import Store, now_ms
 from collector.evaluation.tasks import TaskService, local_today
 from collector.core.timeline import LOCAL_TZ
+from collector.ingest.recording import Incoming, record_batch
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu",
@@ -146,7 +147,7 @@ def report_statuses(store: Store, device_ids: list[str], at: int) -> None:
         else:
             batch.append(status(device, **{**online, **({"queue": 5, "rssi": -84}
                                                         if n == 3 else {})}))
-    store.record_batch(batch)
+    record_batch(store.db, batch)
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from collector.accounts import permissions
-from collector.db import queries
+from collector.evaluation.workflow import records
 from collector.evaluation import scoring
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
@@ -123,7 +123,7 @@ def known_actor(db: sqlite_utils.Database, actor: Any, today: date | None = None
     """The acting officer: one who exists and is in office on `today` (local date, default
     now): within their active dates, both days included. Someone who has left (or not yet
     started) acts for nobody, whatever their place in the organisation says."""
-    officer = queries.evaluation_officer(db, actor) if isinstance(actor, str) else None
+    officer = records.evaluation_officer(db, actor) if isinstance(actor, str) else None
     if officer is None:
         raise WorkflowForbidden(f"Không có cán bộ {actor!r} để thực hiện việc này",
                                 f"No officer {actor!r} to act")
@@ -181,9 +181,9 @@ def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: s
     case grade (`best_case_grade`): a first top grade is not refused because the others are
     not graded yet, and a refusal means the cap is exceeded whatever they get."""
     units = unit_subtree(db, unit_id)
-    grades = queries.evaluation_grades(db, units, month)
+    grades = records.evaluation_grades(db, units, month)
     grades.update(extra or {})
-    pending = [row["id"] for row in queries.evaluation_unit_officers(db, units, month)
+    pending = [row["id"] for row in records.evaluation_unit_officers(db, units, month)
                if row["id"] not in grades]
     padding = best_case_grade(policy)
     counted = [*grades.values(), *([padding] * len(pending) if padding else [])]
@@ -213,9 +213,9 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
     """Stage, each step's data, due dates, lateness and history of one officer-month."""
     month = check_month(month)
     facts = facts_or_404(db, officer_id)
-    officer = queries.evaluation_officer(db, officer_id)
+    officer = records.evaluation_officer(db, officer_id)
     calendar = calendar_for(db, month)
-    row = queries.evaluation_row(db, officer_id, month) or {}
+    row = records.evaluation_row(db, officer_id, month) or {}
     state = progress(row.get("self_at"), row.get("reviewed_at"), row.get("decided_at"),
                      calendar, today)
     who = {"self": officer_id, "review": facts.leader, "decision": facts.head}
@@ -246,7 +246,7 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
             "self": step["self"], "review": step["review"], "decision": step["decision"],
             "criteria": [{"code": c.code, "vi": c.vi, "en": c.en, "points": c.points}
                          for c in policy.criteria if c.source == "leader"],
-            "history": queries.evaluation_history(db, officer_id, month)}
+            "history": records.evaluation_history(db, officer_id, month)}
 
 
 def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: str,
@@ -260,7 +260,7 @@ def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: s
     officers = []
     stages = {"not_started": 0, "self_done": 0, "reviewed": 0, "decided": 0}
     late = {"self": 0, "review": 0, "decision": 0}
-    for row in queries.evaluation_unit_officers(db, unit_subtree(db, unit_id), month):
+    for row in records.evaluation_unit_officers(db, unit_subtree(db, unit_id), month):
         facts = permissions.officer_facts(db, row["id"])
         state = progress(row["self_at"], row["reviewed_at"], row["decided_at"], calendar, today)
         who = {"self": row["id"], "review": facts.leader, "decision": facts.head}

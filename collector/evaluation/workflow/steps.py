@@ -23,12 +23,13 @@ A month after the current one cannot be evaluated, nor an officer not active in 
 act: collector/accounts/permissions.py, and only on a day within their own active dates
 (workflow_status.known_actor). Due dates and lateness: collector/evaluation/workflow/calendar.py.
 
-Writes: evaluation rows, their events and the month's due dates are written HERE, not in
-store.py (as audit.py writes its own table). Each step is one transaction holding the write
-lock from its first statement (organisation.write_transaction: BEGIN IMMEDIATE around
-`db.atomic()`), so what is checked inside it (permission, order, quota) still holds at
-commit: the row, an `evaluation_events` row and an audit entry (actor "officer:ID", subject
-"evaluation:ID/YYYY-MM"; "calendar:YYYY-MM" for due dates) commit together or not at all.
+Writes: evaluation rows, their events and the month's due dates are written here and
+nowhere else (every table is written by the module of its domain). Each step is one
+transaction holding the write lock from its first statement (store.write_transaction: BEGIN
+IMMEDIATE around `db.atomic()`), so what is checked inside it (permission, order, quota)
+still holds at commit: the row, an `evaluation_events` row and an audit entry (actor
+"officer:ID", subject "evaluation:ID/YYYY-MM"; "calendar:YYYY-MM" for due dates) commit
+together or not at all.
 The decision gathers its evidence before taking the lock (a month of ratings is a long read)
 and is refused if the review it was built on changed meanwhile.
 
@@ -47,7 +48,8 @@ from dataclasses import asdict, is_dataclass
 from datetime import date
 from typing import Any, Callable
 
-from collector.db import audit, queries
+from collector.db import audit
+from collector.evaluation.workflow import records
 from collector.accounts import permissions
 from collector.evaluation import scoring
 from collector.db.store import write_transaction
@@ -324,14 +326,14 @@ class WorkflowService:
             if month > today.strftime("%Y-%m"):
                 raise WorkflowConflict(f"Tháng {month} chưa đến: chưa đánh giá được",
                                        f"{month} has not come yet: it cannot be evaluated")
-            officer = queries.evaluation_officer(self.db, officer_id)
+            officer = records.evaluation_officer(self.db, officer_id)
             start = first_day(month)
             last = f"{month}-31"  # ISO text compares by characters: any day of the month
             if ((officer["active_from"] and officer["active_from"] > last)
                     or (officer["active_to"] and officer["active_to"] < start.isoformat())):
                 raise WorkflowConflict(f"Cán bộ {officer_id} không công tác trong tháng {month}",
                                        f"{officer_id} was not active in {month}")
-            yield facts, queries.evaluation_row(self.db, officer_id, month), \
+            yield facts, records.evaluation_row(self.db, officer_id, month), \
                 calendar_for(self.db, month)
 
     def _month_over(self, month: str, calendar: Calendar) -> None:

@@ -16,6 +16,7 @@ import threading
 
 import paho.mqtt.client as mqtt
 
+from collector.core.settings import BrokerAddress
 from collector.fleet.flashing.errors import FlashError
 
 SUBSCRIBE_TIMEOUT_S = 10.0
@@ -25,7 +26,6 @@ class OnlineWatch:
     """Listen on hailong/v1/devices/<id>/status; `wait()` returns the live online status."""
 
     def __init__(self, broker_url: str, device_id: str):
-        from collector.ingest.subscriber import BrokerAddress
         try:
             self.broker = BrokerAddress.parse(broker_url)
         except ValueError as error:

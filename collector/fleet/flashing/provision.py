@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, TextIO, Union
 
+from collector.core.settings import BrokerAddress
 from collector.fleet.flashing.bundle import (
     CONFIG_PATH,
     FIRMWARE,
@@ -203,7 +204,6 @@ def _wait_online(watch, options: FlashOptions, result: FlashResult, out: TextIO)
 
 
 def check_broker_url(url: str) -> None:
-    from collector.ingest.subscriber import BrokerAddress
     try:
         BrokerAddress.parse(url)
     except ValueError as error:

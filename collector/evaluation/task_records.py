@@ -1,0 +1,62 @@
+"""The task records as read: one task with its flags and progress history, an officer's month.
+
+Behind collector/evaluation/tasks.py (the service), the month's evidence and the team view.
+Reads only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from collector.core.timeline import month_bounds
+
+_TASK_SELECT = (
+    "SELECT t.id, t.officer_id, t.title, t.assigned_by, a.name AS assigned_by_name, t.period, "
+    "t.deadline, t.weight, t.progress, t.progress_note, t.completed_on, t.created_at, "
+    "t.updated_at FROM tasks t LEFT JOIN officers a ON a.id = t.assigned_by ")
+
+
+def _with_flags(db: sqlite_utils.Database, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each task with its flags (oldest first), `major_errors` and `delay_excused`."""
+    by_id = {task["id"]: task for task in tasks}
+    for task in tasks:
+        task.update(flags=[], major_errors=0, delay_excused=False)
+    if not by_id:
+        return tasks
+    marks = ", ".join("?" * len(by_id))
+    for row in db.query(f"SELECT id, task_id, kind, reason, actor, at FROM task_flags "
+                        f"WHERE task_id IN ({marks}) ORDER BY id", list(by_id)):
+        task = by_id[row.pop("task_id")]
+        task["flags"].append(row)
+        if row["kind"] == "major_error":
+            task["major_errors"] += 1
+        else:
+            task["delay_excused"] = True
+    return tasks
+
+
+def get_task(db: sqlite_utils.Database, task_id: int) -> dict[str, Any] | None:
+    """One task with its flags and its progress history (oldest first)."""
+    rows = [dict(row) for row in db.query(_TASK_SELECT + "WHERE t.id = ?", [task_id])]
+    if not rows:
+        return None
+    task = _with_flags(db, rows)[0]
+    task["updates"] = [dict(row) for row in db.query(
+        "SELECT at, actor, progress, note, completed_on FROM task_updates WHERE task_id = ? "
+        "ORDER BY id", [task_id])]
+    return task
+
+
+def officer_tasks(db: sqlite_utils.Database, officer_id: str,
+                  month: str) -> list[dict[str, Any]]:
+    """The officer's tasks whose deadline falls in `month` (YYYY-MM), by deadline, with flags."""
+    month_bounds(month)  # ValueError on a malformed month
+    year, mon = int(month[:4]), int(month[5:])
+    first = f"{month}-01"
+    after = f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}-01"
+    rows = [dict(row) for row in db.query(
+        _TASK_SELECT + "WHERE t.officer_id = ? AND t.deadline >= ? AND t.deadline < ? "
+        "ORDER BY t.deadline, t.id", [officer_id, first, after])]
+    return _with_flags(db, rows)

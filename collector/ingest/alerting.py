@@ -1,0 +1,157 @@
+"""Alert detection as the ingest's own unit of work: committed ratings in, counter alerts out.
+
+The writer (collector/ingest/subscriber.py) commits, acknowledges and confirms; then it wakes
+the detector (`submit`), which returns at once. The detector's thread checks, on a connection
+of its own, the ratings stored past its mark in the database (collector/ratings/
+alert_progress.py) with collector/ratings/alerts.py (`check_after_batch`: the windows ending at
+each new press, in press-time order), so neither a slow nor a failing check holds a rating
+unacknowledged or stops the writer.
+
+- Crash-safe: what is left to check is read from the database, not handed over in memory.
+  The alerts a round raises and the mark past its ratings commit in one transaction, so a
+  collector killed at any moment — after the writer's commit, before or during the check —
+  checks at its next start exactly the ratings whose check did not commit, and raises nothing
+  twice. A round runs at start, on every wake-up and every `poll_s`, so a lost wake-up delays
+  a check and loses none.
+- Rounds take at most MAX_CHECK ratings per transaction, in the order they were stored.
+- A check that raises is logged and its ratings are passed over (their windows go unchecked,
+  as when the check ran in the writer); health says `alerts_failing` until a later check
+  passes. A database fault (locked, disk full) instead leaves the mark where it was: those
+  ratings are checked again at the next round, with `alerts_failing` meanwhile.
+- The thread is watched by collector/ingest/supervision.py: stopped, it is restarted
+  (`thread_stopped:alerts` meanwhile), and the new one starts with a round.
+- At stop the ingest lets the writer finish first, then the detector runs a last round over
+  everything committed before it ends (`finish`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from typing import Iterable
+
+from collector.ratings import alert_progress, alerts
+from collector.ratings.alert_rule import AlertRule
+from collector.db.store import BUSY_TIMEOUT_MS, connect, now_ms, write_transaction
+from collector.ingest.recording import Incoming
+
+log = logging.getLogger("hailong.alerts")
+
+# Ratings checked in one transaction at most, when checks have queued up behind a busy
+# database or a stopped collector: the writer's commits wait for the write lock meanwhile, so
+# it must stay short.
+MAX_CHECK = 2_000
+# A round without a wake-up: what a lost wake-up, a failed round or another process's
+# commits left unchecked is checked within this.
+POLL_S = 5.0
+
+
+class AlertDetector:
+    """Checks committed ratings for counter alerts, on its own thread."""
+
+    name = "alerts"
+
+    def __init__(self, store_path: str, rule: AlertRule, *,
+                 busy_timeout_ms: int = BUSY_TIMEOUT_MS, poll_s: float = POLL_S):
+        self.store_path = store_path
+        self.rule = rule
+        self.busy_timeout_ms = busy_timeout_ms
+        self.poll_s = poll_s
+        self._wake = threading.Event()
+        self._finishing = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Why the last check failed (None once one passes): health's `alerts_failing`.
+        self.failing: str | None = None
+        self.checked = 0
+
+    def submit(self, committed: Iterable[Incoming]) -> None:
+        """The writer committed a batch (its thread; returns at once): wake the detector if the
+        batch holds a rating. Which ratings to check the detector reads from the database."""
+        if alerts.rating_ids(committed):
+            self._wake.set()
+
+    # --- lifecycle (the ingest and its supervisor) -----------------------------------------
+
+    def start(self) -> None:
+        self._wake.set()  # a round at start: what a stopped or killed detector left
+        self._thread = threading.Thread(target=self._run, name="hailong-alerts", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def finish(self, timeout: float) -> None:
+        """Check what is committed, then end (call once the writer has stopped committing)."""
+        self._finishing.set()
+        self._wake.set()
+        if self._thread is not None and not self.alive():
+            self.start()  # stopped and not yet restarted: what it left is checked all the same
+        if self._thread:
+            self._thread.join(timeout)
+
+    # --- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        db = connect(self.store_path, busy_timeout_ms=self.busy_timeout_ms)
+        try:
+            while True:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()  # before the round: a commit during it wakes another
+                last = self._finishing.is_set()
+                self._round(db)
+                if last:
+                    return
+        except Exception:
+            log.exception("the alert detector failed; the supervisor restarts it")
+            raise
+        finally:
+            db.conn.close()
+
+    def _round(self, db) -> None:
+        """Check the ratings past the mark, MAX_CHECK at a time, until none is left or the
+        database fails (then the next round tries again)."""
+        while self._pending(db) and self._check_next(db) == MAX_CHECK:
+            pass
+
+    def _pending(self, db) -> bool:
+        # Read without the write lock: most rounds (the timer's) find nothing to do.
+        try:
+            return alert_progress.last_stored(db) > alert_progress.checked_through(db)
+        except sqlite3.Error as error:
+            self._failed(error, "cannot read how far alert detection has got")
+            return False
+
+    def _check_next(self, db) -> int:
+        """Check the next ratings past the mark and move the mark past them, in one write
+        transaction; return how many (0 when the database failed: nothing moved)."""
+        failure: Exception | None = None
+        try:
+            with write_transaction(db):
+                batch = alert_progress.unchecked(db, MAX_CHECK)
+                if not batch:
+                    return 0
+                try:
+                    alerts.check_after_batch(db, [rating_id for _, rating_id in batch],
+                                             self.rule, now_ms())
+                except sqlite3.Error:
+                    raise  # a database fault: nothing moves, the next round tries again
+                except Exception as error:  # noqa: BLE001 - one check must not end the detector
+                    # What the check wrote was undone (its own savepoint); the ratings are
+                    # passed over: a check that fails on these data would fail every time.
+                    log.exception("cannot check %d rating(s) for alerts", len(batch))
+                    failure = error
+                alert_progress.mark_checked(db, batch[-1][0])
+        except sqlite3.Error as error:
+            self._failed(error, "cannot check ratings for alerts; the next round tries again")
+            return 0
+        if failure is not None:
+            self.failing = f"{type(failure).__name__}: {failure}"
+        else:
+            self.failing = None
+            self.checked += len(batch)
+        return len(batch)
+
+    def _failed(self, error: sqlite3.Error, what: str) -> None:
+        log.error("%s: %s", what, error)
+        self.failing = f"{type(error).__name__}: {error}"

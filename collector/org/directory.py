@@ -1,0 +1,121 @@
+"""The organisation as read: units, officers and counters, the unit tree, one record to edit.
+
+Each function takes a reader connection (or the writer's, inside its transaction) and returns
+plain dicts; no arithmetic is left for templates. Reads only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from collector.db.store import now_ms
+
+# Which roster shift is current at :at (corrections applied). It lives here, at the floor of
+# every read that names the officer on duty: counters and devices below (org), assignments and
+# shifts above (collector/roster/duty.py), the fleet's timelines (collector/fleet/status.py).
+ON_DUTY = ("r.replaced_at IS NULL AND r.starts_at <= :at "
+           "AND (r.ends_at IS NULL OR r.ends_at > :at)")
+
+
+def list_officers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [dict(row) for row in db.query(
+        "SELECT o.id, o.name, o.title, o.unit_id, u.name AS unit_name FROM officers o "
+        "LEFT JOIN units u ON u.id = o.unit_id ORDER BY u.name, o.name")]
+
+
+def get_officer(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any] | None:
+    rows = list(db.query(
+        "SELECT o.id, o.name, o.title, o.unit_id, u.name AS unit_name FROM officers o "
+        "LEFT JOIN units u ON u.id = o.unit_id WHERE o.id = ?", [officer_id]))
+    return rows[0] if rows else None
+
+
+def get_unit(db: sqlite_utils.Database, unit_id: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT id, name, parent_id FROM units WHERE id = ?", [unit_id]))
+    return rows[0] if rows else None
+
+
+def get_counter(db: sqlite_utils.Database, counter_id: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT id, label, unit_id FROM counters WHERE id = ?", [counter_id]))
+    return rows[0] if rows else None
+
+
+_ORG_COLUMNS = {
+    "units": "id, name, parent_id, kind, head_id, outstanding",
+    "officers": "id, name, title, unit_id, leader_id, photo, active_from, active_to",
+    "counters": "id, label, unit_id",
+}
+
+
+def org_record(db: sqlite_utils.Database, table: str, key: str) -> dict[str, Any] | None:
+    """One stored unit, officer or counter with every column the organisation edits."""
+    rows = list(db.query(f"SELECT {_ORG_COLUMNS[table]} FROM [{table}] WHERE id = ?", [key]))
+    if not rows:
+        return None
+    row = dict(rows[0])
+    if table == "units":
+        row["outstanding"] = bool(row["outstanding"])
+    return row
+
+
+def list_units(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every unit with its head's name and how many officers and counters it has, by id
+    (SQLite's binary order of Vietnamese names would put Đ after Z)."""
+    return [{**dict(row), "outstanding": bool(row["outstanding"])} for row in db.query(
+        "SELECT u.id, u.name, u.parent_id, u.kind, u.head_id, h.name AS head_name, "
+        "u.outstanding, (SELECT count(*) FROM officers o WHERE o.unit_id = u.id) AS officers, "
+        "(SELECT count(*) FROM counters c WHERE c.unit_id = u.id) AS counters "
+        "FROM units u LEFT JOIN officers h ON h.id = u.head_id ORDER BY u.id")]
+
+
+def unit_tree(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The units as a forest: each unit of `list_units` with `children`, roots first. A unit
+    whose parent is missing (or that sits in a loop) is shown as a root, never dropped."""
+    units = {unit["id"]: {**unit, "children": []} for unit in list_units(db)}
+    roots = []
+    for unit in units.values():
+        parent = units.get(unit["parent_id"])
+        if parent is None or _in_loop(units, unit["id"]):
+            roots.append(unit)
+        else:
+            parent["children"].append(unit)
+    return roots
+
+
+def _in_loop(units: dict[str, dict[str, Any]], unit_id: str) -> bool:
+    seen, current = set(), units[unit_id]["parent_id"]
+    while current in units and current not in seen:
+        if current == unit_id:
+            return True
+        seen.add(current)
+        current = units[current]["parent_id"]
+    return False
+
+
+def list_counters(db: sqlite_utils.Database, at: int | None = None) -> list[dict[str, Any]]:
+    """Every counter with its unit, the active devices placed there and the officer on duty
+    at `at` (default now)."""
+    at = now_ms() if at is None else at
+    counters = [dict(row) for row in db.query(
+        "SELECT c.id, c.label, c.unit_id, u.name AS unit_name, r.id AS shift_id, "
+        "r.officer_id, o.name AS officer_name FROM counters c "
+        "LEFT JOIN units u ON u.id = c.unit_id "
+        f"LEFT JOIN roster_shifts r ON r.counter_id = c.id AND {ON_DUTY} "
+        "LEFT JOIN officers o ON o.id = r.officer_id GROUP BY c.id ORDER BY c.unit_id, c.id",
+        {"at": at})]
+    devices: dict[str, list[str]] = {}
+    for device_id, counter_id in db.execute(
+            "SELECT id, counter_id FROM devices WHERE retired_at IS NULL ORDER BY id"):
+        devices.setdefault(counter_id, []).append(device_id)
+    for counter in counters:
+        counter["devices"] = devices.get(counter["id"], [])
+    return counters
+
+
+def unit_officers(db: sqlite_utils.Database, unit_id: str) -> list[dict[str, Any]]:
+    """The officers whose unit is `unit_id`, by id."""
+    return [dict(row) for row in db.query(
+        "SELECT id, name, title, leader_id, active_from, active_to FROM officers "
+        "WHERE unit_id = ? ORDER BY id", [unit_id])]
