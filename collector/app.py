@@ -30,8 +30,8 @@ from collector.accounts.sessions import LoginThrottle
 from collector.api import (
     alerts as api_alerts,
     fleet as api_fleet,
-    imports as api_import,
-    month as api_monthly,
+    imports as api_imports,
+    month as api_month,
     org as api_org,
     ratings as api_ratings,
     responses as api_responses,
@@ -45,10 +45,10 @@ from collector.core.settings import BrokerAddress, Settings
 from collector.db.store import Store
 from collector.evaluation.policy import load_configured
 from collector.ingest.subscriber import Ingest
-from collector.web import edge as api_edge, errors as api_errors, openapi as api_openapi
+from collector.web import edge, errors, openapi
 from collector.web.auth import viewer
 from dashboard.pages.evaluation_form import router as forms_router
-from dashboard.pages.leaders import router as dashboard_router
+from dashboard.pages.leaders import router as leaders_router
 from dashboard.pages.login import router as login_router
 from dashboard.pages.operations import router as operations_router
 from dashboard.pages.workspace import router as workspace_router
@@ -63,9 +63,9 @@ DESCRIPTION = ("Citizen satisfaction at one-stop counters and officers' monthly 
 OPEN_ROUTERS = (api_system.router, login_router)
 # Everything else needs a session or a token, even a route that forgot to ask for it.
 SIGNED_IN_ROUTERS = (api_ratings.router, api_org.router, api_tasks.router,
-                     api_workflow.router, api_monthly.router, api_import.router,
+                     api_workflow.router, api_month.router, api_imports.router,
                      api_fleet.router, api_alerts.router, api_responses.router,
-                     api_team.router, api_trends.router, dashboard_router, forms_router,
+                     api_team.router, api_trends.router, leaders_router, forms_router,
                      workspace_router, operations_router)
 
 
@@ -100,14 +100,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.ingest = None
     app.state.login_throttle = LoginThrottle()
-    api_errors.install(app, page_error=error_page)
+    errors.install(app, page_error=error_page)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in OPEN_ROUTERS:
         app.include_router(router)
     for router in SIGNED_IN_ROUTERS:
         app.include_router(router, dependencies=[Depends(viewer)])
     # Last, once every route exists: bounded bodies, strict JSON, 64-bit integers, short
-    # 422s (api_edge) and an OpenAPI document that documents every refusal (api_openapi).
-    api_edge.install(app)
-    api_openapi.install(app)
+    # 422s (edge) and an OpenAPI document that documents every refusal (openapi).
+    edge.install(app)
+    openapi.install(app)
     return app

@@ -1,4 +1,4 @@
-"""The HTTP edge (collector/web/edge.py, api_openapi.py): bad input gets a documented 4xx.
+"""The HTTP edge (collector/web/edge.py, openapi.py): bad input gets a documented 4xx.
 
 Each case here was a 500 (or a 7.7 MB echo) in issue 10's fuzzing.
 """
@@ -11,7 +11,7 @@ import pytest
 from accounts_support import admin_headers, as_officer
 from fastapi.testclient import TestClient
 
-from collector.web import edge as api_edge
+from collector.web import edge
 from collector.app import create_app
 from collector.core.settings import Settings
 
@@ -87,7 +87,7 @@ def test_a_body_without_content_type_is_held_to_the_same_rule(client):
 def test_a_declared_body_over_the_limit_is_refused_unread(client):
     response = client.post("/api/v1/units", content=b"x",
                            headers={"content-type": "application/json",
-                                    "content-length": str(api_edge.MAX_BODY + 1)})
+                                    "content-length": str(edge.MAX_BODY + 1)})
     assert response.status_code == 413
     assert response.json()["detail"].startswith("Nội dung yêu cầu lớn hơn 1 MiB / ")
 
@@ -116,7 +116,7 @@ def test_any_other_streamed_body_is_counted_while_the_route_reads_it():
             read.append(len(chunk))
         return PlainTextResponse(str(sum(read)))
 
-    app = api_edge.RequestGuard(Starlette(routes=[Route("/f", echo_size, methods=["POST"])]),
+    app = edge.RequestGuard(Starlette(routes=[Route("/f", echo_size, methods=["POST"])]),
                                 limit=10_000)
     with TestClient(app) as client:
         form = {"content-type": "application/x-www-form-urlencoded"}
@@ -129,7 +129,7 @@ def test_any_other_streamed_body_is_counted_while_the_route_reads_it():
 def test_a_large_invalid_body_is_not_echoed(client):
     """Issue 10: an 8.9 MB array from any account came back as a 7.7 MB 422."""
     body = json.dumps(list(range(100_000))).encode()  # under 1 MiB
-    assert len(body) < api_edge.MAX_BODY
+    assert len(body) < edge.MAX_BODY
     response = client.post("/api/v1/units", content=body,
                            headers={"content-type": "application/json"})
     assert response.status_code == 422 and len(response.content) < 1000
@@ -138,7 +138,7 @@ def test_a_large_invalid_body_is_not_echoed(client):
 def test_a_long_string_is_echoed_cut(client):
     response = client.get("/api/v1/alerts", params={"state": "x" * 5000})
     [error] = errors_of(response)
-    assert len(error["input"]) == api_edge.MAX_ECHO + 1 and error["input"].endswith("…")
+    assert len(error["input"]) == edge.MAX_ECHO + 1 and error["input"].endswith("…")
 
 
 @pytest.mark.parametrize("field, value", [("name", "Tổ\x07A"), ("name", "Tổ\nA")])
@@ -151,7 +151,7 @@ def test_control_characters_are_refused_at_the_api(client, field, value):
 
 
 def test_an_import_keeps_its_own_larger_limit(client):
-    body = b"id,name\n" + b"x" * (api_edge.MAX_BODY + 10)
+    body = b"id,name\n" + b"x" * (edge.MAX_BODY + 10)
     response = client.post("/api/v1/import/org?dry_run=true", content=body,
                            headers={"content-type": "text/csv"})
     assert response.status_code == 422  # read and checked, not refused as too large

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from accounts_support import admin_headers
 
-from collector.api import imports as api_import
+from collector.api import imports as api_imports
 from collector.db import audit
 from collector.app import create_app
 from collector.imports.reading import MAX_BYTES
@@ -21,7 +21,7 @@ from collector.db.store import Store
 from collector.org.organisation import upsert_officer, upsert_unit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
-XLSX = api_import.XLSX_TYPE
+XLSX = api_imports.XLSX_TYPE
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.api import month as api_monthly
+from collector.api import month as api_month
 from collector.evaluation import month as monthly
 from collector.app import create_app
 from collector.evaluation.policy import load_preset
@@ -27,8 +27,8 @@ DECREE = load_preset("decree-335")
 @pytest.fixture
 def client(world):
     app = create_app(Settings(db_path=world, broker_url=None, policy="decree-335"))
-    app.dependency_overrides[api_monthly.clock] = lambda: NOW
-    app.dependency_overrides[api_monthly.today] = lambda: TODAY
+    app.dependency_overrides[api_month.clock] = lambda: NOW
+    app.dependency_overrides[api_month.today] = lambda: TODAY
     with TestClient(app, headers=admin_headers(world)) as client:
         yield client
 
@@ -78,7 +78,7 @@ def test_unit_month_json_and_xlsx(client):
                          "progress", "sub_units"}
     response = client.get(f"/api/v1/units/hk-1c/months/{MONTH}.xlsx")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith(api_monthly.XLSX)
+    assert response.headers["content-type"].startswith(api_month.XLSX)
     assert 'filename="danh-gia-hk-1c-2026-03.xlsx"' in response.headers["content-disposition"]
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     assert book.sheetnames == ["Tháng 2026-03"]
@@ -94,7 +94,7 @@ def test_years(client):
 
 
 def test_routes_do_not_clash_with_the_workflow():
-    paths = [route.path for route in api_monthly.router.routes]
+    paths = [route.path for route in api_month.router.routes]
     assert not [p for p in paths if "/evaluations/" in p]
     assert len(paths) == len(set(paths))
 
@@ -130,8 +130,8 @@ def test_printable_form_with_scores_and_decision(tmp_path):
              decided_at=at(6, 15, month=4), snapshot={"score": 79.55})
     store.close()
     app = create_app(Settings(db_path=path, broker_url=None, policy="decree-335"))
-    app.dependency_overrides[api_monthly.clock] = lambda: NOW
-    app.dependency_overrides[api_monthly.today] = lambda: TODAY
+    app.dependency_overrides[api_month.clock] = lambda: NOW
+    app.dependency_overrides[api_month.today] = lambda: TODAY
     with TestClient(app, headers=admin_headers(path)) as client:
         html = client.get(f"/officers/HK-A/months/{MONTH}/form").text
     assert 'data-testid="suggested-total">79,55<' in html

@@ -1,15 +1,12 @@
-"""The organisation and roster API on a seeded database: tree, records, shifts, errors, audit.
-
-api.py does not include this router yet (the lead wires it), so the test app adds it.
-"""
+"""The organisation and roster API on a seeded database: tree, records, shifts, errors, audit."""
 
 from __future__ import annotations
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from accounts_support import admin_headers, as_officer, token_headers
+from app_routes import operations
 
 from collector.api import org as api_org
 from collector.db import audit
@@ -40,13 +37,11 @@ def audit_log(seeded_db):
         db.conn.close()
 
 
-def test_no_route_clashes_with_the_apps_own():
-    def routes(app_or_router):
-        return {(method, route.path) for route in app_or_router.routes
-                if isinstance(route, APIRoute) for method in route.methods}
-    ours = routes(api_org.router)
-    assert not ours & routes(create_app(Settings(db_path="unused.db", broker_url=None)))
+def test_the_app_serves_each_route_once():
+    ours = operations(api_org.router.routes)
+    served = operations(create_app(Settings(db_path="unused.db", broker_url=None)).routes)
     assert ("GET", "/api/v1/officers/{officer_id}") in ours
+    assert all(served[operation] == 1 for operation in ours)
 
 
 def test_openapi_documents_every_route(client):
@@ -104,7 +99,7 @@ def test_an_officer_is_created_and_patched_partially(client):
     patched = client.patch("/api/v1/officers/HK-0005",
                            json={"title": "Chuyên viên chính", "active_to": None}).json()
     assert {k: patched[k] for k in body} == {**body, "title": "Chuyên viên chính"}
-    listed = client.get("/api/v1/officers").json()  # api.py's list sees it
+    listed = client.get("/api/v1/officers").json()  # the list sees it
     assert "HK-0005" in {o["id"] for o in listed}
 
 

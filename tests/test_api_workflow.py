@@ -82,8 +82,8 @@ def test_a_month_through_the_api(client, db_path):
     # W1's other 5 officers are not graded yet: counted at their best, the check is provisional.
     assert (decided["quota"]["rated"], decided["quota"]["pending"],
             decided["quota"]["provisional"]) == (6, 5, True)
-    # The frozen evidence is the merge's officer-month (collector/evaluation/month.py): no ratings, no
-    # tasks, so the suggestion is the review's 18 + 5 and the final score follows it.
+    # The frozen evidence is the merge's officer-month (collector/evaluation/month.py): no
+    # ratings, no tasks, so the suggestion is the review's 18 + 5 and the final score follows.
     snapshot = decided["decision"]["snapshot"]
     assert {"satisfaction", "tasks", "suggestion"} <= set(snapshot)
     assert snapshot["suggestion"]["score"] == decided["decision"]["final_score"] == 23.0

@@ -1,4 +1,5 @@
-"""`hailong month report` and `hailong year report`, on a parser of our own (cli.py wires them)."""
+"""`hailong month report` and `hailong year report`, on a parser of our own (collector/cli/main.py
+wires them)."""
 
 from __future__ import annotations
 

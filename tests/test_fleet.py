@@ -6,7 +6,6 @@ A seeded database of four devices plus one retired, with statuses placed around 
     kiosk-hk-02  offline: its last will came after an online status
     kiosk-bd-02  never seen (its counter is closed in the seed)
     kiosk-hk-05  retired after an online status
-api.py does not include the fleet router yet (the lead wires it), so the test app adds it.
 """
 
 from __future__ import annotations
@@ -15,14 +14,14 @@ import io
 import json
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from accounts_support import as_officer, token_headers
+from app_routes import operations
 from collector.api import fleet as api_fleet
 from collector.web import deps
-from collector.fleet import status as fleet, screens
+from collector.fleet import screens, status as fleet_status
 from collector.app import create_app
 from collector.org.organisation import unit_subtree, upsert_counter
 from collector.db.reader import open_reader
@@ -66,7 +65,7 @@ def populate(store):
     upsert_counter(store.db, "hk-q5", "Quầy 5", "hk-1c")
     register_device(store.db, "kiosk-hk-05", "hk-q5", at=NOW - 3_600_000)
     assign(store.db, "kiosk-hk-05", "HK-0004", at=NOW - 3_600_000)
-    start, _ = fleet.local_day(NOW)
+    start, _ = fleet_status.local_day(NOW)
     record_batch(store.db, [
         status("kiosk-hk-01", NOW - 20_000, queue=3, rssi=-70),
         status("kiosk-bd-01", NOW - MAX_SILENCE_MS - 1),
@@ -114,13 +113,13 @@ def by_id(page):
     (None, None, True, "retired"),
 ])
 def test_state_from_status_silence_and_registry(reported, silent_ms, retired, expected):
-    assert fleet.device_state(reported_state=reported, retired_at=1 if retired else None,
+    assert fleet_status.device_state(reported_state=reported, retired_at=1 if retired else None,
                               last_seen=None if silent_ms is None else NOW - silent_ms,
                               now_ms=NOW) == expected
 
 
 def test_every_device_with_its_state_and_figures(db):
-    page = fleet.fleet(db, now_ms=NOW)
+    page = fleet_status.fleet(db, now_ms=NOW)
     items = by_id(page)
     assert {d: items[d]["state"] for d in items} == {
         "kiosk-hk-01": "online", "kiosk-bd-01": "offline", "kiosk-hk-02": "offline",
@@ -143,24 +142,24 @@ def test_every_device_with_its_state_and_figures(db):
 
 
 def test_ratings_today_count_the_local_day_and_filtered_apart(db):
-    items = by_id(fleet.fleet(db, now_ms=NOW))
+    items = by_id(fleet_status.fleet(db, now_ms=NOW))
     hk1 = items["kiosk-hk-01"]
     assert (hk1["ratings_today"], hk1["filtered_today"]) == (1, 1)
-    assert hk1["last_rating_at"] == max(fleet.local_day(NOW)[0], NOW - 10_000)
+    assert hk1["last_rating_at"] == max(fleet_status.local_day(NOW)[0], NOW - 10_000)
     assert (items["kiosk-bd-02"]["ratings_today"], items["kiosk-bd-02"]["last_rating_at"]) \
         == (0, None)
 
 
 def test_the_local_day_is_vietnam_time():
     # 2026-11-25 17:30 UTC is 00:30 on the 26th in Hanoi.
-    start, end = fleet.local_day(1795627800000)
+    start, end = fleet_status.local_day(1795627800000)
     assert (start, end - start) == (1795626000000, 86_400_000)
 
 
 # --- what the screen shows -----------------------------------------------------------------
 
 def test_an_online_device_shows_the_roster_now_a_silent_one_what_it_last_took_in(db):
-    items = by_id(fleet.fleet(db, now_ms=NOW))
+    items = by_id(fleet_status.fleet(db, now_ms=NOW))
     online = items["kiosk-hk-01"]["shown"]
     assert online["live"] and online["at"] == NOW
     assert online["officer"] == {"id": "HK-0003", "name": "Lê Hoàng Yến", "title": "Cán sự"}
@@ -176,35 +175,35 @@ def test_an_online_device_shows_the_roster_now_a_silent_one_what_it_last_took_in
 @pytest.mark.parametrize("at", [NOW, NOW - 60_000, NOW - 3_000_000])
 def test_assignments_follow_the_roster_rule_the_collector_publishes_by(db, at):
     published = {row["device_id"]: row for row in current_assignments(db, at)}
-    assert fleet.assignments_at(db, dict.fromkeys(published, at)) == published
-    assert fleet.assignment_at(db, "kiosk-zz-99", at) is None
+    assert fleet_status.assignments_at(db, dict.fromkeys(published, at)) == published
+    assert fleet_status.assignment_at(db, "kiosk-zz-99", at) is None
 
 
 # --- paging, scope, search -----------------------------------------------------------------
 
 def test_pages_cover_every_device_once_problems_first(db):
-    everything = fleet.fleet(db, now_ms=NOW, limit=200)
+    everything = fleet_status.fleet(db, now_ms=NOW, limit=200)
     assert ids(everything) == ["kiosk-bd-01", "kiosk-hk-02", "kiosk-bd-02", "kiosk-hk-01",
                                "kiosk-hk-05"]
-    pages = [fleet.fleet(db, now_ms=NOW, limit=2, offset=offset) for offset in (0, 2, 4)]
+    pages = [fleet_status.fleet(db, now_ms=NOW, limit=2, offset=offset) for offset in (0, 2, 4)]
     assert [ids(p) for p in pages] == [ids(everything)[0:2], ids(everything)[2:4],
                                        ids(everything)[4:]]
     assert {(p["total"], p["limit"]) for p in pages} == {(5, 2)}
-    assert fleet.fleet(db, now_ms=NOW, limit=2, offset=6)["items"] == []
+    assert fleet_status.fleet(db, now_ms=NOW, limit=2, offset=6)["items"] == []
 
 
 def test_state_filter_keeps_the_counts_of_every_state(db):
-    page = fleet.fleet(db, now_ms=NOW, state="offline")
+    page = fleet_status.fleet(db, now_ms=NOW, state="offline")
     assert ids(page) == ["kiosk-bd-01", "kiosk-hk-02"] and page["total"] == 2
     assert page["summary"]["total"] == 5 and page["summary"]["online"] == 1
 
 
 def test_unit_scope_keeps_the_devices_of_those_units(db):
-    page = fleet.fleet(db, now_ms=NOW, unit_ids=unit_subtree(db, "hk"))
+    page = fleet_status.fleet(db, now_ms=NOW, unit_ids=unit_subtree(db, "hk"))
     assert ids(page) == ["kiosk-hk-02", "kiosk-hk-01", "kiosk-hk-05"]
     assert page["summary"] == {"offline": 1, "never_seen": 0, "online": 1, "retired": 1,
                                "total": 3}
-    assert fleet.fleet(db, now_ms=NOW, unit_ids=set())["items"] == []
+    assert fleet_status.fleet(db, now_ms=NOW, unit_ids=set())["items"] == []
 
 
 @pytest.mark.parametrize("search, expected", [
@@ -220,7 +219,7 @@ def test_unit_scope_keeps_the_devices_of_those_units(db):
     ("nobody", []),
 ])
 def test_search_ignores_case_and_diacritics(db, search, expected):
-    page = fleet.fleet(db, now_ms=NOW, search=search)
+    page = fleet_status.fleet(db, now_ms=NOW, search=search)
     assert ids(page) == expected
     assert page["summary"]["total"] == len(expected)
 
@@ -229,12 +228,12 @@ def test_search_ignores_case_and_diacritics(db, search, expected):
                                     {"offset": -1}])
 def test_a_bad_filter_or_page_is_refused(db, kwargs):
     with pytest.raises(ValueError):
-        fleet.fleet(db, now_ms=NOW, **kwargs)
+        fleet_status.fleet(db, now_ms=NOW, **kwargs)
 
 
 def test_one_device_or_none(db):
-    assert fleet.fleet_device(db, "kiosk-hk-05", now_ms=NOW)["state"] == "retired"
-    assert fleet.fleet_device(db, "kiosk-zz-99", now_ms=NOW) is None
+    assert fleet_status.fleet_device(db, "kiosk-hk-05", now_ms=NOW)["state"] == "retired"
+    assert fleet_status.fleet_device(db, "kiosk-zz-99", now_ms=NOW) is None
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -252,15 +251,13 @@ def client(app, db_path):
         yield client
 
 
-def test_no_route_clashes_with_the_apps_own():
-    def routes(app_or_router):
-        return {(method, route.path) for route in app_or_router.routes
-                if isinstance(route, APIRoute) for method in route.methods}
-    ours = routes(api_fleet.router)
+def test_the_app_serves_each_route_once():
+    ours = set(operations(api_fleet.router.routes))
     assert ours == {("GET", "/api/v1/fleet"), ("GET", "/api/v1/devices/{device_id}/screen.png"),
                     ("GET", "/api/v1/devices"), ("POST", "/api/v1/devices/{device_id}/session"),
                     ("POST", "/api/v1/devices/{device_id}/command")}
-    assert not ours & routes(create_app(Settings(db_path="unused.db", broker_url=None)))
+    served = operations(create_app(Settings(db_path="unused.db", broker_url=None)).routes)
+    assert all(served[operation] == 1 for operation in ours)
 
 
 def test_fleet_api_pages_filters_and_scopes(client):
@@ -293,7 +290,7 @@ def test_screen_png_is_the_devices_screen_now(client, db):
     assert Image.open(io.BytesIO(png)).size == (screens.WIDTH, screens.HEIGHT)
     assert response.headers["x-hailong-device-state"] == "online"
     assert response.headers["x-hailong-screen-at"] == str(NOW)
-    assert png == screens.device_screen_png(fleet.assignment_at(db, "kiosk-hk-01", NOW))
+    assert png == screens.device_screen_png(fleet_status.assignment_at(db, "kiosk-hk-01", NOW))
     big = png_of(client.get("/api/v1/devices/kiosk-hk-01/screen.png", params={"scale": 2}))
     assert Image.open(io.BytesIO(big)).size == (2 * screens.WIDTH, 2 * screens.HEIGHT)
 
@@ -302,10 +299,10 @@ def test_an_offline_devices_picture_is_what_it_last_took_in(client, db):
     response = client.get("/api/v1/devices/kiosk-bd-01/screen.png")
     png = png_of(response)
     assert response.headers["x-hailong-device-state"] == "offline"
-    last_seen = fleet.fleet_device(db, "kiosk-bd-01", now_ms=NOW)["last_seen"]
+    last_seen = fleet_status.fleet_device(db, "kiosk-bd-01", now_ms=NOW)["last_seen"]
     assert response.headers["x-hailong-screen-at"] == str(last_seen)
-    then = fleet.assignment_at(db, "kiosk-bd-01", last_seen)
-    now = fleet.assignment_at(db, "kiosk-bd-01", NOW)
+    then = fleet_status.assignment_at(db, "kiosk-bd-01", last_seen)
+    now = fleet_status.assignment_at(db, "kiosk-bd-01", NOW)
     assert (then["officer_id"], now["officer_id"]) == ("BD-0001", "BD-0003")
     assert png == screens.device_screen_png(then) != screens.device_screen_png(now)
 
@@ -323,7 +320,7 @@ def test_a_session_mode_site_rests_on_the_waiting_screen(client, db, db_path):
         png = png_of(client.get("/api/v1/devices/kiosk-hk-01/screen.png"))
     finally:
         profile.unlink()
-    row = fleet.assignment_at(db, "kiosk-hk-01", NOW)
+    row = fleet_status.assignment_at(db, "kiosk-hk-01", NOW)
     assert png == screens.device_screen_png(row, session_mode=True)
     assert png != screens.device_screen_png(row)
 

@@ -18,7 +18,7 @@ import pytest
 
 from collector.db import audit
 from collector.org import directory
-from collector.imports import applying, checking as import_check, reading as importer
+from collector.imports import applying, checking, reading
 from collector.cli.imports import add_import_commands
 from collector.imports.applying import run_import
 from collector.imports.reading import COLUMNS, SHEETS, fold
@@ -142,7 +142,7 @@ def test_every_header_and_sheet_name_is_documented():
     ("tasks", "period", "monthly", None, "month"),
 ])
 def test_cells_convert_as_the_user_meant(kind, field, value, fmt, expected):
-    assert import_check.convert(kind, field, value, fmt) == expected
+    assert checking.convert(kind, field, value, fmt) == expected
 
 
 @pytest.mark.parametrize("kind, field, value, fmt, words", [
@@ -167,8 +167,8 @@ def test_cells_convert_as_the_user_meant(kind, field, value, fmt, expected):
     ("officers", "id", "HK\x00-1", None, "U+0000"),
 ])
 def test_cells_that_cannot_mean_one_thing_are_refused(kind, field, value, fmt, words):
-    with pytest.raises(import_check.CellError) as caught:
-        import_check.convert(kind, field, value, fmt)
+    with pytest.raises(checking.CellError) as caught:
+        checking.convert(kind, field, value, fmt)
     assert words in caught.value.en and caught.value.vi
 
 
@@ -180,21 +180,21 @@ def test_cells_that_cannot_mean_one_thing_are_refused(kind, field, value, fmt, w
     b"id\tname\nhn\tH\xc3\xa0 N\xe1\xbb\x99i\n",
 ])
 def test_csv_with_or_without_bom_and_any_of_three_delimiters(data):
-    sheet = importer.read_csv(data, "units.csv")
+    sheet = reading.read_csv(data, "units.csv")
     assert sheet.headers == ["id", "name"]
     assert [[c.value for c in cells] for _, cells in sheet.rows] == [["hn", "Hà Nội"]]
 
 
 def test_csv_rows_are_numbered_as_a_spreadsheet_shows_them():
     data = 'id,name\n\na,"two\nlines"\n,\nb,B\n'.encode()
-    sheet = importer.read_csv(data, "units.csv")
+    sheet = reading.read_csv(data, "units.csv")
     assert [number for number, _ in sheet.rows] == [3, 5]
 
 
 def test_xlsx_sheets_keep_typed_cells_and_skip_blank_rows():
     _, data = xlsx("org.xlsx", {"Cán bộ": [["Mã cán bộ", "Từ ngày"], [None, None],
                                            [("42", "@"), datetime(2026, 1, 5)]]})
-    [sheet] = importer.read_xlsx(data)
+    [sheet] = reading.read_xlsx(data)
     assert (sheet.name, sheet.headers) == ("Cán bộ", ["Mã cán bộ", "Từ ngày"])
     [(number, cells)] = sheet.rows
     assert number == 3 and cells[0].value == "42" and cells[1].value == datetime(2026, 1, 5)
@@ -441,14 +441,14 @@ def test_a_repeated_task_is_refused_in_the_file_and_against_the_database(store):
 
 
 def test_too_many_rows_is_one_clear_error(empty, monkeypatch):
-    monkeypatch.setattr(importer, "MAX_ROWS", 2)
+    monkeypatch.setattr(reading, "MAX_ROWS", 2)
     report = run(empty, "org", csv_file("units.csv", UNITS, "a,A,,,,", "b,B,,,,", "c,C,,,,"))
     assert where(report) == [("units.csv", None, None)]
     assert "more than 2 data rows" in report.rejected[0].en
 
 
 def test_a_file_over_the_size_limit_is_refused_unread(empty):
-    report = run(empty, "org", ("units.csv", b"id,name\n" + b"x" * importer.MAX_BYTES))
+    report = run(empty, "org", ("units.csv", b"id,name\n" + b"x" * reading.MAX_BYTES))
     assert "larger than 10 MB" in report.rejected[0].en
 
 
@@ -536,7 +536,7 @@ def cli(*argv: str) -> int:
 @pytest.mark.parametrize("position, letter", [(0, "A"), (2, "C"), (25, "Z"), (26, "AA"),
                                               (701, "ZZ"), (702, "AAA")])
 def test_columns_are_named_by_letter(position, letter):
-    assert importer.column_letter(position) == letter
+    assert reading.column_letter(position) == letter
 
 
 def test_cli_imports_reports_and_exits_by_outcome(tmp_path, capsys):

@@ -73,7 +73,8 @@ def online(store: Store, device: str, start: int, end: int | None, last_seen: in
 
 
 def evaluate(store: Store, officer: str, month: str = MONTH, **columns) -> None:
-    """A workflow row as collector/evaluation/workflow/steps.py would leave it (JSON columns as text)."""
+    """A workflow row as collector/evaluation/workflow/steps.py would leave it (JSON columns as
+    text)."""
     row = {"officer_id": officer, "month": month, "updated_at": NOW, **columns}
     for key in ("self_scores", "review_scores", "snapshot"):
         if key in row and not isinstance(row[key], str):

@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 
 from collector.ratings import alerts
 from collector.web import deps
-from collector.fleet import status as fleet, screens
+from collector.fleet import screens, status as fleet_status
 from collector.app import create_app
 from collector.web.auth import viewer
 from collector.evaluation.policy import DEFAULT_ALERT_RULE
@@ -229,11 +229,11 @@ def test_technician_sees_each_device_with_its_state_and_screen(as_, built):
     try:
         for device in ("kiosk-hk-01", "kiosk-bd-01"):
             img = tags.find("img", data_testid=f"screen-{device}")[0]
-            item = fleet.fleet_device(db, device, now_ms=NOW)
+            item = fleet_status.fleet_device(db, device, now_ms=NOW)
             assert img["src"] == f"/api/v1/devices/{device}/screen.png"
             assert (img["width"], img["height"], img["loading"]) == ("320", "240", "lazy")
             assert img["alt"] == screens.device_screen_text(
-                fleet.assignment_at(db, device, item["shown"]["at"]))
+                fleet_status.assignment_at(db, device, item["shown"]["at"]))
     finally:
         db.conn.close()
     online, silent, will = (row(html, "data-device", d)

@@ -7,13 +7,14 @@ from datetime import date
 
 import pytest
 from accounts_support import admin_headers, as_officer
+from app_routes import all_routes
 from fastapi.testclient import TestClient
 
 from collector.db import audit
 from collector.evaluation import responses
 from collector.db.reader import open_reader
 # Fixtures too: pytest finds them by name in this module.
-from test_workspace import MONTH, TODAY, all_routes, make_app, post
+from test_workspace import MONTH, TODAY, make_app, post
 from test_workspace import cheap_passwords, open_session  # noqa: F401
 
 URL = f"/api/v1/officers/HK-0001/evaluations/{MONTH}/responses"

@@ -1,4 +1,5 @@
-"""Supervision of the ingest's threads and the reasons health gives (collector/ingest/supervision.py).
+"""Supervision of the ingest's threads and the reasons health gives
+(collector/ingest/supervision.py).
 
 The rules are pure (a state in, reasons out) and tested here with literal states; the live
 ingest's own tests (test_ingest_poison.py) kill real threads and watch them come back.

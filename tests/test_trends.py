@@ -1,6 +1,6 @@
-"""Satisfaction over time (collector/ratings/trends.py) and its JSON twins (collector/api/trends.py):
-the same figures as the monthly evaluation, months as gaps rather than zeros, local hours and
-weekdays, one query for twelve months."""
+"""Satisfaction over time (collector/ratings/trends.py) and its JSON twins
+(collector/api/trends.py): the same figures as the monthly evaluation, months as gaps rather
+than zeros, local hours and weekdays, one query for twelve months."""
 
 from __future__ import annotations
 

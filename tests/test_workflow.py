@@ -690,13 +690,13 @@ def test_a_crash_mid_step_leaves_nothing_half_written(service, store, day, monke
 def test_the_command_line_prints_who_is_late(service, store, capsys, monkeypatch):
     import argparse
 
-    from collector.cli import evaluation as cli_workflow
+    from collector.cli import evaluation as cli_evaluation
     from collector.cli.common import UsageError
 
     service.self_evaluate("O1", MONTH, "O1", HANOI)
-    monkeypatch.setattr(cli_workflow, "local_today", lambda: date(2026, 4, 6))
+    monkeypatch.setattr(cli_evaluation, "local_today", lambda: date(2026, 4, 6))
     parser = argparse.ArgumentParser()
-    cli_workflow.add_workflow_commands(parser.add_subparsers(dest="command"))
+    cli_evaluation.add_workflow_commands(parser.add_subparsers(dest="command"))
 
     def run(*argv):
         args = parser.parse_args(["evaluation", "status", "--db", str(store.path), *argv])

@@ -8,24 +8,19 @@ from datetime import date, datetime
 
 import pytest
 from accounts_support import PASSWORD, admin_headers, as_officer
-from app_routes import all_routes
 from argon2 import PasswordHasher
-from fastapi import Depends
 from fastapi.testclient import TestClient
 
 from collector.accounts import users as accounts
-from collector.api import responses as api_responses, team as api_team
 from collector.db import audit
 from collector.web import deps
 from collector.app import create_app
-from collector.web.auth import viewer
 from collector.db.reader import open_reader
 from collector.evaluation.task_records import get_task
 from collector.core.settings import Settings
 from collector.db.store import Store
 from collector.evaluation.tasks import TaskService
 from collector.core.timeline import LOCAL_TZ
-from dashboard.pages import workspace
 from collector.org.organisation import upsert_officer
 
 MONTH = "2026-03"
@@ -33,13 +28,8 @@ TODAY = date(2026, 3, 26)  # the March self-evaluation opened on the 25th
 
 
 def make_app(db_path, day):
-    """The app with the workspace's routers, included here only while api.py lacks them."""
+    """The app on `db_path`, its days following `day["today"]`."""
     app = create_app(Settings(db_path=db_path, broker_url=None))
-    paths = {route.path for route in all_routes(app.routes)}
-    for router, path in ((workspace.router, "/me"), (api_team.router, "/api/v1/team"),
-                         (api_responses.router, api_responses.RESPONSES)):
-        if path not in paths:
-            app.include_router(router, dependencies=[Depends(viewer)])
     app.dependency_overrides[deps.today] = lambda: day["today"]
     # The clock that stamps records follows the same day (a task registered "today" may be
     # completed today, not before).

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from collector.accounts import ownership
 from collector.accounts.users import User
-from collector.org.organisation import led_by, unit_subtree
+from collector.org.organisation import headed_units, led_by, unit_subtree
 
 # Roles that act in the monthly workflow as the person of their officer record.
 PEOPLE = ("officer", "leader", "head")
@@ -41,13 +42,6 @@ class Scope:
         return None if self.everything else self.units
 
 
-def _officer_unit(db: sqlite_utils.Database, officer_id: str | None) -> str | None:
-    if officer_id is None:
-        return None
-    row = db.execute("SELECT unit_id FROM officers WHERE id = ?", [officer_id]).fetchone()
-    return row[0] if row else None
-
-
 def scope_of(db: sqlite_utils.Database, user: User) -> Scope:
     if user.role in STAFF:
         if user.unit_id is None:
@@ -57,11 +51,11 @@ def scope_of(db: sqlite_utils.Database, user: User) -> Scope:
     own = frozenset([me]) if me else frozenset()
     if user.role == "officer" or me is None:
         return Scope(False, frozenset(), own)
-    home = _officer_unit(db, me)
+    owner = ownership.officer(db, me)
+    home = owner.unit_id if owner else None
     units: set[str] = set(unit_subtree(db, home)) if home else set()
     if user.role == "leader":
         return Scope(False, frozenset(units), own | frozenset(led_by(db, me)))
-    headed = [row[0] for row in db.execute("SELECT id FROM units WHERE head_id = ?", [me])]
-    for unit_id in headed:
+    for unit_id in headed_units(db, me):
         units |= unit_subtree(db, unit_id)
     return Scope(False, frozenset(units), own | frozenset(led_by(db, me)))

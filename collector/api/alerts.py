@@ -10,7 +10,7 @@ see the alerts of the units in their scope (an alert's unit is its counter's whe
 raised: a counter moved later leaves its alerts), acknowledge them and add notes, as their
 account. Reads use the shared read-only `Db`; each write opens its own `Store` for the request.
 
-Wiring: `app.include_router(api_alerts.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from collector.ratings import alerts
-from collector.web import scoped
+from collector.web import access, scoped
 from collector.web.auth import CurrentViewer, require_alert_in_scope, require_role
 from collector.web.deps import Db, Writer
 
@@ -71,7 +71,7 @@ def get_alert(alert_id: int, db: Db, who: CurrentViewer) -> dict[str, Any]:
 def acknowledge(alert_id: int, store: Writer, who: CurrentViewer,
                 body: Acknowledgement | None = None) -> dict[str, Any]:
     """Acknowledge the alert, with an optional comment; 409 if it already is."""
-    require_role(who, *scoped.ALERT_RESPONDERS)
+    require_role(who, *access.ALERT_RESPONDERS)
     require_alert_in_scope(who, store.db, alert_id)
     comment = body.comment if body else None
     return alerts.AlertService(store.db).acknowledge(alert_id, who.user.login, comment)
@@ -80,6 +80,6 @@ def acknowledge(alert_id: int, store: Writer, who: CurrentViewer,
 @router.post("/api/v1/alerts/{alert_id}/notes", status_code=201)
 def add_note(alert_id: int, body: Note, store: Writer, who: CurrentViewer) -> dict[str, Any]:
     """Add a note to an alert, open or acknowledged."""
-    require_role(who, *scoped.ALERT_RESPONDERS)
+    require_role(who, *access.ALERT_RESPONDERS)
     require_alert_in_scope(who, store.db, alert_id)
     return alerts.AlertService(store.db).add_note(alert_id, who.user.login, body.text)

@@ -9,10 +9,11 @@ device list and what is sent to one device.
 
 The picture is the device's resting screen for the assignment it last took in (see
 collector.fleet.status "shown" and collector.fleet.screens): live for an online device, as of
-its last message for an offline or retired one. Headers say which: X-Hailong-Device-State (one
-of fleet.STATES) and X-Hailong-Screen-At (unix ms); Cache-Control: no-store, because the same
-URL shows another officer after a shift change. A session-mode site (`session_mode` in the
-site profile, provisioning.json beside the database) rests on the "waiting" screen.
+its last message for an offline or retired one. Headers say which: X-Hailong-Device-State
+(one of collector.fleet.status.STATES) and X-Hailong-Screen-At (unix ms); Cache-Control:
+no-store, because the same URL shows another officer after a shift change. A session-mode
+site (`session_mode` in the site profile, provisioning.json beside the database) rests on the
+"waiting" screen.
 
 Who: the fleet and the pictures for technicians, administrators and heads, within their
 account's scope (collector/web/scoped.py `fleet_units`, shared with the fleet page); a unit or
@@ -20,7 +21,7 @@ device outside it gets 403. The device list also for leaders; sessions and comma
 technicians and administrators, published through the app's MQTT ingest (503 without a
 broker, or when it is not connected).
 
-Wiring: `app.include_router(api_fleet.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations
@@ -32,17 +33,15 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from collector.accounts import ownership
-from collector.fleet import status as fleet, screens
+from collector.fleet import screens, status as fleet_status
 from collector.ingest.subscriber import Ingest
 from collector.org.devices import list_devices
 from collector.protocol.outbound import encode_command, encode_session
-from collector.web import scoped
+from collector.web import access, scoped
 from collector.web.auth import CurrentViewer, Viewer, refuse, require_role
 from collector.web.deps import Db, Now
 
 router = APIRouter(tags=["devices"])
-
-STAFF = ("technician", "administrator")
 
 
 def allowed_units(who: CurrentViewer) -> frozenset[str] | None:
@@ -69,7 +68,7 @@ class CommandRequest(BaseModel):
 @router.get("/api/v1/devices")
 def devices(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
     """Devices with their counter and last status, within the account's scope."""
-    require_role(who, *STAFF, "head", "leader")
+    require_role(who, *access.DEVICE_LIST)
     return [d for d in list_devices(db) if who.scope.sees_unit(_unit_now(db, d["id"]))]
 
 
@@ -80,7 +79,7 @@ def _unit_now(db: sqlite_utils.Database, device_id: str) -> str | None:
 
 def _send(request: Request, db: sqlite_utils.Database, who: Viewer, device_id: str, kind: str,
           payload: bytes) -> dict[str, Any]:
-    require_role(who, *STAFF)
+    require_role(who, *access.STAFF)
     if not any(d["id"] == device_id and d["retired_at"] is None for d in list_devices(db)):
         raise HTTPException(status_code=404, detail=f"no active device {device_id!r}")
     if not who.scope.sees_unit(_unit_now(db, device_id)):
@@ -128,7 +127,7 @@ def get_fleet(db: Db, allowed: AllowedUnits, now: Now,
               q: Annotated[str | None, Query(max_length=100, description=(
                   "words to find in the device id, counter, unit, firmware or officer shown "
                   "(case and diacritics ignored)"))] = None,
-              limit: Annotated[int, Query(ge=1, le=fleet.MAX_LIMIT)] = 50,
+              limit: Annotated[int, Query(ge=1, le=fleet_status.MAX_LIMIT)] = 50,
               offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """Every device with its counter, unit, state (online, offline, never seen, retired),
     last seen, firmware, queue backlog, filtered and dropped presses, signal, free memory,
@@ -140,7 +139,7 @@ def get_fleet(db: Db, allowed: AllowedUnits, now: Now,
 
 def _device_or_error(db: sqlite_utils.Database, device_id: str,
                      allowed: frozenset[str] | None, now: int) -> dict[str, Any]:
-    item = fleet.fleet_device(db, device_id, now_ms=now)
+    item = fleet_status.fleet_device(db, device_id, now_ms=now)
     if item is None:
         raise HTTPException(status_code=404, detail=f"Không có thiết bị {device_id!r} / "
                                                     f"No device {device_id!r}")
@@ -160,10 +159,10 @@ def get_screen_png(device_id: str, request: Request, db: Db, allowed: AllowedUni
     device is online, else as of its last message (see the X-Hailong-* headers)."""
     item = _device_or_error(db, device_id, allowed, now)
     shown = item["shown"]
-    row = fleet.assignment_at(db, device_id, shown["at"])
+    row = fleet_status.assignment_at(db, device_id, shown["at"])
     png = screens.device_screen_png(
         row, scale=scale,
-        session_mode=fleet.site_session_mode(request.app.state.settings.db_path))
+        session_mode=fleet_status.site_session_mode(request.app.state.settings.db_path))
     return Response(png, media_type="image/png", headers={
         "Cache-Control": "no-store", "X-Hailong-Device-State": item["state"],
         "X-Hailong-Screen-At": str(shown["at"])})

@@ -6,7 +6,7 @@ The body is the file itself (no multipart form, so no python-multipart), its nam
 413 above 10 MB; 415 for a body that is not a file (a multipart form, JSON). The import runs
 in a worker thread on its own `Store`: SQLite's busy timeout queues it behind the ingest.
 
-Wiring: `app.include_router(api_import.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Thin: each route calls one function of `collector.evaluation.month`, `collector.evaluation.year`
 or `collector.evaluation.export_xlsx`; their errors ("vi / en") reach the app's one handler
-(collector/web/errors.py): `MonthlyNotFound` → 404, `MonthlyError` → 422. Reads only, on the shared read-only `Db`.
-The policy is the deployment's (`Settings.policy`); the clock and the local date are
-dependencies so tests can fix them.
+(collector/web/errors.py): `MonthlyNotFound` → 404, `MonthlyError` → 422. Reads only, on the
+shared read-only `Db`. The policy is the deployment's (`Settings.policy`); the clock and the
+local date are dependencies so tests can fix them.
 
 Paths stay clear of the workflow's (`/api/v1/officers/{id}/evaluations/{month}` and
 `/api/v1/units/{unit_id}/evaluations/{month}/status`): these live under `/months/` and
@@ -15,7 +15,7 @@ Who: collector/web/access.py's table — an officer's month and year for the off
 leaders, heads and administrators in scope; a unit's (and its XLSX) for leaders, heads and
 administrators; never a technician.
 
-Wiring: `app.include_router(api_monthly.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations

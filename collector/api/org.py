@@ -15,11 +15,12 @@ without naming it.
 Times in the roster are ISO 8601 date-times, Vietnam time (UTC+7) when they carry no offset,
 or unix ms; answers give both (`starts_at` in ms, `starts` as local ISO text).
 
-Wiring: `app.include_router(api_org.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 from __future__ import annotations
 
 from datetime import date, timedelta
+from collections.abc import Collection
 from typing import Annotated, Any
 
 import sqlite_utils
@@ -27,10 +28,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from collector.accounts import ownership
-from collector.org import organisation, validation
-from collector.roster import shifts as roster
-from collector.org import directory
-from collector.roster import duty
+from collector.org import directory, organisation, validation
+from collector.roster import duty, shifts
+from collector.web import access
 from collector.web.auth import (
     CurrentViewer,
     Viewer,
@@ -49,13 +49,10 @@ def _actor(who: CurrentViewer) -> str:
 
 
 Actor = Annotated[str, Depends(_actor)]
-# Who may change what: the organisation's structure is the administrator's; officers' records
-# also the heads' within their units; counters also the technicians'; the roster the leaders'
-# and heads' who staff those counters. Always within the account's scope.
-UNIT_EDITORS = ("administrator",)
-OFFICER_EDITORS = ("administrator", "head")
-COUNTER_EDITORS = ("administrator", "technician")
-ROSTER_EDITORS = ("administrator", "head", "leader")
+# Who may change what (collector/web/access.py): the organisation's structure is the
+# administrator's; officers' records also the heads' within their units; counters also the
+# technicians'; the roster the leaders' and heads' who staff those counters. Always within the
+# account's scope.
 
 
 def _counter_unit(db: sqlite_utils.Database, counter_id: str | None) -> str | None:
@@ -63,7 +60,7 @@ def _counter_unit(db: sqlite_utils.Database, counter_id: str | None) -> str | No
     return owner.unit_id if owner else None
 
 
-def _may_edit(who: Viewer, roles: tuple[str, ...], *unit_ids: str | None) -> None:
+def _may_edit(who: Viewer, roles: Collection[str], *unit_ids: str | None) -> None:
     require_role(who, *roles)
     for unit_id in unit_ids:
         if unit_id is not None:
@@ -94,9 +91,9 @@ def _org(store: Store, actor: str) -> organisation.OrganisationService:
     return organisation.OrganisationService(store, actor=actor)
 
 
-def _roster(store: Store, who: Viewer) -> roster.RosterService:
-    require_role(who, *ROSTER_EDITORS)
-    return roster.RosterService(store, actor=who.actor, scope=who.scope)
+def _roster(store: Store, who: Viewer) -> shifts.RosterService:
+    require_role(who, *access.ROSTER_EDITORS)
+    return shifts.RosterService(store, actor=who.actor, scope=who.scope)
 
 
 def _sent(body: BaseModel) -> dict[str, Any]:
@@ -152,7 +149,7 @@ def create_unit(body: UnitCreate, store: Writer, actor: Actor,
                 who: CurrentViewer) -> dict[str, Any]:
     """Create a unit (administrator); the parent and the head must exist, the tree may not
     loop."""
-    _may_edit(who, UNIT_EDITORS, body.parent_id, _named_officer_unit(store.db, body.head_id))
+    _may_edit(who, access.ADMIN, body.parent_id, _named_officer_unit(store.db, body.head_id))
     return _org(store, actor).create_unit(body.model_dump())
 
 
@@ -168,7 +165,7 @@ def get_unit(unit_id: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
 def update_unit(unit_id: str, body: UnitUpdate, store: Writer, actor: Actor,
                 who: CurrentViewer) -> dict[str, Any]:
     """Change the fields sent (null clears parent, kind or head); the rest stays."""
-    _may_edit(who, UNIT_EDITORS, unit_id, body.parent_id,
+    _may_edit(who, access.ADMIN, unit_id, body.parent_id,
               _named_officer_unit(store.db, body.head_id))
     return _org(store, actor).update_unit(unit_id, _sent(body))
 
@@ -229,7 +226,8 @@ def officers(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
 def create_officer(body: OfficerCreate, store: Writer, actor: Actor,
                    who: CurrentViewer) -> dict[str, Any]:
     """Create an officer; the unit and the leader must exist, leadership may not loop."""
-    _may_edit(who, OFFICER_EDITORS, body.unit_id, _named_officer_unit(store.db, body.leader_id))
+    _may_edit(who, access.OFFICER_EDITORS, body.unit_id,
+              _named_officer_unit(store.db, body.leader_id))
     return _org(store, actor).create_officer(body.model_dump())
 
 
@@ -247,7 +245,7 @@ def update_officer(officer_id: str, body: OfficerUpdate, store: Writer,
                    actor: Actor, who: CurrentViewer) -> dict[str, Any]:
     """Change the fields sent (null clears leader, photo or a date); the rest stays."""
     current = directory.org_record(store.db, "officers", officer_id)
-    _may_edit(who, OFFICER_EDITORS, current and current["unit_id"], body.unit_id,
+    _may_edit(who, access.OFFICER_EDITORS, current and current["unit_id"], body.unit_id,
               _named_officer_unit(store.db, body.leader_id))
     return _org(store, actor).update_officer(officer_id, _sent(body))
 
@@ -275,7 +273,7 @@ def counters(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
 def create_counter(body: CounterCreate, store: Writer, actor: Actor,
                    who: CurrentViewer) -> dict[str, Any]:
     """Create a counter; place a device there with `hailong devices add`."""
-    _may_edit(who, COUNTER_EDITORS, body.unit_id)
+    _may_edit(who, access.COUNTER_EDITORS, body.unit_id)
     return _org(store, actor).create_counter(body.model_dump())
 
 
@@ -283,7 +281,7 @@ def create_counter(body: CounterCreate, store: Writer, actor: Actor,
 def update_counter(counter_id: str, body: CounterUpdate, store: Writer,
                    actor: Actor, who: CurrentViewer) -> dict[str, Any]:
     """Change a counter's label or unit."""
-    _may_edit(who, COUNTER_EDITORS, _counter_unit(store.db, counter_id), body.unit_id)
+    _may_edit(who, access.COUNTER_EDITORS, _counter_unit(store.db, counter_id), body.unit_id)
     return _org(store, actor).update_counter(counter_id, _sent(body))
 
 
@@ -327,12 +325,12 @@ def _bound(value: str | None, field: str, *, end: bool) -> int | None:
             text = (date.fromisoformat(text) + timedelta(days=1)).isoformat()
         except ValueError:
             pass  # parse_time says what is wrong
-    return roster.parse_time(text, field)
+    return shifts.parse_time(text, field)
 
 
 def _list_shifts(db: sqlite_utils.Database, counter: str | None, officer: str | None,
                  start: str | None, end: str | None, history: bool) -> list[dict[str, Any]]:
-    return [roster.describe(row) for row in duty.roster_shifts(
+    return [shifts.describe(row) for row in duty.roster_shifts(
         db, counter_id=counter, officer_id=officer, start=_bound(start, "from", end=False),
         end=_bound(end, "to", end=True), include_history=history)]
 

@@ -11,7 +11,7 @@ the account's scope; a rating or a rejection belongs to the unit its device stoo
 was pressed or arrived (collector/accounts/ownership.py `device_units_ever`), not wherever
 the device stands today. Reads only, on the shared read-only `Db`.
 
-Wiring: `app.include_router(api_ratings.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from fastapi import APIRouter, HTTPException, Query
 
 from collector.accounts import ownership
 from collector.ratings import overview as ratings_overview, received
+from collector.web import access
 from collector.web.auth import CurrentViewer, require_officer_in_scope, require_role
 from collector.web.deps import Db, MonthParam, month_or_422
 
 router = APIRouter()
-
-STAFF = ("technician", "administrator")
 
 
 @router.get("/api/v1/officers/{officer_id}/satisfaction", tags=["officers"])
@@ -76,5 +75,5 @@ def rejected(db: Db, who: CurrentViewer,
     """Messages the collector could not store, with the reason and the raw payload
     (technicians and administrators): for an account limited to some units, those of
     devices that stood at one of their counters when the message arrived."""
-    require_role(who, *STAFF)
+    require_role(who, *access.STAFF)
     return received.recent_rejections(db, limit, units=who.scope.unit_filter())

@@ -6,7 +6,7 @@ ResponseError → 422.
 The officer writes as their own account (`ActingOfficer`); anyone whose scope covers the
 officer reads. Reads use the shared read-only `Db`; a write opens its own `Store`.
 
-Wiring: `app.include_router(api_responses.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations

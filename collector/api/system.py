@@ -10,7 +10,7 @@ the database's totals. Every route here but health needs a session or a token: t
 composition includes this router without the signed-in dependency, so each route asks for
 its viewer itself.
 
-Wiring: `app.include_router(api_system.router)` in `collector.app.create_app`, first.
+Wiring: collector/app.py lists `router` in `OPEN_ROUTERS`, without the signed-in dependency.
 """
 
 from __future__ import annotations

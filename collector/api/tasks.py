@@ -12,7 +12,7 @@ a quality error or excuses a delay; reading needs the officer in the account's s
 record names whoever registers a task as assigning it (the account's officer): an officer's own
 task is self-registered, and nobody files a task in someone else's name.
 
-Wiring: `app.include_router(api_tasks.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ MonthlyError → 422. For leader and head accounts; writes
 (assigning a task, flagging an error, excusing a delay) are the task API's
 (collector/api/tasks.py), which the page's forms call through the same services.
 
-Wiring: `app.include_router(api_team.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from collector.evaluation import team
+from collector.web import access
 from collector.web.auth import ActingOfficer, CurrentViewer, require_role
 from collector.web.deps import Db, MonthParam, Today, month_or_422
 
 router = APIRouter(tags=["tasks"])
-LEADERS = ("leader", "head")
 
 
 @router.get("/api/v1/team")
@@ -31,5 +31,5 @@ def get_team(db: Db, day: Today, who: CurrentViewer, actor: ActingOfficer,
     with status, the evaluation stage and late steps, and what the leader may do ("may":
     plan, judge, review). Heads also get everyone without a leader of record in the units
     they head."""
-    require_role(who, *LEADERS)
+    require_role(who, *access.LEADERS)
     return team.team_month(db, actor, month_or_422(month or day.strftime("%Y-%m")), day)

@@ -10,7 +10,7 @@ current one, like the other `?month=` routes.
 - `GET /api/v1/units/{id}/trend?month=&months=6`: the unit overview's sparklines (each
   officer of the unit and below active in the month) and the unit's months together.
 
-Wiring: `app.include_router(api_trends.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ may see a unit's status within its scope and set a month's due dates. Reads use
 the shared read-only `Db`; each write opens its own `Store` for the request.
 
 The decision freezes the evidence the `Evidence` dependency (collector/web/deps.py) gathers: the
-officer-month of collector/evaluation/month.py (satisfaction, coverage, tasks, the suggested score and its lines), so
-the final score is the suggestion the head saw.
+officer-month of collector/evaluation/month.py (satisfaction, coverage, tasks, the suggested
+score and its lines), so the final score is the suggestion the head saw.
 
-Wiring: `app.include_router(api_workflow.router)` in `collector.app.create_app`.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in dependency.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """`hailong import org|tasks FILE…`: importing an organisation or task records from CSV/XLSX.
 
-Each command reads the files, calls `import_apply.run_import` once and prints its report: a
-table of every rejected row (Vietnamese, then English) or what was imported. Exit status 0
-when the import was applied (or, with --dry-run, would be), 1 when any row was rejected and
-nothing was written, 2 for what the user got wrong on the command line (no such file, no
+Each command reads the files, calls `run_import` (collector/imports/applying.py) once and prints
+its report: a table of every rejected row (Vietnamese, then English) or what was imported. Exit
+status 0 when the import was applied (or, with --dry-run, would be), 1 when any row was rejected
+and nothing was written, 2 for what the user got wrong on the command line (no such file, no
 database for tasks). Wired into the main parser with `add_import_commands(subparsers)`.
 """
 

@@ -1,1 +1,1 @@
-"""Shared ground of every layer: bilingual errors, typed text, local time and months, process settings."""
+"""The ground of every layer: bilingual errors, free text, local time and months, settings."""

@@ -37,7 +37,8 @@ class Settings:
     broker_password: str | None = None
     # How often the collector looks for roster or registry changes made by other processes.
     assignment_poll_s: float = 10.0
-    # Scoring policy: a preset name (collector/evaluation/policies: hanoi-3814, decree-335) or a TOML path.
+    # Scoring policy: a preset name (collector/evaluation/policies: hanoi-3814, decree-335) or a
+    # TOML path.
     policy: str = "hanoi-3814"
     # Key that signs login cookies; default: a file created beside the database (mode 0600).
     session_secret_file: Path | None = None

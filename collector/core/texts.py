@@ -27,8 +27,9 @@ from typing import Any
 
 from collector.core.errors import BilingualError
 
-# The field names services pass for text that may span lines (collector/evaluation/workflow/steps.py,
-# roster.py, tasks.py, alerts.py, responses.py). Anything else is one line.
+# The field names services pass for text that may span lines (evaluation/workflow/steps.py,
+# roster/shifts.py, evaluation/tasks.py, ratings/alert_records.py, evaluation/responses.py).
+# Anything else is one line.
 MULTILINE_FIELDS = frozenset({"note", "comment", "reason", "text", "discipline_note",
                               "progress_note", "decision_note"})
 

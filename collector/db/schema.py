@@ -75,8 +75,8 @@ def _migration_audit_log(db: sqlite_utils.Database) -> None:
 
 
 def _migration_tasks(db: sqlite_utils.Database) -> None:
-    # Items of an officer's weekly/monthly work plan (collector/evaluation/tasks.py). Dates are local
-    # (UTC+7) ISO dates as text, so they sort and compare as dates; a task belongs to the
+    # Items of an officer's weekly/monthly work plan (collector/evaluation/tasks.py). Dates are
+    # local (UTC+7) ISO dates as text, so they sort and compare as dates; a task belongs to the
     # month of its deadline, the date the officer committed to.
     db.execute("""CREATE TABLE tasks (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -261,9 +261,9 @@ def _migration_alerts(db: sqlite_utils.Database) -> None:
 
 
 def _migration_sessions(db: sqlite_utils.Database) -> None:
-    # Login sessions recorded on the server (collector/accounts/users.py), so that logging out, a new
-    # password or a disabled account ends them: the signed cookie only names one of these rows.
-    # Only the SHA-256 of the session id is kept, as for API tokens.
+    # Login sessions recorded on the server (collector/accounts/users.py), so that logging out,
+    # a new password or a disabled account ends them: the signed cookie only names one of these
+    # rows. Only the SHA-256 of the session id is kept, as for API tokens.
     db.execute("""CREATE TABLE login_sessions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         sid_sha256 TEXT NOT NULL UNIQUE,
@@ -318,7 +318,8 @@ def _migration_scope_history(db: sqlite_utils.Database) -> None:
 
 def _migration_ingest_evidence(db: sqlite_utils.Database) -> None:
     # A rejected payload above the size limit keeps only its first 1024 bytes: its full length
-    # and SHA-256 say what it was without letting one publish fill the disk (collector/ingest/subscriber.py).
+    # and SHA-256 say what it was without letting one publish fill the disk
+    # (collector/ingest/subscriber.py).
     db.execute("ALTER TABLE rejected ADD COLUMN payload_size INTEGER")
     db.execute("ALTER TABLE rejected ADD COLUMN payload_sha256 TEXT")
     # The earliest `received - uptime` seen for each boot of each device: the boot's start on

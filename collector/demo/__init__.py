@@ -1,1 +1,1 @@
-"""`hailong demo`: an embedded broker, a seeded organisation with a believable past, simulated kiosks."""
+"""`hailong demo`: an embedded broker, an organisation with a believable past, simulated kiosks."""

@@ -1,6 +1,6 @@
 """XLSX files of a unit's month and year, in the shape an office files (issue 5, item 6).
 
-Display only: every figure comes from `monthly.unit_month` or `annual.unit_year` (the API's
+Display only: every figure comes from `month.unit_month` or `year.unit_year` (the API's
 JSON), nothing is computed here but presentation (labels, local times, number formats).
 Vietnamese first: the header row is Vietnamese with the English in the row below it. Numbers
 are written as numbers with Excel formats, so the office's Excel shows them in its own locale
@@ -190,7 +190,7 @@ def _month_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Work
 
 def unit_month_xlsx(report: dict[str, Any] | list[dict[str, Any]],
                     path_or_stream: str | IO[bytes]) -> None:
-    """Write a unit's month (`monthly.unit_month`) as sheet "Tháng YYYY-MM"; given a list of
+    """Write a unit's month (`month.unit_month`) as sheet "Tháng YYYY-MM"; given a list of
     such reports (several root units), one sheet each, named with the unit's id."""
     reports = report if isinstance(report, list) else [report]
     workbook = Workbook()
@@ -205,7 +205,7 @@ def unit_month_xlsx(report: dict[str, Any] | list[dict[str, Any]],
 
 def annual_xlsx(report: dict[str, Any] | list[dict[str, Any]],
                 path_or_stream: str | IO[bytes]) -> None:
-    """Write a unit's year (`annual.unit_year`) as sheet "Năm YYYY": monthly final scores,
+    """Write a unit's year (`year.unit_year`) as sheet "Năm YYYY": monthly final scores,
     months counted and missing, average and grade; a list gives one sheet per unit."""
     reports = report if isinstance(report, list) else [report]
     workbook = Workbook()

@@ -393,7 +393,7 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     rows = [unit_row(officer, data.officer(officer, comparisons[officer["id"]], full=False))
             for officer in officers]
     # The grade standing for each officer: the head's if decided, else the leader's proposal —
-    # what the workflow counts when the head decides (workflow_status.unit_quota).
+    # what the workflow counts when the head decides (workflow/status.py `unit_quota`).
     standing = [(row["final_grade"] or row["proposed_grade"])["code"] for row in rows
                 if row["final_grade"] or row["proposed_grade"]]
     final = [row["final_grade"]["code"] for row in rows if row["final_grade"]]

@@ -2,11 +2,11 @@
 
 Rules change (docs/domain.md), so nothing the decrees fix lives in code: the points of each
 criterion, the grade bands, where citizen satisfaction enters and with what weight, the minimum
-number of ratings that counts as evidence, the 25 % deductions of Decree 335 and the quota on the
-top grade are all keys of a policy file an administrator can edit, and so are the thresholds of
-the counter alerts (``[alerts]``, collector/ratings/alerts.py; optional, the issue's example otherwise).
-Two presets ship next to this module (``collector/evaluation/policies/*.toml``): ``hanoi-3814`` and
-``decree-335``.
+number of ratings that counts as evidence, the 25 % deductions of Decree 335 and the quota on
+the top grade are all keys of a policy file an administrator can edit, and so are the thresholds
+of the counter alerts (``[alerts]``, collector/ratings/alerts.py; optional, the issue's example
+otherwise). Two presets ship next to this module (``collector/evaluation/policies/*.toml``):
+``hanoi-3814`` and ``decree-335``.
 
 Loading is strict: a missing, mistyped or out-of-range key raises ``ValueError`` naming the key
 (``criteria[2].points``), because a policy silently half-read would grade people wrongly. Pure:

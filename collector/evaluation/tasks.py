@@ -22,10 +22,10 @@ can excuse it once, with an objective cause. Major quality errors are counted pe
 `task_evidence` turns the records into `scoring.TaskEvidence`.
 
 What a record may say (issue 10: evidence nobody can forge):
-- who assigned it is whoever registers it. A service acting for an officer (`by`, as the API
-  and the pages make it) records that officer: an officer's own entry is self-registered, and
-  only their leader or a head over them (collector/accounts/permissions.py `may_plan_task`) assigns in
-  their own name; naming anyone else is refused (`TaskForbidden`). Only a service without an
+- who assigned it is whoever registers it. A service acting for an officer (`by`, as the API and
+  the pages make it) records that officer: an officer's own entry is self-registered, and only
+  their leader or a head over them (collector/accounts/permissions.py `may_plan_task`) assigns
+  in their own name; naming anyone else is refused (`TaskForbidden`). Only a service without an
   acting officer (an import of past plans, the demo) takes `assigned_by` as given;
 - no write reaches a month whose evaluation the head has decided: the decision froze that
   month's evidence and locks it until reopened (`TaskConflict`), checked inside the write's
@@ -397,7 +397,8 @@ def task_view(db: sqlite_utils.Database, task_id: int, today: date) -> dict[str,
     return describe(task, today)
 
 
-def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, today: date) -> dict[str, Any]:
+def officer_month(db: sqlite_utils.Database, officer_id: str, month: str,
+                  today: date) -> dict[str, Any]:
     """An officer's tasks of one month with the counts of `task_evidence`; TaskNotFound."""
     if directory.get_officer(db, officer_id) is None:
         raise TaskNotFound(f"Không tìm thấy cán bộ {officer_id!r}",

@@ -13,7 +13,7 @@ team of officer L is:
 Only officers active at some time in the month are listed (someone who left gets no new work).
 Each member carries the month's task counts as the evaluation counts them
 (`tasks.task_evidence`), their tasks with status, the workflow stage and lateness
-(`workflow_calendar.progress`), and what L may do (`may`: plan, judge, review), computed by
+(workflow/calendar.py `progress`), and what L may do (`may`: plan, judge, review), computed by
 the same permission functions the API enforces. Reads only; `today` is passed in.
 """
 
@@ -29,19 +29,13 @@ from collector.accounts import permissions
 from collector.org import directory
 from collector.evaluation import sources
 from collector.evaluation import task_records
-from collector.org.organisation import led_by, unit_subtree
+from collector.org.organisation import led_by, unled_below
 from collector.evaluation.workflow.calendar import calendar_for, progress
 
 
 def team_members(db: sqlite_utils.Database, leader_id: str) -> list[str]:
     """Officer ids of L's team (see the module docstring), sorted, L excluded."""
-    members = set(led_by(db, leader_id))
-    for (unit_id,) in db.execute("SELECT id FROM units WHERE head_id = ?",
-                                 [leader_id]).fetchall():
-        below = sorted(unit_subtree(db, unit_id))
-        marks = ", ".join("?" * len(below))
-        members.update(row[0] for row in db.execute(
-            f"SELECT id FROM officers WHERE leader_id IS NULL AND unit_id IN ({marks})", below))
+    members = set(led_by(db, leader_id)) | unled_below(db, leader_id)
     members.discard(leader_id)
     return sorted(members)
 

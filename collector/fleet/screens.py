@@ -10,17 +10,17 @@ the device's main loop does, `kiosk.screen.render` turns the panel into items an
 `kiosk.simpng` draws them with `kiosk.draw` and the device's fonts into the pure-Python
 framebuf. So a change to the firmware's screens shows here without a change in the collector.
 
-What the picture is: the device's resting screen for that assignment — the officer card
-(rating prompt and buttons), "Quầy tạm dừng phục vụ" when the counter is closed, the
-session-mode "waiting" screen at a session-mode site, or, with no assignment at all
-(`row=None`), the card a freshly booted device shows before its first assignment. The
-collector does not know the seconds-long screens a press or a command opens (thank-you,
-reason question, message, technician screen), so those are never drawn. The picture is
-exactly the TFT's pixels (WIDTH x HEIGHT, each pixel a scale x scale block) and is drawn as
-connected: whether the device is online, and since when the picture holds, travels beside
-it (collector.fleet.status, the HTTP headers of api_fleet) and the page marks an offline device
-outside the picture. The device's own offline bar ("mất kết nối · chờ gửi: N") is not drawn
-because the collector cannot know N, nor whether a silent device is powered at all.
+What the picture is: the device's resting screen for that assignment — the officer card (rating
+prompt and buttons), "Quầy tạm dừng phục vụ" when the counter is closed, the session-mode
+"waiting" screen at a session-mode site, or, with no assignment at all (`row=None`), the card a
+freshly booted device shows before its first assignment. The collector does not know the
+seconds-long screens a press or a command opens (thank-you, reason question, message, technician
+screen), so those are never drawn. The picture is exactly the TFT's pixels (WIDTH x HEIGHT, each
+pixel a scale x scale block) and is drawn as connected: whether the device is online, and since
+when the picture holds, travels beside it (collector.fleet.status, the HTTP headers of
+collector/api/fleet.py) and the page marks an offline device outside the picture. The device's
+own offline bar ("mất kết nối · chờ gửi: N") is not drawn because the collector cannot know N,
+nor whether a silent device is powered at all.
 
 Costs (CPU time on the build machine): under 0.1 ms for the screen model, about 20 ms to lay
 out and draw, about 50 ms to encode the PNG (simpng converts pixel by pixel and compresses at

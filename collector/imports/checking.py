@@ -3,7 +3,7 @@
 Reads the database, never writes it. Each row is checked with the validators the API uses
 (`validation.check_unit/check_officer/check_counter`, the task rules of `tasks`), so a row
 the file may import is exactly a record the API would accept. Every refusal goes to the
-report with its sheet, row, column and value; the plan is what `import_apply` writes, all or
+report with its sheet, row, column and value; the plan is what `applying` writes, all or
 nothing.
 
 - Organisation rows are upserts: a stored id is updated, and only in the columns the file
@@ -440,7 +440,7 @@ def _check_task(values: dict[str, Any], officer: Callable[[Any, str], str],
 
 def check(db: sqlite_utils.Database, kind: str, sheets: list[Sheet], report: ImportReport, *,
           today: date) -> ImportPlan:
-    """The plan of an import whose file structure `importer.read_sources` accepted."""
+    """The plan of an import whose file structure `reading.read_sources` accepted."""
     if kind == "org":
         return check_org(db, sheets, report)
     return check_tasks(db, sheets, report, today=today)

@@ -1,7 +1,7 @@
 """Reading an import file: CSV or XLSX bytes → sheets of typed cells, and the report.
 
 Pure: bytes in, `Sheet`s and `Rejection`s out; nothing here touches the database (checking
-the rows against the database is `import_check`, writing them `import_apply`). The file
+the rows against the database is `checking`, writing them `applying`). The file
 formats are documented in docs/import.md; the one table of accepted headers is `COLUMNS`.
 
 - Headers are matched case- and diacritics-insensitively ("Mã cán bộ" = "ma can bo" = "MÃ
@@ -32,7 +32,7 @@ MAX_ROWS = 100_000  # data rows per file, all sheets together
 # A 10 MB XLSX can unpack to far more; refuse zip bombs before openpyxl inflates them.
 MAX_UNZIPPED = 200 * 1024 * 1024
 
-# Field types, each with its converter in `import_check`: code (an id or a reference to one),
+# Field types, each with its converter in `checking`: code (an id or a reference to one),
 # text, date, bool, number (weight), percent (progress), period (week/month).
 # kind → field → (type, required column, English headers, Vietnamese headers). Field names
 # are the database's columns; the first header of each language is the one docs/import.md and

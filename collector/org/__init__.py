@@ -1,1 +1,1 @@
-"""The organisation: units, officers, counters, the duty roster, the device registry and its broker accounts."""
+"""The organisation: units, officers, counters, the device registry and its broker accounts."""

@@ -26,19 +26,8 @@ from typing import Any, Callable
 import sqlite_utils
 
 from collector.db import audit
-from collector.org import directory
 from collector.db.store import Store, now_ms, require, write_transaction
-from collector.org.validation import (
-    COUNTER_FIELDS,
-    OFFICER_FIELDS,
-    UNIT_FIELDS,
-    OrgConflict,
-    OrgError,
-    OrgNotFound,
-    check_counter,
-    check_officer,
-    check_unit,
-)
+from collector.org import directory, validation
 
 
 # --- reads the workflow relies on ----------------------------------------------------------
@@ -91,20 +80,32 @@ def direct_leader(db: sqlite_utils.Database, officer_id: str) -> str | None:
     return row[0] if row[0] is not None else responsible_head(db, officer_id)
 
 
+def headed_units(db: sqlite_utils.Database, officer_id: str) -> list[str]:
+    """The units whose head is the officer (not the units below them)."""
+    return [row[0] for row in db.execute("SELECT id FROM units WHERE head_id = ?",
+                                         [officer_id]).fetchall()]
+
+
+def unled_below(db: sqlite_utils.Database, head_id: str) -> set[str]:
+    """The officers without a leader of record in the subtrees of the units `head_id` heads."""
+    unled: set[str] = set()
+    for unit_id in headed_units(db, head_id):
+        below = sorted(unit_subtree(db, unit_id))
+        marks = ", ".join("?" * len(below))
+        unled.update(row[0] for row in db.execute(
+            f"SELECT id FROM officers WHERE leader_id IS NULL AND unit_id IN ({marks})",
+            below).fetchall())
+    return unled
+
+
 def led_by(db: sqlite_utils.Database, leader_id: str) -> list[str]:
     """The officers whose direct leader (as `direct_leader` decides) is `leader_id`."""
     led = {row[0] for row in db.execute("SELECT id FROM officers WHERE leader_id = ?",
                                         [leader_id])}
     # Without a leader of record an officer falls to the responsible head: only officers in
     # the subtrees of units this person heads can.
-    for (unit_id,) in db.execute("SELECT id FROM units WHERE head_id = ?",
-                                 [leader_id]).fetchall():
-        below = sorted(unit_subtree(db, unit_id))
-        marks = ", ".join("?" * len(below))
-        for (officer,) in db.execute(f"SELECT id FROM officers WHERE leader_id IS NULL "
-                                     f"AND unit_id IN ({marks})", below).fetchall():
-            if responsible_head(db, officer) == leader_id:
-                led.add(officer)
+    led.update(officer for officer in unled_below(db, leader_id)
+               if responsible_head(db, officer) == leader_id)
     return sorted(led)
 
 
@@ -147,9 +148,9 @@ def upsert_counter(db: sqlite_utils.Database, counter_id: str, label: str,
 
 # --- the service ---------------------------------------------------------------------------
 
-_KINDS = {"unit": ("units", "đơn vị", UNIT_FIELDS, check_unit),
-          "officer": ("officers", "cán bộ", OFFICER_FIELDS, check_officer),
-          "counter": ("counters", "quầy", COUNTER_FIELDS, check_counter)}
+_KINDS = {"unit": ("units", "đơn vị", validation.UNIT_FIELDS, validation.check_unit),
+          "officer": ("officers", "cán bộ", validation.OFFICER_FIELDS, validation.check_officer),
+          "counter": ("counters", "quầy", validation.COUNTER_FIELDS, validation.check_counter)}
 
 
 class OrganisationService:
@@ -195,7 +196,8 @@ class OrganisationService:
         table, vi_kind, fields, _ = _KINDS[kind]
         row = directory.org_record(self.db, table, key)
         if row is None:
-            raise OrgNotFound(f"Không tìm thấy {vi_kind} {key!r}", f"No {kind} {key!r}")
+            raise validation.OrgNotFound(f"Không tìm thấy {vi_kind} {key!r}",
+                                         f"No {kind} {key!r}")
         return row
 
     def _write(self, kind: str, row: dict[str, Any]) -> None:
@@ -215,8 +217,8 @@ class OrganisationService:
         with write_transaction(self.db):
             row = check(fields, self.db)
             if directory.org_record(self.db, table, row["id"]) is not None:
-                raise OrgConflict(f"Đã có {vi_kind} mã {row['id']!r}",
-                                  f"A {kind} with id {row['id']!r} already exists")
+                raise validation.OrgConflict(f"Đã có {vi_kind} mã {row['id']!r}",
+                                             f"A {kind} with id {row['id']!r} already exists")
             self._write(kind, row)
             audit.append(self.db, actor=self.actor, action=f"{kind}.create",
                          subject=f"{kind}:{row['id']}", before=None, after=row, at=at)
@@ -225,10 +227,10 @@ class OrganisationService:
     def _update(self, kind: str, key: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         table, _, fields, check = _KINDS[kind]
         if not changes:
-            raise OrgError("Không có thay đổi nào", "Nothing to change")
+            raise validation.OrgError("Không có thay đổi nào", "Nothing to change")
         if "id" in changes and changes["id"] != key:
-            raise OrgError("id: không đổi được mã; tạo bản ghi mới",
-                           "id: an id cannot change; create a new record")
+            raise validation.OrgError("id: không đổi được mã; tạo bản ghi mới",
+                                      "id: an id cannot change; create a new record")
         at = self.clock()
         with write_transaction(self.db):
             current = self._row(kind, key)

@@ -1,8 +1,8 @@
 """Counter alerts as leaders handle them: acknowledge once, add notes, list, read one.
 
-Split from collector/ratings/alerts.py (which detects and raises them) along the seam between raising
-an alert and handling it; collector/ratings/alerts.py re-exports these names, so callers keep using
-`alerts.AlertService`, `alerts.list_alerts` and `alerts.alert_view`.
+Split from collector/ratings/alerts.py (which detects and raises them) along the seam between
+raising an alert and handling it; alerts.py re-exports these names (`alerts.AlertService`,
+`alerts.list_alerts`, `alerts.alert_view` …).
 
 - `AlertService` acknowledges an alert (once: a second time is `AlertConflict`) and adds notes,
   each with its audit entry in the same transaction. Errors carry Vietnamese and English text.

@@ -1,1 +1,1 @@
-"""The duty roster: who staffs which counter when, and the rule that attributes a press to an officer."""
+"""The duty roster: who staffs which counter when, and to whom a press is attributed."""

@@ -1,1 +1,1 @@
-"""HTTP plumbing shared by the API and the pages: the edge, sign-in, the access table, dependencies."""
+"""HTTP plumbing shared by the API and the pages: edge, sign-in, access table, dependencies."""

@@ -16,15 +16,17 @@ The rules, in words:
   page; the unit's workflow status and the calendar's due dates: heads and administrators;
 - fleet and devices: technicians, administrators and heads (the device list also leaders);
   rejected messages and commands to devices: technicians and administrators;
-- the organisation: everyone reads the part in scope; changes by the roles of api_org.py;
+- the organisation: everyone reads the part in scope; units are changed by administrators,
+  officers' records also by heads, counters also by technicians, the roster by leaders,
+  heads and administrators;
 - alerts: read and answered by leaders, heads and administrators (an alert names the officer
   on duty and carries their presses: evaluation evidence, so not a technician's).
 
 The routes still apply finer rules themselves: the steps of an evaluation and the judging of
-tasks are open to the people roles here, and collector/accounts/permissions.py decides who among them
-(only the direct leader reviews, only the responsible head decides, nobody judges their own
-task) with a refusal that says why; a listing shows only what is in scope; alerts and shifts
-are scoped by their own units there. This table is the outer gate.
+tasks are open to the people roles here, and collector/accounts/permissions.py decides who among
+them (only the direct leader reviews, only the responsible head decides, nobody judges their own
+task) with a refusal that says why; a listing shows only what is in scope; alerts and shifts are
+scoped by their own units there. This table is the outer gate.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Who is asking: the session cookie or API token of a request, and what they may see.
 
 Every route but `GET /api/v1/health`, the login page and static files depends on `viewer`:
-without a valid session or token an API call gets 401 and a page redirects to the login
-form. `viewer` then applies the role × route table of collector/web/access.py (`authorize`): the
-role, and the unit of the unit, officer, device, task or counter the path names. A session stays valid until it expires, its holder logs out, the password changes or
-the account is disabled: its record on the server is checked on every request
-(collector/accounts/users.py `session_record`). Writes made with a session cookie must carry its CSRF
-token (form field `csrf_token` or header `X-CSRF-Token`); API tokens carry no cookie and are
-not exposed to cross-site requests, so they need none.
+without a valid session or token an API call gets 401 and a page redirects to the login form.
+`viewer` then applies the role × route table of collector/web/access.py (`authorize`): the role,
+and the unit of the unit, officer, device, task or counter the path names. A session stays valid
+until it expires, its holder logs out, the password changes or the account is disabled: its
+record on the server is checked on every request (collector/accounts/users.py `session_record`).
+Writes made with a session cookie must carry its CSRF token (form field `csrf_token` or header
+`X-CSRF-Token`); API tokens carry no cookie and are not exposed to cross-site requests, so they
+need none.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 
 from collector.web import access
-from collector.accounts import ownership, users as accounts
+from collector.accounts import ownership, users
 from collector.accounts.users import User
 from collector.org.credentials import load_or_create_secret
 from collector.web.deps import Db
@@ -87,7 +88,7 @@ def _from_token(db, request: Request) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return accounts.user_for_token(db, token.strip())
+    return users.user_for_token(db, token.strip())
 
 
 def _touch(request: Request, sid: str) -> None:
@@ -97,7 +98,7 @@ def _touch(request: Request, sid: str) -> None:
     store = None
     try:
         store = Store(request.app.state.settings.db_path, busy_timeout_ms=200)
-        accounts.AccountService(store, actor="system").touch_session(sid)
+        users.AccountService(store, actor="system").touch_session(sid)
     except sqlite3.Error:
         pass  # the next request tries again; last_seen is for listing sessions only
     finally:
@@ -110,11 +111,11 @@ def _from_cookie(db, request: Request) -> tuple[User, Session] | None:
     if session is None:
         return None
     now = now_ms()
-    record = accounts.session_record(db, session.sid, now)
+    record = users.session_record(db, session.sid, now)
     if record is None or record.login != session.login or \
             not session.still_valid(record.password_changed_at):
         return None
-    user = accounts.get_user(db, session.login)
+    user = users.get_user(db, session.login)
     if user is None:
         return None
     if now - record.last_seen_at >= TOUCH_EVERY_MS:

@@ -302,7 +302,7 @@ _INT = TypeAdapter(int)
 
 class IntegerParams:
     """Which path and query parameters of which operation are integers, read from the app's
-    own OpenAPI document (which `api_openapi` bounds to 64 bits): the document and the check
+    own OpenAPI document (which openapi.py bounds to 64 bits): the document and the check
     cannot disagree, and no route module has to remember the bound."""
 
     def __init__(self, document: dict[str, Any]):

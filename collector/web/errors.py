@@ -29,10 +29,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from collector.evaluation import month, responses, tasks
-from collector.evaluation.workflow import status as workflow
+from collector.evaluation.workflow import status as workflow_status
 from collector.org import validation
-from collector.ratings import alert_records as alerts, overview
-from collector.roster import shifts as roster
+from collector.ratings import alert_records, overview
+from collector.roster import shifts
 from collector.web.auth import LoginRequired, login_url
 from collector.web.edge import TOO_LARGE_NUMBER
 
@@ -40,16 +40,17 @@ from collector.web.edge import TOO_LARGE_NUMBER
 # domain"), its NotFound 404, Forbidden 403 and Conflict 409 (order, lock, taken id).
 STATUS: dict[type[Exception], int] = {
     validation.OrgNotFound: 404, validation.OrgConflict: 409, validation.OrgError: 422,
-    roster.RosterNotFound: 404, roster.RosterForbidden: 403, roster.RosterConflict: 409,
-    roster.RosterError: 422,
+    shifts.RosterNotFound: 404, shifts.RosterForbidden: 403, shifts.RosterConflict: 409,
+    shifts.RosterError: 422,
     tasks.TaskNotFound: 404, tasks.TaskForbidden: 403, tasks.TaskConflict: 409,
     tasks.TaskError: 422,
-    workflow.WorkflowNotFound: 404, workflow.WorkflowForbidden: 403,
-    workflow.WorkflowConflict: 409, workflow.WorkflowError: 422,
+    workflow_status.WorkflowNotFound: 404, workflow_status.WorkflowForbidden: 403,
+    workflow_status.WorkflowConflict: 409, workflow_status.WorkflowError: 422,
     responses.ResponseNotFound: 404, responses.ResponseForbidden: 403,
     responses.ResponseError: 422,
     month.MonthlyNotFound: 404, month.MonthlyError: 422,
-    alerts.AlertNotFound: 404, alerts.AlertConflict: 409, alerts.AlertError: 422,
+    alert_records.AlertNotFound: 404, alert_records.AlertConflict: 409,
+    alert_records.AlertError: 422,
     overview.NotFound: 404,
 }
 

@@ -5,10 +5,10 @@ edge (collector/web/edge.py) answer besides went undocumented, and a client gene
 the schema would not expect them. Completed here, centrally, for every operation:
 
 - the refusals every operation can give, each with the body it has: `{"detail": "vi / en"}`
-  (`Error`) for 400, 401, 403, 404, 409 and 413 (503 where a device must be reached); for 422 `ValidationFailure`, whose
-  `detail` is FastAPI's list of errors (request validation, strict JSON) or the service's
-  bilingual sentence (a month that does not exist, a rule of the domain) — both shapes occur
-  and both are documented, rather than one promised and the other sent;
+  (`Error`) for 400, 401, 403, 404, 409 and 413 (503 where a device must be reached); for 422
+  `ValidationFailure`, whose `detail` is FastAPI's list of errors (request validation, strict
+  JSON) or the service's bilingual sentence (a month that does not exist, a rule of the domain)
+  — both shapes occur and both are documented, rather than one promised and the other sent;
 - the two ways to sign in as security schemes: an API token (`Authorization: Bearer`, from
   `hailong users token`) and the dashboard's session cookie; `/api/v1/health` needs neither;
 - integers in bodies bounded like those in paths: the strict JSON parse refuses what does not

@@ -14,9 +14,11 @@ written once. Refusals are the API's (HTTPException, or the domain's errors), wh
 one handler answers as JSON or as a page (collector/web/errors.py); a form that re-renders
 its page asks errors.status_of for the status.
 
-Who: the fleet for technicians, administrators and heads (`FLEET_ROLES`); alerts for leaders,
-heads and administrators (`ALERT_VIEWERS`, not technicians: an alert carries an officer's
-presses), the alert forms for the same (`ALERT_RESPONDERS`); always within the account's units.
+Who: the roles of the one role × route table (collector/web/access.py): the fleet for
+technicians, administrators and heads (`access.FLEET`); alerts for leaders, heads and
+administrators (`access.ALERT_READERS`, not technicians: an alert carries an officer's
+presses), the alert forms for the same (`access.ALERT_RESPONDERS`); always within the
+account's units.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from collector.db.store import Store
 from collector.evaluation import tasks
 from collector.fleet import status as fleet_status
 from collector.org import organisation
-from collector.ratings import alerts as alert_service
+from collector.ratings import alert_records
+from collector.web import access
 from collector.web.auth import (
     Viewer,
     refuse,
@@ -43,16 +46,11 @@ from collector.web.auth import (
     require_unit_in_scope,
 )
 
-FLEET_ROLES = ("technician", "administrator", "head")
-ALERT_VIEWERS = ("leader", "head", "administrator")  # = access.ALERT_READERS: no technician
-ALERT_RESPONDERS = ("leader", "head", "administrator")
-
-
 # --- the fleet -----------------------------------------------------------------------------
 
 def fleet_units(who: Viewer) -> frozenset[str] | None:
     """Units the caller may see devices of; None: all."""
-    require_role(who, *FLEET_ROLES)
+    require_role(who, *access.FLEET)
     return who.scope.unit_filter()
 
 
@@ -96,10 +94,10 @@ def alerts(db: sqlite_utils.Database, who: Viewer, *, unit: str | None, state: s
            from_: str | None, to: str | None, limit: int, offset: int) -> dict[str, Any]:
     """A page of the alerts in the account's units (of `unit` and below when given), whose
     presses overlap the local dates `from_`..`to` (both inclusive)."""
-    require_role(who, *ALERT_VIEWERS)
+    require_role(who, *access.ALERT_READERS)
     if unit is not None:
         require_unit_in_scope(who, unit)
-    return alert_service.list_alerts(db, unit_id=unit, state=state,
+    return alert_records.list_alerts(db, unit_id=unit, state=state,
                                      since=day_start(from_, "from"),
                                      until=day_start(to, "to", after=True), limit=limit,
                                      offset=offset, within=who.scope.unit_filter())
@@ -107,9 +105,9 @@ def alerts(db: sqlite_utils.Database, who: Viewer, *, unit: str | None, state: s
 
 def alert(db: sqlite_utils.Database, who: Viewer, alert_id: int) -> dict[str, Any]:
     """One alert with its notes and presses, when it is in the account's units."""
-    require_role(who, *ALERT_VIEWERS)
+    require_role(who, *access.ALERT_READERS)
     require_alert_in_scope(who, db, alert_id)
-    return alert_service.alert_view(db, alert_id)
+    return alert_records.alert_view(db, alert_id)
 
 
 # --- tasks ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from collector.accounts import permissions
 from collector.org import directory
 from collector.evaluation import sources
 from collector.evaluation.workflow import steps as workflow
+from collector.web import access
 from collector.web.auth import (
     CurrentViewer,
     Viewer,
@@ -58,8 +59,6 @@ from dashboard.rendering import HOME, language_of, render
 
 router = APIRouter(include_in_schema=False)
 
-OVERVIEW_ROLES = ("leader", "head", "administrator")
-OFFICER_PAGE_ROLES = ("officer", "leader", "head", "administrator")
 SPARK_MONTHS = 6
 TREND_MONTHS = 12
 ALERTS_SHOWN = 5
@@ -138,7 +137,7 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
     /api/v1/alerts?unit={unit} (alerts)."""
     if who.role in HOME:
         return RedirectResponse(HOME[who.role], status_code=303)
-    require_role(who, *OVERVIEW_ROLES)
+    require_role(who, *access.UNIT_EVALUATION)
     units = scope_units(db, who)
     unit = unit or default_unit(units, who, db)
     t = translator(language_of(request))
@@ -189,7 +188,7 @@ def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, d
                   officer_id: str, month: str, *, tasks_page: int = 1,
                   responses_page: int = 1, done: str | None = None, error: str | None = None,
                   values: dict[str, Any] | None = None, status_code: int = 200) -> Response:
-    require_role(who, *OFFICER_PAGE_ROLES)
+    require_role(who, *access.EVALUATION)
     require_officer_in_scope(who, db, officer_id)
     t = translator(language_of(request))
     report = monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
@@ -206,7 +205,7 @@ def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, d
         lambda n: base + query(month=month, lang=lang_param, responses_page=n),
         RESPONSES_PER_PAGE))
     back = None
-    if who.role in ("leader", "head", "administrator"):
+    if who.role in access.UNIT_EVALUATION:
         back = {"href": "/" + query(month=month, unit=report["officer"]["unit_id"]
                                     if who.scope.sees_unit(report["officer"]["unit_id"])
                                     else None),

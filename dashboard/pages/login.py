@@ -5,8 +5,8 @@ and tells nothing), records the session on the server and sets the signed cookie
 (HttpOnly, SameSite=Lax; Secure when the request came over HTTPS), and redirects to the page
 asked for — only ever a local path, so the form cannot be used to send someone elsewhere.
 POST /logout revokes the session on the server, so a copy of the cookie is worth nothing.
-The throttle counts the client's address as collector/accounts/sessions.py `client_address` finds it:
-X-Forwarded-For is believed only from the deployment's trusted proxies.
+The throttle counts the client's address as `client_address` (collector/accounts/sessions.py)
+finds it: X-Forwarded-For is believed only from the deployment's trusted proxies.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collector.accounts import users as accounts
+from collector.accounts import users
 from collector.web.auth import CurrentViewer, session_codec
 from collector.web.deps import Db
 from collector.accounts.sessions import (
@@ -73,7 +73,7 @@ def login(request: Request, db: Db, login: Annotated[str, Form()] = "",
     if wait:
         return render(request, "login.html", None, status_code=429, next=local_path(next),
                       login=login, error=("locked", (wait + 59) // 60))
-    user, rehash = accounts.verify_login(db, login, password)
+    user, rehash = users.verify_login(db, login, password)
     if user is None:
         throttle.failed(login, client)
         return render(request, "login.html", None, status_code=401, next=local_path(next),
@@ -81,11 +81,11 @@ def login(request: Request, db: Db, login: Annotated[str, Form()] = "",
     throttle.succeeded(login, client)
     # The session is valid until the password changes: it carries when it last did.
     changed = {account["login"]: account["password_changed_at"]
-               for account in accounts.list_users(db)}[user.login]
+               for account in users.list_users(db)}[user.login]
     session, cookie = session_codec(request).new(user.login, changed)
     store = Store(request.app.state.settings.db_path)
     try:
-        service = accounts.AccountService(store, actor="system")
+        service = users.AccountService(store, actor="system")
         if rehash:
             service.rehash(user.login, rehash)
         service.open_session(user.login, session.sid, SESSION_MAX_AGE_S * 1000)
@@ -104,7 +104,7 @@ def logout(request: Request, who: CurrentViewer) -> Response:
     if who.session is not None:
         store = Store(request.app.state.settings.db_path)
         try:
-            accounts.AccountService(store, actor=who.actor).close_session(who.session.sid)
+            users.AccountService(store, actor=who.actor).close_session(who.session.sid)
         finally:
             store.close()
     response = RedirectResponse("/login", status_code=303)

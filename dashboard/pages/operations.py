@@ -14,9 +14,9 @@ then redirect (Post/Redirect/Get) with `?done=`; a refusal of the service re-ren
 alert's page with the reason in the page's language (the error carries both) and the status
 the API would answer (collector/web/errors.py `status_of`).
 
-Who: the fleet for technicians, administrators and heads (scoped.FLEET_ROLES); alerts for
-leaders, heads and administrators (scoped.ALERT_VIEWERS; not technicians: an alert carries
-an officer's presses), the forms for the same (scoped.ALERT_RESPONDERS); always within the
+Who: the fleet for technicians, administrators and heads (access.FLEET); alerts for
+leaders, heads and administrators (access.ALERT_READERS; not technicians: an alert carries
+an officer's presses), the forms for the same (access.ALERT_RESPONDERS); always within the
 account's units.
 
 An offline device's picture is what it last took in: the page says "as of" outside the image,
@@ -36,9 +36,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collector.accounts.users import list_users
 from collector.ratings import alerts
-from collector.fleet import status as fleet, screens
+from collector.fleet import screens, status as fleet_status
 from collector.org import directory
-from collector.web import scoped
+from collector.web import access, scoped
 from collector.web.auth import CurrentViewer, Viewer, require_alert_in_scope, require_role
 from collector.web.deps import Db, Now, Writer
 from collector.web.errors import status_of
@@ -46,6 +46,7 @@ from collector.core.timeline import local_datetime
 
 from dashboard.i18n import N_, Translator, translator
 from dashboard.pages.login import local_path
+from dashboard.views.leaders import CITIZEN_REASONS, FILTERED
 from dashboard.views.paging import pager
 from dashboard.rendering import language_of, render
 
@@ -59,12 +60,6 @@ STATE_LABELS = {"offline": N_("Offline"), "never_seen": N_("Never connected"),
 OFFLINE_REASONS = {"will": N_("connection dropped (the broker's notice)"),
                    "silent": N_("no message for over %(minutes)d minutes")}
 ALERT_STATES = {"open": N_("Open"), "acknowledged": N_("Acknowledged"), "all": N_("All")}
-# The device's own filter reasons (docs/protocol.md, rating `excluded`) and the citizen's
-# reason after a low rating (`reason`); worded as on the officer pages.
-EXCLUDED = {"cooldown": N_("Repeated press during cooldown"),
-            "no_session": N_("Press with no dossier open")}
-CITIZEN_REASONS = {"attitude": N_("Service attitude"), "waiting": N_("Waiting time"),
-                   "guidance": N_("Unclear guidance"), "other": N_("Other")}
 DONE = {"acknowledged": N_("Alert acknowledged."), "noted": N_("Note added.")}
 
 
@@ -130,7 +125,7 @@ def blank(value: str | None) -> str | None:
 
 def site_session_mode(request: Request) -> bool:
     # The picture's own rule (api/fleet.py draws it), for its alt text.
-    return fleet.site_session_mode(request.app.state.settings.db_path)
+    return fleet_status.site_session_mode(request.app.state.settings.db_path)
 
 
 def screen_note(t: Translator, item: dict[str, Any]) -> str | None:
@@ -178,7 +173,7 @@ def fleet_view(request: Request, db, who: Viewer, page: dict[str, Any], *,
                unit: str | None, state: str | None, q: str | None) -> dict[str, Any]:
     t = translator(language_of(request))
     items = page["items"]
-    assignments = fleet.assignments_at(db, {item["id"]: item["shown"]["at"]
+    assignments = fleet_status.assignments_at(db, {item["id"]: item["shown"]["at"]
                                             for item in items})
     session_mode = site_session_mode(request)
     summary = page["summary"]
@@ -187,7 +182,7 @@ def fleet_view(request: Request, db, who: Viewer, page: dict[str, Any], *,
              "href": link("/fleet", unit=unit, q=q), "current": state is None}]
     tabs += [{"label": t.gettext(STATE_LABELS[name]), "count": t.number(summary[name]),
               "href": link("/fleet", state=name, unit=unit, q=q), "current": state == name}
-             for name in fleet.STATES]
+             for name in fleet_status.STATES]
     return {
         "devices": [device_view(t, item, assignments.get(item["id"]), page, session_mode)
                     for item in items],
@@ -209,7 +204,7 @@ def fleet_page(request: Request, db: Db, who: CurrentViewer, now: Now,
     GET /api/v1/fleet (technicians, administrators and heads)."""
     allowed = scoped.fleet_units(who)
     state, unit, q = blank(state), blank(unit), blank(q)
-    if state is not None and state not in fleet.STATES:
+    if state is not None and state not in fleet_status.STATES:
         raise HTTPException(status_code=422, detail=(
             f"Trạng thái không hợp lệ: {state!r} / Unknown state {state!r}"))
     def fetch(number: int) -> dict[str, Any]:
@@ -259,7 +254,7 @@ def respond_context(request: Request, who: Viewer, path: str) -> dict[str, Any]:
     here = [(k, v) for k, v in parse_qsl(request.url.query) if k != "done"]
     done = request.query_params.get("done")
     t = translator(language_of(request))
-    return {"can_respond": who.role in scoped.ALERT_RESPONDERS,
+    return {"can_respond": who.role in access.ALERT_RESPONDERS,
             "here": path + ("?" + urlencode(here) if here else ""),
             "done": t.gettext(DONE[done]) if done in DONE else None}
 
@@ -272,7 +267,7 @@ def alerts_page(request: Request, db: Db, who: CurrentViewer, state: str = "open
                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
     """Counter alerts in the account's scope, latest burst first; twin: GET /api/v1/alerts
     (leaders, heads and administrators)."""
-    require_role(who, *scoped.ALERT_VIEWERS)
+    require_role(who, *access.ALERT_READERS)
     unit, from_, to = blank(unit), blank(from_), blank(to)
     if state not in ALERT_STATES:
         raise HTTPException(status_code=422, detail=(
@@ -314,7 +309,7 @@ def press_view(t: Translator, press: dict[str, Any], language: str,
         "answer": press["answer_vi"] if language == "vi" else press["answer_en"],
         "negative": press["negative"], "counted": press["counted"],
         "excluded": None if excluded is None else t.gettext(
-            "Excluded: %(reason)s", reason=t.gettext(EXCLUDED.get(excluded, excluded))),
+            "Excluded: %(reason)s", reason=t.gettext(FILTERED.get(excluded, excluded))),
         "reason": t.gettext(CITIZEN_REASONS.get(press["reason"], press["reason"]))
         if press["reason"] else "",
     }
@@ -365,7 +360,7 @@ def back(next_page: str, alert_id: int, done: str) -> RedirectResponse:
 def respond(request: Request, store, who: Viewer, alert_id: int, action: Callable[[], Any],
             done: str, next_page: str, **entered: str) -> Response:
     # The API's checks in the API's order: role, then the alert's unit in scope (404 first).
-    require_role(who, *scoped.ALERT_RESPONDERS)
+    require_role(who, *access.ALERT_RESPONDERS)
     require_alert_in_scope(who, store.db, alert_id)
     try:
         action()

@@ -6,16 +6,16 @@ their written responses (appeals) to the month. /team: the people a leader or he
 the month's task results and evaluation stage; assign a task, follow progress, flag a major
 quality error or excuse a delay, and a link to review each person's month.
 
-Every form posts with the session's CSRF token (checked by `collector.web.auth.viewer` before the
-route runs), calls the service the JSON API calls, with the same permission function
-(collector/accounts/permissions.py; the acting officer as `collector.web.auth.acting_officer` decides it),
-and answers Post/Redirect/Get: 303 back to the page with `?done=<what>`. A refusal re-renders
-the page with the service's message in the page's language, and the status code the API would
-give (403, 404, 409, 422). The forms' plumbing is in dashboard/pages/workspace_forms.py, the
-presentation in dashboard/views/workspace.py.
+Every form posts with the session's CSRF token (checked by `collector.web.auth.viewer` before
+the route runs), calls the service the JSON API calls, with the same permission function
+(collector/accounts/permissions.py; the acting officer as `collector.web.auth.acting_officer`
+decides it), and answers Post/Redirect/Get: 303 back to the page with `?done=<what>`. A refusal
+re-renders the page with the service's message in the page's language, and the status code the
+API would give (403, 404, 409, 422). The forms' plumbing is in
+dashboard/pages/workspace_forms.py, the presentation in dashboard/views/workspace.py.
 
-Wiring: `app.include_router(workspace.router, dependencies=[Depends(viewer)])` in
-`collector.app.create_app`, like the other dashboard routers.
+Wiring: collector/app.py lists `router` in `SIGNED_IN_ROUTERS`, behind the signed-in
+dependency, like the other dashboard routers.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from collector.evaluation import month as monthly, responses, team
 from collector.evaluation.workflow import steps as workflow
+from collector.web import access
 from collector.web.auth import CurrentViewer, Viewer
 from collector.web.deps import ConfiguredPolicy, Db, MonthParam, Now, Today, Writer
 from collector.accounts.permissions import may_judge_task, may_plan_task
@@ -54,7 +55,6 @@ from dashboard.i18n import N_, translator
 from dashboard.rendering import language_of, render
 
 router = APIRouter(include_in_schema=False)
-LEADERS = ("leader", "head")
 
 DONE = {"task_added": N_("The task was added to the work plan."),
         "progress": N_("Progress saved."), "completed": N_("The task is marked done."),
@@ -228,7 +228,7 @@ def render_team(request: Request, db, who: Viewer, day: date, month: str, *, pag
                 entered: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     t = translator(language_of(request))
     error = views.pick(t, refusal.vi, refusal.en) if refusal else None
-    if who.role not in LEADERS or who.officer_id is None:
+    if who.role not in access.LEADERS or who.officer_id is None:
         return render(request, "team.html", who, status_code=403 if refusal is None
                       else status_code, leader=None, error=error, month=month)
     data = team.team_month(db, who.officer_id, month, day)

@@ -1,13 +1,13 @@
 """What the leaders' pages show, built from their JSON twins: pure functions, no queries.
 
 The unit overview ("/") and the officer page ("/officers/{id}") render reports the API also
-returns (collector/evaluation/month.py, trends.py, workflow_status.py, alerts.py); this module and
-dashboard/views/officer.py turn them into text in the page's language and charts
-(dashboard/views/charts.py), so templates only display. Every label is an English msgid marked
-with `N_` here or `_()` in a template and translated in locales/vi/LC_MESSAGES/leaders.po;
-texts the collector already carries in both languages (grades, criteria, explanation lines,
-quota and error messages) are picked by language with `pick`. Numbers and dates go through
-the Translator `t`.
+returns (collector/evaluation/month.py and workflow/status.py, collector/ratings/trends.py and
+alerts.py); this module and dashboard/views/officer.py turn them into text in the page's
+language and charts (dashboard/views/charts.py), so templates only display. Every label is an
+English msgid marked with `N_` here or `_()` in a template and translated in
+locales/vi/LC_MESSAGES/leaders.po; texts the collector already carries in both languages
+(grades, criteria, explanation lines, quota and error messages) are picked by language with
+`pick`. Numbers and dates go through the Translator `t`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ STAGE_OF_STATUS = {"pending": "not_started", "self": "self_done", "reviewed": "r
                    "decided": "decided"}
 STEPS = {"self": N_("Self-evaluation"), "review": N_("Leader's review"),
          "decision": N_("Head's decision")}
+# The device's own filter reasons (docs/protocol.md, rating `excluded`) and the citizen's
+# reason after a low rating (`reason`), worded once for every page that shows them.
 FILTERED = {"cooldown": N_("Repeated press during cooldown"),
             "no_session": N_("Press with no dossier open")}
 CITIZEN_REASONS = {"attitude": N_("Service attitude"), "waiting": N_("Waiting time"),

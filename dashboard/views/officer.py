@@ -1,9 +1,10 @@
 """What the officer page shows: one officer's month, as leaders and the officer see it.
 
-Built from the page's JSON twins — `monthly.officer_month` (GET /api/v1/officers/{id}/months/
+Built from the page's JSON twins — `month.officer_month` (GET /api/v1/officers/{id}/months/
 {month}), `trends.officer_trend` and `trends.hour_weekday` (…/trend, …/heatmap),
-`workflow_status.evaluation_status` (…/evaluations/{month}) — plus what the viewer may do
-(collector/accounts/permissions.py) and the quota a decision would meet (workflow_status.unit_quota).
+`workflow.status.evaluation_status` (…/evaluations/{month}) — plus what the viewer may do
+(collector/accounts/permissions.py) and the quota a decision would meet
+(`workflow.status.unit_quota`).
 Pure: no queries; labels and formats as in dashboard/views/leaders.py.
 """
 

@@ -1,10 +1,10 @@
 """What the officer's (/me) and the leader's (/team) workspaces show, as display-ready text.
 
-Pure: the routes in dashboard/pages/workspace.py gather the reports (collector.evaluation.month,
-collector.evaluation.workflow.status, collector.evaluation.responses, collector.evaluation.team) and hand them here with the
-page's Translator `t`; these functions pick the page's language of texts that carry both
-(criteria, explanation lines, grades, errors), format numbers and dates through `t`, label
-codes with msgids marked `N_` (translated by `t.gettext`) and cut lists into pages. Templates
+Pure: the routes in dashboard/pages/workspace.py gather the reports (collector.evaluation's
+month, workflow.status, responses and team) and hand them here with the page's Translator `t`;
+these functions pick the page's language of texts that carry both (criteria, explanation
+lines, grades, errors), format numbers and dates through `t`, label codes with msgids marked
+`N_` (translated by `t.gettext`) and cut lists into pages. Templates
 then only display: no arithmetic, no queries.
 """
 
@@ -17,32 +17,18 @@ from collector.ratings.satisfaction import ANSWERS
 from collector.core.timeline import local_datetime
 
 from dashboard.i18n import N_, Translator
+from dashboard.views.leaders import CITIZEN_REASONS, FILTERED, STAGES, STEPS, TASK_STATUS, label
 from dashboard.views.paging import pager
 
 PER_PAGE = 25
 
-TASK_STATUS = {"on_time": N_("On time"), "late": N_("Late"), "overdue": N_("Overdue"),
-               "open": N_("In progress")}
 PERIODS = {"week": N_("Weekly plan"), "month": N_("Monthly plan")}
-STAGES = {"not_started": N_("Not started"), "self_done": N_("Self-evaluated"),
-          "reviewed": N_("Reviewed by the leader"), "decided": N_("Decided by the head")}
-STEPS = {"self": N_("Self-evaluation"), "review": N_("Leader's review"),
-         "decision": N_("Head's decision")}
-FILTERED = {"cooldown": N_("Repeated press during cooldown"),
-            "no_session": N_("Press with no dossier open")}
-CITIZEN_REASONS = {"attitude": N_("Service attitude"), "waiting": N_("Waiting time"),
-                   "guidance": N_("Unclear guidance"), "other": N_("Other")}
 TASK_COUNTS = (("registered", N_("Registered")), ("on_time", N_("On time")),
                ("late", N_("Late")), ("overdue", N_("Overdue")),
                ("excused", N_("Delay excused")), ("open", N_("In progress")))
 FLAGS = {"major_error": N_("Major quality error"), "delay_excused": N_("Delay excused")}
 BASIS = {"review": N_("from the leader's scores"), "self": N_("from your self-evaluation"),
          "none": N_("no scores yet")}
-
-
-def label(t: Translator, table: dict[str, str], code: str) -> str:
-    """The translated label of a code; the code itself when the table lacks it."""
-    return t.gettext(table[code]) if code in table else code
 
 
 def pick(t: Translator, vi: str | None, en: str | None) -> str:
@@ -122,7 +108,7 @@ def task_counts(t: Translator, summary: dict[str, int]) -> list[dict[str, str]]:
 # --- the officer's evidence ------------------------------------------------------------------
 
 def evidence_view(t: Translator, report: dict[str, Any]) -> dict[str, Any]:
-    """The compact evidence of `monthly.officer_month`: what leaders see about the officer."""
+    """The compact evidence of `month.officer_month`: what leaders see about the officer."""
     sat, coverage = report["satisfaction"], report["satisfaction"]["coverage"]
     comparison, interval = sat["comparison"], sat["share_interval"]
     suggestion, percentages = report["suggestion"], report["tasks"]["percentages"]
@@ -171,7 +157,7 @@ def evidence_view(t: Translator, report: dict[str, Any]) -> dict[str, Any]:
 
 def self_view(t: Translator, status: dict[str, Any], today: date,
               entered: dict[str, str] | None = None) -> dict[str, Any]:
-    """The self-evaluation part of `workflow_status.evaluation_status`: dates, stage, the
+    """The self-evaluation part of `workflow.status.evaluation_status`: dates, stage, the
     values submitted (or just typed, when the form was refused), and whether it is open."""
     own, review, decision = status["self"], status["review"], status["decision"]
     scores = own["scores"] or {}

@@ -33,7 +33,6 @@ from collector.evaluation.workflow import records
 from collector.evaluation.workflow.calendar import calendar_for
 from collector.evaluation.workflow.status import WorkflowConflict, unit_quota
 from collector.evaluation.workflow.steps import WorkflowService
-from collector.org.organisation import unit_subtree
 
 log = logging.getLogger("hailong.demo")
 
@@ -103,9 +102,8 @@ class PreviousMonth:
 
     def _evaluated(self, ward: str) -> list[str]:
         """The ward's officers someone decides for (a chairman's grade is the city's)."""
-        units = unit_subtree(self.db, ward)
-        return [o for o in self.sim.officers
-                if self.sim.unit(o) in units and officer_facts(self.db, o).head is not None]
+        return [o for o in self.sim.ward_officers(ward)
+                if officer_facts(self.db, o).head is not None]
 
     def _workflow(self) -> WorkflowService:
         def evidence_of(officer_id: str, month: str) -> dict[str, Any]:

@@ -18,12 +18,14 @@ from collector.db.store import Store
 from collector.roster.shifts import open_assignment
 from collector.demo.seed import OFFICERS
 from collector.evaluation.policy import Policy
+from collector.org.organisation import unit_subtree
 
 Levels = Callable[[random.Random, float, int], int]  # (rng, tendency 0–1, scale) → level
 
 ACTOR = "demo"  # created_by of the history's roster rows: how a second run knows it ran
 MINUTE = 60_000
 FULL_WARD, PARTIAL_WARD = "hk", "bd"  # decided last month / left half-way
+WARDS = (FULL_WARD, PARTIAL_WARD)
 # Citizens' tendency (citizens.choose_level), the leader's view (share of each criterion's
 # points) and the share of tasks done on time; other officers draw theirs between these.
 TENDENCY = {"HK-0001": 0.95, "HK-0002": 0.3}
@@ -85,6 +87,11 @@ class Simulation:
 
     def unit(self, officer: str) -> str:
         return self.db.execute("SELECT unit_id FROM officers WHERE id = ?", [officer]).fetchone()[0]
+
+    def ward_officers(self, ward: str) -> list[str]:
+        """The officers of the ward and the units below it, in the seed's order."""
+        units = unit_subtree(self.db, ward)
+        return [o for o in self.officers if self.unit(o) in units]
 
     def at_counter(self, officer: str) -> bool:
         """An officer of a one-stop section (unit kind "office"), not a ward's leadership."""

@@ -15,16 +15,8 @@ from typing import Any, Callable
 
 from collector.accounts.permissions import officer_facts
 from collector.core.timeline import local_datetime
-from collector.demo.history.simulation import (
-    FULL_WARD,
-    MINUTE,
-    PARTIAL_WARD,
-    Simulation,
-    ms,
-    workdays,
-)
+from collector.demo.history.simulation import MINUTE, WARDS, Simulation, ms, workdays
 from collector.evaluation.tasks import TaskConflict, TaskService
-from collector.org.organisation import unit_subtree
 
 COUNTER_TASKS = (
     "Tiếp nhận, trả kết quả hồ sơ chứng thực bản sao",
@@ -68,10 +60,8 @@ class Tasks:
         sim = self.sim
         month = first.replace(day=1)
         while month <= sim.today_real:
-            for ward in (FULL_WARD, PARTIAL_WARD):
-                units = unit_subtree(self.db, ward)
-                members = [o for o in sim.officers if sim.unit(o) in units]
-                specs = [t for o in members for t in self._task_specs(o, month)]
+            for ward in WARDS:
+                specs = [t for o in sim.ward_officers(ward) for t in self._task_specs(o, month)]
                 self._mark_specials(specs)
                 for spec in specs:
                     self._schedule_task(spec)

@@ -1,1 +1,1 @@
-"""The monthly workflow: self-evaluation, the leader's review, the head's decision, their calendar."""
+"""The monthly workflow: self-evaluation, the leader's review, the head's decision, due dates."""

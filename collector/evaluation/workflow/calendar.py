@@ -6,12 +6,11 @@ head's decision, both only once the month is over (`Calendar.review_opens`, the 
 next month): a score decided earlier would count the month's last tasks as not done. The
 defaults below are this deployment's choice (the decrees fix no day); a month may carry its
 own dates in the `workflow_calendar` table, set by the head of a top-level unit through
-`WorkflowService.set_calendar` (collector/evaluation/workflow/steps.py), which writes the row and its audit
-entry. Dates are local (UTC+7) ISO dates; a step is late once its due day has passed, the due
-day itself still being on time (as for task deadlines, collector/evaluation/tasks.py).
+`WorkflowService.set_calendar` (steps.py), which writes the row and its audit entry. Dates are
+local (UTC+7) ISO dates; a step is late once its due day has passed, the due day itself still
+being on time (as for task deadlines, collector/evaluation/tasks.py).
 
-Pure except `calendar_for`, which reads one row. Named `workflow_calendar` so that it does not
-shadow the standard library's `calendar`.
+Pure except `calendar_for`, which reads one row.
 """
 
 from __future__ import annotations

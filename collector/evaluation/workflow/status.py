@@ -1,10 +1,10 @@
 """The monthly workflow's errors, input checks and read views.
 
 Read views: one officer-month and a unit's month, as a page or the API shows them: each step's
-data, due dates, what is awaited from whom, who is late at which step (collector/
-workflow_calendar.py decides lateness), the history, and the unit's quota as it stands. Pure
-reads: they work on the writer's connection or a reader's. The writes are in
-collector/evaluation/workflow/steps.py, which re-exports the errors and checks defined here.
+data, due dates, what is awaited from whom, who is late at which step (calendar.py decides
+lateness), the history, and the unit's quota as it stands. Pure reads: they work on the
+writer's connection or a reader's. The writes are in steps.py, which re-exports the errors
+and checks defined here.
 
 Errors a user can cause carry Vietnamese and English text: `WorkflowError` (bad input, 422),
 `WorkflowNotFound` (404), `WorkflowForbidden` (403), `WorkflowConflict` (order, lock or time,

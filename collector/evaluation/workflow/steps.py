@@ -3,8 +3,8 @@
 Order and locks (issue 5, item 3):
 
 - self: the officer scores every criterion the leader scores (the policy's criteria with
-  source "leader"; task results are computed, not typed) and may comment. Opens on
-  `workflow_calendar.SELF_OPENS_DAY` of the month itself; editable until the leader reviews.
+  source "leader"; task results are computed, not typed) and may comment. Opens on day
+  `SELF_OPENS_DAY` (calendar.py) of the month itself; editable until the leader reviews.
 - review: the direct leader's scores, comment and proposed grade, and whether the officer was
   disciplined in the month (with a note). Needs the self-evaluation, or its due day to be over
   (then recorded as "no self-evaluation"); editable until the head decides. Not before the
@@ -12,7 +12,7 @@ Order and locks (issue 5, item 3):
 - decision: the head's final grade. Needs a review, and the month to be over (a score frozen
   earlier would count the month's last tasks as not done). The quota of the deciding head's
   unit subtree is checked with this grade counted, officers not graded yet counted at their
-  best (workflow_status.unit_quota: the check refuses only what no later grade can bring
+  best (status.py `unit_quota`: the check refuses only what no later grade can bring
   within the cap; the head sees the numbers either way; exceeding it needs
   `acknowledge_quota`); the score and the evidence shown are frozen in `snapshot`, and the
   month is LOCKED: any later self, review or decision is refused.
@@ -21,7 +21,7 @@ Order and locks (issue 5, item 3):
 
 A month after the current one cannot be evaluated, nor an officer not active in it. Who may
 act: collector/accounts/permissions.py, and only on a day within their own active dates
-(workflow_status.known_actor). Due dates and lateness: collector/evaluation/workflow/calendar.py.
+(status.py `known_actor`). Due dates and lateness: calendar.py.
 
 Writes: evaluation rows, their events and the month's due dates are written here and
 nowhere else (every table is written by the module of its domain). Each step is one

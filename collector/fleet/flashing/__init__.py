@@ -1,6 +1,7 @@
 """`hailong flash`: provision a counter device over its USB serial port in one command.
 
-Layers, each importable and testable alone (none imports the command line):
+Layers, each importable and testable alone (none imports the command line, which is
+collector/cli/flash.py: `add_flash_command(subparsers, device_config_factory)`):
 
 - `serialport`  opens the port with pyserial and names what went wrong (no such port, busy);
 - `rawrepl`     the MicroPython raw REPL over any pyserial-like object: enter, raw-paste with
@@ -12,7 +13,6 @@ Layers, each importable and testable alone (none imports the command line):
 - `provision`   the whole run: dry run, upload, reset, and the wait for the device to go online
                 (`online`, paho-mqtt); `progress` draws the bars on stderr;
 - `image`       optional MicroPython image and erase through esptool's Python API;
-- `cli`         `add_flash_command(subparsers, device_config_factory)` for `hailong`.
 
 Every error a technician can meet is a `FlashError` subclass with a one-line message.
 """
