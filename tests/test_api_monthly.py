@@ -73,7 +73,8 @@ def test_year_out_of_range_is_refused(client):
 def test_unit_month_json_and_xlsx(client):
     body = client.get(f"/api/v1/units/hk-1c/months/{MONTH}").json()
     assert [row["officer_id"] for row in body["officers"]] == [
-        "HK-F", "HK-C", "HK-A", "HK-D", "HK-B"]  # by name within the unit
+        # By given name within the unit, in Vietnamese order: Đức, Hường, Thủy, Việt, Yến.
+        "HK-B", "HK-A", "HK-F", "HK-D", "HK-C"]
     assert set(body) >= {"unit", "month", "policy", "officers", "quota", "quota_final",
                          "progress", "sub_units"}
     response = client.get(f"/api/v1/units/hk-1c/months/{MONTH}.xlsx")
@@ -115,7 +116,7 @@ def test_printable_form(client):
     assert 'data-testid="coverage">75,0 %<' in html
     assert 'data-testid="quantity">80,0 %<' in html
     # No scores yet: the form says it waits for the leader and shows the evidence's points.
-    assert 'data-testid="awaiting">Chờ lãnh đạo chấm' in html and "57,05" in html
+    assert 'data-testid="awaiting">Chờ lãnh đạo chấm' in html and "57,04" in html
 
 
 def test_printable_form_with_scores_and_decision(tmp_path):
@@ -125,18 +126,18 @@ def test_printable_form_with_scores_and_decision(tmp_path):
     evaluate(store, "HK-A", self_scores={**REVIEW, "task_results": 60}, self_at=at(2, 9, month=4),
              self_comment="Đã hoàn thành các nhiệm vụ", review_scores=REVIEW,
              review_comment="Cần chủ động hơn", proposed_grade="HTTNV", reviewed_by="HK-L",
-             reviewed_at=at(4, 9, month=4), final_grade="HTTNV", final_score=79.55,
+             reviewed_at=at(4, 9, month=4), final_grade="HTTNV", final_score=79.54,
              decision_note="Đồng ý với đề xuất", decided_by="HK-H",
-             decided_at=at(6, 15, month=4), snapshot={"score": 79.55})
+             decided_at=at(6, 15, month=4), snapshot={"score": 79.54})
     store.close()
     app = create_app(Settings(db_path=path, broker_url=None, policy="decree-335"))
     app.dependency_overrides[api_month.clock] = lambda: NOW
     app.dependency_overrides[api_month.today] = lambda: TODAY
     with TestClient(app, headers=admin_headers(path)) as client:
         html = client.get(f"/officers/HK-A/months/{MONTH}/form").text
-    assert 'data-testid="suggested-total">79,55<' in html
+    assert 'data-testid="suggested-total">79,54<' in html
     assert 'data-testid="self-total">85,5<' in html
-    assert 'data-testid="final-grade">Hoàn thành tốt nhiệm vụ (79,55 điểm' in html
+    assert 'data-testid="final-grade">Hoàn thành tốt nhiệm vụ (79,54 điểm' in html
     for text in ("Cần chủ động hơn", "Đồng ý với đề xuất", "Ngô Văn Hùng",
                  "Ngày 06 tháng 04 năm 2026", "Ngày 04 tháng 04 năm 2026",
                  "Số liệu tại thời điểm quyết định", "−1,17"):

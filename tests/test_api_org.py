@@ -72,7 +72,8 @@ def test_a_unit_is_created_shown_and_patched(client, seeded_db):
     unit = client.get("/api/v1/units/hk").json()
     assert (unit["head"]["id"], unit["parents"]) == ("HK-0100", ["hn"])
     assert [c["id"] for c in unit["children"]] == ["hk-1c", "hk-vp"]
-    assert [o["id"] for o in unit["officers"]] == ["HK-0100", "HK-0101"]
+    # By given name in Vietnamese order: (Đặng Thị Mai) Lan, then (Ngô Thanh) Sơn.
+    assert [o["id"] for o in unit["officers"]] == ["HK-0101", "HK-0100"]
     section = client.get("/api/v1/units/hk-1c").json()
     assert [(c["id"], c["officer_id"], c["devices"]) for c in section["counters"]] == \
         [("hk-q1", "HK-0001", ["kiosk-hk-01"]), ("hk-q2", "HK-0002", ["kiosk-hk-02"])]

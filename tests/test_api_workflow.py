@@ -166,13 +166,32 @@ def test_an_exceeded_quota_is_409_until_acknowledged(client, day):
     refused = client.post(f"{URL}/decision", json={"final_grade": "A"}, headers=as_("H1"))
     assert refused.status_code == 409
     assert "30% × 6 (those rated) = 1" in refused.json()["detail"]
-    assert "Provisional: 4 not graded yet" in refused.json()["detail"]
+    assert "Provisional: 4 not decided yet" in refused.json()["detail"]
+    assert "acknowledge_quota" not in refused.json()["detail"].split(" / ")[0]
     accepted = client.post(f"{URL}/decision", json={"final_grade": "A", "acknowledge_quota":
                                                     True, "note": "Lập thành tích đột xuất"},
                            headers=as_("H1"))
     assert accepted.status_code == 200
     assert accepted.json()["quota"]["exceeded"] is True
     assert accepted.json()["history"][-1]["data"]["acknowledged_quota"] is True
+
+
+def test_a_grade_below_the_top_is_decided_over_the_proposals_without_acknowledging(client,
+                                                                                    day):
+    """Issue 12: W1 (6 officers) may have floor(30 % × 6) = 1 A; the leader proposes A for O1
+    and O2, over it. A B for O1 cannot raise the count of A: 200 without acknowledge_quota,
+    and no acknowledgement recorded; O2's A is then the first decided: 200 as well."""
+    day["today"] = date(2026, 4, 4)
+    o2 = URL.replace("/O1/", "/O2/")
+    for url in (URL, o2):
+        client.put(f"{url}/review", json=review_body("HTXSNV"), headers=as_("L1"))
+    b = client.post(f"{URL}/decision", json={"final_grade": "B"}, headers=as_("H1"))
+    assert b.status_code == 200, b.json()
+    assert b.json()["history"][-1]["data"]["acknowledged_quota"] is False
+    assert (b.json()["quota"]["proposed"], b.json()["quota"]["refuses"]) == (0, False)
+    a = client.post(f"{o2}/decision", json={"final_grade": "A"}, headers=as_("H1"))
+    assert a.status_code == 200, a.json()
+    assert (a.json()["quota"]["proposed"], a.json()["quota"]["cap"]) == (1, 1)
 
 
 def test_review_and_decision_before_the_month_is_over_are_409(client, day):

@@ -44,3 +44,20 @@ def test_malformed_options_are_refused_by_the_parser(argv, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def device_actions() -> list[str]:
+    devices = build_parser()._subparsers._group_actions[0].choices["devices"]
+    return sorted(devices._subparsers._group_actions[0].choices)
+
+
+@pytest.mark.parametrize("action", device_actions())
+def test_every_devices_action_is_in_the_readme(action):
+    assert f"hailong devices {action} " in README
+
+
+def test_placed_from_is_documented_for_add_and_move():
+    for action in ("add", "move"):
+        line = next(line for line in README.splitlines()
+                    if line.startswith(f"hailong devices {action} "))
+        assert "[--placed-from YYYY-MM-DD]" in line

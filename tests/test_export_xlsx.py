@@ -23,7 +23,7 @@ def month_report(writable):
     evaluate(writable, "HK-A", self_scores={**REVIEW, "task_results": 60},
              self_at=at(2, 9, month=4), review_scores=REVIEW, proposed_grade="HTTNV",
              reviewed_by="HK-L", reviewed_at=at(4, 9, month=4), final_grade="HTTNV",
-             final_score=79.55, decided_by="HK-H", decided_at=at(6, 15, 30, month=4))
+             final_score=79.54, decided_by="HK-H", decided_at=at(6, 15, 30, month=4))
     return monthly.unit_month(writable.db, "hk-1c", MONTH, DECREE, now_ms=NOW, today=TODAY)
 
 
@@ -63,7 +63,7 @@ def test_month_sheet_reads_back(month_report, tmp_path):
     assert value("Thời gian thiết bị trực tuyến khi trực") == 0.75
     assert [value(n) for n in ("Nhiệm vụ đăng ký", "Đúng hạn", "Trễ hạn", "Quá hạn",
                                "Chậm do nguyên nhân khách quan")] == [4, 1, 2, 1, 1]
-    assert (value("Điểm gợi ý"), value("Xếp loại gợi ý")) == (79.55, "Hoàn thành tốt nhiệm vụ")
+    assert (value("Điểm gợi ý"), value("Xếp loại gợi ý")) == (79.54, "Hoàn thành tốt nhiệm vụ")
     assert value("Điểm tự đánh giá") == 85.5  # 7 + 7.5 + 6 + 5 + 60
     assert value("Lãnh đạo đề xuất xếp loại") == "Hoàn thành tốt nhiệm vụ"
     assert value("Thủ trưởng quyết định xếp loại") == "Hoàn thành tốt nhiệm vụ"
@@ -82,8 +82,9 @@ def test_month_sheet_reads_back(month_report, tmp_path):
     bottom = [sheet.cell(row=row, column=1).value
               for row in range(last_officer + 1, sheet.max_row + 1)]
     bottom = [text for text in bottom if text]
-    assert bottom[0] == f"Tỷ lệ xếp loại (theo đề xuất của lãnh đạo): {month_report['quota']['vi']}"
-    assert bottom[1].startswith("Quota (leaders' proposals): ")
+    assert bottom[0] == ("Tỷ lệ xếp loại (theo quyết định, chưa quyết định thì theo đề xuất): "
+                         f"{month_report['quota']['vi']}")
+    assert bottom[1].startswith("Quota (decided, else proposed): ")
     assert bottom[4].startswith("Tiến độ: 5 cán bộ; chưa tự đánh giá 4")
 
 

@@ -36,7 +36,10 @@ from factories import incoming, rating_bytes
 from collector.ingest.recording import record_batch
 from collector.org.organisation import upsert_counter, upsert_officer, upsert_unit
 from collector.org.registry import register_device
+from collector.evaluation import scoring
+from collector.ratings import evidence
 from collector.ratings.evidence import MAX_SILENCE_MS
+from collector.ratings.satisfaction import summarise
 from collector.roster.shifts import assign
 
 MONTH = "2026-03"
@@ -227,18 +230,22 @@ def test_worked_example_decree_335(writable):
     # Service attitude (7.5, half follows citizens): leader 6 × 0.5 = 3.00; citizens
     # 3.75 × 0.9 = 3.375 → 3.38; criterion 6.375 → 6.38.
     # Task results (70 = three parts of 23.333…): 23.333 × (0.80 + 0.75 + 0.75) = 53.67.
-    # Total 7 + 7.5 + 6.38 + 5 + 53.67 = 79.55 → Hoàn thành tốt nhiệm vụ (70 to under 90).
+    # Rounded once (issue 12): the exact total 7 + 7.5 + 6.375 + 5 + 53.666… = 79.541… → 79.54
+    # → Hoàn thành tốt nhiệm vụ (70 to under 90). The rounded criteria add to 79.55: a line
+    # "Làm tròn tổng điểm" of −0.01 keeps the lines adding up to the score.
     assert suggestion["criteria"] == {"politics_ethics": 7.0, "discipline": 7.5,
                                       "service_attitude": 6.38, "innovation": 5.0,
                                       "task_results": 53.67}
-    assert suggestion["score"] == 79.55
+    assert suggestion["score"] == 79.54
     assert suggestion["grade"]["code"] == "HTTNV" and suggestion["satisfaction_counted"]
-    assert math.isclose(sum(line["points"] for line in suggestion["lines"]), 79.55)
+    assert suggestion["lines"][-1] == {"criterion": "total", "points": -0.01,
+                                       "vi": "Làm tròn tổng điểm", "en": "Rounding of the total"}
+    assert math.isclose(sum(line["points"] for line in suggestion["lines"]), 79.54)
     assert {"criterion", "points", "vi", "en"} == set(suggestion["lines"][0])
-    # The evidence alone: task results 53.67 + the citizens' part 3.38 = 57.05.
+    # The evidence alone: task results 53.666… + the citizens' part 3.375 = 57.041… → 57.04.
     assert result["evidence_points"]["criteria"] == {"task_results": 53.67,
                                                      "service_attitude": 3.38}
-    assert result["evidence_points"]["total"] == 57.05
+    assert result["evidence_points"]["total"] == 57.04
 
     workflow = result["workflow"]
     assert workflow["status"] == "reviewed" and not workflow["locked"]
@@ -267,17 +274,17 @@ def test_no_scores_awaits_the_leader_but_shows_the_evidence_points(db):
     assert result["suggestion_note"] == {"vi": "chờ lãnh đạo chấm",
                                          "en": "awaiting the leader's scores"}
     points = result["evidence_points"]
-    assert points["total"] == 57.05
+    assert points["total"] == 57.04
     # Only evidence lines: no "leader's score 0/7.5" line for any criterion.
     assert all("lãnh đạo chấm" not in line["vi"] for line in points["lines"])
-    assert math.isclose(sum(line["points"] for line in points["lines"]), 57.05)
+    assert math.isclose(sum(line["points"] for line in points["lines"]), 57.04)
 
 
 def test_self_scores_are_the_basis_until_the_leader_reviews(writable):
     evaluate(writable, "HK-A", self_scores=REVIEW, self_at=at(2, 9, month=4))
     result = officer_month(writable.db)
     assert result["suggestion_basis"] == result["suggestion"]["basis"] == "self"
-    assert result["suggestion"]["score"] == 79.55
+    assert result["suggestion"]["score"] == 79.54
     assert result["workflow"]["status"] == "self"
 
 
@@ -320,7 +327,7 @@ def test_decided_month_carries_the_snapshot_beside_live_evidence(writable):
     snapshot = {"satisfaction": {"total": 38}, "suggestion": {"score": 78.9}}
     evaluate(writable, "HK-A", review_scores=REVIEW, reviewed_by="HK-L",
              reviewed_at=at(4, 9, month=4), proposed_grade="HTTNV", final_grade="HTTNV",
-             final_score=79.55, decision_note="Đồng ý", decided_by="HK-H",
+             final_score=79.54, decision_note="Đồng ý", decided_by="HK-H",
              decided_at=at(6, 15, month=4), snapshot=snapshot)
     writable.db["evaluation_events"].insert_all([
         {"officer_id": "HK-A", "month": MONTH, "step": "review", "actor": "HK-L",
@@ -409,9 +416,16 @@ def test_unit_month_rows_quota_and_progress(writable):
     assert (quota["rated"], quota["cap"], quota["proposed"], quota["exceeded"],
             quota["over_by"]) == (4, 1, 2, True, 1)
     assert quota["vi"].startswith("Cảnh báo")
+    # One A decided (HK-B), one proposed (HK-A): each said as what it is (issue 12).
+    assert quota["decided"] == 1
+    assert quota["vi"].startswith(
+        "Cảnh báo: vượt tỷ lệ 1 người. 1 đã quyết định và 1 đề xuất «Hoàn thành xuất sắc")
+    assert "1 decided and 1 proposed “Excellent" in quota["en"]
     # Decided so far: 1 A of 1 rated, cap floor(30 % × 1) = 0 → the warning already shows.
-    assert (report["quota_final"]["rated"], report["quota_final"]["cap"],
-            report["quota_final"]["exceeded"]) == (1, 0, True)
+    final = report["quota_final"]
+    assert (final["rated"], final["cap"], final["exceeded"], final["decided"]) == (1, 0, True, 1)
+    assert "1 đã quyết định «" in final["vi"] and "đề xuất" not in final["vi"]
+    assert "1 decided “" in final["en"] and "proposed" not in final["en"]
     assert report["progress"] == {"officers": 7, "pending": 2, "self": 1, "reviewed": 3,
                                   "decided": 1}
     assert {u["unit_id"]: u["median"] for u in report["sub_units"]} == {"hk-1c": 86.7,
@@ -442,3 +456,48 @@ def test_query_names_are_defined_once(path):
     tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
     names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+
+
+# --- round once, at the end (issue 12) --------------------------------------------------------
+
+def four_level(*groups: tuple[int, int]) -> list[tuple]:
+    """(count, level) groups → summarise() tuples on a 4-level device (index (level−1)/3)."""
+    return [(4, level, None) for count, level in groups for _ in range(count)]
+
+
+def test_the_difference_from_the_median_is_rounded_once():
+    """X: 4×(4) + 3 + 1 → (3·3 + 2 + 0)/(3 × 5) → index 73.33…, shown 73.3; M: 5×(4) + 3 + 1
+    → 17/21 → 80.95…, shown 81.0, the median of 73.33…, 80.95… and 100. Difference
+    73.33… − 80.95… = −7.619… → −7.6; the rounded values gave 73.3 − 81.0 = −7.7."""
+    summaries = {"X": summarise(four_level((3, 4), (1, 3), (1, 1))),
+                 "M": summarise(four_level((5, 4), (1, 3), (1, 1))),
+                 "T": summarise(four_level((6, 4)))}
+    assert [summaries[o].index for o in "XMT"] == [73.3, 81.0, 100.0]
+    comparison = evidence.unit_comparisons(summaries, min_ratings=5)
+    assert comparison["X"] == {"median": 81.0, "compared": 3, "difference": -7.6, "rank": 3}
+    assert comparison["T"]["difference"] == 19.0  # 100 − 80.95… = 19.047… → 19.0
+
+
+def test_rank_ties_are_judged_on_unrounded_indexes():
+    """P: 12×(4) + 2 + 4×(1) → 37/51 → 72.549…; Q: 16×(4) + 3 + 6×(1) → 50/69 → 72.463…:
+    both shown 72.5, but P is ahead. Q′ has Q's presses in another order: a true tie."""
+    q = four_level((16, 4), (1, 3), (6, 1))
+    summaries = {"P": summarise(four_level((12, 4), (1, 2), (4, 1))), "Q": summarise(q),
+                 "Q2": summarise(list(reversed(q))), "R": summarise(four_level((5, 4), (5, 1)))}
+    assert summaries["P"].index == summaries["Q"].index == 72.5
+    ranks = {o: c["rank"] for o, c in evidence.unit_comparisons(summaries, 5).items()}
+    assert ranks == {"P": 1, "Q": 2, "Q2": 2, "R": 4}
+
+
+def test_the_citizens_part_is_computed_from_the_unrounded_share():
+    """27 of 31 satisfied: share 0.870967…, shown 0.871. hanoi-3814's citizens' part of
+    discipline and ethics is 5 × share = 4.3548… → 4.35; from the shown share it was
+    5 × 0.871 = 4.355 → 4.36. Leader 18 × 0.75 = 13.5; the criterion 17.8548… → 17.85."""
+    sat = evidence.satisfaction_evidence(summarise(four_level((27, 4), (4, 1))), 30)
+    assert sat["share_satisfied"] == 0.871
+    result = monthly.suggestion_for(HANOI, sat, scoring.TaskEvidence(), {
+        "review_scores": json.dumps({"discipline_ethics": 18, "bonus": 6})})
+    lines = [line["points"] for line in result["suggestion"]["lines"]
+             if line["criterion"] == "discipline_ethics"]
+    assert lines == [13.5, 4.35]
+    assert result["suggestion"]["criteria"]["discipline_ethics"] == 17.85

@@ -1,7 +1,7 @@
 """The organisation: the tree and who leads and decides, record validation, audited writes.
 
-The seed: hn (city) → hk, bd (wards, headed by their chairmen HK-0100, BD-0100) → hk-1c,
-bd-1c (one-stop sections, no head of their own). The vice-chairmen HK-0101/BD-0101 sit in the
+The seed: hn (city, headed by its chairman HN-0001) → hk, bd (wards, headed by their
+chairmen HK-0100, BD-0100) → hk-1c, bd-1c (one-stop sections, no head of their own). The vice-chairmen HK-0101/BD-0101 sit in the
 ward unit and lead the section's four officers.
 """
 
@@ -62,20 +62,22 @@ def test_walks_end_even_when_the_stored_tree_loops(store):
     store.db.execute("UPDATE units SET parent_id = 'hk-1c' WHERE id = 'hn'")
     assert unit_chain(store.db, "hk-1c") == ["hk-1c", "hk", "hn"]
     assert unit_subtree(store.db, "hk") == {"hk", "hk-1c", "hn", "bd", "bd-1c"}
-    assert responsible_head(store.db, "HK-0100") is None
+    assert responsible_head(store.db, "HK-0100") == "HN-0001"
+    assert responsible_head(store.db, "HN-0001") == "HK-0100"  # round the loop, and it ends
 
 
 def test_the_head_who_decides_is_the_nearest_above_who_is_not_oneself(store, org):
     # The section names no head: its officers and its leader go to the ward chairman.
     assert responsible_head(store.db, "HK-0001") == "HK-0100"
     assert responsible_head(store.db, "HK-0101") == "HK-0100"
-    # The chairman heads his own unit: decided one level up, where the city names nobody yet.
-    assert responsible_head(store.db, "HK-0100") is None
-    org.create_officer({"id": "HN-0001", "name": "Trần Sỹ Thanh", "title": "Chủ tịch UBND "
-                        "Thành phố", "unit_id": "hn"})
-    org.update_unit("hn", {"head_id": "HN-0001"})
+    # The chairman heads his own unit: decided one level up, by the city's chairman, whose
+    # own month goes above the deployment (no head over him).
     assert responsible_head(store.db, "HK-0100") == "HN-0001"
     assert responsible_head(store.db, "HN-0001") is None
+    # Where the city names nobody, the ward chairman has nobody to decide his month.
+    org.update_unit("hn", {"head_id": None})
+    assert responsible_head(store.db, "HK-0100") is None
+    org.update_unit("hn", {"head_id": "HN-0001"})
     # A head named for the section itself takes over its officers.
     org.update_unit("hk-1c", {"head_id": "HK-0101"})
     assert responsible_head(store.db, "HK-0001") == "HK-0101"
@@ -85,7 +87,8 @@ def test_the_head_who_decides_is_the_nearest_above_who_is_not_oneself(store, org
 def test_the_direct_leader_is_the_leader_of_record_else_the_responsible_head(store):
     assert direct_leader(store.db, "HK-0001") == "HK-0101"
     assert direct_leader(store.db, "HK-0101") == "HK-0100"  # no leader of record
-    assert direct_leader(store.db, "HK-0100") is None
+    assert direct_leader(store.db, "HK-0100") == "HN-0001"  # no leader of record either
+    assert direct_leader(store.db, "HN-0001") is None
     assert direct_leader(store.db, "NOBODY") is None
     assert led_by(store.db, "HK-0101") == ["HK-0001", "HK-0002", "HK-0003", "HK-0004"]
     assert led_by(store.db, "HK-0100") == ["HK-0101"]
@@ -270,4 +273,4 @@ def test_seeding_again_changes_nothing(store):
     assert seed_demo(store, 4) == ["kiosk-hk-01", "kiosk-bd-01", "kiosk-hk-02", "kiosk-bd-02"]
     assert snapshot() == before
     assert {row[0]: row[1] for row in store.db.execute("SELECT id, head_id FROM units")} == \
-        {"hn": None, "hk": "HK-0100", "hk-1c": None, "bd": "BD-0100", "bd-1c": None}
+        {"hn": "HN-0001", "hk": "HK-0100", "hk-1c": None, "bd": "BD-0100", "bd-1c": None}

@@ -24,6 +24,7 @@ from collector.demo.history import seed_history
 from collector.evaluation.policy import DEFAULT_ALERT_RULE, load_preset
 from collector.db.reader import open_reader
 from collector.evaluation.workflow.records import evaluation_row
+from collector.evaluation.workflow.status import ACKNOWLEDGE_VI
 from collector.demo.seed import seed_demo
 from collector.core.settings import Settings
 from collector.db.store import Store
@@ -189,7 +190,7 @@ def unit_month(path, unit_id: str) -> dict:
 
 
 @pytest.mark.parametrize("login, unit, expected", [
-    ("admin", "hn", 12),  # an administrator of everything starts at the root unit
+    ("admin", "hn", 13),  # an administrator of everything starts at the root unit
     ("chutich.hk", "hk", 6),  # a head at their own unit
     ("lanhdao.hk", "hk", 6),  # a leader at their own unit's subtree
     ("chutich.bd", "bd", 6),
@@ -249,9 +250,10 @@ def test_progress_and_alerts_of_a_head(app, seeded):
         hk = page(client.get(f"/?month={MONTH}"))
     progress = by_testid(hk, "evaluation-progress")
     counts = {li.attrs["data-stage"]: li.one("span").text() for li in progress.all("li")}
-    assert counts == {"not_started": "1", "self_done": "0", "reviewed": "0", "decided": "5"}
-    # The chairman's own month has nobody above to review or decide it: late at every step.
-    assert "Ngô Thanh Sơn" in progress.text() and "chưa có người phụ trách" in progress.text()
+    assert counts == {"not_started": "0", "self_done": "0", "reviewed": "0", "decided": "6"}
+    # The chairman's own month was decided by the city's chairman (issue 12: with no head of
+    # the city unit it waited for nobody and was late at every step): nobody is late.
+    assert progress.all("table") == [] and "chưa có người phụ trách" not in progress.text()
     panel = by_testid(hk, "alerts-panel")
     assert len(panel.all("li")) == 1 and "Quầy 3" in panel.text()
     with as_user(app, seeded, "chutich.bd") as client:
@@ -260,6 +262,9 @@ def test_progress_and_alerts_of_a_head(app, seeded):
     late = by_testid(bd, "evaluation-progress").all("tr")
     assert {"Vũ Thị Ánh Tuyết", "Hoàng Đức Thắng"} <= {tr.all("th")[0].text() for tr in late
                                                        if tr.all("th")}
+    # Ba Đình's chairman, left half-way with his ward, waits for the city's chairman by name.
+    chairman = [tr for tr in late if tr.all("th") and tr.all("th")[0].text() == "Lương Văn Khánh"]
+    assert len(chairman) == 1 and "Phan Quang Huy" in chairman[0].text()
 
 
 def test_a_leader_sees_the_stages_but_not_who_is_late(app, seeded):
@@ -395,9 +400,36 @@ def test_review_through_the_form(writable):
     names = {node.attrs.get("name") for node in form.all() if "name" in node.attrs}
     assert names >= {"csrf_token", "scores.discipline_ethics", "scores.bonus", "comment",
                      "proposed_grade", "disciplined", "discipline_note"}
+    # BD-0002 self-evaluated; the leader's form still starts empty, no grade chosen, with the
+    # officer's own scores and the suggested grade beside it (issue 12: nobody approves by
+    # pressing the button).
+    assert {i.attrs["name"]: i.attrs["value"] for i in form.all("input")
+            if i.attrs["name"].startswith("scores.")} == {
+                "scores.discipline_ethics": "", "scores.bonus": ""}
+    assert [o.attrs["value"] for o in form.one("select", name="proposed_grade").all("option")
+            if "selected" in o.attrs] == []
+    own = officer_month(writable, "BD-0002")["workflow"]["self"]["scores"]
+    label = [node for node in form.all("label") if node.attrs.get("for") == "score-bonus"]
+    assert f"tự chấm: {leaders_views.points(VI, own['bonus'])}" in label[0].text()
+    assert by_testid(form, "review-suggested-grade").text().startswith("Xếp loại gợi ý: ")
     fields = {"scores.discipline_ethics": "17,5", "scores.bonus": "8", "comment": "Tận tình",
               "proposed_grade": "HTXSNV"}
     assert client.post(url, data=fields).status_code == 403  # no CSRF token
+    # Sent incomplete: refused in the page's language, what was typed given back.
+    for missing, vi, en in [
+            ("scores.bonus", "Chưa chấm điểm «Điểm thưởng» (scores.bonus, từ 0 đến 10)",
+             "No score given for “Bonus points” (scores.bonus, 0 to 10)"),
+            ("proposed_grade", "Chưa chọn xếp loại đề xuất (proposed_grade)",
+             "No proposed grade chosen (proposed_grade)")]:
+        for suffix, message in (("", vi), ("?lang=en", en)):
+            refused = client.post(url + suffix, data={**fields, "csrf_token": csrf,
+                                                      missing: ""})
+            assert refused.status_code == 422
+            root = page(refused)
+            assert root.one("p", role="alert").text() == message
+            again = by_testid(root, "review-form")
+            assert again.one("input", name="scores.discipline_ethics").attrs["value"] == "17,5"
+            assert again.one("textarea", name="comment").text() == "Tận tình"
     refused = client.post(url, data={**fields, "csrf_token": csrf, "scores.bonus": "99"})
     assert refused.status_code == 422
     root = page(refused)
@@ -435,20 +467,44 @@ def test_decision_through_the_form_with_the_quota_warning(writable):
     assert leader.post(f"/officers/BD-0002/months/{MONTH}/review", data={
         "csrf_token": csrf, "scores.discipline_ethics": "19", "scores.bonus": "9",
         "proposed_grade": "HTXSNV"}).status_code == 303
-    csrf = head_csrf  # a second proposal of the top grade: now over the quota
+    csrf = head_csrf
+    # Two proposals of the top grade are over the quota, but proposals bind nobody: deciding
+    # either one A is within it (issue 12), so the unit's line warns and the decision does not.
+    root = page(head.get(f"/officers/BD-0001?month={MONTH}"))
+    assert not root.all(data_testid="quota-warning")
+    line = by_testid(root, "quota").text()
+    assert "Cảnh báo: vượt tỷ lệ 1 người. 2 đề xuất «" in line
+    assert "Nếu quyết định «Hoàn thành xuất sắc nhiệm vụ»: Trong tỷ lệ." in line
+    # BD-0002's A decided first uses up the quota: BD-0001's A would now exceed it.
+    assert head.post(f"/officers/BD-0002/months/{MONTH}/decision", data={
+        "csrf_token": csrf, "final_grade": "HTXSNV"}).status_code == 303
     root = page(head.get(f"/officers/BD-0001?month={MONTH}"))
     warning = by_testid(root, "quota-warning")
     assert "warning" in warning.attrs["class"].split()
-    assert "Cảnh báo: vượt tỷ lệ 1 người" in warning.text()
+    assert "1 đã quyết định và 1 đề xuất «" in warning.text()
+    assert "Cảnh báo: vượt tỷ lệ 1 người. 2 đã quyết định «" in warning.text()
     form = by_testid(root, "decision-form")
     chosen = [o for o in form.one("select", name="final_grade").all("option")
               if "selected" in o.attrs]
-    assert [o.attrs["value"] for o in chosen] == ["HTXSNV"]  # the leader's proposal first
+    assert chosen == []  # no grade chosen for the head: the leader's proposal stands beside
+    assert by_testid(form, "decision-evidence").text().startswith(
+        "Xếp loại đề xuất: Hoàn thành xuất sắc nhiệm vụ (A)")
     assert form.one("input", name="acknowledge_quota").attrs["type"] == "checkbox"
+    # The refusal names the checkbox by its own words (collector ACKNOWLEDGE_VI, the locale).
+    assert ACKNOWLEDGE_VI in form.text()
     url = f"/officers/BD-0001/months/{MONTH}/decision"
+    empty = head.post(url, data={"csrf_token": csrf, "final_grade": "", "note": "Đồng ý"})
+    assert empty.status_code == 422
+    assert page(empty).one("p", role="alert").text() == (
+        "Chưa chọn xếp loại quyết định (final_grade)")
+    assert by_testid(page(empty), "decision-form").one("textarea", name="note").text() == "Đồng ý"
     refused = head.post(url, data={"csrf_token": csrf, "final_grade": "HTXSNV"})
     assert refused.status_code == 409
-    assert "acknowledge_quota" in page(refused).one("p", role="alert").text()
+    alert = page(refused).one("p", role="alert").text()
+    assert "acknowledge_quota" not in alert  # the Vietnamese page names the checkbox
+    assert "Đánh dấu «Tôi đã xem cảnh báo về tỷ lệ và vẫn quyết định»" in alert
+    english = head.post(url + "?lang=en", data={"csrf_token": csrf, "final_grade": "HTXSNV"})
+    assert "acknowledge_quota" in page(english).one("p", role="alert").text()
     done = head.post(url, data={"csrf_token": csrf, "final_grade": "HTXSNV", "note": "Đồng ý",
                                 "acknowledge_quota": "on"})
     assert done.status_code == 303 and done.headers["location"].endswith("&done=decision")

@@ -1,6 +1,7 @@
 """Scoring policy files: the presets carry the domain brief's numbers; a bad file names its key."""
 
 import copy
+import re
 import tomllib
 
 import pytest
@@ -120,3 +121,94 @@ def test_configured_policy_is_a_preset_name_or_a_toml_file(tmp_path):
         pol.load_configured(str(tmp_path / "missing.toml"))
     with pytest.raises(ValueError, match="unknown policy preset"):
         pol.load_configured("hanoi-2018")
+
+
+# --- every value says where it comes from (issue 12) ------------------------------------------
+
+# What names the preset rather than rules anything: no source or choice to state.
+IDENTITY = {("policy", "name"), ("policy", "title_vi"), ("policy", "title_en"),
+            ("policy", "source")}
+TAG = re.compile(r"#.*\b(SOURCE|CHOICE)\b:?")
+
+
+def untagged_keys(text: str) -> list[str]:
+    """The `table.key` of each value line without a "# SOURCE: …" or "# CHOICE: …" tag: on
+    its own line, or in the nearest comment block above it in the same paragraph (lines up
+    to the previous blank line; other keys and the table's header in between are passed)."""
+    lines = text.splitlines()
+    table, missing = "", []
+    for n, line in enumerate(lines):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\[?([\w.-]+)\]\]?.*", stripped)
+        if header:
+            table = header.group(1)
+            continue
+        key = re.match(r"([A-Za-z_][\w-]*)\s*=", stripped)
+        if not key or (table, key.group(1)) in IDENTITY:
+            continue
+        if TAG.search(line):
+            continue
+        above = n - 1
+        while above >= 0 and lines[above].strip() and not lines[above].lstrip().startswith("#"):
+            above -= 1  # other keys and the header of the same paragraph
+        block = []
+        while above >= 0 and lines[above].lstrip().startswith("#"):
+            block.append(lines[above])
+            above -= 1
+        if not any(TAG.search(comment) for comment in block):
+            missing.append(f"{table}.{key.group(1)}")
+    return missing
+
+
+@pytest.mark.parametrize("name", ["hanoi-3814", "decree-335"])
+def test_every_preset_value_carries_its_source_or_says_it_is_a_choice(name):
+    text = (pol.PRESETS_DIR / f"{name}.toml").read_text(encoding="utf-8")
+    assert untagged_keys(text) == []
+    # Each choice says why: words follow the tag (on its line and the comment lines after).
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
+        if "CHOICE" not in line:
+            continue
+        why = line.split("CHOICE", 1)[1].split(":", 1)[-1].split()
+        for after in lines[n + 1:]:
+            if not after.startswith("#"):
+                break
+            why += after.lstrip("# ").split()
+        assert len(why) >= 3, line
+
+
+def test_an_untagged_value_is_found():
+    text = ("[quota]\n# SOURCE: the decree\nshare = 0.2\n\n# Just a comment.\nrounding = "
+            "\"floor\"\nother = 1  # CHOICE: because\n")
+    assert untagged_keys(text) == ["quota.rounding"]
+
+
+@pytest.mark.parametrize("name", ["hanoi-3814", "decree-335"])
+def test_the_docs_list_the_presets_choices(name):
+    """docs/evaluation.md's table of choices names each key a preset marks as a choice."""
+    docs = (pol.PRESETS_DIR.parents[2] / "docs" / "evaluation.md").read_text(encoding="utf-8")
+    section = docs.split("## What the decrees say and what hailong chose", 1)[1]
+    assert f"`{name}`" in section
+    for key in ("decimals", "min_ratings", "measure", "weight", "zero_at", "quantity_weight",
+                "rounding", "[alerts]"):
+        assert key in section, key
+
+
+def test_an_excused_overdue_task_is_explained_though_it_earns_nothing():
+    """The choice that an excuse forgives the delay, not the work left undone, is said in a
+    0-point line, so the explanation lines still sum to the score."""
+    from collector.evaluation.scoring import Task, TaskEvidence, suggest
+    policy = pol.load_preset("decree-335")
+    leader = {"politics_ethics": 7.5, "discipline": 7.5, "service_attitude": 7.5,
+              "innovation": 7.5}
+    result = suggest(policy, None, TaskEvidence(tasks=(
+        Task(1, True, title="Báo cáo"), Task(1, False, delays=1, delays_excused=1,
+                                              title="Quy chế"))), leader)
+    # Half the assigned weight done: 70 × 1/2 = 35 for tasks, 30 general → 65.
+    assert result.criteria["task_results"] == 35.0 and result.score == 65.0
+    excused = [line for line in result.lines if "Quy chế" in line.en]
+    assert [(line.points, line.en) for line in excused] == [
+        (0.0, "Task “Quy chế” not completed: its delay is excused as objective, but work not "
+              "done earns no points")]
+    assert "chưa hoàn thành" in excused[0].vi
+    assert round(sum(line.points for line in result.lines), 2) == result.score

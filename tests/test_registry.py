@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 
 import pytest
@@ -16,6 +17,7 @@ from collector.db.reader import open_reader
 from collector.org.devices import broker_accounts
 from collector.roster.duty import counter_officer, current_assignments
 from collector.org.registry import Registry, RegistryError
+from collector.fleet.moves import move_device
 from collector.db.store import Store
 from collector.db.schema import MIGRATIONS
 from collector.ingest.recording import record_batch
@@ -323,3 +325,143 @@ def test_registry_changes_are_in_the_audit_log_without_secrets(tmp_path):
         assert audit.verify(store.db).ok
     finally:
         store.close()
+
+
+# --- placed from a past day (issue 12) ------------------------------------------------------
+
+NOV_20_10H = 1_795_143_600_000   # 2026-11-20 10:00 ICT
+NOV_03 = 1_793_638_800_000       # 2026-11-03 00:00 ICT
+
+
+@pytest.fixture
+def on_nov_20(store):
+    return Registry(store, actor="cli:kythuat", clock=lambda: NOV_20_10H)
+
+
+def audit_count(store):
+    return store.db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+
+
+def placements(store, device_id):
+    return [tuple(row) for row in store.db.execute(
+        "SELECT counter_id, starts_at, ends_at FROM device_placements WHERE device_id = ? "
+        "ORDER BY starts_at", [device_id])]
+
+
+def test_add_placed_from_a_day_starts_at_its_local_midnight_and_is_audited(on_nov_20, store):
+    before = audit_count(store)
+    on_nov_20.add(NEW, "hk-q1", placed_from="2026-11-03")
+    assert placements(store, NEW) == [("hk-q1", NOV_03, None)]
+    device = on_nov_20.show(NEW)
+    assert (device["registered_at"], device["placed_from"]) == (NOV_20_10H, NOV_03)
+    assert audit_count(store) == before + 1
+    after = store.db.execute("SELECT action, after FROM audit_log ORDER BY id DESC").fetchone()
+    assert after[0] == "device.add"
+    assert json.loads(after[1]) == {"counter": "hk-q1", "scale": 4, "placed_from": NOV_03}
+
+
+def test_add_without_a_day_is_placed_now(on_nov_20, store):
+    on_nov_20.add(NEW, "hk-q1")
+    assert placements(store, NEW) == [("hk-q1", NOV_20_10H, None)]
+
+
+@pytest.mark.parametrize("day, message", [
+    ("2026-11-21", "2026-11-21 is in the future"),
+    ("2026-02-30", "the date must look like 2026-11-03 (YYYY-MM-DD)"),
+    ("3/11/2026", "the date must look like 2026-11-03 (YYYY-MM-DD)"),
+    ("2026-11-03\n", "the date must look like 2026-11-03 (YYYY-MM-DD)"),
+    ("2019-12-31", "before 2020"),
+])
+def test_add_refuses_a_bad_or_future_day_and_writes_nothing(on_nov_20, store, day, message):
+    before = (audit_count(store), database_text(store))
+    with pytest.raises(RegistryError, match=re.escape(message)) as refused:
+        on_nov_20.add(NEW, "hk-q9", counter_label="Quầy 9", unit_id="hk-1c", placed_from=day)
+    assert " / " in str(refused.value)  # Vietnamese / English, one line
+    assert "\n" not in str(refused.value)
+    assert (audit_count(store), database_text(store)) == before  # not even the counter
+
+
+def test_today_is_not_the_future(on_nov_20, store):
+    on_nov_20.add(NEW, "hk-q1", placed_from="2026-11-20")
+    assert placements(store, NEW) == [("hk-q1", 1_795_107_600_000, None)]
+
+
+def test_move_closes_the_old_placement_at_the_new_start(on_nov_20, store):
+    on_nov_20.add(NEW, "hk-q1", placed_from="2026-11-03")
+    before = audit_count(store)
+    moved = move_device(on_nov_20, NEW, "hk-q2", placed_from="2026-11-10")
+    nov_10 = 1_794_243_600_000
+    assert placements(store, NEW) == [("hk-q1", NOV_03, nov_10), ("hk-q2", nov_10, None)]
+    assert moved["placed_from"] == nov_10 and on_nov_20.show(NEW)["placed_from"] == nov_10
+    assert audit_count(store) == before + 1
+    # Without a day: from now.
+    move_device(on_nov_20, NEW, "hk-q1")
+    assert placements(store, NEW)[-2:] == [("hk-q2", nov_10, NOV_20_10H),
+                                           ("hk-q1", NOV_20_10H, None)]
+
+
+@pytest.mark.parametrize("counter, day, message", [
+    ("hk-q2", "2026-11-03", "already stood at counter 'hk-q1' from 03/11/2026 00:00"),
+    ("hk-q2", "2026-11-02", "already stood at counter 'hk-q1' from 03/11/2026 00:00"),
+    ("hk-q2", "2026-11-21", "is in the future"),
+    ("hk-q2", "20/11/2026", "YYYY-MM-DD"),
+    ("hk-q1", None, "already stands at counter 'hk-q1'"),
+    ("nowhere", None, "no counter 'nowhere'"),
+])
+def test_move_refusals_write_nothing(on_nov_20, store, counter, day, message):
+    on_nov_20.add(NEW, "hk-q1", placed_from="2026-11-03")
+    before = (audit_count(store), database_text(store))
+    with pytest.raises(RegistryError, match=re.escape(message)) as refused:
+        move_device(on_nov_20, NEW, counter, placed_from=day)
+    assert " / " in str(refused.value)
+    assert (audit_count(store), database_text(store)) == before
+
+
+def test_a_retired_or_unknown_device_does_not_move(on_nov_20):
+    on_nov_20.retire("kiosk-hk-02")
+    with pytest.raises(RegistryError, match="retired"):
+        move_device(on_nov_20, "kiosk-hk-02", "hk-q1")
+    with pytest.raises(RegistryError, match="no device 'kiosk-zz-99'"):
+        move_device(on_nov_20, "kiosk-zz-99", "hk-q1")
+
+
+def test_cli_add_and_move_with_a_past_day(hailong, seeded_db):
+    status, out, _ = hailong("devices", "add", NEW, "--counter", "hk-q1", "--placed-from",
+                             "2026-11-03", "--db", seeded_db, "--json")
+    assert status == 0 and json.loads(out)["placed_from"] == NOV_03
+    status, out, err = hailong("devices", "move", NEW, "--counter", "hk-q2", "--placed-from",
+                               "2026-11-10", "--db", seeded_db)
+    assert status == 0, err
+    assert "Quầy 2 (hk-q2)" in out and "10/11/2026 00:00" in out
+    status, out, _ = hailong("devices", "move", NEW, "--counter", "hk-q1", "--db", seeded_db,
+                             "--json")
+    shown = json.loads(out)
+    assert status == 0 and shown["counter"] == "hk-q1"
+    assert shown["previous"] == {"counter": "hk-q2", "placed_from": 1_794_243_600_000}
+    status, out, _ = hailong("devices", "show", NEW, "--db", seeded_db)
+    assert "Tại quầy từ / placed since" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["devices", "add", NEW, "--counter", "hk-q1", "--placed-from", "2999-01-01"],
+     "2999-01-01 is in the future"),
+    (["devices", "add", NEW, "--counter", "hk-q1", "--placed-from", "01/11/2026"],
+     "YYYY-MM-DD"),
+    (["devices", "move", "kiosk-hk-01", "--counter", "hk-q2", "--placed-from", "2020-01-01"],
+     "already stood at counter 'hk-q1'"),
+    (["devices", "move", "kiosk-hk-01", "--counter", "nowhere"], "no counter 'nowhere'"),
+    (["devices", "move", "kiosk-zz-99", "--counter", "hk-q2"], "no device 'kiosk-zz-99'"),
+])
+def test_cli_placement_refusals_are_one_bilingual_line_exit_2(hailong, seeded_db, argv,
+                                                               message):
+    def dump():
+        store = Store(seeded_db)
+        try:
+            return database_text(store)
+        finally:
+            store.close()
+    before = dump()
+    status, out, err = hailong(*argv, "--db", seeded_db)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and " / " in err
+    assert dump() == before

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from collector.evaluation.policy import GRADE_CODES, load_preset, parse_policy
 from collector.evaluation.scoring import (
+    Line,
     SatisfactionEvidence,
     Task,
     TaskEvidence,
@@ -199,6 +200,27 @@ def test_decree_quota_counts_those_rated_good(good, excellent, others, cap, exce
     assert f"× {good}" in result.vi
 
 
+@pytest.mark.parametrize("decided, vi, en", [
+    (0, "2 đề xuất «Hoàn thành xuất sắc nhiệm vụ»", "2 proposed “Excellent"),
+    (1, "1 đã quyết định và 1 đề xuất «Hoàn thành xuất sắc nhiệm vụ»",
+     "1 decided and 1 proposed “Excellent"),
+    (2, "2 đã quyết định «Hoàn thành xuất sắc nhiệm vụ»", "2 decided “Excellent"),
+])
+def test_the_quota_line_says_decided_once_decided(decided, vi, en):
+    """Issue 12: "đề xuất / proposed" only for grades still proposed."""
+    result = check_quota(HANOI, list("AABBBBB"), decided=decided)
+    assert (result.proposed, result.decided, result.cap) == (2, decided, 2)
+    assert result.vi == f"Trong tỷ lệ. {vi}; tối đa 30 % × 7 (số được đánh giá) = 2 " \
+                        "(làm tròn xuống); 7 người được đánh giá."
+    assert en in result.en
+
+
+def test_a_quota_line_with_none_of_the_capped_grade_says_neither():
+    result = check_quota(DECREE, ["HTTNV", "HTNV"], decided=0)
+    assert "0 người «Hoàn thành xuất sắc nhiệm vụ»" in result.vi
+    assert "none “Excellent" in result.en and "proposed" not in result.en
+
+
 def test_quota_never_changes_the_grades():
     grades = ["A", "A", "B"]
     check_quota(HANOI, grades)
@@ -291,3 +313,34 @@ def test_more_satisfied_ratings_never_lower_the_score(case, replace):
         return
     assert (suggest(policy, after, tasks, leader).score
             >= suggest(policy, before, tasks, leader).score)
+
+
+def test_the_score_is_the_exact_total_rounded_once():
+    """Issue 12: hanoi-3814, 37 of 41 satisfied. Discipline and ethics 18 × 0.75 +
+    5 × 37/41 = 13.5 + 4.5122 = 18.0122 → 18.01; task results, 1 of 3 equal tasks done:
+    70/3 = 23.3333 → 23.33; bonus 6. Exact total 47.3455 → 47.35, where the rounded criteria
+    add to 47.34: a rounding line of the total (+0.01) keeps the lines summing to the score."""
+    result = suggest(
+        HANOI, SatisfactionEvidence(total=41, share_satisfied=37 / 41, sufficient=True),
+        TaskEvidence(tasks=(Task(1, True), Task(1, False), Task(1, False))),
+        {"discipline_ethics": 18, "bonus": 6})
+    assert result.criteria == {"discipline_ethics": 18.01, "task_results": 23.33, "bonus": 6.0}
+    assert result.score == 47.35
+    assert result.lines[-1] == Line("total", 0.01, "Làm tròn tổng điểm", "Rounding of the total")
+    assert math.isclose(sum(line.points for line in result.lines), 47.35, abs_tol=1e-9)
+
+
+def test_the_grade_follows_the_total_rounded_once():
+    """decree-335: politics 7.5, discipline 7.5, innovation 6.39; service attitude 6 × 0.5 =
+    3 + 3.75 × 37/41 = 3.3841… → 6.3841… → 6.38; task results, 8 of 9 weight done: 70 × 8/9
+    = 62.2222… → 62.22. Exact total 89.9964 → 90.00: excellent (the band starts at 90), where
+    the rounded criteria add to 89.99, good."""
+    result = suggest(
+        DECREE, SatisfactionEvidence(total=41, share_satisfied=37 / 41, sufficient=True),
+        TaskEvidence(tasks=(Task(8, True), Task(1, False))),
+        {"politics_ethics": 7.5, "discipline": 7.5, "service_attitude": 6, "innovation": 6.39})
+    assert result.criteria == {"politics_ethics": 7.5, "discipline": 7.5,
+                               "service_attitude": 6.38, "innovation": 6.39,
+                               "task_results": 62.22}
+    assert (result.score, result.grade) == (90.0, "HTXSNV")
+    assert math.isclose(sum(line.points for line in result.lines), 90.0, abs_tol=1e-9)

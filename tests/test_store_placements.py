@@ -184,3 +184,78 @@ def test_a_late_status_does_not_pull_last_seen_back(store):
     record_batch(store.db, [status(T0), status(T0 + 2 * MIN)])
     record_batch(store.db, [status(T0 + MIN)])  # delivered out of order
     assert spans(store) == [(T0, T0 + 2 * MIN, None)]
+
+
+# --- placements from a past day (issue 12) ---------------------------------------------------
+
+DAY = 86_400_000
+NOV_20_10H = 1_795_143_600_000   # 2026-11-20 10:00 ICT: the registry's "now" below
+NOV_01 = 1_793_466_000_000       # 2026-11-01 00:00 ICT (= 2026-10-31 17:00 UTC)
+NOV_10 = 1_794_243_600_000       # 2026-11-10 00:00 ICT
+
+
+def past_history(store):
+    """hk-q8 and hk-q9, new counters of hk-1c: HK-0003 staffs hk-q9 all November, HK-0004
+    staffs hk-q8 from 1 to 18 November; kiosk-hk-09 is registered on 20 November as standing
+    at hk-q9 since 1 November."""
+    from collector.org.organisation import upsert_counter
+    from collector.org.registry import Registry
+    from collector.roster.shifts import RosterService
+    upsert_counter(store.db, "hk-q8", "Quầy 8", "hk-1c")
+    upsert_counter(store.db, "hk-q9", "Quầy 9", "hk-1c")
+    roster = RosterService(store, actor="test", clock=lambda: NOV_20_10H)
+    roster.add_shift("hk-q9", "HK-0003", NOV_01, NOV_01 + 30 * DAY)
+    roster.add_shift("hk-q8", "HK-0004", NOV_01, NOV_01 + 17 * DAY)
+    registry = Registry(store, actor="cli:kythuat", clock=lambda: NOV_20_10H)
+    registry.add("kiosk-hk-09", "hk-q9", placed_from="2026-11-01")
+    return registry
+
+
+def press(store, device, seq, at, officer=None):
+    record_batch(store.db, [incoming(rating_bytes(device=device, seq=seq, ts=at,
+                                                  officer=officer), device=device)])
+
+
+def test_a_device_added_from_a_past_day_attributes_its_backlog_through_the_roster(store):
+    past_history(store)
+    placements = [tuple(row) for row in store.db.execute(
+        "SELECT counter_id, starts_at, ends_at FROM device_placements "
+        "WHERE device_id = 'kiosk-hk-09'")]
+    assert placements == [("hk-q9", 1_793_466_000_000, None)]  # 1 Nov 00:00 local
+    # Pressed on 5 November, delivered now (the board's queue): hk-q9's roster says HK-0003.
+    # Placed only "now", the press would belong to nobody.
+    press(store, "kiosk-hk-09", 1, NOV_01 + 4 * DAY + 3_600_000)
+    assert owners(store, "kiosk-hk-09") == {1: ("HK-0003", "roster")}
+
+
+def test_a_move_from_a_past_day_re_attributes_the_devices_ratings_only(store):
+    from collector.fleet.moves import move_device
+    registry = past_history(store)
+    press(store, "kiosk-hk-09", 1, NOV_01 + 5 * DAY)          # 6 Nov: stays at hk-q9
+    press(store, "kiosk-hk-09", 2, NOV_10 + 2 * DAY)          # 12 Nov: hk-q8 after the move
+    press(store, "kiosk-hk-09", 3, NOV_01 + 18 * DAY)         # 19 Nov: hk-q8, nobody rostered
+    # Another board at hk-q8, pressed after HK-0004's shift: the officer it showed is kept.
+    registry.add("kiosk-hk-08", "hk-q8", placed_from="2026-11-01")
+    press(store, "kiosk-hk-08", 1, NOV_01 + 18 * DAY, officer="HK-0004")
+    assert owners(store, "kiosk-hk-09") == {1: ("HK-0003", "roster"), 2: ("HK-0003", "roster"),
+                                            3: ("HK-0003", "roster")}
+
+    moved = move_device(registry, "kiosk-hk-09", "hk-q8", placed_from="2026-11-10")
+
+    assert (moved["placed_from"], moved["previous"]) == (
+        1_794_243_600_000, {"counter": "hk-q9", "placed_from": 1_793_466_000_000})
+    assert moved["reattributed"] == {"HK-0003→HK-0004": 1, "HK-0003→—": 1}
+    assert owners(store, "kiosk-hk-09") == {1: ("HK-0003", "roster"), 2: ("HK-0004", "roster"),
+                                            3: (None, "none")}
+    assert owners(store, "kiosk-hk-08") == {1: ("HK-0004", "device")}  # untouched
+    placements = [tuple(row) for row in store.db.execute(
+        "SELECT counter_id, starts_at, ends_at FROM device_placements "
+        "WHERE device_id = 'kiosk-hk-09' ORDER BY starts_at")]
+    assert placements == [("hk-q9", NOV_01, NOV_10), ("hk-q8", NOV_10, None)]
+    assert registry.show("kiosk-hk-09")["counter_id"] == "hk-q8"
+    entry = store.db.execute("SELECT actor, action, subject, before, after FROM audit_log "
+                             "ORDER BY id DESC LIMIT 1").fetchone()
+    assert entry[:3] == ("cli:kythuat", "device.move", "device:kiosk-hk-09")
+    assert json.loads(entry[3]) == {"counter": "hk-q9", "placed_from": NOV_01}
+    assert json.loads(entry[4]) == {"counter": "hk-q8", "placed_from": NOV_10,
+                                    "reattributed": {"HK-0003→HK-0004": 1, "HK-0003→—": 1}}

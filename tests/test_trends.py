@@ -133,19 +133,35 @@ def test_the_unit_series_adds_its_officers_and_says_the_change(history):
         for level, count in point["counts"].items():
             assert count == sum(alone[o][index]["counts"][level] for o in ids)
     february, march = both["total"]
-    assert both["change"] == {"index": round(march["index"] - february["index"], 1),
-                              "share_satisfied": round(march["share_satisfied"]
-                                                       - february["share_satisfied"], 4)}
+    # From the unrounded figures, rounded once (issue 12): within a rounding step of the
+    # difference of the shown ones.
+    assert abs(both["change"]["index"] - (march["index"] - february["index"])) <= 0.1 + 1e-9
+    assert abs(both["change"]["share_satisfied"]
+               - (march["share_satisfied"] - february["share_satisfied"])) <= 1e-4 + 1e-12
     assert alone["HK-0100"][-1]["total"] == 0  # the chairman serves no counter
 
 
+def kinds4(*groups):
+    """(count, level) groups → trends kinds on a 4-level device."""
+    return [(4, level, None, count) for count, level in groups]
+
+
 def test_change_needs_both_months():
-    point = {"index": 50.0, "share_satisfied": 0.5}
-    empty = {"index": None, "share_satisfied": None}
+    point = trends.summary_of(kinds4((1, 2), (1, 3)))  # index 50, share 0.5
+    empty = trends.summary_of([])
     assert trends.change([point]) == {"index": None, "share_satisfied": None}
     assert trends.change([empty, point]) == {"index": None, "share_satisfied": None}
-    assert trends.change([{"index": 47.5, "share_satisfied": 0.45}, point]) == {
-        "index": 2.5, "share_satisfied": 0.05}
+    before = trends.summary_of(kinds4((11, 2), (9, 3)))  # (11 + 18)/60 → 48.33…; 0.45
+    assert trends.change([before, point]) == {"index": 1.7, "share_satisfied": 0.05}
+
+
+def test_the_change_is_rounded_once():
+    """February 73.33… (shown 73.3), March 80.95… (shown 81.0): the change is 7.619… → 7.6,
+    where the shown figures gave 81.0 − 73.3 = 7.7."""
+    february = trends.summary_of(kinds4((3, 4), (1, 3), (1, 1)))
+    march = trends.summary_of(kinds4((5, 4), (1, 3), (1, 1)))
+    assert (february.index, march.index) == (73.3, 81.0)
+    assert trends.change([february, march])["index"] == 7.6
 
 
 def test_the_heat_map_uses_local_weekdays_and_hours(history):

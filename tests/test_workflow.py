@@ -461,59 +461,187 @@ def quota_unit(store, n, *, outstanding=False):
     upsert_unit(store.db, "Q", "Phường Q", "CITY", head_id="HQ", outstanding=outstanding)
 
 
-# (preset, outstanding, proposed grades of the others, X's proposed, X's final,
-#  expected (rated, base, cap, exceeded)). HQ, the unit's head, sits in Q: graded HTTNV by the
-# city's head, so that nobody is pending and the check is final.
+def grade_q(service, preset, decided, proposed, head=None):
+    """Q2.. get `decided` grades (reviewed and decided, acknowledging where needed), then
+    `proposed` ones (reviewed only); HQ is reviewed (by H0) with `head` and, if it is given,
+    decided; Q1 is reviewed proposing the top grade. Returns nothing: the tests read the
+    decision of Q1."""
+    scores = HANOI if preset == "hanoi-3814" else DECREE
+    if head is not None:
+        service.review("HQ", MONTH, "H0", scores, None, head)
+        service.decide("HQ", MONTH, "H0", head)
+    for i, grade in enumerate(decided, start=2):
+        service.review(f"Q{i}", MONTH, "HQ", scores, None, grade)
+        service.decide(f"Q{i}", MONTH, "HQ", grade, acknowledge_quota=True)
+    for i, grade in enumerate(proposed, start=2 + len(decided)):
+        service.review(f"Q{i}", MONTH, "HQ", scores, None, grade)
+    service.review("Q1", MONTH, "HQ", scores, None, "HTXSNV")
+
+
+# (preset, outstanding, the others' decided grades, the others' proposed (undecided) grades,
+#  HQ's decided grade (None: undecided), Q1's final grade,
+#  expected (rated, base, cap, counted with the capped grade, refused)).
+# Issue 12: a decision is refused only when the capped grades already decided plus this one
+# exceed the cap that the colleagues not decided yet could at best raise it to; a proposal binds
+# nobody until decided, so an undecided colleague counts at the best case (HTTNV).
 QUOTA_CASES = [
-    # hanoi-3814: A ≤ 30 % of those rated, floor(0.3 × rated)
-    ("hanoi-3814", False, [], "HTXSNV", "HTXSNV", (2, 2, 0, True)),      # 2 rated, cap 0
-    ("hanoi-3814", False, [], "HTTNV", "HTTNV", (2, 2, 0, False)),
-    ("hanoi-3814", False, ["HTXSNV"] * 2 + ["HTTNV"] * 6, "HTTNV", "HTXSNV",
-     (10, 10, 3, False)),                                                # exactly at the cap
-    ("hanoi-3814", False, ["HTXSNV"] * 3 + ["HTTNV"] * 5, "HTXSNV", "HTXSNV",
-     (10, 10, 3, True)),                                                 # one over
-    ("hanoi-3814", True, ["HTXSNV"] * 3 + ["HTTNV"] * 5, "HTXSNV", "HTXSNV",
-     (10, 10, 4, False)),                                                # outstanding: 40 %
-    # decree-335: excellent ≤ 20 % of those rated good, floor(0.2 × good)
-    ("decree-335", False, [], "HTXSNV", "HTXSNV", (2, 1, 0, True)),      # 2 rated, 1 good
-    ("decree-335", False, ["HTTNV"] * 4, "HTTNV", "HTXSNV", (6, 5, 1, False)),  # at the cap
-    ("decree-335", False, ["HTTNV"] * 4 + ["HTXSNV"], "HTXSNV", "HTXSNV",
-     (7, 5, 1, True)),                                                   # one over
-    ("decree-335", False, ["HTTNV"] * 3 + ["HTXSNV"], "HTTNV", "HTTNV",
-     (6, 5, 1, False)),                                                  # a good one adds base
+    # hanoi-3814: A ≤ floor(30 % × everyone rated); everyone counts, so the cap is fixed.
+    ("hanoi-3814", False, [], [], None, "HTXSNV", (2, 2, 0, 1, True)),  # floor(0.6) = 0
+    ("hanoi-3814", False, [], [], None, "HTTNV", (2, 2, 0, 0, False)),
+    ("hanoi-3814", False, ["HTXSNV"] * 2 + ["HTTNV"] * 6, [], "HTTNV", "HTXSNV",
+     (10, 10, 3, 3, False)),                                       # the third A: at the cap
+    ("hanoi-3814", False, ["HTXSNV"] * 3 + ["HTTNV"] * 5, [], "HTTNV", "HTXSNV",
+     (10, 10, 3, 4, True)),                                        # the fourth: one over
+    ("hanoi-3814", True, ["HTXSNV"] * 3 + ["HTTNV"] * 5, [], "HTTNV", "HTXSNV",
+     (10, 10, 4, 4, False)),                                       # outstanding: 40 %
+    # Three colleagues proposed A but not decided: the head may still grade them B.
+    ("hanoi-3814", False, [], ["HTXSNV"] * 3 + ["HTTNV"] * 5, None, "HTXSNV",
+     (10, 10, 3, 1, False)),
+    # decree-335: excellent ≤ floor(20 % × those rated good).
+    ("decree-335", False, [], [], None, "HTXSNV", (2, 1, 0, 1, True)),  # HQ at best good
+    ("decree-335", False, ["HTTNV"] * 4, [], "HTTNV", "HTXSNV", (6, 5, 1, 1, False)),
+    ("decree-335", False, ["HTTNV"] * 4 + ["HTXSNV"], [], "HTTNV", "HTXSNV",
+     (7, 5, 1, 2, True)),                                          # one over
+    # Proposals bind nobody: the 5 undecided and HQ count as good, floor(0.2 × 6) = 1.
+    ("decree-335", False, [], ["HTTNV"] * 4 + ["HTXSNV"], None, "HTXSNV",
+     (7, 6, 1, 1, False)),
+    # Decided "completed" grades cannot raise the base: only HQ (undecided) can, floor(0.2).
+    ("decree-335", False, ["HTNV"] * 4, [], None, "HTXSNV", (6, 1, 0, 1, True)),
 ]
 
 
-@pytest.mark.parametrize("preset, outstanding, others, proposed, final, expected", QUOTA_CASES)
-def test_quota_at_its_edges(store, day, preset, outstanding, others, proposed, final,
+@pytest.mark.parametrize("preset, outstanding, decided, proposed, head, final, expected",
+                         QUOTA_CASES)
+def test_quota_at_its_edges(store, day, preset, outstanding, decided, proposed, head, final,
                             expected):
-    scores = HANOI if preset == "hanoi-3814" else DECREE
     day.day = AFTER_SELF_DUE  # reviews without self-evaluations, to keep the test short
-    quota_unit(store, len(others) + 1, outstanding=outstanding)
+    quota_unit(store, len(decided) + len(proposed) + 1, outstanding=outstanding)
     service = make_service(store, day, preset)
     before = service.unit_status("Q", MONTH)["quota"]
     # Nobody graded: everyone counts as the best case (HTTNV), which never exceeds the cap.
     assert (before["pending"], before["provisional"], before["exceeded"]) == (
-        len(others) + 2, True, False)
-    service.review("HQ", MONTH, "H0", scores, None, "HTTNV")
-    for i, grade in enumerate([proposed, *others], start=1):
-        service.review(f"Q{i}", MONTH, "HQ", scores, None, grade)
-    rated, _base, cap, exceeded = expected
-    if exceeded:
+        len(decided) + len(proposed) + 2, True, False)
+    grade_q(service, preset, decided, proposed, head)
+    rated, base, cap, counted, refused_ = expected
+    if refused_:
         tables = snapshot_of_tables(store)
         with pytest.raises(QuotaNotAcknowledged) as refused:
             service.decide("Q1", MONTH, "HQ", final)
-        assert (refused.value.quota.rated, refused.value.quota.cap) == (rated, cap)
+        check = refused.value.quota
+        assert (check.rated, check.base, check.cap, check.proposed) == (rated, base, cap,
+                                                                       counted)
         assert "Warning" in str(refused.value) and "Cảnh báo" in str(refused.value)
         assert snapshot_of_tables(store) == tables
-    status = service.decide("Q1", MONTH, "HQ", final, acknowledge_quota=exceeded)
+    status = service.decide("Q1", MONTH, "HQ", final, acknowledge_quota=refused_)
     quota = status["quota"]
-    assert (quota["rated"], quota["base"], quota["cap"], quota["exceeded"]) == expected
-    assert (quota["pending"], quota["provisional"], quota["note_vi"]) == (0, False, None)
+    assert (quota["rated"], quota["base"], quota["cap"], quota["proposed"],
+            quota["refuses"]) == expected
+    undecided = len(proposed) + (head is None)
+    assert (quota["pending"], quota["provisional"]) == (undecided, undecided > 0)
     recorded = status["history"][-1]["data"]
-    assert recorded["quota"] == quota and recorded["acknowledged_quota"] is exceeded
+    assert recorded["quota"] == quota and recorded["acknowledged_quota"] is refused_
     assert recorded["quota_unit"] == "Q"
     assert audit.recent(store.db, 1)[0].after_value["quota"] == quota
+
+
+def quota_acknowledgements(store):
+    """officer → acknowledged_quota, from the audit log's decisions."""
+    return {e.subject.split(":")[1].split("/")[0]: e.after_value["acknowledged_quota"]
+            for e in reversed(audit.recent(store.db, None)) if e.action == "evaluation.decide"}
+
+
+def test_hanoi_over_the_cap_only_the_excess_a_needs_acknowledging(store, day):
+    """Issue 12, worked example (hanoi-3814): HQ and Q1..Q9, cap floor(30 % × 10) = 3 A.
+    The leader proposes A for Q1..Q5 (5 > 3: the unit's line warns), B for Q6, Q7 and HQ, C
+    for Q8, D for Q9. B, C and D cannot raise the count of A: decided without acknowledgement
+    and none recorded. Q1..Q3's A are within the cap; Q4's would be the fourth decided A
+    whatever the rest get: refused until acknowledged. Q5 then decided B passes as is."""
+    day.day = AFTER_SELF_DUE
+    quota_unit(store, 9)
+    service = make_service(store, day, "hanoi-3814")
+    proposals = {"Q1": "A", "Q2": "A", "Q3": "A", "Q4": "A", "Q5": "A", "Q6": "B", "Q7": "B",
+                 "Q8": "C", "Q9": "D"}
+    for officer, grade in proposals.items():
+        service.review(officer, MONTH, "HQ", HANOI, None, grade)
+    service.review("HQ", MONTH, "H0", HANOI, None, "B")
+    standing = service.unit_status("Q", MONTH)["quota"]
+    assert (standing["rated"], standing["cap"], standing["proposed"], standing["over_by"]) == (
+        10, 3, 5, 2)
+    assert standing["vi"].startswith("Cảnh báo: vượt tỷ lệ 2 người. 5 đề xuất «")
+    for officer, grade in (("Q6", "B"), ("Q7", "B"), ("Q8", "C"), ("Q9", "D")):
+        quota = service.decide(officer, MONTH, "HQ", grade)["quota"]
+        assert (quota["proposed"], quota["cap"], quota["refuses"]) == (0, 3, False)
+    for count, officer in enumerate(("Q1", "Q2", "Q3"), start=1):
+        quota = service.decide(officer, MONTH, "HQ", "A")["quota"]
+        assert (quota["proposed"], quota["cap"], quota["exceeded"]) == (count, 3, False)
+    tables = snapshot_of_tables(store)
+    with pytest.raises(QuotaNotAcknowledged) as refused:
+        service.decide("Q4", MONTH, "HQ", "A")
+    check = refused.value.quota
+    assert (check.rated, check.base, check.cap, check.proposed, check.decided, check.over_by,
+            check.pending) == (10, 10, 3, 4, 4, 1, 2)
+    assert str(refused.value.vi).startswith(
+        "Cảnh báo: vượt tỷ lệ 1 người. 4 đã quyết định «Hoàn thành xuất sắc nhiệm vụ»; "
+        "tối đa 30 % × 10 (số được đánh giá) = 3 (làm tròn xuống)")
+    assert "acknowledge_quota" not in refused.value.vi
+    assert "Đánh dấu «Tôi đã xem cảnh báo về tỷ lệ và vẫn quyết định»" in refused.value.vi
+    assert "acknowledge_quota" in refused.value.en
+    assert snapshot_of_tables(store) == tables
+    service.decide("Q4", MONTH, "HQ", "A", acknowledge_quota=True)
+    service.decide("Q5", MONTH, "HQ", "B")  # 4 A decided already: a B raises nothing
+    assert quota_acknowledgements(store) == {
+        "Q6": False, "Q7": False, "Q8": False, "Q9": False, "Q1": False, "Q2": False,
+        "Q3": False, "Q4": True, "Q5": False}
+    # The unit's line now speaks of decisions: 4 decided A over a cap of 3.
+    standing = service.unit_status("Q", MONTH)["quota"]
+    assert (standing["proposed"], standing["decided"], standing["over_by"]) == (4, 4, 1)
+    assert "4 đã quyết định «Hoàn thành xuất sắc nhiệm vụ»" in standing["vi"]
+    assert "4 decided “Excellent" in standing["en"] and "proposed" not in standing["en"]
+
+
+def test_an_acknowledgement_sent_where_none_is_needed_is_not_recorded(store, day):
+    day.day = AFTER_SELF_DUE
+    quota_unit(store, 2)
+    service = make_service(store, day, "hanoi-3814")
+    service.review("Q1", MONTH, "HQ", HANOI, None, "A")
+    status = service.decide("Q1", MONTH, "HQ", "B", acknowledge_quota=True)
+    assert status["history"][-1]["data"]["acknowledged_quota"] is False
+    assert quota_acknowledgements(store) == {"Q1": False}
+
+
+def test_decree_335_over_the_cap_only_the_excess_excellent_needs_acknowledging(store, day):
+    """Issue 12, worked example (decree-335): HQ and Q1..Q9. Proposed: excellent for Q1..Q3,
+    good for Q4..Q7 and HQ, completed for Q8, not completed for Q9 — floor(20 % × 5 good) = 1
+    excellent, 3 proposed: the unit's line warns. HTTNV, HTNV and KHTNV pass without
+    acknowledgement. Q1's excellent: 1 decided; the base is Q4 (decided good) and the 6
+    undecided (Q2, Q3, Q5, Q6, Q7, HQ) at best good = 7, floor(1.4) = 1: within. Q2's: 2
+    decided; base 1 + 5 undecided = 6, floor(1.2) = 1: refused until acknowledged."""
+    day.day = AFTER_SELF_DUE
+    quota_unit(store, 9)
+    service = make_service(store, day, "decree-335")
+    proposals = {"Q1": "HTXSNV", "Q2": "HTXSNV", "Q3": "HTXSNV", "Q4": "HTTNV",
+                 "Q5": "HTTNV", "Q6": "HTTNV", "Q7": "HTTNV", "Q8": "HTNV", "Q9": "KHTNV"}
+    for officer, grade in proposals.items():
+        service.review(officer, MONTH, "HQ", DECREE, None, grade)
+    service.review("HQ", MONTH, "H0", DECREE, None, "HTTNV")
+    standing = service.unit_status("Q", MONTH)["quota"]
+    assert (standing["base"], standing["cap"], standing["proposed"], standing["over_by"]) == (
+        5, 1, 3, 2)
+    for officer in ("Q4", "Q8", "Q9"):
+        quota = service.decide(officer, MONTH, "HQ", proposals[officer])["quota"]
+        assert quota["refuses"] is False
+    quota = service.decide("Q1", MONTH, "HQ", "HTXSNV")["quota"]
+    assert (quota["base"], quota["cap"], quota["proposed"], quota["pending"],
+            quota["exceeded"]) == (7, 1, 1, 6, False)
+    with pytest.raises(QuotaNotAcknowledged) as refused:
+        service.decide("Q2", MONTH, "HQ", "HTXSNV")
+    check = refused.value.quota
+    assert (check.base, check.cap, check.proposed, check.over_by, check.pending) == (
+        6, 1, 2, 1, 5)
+    assert "5 người chưa được quyết định" in refused.value.vi
+    service.decide("Q2", MONTH, "HQ", "HTXSNV", acknowledge_quota=True)
+    assert quota_acknowledgements(store) == {"Q4": False, "Q8": False, "Q9": False,
+                                             "Q1": False, "Q2": True}
 
 
 def test_the_first_top_grade_is_not_refused_because_others_are_not_graded_yet(store, day):
@@ -527,9 +655,9 @@ def test_the_first_top_grade_is_not_refused_because_others_are_not_graded_yet(st
     assert (quota["rated"], quota["base"], quota["cap"], quota["proposed"],
             quota["exceeded"]) == (6, 6, 1, 1, False)
     assert (quota["pending"], quota["provisional"]) == (5, True)
-    assert "5 người chưa được xếp loại" in quota["note_vi"] and "Tạm tính" in quota["vi"]
-    assert "5 not graded yet" in quota["note_en"] and "Provisional" in quota["en"]
-    # A second A is over the cap whatever the 4 still pending get: refused.
+    assert "5 người chưa được quyết định" in quota["note_vi"] and "Tạm tính" in quota["vi"]
+    assert "5 not decided yet" in quota["note_en"] and "Provisional" in quota["en"]
+    # A second A is over the cap whatever the 4 still undecided get: refused.
     service.review("Q2", MONTH, "HQ", HANOI, None, "HTXSNV")
     tables = snapshot_of_tables(store)
     with pytest.raises(QuotaNotAcknowledged) as refused:
@@ -538,18 +666,21 @@ def test_the_first_top_grade_is_not_refused_because_others_are_not_graded_yet(st
             refused.value.quota.pending) == (1, 2, 4)
     assert "Provisional" in str(refused.value) and "Tạm tính" in str(refused.value)
     assert snapshot_of_tables(store) == tables
-    # Once everyone is graded the check is final: no note.
+    # Once everyone is graded the unit's line is final: no note.
     for officer in ("Q3", "Q4", "Q5"):
         service.review(officer, MONTH, "HQ", HANOI, None, "HTTNV")
     service.review("HQ", MONTH, "H0", HANOI, None, "HTTNV")
     final = service.unit_status("Q", MONTH)["quota"]
     assert (final["pending"], final["provisional"], final["note_en"]) == (0, False, None)
-    assert (final["rated"], final["proposed"], final["exceeded"]) == (6, 2, True)
+    assert (final["rated"], final["proposed"], final["decided"], final["exceeded"]) == (
+        6, 2, 1, True)
+    assert "1 đã quyết định và 1 đề xuất «" in final["vi"]
+    assert "1 decided and 1 proposed “" in final["en"]
 
 
 @pytest.mark.parametrize("fair, allowed, base", [
-    (0, True, 5),   # the 5 others pending: at best all good, floor(0.2 × 5) = 1 excellent
-    (4, False, 1),  # 4 rated fair, HQ pending: at best 1 good, floor(0.2 × 1) = 0
+    (0, True, 5),   # the 5 others undecided: at best all good, floor(0.2 × 5) = 1 excellent
+    (4, False, 1),  # 4 decided fair, HQ undecided: at best 1 good, floor(0.2 × 1) = 0
 ])
 def test_decree_335_excellent_with_officers_pending(store, day, fair, allowed, base):
     day.day = AFTER_SELF_DUE
@@ -557,6 +688,7 @@ def test_decree_335_excellent_with_officers_pending(store, day, fair, allowed, b
     service = make_service(store, day, "decree-335")
     for i in range(2, 2 + fair):
         service.review(f"Q{i}", MONTH, "HQ", DECREE, None, "HTNV")
+        service.decide(f"Q{i}", MONTH, "HQ", "HTNV")
     service.review("Q1", MONTH, "HQ", DECREE, None, "HTXSNV")
     if allowed:
         quota = service.decide("Q1", MONTH, "HQ", "HTXSNV")["quota"]

@@ -82,7 +82,8 @@ def unit_month_xlsx(unit_id: str, month: MonthPath, db: Db, policy: ConfiguredPo
 def unit_month(unit_id: str, month: MonthPath, db: Db, policy: ConfiguredPolicy, now: Now,
                day: Today, who: CurrentViewer) -> dict[str, Any]:
     """Every officer of the unit and the units below it active in the month, one row each,
-    with the quota check over the leaders' proposed grades and the workflow's progress."""
+    with the quota check over the grades standing (decided, else proposed) and over the
+    decisions alone, and the workflow's progress."""
     require_unit_in_scope(who, unit_id)
     return monthly.unit_month(db, unit_id, month, policy, now_ms=now, today=day)
 

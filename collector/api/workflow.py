@@ -59,8 +59,9 @@ class Decision(BaseModel):
     final_grade: str = Field(description="grade code or the policy's letter",
                              examples=["HTTNV"])
     note: str | None = Field(None, description="the head's note on the decision")
-    acknowledge_quota: bool = Field(False, description="decide although the unit's quota on "
-                                                       "the top grade is exceeded")
+    acknowledge_quota: bool = Field(False, description="decide the top grade although it "
+                                                       "exceeds the unit's quota on it "
+                                                       "(docs/evaluation.md, The quota)")
 
 
 class Reopening(BaseModel):
@@ -117,8 +118,9 @@ def put_review(officer_id: str, month: str, body: Review, actor: ActingOfficer, 
 def post_decision(officer_id: str, month: str, body: Decision, actor: ActingOfficer,
                   store: Writer, policy: ConfiguredPolicy, day: Today,
                   evidence: Evidence) -> dict[str, Any]:
-    """The head's decision: final grade, with the unit's quota check ("quota"; 409 when
-    exceeded unless acknowledged); records who and when, freezes the evidence, locks."""
+    """The head's decision: final grade, with the quota check it met ("quota"; 409 when it
+    gives the top grade over the cap no undecided colleague can bring back, unless
+    acknowledged); records who and when, freezes the evidence, locks."""
     return _service(store, policy, day, evidence).decide(
         officer_id, month, actor, body.final_grade, body.note, body.acknowledge_quota)
 

@@ -29,6 +29,7 @@ from collector.org.brokerconf import (
 )
 from collector.cli.common import UsageError, print_json, table
 from collector.org.credentials import load_or_create_secret
+from collector.fleet.moves import move_device
 from collector.protocol.messages import SCALES
 from collector.org.registry import IssuedCredentials, Registry, RegistryError, format_time
 from collector.db.store import Store
@@ -65,10 +66,10 @@ def open_registry(path: Path, *, create: bool = False) -> Iterator[Registry]:
 
 
 def print_credentials(issued: IssuedCredentials, headline: str, as_json: bool,
-                      note: str | None = None) -> None:
+                      note: str | None = None, **extra: Any) -> None:
     if as_json:
         print_json({"device": issued.device_id, "username": issued.username,
-                    "password": issued.password})
+                    "password": issued.password, **extra})
         print(ONCE_WARNING, file=sys.stderr)
         return
     print(headline)
@@ -98,11 +99,32 @@ def cmd_add(args: argparse.Namespace) -> int:
     with open_registry(args.db, create=True) as registry:
         issued = registry.add(args.device, args.counter, scale=args.scale,
                               counter_label=args.counter_label, unit_id=args.unit,
-                              unit_name=args.unit_name)
+                              unit_name=args.unit_name, placed_from=args.placed_from)
         device = registry.show(args.device)
     where = f"{device['counter_label']} ({device['counter_id']})"
-    print_credentials(issued, f"Đã đăng ký thiết bị {issued.device_id} tại {where}.\n"
-                              f"Registered device {issued.device_id} at {where}.", args.json)
+    since = format_time(device["placed_from"])
+    print_credentials(issued, f"Đã đăng ký thiết bị {issued.device_id} tại {where} từ {since}.\n"
+                              f"Registered device {issued.device_id} at {where} from {since}.",
+                      args.json, placed_from=device["placed_from"])
+    return 0
+
+
+def cmd_move(args: argparse.Namespace) -> int:
+    with open_registry(args.db) as registry:
+        moved = move_device(registry, args.device, args.counter, placed_from=args.placed_from)
+    device, moves = moved["device"], moved["reattributed"]
+    if args.json:
+        print_json({**moved, "device": {**device, "username": device["id"]}})
+        return 0
+    where = f"{device['counter_label']} ({device['counter_id']})"
+    since = format_time(moved["placed_from"])
+    count = sum(moves.values())
+    print(f"Đã chuyển thiết bị {device['id']} từ quầy {moved['previous']['counter']} sang "
+          f"{where} từ {since}; {count} đánh giá được tính lại theo lịch trực.\n"
+          f"Moved {device['id']} from counter {moved['previous']['counter']} to {where} from "
+          f"{since}; {count} ratings re-attributed by the roster.")
+    for pair, number in moves.items():
+        print(f"  {pair}: {number}")
     return 0
 
 
@@ -144,6 +166,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     rows = [
         ["Thiết bị / device", device["id"]],
         ["Quầy / counter", f"{device['counter_label']} ({device['counter_id']})"],
+        ["Tại quầy từ / placed since", format_time(device["placed_from"]) or "—"],
         ["Đơn vị / unit", f"{device['unit_name']} ({device['unit_id']})"],
         ["Thang / scale", str(device["scale"])],
         ["Cán bộ / officer", officer],
@@ -220,8 +243,12 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 
 # --- parser -----------------------------------------------------------------------------
 
+PLACED_FROM_HELP = ("placed there since the start (00:00, Vietnam time) of this past day, "
+                    "not now: loads a history the registry never saw (not in the future)")
+
+
 def add_device_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add `devices add|list|show|retire|rotate-credentials` and `broker-config`."""
+    """Add `devices add|move|list|show|retire|rotate-credentials` and `broker-config`."""
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument("--db", type=Path, default=Path("hailong.db"),
                           help="the collector's SQLite file (default: hailong.db)")
@@ -230,7 +257,7 @@ def add_device_commands(subparsers: argparse._SubParsersAction) -> None:
     common = [database, as_json]
 
     devices = subparsers.add_parser(
-        "devices", help="device registry: add, list, show, retire, rotate-credentials")
+        "devices", help="device registry: add, move, list, show, retire, rotate-credentials")
     actions = devices.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
 
     add = actions.add_parser("add", parents=common,
@@ -244,7 +271,18 @@ def add_device_commands(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--unit-name", metavar="NAME", help="create the unit too if missing")
     add.add_argument("--scale", type=int, choices=SCALES, default=4,
                      help="buttons the device offers (default 4)")
+    add.add_argument("--placed-from", metavar="YYYY-MM-DD", help=PLACED_FROM_HELP)
     add.set_defaults(handler=cmd_add)
+
+    move = actions.add_parser("move", parents=common,
+                              help="move a device to another counter; its ratings since then "
+                                   "follow that counter's roster")
+    move.add_argument("device", metavar="ID", help="device id")
+    move.add_argument("--counter", required=True, metavar="COUNTER_ID",
+                      help="the existing counter the device stands at from now on (or from "
+                           "--placed-from)")
+    move.add_argument("--placed-from", metavar="YYYY-MM-DD", help=PLACED_FROM_HELP)
+    move.set_defaults(handler=cmd_move)
 
     listing = actions.add_parser("list", parents=common, help="list devices")
     listing.add_argument("--all", action="store_true", help="include retired devices")

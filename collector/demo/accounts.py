@@ -15,6 +15,7 @@ DEMO_PASSWORD = "hailong-demo-2026"
 ACCOUNTS = [
     ("quantri", "Quản trị viên hệ thống", "administrator", None, None),
     ("kythuat", "Kỹ thuật viên", "technician", None, None),
+    ("chutich.hn", "Phan Quang Huy", "head", "HN-0001", None),
     ("chutich.hk", "Ngô Thanh Sơn", "head", "HK-0100", None),
     ("lanhdao.hk", "Đặng Thị Mai Lan", "leader", "HK-0101", None),
     ("canbo.hk1", "Nguyễn Thị Thu Hường", "officer", "HK-0001", None),

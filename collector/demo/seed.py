@@ -8,6 +8,9 @@ who heads its one-stop section (Trưởng Bộ phận Một cửa) and directly 
 officers. The section unit itself names no head, so the grades of its officers are decided by
 the ward chairman (`organisation.responsible_head` walks up to the ward); the vice-chairman,
 with no leader of record, is reviewed by the chairman too (`organisation.direct_leader`).
+The city unit's head, the city chairman (Chủ tịch UBND Thành phố), reviews and decides the
+ward chairmen's months the same way; without one they would wait for nobody and look late
+every month. His own month is decided above the city, outside the deployment.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collector.roster.shifts import assign, open_assignment
 
 # (unit id, name, parent, kind, head)
 UNITS = [
-    ("hn", "UBND Thành phố Hà Nội", None, "city", None),
+    ("hn", "UBND Thành phố Hà Nội", None, "city", "HN-0001"),
     ("hk", "UBND phường Hoàn Kiếm", "hn", "ward", "HK-0100"),
     ("hk-1c", "Bộ phận Một cửa phường Hoàn Kiếm", "hk", "office", None),
     ("bd", "UBND phường Ba Đình", "hn", "ward", "BD-0100"),
@@ -30,6 +33,7 @@ SECTION_LEAD_TITLE = "Phó Chủ tịch UBND phường, Trưởng Bộ phận M�
 
 # (officer id, name, title, unit, direct leader); leaders before those they lead.
 OFFICERS = [
+    ("HN-0001", "Phan Quang Huy", "Chủ tịch UBND Thành phố", "hn", None),
     ("HK-0100", "Ngô Thanh Sơn", "Chủ tịch UBND phường", "hk", None),
     ("HK-0101", "Đặng Thị Mai Lan", SECTION_LEAD_TITLE, "hk", None),
     ("HK-0001", "Nguyễn Thị Thu Hường", "Chuyên viên", "hk-1c", "HK-0101"),

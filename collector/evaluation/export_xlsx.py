@@ -169,7 +169,8 @@ def _month_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Work
     sheet.freeze_panes = sheet.cell(row=top + 2, column=FROZEN_COLUMNS + 1)
     row += 1
     for key, vi_label, en_label in (
-            ("quota", "Tỷ lệ xếp loại (theo đề xuất của lãnh đạo)", "Quota (leaders' proposals)"),
+            ("quota", "Tỷ lệ xếp loại (theo quyết định, chưa quyết định thì theo đề xuất)",
+             "Quota (decided, else proposed)"),
             ("quota_final", "Tỷ lệ xếp loại (theo quyết định)", "Quota (decisions)")):
         quota = report[key]
         _put(sheet, row, 1, f"{vi_label}: {quota['vi']}").font = Font(

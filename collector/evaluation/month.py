@@ -34,8 +34,8 @@ from collector.evaluation import scoring, tasks
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
-from collector.ratings.satisfaction import summarise
-from collector.ratings.evidence import MAX_SILENCE_MS
+from collector.ratings.satisfaction import SatisfactionSummary, summarise
+from collector.ratings.evidence import MAX_SILENCE_MS, placed_online
 from collector.core.timeline import month_bounds
 
 AWAITING = {"vi": "chờ lãnh đạo chấm", "en": "awaiting the leader's scores"}
@@ -74,28 +74,6 @@ def grade_info(policy: Policy, value: str | None) -> dict[str, Any] | None:
         return None
     vi, en = GRADE_LABELS[code]
     return {"code": code, "letter": policy.letters.get(code), "vi": vi, "en": en}
-
-
-def placed_online(rows: list[dict[str, Any]], now_ms: int,
-                  max_silence_ms: int = MAX_SILENCE_MS) -> dict[str, list[tuple]]:
-    """Per counter, the time its device(s) were online while placed there.
-
-    A span is [starts_at, ended_at]; an open one ends at last_seen_at + max_silence_ms, or is
-    still open (end None) when the device was heard at most max_silence_ms before `now_ms`.
-    Each span is cut to its placement, so a device moved to another counter lends its online
-    time to the counter it stood at.
-    """
-    out: dict[str, list[tuple]] = {}
-    for row in rows:
-        end = row["ended_at"]
-        if end is None and now_ms - row["last_seen_at"] > max_silence_ms:
-            end = row["last_seen_at"] + max_silence_ms
-        start = max(row["starts_at"], row["placed_at"])
-        ends = [e for e in (end, row["removed_at"]) if e is not None]
-        end = min(ends) if ends else None
-        if end is None or end > start:
-            out.setdefault(row["counter_id"], []).append((start, end))
-    return out
 
 
 def task_percentages(policy: Policy, evidence_: scoring.TaskEvidence) -> dict[str, float | None]:
@@ -174,16 +152,24 @@ def evidence_points(policy: Policy, zero: scoring.Suggestion) -> dict[str, Any]:
                 lines.append(_line(line))
             seen_sat = True
     criteria = {task_code: zero.criteria[task_code], sat_code: zero.criteria[sat_code]}
-    return {"criteria": criteria, "total": round(sum(criteria.values()), policy.decimals),
-            "lines": lines}
+    # Round once: the exact points added up, then rounded (scoring.py, "Arithmetic").
+    total = scoring.round_points(policy, zero.exact[task_code] + zero.exact[sat_code])
+    gap = round(total - sum(criteria.values()), policy.decimals)
+    if gap:
+        lines.append({"criterion": "total", "points": gap, "vi": "Làm tròn tổng điểm",
+                      "en": "Rounding of the total"})
+    return {"criteria": criteria, "total": total, "lines": lines}
 
 
 def suggestion_for(policy: Policy, sat: dict[str, Any], task_ev: scoring.TaskEvidence,
-                   row: dict[str, Any] | None) -> dict[str, Any]:
-    """Suggestion, its basis ("review", "self" or "none"), a note, and the evidence points."""
+                   row: dict[str, Any] | None, exact_index: float | None = None
+                   ) -> dict[str, Any]:
+    """Suggestion, its basis ("review", "self" or "none"), a note, and the evidence points.
+    Round once: the engine gets unrounded figures (`exact_index`: SatisfactionSummary's)."""
+    share, interval = evidence.exact_share(sat)
     sat_ev = scoring.SatisfactionEvidence(
-        total=sat["total"], index=sat["index"], share_satisfied=sat["share_satisfied"],
-        interval=sat["share_interval"], sufficient=sat["sufficient"])
+        total=sat["total"], index=sat["index"] if exact_index is None else exact_index,
+        share_satisfied=share, interval=interval, sufficient=sat["sufficient"])
     disciplined = bool(row and row.get("disciplined"))
     basis, scores, problems = "none", None, []
     for step, column in (("review", "review_scores"), ("self", "self_scores")):
@@ -275,6 +261,7 @@ class _Month:
             sources.evidence_online_spans(db, counters, month, MAX_SILENCE_MS), now_ms)
         self.evaluations = sources.evidence_evaluations(db, officer_ids, month)
         self._sat: dict[str, dict] = {}
+        self.summaries: dict[str, SatisfactionSummary] = {}  # with the unrounded index
 
     def satisfaction(self, officer_id: str) -> dict[str, Any]:
         """satisfaction_evidence plus attribution counts (no coverage, no comparison)."""
@@ -283,6 +270,7 @@ class _Month:
         kinds = self.presses.get(officer_id, [])
         # summarise() takes one tuple per press; the query counted identical ones.
         summary = summarise([kind[:4] for kind in kinds for _ in range(kind[5])])
+        self.summaries[officer_id] = summary
         sat = evidence.satisfaction_evidence(summary, self.policy.satisfaction.min_ratings)
         attribution: dict[str, int] = {}
         for scale, level, excluded, reason, source, count in kinds:
@@ -324,7 +312,8 @@ class _Month:
                   if full else None)
         workflow = workflow_view(self.policy, row, events)
         result = {"satisfaction": sat, "tasks": task_part, "workflow": workflow,
-                  **suggestion_for(self.policy, sat, task_ev, row)}
+                  **suggestion_for(self.policy, sat, task_ev, row,
+                                   self.summaries[officer_id].exact_index)}
         result["criteria"] = criteria_table(self.policy, workflow, result["suggestion"])
         if full:
             task_part["items"] = [tasks.describe(task, self.today) for task in task_rows]
@@ -345,8 +334,11 @@ def _active(officer: dict[str, Any], first: str, last: str) -> bool:
 
 def _comparisons(data: _Month, members: list[str]) -> dict[str, dict]:
     """Each member's place among the members (one unit's officers) by satisfaction index."""
-    by_officer = {officer_id: data.satisfaction(officer_id) for officer_id in members}
-    return {officer_id: evidence.unit_comparison(officer_id, by_officer) for officer_id in members}
+    for officer_id in members:
+        data.satisfaction(officer_id)
+    return evidence.unit_comparisons({officer_id: data.summaries[officer_id]
+                                      for officer_id in members},
+                                     data.policy.satisfaction.min_ratings)
 
 
 def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, policy: Policy, *,
@@ -397,6 +389,8 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     standing = [(row["final_grade"] or row["proposed_grade"])["code"] for row in rows
                 if row["final_grade"] or row["proposed_grade"]]
     final = [row["final_grade"]["code"] for row in rows if row["final_grade"]]
+    # The lines say "decided" for the head's grades and "proposed" for the leaders' (issue 12).
+    decided = final.count(policy.quota.grade)
     outstanding = bool(unit["outstanding"])
     progress = {status: 0 for status in STATUSES}
     for row in rows:
@@ -410,8 +404,9 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
                        "compared": comparisons[members[0]]["compared"]}
                       for uid, members in by_unit.items()],
         "officers": rows,
-        "quota": asdict(scoring.check_quota(policy, standing, outstanding)),
-        "quota_final": asdict(scoring.check_quota(policy, final, outstanding)),
+        "quota": asdict(scoring.check_quota(policy, standing, outstanding, decided=decided)),
+        "quota_final": asdict(scoring.check_quota(policy, final, outstanding,
+                                                  decided=decided)),
         "progress": {"officers": len(rows), **progress},
     }
 

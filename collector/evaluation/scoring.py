@@ -22,15 +22,17 @@ Inputs (dataclasses below; ``suggest`` also accepts plain dicts with the same ke
 - ``disciplined``: disciplined in the period; where the policy names ``discipline_grade`` the
   grade is at best that one, regardless of points.
 
-Arithmetic is decimal: each line is rounded half-up to ``policy.decimals``, and a criterion's
-points are its exact value rounded the same way; if its rounded lines do not add up to that, a
-"làm tròn / rounding" line carries the difference, so the lines always sum to the total shown.
+Arithmetic is decimal, rounded once, at the end: each line, each criterion and the score (the
+criteria's exact total) is its exact value rounded half-up to ``policy.decimals``, never a sum
+of rounded figures. A "làm tròn / rounding" line carries any gap between a criterion's lines
+and its points, a "làm tròn tổng điểm" line (criterion "total") any gap between the criteria
+and the score: the lines always sum to the score. ``Suggestion.exact``: unrounded criteria.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Iterable
@@ -86,6 +88,7 @@ class Suggestion:
     criteria: dict[str, float]  # points per criterion code
     lines: tuple[Line, ...]
     satisfaction_counted: bool
+    exact: dict[str, float] = field(default_factory=dict)  # unrounded points per criterion
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,13 @@ class QuotaCheck:
     base: int  # those the cap is a share of (policy quota.of_grades)
     share: float
     cap: int
-    proposed: int  # officers proposed for the capped grade
+    proposed: int  # officers counted with the capped grade, decided or proposed
     exceeded: bool
     over_by: int
     outstanding_unit: bool
     vi: str
     en: str
+    decided: int = 0  # of `proposed`, those whose capped grade the head has decided
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -133,6 +137,11 @@ def grade_for(policy: Policy, score: float) -> str:
     raise AssertionError("policy validation guarantees a band starting at 0")
 
 
+def round_points(policy: Policy, value: float) -> float:
+    """`value` rounded half-up to the policy's decimals, as every figure here is."""
+    return float(_Lines(policy.decimals).round(value))
+
+
 def _rank(code: str) -> int:
     return GRADE_CODES.index(code)
 
@@ -144,6 +153,7 @@ class _Lines:
     def __init__(self, decimals: int):
         self.step = Decimal(1).scaleb(-decimals)
         self.lines: list[Line] = []
+        self.exact: dict[str, Decimal] = {}  # each criterion's unrounded points
 
     def round(self, value) -> Decimal:
         return Decimal(repr(float(value))).quantize(self.step, rounding=ROUND_HALF_UP)
@@ -155,6 +165,7 @@ class _Lines:
 
     def close(self, criterion: str, exact: float, shown: Decimal) -> Decimal:
         """Round the criterion's exact points; a rounding line covers any gap to its lines."""
+        self.exact[criterion] = Decimal(repr(float(exact)))
         target = self.round(exact)
         if target != shown:
             self.lines.append(Line(criterion, float(target - shown), "Làm tròn", "Rounding"))
@@ -192,8 +203,15 @@ def suggest(policy: Policy, satisfaction, tasks, leader_scores: dict[str, float]
                             f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}",
                             f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}")
             points[criterion.code] = out.close(criterion.code, given, shown)
-    total = sum(points.values(), Decimal(0))
-    score = float(min(max(total, Decimal(0)), out.round(policy.max_score)))
+    # Round once: the exact total, not the sum of the rounded criteria (which may differ by
+    # a step, enough to cross a band).
+    exact = sum(out.exact.values(), Decimal(0))
+    rounded = out.round(min(max(exact, Decimal(0)), Decimal(repr(float(policy.max_score)))))
+    shown = sum(points.values(), Decimal(0))
+    if rounded != shown:
+        out.lines.append(Line("total", float(rounded - shown), "Làm tròn tổng điểm",
+                              "Rounding of the total"))
+    score = float(rounded)
     by_points = grade_for(policy, score)
     grade = by_points
     forced = policy.discipline_grade
@@ -214,7 +232,8 @@ def suggest(policy: Policy, satisfaction, tasks, leader_scores: dict[str, float]
     return Suggestion(
         score=score, grade=grade, letter=policy.letters.get(grade), grade_vi=vi, grade_en=en,
         grade_by_points=by_points, criteria={k: float(v) for k, v in points.items()},
-        lines=tuple(out.lines), satisfaction_counted=counted)
+        lines=tuple(out.lines), satisfaction_counted=counted,
+        exact={k: float(v) for k, v in out.exact.items()})
 
 
 def _check_leader_scores(policy: Policy, leader_scores: dict[str, float]) -> None:
@@ -310,6 +329,16 @@ def _task_points(policy, criterion, evidence, out):
                     f"được giao ({svi}) → tối đa {_vi(c_quantity)}",
                     f"Quantity: completed {_en(done_weight)} of {_en(total_weight)} assigned "
                     f"({sen}) → at most {_en(c_quantity)}")
+    for task in evidence.tasks:
+        if not task.completed and task.delays_excused:
+            # The excuse forgives the delay, not the work left undone (a policy choice, see
+            # docs/evaluation.md): said in a line, or the task would earn 0 with no reason.
+            out.lines.append(Line(
+                code, 0.0,
+                f"Nhiệm vụ «{task.title}» chưa hoàn thành: chậm tiến độ do nguyên nhân khách "
+                f"quan được chấp nhận, nhưng phần việc chưa làm không được tính điểm",
+                f"Task “{task.title}” not completed: its delay is excused as objective, but "
+                f"work not done earns no points"))
     for c_part, vi_name, en_name, penalty, count_of in (
         (c_quality, "Chất lượng", "Quality", rule.major_error_penalty,
          lambda t: (t.major_errors, "lỗi lớn về chất lượng", "major quality error(s)")),
@@ -363,13 +392,15 @@ def _check_task(task: Task, i: int) -> None:
 
 
 def check_quota(policy: Policy, grades_in_unit: Iterable[str],
-                outstanding_unit: bool = False) -> QuotaCheck:
-    """Do the proposed grades of one unit exceed the cap on the top grade? Never changes them.
+                outstanding_unit: bool = False, *, decided: int = 0) -> QuotaCheck:
+    """Do the grades of one unit exceed the cap on the top grade? Never changes them.
 
-    `grades_in_unit` holds one proposed grade per officer rated (codes, or the policy's letters).
+    `grades_in_unit` holds one grade per officer rated (codes, or the policy's letters).
     cap = floor(share × base), where base counts the officers whose grade is in
     ``quota.of_grades`` (hanoi-3814: everyone rated; decree-335: those rated good only).
-    Exact arithmetic (0.3 × 10 is 3, not 2.9999…).
+    Exact arithmetic (0.3 × 10 is 3, not 2.9999…). `decided` says how many of the capped
+    grades counted are the head's decisions rather than leaders' proposals: the text says
+    "decided" for those and "proposed" for the rest (issue 12).
     """
     by_letter = {letter: code for code, letter in policy.letters.items()}
     codes = []
@@ -394,9 +425,20 @@ def check_quota(policy: Policy, grades_in_unit: Iterable[str],
         names = [GRADE_LABELS[g] for g in rule.of_grades]
         of_vi = "số được xếp loại " + ", ".join(vi for vi, _ in names)
         of_en = "those rated " + ", ".join(en.lower() for _, en in names)
-    facts_vi = (f"{proposed} đề xuất «{gvi}»; tối đa {svi} × {base} ({of_vi}) = {cap} "
+    if not 0 <= decided <= proposed:
+        raise ValueError(f"decided ({decided}) must be from 0 to the {proposed} counted")
+    if not proposed:  # neither decided nor proposed: no word that would be wrong for one
+        who_vi, who_en = "0 người", "none"
+    elif decided == proposed:
+        who_vi, who_en = f"{decided} đã quyết định", f"{decided} decided"
+    elif decided:
+        who_vi = f"{decided} đã quyết định và {proposed - decided} đề xuất"
+        who_en = f"{decided} decided and {proposed - decided} proposed"
+    else:
+        who_vi, who_en = f"{proposed} đề xuất", f"{proposed} proposed"
+    facts_vi = (f"{who_vi} «{gvi}»; tối đa {svi} × {base} ({of_vi}) = {cap} "
                 f"(làm tròn xuống); {len(codes)} người được đánh giá")
-    facts_en = (f"{proposed} proposed “{gen}”; at most {sen} × {base} ({of_en}) = {cap} "
+    facts_en = (f"{who_en} “{gen}”; at most {sen} × {base} ({of_en}) = {cap} "
                 f"(rounded down); {len(codes)} rated")
     if over_by:
         vi = f"Cảnh báo: vượt tỷ lệ {over_by} người. {facts_vi}. Thủ trưởng quyết định."
@@ -405,4 +447,4 @@ def check_quota(policy: Policy, grades_in_unit: Iterable[str],
         vi, en = f"Trong tỷ lệ. {facts_vi}.", f"Within the quota. {facts_en}."
     return QuotaCheck(grade=rule.grade, rated=len(codes), base=base, share=share, cap=cap,
                       proposed=proposed, exceeded=over_by > 0, over_by=over_by,
-                      outstanding_unit=outstanding_unit, vi=vi, en=en)
+                      outstanding_unit=outstanding_unit, vi=vi, en=en, decided=decided)

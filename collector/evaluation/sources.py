@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
+from collector.core.collation import name_key, person_key
 from collector.core.timeline import month_bounds
 
 _EVIDENCE_CHUNK = 500
@@ -49,14 +50,14 @@ def evidence_officers_by_id(db: sqlite_utils.Database,
 def evidence_officers(db: sqlite_utils.Database, unit_ids: Iterable[str], first_day: str,
                       last_day: str) -> list[dict[str, Any]]:
     """Officers of these units active at some time between two local ISO dates (inclusive;
-    NULL active dates are open), by unit name then officer name."""
+    NULL active dates are open), by unit name then officer in Vietnamese order."""
     rows: list[dict[str, Any]] = []
     for chunk, marks in _evidence_chunks(unit_ids):
         rows.extend(db.query(
             _EVIDENCE_OFFICER_SELECT + f"WHERE o.unit_id IN ({marks}) "
             "AND (o.active_from IS NULL OR o.active_from <= ?) "
             "AND (o.active_to IS NULL OR o.active_to >= ?)", [*chunk, last_day, first_day]))
-    return sorted(rows, key=lambda r: (r["unit_name"] or "", r["name"], r["id"]))
+    return sorted(rows, key=lambda r: (name_key(r["unit_name"]), person_key(r["name"]), r["id"]))
 
 
 def evidence_unit(db: sqlite_utils.Database, unit_id: str) -> dict[str, Any] | None:

@@ -16,7 +16,8 @@ from collector.org.directory import ON_DUTY
 _REGISTRY_SELECT = (
     "SELECT d.id, d.counter_id, c.label AS counter_label, c.unit_id, u.name AS unit_name, "
     "d.scale, d.registered_at, d.retired_at, k.issued_at AS credentials_issued_at, "
-    "s.state, s.fw, s.last_seen FROM devices d "
+    "s.state, s.fw, s.last_seen, (SELECT p.starts_at FROM device_placements p "
+    "WHERE p.device_id = d.id AND p.ends_at IS NULL) AS placed_from FROM devices d "
     "LEFT JOIN counters c ON c.id = d.counter_id "
     "LEFT JOIN units u ON u.id = c.unit_id "
     "LEFT JOIN device_credentials k ON k.device_id = d.id "

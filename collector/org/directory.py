@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
+from collector.core.collation import name_key, person_key
 from collector.db.store import now_ms
 
 # Which roster shift is current at :at (corrections applied). It lives here, at the floor of
@@ -20,9 +21,12 @@ ON_DUTY = ("r.replaced_at IS NULL AND r.starts_at <= :at "
 
 
 def list_officers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return [dict(row) for row in db.query(
+    """Every officer with their unit, by unit name then person, in Vietnamese order (sorted
+    here: SQLite's ORDER BY compares code points and puts "Đ" after "Z")."""
+    rows = [dict(row) for row in db.query(
         "SELECT o.id, o.name, o.title, o.unit_id, u.name AS unit_name FROM officers o "
-        "LEFT JOIN units u ON u.id = o.unit_id ORDER BY u.name, o.name")]
+        "LEFT JOIN units u ON u.id = o.unit_id")]
+    return sorted(rows, key=lambda r: (name_key(r["unit_name"]), person_key(r["name"]), r["id"]))
 
 
 def get_officer(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any] | None:
@@ -61,13 +65,14 @@ def org_record(db: sqlite_utils.Database, table: str, key: str) -> dict[str, Any
 
 
 def list_units(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every unit with its head's name and how many officers and counters it has, by id
-    (SQLite's binary order of Vietnamese names would put Đ after Z)."""
-    return [{**dict(row), "outstanding": bool(row["outstanding"])} for row in db.query(
+    """Every unit with its head's name and how many officers and counters it has, by name in
+    Vietnamese order (then id)."""
+    rows = [{**dict(row), "outstanding": bool(row["outstanding"])} for row in db.query(
         "SELECT u.id, u.name, u.parent_id, u.kind, u.head_id, h.name AS head_name, "
         "u.outstanding, (SELECT count(*) FROM officers o WHERE o.unit_id = u.id) AS officers, "
         "(SELECT count(*) FROM counters c WHERE c.unit_id = u.id) AS counters "
-        "FROM units u LEFT JOIN officers h ON h.id = u.head_id ORDER BY u.id")]
+        "FROM units u LEFT JOIN officers h ON h.id = u.head_id")]
+    return sorted(rows, key=lambda r: (name_key(r["name"]), r["id"]))
 
 
 def unit_tree(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -115,7 +120,8 @@ def list_counters(db: sqlite_utils.Database, at: int | None = None) -> list[dict
 
 
 def unit_officers(db: sqlite_utils.Database, unit_id: str) -> list[dict[str, Any]]:
-    """The officers whose unit is `unit_id`, by id."""
-    return [dict(row) for row in db.query(
+    """The officers whose unit is `unit_id`, by person in Vietnamese order (then id)."""
+    rows = [dict(row) for row in db.query(
         "SELECT id, name, title, leader_id, active_from, active_to FROM officers "
-        "WHERE unit_id = ? ORDER BY id", [unit_id])]
+        "WHERE unit_id = ?", [unit_id])]
+    return sorted(rows, key=lambda r: (person_key(r["name"]), r["id"]))

@@ -1,5 +1,10 @@
 """The device registry: add, list, show, retire and rotate credentials, with validation.
 
+A device is placed at its counter from now, or from the local midnight of a past day
+(`placed_from`, "YYYY-MM-DD"): loading a history the registry never saw. Moving a device
+re-attributes ratings, which belongs to a layer above this one: collector/fleet/moves.py, on
+`move_device_placement` and `placement_start` here.
+
 The writes of `devices`, `device_credentials` and `device_placements` (all of them: the
 service's, and the seed's shortcut `register_device`), then a thin service over them and the
 reads of collector/org/devices.py and directory.py (on the same connection). Everything a
@@ -17,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 
 import sqlite_utils
@@ -25,7 +31,7 @@ from collector.db import audit
 from collector.org.devices import device_password_hash, registry_device, registry_devices
 from collector.org.directory import get_counter, get_unit
 from collector.org.credentials import generate_password, hash_password, verify_password
-from collector.protocol.messages import DEVICE_ID_PATTERN, SCALES
+from collector.protocol.messages import DEVICE_ID_PATTERN, SCALES, TS_MIN_MS
 from collector.db.store import (
     DuplicateEntity,
     Store,
@@ -35,7 +41,7 @@ from collector.db.store import (
     write_transaction,
 )
 from collector.org.organisation import upsert_counter, upsert_unit
-from collector.core.timeline import local_datetime
+from collector.core.timeline import LOCAL_TZ, local_datetime
 
 # Broker accounts that are not devices (the collector's, by default `hailong-collector`) take
 # this prefix; a device id may not, so no device can ever log in as the collector.
@@ -44,10 +50,15 @@ RESERVED_PREFIX = "hailong"
 ENTITY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}\Z")
 MAX_COUNTER_LABEL = 40  # the assignment's `counter` limit (docs/protocol.md)
 MAX_UNIT_NAME = 80      # the assignment's `officer.unit` limit
+DAY_PATTERN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})\Z")  # \Z: $ lets "2026-11-03\n" through
 
 
 class RegistryError(ValueError):
-    """A registry request that cannot be done; the message says why and what to do."""
+    """A registry request that cannot be done; the message says why and what to do.
+    Given a Vietnamese and an English text, one line: "vietnamese / english"."""
+
+    def __init__(self, message: str, en: str | None = None):
+        super().__init__(message if en is None else f"{message} / {en}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,28 @@ class IssuedCredentials:
 def format_time(unix_ms: int | None) -> str:
     """Local time as Vietnamese offices write it: 26/11/2025 14:03."""
     return "" if unix_ms is None else local_datetime(unix_ms).strftime("%d/%m/%Y %H:%M")
+
+
+def placement_start(day: str, now: int) -> int:
+    """The local midnight (UTC+7) starting `day` ("YYYY-MM-DD"), in unix ms; refused when
+    malformed, in the future (after `now`'s day) or before the ratings' clock begins (2020)."""
+    match = DAY_PATTERN.match(day)
+    try:
+        start = datetime(*map(int, match.groups()), tzinfo=LOCAL_TZ) if match else None
+    except ValueError:  # 2026-02-30
+        start = None
+    if start is None:
+        raise RegistryError(f"ngày phải có dạng YYYY-MM-DD, ví dụ 2026-11-03, không phải {day!r}",
+                            f"the date must look like 2026-11-03 (YYYY-MM-DD), not {day!r}")
+    at = int(start.timestamp() * 1000)
+    if at > now:
+        raise RegistryError(f"ngày {day} còn ở tương lai; vị trí đặt thiết bị chỉ bắt đầu "
+                            "được từ hôm nay trở về trước",
+                            f"{day} is in the future; a placement starts today at the latest")
+    if start.date() < local_datetime(TS_MIN_MS).date():
+        raise RegistryError(f"ngày {day} trước năm 2020, trước mọi đánh giá hailong ghi nhận",
+                            f"{day} is before 2020, earlier than any rating hailong records")
+    return at
 
 
 def check_device_id(device_id: str) -> None:
@@ -109,7 +142,8 @@ def register_device(db: sqlite_utils.Database, device_id: str, counter_id: str,
 
 
 def add_device(db: sqlite_utils.Database, device_id: str, counter_id: str, scale: int,
-               password_hash: str, *, at: int | None = None) -> None:
+               password_hash: str, *, at: int | None = None,
+               placed_from: int | None = None) -> None:
     """Register a new device with its first credentials, in one transaction.
 
     An id ever registered is refused (DuplicateEntity), retired or not: rating ids are
@@ -117,6 +151,8 @@ def add_device(db: sqlite_utils.Database, device_id: str, counter_id: str, scale
     make its first ratings look like redeliveries of the old board's and be dropped as
     duplicates. The counter's roster is the counter's: it is not touched, and the new device
     follows it (its ratings go to whoever the roster has on duty at the counter).
+    Registered and issued its credentials `at`; placed at the counter from `placed_from`
+    (default `at`). A new id has no ratings, so an earlier placement moves none.
     """
     at = now_ms() if at is None else at
     with write_transaction(db):
@@ -127,7 +163,7 @@ def add_device(db: sqlite_utils.Database, device_id: str, counter_id: str, scale
                               "registered_at": at})
         db["device_credentials"].insert({"device_id": device_id,
                                          "password_hash": password_hash, "issued_at": at})
-        _place(db, device_id, counter_id, at)
+        _place(db, device_id, counter_id, at if placed_from is None else placed_from)
 
 
 def set_device_password(db: sqlite_utils.Database, device_id: str, password_hash: str, *,
@@ -169,6 +205,37 @@ def add_past_placement(db: sqlite_utils.Database, device_id: str, counter_id: st
                    "VALUES (?, ?, ?, ?)", [device_id, counter_id, starts_at, first])
 
 
+def move_device_placement(db: sqlite_utils.Database, device_id: str, counter_id: str,
+                          starts_at: int) -> tuple[str, int]:
+    """Place an active device at `counter_id` from `starts_at`, ending its current placement
+    there; returns that placement's (counter, start). Refused when `starts_at` is not after
+    every placement the device already has: placements never overlap, and one that ends
+    where it starts would say nothing. Ratings are not touched (collector/fleet/moves.py)."""
+    with write_transaction(db):
+        require(db, "counters", counter_id)
+        clash = db.execute(
+            "SELECT counter_id, starts_at, ends_at FROM device_placements WHERE device_id = ? "
+            "AND (ends_at > ? OR (ends_at IS NULL AND starts_at >= ?)) "
+            "ORDER BY starts_at DESC LIMIT 1", [device_id, starts_at, starts_at]).fetchone()
+        if clash:
+            ended = clash[2] is not None
+            raise RegistryError(
+                f"thiết bị {device_id} đã ở quầy {clash[0]!r} từ {format_time(clash[1])}"
+                + (f" đến {format_time(clash[2])}" if ended else "")
+                + "; vị trí mới phải bắt đầu sau đó",
+                f"device {device_id} already stood at counter {clash[0]!r} from "
+                f"{format_time(clash[1])}" + (f" to {format_time(clash[2])}" if ended else "")
+                + "; a new placement must start after that")
+        current = db.execute("SELECT counter_id, starts_at FROM device_placements "
+                             "WHERE device_id = ? AND ends_at IS NULL", [device_id]).fetchone()
+        moved = db.execute("UPDATE devices SET counter_id = ? WHERE id = ? "
+                           "AND retired_at IS NULL", [counter_id, device_id])
+        if moved.rowcount != 1 or current is None:
+            raise UnknownEntity(f"no active device with id {device_id!r}")
+        _place(db, device_id, counter_id, starts_at)
+    return current[0], current[1]
+
+
 def _place(db: sqlite_utils.Database, device_id: str, counter_id: str, at: int) -> None:
     """Record that the device serves `counter_id` from `at`, unless it already does."""
     current = db.execute("SELECT counter_id FROM device_placements WHERE device_id = ? "
@@ -206,7 +273,8 @@ class Registry:
     def show(self, device_id: str) -> dict[str, Any]:
         device = registry_device(self.db, device_id)
         if device is None:
-            raise RegistryError(f"no device {device_id!r} in the registry")
+            raise RegistryError(f"không có thiết bị {device_id!r} trong sổ đăng ký",
+                                f"no device {device_id!r} in the registry")
         return device
 
     def check_password(self, device_id: str, password: str) -> bool:
@@ -219,8 +287,9 @@ class Registry:
 
     def add(self, device_id: str, counter_id: str, *, scale: int = 4,
             counter_label: str | None = None, unit_id: str | None = None,
-            unit_name: str | None = None) -> IssuedCredentials:
+            unit_name: str | None = None, placed_from: str | None = None) -> IssuedCredentials:
         """Register a device at a counter (created if label and unit are given); new login.
+        Placed there from now, or from the local midnight of the day `placed_from`.
 
         The roster is the counter's and is left as it is: a board that replaces another (or
         joins it) at the same counter shows whoever the roster has on duty there, so the
@@ -238,15 +307,18 @@ class Registry:
                     "choose a new id")
             raise RegistryError(f"device {device_id!r} is already registered; use "
                                 "rotate-credentials for a new password")
+        at = self.clock()
+        # Before the counter may be created: a refused day writes nothing at all.
+        start = at if placed_from is None else placement_start(placed_from, at)
         self._ensure_counter(counter_id, counter_label, unit_id, unit_name)
         password = self.new_password()
-        at = self.clock()
         try:
             # One transaction: the device and its audit entry are stored together or not at all.
             with write_transaction(self.db):
-                add_device(self.db, device_id, counter_id, scale, hash_password(password), at=at)
+                add_device(self.db, device_id, counter_id, scale, hash_password(password), at=at,
+                           placed_from=start)
                 self._audit("device.add", device_id, None,
-                            {"counter": counter_id, "scale": scale}, at)
+                            {"counter": counter_id, "scale": scale, "placed_from": start}, at)
         except (DuplicateEntity, UnknownEntity) as error:  # lost a race with another writer
             raise RegistryError(str(error)) from None
         return IssuedCredentials(device_id, device_id, password)
@@ -295,8 +367,9 @@ class Registry:
             return
         _check_entity_id("counter", counter_id)
         if label is None or unit_id is None:
-            raise RegistryError(f"no counter {counter_id!r}; give --counter-label and --unit "
-                                "to create it")
+            raise RegistryError(f"không có quầy {counter_id!r}; thêm --counter-label và --unit "
+                                "để tạo quầy", f"no counter {counter_id!r}; give --counter-label "
+                                "and --unit to create it")
         label = _text("counter label", label, MAX_COUNTER_LABEL)
         _check_entity_id("unit", unit_id)
         if get_unit(self.db, unit_id) is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from collector.ratings.satisfaction import SATISFIED_ANSWERS, SatisfactionSummary
 from collector.core.timeline import month_bounds
@@ -172,6 +172,28 @@ def online_intervals(events: Iterable[tuple[int, str]], max_silence_ms: int,
     return intervals
 
 
+def placed_online(rows: list[dict[str, Any]], now_ms: int,
+                  max_silence_ms: int = MAX_SILENCE_MS) -> dict[str, list[tuple]]:
+    """Per counter, the time its device(s) were online while placed there.
+
+    A span is [starts_at, ended_at]; an open one ends at last_seen_at + max_silence_ms, or is
+    still open (end None) when the device was heard at most max_silence_ms before `now_ms`.
+    Each span is cut to its placement, so a device moved to another counter lends its online
+    time to the counter it stood at.
+    """
+    out: dict[str, list[tuple]] = {}
+    for row in rows:
+        end = row["ended_at"]
+        if end is None and now_ms - row["last_seen_at"] > max_silence_ms:
+            end = row["last_seen_at"] + max_silence_ms
+        start = max(row["starts_at"], row["placed_at"])
+        ends = [e for e in (end, row["removed_at"]) if e is not None]
+        end = min(ends) if ends else None
+        if end is None or end > start:
+            out.setdefault(row["counter_id"], []).append((start, end))
+    return out
+
+
 # --- Coverage ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -272,8 +294,10 @@ def _median(values: list[float]) -> float:
 def unit_comparison(officer: str, unit: Mapping[str, dict]) -> dict:
     """Where `officer` stands among the unit's officers with sufficient evidence.
 
-    `unit` maps each officer of the unit (including `officer`) to their
-    `satisfaction_evidence`. Only sufficient evidence enters the median: an officer with
+    `unit` maps each officer of the unit (including `officer`) to {"sufficient", "index"}
+    (as `satisfaction_evidence` has them). Round once: give unrounded indexes
+    (`unit_comparisons` does), the median, difference and rank are computed from them and
+    only the median and the difference are rounded, at the end. Only sufficient evidence enters the median: an officer with
     three ratings must not drag the yardstick. `median` is None when nobody qualifies;
     `difference` (officer − median, index points) and `rank` (1 = highest index; ties
     share a rank, "1224") are None when the officer's own evidence is insufficient or
@@ -293,3 +317,22 @@ def unit_comparison(officer: str, unit: Mapping[str, dict]) -> dict:
         result["difference"] = round(own - median, 1)
         result["rank"] = 1 + sum(1 for value in indexes.values() if value > own)
     return result
+
+
+def unit_comparisons(summaries: Mapping[str, SatisfactionSummary],
+                     min_ratings: int) -> dict[str, dict]:
+    """`unit_comparison` for each member (one unit's officers), judged on the unrounded
+    indexes (`SatisfactionSummary.exact_index`): a median of rounded indexes, a difference of
+    rounded figures or a tie at 0.1 would each round twice (issue 12)."""
+    unit = {officer: {"sufficient": summary.total >= min_ratings, "index": summary.exact_index}
+            for officer, summary in summaries.items()}
+    return {officer: unit_comparison(officer, unit) for officer in summaries}
+
+
+def exact_share(sat: Mapping) -> tuple[float | None, tuple[float, float] | None]:
+    """The share satisfied and its Wilson interval, unrounded, recomputed from the counts a
+    `satisfaction_evidence` dict shows rounded: what a score is computed from."""
+    total, satisfied = sat["total"], sat.get("satisfied")
+    if not total or satisfied is None:
+        return sat["share_satisfied"], sat["share_interval"]
+    return satisfied / total, wilson_interval(satisfied, total)

@@ -9,6 +9,7 @@ places each press on 0–100 within its own scale before averaging.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 # (code, Vietnamese label, English label), least satisfied first.
 ANSWERS = (
@@ -51,12 +52,16 @@ class SatisfactionSummary:
     filtered_by_reason: dict[str, int] = field(default_factory=dict)
     # Reasons citizens gave after a low rating (protocol: rating.reason), counted presses only.
     reasons: dict[str, int] = field(default_factory=dict)
+    # `index` unrounded, for arithmetic (the unit median, ranks): round once, at the end.
+    # Exact fractions summed, so equal presses in any order give the very same float.
+    exact_index: float | None = None
+    exact_share: float | None = None  # `share_satisfied` unrounded
 
 
 def summarise(presses: list[tuple]) -> SatisfactionSummary:
     """Summarise (scale, level, excluded[, reason]) tuples; excluded presses are kept apart."""
     summary = SatisfactionSummary()
-    score_sum = 0.0
+    score_sum = Fraction(0)
     for press in presses:
         scale, level, excluded = press[:3]
         reason = press[3] if len(press) > 3 else None
@@ -68,9 +73,11 @@ def summarise(presses: list[tuple]) -> SatisfactionSummary:
         summary.total += 1
         if reason:
             summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
-        score_sum += level_score(scale, level)
+        score_sum += Fraction(100 * (level - 1), scale - 1)  # level_score, exactly
     if summary.total:
-        summary.index = round(score_sum / summary.total, 1)
+        summary.exact_index = float(score_sum / summary.total)
+        summary.index = round(summary.exact_index, 1)
         satisfied = sum(summary.counts[code] for code in SATISFIED_ANSWERS)
-        summary.share_satisfied = round(satisfied / summary.total, 4)
+        summary.exact_share = satisfied / summary.total
+        summary.share_satisfied = round(summary.exact_share, 4)
     return summary

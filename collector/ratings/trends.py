@@ -68,9 +68,11 @@ def summary_of(kinds: Iterable[Kind]) -> SatisfactionSummary:
         steps[scale] = steps.get(scale, 0) + count * (level - 1)
     if summary.total:
         score = sum(Fraction(100 * total, scale - 1) for scale, total in steps.items())
-        summary.index = round(float(score / summary.total), 1)
+        summary.exact_index = float(score / summary.total)
+        summary.index = round(summary.exact_index, 1)
         satisfied = sum(summary.counts[code] for code in SATISFIED_ANSWERS)
-        summary.share_satisfied = round(satisfied / summary.total, 4)
+        summary.exact_share = satisfied / summary.total
+        summary.share_satisfied = round(summary.exact_share, 4)
     return summary
 
 
@@ -89,16 +91,18 @@ def series(months: list[str], by_month: dict[str, list[Kind]],
     return [month_point(month, by_month.get(month, []), min_ratings) for month in months]
 
 
-def change(points: list[dict[str, Any]]) -> dict[str, Any]:
+def change(summaries: list[SatisfactionSummary]) -> dict[str, Any]:
     """The last month against the one before: index points and share satisfied, each None
-    when either month has no rating."""
-    if len(points) < 2:
-        return {"index": None, "share_satisfied": None}
-    before, now = points[-2], points[-1]
-    out = {}
-    for key, digits in (("index", 1), ("share_satisfied", 4)):
-        out[key] = (None if now[key] is None or before[key] is None
-                    else round(now[key] - before[key], digits))
+    when either month has no rating. From the unrounded figures, rounded once at the end (a
+    difference of rounded indexes can be off by 0.1)."""
+    out: dict[str, Any] = {"index": None, "share_satisfied": None}
+    if len(summaries) < 2:
+        return out
+    before, now = summaries[-2], summaries[-1]
+    for key, field_, digits in (("index", "exact_index", 1),
+                                ("share_satisfied", "exact_share", 4)):
+        a, b = getattr(before, field_), getattr(now, field_)
+        out[key] = None if a is None or b is None else round(b - a, digits)
     return out
 
 
@@ -143,7 +147,8 @@ def officers_trends(db: sqlite_utils.Database, officer_ids: Iterable[str], month
     return {"month": month, "months": months, "min_ratings": min_ratings, "timezone": "UTC+7",
             "officers": {officer: series(span, grouped.get(officer, {}), min_ratings)
                          for officer in ids},
-            "total": total, "change": change(total)}
+            "total": total,
+            "change": change([summary_of(together.get(key, [])) for key in span[-2:]])}
 
 
 def hour_weekday(db: sqlite_utils.Database, officer_id: str, month: str) -> dict[str, Any]:

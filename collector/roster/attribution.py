@@ -44,10 +44,13 @@ def attribute(db: sqlite_utils.Database, device_id: str, pressed_at: int,
     return None, "none"
 
 
-def reattribute(db: sqlite_utils.Database, windows: list[Window]) -> dict[str, int]:
+def reattribute(db: sqlite_utils.Database, windows: list[Window], *,
+                device_id: str | None = None) -> dict[str, int]:
     """Decide again, by `attribute` on the roster alone (no officer shown), every rating
-    pressed within a window on a device placed at the window's counter at that time, and
-    update those that change. The caller holds the write transaction (a roster change).
+    pressed within a window on a device placed at the window's counter at that time (only
+    `device_id`'s when given: a device moved, the counter's roster did not change, so the
+    other boards' ratings stay as they are), and update those that change. The caller holds
+    the write transaction (a roster change, a device's move).
     Returns the moves per "from→to" officer pair (ratings whose officer stays the same are
     not counted)."""
     candidates: dict[str, tuple] = {}
@@ -57,8 +60,10 @@ def reattribute(db: sqlite_utils.Database, windows: list[Window]) -> dict[str, i
                 "r.attribution FROM device_placements p JOIN ratings r "
                 "ON r.device_id = p.device_id AND r.pressed_at >= p.starts_at "
                 "AND (p.ends_at IS NULL OR r.pressed_at < p.ends_at) "
-                "WHERE p.counter_id = ? AND r.pressed_at >= ? AND r.pressed_at < ?",
-                [counter_id, start, TS_MAX_MS if end is None else end]).fetchall():
+                "WHERE p.counter_id = ? AND r.pressed_at >= ? AND r.pressed_at < ? "
+                "AND (? IS NULL OR p.device_id = ?)",
+                [counter_id, start, TS_MAX_MS if end is None else end, device_id,
+                 device_id]).fetchall():
             candidates[row[0]] = tuple(row[1:])
     moves: Counter[str] = Counter()
     for rating_id, (device_id, pressed_at, officer, how) in candidates.items():

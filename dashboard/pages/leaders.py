@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 from collector.ratings import alerts, trends
 from collector.evaluation import month as monthly, responses
 from collector.accounts import permissions
+from collector.core.collation import name_key
 from collector.org import directory
 from collector.evaluation import sources
 from collector.evaluation.workflow import steps as workflow
@@ -90,10 +91,10 @@ def scope_units(db, who: Viewer) -> list[dict[str, Any]]:
         if seen:
             out.append({"id": unit["id"], "name": unit["name"], "depth": depth,
                         "parent_id": unit["parent_id"]})
-        for child in sorted(unit["children"], key=lambda u: u["name"]):
+        for child in sorted(unit["children"], key=lambda u: (name_key(u["name"]), u["id"])):
             walk(child, depth + 1 if seen else 0)
 
-    for root in sorted(directory.unit_tree(db), key=lambda u: u["name"]):
+    for root in sorted(directory.unit_tree(db), key=lambda u: (name_key(u["name"]), u["id"])):
         walk(root, 0)
     return out
 
@@ -169,18 +170,19 @@ def _may(db, who: Viewer, officer_id: str) -> dict[str, bool]:
     return permissions.permissions_of(facts, who.officer_id)
 
 
-def _quota(t, db, policy: Policy, officer_id: str, month: str,
-           proposed: str | None) -> dict[str, Any] | None:
+def _quota(t, db, policy: Policy, officer_id: str, month: str) -> dict[str, Any] | None:
+    """The unit's line as it stands, and the check deciding the capped grade here would meet
+    (the service's own: a warning exactly when that decision would be refused)."""
     facts = permissions.officer_facts(db, officer_id)
     if facts is None or facts.deciding_unit is None:
         return None
     top = policy.quota.grade
-    proposal = (workflow.unit_quota(db, policy, facts.deciding_unit, month,
-                                    {officer_id: proposed}) if proposed else None)
-    top_check = workflow.unit_quota(db, policy, facts.deciding_unit, month, {officer_id: top})
+    standing = workflow.unit_quota(db, policy, facts.deciding_unit, month)
+    top_check = workflow.decision_quota(db, policy, facts.deciding_unit, month, officer_id,
+                                        top)
     unit = sources.evidence_unit(db, facts.deciding_unit)
     vi, en = GRADE_LABELS[top]
-    return quota_part(t, proposal, top_check, vi if t.language == "vi" else en,
+    return quota_part(t, standing, top_check, vi if t.language == "vi" else en,
                       (unit or {}).get("name") or facts.deciding_unit)
 
 
@@ -193,8 +195,7 @@ def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, d
     t = translator(language_of(request))
     report = monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
     may = _may(db, who, officer_id)
-    proposed = ((report["workflow"]["review"] or {}).get("proposed_grade") or {}).get("code")
-    quota = (_quota(t, db, policy, officer_id, month, proposed)
+    quota = (_quota(t, db, policy, officer_id, month)
              if may["decide"] and report["workflow"]["status"] == "reviewed" else None)
     listing = responses.list_responses(db, officer_id, month, limit=RESPONSES_PER_PAGE,
                                        offset=(responses_page - 1) * RESPONSES_PER_PAGE)

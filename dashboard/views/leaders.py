@@ -12,12 +12,12 @@ locales/vi/LC_MESSAGES/leaders.po; texts the collector already carries in both l
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
 from typing import Any, Callable
 from urllib.parse import urlencode
 
 from collector.ratings.satisfaction import ANSWER_LABELS, ANSWERS, SCALE_ANSWERS
+from collector.core.collation import person_key
 from collector.core.timeline import local_datetime
 
 from dashboard.views import charts
@@ -112,15 +112,10 @@ def iso_date(t: Translator, iso: str | None) -> str:
     return "" if not iso else t.date(date.fromisoformat(iso))
 
 
-def name_key(name: str) -> tuple[str, str]:
-    """Vietnamese order: by given name (the last word), then the whole name, without
-    diacritics first (Đ sorts with D, not after Z)."""
-    def fold(text: str) -> str:
-        text = text.replace("Đ", "D").replace("đ", "d")
-        return "".join(c for c in unicodedata.normalize("NFD", text)
-                       if not unicodedata.combining(c)).casefold()
-    words = name.split()
-    return fold(words[-1] if words else ""), fold(name)
+def name_key(name: str | None) -> tuple[bytes, bytes]:
+    """Vietnamese order of people: by given name (the last word), then the whole name, in
+    ICU's `vi` collation (collector/core/collation.py: Đ after D, Ngô before Nguyễn)."""
+    return person_key(name)
 
 
 def query(**params: Any) -> str:

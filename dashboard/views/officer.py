@@ -3,8 +3,8 @@
 Built from the page's JSON twins — `month.officer_month` (GET /api/v1/officers/{id}/months/
 {month}), `trends.officer_trend` and `trends.hour_weekday` (…/trend, …/heatmap),
 `workflow.status.evaluation_status` (…/evaluations/{month}) — plus what the viewer may do
-(collector/accounts/permissions.py) and the quota a decision would meet
-(`workflow.status.unit_quota`).
+(collector/accounts/permissions.py) and the quota: the unit's line
+(`workflow.status.unit_quota`) and what a decision would meet (`…decision_quota`).
 Pure: no queries; labels and formats as in dashboard/views/leaders.py.
 """
 
@@ -243,17 +243,21 @@ def _number_value(value: Any) -> str:
 def forms_part(t: Translator, report: dict[str, Any], policy: Policy, may: dict[str, bool],
                quota: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
     """The review, decision and reopen forms the viewer may use, with what they show first:
-    the values just submitted after a refusal, else what is stored."""
+    the values just submitted after a refusal, else what the same person stored (the
+    leader's own review, when editing it). Never someone else's judgment: a first review
+    starts with empty scores and no grade, a decision with no grade, so nobody approves by
+    pressing the button; the officer's own scores, the suggested grade and the leader's
+    proposal are shown beside the fields, read-only, as evidence."""
     workflow, stage = report["workflow"], report["workflow"]["status"]
     review = workflow["review"] or {}
     self_scores = (workflow["self"] or {}).get("scores") or {}
-    stored = review.get("scores") or self_scores
-    proposed = (review.get("proposed_grade") or {}).get("code")
-    suggested = ((report["suggestion"] or {}).get("grade") or {}).get("code")
+    stored = review.get("scores") or {}
+    proposal = review.get("proposed_grade")
+    proposed = (proposal or {}).get("code")
+    suggested = (report["suggestion"] or {}).get("grade")
     forms: dict[str, Any] = {"review": None, "decision": None, "reopen": None}
     if may.get("review") and stage != "decided":
         forms["review"] = {
-            "prefilled": "self" if not review and self_scores else "",
             "criteria": [{"code": c.code, "label": pick(t.language, {"vi": c.vi, "en": c.en}),
                           "max": points(t, c.points), "max_value": f"{c.points:g}",
                           "value": _number_value(values.get(f"scores.{c.code}",
@@ -261,15 +265,17 @@ def forms_part(t: Translator, report: dict[str, Any], policy: Policy, may: dict[
                           "self": points(t, self_scores.get(c.code))}
                          for c in policy.criteria if c.source == "leader"],
             "comment": values.get("comment", review.get("comment") or ""),
-            "grades": grade_options(t, policy, values.get("proposed_grade",
-                                                          proposed or suggested)),
+            "grades": grade_options(t, policy, values.get("proposed_grade", proposed)),
+            "suggested": grade_text(t.language, suggested) if suggested else "",
             # After a refusal the form shows what was posted: an unticked box sends nothing.
             "disciplined": (values.get("disciplined") == "on" if values
                             else workflow["disciplined"]),
             "discipline_note": values.get("discipline_note", workflow["discipline_note"] or "")}
     if may.get("decide") and stage == "reviewed":
         forms["decision"] = {
-            "grades": grade_options(t, policy, values.get("final_grade", proposed)),
+            "grades": grade_options(t, policy, values.get("final_grade")),
+            "proposed": grade_text(t.language, proposal) if proposal else "",
+            "suggested": grade_text(t.language, suggested) if suggested else "",
             "note": values.get("note", ""), "acknowledge": values.get("acknowledge_quota") == "on",
             "quota": quota}
     if may.get("reopen") and stage == "decided":
@@ -278,16 +284,15 @@ def forms_part(t: Translator, report: dict[str, Any], policy: Policy, may: dict[
     return forms
 
 
-def quota_part(t: Translator, proposal: Any, top: Any, top_label: str,
+def quota_part(t: Translator, standing: Any, top: Any, top_label: str,
                unit_name: str) -> dict[str, Any]:
-    """What the head sees before deciding: the quota with the leader's proposal counted, and
-    a warning exactly when the top grade here would exceed it (collector texts, by
-    language). Whatever the proposal, if the quota is exceeded it is so with the top grade."""
-    text = pick(t.language, {"vi": proposal.vi, "en": proposal.en}) if proposal else ""
-    warn = bool(top is not None and top.exceeded)
-    top_text = ""
-    if warn and not (proposal and proposal.exceeded):
-        top_text = pick(t.language, {"vi": top.vi, "en": top.en})
+    """What the head sees before deciding: the unit's line as it stands (decided and
+    proposed grades), and what deciding the capped grade here would meet, as a warning
+    exactly when that decision needs acknowledging (`refuses`; collector texts, by language).
+    Any other grade never does (docs/evaluation.md, "The quota")."""
+    text = pick(t.language, {"vi": standing.vi, "en": standing.en}) if standing else ""
+    warn = bool(top is not None and top.refuses)
+    top_text = pick(t.language, {"vi": top.vi, "en": top.en}) if top is not None else ""
     return {"warn": warn, "text": text, "top_text": top_text, "top_label": top_label,
             "unit": unit_name}
 

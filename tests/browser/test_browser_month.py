@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collector.evaluation.policy import GRADE_LABELS, load_configured
 from collector.db.store import Store
-from collector.evaluation.workflow.status import unit_quota
+from collector.evaluation.workflow.status import decision_quota
 
 from .browser_support import WALK_OFFICER, WALK_TASKS, local_today
 
@@ -22,6 +22,7 @@ POLICY = load_configured("hanoi-3814")
 TOP = POLICY.quota.grade  # the grade the unit's quota caps (HTXSNV)
 TASKS = WALK_TASKS
 NEW_TASK = "Tổng hợp ý kiến phản ánh của người dân"  # added through the page, this month
+REVIEW_COMMENT = "Tận tình với người dân, hoàn thành tốt nhiệm vụ."
 
 
 def submit(page, form) -> None:
@@ -125,8 +126,26 @@ def test_an_officers_month_from_tasks_to_the_heads_decision(visitors, demo):
     assert stage_of(page) == "self_done"
     assert page.locator('form[data-testid="decision-form"]').count() == 0  # not theirs
     form = page.locator('form[data-testid="review-form"]')
+    # Nothing of anyone else's judgment is filled in (issue 12): empty scores, no grade;
+    # the officer's own scores and the suggested grade stand beside the fields as evidence.
+    assert [form.locator(f'[name="scores.{code}"]').input_value() for code in own] == [
+        ""] * len(own)
+    assert form.locator('[name="proposed_grade"]').input_value() == ""
+    assert form.locator('[data-testid="review-suggested-grade"]').count() == 1
+    # An incomplete review: the browser holds it back, and the server, sent it all the same,
+    # refuses it and gives back what was typed.
+    first = next(iter(own))
+    set_field(form, f"scores.{first}", "18")
+    set_field(form, "comment", REVIEW_COMMENT)
+    assert form.evaluate("f => f.checkValidity()") is False
+    form.evaluate("f => { f.noValidate = true; }")
+    submit(page, form)
+    assert error_text(page).startswith("Chưa chấm điểm"), error_text(page)
+    form = page.locator('form[data-testid="review-form"]')
+    assert form.locator(f'[name="scores.{first}"]').input_value() == "18"
+    assert form.locator('[name="comment"]').input_value() == REVIEW_COMMENT
+    assert api(page, evaluation)["stage"] == "self_done"
     given = fill_scores(form, 0.95)
-    set_field(form, "comment", "Tận tình với người dân, hoàn thành tốt nhiệm vụ.")
     set_field(form, "proposed_grade", TOP)
     submit(page, form)
     assert not error_text(page), error_text(page)
@@ -135,18 +154,26 @@ def test_an_officers_month_from_tasks_to_the_heads_decision(visitors, demo):
     assert state["review"]["scores"] == given and state["review"]["proposed_grade"] == TOP
     assert page.locator('[data-testid="suggested-score"]').count() == 1
 
-    # The head decides the top grade. When the unit's quota on it is exceeded (the
-    # grades already standing in Ba Đình decide that), the page warns and the decision
-    # goes through only once the head acknowledges it.
+    # The head decides the top grade. When that decision would exceed the unit's quota on
+    # it (the grades already decided in Ba Đình decide that, issue 12), the page warns and
+    # the decision goes through only once the head acknowledges it.
     store = Store(demo.db_path)
     try:
-        over_quota = unit_quota(store.db, POLICY, "bd", month, {officer: TOP}).exceeded
+        over_quota = decision_quota(store.db, POLICY, "bd", month, officer, TOP).refuses
     finally:
         store.close()
     page = visitors.new_page("chutich.bd")
     page.goto(officer_page)
     assert stage_of(page) == "reviewed"
     assert page.locator('form[data-testid="review-form"]').count() == 0  # not theirs
+    # No grade is chosen for the head either: the leader's proposal is shown beside.
+    form = page.locator('form[data-testid="decision-form"]')
+    assert form.locator('[name="final_grade"]').input_value() == ""
+    assert GRADE_LABELS[TOP][0] in form.locator('[data-testid="decision-evidence"]').inner_text()
+    form.evaluate("f => { f.noValidate = true; }")
+    submit(page, form)
+    assert error_text(page).startswith("Chưa chọn xếp loại quyết định"), error_text(page)
+    assert api(page, evaluation)["stage"] == "reviewed"
     warned = False
     for attempt in range(2):
         form = page.locator('form[data-testid="decision-form"]')

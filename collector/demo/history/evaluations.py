@@ -2,7 +2,8 @@
 
 Hoàn Kiếm's officers self-evaluated, their leaders reviewed them, proposing the grade the
 evidence and their scores suggest (lowered where the unit's quota on the top grade would be
-exceeded), and the chairman decided; Ba Đình was left half-way (one officer has not written a
+exceeded), and the chairman decided; the chairman's own month was reviewed and decided by the
+city's chairman, the head of the city unit. Ba Đình was left half-way (one officer has not written a
 self-evaluation, one review done), so the status view shows who is late. Every step goes
 through WorkflowService on the simulated clock; a step the workflow refuses at its moment (a
 step pressed into the first days of a month) is left out and counted.
@@ -85,9 +86,9 @@ class PreviousMonth:
         moments[-3:] = [max(m, over + (n + 1) * 20 * MINUTE) for n, m in enumerate(moments[-3:])]
         for writer, at in zip(writers, moments):
             sim.later(at, partial(self._self_evaluate, writer))
-        sim.later(moments[-3], partial(self._step, self._reviews, full, True))
+        sim.later(moments[-3], partial(self._step, self._reviews, full, FULL_WARD))
         if len(sections) > 1:  # the first section officer wrote a self-evaluation
-            sim.later(moments[-2], partial(self._step, self._reviews, sections[:1], False))
+            sim.later(moments[-2], partial(self._step, self._reviews, sections[:1], None))
         sim.later(moments[-1], partial(self._step, self._decisions, full))
 
     def _step(self, step: Callable[..., None], *args: Any) -> None:
@@ -101,7 +102,7 @@ class PreviousMonth:
             log.info("demo history: a planned step was refused: %s", refused.en)
 
     def _evaluated(self, ward: str) -> list[str]:
-        """The ward's officers someone decides for (a chairman's grade is the city's)."""
+        """The ward's officers someone decides for: all, the ward chairman by the city's."""
         return [o for o in self.sim.ward_officers(ward)
                 if officer_facts(self.db, o).head is not None]
 
@@ -125,20 +126,26 @@ class PreviousMonth:
                                        comment)
         self.sim.counts["evaluation_steps"] += 1
 
-    def _over_quota(self, unit: str, grades: dict[str, str], whole: bool) -> bool:
-        """Over the cap on the top grade as the head's decision will count it (colleagues not
-        graded yet at their most favourable), or, when `grades` are the whole unit's, as the
-        month's report counts the grades alone once all are decided."""
-        if unit_quota(self.db, self.policy, unit, self.month, grades).exceeded:
+    def _over_quota(self, grades: dict[str, str], whole: str | None) -> bool:
+        """Over the cap on the top grade in a unit that decides one of `grades` (a ward's
+        officers by its chairman, the chairman by the city's), as the head's decision will
+        count it (colleagues not graded yet at their most favourable), or, when `grades` are
+        the whole ward `whole`'s, as its month's report counts the grades alone once all are
+        decided."""
+        units = {officer_facts(self.db, o).deciding_unit for o in grades} - {None}
+        if any(unit_quota(self.db, self.policy, unit, self.month, grades).exceeded
+               for unit in sorted(units)):
             return True
+        if whole is None:
+            return False
         outstanding = self.db.execute("SELECT outstanding FROM units WHERE id = ?",
-                                      [unit]).fetchone()[0]
-        return whole and check_quota(self.policy, grades.values(), bool(outstanding)).exceeded
+                                      [whole]).fetchone()[0]
+        return check_quota(self.policy, grades.values(), bool(outstanding)).exceeded
 
-    def _reviews(self, officers: list[str], whole: bool) -> None:
-        """The leaders' reviews of `officers` (`whole`: all the unit will grade), proposing the
-        grade the evidence and their scores suggest, lowered where the unit's quota on the top
-        grade would be exceeded."""
+    def _reviews(self, officers: list[str], whole: str | None) -> None:
+        """The reviews of `officers` by their leaders (`whole`: the ward they all make up),
+        proposing the grade the evidence and their scores suggest, lowered where a quota on
+        the top grade would be exceeded."""
         service, grades, scores = self._workflow(), {}, {}
         for officer in officers:
             view = monthly.officer_month(self.db, officer, self.month, self.policy,
@@ -150,8 +157,7 @@ class PreviousMonth:
                 {"review_scores": json.dumps(self._scores(officer))})["suggestion"]
             grades[officer], scores[officer] = suggestion["grade"]["code"], suggestion["score"]
         top, lowered = self.policy.quota.grade, set()
-        unit = officer_facts(self.db, officers[0]).deciding_unit
-        while unit and self._over_quota(unit, grades, whole):
+        while self._over_quota(grades, whole):
             holder = min((o for o in grades if grades[o] == top), key=scores.__getitem__)
             grades[holder] = GRADE_CODES[GRADE_CODES.index(top) + 1]
             lowered.add(holder)

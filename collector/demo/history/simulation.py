@@ -79,8 +79,10 @@ class Simulation:
         self.officers = [o[0] for o in OFFICERS if o[0] in known]
         self.pool = {s.section: [o for o in self.officers if self.unit(o) == s.section]
                      for s in self.stations}
+        # Drawn for every officer of the wards, in a fixed order: deterministic. The city's
+        # head has no counter, tasks or evaluation in the history, so draws nothing.
         draw = {o: (rng.uniform(0.55, 0.85), rng.uniform(0.8, 0.9), rng.uniform(0.75, 0.92))
-                for o in self.officers}  # drawn for all, in a fixed order: deterministic
+                for ward in WARDS for o in self.ward_officers(ward)}
         self.tendency = {o: TENDENCY.get(o, d[0]) for o, d in draw.items()}
         self.quality = {o: QUALITY.get(o, d[1]) for o, d in draw.items()}
         self.diligence = {o: DILIGENCE.get(o, d[2]) for o, d in draw.items()}

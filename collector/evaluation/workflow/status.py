@@ -51,9 +51,14 @@ class QuotaNotAcknowledged(WorkflowConflict):
     """The decision would exceed the unit's quota and the head did not acknowledge it."""
 
     def __init__(self, quota: scoring.QuotaCheck):
-        super().__init__(f"{quota.vi} Xác nhận (acknowledge_quota) để vẫn quyết định.",
+        # The Vietnamese names what the head ticks on the page, not the API's field.
+        super().__init__(f"{quota.vi} Đánh dấu «{ACKNOWLEDGE_VI}» để vẫn quyết định.",
                          f"{quota.en} Acknowledge (acknowledge_quota) to decide anyway.")
         self.quota = quota
+
+
+# The decision form's checkbox (dashboard/locales, "I have seen the quota warning…").
+ACKNOWLEDGE_VI = "Tôi đã xem cảnh báo về tỷ lệ và vẫn quyết định"
 
 
 def local_today() -> date:
@@ -81,6 +86,10 @@ def check_scores(policy: Policy, scores: Any) -> dict[str, float]:
     clean = {}
     for code, value in scores.items():
         points = judged[code].points
+        if value is None or value == "":  # a field left empty on the form: say which
+            raise WorkflowError(
+                f"Chưa chấm điểm «{judged[code].vi}» (scores.{code}, từ 0 đến {points:g})",
+                f"No score given for “{judged[code].en}” (scores.{code}, 0 to {points:g})")
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not math.isfinite(value) or not 0 <= value <= points):
             raise WorkflowError(f"scores.{code}: điểm phải là số từ 0 đến {points:g}",
@@ -89,8 +98,15 @@ def check_scores(policy: Policy, scores: Any) -> dict[str, float]:
     return clean
 
 
+_GRADE_FIELDS = {"proposed_grade": ("xếp loại đề xuất", "proposed grade"),
+                 "final_grade": ("xếp loại quyết định", "final grade")}
+
+
 def check_grade(policy: Policy, grade: Any, field: str) -> str:
     """A grade code (HTXSNV…) or the policy's letter for it (A…) → the code."""
+    if grade is None or grade == "":  # nothing chosen on the form: no grade is implied
+        vi, en = _GRADE_FIELDS.get(field, ("xếp loại", "grade"))
+        raise WorkflowError(f"Chưa chọn {vi} ({field})", f"No {en} chosen ({field})")
     by_letter = {letter: code for code, letter in policy.letters.items()}
     code = by_letter.get(grade, grade) if isinstance(grade, str) else None
     if code not in GRADE_CODES:
@@ -147,17 +163,21 @@ def _vi_date(iso: str) -> str:
 class UnitQuota(scoring.QuotaCheck):
     """A unit's quota check, with the officers not graded yet counted at their best.
 
-    `pending` officers active in the month have no proposed or final grade yet; each is
+    `pending` officers active in the month are not counted with a grade of their own (the
+    unit's line: no proposed or final grade yet; a decision's check: not decided yet); each is
     counted with `padded_with` (a grade the cap is a share of, other than the capped one;
     `best_case_grade`), so `rated`, `base` and `cap` include them and `exceeded` means: over
     the cap whatever they will get. `provisional` (pending > 0) and the note (`note_vi`,
-    `note_en`, None when final) say so; `vi`/`en` then end with the note.
+    `note_en`, None when final) say so; `vi`/`en` then end with the note. `refuses` (a
+    decision's check only): this decision gives the capped grade over that cap, so it needs
+    the head's acknowledgement.
     """
     pending: int = 0
     provisional: bool = False
     padded_with: str | None = None
     note_vi: str | None = None
     note_en: str | None = None
+    refuses: bool = False
 
 
 def quota_dict(quota: scoring.QuotaCheck) -> dict[str, Any]:
@@ -174,22 +194,53 @@ def best_case_grade(policy: Policy) -> str | None:
 
 def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
                extra: dict[str, str] | None = None) -> UnitQuota:
-    """The quota over the grades standing in the unit's subtree (final, else proposed), with
-    `extra` ({officer: grade}) replacing or adding grades: a decision counts its own.
+    """The unit's line: the quota over the grades standing in the unit's subtree (final, else
+    proposed), with `extra` ({officer: grade}) replacing or adding proposed grades.
 
     Officers active in the month in the subtree with no grade yet are counted with the best
-    case grade (`best_case_grade`): a first top grade is not refused because the others are
-    not graded yet, and a refusal means the cap is exceeded whatever they get."""
+    case grade (`best_case_grade`). This line informs (the month's report, the head's page);
+    what a decision must respect is `decision_quota`."""
     units = unit_subtree(db, unit_id)
+    rows = records.evaluation_unit_officers(db, units, month)
+    finals = {row["id"]: row["final_grade"] for row in rows if row["final_grade"]}
     grades = records.evaluation_grades(db, units, month)
     grades.update(extra or {})
-    pending = [row["id"] for row in records.evaluation_unit_officers(db, units, month)
-               if row["id"] not in grades]
+    decided = sum(grade == policy.quota.grade for officer, grade in finals.items()
+                  if officer not in (extra or {}))
+    pending = [row["id"] for row in rows if row["id"] not in grades]
+    return _padded(db, policy, unit_id, list(grades.values()), decided, len(pending),
+                   "chưa được xếp loại", "not graded yet")
+
+
+def decision_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
+                   officer_id: str, grade: str) -> UnitQuota:
+    """The check a decision meets (docs/evaluation.md, "The quota"): `grade` for `officer_id`
+    counted with the grades already decided in the unit's subtree; every colleague active in
+    the month not decided yet counted at the best case, whatever the leader proposed — a
+    proposal binds nobody until the head decides it, so those colleagues can still bring the
+    unit back within the cap. `refuses` when this decision gives the capped grade and the
+    capped grades decided, this one included, exceed the cap even so. A decision of any other
+    grade never refuses: it raises no count of the capped grade."""
+    rows = records.evaluation_unit_officers(db, unit_subtree(db, unit_id), month)
+    decided = {row["id"]: row["final_grade"] for row in rows
+               if row["decided_at"] is not None and row["final_grade"]}
+    decided[officer_id] = grade
+    pending = sum(row["id"] not in decided for row in rows)
+    capped = policy.quota.grade
+    quota = _padded(db, policy, unit_id, list(decided.values()),
+                    list(decided.values()).count(capped), pending,
+                    "chưa được quyết định", "not decided yet")
+    return replace(quota, refuses=grade == capped and quota.exceeded)
+
+
+def _padded(db: sqlite_utils.Database, policy: Policy, unit_id: str, grades: list[str],
+            decided: int, pending: int, not_vi: str, not_en: str) -> UnitQuota:
+    """check_quota over `grades` and `pending` officers at the best case, with the note."""
     padding = best_case_grade(policy)
-    counted = [*grades.values(), *([padding] * len(pending) if padding else [])]
+    counted = [*grades, *([padding] * pending if padding else [])]
     row = db.execute("SELECT outstanding FROM units WHERE id = ?", [unit_id]).fetchone()
-    check = scoring.check_quota(policy, counted, bool(row and row[0]))
-    quota = UnitQuota(**asdict(check), pending=len(pending), provisional=bool(pending),
+    check = scoring.check_quota(policy, counted, bool(row and row[0]), decided=decided)
+    quota = UnitQuota(**asdict(check), pending=pending, provisional=bool(pending),
                       padded_with=padding if pending else None)
     if not pending:
         return quota
@@ -198,9 +249,9 @@ def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: s
         as_vi, as_en = f"được tính là «{gvi}»", f"counted as “{gen}”"
     else:
         as_vi, as_en = "không làm thay đổi tỷ lệ", "cannot change the count"
-    note_vi = (f"Tạm tính: {len(pending)} người chưa được xếp loại, {as_vi} (trường hợp "
+    note_vi = (f"Tạm tính: {pending} người {not_vi}, {as_vi} (trường hợp "
                "thuận lợi nhất); kết quả chỉ chính thức khi mọi người đã được xếp loại.")
-    note_en = (f"Provisional: {len(pending)} not graded yet, {as_en} (the most favourable "
+    note_en = (f"Provisional: {pending} {not_en}, {as_en} (the most favourable "
                "case); final once everyone is graded.")
     return replace(quota, note_vi=note_vi, note_en=note_en, vi=f"{check.vi} {note_vi}",
                    en=f"{check.en} {note_en}")

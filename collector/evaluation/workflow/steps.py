@@ -11,10 +11,11 @@ Order and locks (issue 5, item 3):
   month is over (the 1st of the next month, `Calendar.review_opens`).
 - decision: the head's final grade. Needs a review, and the month to be over (a score frozen
   earlier would count the month's last tasks as not done). The quota of the deciding head's
-  unit subtree is checked with this grade counted, officers not graded yet counted at their
-  best (status.py `unit_quota`: the check refuses only what no later grade can bring
-  within the cap; the head sees the numbers either way; exceeding it needs
-  `acknowledge_quota`); the score and the evidence shown are frozen in `snapshot`, and the
+  unit subtree is checked with the grades already decided and this one, colleagues not
+  decided yet counted at their best (status.py `decision_quota`: only a decision of the
+  capped grade that no later decision can bring within the cap is refused until the head
+  sends `acknowledge_quota`; any other grade passes and records no acknowledgement; the head
+  sees the numbers either way); the score and the evidence shown are frozen in `snapshot`, and the
   month is LOCKED: any later self, review or decision is refused.
 - reopen: the head, with a written reason. The decision stays in `evaluation_events` and the
   audit log; the month goes back to the review stage.
@@ -73,6 +74,7 @@ from collector.evaluation.workflow.status import (
     check_month,
     check_scores,
     check_text,
+    decision_quota,
     evaluation_status,
     facts_or_404,
     known_actor,
@@ -86,9 +88,9 @@ from collector.evaluation.workflow.status import (
 __all__ = [
     "EvidenceOf", "QuotaNotAcknowledged", "WorkflowConflict", "WorkflowError",
     "WorkflowForbidden", "WorkflowNotFound", "WorkflowService", "check_grade", "check_month",
-    "check_scores", "check_text", "evaluation_status", "facts_or_404", "known_actor",
-    "load_configured_policy", "local_today", "quota_dict", "require", "unit_evaluation_status",
-    "unit_quota",
+    "check_scores", "check_text", "decision_quota", "evaluation_status", "facts_or_404",
+    "known_actor", "load_configured_policy", "local_today", "quota_dict", "require",
+    "unit_evaluation_status", "unit_quota",
 ]
 
 MAX_COMMENT = 2000
@@ -242,10 +244,13 @@ class WorkflowService:
                 raise WorkflowConflict("Phần nhận xét vừa thay đổi trong lúc quyết định: hãy "
                                        "xem lại rồi quyết định", "The review changed while "
                                        "deciding: look again, then decide")
-            quota = unit_quota(self.db, self.policy, facts.deciding_unit, month,
-                               {officer_id: clean["final_grade"]})
-            if quota.exceeded and not acknowledge_quota:
+            quota = decision_quota(self.db, self.policy, facts.deciding_unit, month,
+                                   officer_id, clean["final_grade"])
+            if quota.refuses and not acknowledge_quota:
                 raise QuotaNotAcknowledged(quota)
+            # An acknowledgement is recorded only where the quota asked for one: a grade that
+            # cannot exceed it acknowledges nothing, whatever the form sent.
+            acknowledged = quota.refuses and acknowledge_quota
             at = self.clock()
             self._save(officer_id, month, {**clean, "final_score": final_score,
                                            "decided_by": actor, "decided_at": at,
@@ -253,7 +258,7 @@ class WorkflowService:
             data = {"final_grade": clean["final_grade"], "final_score": final_score,
                     "note": clean["decision_note"], "proposed_grade": row["proposed_grade"],
                     "quota_unit": facts.deciding_unit, "quota": quota_dict(quota),
-                    "acknowledged_quota": acknowledge_quota,
+                    "acknowledged_quota": acknowledged,
                     "snapshot_sha256": _digest(snapshot)}
             self._record(officer_id, month, "decision", actor, at, data, "evaluation.decide",
                          None, {**data, "decided_by": actor, "at": at})
