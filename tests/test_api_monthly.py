@@ -16,7 +16,7 @@ from collector.db.reader import open_reader
 from collector.core.settings import Settings
 from collector.db.store import Store
 import test_monthly
-from accounts_support import admin_headers
+from accounts_support import admin_headers, as_officer
 from test_monthly import MONTH, NOW, REVIEW, TODAY, at, build_world, evaluate
 
 world = test_monthly.world  # the shared fixture
@@ -142,3 +142,78 @@ def test_printable_form_with_scores_and_decision(tmp_path):
                  "Ngày 06 tháng 04 năm 2026", "Ngày 04 tháng 04 năm 2026",
                  "Số liệu tại thời điểm quyết định", "−1,17"):
         assert text in html, text
+
+
+# --- a decided month whose evidence changed afterwards (issue 12, Deliver 4) ---------------------
+
+def _decided_world(path):
+    """HK-A's March reviewed by HK-L and decided by HK-H through the workflow, which freezes
+    the officer-month as the API computes it."""
+    from collector.evaluation.workflow.steps import WorkflowService
+    build_world(path)
+    store = Store(path)
+    try:
+        evaluate(store, "HK-A", review_scores=REVIEW, proposed_grade="HTTNV", reviewed_by="HK-L",
+                 reviewed_at=at(4, 9, month=4))
+        service = WorkflowService(
+            store, DECREE, clock=lambda: NOW, today=lambda: TODAY,
+            evidence_of=lambda officer, month: monthly.officer_month(
+                store.db, officer, month, DECREE, now_ms=NOW, today=TODAY))
+        service.decide("HK-A", MONTH, "HK-H", "HTTNV")
+    finally:
+        store.close()
+
+
+def _changes_seen(path, headers):
+    app = create_app(Settings(db_path=path, broker_url=None, policy="decree-335"))
+    app.dependency_overrides[api_month.clock] = lambda: NOW
+    app.dependency_overrides[api_month.today] = lambda: TODAY
+    with TestClient(app, headers=headers) as client:
+        body = client.get(f"/api/v1/officers/HK-A/months/{MONTH}").json()
+        html = client.get(f"/officers/HK-A?month={MONTH}").text
+        english = client.get(f"/officers/HK-A?month={MONTH}&lang=en").text
+    return body, html, english
+
+
+def test_an_unchanged_decided_month_shows_no_changes(tmp_path):
+    path = tmp_path / "hailong.db"
+    _decided_world(path)
+    body, html, _ = _changes_seen(path, as_officer(path, "HK-H"))
+    assert body["workflow"]["status"] == "decided"
+    assert body["evidence_changes"] == []
+    assert 'data-testid="evidence-changes"' not in html
+
+
+def test_late_ratings_after_the_decision_are_flagged_to_head_and_officer(tmp_path):
+    from test_monthly import presses
+    from collector.ingest.recording import record_batch
+    path = tmp_path / "hailong.db"
+    _decided_world(path)
+    # Five "Rất hài lòng" presses in HK-A's 3 March shift arrive after the decision: 45 ratings
+    # (35×4, 6×3, 2×2, 2×1) — index (35·100 + 6·66.67 + 2·33.33)/45 = 88.1, share 41/45 = 91.1 %.
+    store = Store(path)
+    try:
+        stored = record_batch(store.db, presses("d1", 7, at(3, 9), [4] * 5))["stored"]
+    finally:
+        store.close()
+    assert stored == 5
+    head, html, english = _changes_seen(path, as_officer(path, "HK-H"))
+    officer, officer_html, _ = _changes_seen(path, as_officer(path, "HK-A"))
+    decision = head["workflow"]["decision"]
+    assert (decision["grade"]["code"], decision["score"]) == ("HTTNV", 79.54)  # stands
+    score = head["suggestion"]["score"]
+    assert score > 79.54
+    expected = [
+        ("Lượt đánh giá: 40 → 45", "Ratings: 40 → 45"),
+        ("Chỉ số hài lòng: 86,7 → 88,1", "Satisfaction index: 86.7 → 88.1"),
+        ("Tỷ lệ hài lòng: 90,0 % → 91,1 %", "Share satisfied: 90.0 % → 91.1 %"),
+        (f"Điểm gợi ý: 79,54 → {score:.2f}".replace(".", ","),
+         f"Suggested score: 79.54 → {score:.2f}")]
+    assert [(line["vi"], line["en"]) for line in head["evidence_changes"]] == expected
+    assert officer["evidence_changes"] == head["evidence_changes"]
+    for page_html, language in ((html, 0), (officer_html, 0), (english, 1)):
+        part = page_html.split('data-testid="evidence-changes"')[1].split("</div>")[0]
+        assert [item.split("</li>")[0] for item in part.split("<li>")[1:]] == [
+            lines[language] for lines in expected]
+    assert "Chứng cứ đã thay đổi sau khi quyết định" in html
+    assert "Evidence changed after the decision" in english

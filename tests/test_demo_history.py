@@ -180,6 +180,16 @@ def test_the_ward_chairman_is_decided_by_the_city_chairman_so_nobody_is_late(his
     assert "review" in [a["step"] for a in ba_dinh["BD-0100"]["awaiting"]]
 
 
+def test_the_city_chairman_is_evaluated_outside_hailong_not_late(history):
+    """Issue 12: HN-0001 heads the top unit; nobody above him is in hailong, so the city's
+    status shows him evaluated outside it rather than late waiting for "no one responsible"."""
+    city = unit_evaluation_status(history.db, POLICY, "hn", MONTH, TODAY)
+    chairman = {o["officer_id"]: o for o in city["officers"]}["HN-0001"]
+    assert (chairman["awaiting"], chairman["late_steps"]) == ([], [])
+    assert chairman["outside"] == {"vi": "ngoài hệ thống", "en": "evaluated outside hailong"}
+    assert all(a["by"] is not None for o in city["officers"] for a in o["awaiting"])
+
+
 def test_last_month_ba_dinh_is_half_way_and_late(history):
     status = unit_evaluation_status(history.db, POLICY, "bd", MONTH, TODAY)
     assert status["stages"]["decided"] == 0 and status["stages"]["reviewed"] == 1

@@ -610,3 +610,60 @@ def test_templates_hold_no_user_text(name):
     text = re.sub(r"<(style|script)\b.*?</\1>", " ", text, flags=re.S)
     text = re.sub(r"<[^>]*>", " ", text)
     assert not re.findall(r"[^\W\d_]+", text)
+
+
+# --- issue 12: evaluated outside hailong; evidence changed after a decision -----------------------
+
+def test_the_city_chairman_is_shown_evaluated_outside_hailong(app, seeded):
+    with as_user(app, seeded, "admin") as client:
+        vi = page(client.get(f"/officers/HN-0001?month={MONTH}"))
+        en = page(client.get(f"/officers/HN-0001?month={MONTH}&lang=en"))
+    assert by_testid(vi, "outside").text() == "ngoài hệ thống"
+    assert by_testid(en, "outside").text() == "evaluated outside hailong"
+    with as_user(app, seeded, "canbo.hk1") as client:
+        assert not page(client.get(f"/officers/HK-0001?month={MONTH}")).all(
+            data_testid="outside")
+
+
+def test_late_ratings_in_a_decided_month_are_flagged_to_the_head_and_the_officer(writable):
+    """HK-0001's February was decided by Hoàn Kiếm's chairman; three presses in one of her
+    February shifts arrive afterwards: both see the count move, the decision stands."""
+    frozen = evaluation_row_of(writable, "HK-0001")
+    before = frozen["snapshot"]["satisfaction"]["total"]
+    store = Store(writable)
+    try:
+        counter, starts_at = store.db.execute(
+            "SELECT counter_id, starts_at FROM roster_shifts WHERE officer_id = 'HK-0001' "
+            "AND replaced_at IS NULL AND starts_at >= ? ORDER BY starts_at LIMIT 1",
+            [int(datetime(2026, 2, 1, tzinfo=LOCAL_TZ).timestamp() * 1000)]).fetchone()
+        device = store.db.execute(
+            "SELECT device_id FROM device_placements WHERE counter_id = ? AND starts_at <= ? "
+            "AND (ends_at IS NULL OR ends_at > ?)", [counter, starts_at, starts_at]).fetchone()[0]
+        late = [incoming(rating_bytes(device=device, boot=900, seq=n + 1, level=4, officer=None,
+                                      ts=starts_at + (n + 1) * MINUTE), device=device,
+                         received_at=NOW - 1000) for n in range(3)]
+        assert record_batch(store.db, late)["stored"] == 3
+    finally:
+        store.close()
+    app = make_app(writable)
+    seen = {}
+    for login in ("chutich.hk", "canbo.hk1"):
+        with as_user(app, writable, login) as client:
+            root = page(client.get(f"/officers/HK-0001?month={MONTH}"))
+            body = client.get(f"/api/v1/officers/HK-0001/months/{MONTH}").json()
+        seen[login] = ([li.text() for li in by_testid(root, "evidence-changes").all("li")],
+                       [line["vi"] for line in body["evidence_changes"]])
+        assert by_testid(root, "final-grade").text() == leaders_views.grade_text(
+            "vi", body["workflow"]["decision"]["grade"])
+        assert body["workflow"]["decision"]["score"] == frozen["final_score"]
+    lines, api_lines = seen["chutich.hk"]
+    assert lines == api_lines and seen["canbo.hk1"] == seen["chutich.hk"]
+    assert lines[0] == f"Lượt đánh giá: {before} → {before + 3}"
+
+
+def evaluation_row_of(path, officer_id: str) -> dict:
+    db = open_reader(path)
+    try:
+        return evaluation_row(db, officer_id, MONTH)
+    finally:
+        db.conn.close()

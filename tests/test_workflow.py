@@ -364,6 +364,23 @@ def test_the_top_head_has_nobody_to_decide(service):
         service.review("H0", MONTH, "H0", HANOI, None, "HTTNV")
 
 
+def test_the_top_head_is_evaluated_outside_hailong_and_never_late(service, day):
+    """H0 heads the top unit: nobody in hailong reviews or decides them, so they wait for "no
+    one responsible" nowhere and are not counted late (issue 12); the others still are."""
+    day.day = date(2026, 4, 20)  # every default due date (3, 5 and 7 April) is over
+    own = service.status("H0", MONTH)
+    assert (own["awaiting"], own["late_steps"]) == ([], [])
+    assert [own[step]["late"] for step in ("self", "review", "decision")] == [False] * 3
+    assert own["outside"] == {"vi": "ngoài hệ thống", "en": "evaluated outside hailong"}
+    unit = service.unit_status("CITY", MONTH)
+    rows = {row["officer_id"]: row for row in unit["officers"]}
+    assert (rows["H0"]["late_steps"], rows["H0"]["outside"]) == ([], own["outside"])
+    assert rows["O1"]["late_steps"] == ["self", "review", "decision"]
+    assert rows["O1"]["outside"] is None and service.status("O1", MONTH)["outside"] is None
+    # Every officer but H0 is late at every step: 8 of the 9.
+    assert unit["late"] == {"self": 8, "review": 8, "decision": 8}
+
+
 # --- reopening --------------------------------------------------------------------------------
 
 def test_reopening_needs_the_head_and_a_reason_and_keeps_the_decision(service, store):

@@ -14,8 +14,9 @@ Fairness rules of the domain brief, kept here:
 - filtered presses are shown apart, with their reasons.
 
 A month already decided also carries `decided_snapshot`, the evidence the head saw when
-deciding, so a reader can compare it with today's (a roster correction may have moved ratings
-since). Reads only; the caller passes the clock (`now_ms`) and the local date (`today`).
+deciding, and `evidence_changes`, the lines where today's evidence reads differently
+(collector/evaluation/snapshot_changes.py: a roster correction may have moved ratings since).
+Reads only; the caller passes the clock (`now_ms`) and the local date (`today`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collector.ratings import evidence
 from collector.evaluation import sources
 from collector.evaluation import task_records
 from collector.evaluation import scoring, tasks
+from collector.evaluation.snapshot_changes import changes
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
@@ -319,6 +321,7 @@ class _Month:
             task_part["items"] = [tasks.describe(task, self.today) for task in task_rows]
             snapshot = row.get("snapshot") if row and workflow["locked"] else None
             result["decided_snapshot"] = None if snapshot is None else json.loads(snapshot)
+            result["evidence_changes"] = changes(result["decided_snapshot"], result)
         return result
 
 

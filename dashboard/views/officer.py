@@ -184,6 +184,8 @@ def evaluation_part(t: Translator, report: dict[str, Any], status: dict[str, Any
     return {
         "stage": status["stage"], "stage_label": label(t, STAGES, status["stage"]),
         "locked": status["locked"], "steps": steps,
+        # The top unit's head: reviewed and decided outside hailong, never late here.
+        "outside": pick(t.language, status.get("outside")) if status.get("outside") else "",
         "criteria": [{"code": c["code"], "label": pick(t.language, c),
                       "max": points(t, c["points"]), "self": points(t, c["self"]),
                       "leader": points(t, c["leader"]), "suggested": points(t, c["suggested"])}
@@ -202,6 +204,10 @@ def evaluation_part(t: Translator, report: dict[str, Any], status: dict[str, Any
             "score": points(t, decision["score"]), "note": decision["note"] or "",
             "by": decision["by_name"] or decision["by"] or "", "at": when(t, decision["at"])},
         "has_snapshot": report.get("decided_snapshot") is not None,
+        # Where the evidence reads differently now than when the head decided (the decision
+        # itself stands): collector/evaluation/snapshot_changes.py.
+        "evidence_changes": [pick(t.language, line)
+                             for line in report.get("evidence_changes") or []],
         "suggestion": None if not suggestion else {
             "score": points(t, suggestion["score"]),
             "grade": grade_text(t.language, suggestion["grade"]),

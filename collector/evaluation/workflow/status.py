@@ -259,6 +259,20 @@ def _padded(db: sqlite_utils.Database, policy: Policy, unit_id: str, grades: lis
 
 # --- read views --------------------------------------------------------------------------------
 
+# An officer with no responsible head above them in hailong (the top unit's head, e.g. the city
+# chairman) is reviewed and decided by someone outside it: hailong awaits nothing of anyone for
+# them, so they are neither late nor waiting for "no one responsible" (issue 12).
+OUTSIDE = {"vi": "ngoài hệ thống", "en": "evaluated outside hailong"}
+
+
+def _outside(facts: permissions.OfficerFacts, state: dict[str, Any]) -> dict[str, Any]:
+    """`state` (calendar.progress) as it reads for an officer evaluated outside hailong."""
+    if facts.head is not None:
+        return {**state, "outside": None}
+    return {**state, "awaiting": [], "late": dict.fromkeys(state["late"], False),
+            "late_steps": [], "outside": OUTSIDE}
+
+
 def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str, month: str,
                       today: date) -> dict[str, Any]:
     """Stage, each step's data, due dates, lateness and history of one officer-month."""
@@ -267,8 +281,8 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
     officer = records.evaluation_officer(db, officer_id)
     calendar = calendar_for(db, month)
     row = records.evaluation_row(db, officer_id, month) or {}
-    state = progress(row.get("self_at"), row.get("reviewed_at"), row.get("decided_at"),
-                     calendar, today)
+    state = _outside(facts, progress(row.get("self_at"), row.get("reviewed_at"),
+                                     row.get("decided_at"), calendar, today))
     who = {"self": officer_id, "review": facts.leader, "decision": facts.head}
     step = {name: {"due": calendar.due(name).isoformat(), "late": state["late"][name]}
             for name in who}
@@ -293,7 +307,7 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
             "locked": state["stage"] == "decided", "leader": facts.leader, "head": facts.head,
             "calendar": calendar.as_dict(),
             "awaiting": [{"step": s, "by": who[s]} for s in state["awaiting"]],
-            "late_steps": state["late_steps"],
+            "late_steps": state["late_steps"], "outside": state["outside"],
             "self": step["self"], "review": step["review"], "decision": step["decision"],
             "criteria": [{"code": c.code, "vi": c.vi, "en": c.en, "points": c.points}
                          for c in policy.criteria if c.source == "leader"],
@@ -313,7 +327,8 @@ def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: s
     late = {"self": 0, "review": 0, "decision": 0}
     for row in records.evaluation_unit_officers(db, unit_subtree(db, unit_id), month):
         facts = permissions.officer_facts(db, row["id"])
-        state = progress(row["self_at"], row["reviewed_at"], row["decided_at"], calendar, today)
+        state = _outside(facts, progress(row["self_at"], row["reviewed_at"], row["decided_at"],
+                                         calendar, today))
         who = {"self": row["id"], "review": facts.leader, "decision": facts.head}
         stages[state["stage"]] += 1
         for step in state["late_steps"]:
@@ -322,6 +337,7 @@ def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: s
                          "unit_id": row["unit_id"], "stage": state["stage"],
                          "awaiting": [{"step": s, "by": who[s]} for s in state["awaiting"]],
                          "late_steps": state["late_steps"], "self_skipped": state["self_skipped"],
+                         "outside": state["outside"],
                          "proposed_grade": row["proposed_grade"],
                          "final_grade": row["final_grade"]})
     return {"unit_id": unit_id, "month": month, "calendar": calendar.as_dict(),

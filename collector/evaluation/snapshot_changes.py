@@ -1,0 +1,110 @@
+"""What changed in a decided month's evidence since the head decided (issue 12, Deliver 4).
+
+A decision freezes the officer-month the head saw in the evaluation row's `snapshot`
+(collector/evaluation/workflow/steps.py `decide`). Roster corrections, device moves with
+`--placed-from`, task edits and ratings that arrive late can still change what
+collector/evaluation/month.py computes for that month. The decided grade and score stay as
+decided; this module only names the differences, so the head and the officer see that the
+evidence no longer reads as it did.
+
+Pure: `changes(snapshot, now)` compares two officer-month dicts field by field and returns one
+bilingual line per field that differs at display precision ("Lượt đánh giá: 42 → 45" /
+"Ratings: 42 → 45"). A field missing on either side (an older or partial snapshot) is skipped:
+only like is compared with like. Numbers are compared after rounding to the decimals shown, so
+float noise below what a reader can see never reads as a change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (path in the officer-month, Vietnamese label, English label, decimals, percent)
+_FIELDS: tuple[tuple[tuple[str, ...], str, str, int, bool], ...] = (
+    (("satisfaction", "total"), "Lượt đánh giá", "Ratings", 0, False),
+    (("satisfaction", "index"), "Chỉ số hài lòng", "Satisfaction index", 1, False),
+    (("satisfaction", "share_satisfied"), "Tỷ lệ hài lòng", "Share satisfied", 1, True),
+    (("satisfaction", "filtered", "total"), "Lượt bấm bị loại", "Filtered presses", 0, False),
+    (("satisfaction", "coverage", "duty_hours"), "Giờ làm việc tại quầy", "Duty hours", 1,
+     False),
+    (("satisfaction", "coverage", "online_hours"), "Giờ thiết bị trực tuyến",
+     "Hours with the device online", 1, False),
+    (("tasks", "summary", "registered"), "Nhiệm vụ đã đăng ký", "Tasks registered", 0, False),
+    (("tasks", "summary", "on_time"), "Nhiệm vụ đúng hạn", "Tasks on time", 0, False),
+    (("tasks", "summary", "late"), "Nhiệm vụ trễ hạn", "Tasks late", 0, False),
+    (("tasks", "summary", "overdue"), "Nhiệm vụ quá hạn", "Tasks overdue", 0, False),
+    (("tasks", "summary", "excused"), "Chậm do nguyên nhân khách quan", "Excused delays", 0,
+     False),
+    (("tasks", "percentages", "quantity"), "Số lượng nhiệm vụ (%)", "Task quantity (%)", 1,
+     False),
+    (("tasks", "percentages", "quality"), "Chất lượng nhiệm vụ (%)", "Task quality (%)", 1,
+     False),
+    (("tasks", "percentages", "progress"), "Tiến độ nhiệm vụ (%)", "Task progress (%)", 1,
+     False),
+    (("suggestion", "score"), "Điểm gợi ý", "Suggested score", 2, False),
+)
+_MISSING = object()
+
+
+def _at(report: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(report, dict) or key not in report:
+            return _MISSING
+        report = report[key]
+    return report
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shown(value: Any, decimals: int, percent: bool) -> float | None:
+    """The value as a reader sees it; None for "no value" (e.g. no ratings, no index)."""
+    if value is None:
+        return None
+    return round(float(value) * (100 if percent else 1), decimals)
+
+
+def _text(value: float | None, decimals: int, percent: bool, language: str) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.{decimals}f}"
+    if language == "vi":  # dot for thousands, comma for decimals (glossary-vi.md)
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text + (" %" if percent else "")
+
+
+def _grade(report: Any) -> Any:
+    grade = _at(report, ("suggestion", "grade"))
+    if grade is None or isinstance(grade, dict):
+        return grade
+    return _MISSING
+
+
+def changes(snapshot: Any, now: dict[str, Any]) -> list[dict[str, str]]:
+    """One line per evidence field that reads differently now than in `snapshot`, in a fixed
+    order; [] when nothing visible changed or there is no snapshot. Each line is
+    {"field", "vi", "en"}."""
+    if not isinstance(snapshot, dict):
+        return []
+    lines = []
+    for path, vi, en, decimals, percent in _FIELDS:
+        old, new = _at(snapshot, path), _at(now, path)
+        if old is _MISSING or new is _MISSING:
+            continue
+        if not all(value is None or _number(value) for value in (old, new)):
+            continue
+        old, new = _shown(old, decimals, percent), _shown(new, decimals, percent)
+        if old != new:
+            lines.append({"field": ".".join(path),
+                          "vi": f"{vi}: {_text(old, decimals, percent, 'vi')} → "
+                                f"{_text(new, decimals, percent, 'vi')}",
+                          "en": f"{en}: {_text(old, decimals, percent, 'en')} → "
+                                f"{_text(new, decimals, percent, 'en')}"})
+    old, new = _grade(snapshot), _grade(now)
+    if old is not _MISSING and new is not _MISSING and \
+            (old or {}).get("code") != (new or {}).get("code"):
+        old, new = old or {}, new or {}
+        lines.append({"field": "suggestion.grade",
+                      "vi": f"Xếp loại gợi ý: {old.get('vi') or '—'} → {new.get('vi') or '—'}",
+                      "en": f"Suggested grade: {old.get('en') or '—'} → {new.get('en') or '—'}"})
+    return lines
