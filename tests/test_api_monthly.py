@@ -172,6 +172,9 @@ def _changes_seen(path, headers):
         body = client.get(f"/api/v1/officers/HK-A/months/{MONTH}").json()
         html = client.get(f"/officers/HK-A?month={MONTH}").text
         english = client.get(f"/officers/HK-A?month={MONTH}&lang=en").text
+        # The printable form is the month as it is filed: it carries the same lines.
+        html += client.get(f"/officers/HK-A/months/{MONTH}/form").text
+        english += client.get(f"/officers/HK-A/months/{MONTH}/form?lang=en").text
     return body, html, english
 
 
@@ -212,8 +215,11 @@ def test_late_ratings_after_the_decision_are_flagged_to_head_and_officer(tmp_pat
     assert [(line["vi"], line["en"]) for line in head["evidence_changes"]] == expected
     assert officer["evidence_changes"] == head["evidence_changes"]
     for page_html, language in ((html, 0), (officer_html, 0), (english, 1)):
-        part = page_html.split('data-testid="evidence-changes"')[1].split("</div>")[0]
-        assert [item.split("</li>")[0] for item in part.split("<li>")[1:]] == [
-            lines[language] for lines in expected]
+        blocks = page_html.split('data-testid="evidence-changes"')[1:]
+        assert len(blocks) == 2  # the officer page and the printable form
+        for block in blocks:
+            part = block.split("</div>")[0]
+            assert [item.split("</li>")[0] for item in part.split("<li>")[1:]] == [
+                lines[language] for lines in expected]
     assert "Chứng cứ đã thay đổi sau khi quyết định" in html
     assert "Evidence changed after the decision" in english

@@ -169,6 +169,8 @@ def form_view(t: Translator, report: dict[str, Any]) -> dict[str, Any]:
                        for role, name, at in zip(SIGNATURES, signers, dates)],
         "decided_at": when(t, decision["at"]) if decision else "",
         "has_snapshot": report.get("decided_snapshot") is not None,
+        "evidence_changes": [pick(t.language, line)
+                             for line in report.get("evidence_changes") or []],
         "generated_at": when(t, report["generated_at"]),
     }
 
