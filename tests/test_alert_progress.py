@@ -10,7 +10,6 @@ start; nothing is checked, nor raised, twice; an upgrade and the demo's past rai
 from __future__ import annotations
 
 import sqlite3
-import time
 
 import pytest
 from factories import T0, incoming, rating_bytes
@@ -206,6 +205,11 @@ def test_a_check_that_fails_passes_over_its_ratings(store, seeded_db, monkeypatc
         calls.append(list(ids))
         raise ValueError("bug")
     monkeypatch.setattr(alerts, "check_after_batch", failing)
+    # Every round first reads the mark: counting those reads shows that rounds went on.
+    rounds = []
+    checked_through = alert_progress.checked_through
+    monkeypatch.setattr(alert_progress, "checked_through",
+                        lambda db: rounds.append(1) or checked_through(db))
     detector = AlertDetector(str(seeded_db), DEFAULT_ALERT_RULE, poll_s=0.05)
     detector.start()
     try:
@@ -213,7 +217,9 @@ def test_a_check_that_fails_passes_over_its_ratings(store, seeded_db, monkeypatc
         record_batch(store.db, batch)
         detector.submit(batch)
         wait_for(lambda: detector.failing, what="the failure to be kept")
-        time.sleep(0.3)  # rounds go on; a check failing on these data is not repeated
+        seen = len(rounds)
+        # Rounds go on; a check failing on these data is not repeated.
+        wait_for(lambda: len(rounds) >= seen + 3, what="three more rounds")
         assert detector.alive() and calls == [[f"{DEVICE}:{BOOT}:1"]]
         assert detector.failing == "ValueError: bug"
         assert mark(seeded_db)[0] == mark(seeded_db)[1]

@@ -15,6 +15,7 @@ from accounts_support import PASSWORD, token_headers
 from factories import incoming, rating_bytes
 from fastapi.testclient import TestClient
 
+from collector.core.collation import person_key
 from collector.ratings import alerts, trends
 from collector.web import deps
 from collector.evaluation import month as monthly
@@ -573,7 +574,7 @@ def test_pager(total, asked, expected):
 def test_names_sort_the_vietnamese_way():
     names = ["Trần Văn Đức", "Nguyễn Thị Thu Hường", "Đỗ Minh Châu", "Lê Hoàng Yến",
              "Vũ Thị Ánh Tuyết", "Bùi Thị Lệ Thủy"]
-    assert sorted(names, key=leaders_views.name_key) == [
+    assert sorted(names, key=person_key) == [
         "Đỗ Minh Châu", "Trần Văn Đức", "Nguyễn Thị Thu Hường", "Bùi Thị Lệ Thủy",
         "Vũ Thị Ánh Tuyết", "Lê Hoàng Yến"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from collector.core.collation import name_key, person_key
+from collector.org.directory import officer_order
 from collector.core.timeline import month_bounds
 
 _EVIDENCE_CHUNK = 500
@@ -57,7 +57,7 @@ def evidence_officers(db: sqlite_utils.Database, unit_ids: Iterable[str], first_
             _EVIDENCE_OFFICER_SELECT + f"WHERE o.unit_id IN ({marks}) "
             "AND (o.active_from IS NULL OR o.active_from <= ?) "
             "AND (o.active_to IS NULL OR o.active_to >= ?)", [*chunk, last_day, first_day]))
-    return sorted(rows, key=lambda r: (name_key(r["unit_name"]), person_key(r["name"]), r["id"]))
+    return sorted(rows, key=officer_order)
 
 
 def evidence_unit(db: sqlite_utils.Database, unit_id: str) -> dict[str, Any] | None:

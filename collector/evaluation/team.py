@@ -24,7 +24,6 @@ from typing import Any
 
 import sqlite_utils
 
-from collector.core.collation import name_key, person_key
 from collector.evaluation import month as monthly, tasks
 from collector.accounts import permissions
 from collector.org import directory
@@ -82,7 +81,7 @@ def team_month(db: sqlite_utils.Database, leader_id: str, month: str,
     ids = team_members(db, leader_id)
     officers = [o for o in sources.evidence_officers_by_id(db, ids).values()
                 if _active(o, first, last)]
-    officers.sort(key=lambda o: (name_key(o["unit_name"]), person_key(o["name"]), o["id"]))
+    officers.sort(key=directory.officer_order)
     calendar = calendar_for(db, month)
     evaluations = sources.evidence_evaluations(db, [o["id"] for o in officers], month)
     members = [member_month(db, officer, leader_id, month, calendar,

@@ -20,13 +20,19 @@ ON_DUTY = ("r.replaced_at IS NULL AND r.starts_at <= :at "
            "AND (r.ends_at IS NULL OR r.ends_at > :at)")
 
 
+def officer_order(row: dict[str, Any]) -> tuple[bytes, tuple[bytes, bytes], str]:
+    """The order of officers in every list of them: unit name, then person (given name first),
+    in Vietnamese order, then id; `row` has `unit_name`, `name` and `id`."""
+    return name_key(row["unit_name"]), person_key(row["name"]), row["id"]
+
+
 def list_officers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Every officer with their unit, by unit name then person, in Vietnamese order (sorted
     here: SQLite's ORDER BY compares code points and puts "Đ" after "Z")."""
     rows = [dict(row) for row in db.query(
         "SELECT o.id, o.name, o.title, o.unit_id, u.name AS unit_name FROM officers o "
         "LEFT JOIN units u ON u.id = o.unit_id")]
-    return sorted(rows, key=lambda r: (name_key(r["unit_name"]), person_key(r["name"]), r["id"]))
+    return sorted(rows, key=officer_order)
 
 
 def get_officer(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any] | None:

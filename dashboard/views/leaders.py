@@ -112,12 +112,6 @@ def iso_date(t: Translator, iso: str | None) -> str:
     return "" if not iso else t.date(date.fromisoformat(iso))
 
 
-def name_key(name: str | None) -> tuple[bytes, bytes]:
-    """Vietnamese order of people: by given name (the last word), then the whole name, in
-    ICU's `vi` collation (collector/core/collation.py: Đ after D, Ngô before Nguyễn)."""
-    return person_key(name)
-
-
 def query(**params: Any) -> str:
     return "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
@@ -163,14 +157,14 @@ def _rank_key(row: dict[str, Any]) -> tuple:
     sat = row["satisfaction"]
     has = sat["index"] is not None
     # Sufficient evidence first: three ratings at 100 must not top a ranking of forty.
-    return (not sat["sufficient"], not has, -(sat["index"] or 0), name_key(row["name"]))
+    return (not sat["sufficient"], not has, -(sat["index"] or 0), person_key(row["name"]))
 
 
 def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     if sort == "ratings":
-        return sorted(rows, key=lambda r: (-r["satisfaction"]["ratings"], name_key(r["name"])))
+        return sorted(rows, key=lambda r: (-r["satisfaction"]["ratings"], person_key(r["name"])))
     if sort == "name":
-        return sorted(rows, key=lambda r: name_key(r["name"]))
+        return sorted(rows, key=lambda r: person_key(r["name"]))
     return sorted(rows, key=_rank_key)
 
 
@@ -242,7 +236,7 @@ def progress_view(t: Translator, report: dict[str, Any], status: dict[str, Any] 
     view["due"] = [{"label": t.gettext(STEPS[step]), "date": iso_date(t, calendar[f"{step}_due"])}
                    for step in STEPS]
     late = [o for o in status["officers"] if o["late_steps"]]
-    late.sort(key=lambda o: name_key(o["name"]))
+    late.sort(key=lambda o: person_key(o["name"]))
     page = pager(len(late), late_page, href)
     nobody = t.gettext("no one responsible")
     view["late"] = [{
