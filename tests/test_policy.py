@@ -81,12 +81,51 @@ DELETE = object()
     (_set(("letters", "X"), "E"), "letters.X"),
     (_set(("policy", "discipline_grade"), "D"), "policy.discipline_grade"),
     (_set(("scores",), {}), "unknown key scores"),
+    (_set(("policy", "period"), "week"), "policy.period"),
+    (_set(("decision", "final_score"), "typed"), "decision.final_score"),
+    (_set(("year", "apply_quota"), "yes"), "year.apply_quota"),
+    (_set(("year", "quota"), True), "unknown key year.quota"),
+    (_set(("offline", "alert_minutes"), 0), "offline.alert_minutes"),
+    (_set(("offline", "coverage_below"), 1.2), "offline.coverage_below"),
+    (_set(("offline", "attitude_reason"), 1), "offline.attitude_reason"),
+    (_set(("unit_score", "criterion"), "service_attitude"), "unit_score.criterion"),
+    (_set(("unit_score", "weight"), 0), "unit_score.weight"),
+    (_set(("unit_score", "not_completed"), ["D"]), "unit_score.not_completed"),
+    (_set(("unit_score", "all_completed"), 0.4), "unit_score.any_not_completed"),
+    (_set(("unit_score", "all_completed"), DELETE), "unit_score.all_completed"),
 ])
 def test_bad_policy_names_the_key(mutate, key):
-    data = copy.deepcopy(preset_data("hanoi-3814"))
+    # 3814's layout for the older keys; the unit score is Decree 335's alone.
+    data = copy.deepcopy(preset_data("decree-335" if key.startswith("unit_score")
+                                     else "hanoi-3814"))
     mutate(data)
     with pytest.raises(ValueError, match=key.replace("[", r"\[").replace("]", r"\]")):
         pol.parse_policy(data)
+
+
+def test_the_issue_12_rules_are_read_from_the_presets():
+    decree, hanoi = pol.load_preset("decree-335"), pol.load_preset("hanoi-3814")
+    assert (decree.period, hanoi.period) == ("month", "month")
+    assert decree.unit_score == pol.UnitScoreRule(
+        criterion="task_results", weight=0.5, all_completed=1.0, any_not_completed=0.5,
+        not_completed=("KHTNV",))
+    assert hanoi.unit_score is None  # 3814 scores no leader on their unit
+    for p in (decree, hanoi):
+        assert p.decision.final_score == "clamp"
+        assert p.year.apply_quota is True
+        assert (p.offline.alert_minutes, p.offline.coverage_below,
+                p.offline.attitude_reason) == (30, 0.8, True)
+
+
+def test_the_optional_tables_default_when_left_out():
+    data = copy.deepcopy(preset_data("decree-335"))
+    for table in ("unit_score", "decision", "year", "offline"):
+        del data[table]
+    del data["policy"]["period"]
+    policy = pol.parse_policy(data)
+    assert policy.unit_score is None and policy.period == "month"
+    assert policy.decision == pol.DEFAULT_DECISION_RULE
+    assert policy.offline == pol.DEFAULT_OFFLINE_RULE
 
 
 def test_bad_file_names_the_file(tmp_path):

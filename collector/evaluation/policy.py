@@ -20,6 +20,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collector.ratings.alert_rule import DEFAULT_ALERT_RULE, AlertRule
+from collector.evaluation.rules.decision import (
+    DEFAULT_DECISION_RULE,
+    DEFAULT_YEAR_RULE,
+    DecisionRule,
+    YearRule,
+    parse_decision,
+    parse_year,
+)
+from collector.evaluation.rules.keys import (
+    choice_key,
+    get_key,
+    no_extra_keys,
+    share_key,
+    table_key,
+)
+from collector.evaluation.rules.leadership import UnitScoreRule, parse_unit_score
+from collector.evaluation.rules.offline import DEFAULT_OFFLINE_RULE, OfflineRule, parse_offline
 from collector.ratings.satisfaction import ANSWERS, SATISFIED_ANSWERS
 
 # The four levels of every decree, best first (domain brief, "Grades"); the codes are fixed by
@@ -36,6 +53,8 @@ GRADE_LABELS = {code: (vi, en) for code, vi, en in GRADES}
 SOURCES = ("leader", "tasks")
 MEASURES = ("share_satisfied", "index", "wilson_low")
 QUOTA_ROUNDING = ("floor",)
+# The period evaluated: Hanoi evaluates monthly; Decree 335/2025 allows a month or a quarter.
+PERIODS = ("month", "quarter")
 PRESETS_DIR = Path(__file__).with_name("policies")
 ANSWER_CODES = tuple(code for code, _, _ in ANSWERS)
 MAX_ALERT_MINUTES = 24 * 60
@@ -95,6 +114,11 @@ class Policy:
     tasks: TaskRule
     quota: QuotaRule
     alerts: AlertRule = DEFAULT_ALERT_RULE
+    period: str = "month"  # "month" or "quarter": the period each evaluation covers
+    unit_score: UnitScoreRule | None = None  # leaders scored on their unit (Decree 335)
+    decision: DecisionRule = DEFAULT_DECISION_RULE
+    year: YearRule = DEFAULT_YEAR_RULE
+    offline: OfflineRule = DEFAULT_OFFLINE_RULE
 
     def criterion(self, code: str) -> Criterion:
         for criterion in self.criteria:
@@ -142,61 +166,24 @@ def load_configured(spec: str | Path) -> Policy:
 # --- validation ------------------------------------------------------------------------------
 
 
-def _get(table: dict, key: str, where: str, kind, default=...):
-    name = f"{where}.{key}" if where else key
-    if key not in table:
-        if default is not ...:
-            return default
-        raise ValueError(f"missing key {name}")
-    value = table[key]
-    if kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        raise ValueError(f"{name} must be {kind.__name__}, got {value!r}")
-    return value
-
-
-def _share(table: dict, key: str, where: str, default=...) -> float:
-    value = _get(table, key, where, float, default)
-    if value is not None and not 0.0 <= value <= 1.0:
-        raise ValueError(f"{where}.{key} must be between 0 and 1, got {value}")
-    return value
-
-
-def _table(data: dict, key: str) -> dict:
-    return _get(data, key, "", dict)
-
-
-def _choice(table: dict, key: str, where: str, choices) -> str:
-    value = _get(table, key, where, str)
-    if value not in choices:
-        raise ValueError(f"{where}.{key} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
 def parse_policy(data: dict) -> Policy:
     """Validate a decoded TOML mapping into a Policy (ValueError naming the key otherwise)."""
-    _no_extra(data, ("policy", "grades", "letters", "criteria", "satisfaction", "tasks",
-                     "quota", "alerts"), "")
-    head = _table(data, "policy")
-    _no_extra(head, ("name", "title_vi", "title_en", "source", "max_score", "decimals",
-                     "discipline_grade"), "policy")
-    max_score = _get(head, "max_score", "policy", float)
-    decimals = _get(head, "decimals", "policy", int)
+    no_extra_keys(data, ("policy", "grades", "letters", "criteria", "satisfaction", "tasks",
+                     "quota", "alerts", "unit_score", "decision", "year", "offline"), "")
+    head = table_key(data, "policy")
+    no_extra_keys(head, ("name", "title_vi", "title_en", "source", "max_score", "decimals",
+                     "discipline_grade", "period"), "policy")
+    max_score = get_key(head, "max_score", "policy", float)
+    decimals = get_key(head, "decimals", "policy", int)
     if max_score <= 0:
         raise ValueError("policy.max_score must be positive")
     if not 0 <= decimals <= 4:
         raise ValueError("policy.decimals must be between 0 and 4")
 
-    grades = _table(data, "grades")
+    grades = table_key(data, "grades")
     bands = []
     for code in GRADE_CODES:
-        minimum = _get(grades, code, "grades", float)
+        minimum = get_key(grades, code, "grades", float)
         if not 0 <= minimum <= max_score:
             raise ValueError(f"grades.{code} must be between 0 and {max_score}, got {minimum}")
         bands.append((code, minimum))
@@ -205,28 +192,30 @@ def parse_policy(data: dict) -> Policy:
             raise ValueError(f"grades.{code} must be above the next grade's minimum ({lower})")
     if bands[-1][1] != 0:
         raise ValueError("grades.KHTNV must be 0: every score needs a grade")
-    _no_extra(grades, GRADE_CODES, "grades")
+    no_extra_keys(grades, GRADE_CODES, "grades")
 
-    letters = _get(data, "letters", "", dict, {})
-    _no_extra(letters, GRADE_CODES, "letters")
+    letters = get_key(data, "letters", "", dict, {})
+    no_extra_keys(letters, GRADE_CODES, "letters")
     for code, letter in letters.items():
         if not isinstance(letter, str):
             raise ValueError(f"letters.{code} must be str, got {letter!r}")
 
-    discipline = _get(head, "discipline_grade", "policy", str, None)
+    discipline = get_key(head, "discipline_grade", "policy", str, None)
     if discipline is not None and discipline not in GRADE_CODES:
         raise ValueError(f"policy.discipline_grade must be a grade code, got {discipline!r}")
 
     criteria = _criteria(data, max_score)
-    satisfaction = _satisfaction(_table(data, "satisfaction"), criteria)
-    tasks = _tasks(_table(data, "tasks"), criteria)
-    quota = _quota(_table(data, "quota"))
+    satisfaction = _satisfaction(table_key(data, "satisfaction"), criteria)
+    tasks = _tasks(table_key(data, "tasks"), criteria)
+    quota = _quota(table_key(data, "quota"))
     alerts = _alerts(data["alerts"]) if "alerts" in data else DEFAULT_ALERT_RULE
+    unit_score = (parse_unit_score(data["unit_score"], criteria, GRADE_CODES)
+                  if "unit_score" in data else None)
     return Policy(
-        name=_get(head, "name", "policy", str),
-        title_vi=_get(head, "title_vi", "policy", str),
-        title_en=_get(head, "title_en", "policy", str),
-        source=_get(head, "source", "policy", str, ""),
+        name=get_key(head, "name", "policy", str),
+        title_vi=get_key(head, "title_vi", "policy", str),
+        title_en=get_key(head, "title_en", "policy", str),
+        source=get_key(head, "source", "policy", str, ""),
         max_score=max_score,
         decimals=decimals,
         bands=tuple(bands),
@@ -237,18 +226,17 @@ def parse_policy(data: dict) -> Policy:
         tasks=tasks,
         quota=quota,
         alerts=alerts,
+        period=choice_key(head, "period", "policy", PERIODS, "month"),
+        unit_score=unit_score,
+        decision=(parse_decision(data["decision"]) if "decision" in data
+                  else DEFAULT_DECISION_RULE),
+        year=parse_year(data["year"]) if "year" in data else DEFAULT_YEAR_RULE,
+        offline=parse_offline(data["offline"]) if "offline" in data else DEFAULT_OFFLINE_RULE,
     )
 
 
-def _no_extra(table: dict, allowed, where: str) -> None:
-    # A misspelt optional key (share_outstandng) would otherwise be ignored without a word.
-    for key in table:
-        if key not in allowed:
-            raise ValueError(f"unknown key {where + '.' if where else ''}{key}")
-
-
 def _criteria(data: dict, max_score: float) -> tuple[Criterion, ...]:
-    rows = _get(data, "criteria", "", list)
+    rows = get_key(data, "criteria", "", list)
     if not rows:
         raise ValueError("criteria must list at least one criterion")
     criteria = []
@@ -256,16 +244,16 @@ def _criteria(data: dict, max_score: float) -> tuple[Criterion, ...]:
         where = f"criteria[{i}]"
         if not isinstance(row, dict):
             raise ValueError(f"{where} must be a table")
-        points = _get(row, "points", where, float)
+        points = get_key(row, "points", where, float)
         if points <= 0:
             raise ValueError(f"{where}.points must be positive, got {points}")
-        _no_extra(row, ("code", "vi", "en", "points", "source"), where)
+        no_extra_keys(row, ("code", "vi", "en", "points", "source"), where)
         criteria.append(Criterion(
-            code=_get(row, "code", where, str),
-            vi=_get(row, "vi", where, str),
-            en=_get(row, "en", where, str),
+            code=get_key(row, "code", where, str),
+            vi=get_key(row, "vi", where, str),
+            en=get_key(row, "en", where, str),
             points=points,
-            source=_choice(row, "source", where, SOURCES),
+            source=choice_key(row, "source", where, SOURCES),
         ))
     codes = [c.code for c in criteria]
     if len(set(codes)) != len(codes):
@@ -279,7 +267,7 @@ def _criteria(data: dict, max_score: float) -> tuple[Criterion, ...]:
 
 
 def _criterion_ref(table: dict, where: str, criteria, source: str) -> str:
-    code = _get(table, "criterion", where, str)
+    code = get_key(table, "criterion", where, str)
     match = [c for c in criteria if c.code == code]
     if not match:
         raise ValueError(f"{where}.criterion {code!r} is not a criterion code")
@@ -290,18 +278,18 @@ def _criterion_ref(table: dict, where: str, criteria, source: str) -> str:
 
 def _satisfaction(table: dict, criteria) -> SatisfactionRule:
     where = "satisfaction"
-    _no_extra(table, ("criterion", "weight", "measure", "min_ratings", "zero_at", "full_at"), where)
-    min_ratings = _get(table, "min_ratings", where, int)
+    no_extra_keys(table, ("criterion", "weight", "measure", "min_ratings", "zero_at", "full_at"), where)
+    min_ratings = get_key(table, "min_ratings", where, int)
     if min_ratings < 1:
         raise ValueError("satisfaction.min_ratings must be at least 1")
-    zero_at = _share(table, "zero_at", where)
-    full_at = _share(table, "full_at", where)
+    zero_at = share_key(table, "zero_at", where)
+    full_at = share_key(table, "full_at", where)
     if full_at <= zero_at:
         raise ValueError("satisfaction.full_at must be above satisfaction.zero_at")
     return SatisfactionRule(
         criterion=_criterion_ref(table, where, criteria, "leader"),
-        weight=_share(table, "weight", where),
-        measure=_choice(table, "measure", where, MEASURES),
+        weight=share_key(table, "weight", where),
+        measure=choice_key(table, "measure", where, MEASURES),
         min_ratings=min_ratings,
         zero_at=zero_at,
         full_at=full_at,
@@ -310,9 +298,9 @@ def _satisfaction(table: dict, criteria) -> SatisfactionRule:
 
 def _tasks(table: dict, criteria) -> TaskRule:
     where = "tasks"
-    _no_extra(table, ("criterion", "quantity_weight", "quality_weight", "progress_weight",
+    no_extra_keys(table, ("criterion", "quantity_weight", "quality_weight", "progress_weight",
                       "major_error_penalty", "delay_penalty"), where)
-    weights = [_get(table, k, where, float) for k in
+    weights = [get_key(table, k, where, float) for k in
                ("quantity_weight", "quality_weight", "progress_weight")]
     if min(weights) < 0 or sum(weights) <= 0:
         raise ValueError("tasks.*_weight must be non-negative and not all zero")
@@ -321,29 +309,29 @@ def _tasks(table: dict, criteria) -> TaskRule:
         quantity_weight=weights[0],
         quality_weight=weights[1],
         progress_weight=weights[2],
-        major_error_penalty=_share(table, "major_error_penalty", where),
-        delay_penalty=_share(table, "delay_penalty", where),
+        major_error_penalty=share_key(table, "major_error_penalty", where),
+        delay_penalty=share_key(table, "delay_penalty", where),
     )
 
 
 def _quota(table: dict) -> QuotaRule:
     where = "quota"
-    _no_extra(table, ("grade", "share", "share_outstanding", "of_grades", "rounding"), where)
-    of_grades = _get(table, "of_grades", where, list)
+    no_extra_keys(table, ("grade", "share", "share_outstanding", "of_grades", "rounding"), where)
+    of_grades = get_key(table, "of_grades", where, list)
     if not of_grades or any(g not in GRADE_CODES for g in of_grades):
         raise ValueError(f"quota.of_grades must list grade codes, got {of_grades!r}")
-    grade = _choice(table, "grade", where, GRADE_CODES)
+    grade = choice_key(table, "grade", where, GRADE_CODES)
     return QuotaRule(
         grade=grade,
-        share=_share(table, "share", where),
-        share_outstanding=_share(table, "share_outstanding", where, None),
+        share=share_key(table, "share", where),
+        share_outstanding=share_key(table, "share_outstanding", where, None),
         of_grades=tuple(of_grades),
-        rounding=_choice(table, "rounding", where, QUOTA_ROUNDING),
+        rounding=choice_key(table, "rounding", where, QUOTA_ROUNDING),
     )
 
 
 def _minutes(table: dict, key: str, where: str) -> int:
-    value = _get(table, key, where, int)
+    value = get_key(table, key, where, int)
     if not 1 <= value <= MAX_ALERT_MINUTES:
         raise ValueError(f"{where}.{key} must be 1 to {MAX_ALERT_MINUTES} minutes, got {value}")
     return value
@@ -355,15 +343,15 @@ def _alerts(table) -> AlertRule:
     where = "alerts"
     if not isinstance(table, dict):
         raise ValueError(f"alerts must be a table, got {table!r}")
-    _no_extra(table, ("window_minutes", "min_ratings", "negative_share", "negative_answers",
+    no_extra_keys(table, ("window_minutes", "min_ratings", "negative_share", "negative_answers",
                       "late_after_minutes"), where)
-    min_ratings = _get(table, "min_ratings", where, int)
+    min_ratings = get_key(table, "min_ratings", where, int)
     if min_ratings < 1:
         raise ValueError("alerts.min_ratings must be at least 1")
-    share = _share(table, "negative_share", where)
+    share = share_key(table, "negative_share", where)
     if share <= 0:
         raise ValueError("alerts.negative_share must be above 0: at 0 every rating would alert")
-    answers = _get(table, "negative_answers", where, list)
+    answers = get_key(table, "negative_answers", where, list)
     if not answers or len(set(answers)) != len(answers) or any(
             a not in ANSWER_CODES or a in SATISFIED_ANSWERS for a in answers):
         allowed = [a for a in ANSWER_CODES if a not in SATISFIED_ANSWERS]
