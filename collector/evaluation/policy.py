@@ -28,6 +28,7 @@ from collector.evaluation.rules.decision import (
     parse_decision,
     parse_year,
 )
+from collector.evaluation.rules.grades import GRADE_CODES, GRADE_LABELS, GRADES  # noqa: F401
 from collector.evaluation.rules.keys import (
     choice_key,
     get_key,
@@ -36,19 +37,10 @@ from collector.evaluation.rules.keys import (
     table_key,
 )
 from collector.evaluation.rules.leadership import UnitScoreRule, parse_unit_score
+from collector.evaluation.rules.quota import QuotaRule
 from collector.evaluation.rules.offline import DEFAULT_OFFLINE_RULE, OfflineRule, parse_offline
 from collector.ratings.satisfaction import ANSWERS, SATISFIED_ANSWERS
 
-# The four levels of every decree, best first (domain brief, "Grades"); the codes are fixed by
-# law, their thresholds and letters are policy.
-GRADES = (
-    ("HTXSNV", "Hoàn thành xuất sắc nhiệm vụ", "Excellent"),
-    ("HTTNV", "Hoàn thành tốt nhiệm vụ", "Good"),
-    ("HTNV", "Hoàn thành nhiệm vụ", "Completed"),
-    ("KHTNV", "Không hoàn thành nhiệm vụ", "Not completed"),
-)
-GRADE_CODES = tuple(code for code, _, _ in GRADES)
-GRADE_LABELS = {code: (vi, en) for code, vi, en in GRADES}
 
 SOURCES = ("leader", "tasks")
 MEASURES = ("share_satisfied", "index", "wilson_low")
@@ -87,15 +79,6 @@ class TaskRule:
     progress_weight: float
     major_error_penalty: float  # share of a task's quality points lost per major error
     delay_penalty: float  # share of a task's progress points lost per unexcused delay
-
-
-@dataclass(frozen=True)
-class QuotaRule:
-    grade: str  # the capped grade
-    share: float
-    share_outstanding: float | None  # None: no exception for an outstanding unit
-    of_grades: tuple[str, ...]  # the cap is share × the number of officers in these grades
-    rounding: str  # how a fractional cap becomes a head count ("floor")
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 from typing import Iterable
 
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
+from collector.evaluation.rules.quota import QuotaCheck, quota_check  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -89,22 +89,6 @@ class Suggestion:
     lines: tuple[Line, ...]
     satisfaction_counted: bool
     exact: dict[str, float] = field(default_factory=dict)  # unrounded points per criterion
-
-
-@dataclass(frozen=True)
-class QuotaCheck:
-    grade: str
-    rated: int  # officers with a proposed grade
-    base: int  # those the cap is a share of (policy quota.of_grades)
-    share: float
-    cap: int
-    proposed: int  # officers counted with the capped grade, decided or proposed
-    exceeded: bool
-    over_by: int
-    outstanding_unit: bool
-    vi: str
-    en: str
-    decided: int = 0  # of `proposed`, those whose capped grade the head has decided
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -388,63 +372,11 @@ def _check_task(task: Task, i: int) -> None:
                          f"delays ({task.delays})")
 
 
-# --- quota -----------------------------------------------------------------------------------
+# --- quota ---------------------------------------------------------------------------------
 
 
 def check_quota(policy: Policy, grades_in_unit: Iterable[str],
                 outstanding_unit: bool = False, *, decided: int = 0) -> QuotaCheck:
-    """Do the grades of one unit exceed the cap on the top grade? Never changes them.
-
-    `grades_in_unit` holds one grade per officer rated (codes, or the policy's letters).
-    cap = floor(share × base), where base counts the officers whose grade is in
-    ``quota.of_grades`` (hanoi-3814: everyone rated; decree-335: those rated good only).
-    Exact arithmetic (0.3 × 10 is 3, not 2.9999…). `decided` says how many of the capped
-    grades counted are the head's decisions rather than leaders' proposals: the text says
-    "decided" for those and "proposed" for the rest (issue 12).
-    """
-    by_letter = {letter: code for code, letter in policy.letters.items()}
-    codes = []
-    for grade in grades_in_unit:
-        code = by_letter.get(grade, grade)
-        if code not in GRADE_CODES:
-            raise ValueError(f"unknown grade {grade!r}")
-        codes.append(code)
-    rule = policy.quota
-    share = rule.share
-    if outstanding_unit and rule.share_outstanding is not None:
-        share = rule.share_outstanding
-    base = sum(code in rule.of_grades for code in codes)
-    cap = math.floor(Fraction(str(share)) * base)
-    proposed = codes.count(rule.grade)
-    over_by = max(0, proposed - cap)
-    gvi, gen = GRADE_LABELS[rule.grade]
-    svi, sen = _pct(share)
-    if rule.of_grades == GRADE_CODES or set(rule.of_grades) == set(GRADE_CODES):
-        of_vi, of_en = "số được đánh giá", "those rated"
-    else:
-        names = [GRADE_LABELS[g] for g in rule.of_grades]
-        of_vi = "số được xếp loại " + ", ".join(vi for vi, _ in names)
-        of_en = "those rated " + ", ".join(en.lower() for _, en in names)
-    if not 0 <= decided <= proposed:
-        raise ValueError(f"decided ({decided}) must be from 0 to the {proposed} counted")
-    if not proposed:  # neither decided nor proposed: no word that would be wrong for one
-        who_vi, who_en = "0 người", "none"
-    elif decided == proposed:
-        who_vi, who_en = f"{decided} đã quyết định", f"{decided} decided"
-    elif decided:
-        who_vi = f"{decided} đã quyết định và {proposed - decided} đề xuất"
-        who_en = f"{decided} decided and {proposed - decided} proposed"
-    else:
-        who_vi, who_en = f"{proposed} đề xuất", f"{proposed} proposed"
-    facts_vi = (f"{who_vi} «{gvi}»; tối đa {svi} × {base} ({of_vi}) = {cap} "
-                f"(làm tròn xuống); {len(codes)} người được đánh giá")
-    facts_en = (f"{who_en} “{gen}”; at most {sen} × {base} ({of_en}) = {cap} "
-                f"(rounded down); {len(codes)} rated")
-    if over_by:
-        vi = f"Cảnh báo: vượt tỷ lệ {over_by} người. {facts_vi}. Thủ trưởng quyết định."
-        en = f"Warning: {over_by} over the quota. {facts_en}. The head decides."
-    else:
-        vi, en = f"Trong tỷ lệ. {facts_vi}.", f"Within the quota. {facts_en}."
-    return QuotaCheck(grade=rule.grade, rated=len(codes), base=base, share=share, cap=cap,
-                      proposed=proposed, exceeded=over_by > 0, over_by=over_by,
-                      outstanding_unit=outstanding_unit, vi=vi, en=en, decided=decided)
+    """The policy's quota over one unit's grades (collector/evaluation/rules/quota.py)."""
+    return quota_check(policy.quota, policy.letters, grades_in_unit, outstanding_unit,
+                       decided=decided)
