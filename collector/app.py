@@ -76,9 +76,10 @@ def _ingest(settings: Settings) -> Ingest | None:
     broker = BrokerAddress.parse(settings.broker_url)
     if settings.broker_password is not None:
         broker = dataclasses.replace(broker, password=settings.broker_password)
+    policy = load_configured(settings.policy)
     return Ingest(str(settings.db_path), broker, client_id=settings.client_id,
-                  assignment_poll_s=settings.assignment_poll_s,
-                  alert_rule=load_configured(settings.policy).alerts)
+                  assignment_poll_s=settings.assignment_poll_s, alert_rule=policy.alerts,
+                  offline_rule=policy.offline)
 
 
 def create_app(settings: Settings) -> FastAPI:

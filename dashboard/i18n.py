@@ -24,6 +24,8 @@ from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from collector.core.periods import label as period_label
+
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -125,10 +127,20 @@ class Translator:
                                                          locale=self.locale)
 
     def month(self, month: str) -> str:
-        """'2026-11' → '11/2026' or 'November 2026'."""
+        """'2026-11' → '11/2026' or 'November 2026'; a quarterly policy's period '2026-Q1' →
+        'Quý I/2026' or 'Q1 2026' (collector/core/periods.py)."""
+        if "Q" in month:
+            return period_label(month, self.language)
         year, mon = (int(part) for part in month.split("-"))
         return format_date(dt.date(year, mon, 1), MONTH_PATTERNS[self.language],
                            locale=self.locale)
+
+    def period(self, month: str) -> str:
+        """An evaluation period as a title: 'Tháng 11/2026' / 'Month November 2026', or
+        'Quý I/2026' / 'Q1 2026' under a quarterly policy."""
+        if "Q" in month:
+            return period_label(month, self.language)
+        return self.gettext("Month %(month)s", month=self.month(month))
 
 
 def translator(language: str) -> Translator:

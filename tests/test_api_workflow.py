@@ -83,10 +83,12 @@ def test_a_month_through_the_api(client, db_path):
     assert (decided["quota"]["rated"], decided["quota"]["pending"],
             decided["quota"]["provisional"]) == (6, 5, True)
     # The frozen evidence is the merge's officer-month (collector/evaluation/month.py): no
-    # ratings, no tasks, so the suggestion is the review's 18 + 5 and the final score follows.
+    # ratings, no tasks, so the suggestion is the review's 18 + 5; the head decided B, so the
+    # final score follows the grade to B's floor, 70 (tests/test_final_score.py).
     snapshot = decided["decision"]["snapshot"]
     assert {"satisfaction", "tasks", "suggestion"} <= set(snapshot)
-    assert snapshot["suggestion"]["score"] == decided["decision"]["final_score"] == 23.0
+    assert snapshot["suggestion"]["score"] == decided["decision"]["suggested_score"] == 23.0
+    assert decided["decision"]["final_score"] == 70.0
 
     seen = client.get(URL, headers=as_("O1")).json()
     assert seen["stage"] == "decided" and seen["may"]["self"] is True

@@ -214,7 +214,7 @@ def test_org_csv_files_apply_with_references_in_any_order(empty):
     officer = directory.org_record(empty.db, "officers", "CN-0003")
     assert officer == {"id": "CN-0003", "name": "Lê Thị Mai", "title": "Chuyên viên",
                        "unit_id": "cn-1c", "leader_id": "CN-0002", "photo": None,
-                       "active_from": "2026-03-01", "active_to": None}
+                       "active_from": "2026-03-01", "active_to": None, "post_group": None}
     assert directory.org_record(empty.db, "counters", "cn-q2")["label"] == "Quầy 2"
     [entry] = audit.recent(empty.db, None)
     assert (entry.actor, entry.action, entry.subject, entry.at) == (
@@ -244,7 +244,7 @@ def test_org_xlsx_with_vietnamese_sheets_and_headers_applies(empty):
     assert directory.org_record(empty.db, "officers", "0042") == {
         "id": "0042", "name": "Lê Thị Mai", "title": "Chuyên viên", "unit_id": "cn",
         "leader_id": "7", "photo": "anh/0042.jpg", "active_from": "2026-03-01",
-        "active_to": None}
+        "active_to": None, "post_group": None}
     assert directory.org_record(empty.db, "units", "cn") == {
         "id": "cn", "name": "UBND phường Cửa Nam", "parent_id": "hn", "kind": "ward",
         "head_id": "7", "outstanding": True}
@@ -504,7 +504,7 @@ def test_an_update_sets_only_the_columns_the_file_has(empty):
     assert directory.org_record(empty.db, "officers", "CN-0003") == {
         "id": "CN-0003", "name": "Lê Thị Mai", "title": "Chuyên viên chính",
         "unit_id": "cn-1c", "leader_id": "CN-0002", "photo": None,
-        "active_from": "2026-03-01", "active_to": None}
+        "active_from": "2026-03-01", "active_to": None, "post_group": None}
     unit = directory.org_record(empty.db, "units", "cn-1c")
     assert (unit["parent_id"], unit["kind"], unit["head_id"]) == ("cn", "office", None)
     entry = audit.recent(empty.db, 1)[0]

@@ -164,7 +164,8 @@ def test_an_officer_is_cleaned(store):
                                   active_to=datetime(2026, 12, 31, 0, 0)), store.db)
     assert clean == {"id": "HK-0005", "name": "Nguyễn Văn An", "title": "Chuyên viên",
                      "unit_id": "hk-1c", "leader_id": "HK-0101", "photo": "anh/HK-0005.jpg",
-                     "active_from": "2026-01-01", "active_to": "2026-12-31"}
+                     "active_from": "2026-01-01", "active_to": "2026-12-31",
+                     "post_group": None}
     assert check_officer(officer(photo="https://hoankiem.hanoi.gov.vn/a.jpg"),
                          store.db)["photo"] == "https://hoankiem.hanoi.gov.vn/a.jpg"
     # leader and unit defined earlier in the same file; a leadership loop through them is seen

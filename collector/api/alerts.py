@@ -50,14 +50,20 @@ def list_alerts(
                                            "YYYY-MM-DD", examples=["2026-03-01"])] = None,
         to: Annotated[str | None, Query(description="last local date (inclusive)",
                                         examples=["2026-03-31"])] = None,
+        kind: Annotated[Literal["negative_share", "device_offline"] | None,
+                        Query(description="negative_share (a burst of negative ratings) or "
+                                          "device_offline (the counter's device offline during "
+                                          "a roster shift); default: both")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """Alerts, latest burst first: {"items", "total", "limit", "offset"}. Each item has the
     counter, unit and officer, first_at/last_at of the presses, ratings and negative counts,
     the rule that raised it, raised_at, `late` (raised more than the rule's late_after_minutes
-    after its last press: presses held back by an offline device) and the acknowledgement."""
+    after its last press: presses held back by an offline device) and the acknowledgement.
+    A `device_offline` alert (issue 12) also has `shift_id`, `offline_minutes` and `message`
+    (vi, en): the counter had no device online that long within the officer's shift."""
     return scoped.alerts(db, who, unit=unit, state=state, from_=from_, to=to, limit=limit,
-                         offset=offset)
+                         offset=offset, kind=kind)
 
 
 @router.get("/api/v1/alerts/{alert_id}")

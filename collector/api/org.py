@@ -250,6 +250,25 @@ def update_officer(officer_id: str, body: OfficerUpdate, store: Writer,
     return _org(store, actor).update_officer(officer_id, _sent(body))
 
 
+class PostGroup(BaseModel):
+    post_group: str | None = Field(description="group of similar posts (nhóm vị trí việc làm "
+                                               "tương đồng; ≤ 100 characters, one line): the "
+                                               "quota on the top grade is counted within it; "
+                                               "null or empty: the default group, the head's "
+                                               "whole unit", examples=["Một cửa"])
+
+
+@router.put("/api/v1/officers/{officer_id}/post-group", tags=["organisation"])
+def set_post_group(officer_id: str, body: PostGroup, store: Writer, actor: Actor,
+                   who: CurrentViewer) -> dict[str, Any]:
+    """Put an officer in a group of similar posts (administrator), audited: the quota of
+    months not yet decided counts them there; decided months keep the group they were
+    decided in."""
+    current = directory.org_record(store.db, "officers", officer_id)
+    _may_edit(who, access.ADMIN, current and current["unit_id"])
+    return _org(store, actor).set_post_group(officer_id, body.post_group)
+
+
 # --- counters ------------------------------------------------------------------------------
 
 class CounterCreate(BaseModel):

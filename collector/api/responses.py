@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from collector.evaluation import responses
 from collector.web.auth import ActingOfficer, CurrentViewer, require_officer_in_scope
-from collector.web.deps import Db, Now, Today, Writer
+from collector.web.deps import ConfiguredPolicy, Db, Now, Today, Writer
 
 router = APIRouter(tags=["evaluations"])
 
@@ -33,18 +33,22 @@ class ResponseText(BaseModel):
 
 @router.post(RESPONSES, status_code=201)
 def add_response(officer_id: str, month: str, body: ResponseText, actor: ActingOfficer,
-                 store: Writer, now: Now, day: Today) -> dict[str, Any]:
-    """Append the officer's written response to their month (by the officer only; never
-    edited afterwards; audited as "evaluation.response")."""
-    service = responses.ResponseService(store.db, clock=lambda: now, today=lambda: day)
+                 store: Writer, now: Now, day: Today,
+                 policy: ConfiguredPolicy) -> dict[str, Any]:
+    """Append the officer's written response to their month, or quarter under a quarterly
+    policy (by the officer only; never edited afterwards; audited as "evaluation.response")."""
+    service = responses.ResponseService(store.db, clock=lambda: now, today=lambda: day,
+                                        period=policy.period)
     return service.add(officer_id, month, actor, body.text)
 
 
 @router.get(RESPONSES)
 def list_responses(officer_id: str, month: str, db: Db, who: CurrentViewer,
+                   policy: ConfiguredPolicy,
                    limit: Annotated[int, Query(ge=1, le=responses.MAX_PAGE)] = 50,
                    offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """The officer-month's responses, oldest first: {"items", "total", "limit", "offset"}.
     For anyone whose scope covers the officer."""
     require_officer_in_scope(who, db, officer_id)
-    return responses.list_responses(db, officer_id, month, limit=limit, offset=offset)
+    return responses.list_responses(db, officer_id, month, limit=limit, offset=offset,
+                                    period=policy.period)

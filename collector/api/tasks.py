@@ -24,7 +24,16 @@ from pydantic import BaseModel, Field
 
 from collector.evaluation import tasks
 from collector.web.auth import ActingOfficer, CurrentViewer, require_officer_in_scope
-from collector.web.deps import Db, MonthParam, Now, Today, Writer, month_or_422
+from collector.web.deps import (
+    ConfiguredPolicy,
+    Db,
+    MonthParam,
+    Now,
+    Today,
+    Writer,
+    month_or_422,
+    period_or_422,
+)
 from collector.web.scoped import allow_task, task_officer, task_service
 from collector.accounts.permissions import may_judge_task, may_plan_task
 
@@ -61,52 +70,60 @@ class Reason(BaseModel):
 
 @router.post("/api/v1/officers/{officer_id}/tasks", status_code=201)
 def create_task(officer_id: str, body: TaskCreate, store: Writer, day: Today, now: Now,
-                actor: ActingOfficer) -> dict[str, Any]:
+                actor: ActingOfficer, policy: ConfiguredPolicy) -> dict[str, Any]:
     """Register a task in the officer's weekly or monthly work plan, assigned by the account's
     officer. Refused into a month the head has decided (409)."""
     allow_task(store.db, officer_id, actor, may_plan_task)
-    return task_service(store, actor, day, now).create(
+    return task_service(store, actor, day, now, policy.period).create(
         officer_id, title=body.title, assigned_by=body.assigned_by, period=body.period,
         deadline=body.deadline, weight=body.weight)
 
 
 @router.get("/api/v1/officers/{officer_id}/tasks")
 def list_tasks(officer_id: str, db: Db, day: Today, who: CurrentViewer,
-               month: MonthParam = None) -> dict[str, Any]:
+               policy: ConfiguredPolicy, month: MonthParam = None) -> dict[str, Any]:
     """The officer's tasks whose deadline falls in the month, with the counts of the
-    evaluation: registered, on time, late, overdue, excused, open."""
+    evaluation: registered, on time, late, overdue, excused, open. Under a quarterly policy
+    `month` may be a quarter (YYYY-Qn; the default is this quarter) and each task's status is
+    judged as of its quarter's end."""
     require_officer_in_scope(who, db, officer_id)
-    month = month_or_422(month)
-    return tasks.officer_month(db, officer_id, month, day)
+    if policy.period == "month":
+        month = month_or_422(month)
+    else:
+        month = period_or_422(month, policy.period, day, months=True)
+    return tasks.officer_month(db, officer_id, month, day, policy.period)
 
 
 @router.get("/api/v1/tasks/{task_id}")
-def get_task(task_id: int, db: Db, day: Today, who: CurrentViewer) -> dict[str, Any]:
+def get_task(task_id: int, db: Db, day: Today, who: CurrentViewer,
+             policy: ConfiguredPolicy) -> dict[str, Any]:
     """One task with its flags and its whole progress history."""
     require_officer_in_scope(who, db, task_officer(db, task_id))
-    return tasks.task_view(db, task_id, day)
+    return tasks.task_view(db, task_id, day, policy.period)
 
 
 @router.patch("/api/v1/tasks/{task_id}")
 def update_task(task_id: int, body: TaskUpdate, store: Writer, day: Today, now: Now,
-                actor: ActingOfficer) -> dict[str, Any]:
+                actor: ActingOfficer, policy: ConfiguredPolicy) -> dict[str, Any]:
     """Progress (0–100 %), a note and the completion date; only the fields sent change."""
     allow_task(store.db, task_officer(store.db, task_id), actor, may_plan_task)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    return task_service(store, actor, day, now).update(task_id, changes)
+    return task_service(store, actor, day, now, policy.period).update(task_id, changes)
 
 
 @router.post("/api/v1/tasks/{task_id}/quality-error", status_code=201)
 def flag_quality_error(task_id: int, body: Reason, store: Writer, day: Today, now: Now,
-                       actor: ActingOfficer) -> dict[str, Any]:
+                       actor: ActingOfficer, policy: ConfiguredPolicy) -> dict[str, Any]:
     """Record one major quality error (25 % off the task's quality points under decree-335)."""
     allow_task(store.db, task_officer(store.db, task_id), actor, may_judge_task)
-    return task_service(store, actor, day, now).flag_error(task_id, body.reason)
+    return task_service(store, actor, day, now, policy.period).flag_error(task_id,
+                                                                          body.reason)
 
 
 @router.post("/api/v1/tasks/{task_id}/excuse-delay", status_code=201)
 def excuse_delay(task_id: int, body: Reason, store: Writer, day: Today, now: Now,
-                 actor: ActingOfficer) -> dict[str, Any]:
+                 actor: ActingOfficer, policy: ConfiguredPolicy) -> dict[str, Any]:
     """Excuse a late or overdue task's delay for an objective cause; it then costs nothing."""
     allow_task(store.db, task_officer(store.db, task_id), actor, may_judge_task)
-    return task_service(store, actor, day, now).excuse_delay(task_id, body.reason)
+    return task_service(store, actor, day, now, policy.period).excuse_delay(task_id,
+                                                                            body.reason)

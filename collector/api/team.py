@@ -18,18 +18,19 @@ from fastapi import APIRouter
 from collector.evaluation import team
 from collector.web import access
 from collector.web.auth import ActingOfficer, CurrentViewer, require_role
-from collector.web.deps import Db, MonthParam, Today, month_or_422
+from collector.web.deps import ConfiguredPolicy, Db, MonthParam, Today, period_or_422
 
 router = APIRouter(tags=["tasks"])
 
 
 @router.get("/api/v1/team")
 def get_team(db: Db, day: Today, who: CurrentViewer, actor: ActingOfficer,
-             month: MonthParam = None) -> dict[str, Any]:
+             policy: ConfiguredPolicy, month: MonthParam = None) -> dict[str, Any]:
     """The people the account's officer leads, active in the month (default: this month):
     each with task counts (registered, on time, late, overdue, excused, open), their tasks
     with status, the evaluation stage and late steps, and what the leader may do ("may":
     plan, judge, review). Heads also get everyone without a leader of record in the units
-    they head."""
+    they head. Under a quarterly policy `month` is a quarter (YYYY-Qn; default: this one)."""
     require_role(who, *access.LEADERS)
-    return team.team_month(db, actor, month_or_422(month or day.strftime("%Y-%m")), day)
+    return team.team_month(db, actor, period_or_422(month, policy.period, day), day,
+                           policy.period)

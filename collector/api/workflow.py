@@ -53,6 +53,10 @@ class Review(BaseModel):
                                                  "worse)")
     discipline_note: str | None = Field(None, description="which discipline; required when "
                                                           "disciplined")
+    attitude_reason: str | None = Field(
+        None, description="why the satisfaction criterion is scored above what the ratings "
+                          "show; required when they are too few because the officer's counter "
+                          "was offline (the month's satisfaction.attitude_ceiling)")
 
 
 class Decision(BaseModel):
@@ -87,8 +91,9 @@ EVALUATION = "/api/v1/officers/{officer_id}/evaluations/{month}"
 def get_evaluation(officer_id: str, month: str, actor: ActingOfficer, db: Db,
                    policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """One officer-month: stage, each step's data, due dates, who is late, history, and what
-    the acting officer may do ("may"). For the officer, their leader and the heads above."""
-    workflow.check_month(month)
+    the acting officer may do ("may"). For the officer, their leader and the heads above.
+    Under a quarterly policy `month` is a quarter (YYYY-Qn), and a month is refused."""
+    workflow.check_month(month, policy.period)
     facts = workflow.facts_or_404(db, officer_id)
     workflow.known_actor(db, actor)
     workflow.require(permissions.may_view(facts, actor))
@@ -106,12 +111,14 @@ def put_self_evaluation(officer_id: str, month: str, body: SelfEvaluation, actor
 
 @router.put(EVALUATION + "/review")
 def put_review(officer_id: str, month: str, body: Review, actor: ActingOfficer, store: Writer,
-               policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
+               policy: ConfiguredPolicy, day: Today, evidence: Evidence) -> dict[str, Any]:
     """The direct leader's review: scores, comment, proposed grade, discipline. Needs the
-    self-evaluation or its due date passed; editable until the head decides."""
-    return _service(store, policy, day, None).review(
+    self-evaluation or its due date passed; editable until the head decides. With few
+    ratings from a counter that was offline, scoring the satisfaction criterion above what
+    they show needs `attitude_reason` (422 without it)."""
+    return _service(store, policy, day, evidence).review(
         officer_id, month, actor, body.scores, body.comment, body.proposed_grade,
-        body.disciplined, body.discipline_note)
+        body.disciplined, body.discipline_note, body.attitude_reason)
 
 
 @router.post(EVALUATION + "/decision")
@@ -138,7 +145,7 @@ def get_unit_status(unit_id: str, month: str, who: CurrentViewer, db: Db,
                     policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """Every officer active in the month in the unit and below: stage, what is awaited from
     whom, who is late at which step, and the unit's quota as it stands. For the heads."""
-    workflow.check_month(month)
+    workflow.check_month(month, policy.period)
     if ownership.unit(db, unit_id) is None:
         raise workflow.WorkflowNotFound(f"Không tìm thấy đơn vị {unit_id!r}",
                                         f"No unit {unit_id!r}")
@@ -153,9 +160,11 @@ def get_unit_status(unit_id: str, month: str, who: CurrentViewer, db: Db,
 
 
 @router.get("/api/v1/calendar/{month}")
-def get_calendar(month: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
-    """The month's due dates: its own if set, else the defaults (source "default")."""
-    return calendar_for(db, workflow.check_month(month)).as_dict()
+def get_calendar(month: str, db: Db, who: CurrentViewer,
+                 policy: ConfiguredPolicy) -> dict[str, Any]:
+    """The month's (a quarterly policy's quarter's) due dates: its own if set, else the
+    defaults (source "default")."""
+    return calendar_for(db, workflow.check_month(month, policy.period)).as_dict()
 
 
 @router.put("/api/v1/calendar/{month}")

@@ -24,12 +24,16 @@ from collector.db import store
 from collector.evaluation import sources
 from collector.cli.common import UsageError, open_database
 from collector.evaluation.policy import Policy, load_configured
+from collector.core.periods import QUARTER_PATTERN
 from collector.core.timeline import MONTH_PATTERN
 
 
 def month_arg(text: str) -> str:
-    if not MONTH_PATTERN.match(text):
-        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}")
+    """A month, or a quarter YYYY-Qn (a quarterly policy's period: the policy decides which
+    it takes, and the report refuses the other kind with its reason)."""
+    if not MONTH_PATTERN.match(text) and not QUARTER_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM (or a quarter as "
+                                         f"YYYY-Qn under a quarterly policy), got {text!r}")
     return text
 
 
@@ -119,7 +123,7 @@ def add_month_commands(subparsers: argparse._SubParsersAction) -> None:
     report = month_actions.add_parser(
         "report", parents=[common],
         help="evidence, suggested score, self, leader and final grade of every officer")
-    report.add_argument("--month", type=month_arg, required=True, metavar="YYYY-MM")
+    report.add_argument("--month", type=month_arg, required=True, metavar="YYYY-MM|YYYY-Qn")
     report.set_defaults(handler=cmd_month_report)
 
     year = subparsers.add_parser("year", help="annual roll-up of a unit: report")

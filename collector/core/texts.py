@@ -31,7 +31,7 @@ from collector.core.errors import BilingualError
 # roster/shifts.py, evaluation/tasks.py, ratings/alert_records.py, evaluation/responses.py).
 # Anything else is one line.
 MULTILINE_FIELDS = frozenset({"note", "comment", "reason", "text", "discipline_note",
-                              "progress_note", "decision_note"})
+                              "progress_note", "decision_note", "attitude_reason"})
 
 # C0 controls, DEL, C1 controls, surrogates, U+FFFE/U+FFFF. Tab and line feed are matched
 # too; multi-line text removes them from the match (`_UNSAFE_MULTILINE`).

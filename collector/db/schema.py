@@ -352,6 +352,78 @@ def _migration_alert_progress(db: sqlite_utils.Database) -> None:
                "SELECT 1, COALESCE(MAX(rowid), 0) FROM ratings")
 
 
+def _deciding_unit(units: dict[str, tuple[str | None, str | None]], officer_id: str,
+                   unit_id: str | None) -> str | None:
+    """The unit whose head decides the officer: the nearest unit up from theirs whose head
+    is not the officer (collector/accounts/permissions.py `officer_facts(...).deciding_unit`,
+    restated here because a migration imports nothing above the database). `units`: id →
+    (parent, head); a walk stops at a repeat or a unit not stored."""
+    seen: set[str] = set()
+    while unit_id is not None and unit_id in units and unit_id not in seen:
+        seen.add(unit_id)
+        parent, head = units[unit_id]
+        if head is not None and head != officer_id:
+            return unit_id
+        unit_id = parent
+    return None
+
+
+def _migration_evaluation_units(db: sqlite_utils.Database) -> None:
+    # A reviewed or decided month belongs to the unit the officer was in then (issue 12): the
+    # unit (`unit_id`: its reports list them), the unit whose head decides (`deciding_unit_id`:
+    # the quota's unit) and the group of similar posts the quota is counted in (`post_group`,
+    # Decree 335/2025: "nhóm vị trí việc làm tương đồng"), so an officer's later move rewrites
+    # no old unit's report or quota. Written by the review and again by the decision
+    # (collector/evaluation/workflow/steps.py); NULL on a month never reviewed, which follows
+    # the officer (COALESCE(e.unit_id, o.unit_id)). An officer's current group is
+    # `officers.post_group`; NULL is the default group: the head's whole unit.
+    db.execute("ALTER TABLE evaluations ADD COLUMN unit_id TEXT REFERENCES units(id)")
+    db.execute("ALTER TABLE evaluations ADD COLUMN deciding_unit_id TEXT REFERENCES units(id)")
+    db.execute("ALTER TABLE evaluations ADD COLUMN post_group TEXT")
+    db.execute("ALTER TABLE officers ADD COLUMN post_group TEXT")
+    # Months reviewed or decided before this migration take the officer's unit as it stands
+    # now: the best record left of where they were (the audit log names no unit). Their group
+    # stays NULL, the default group: no officer had another before this migration.
+    units = {row[0]: (row[1], row[2])
+             for row in db.execute("SELECT id, parent_id, head_id FROM units")}
+    placed = [(unit_id, _deciding_unit(units, officer_id, unit_id), officer_id)
+              for officer_id, unit_id in db.execute(
+                  "SELECT o.id, o.unit_id FROM officers o WHERE EXISTS (SELECT 1 FROM "
+                  "evaluations e WHERE e.officer_id = o.id AND (e.reviewed_at IS NOT NULL "
+                  "OR e.decided_at IS NOT NULL))").fetchall()]
+    db.conn.executemany("UPDATE evaluations SET unit_id = ?, deciding_unit_id = ? "
+                        "WHERE officer_id = ? AND (reviewed_at IS NOT NULL "
+                        "OR decided_at IS NOT NULL)", placed)
+    # A unit's month finds the evaluations stored under its units by index, beside its
+    # current officers (officers_unit).
+    db.execute("CREATE INDEX evaluations_month_unit ON evaluations(month, unit_id)")
+
+def _migration_offline_evidence(db: sqlite_utils.Database) -> None:
+    # Issue 12, item 3: evidence that cannot be gamed by switching the device off.
+    # Counter alerts of a second kind (`kind` 'device_offline', beside 'negative_share'): the
+    # device at a counter offline or unplugged beyond the policy's minutes within one roster
+    # shift (collector/ratings/offline_alerts.py). It names the shift and the minutes; at most
+    # one per shift, which the unique index guarantees whatever the detector does.
+    db.execute("ALTER TABLE alerts ADD COLUMN shift_id INTEGER REFERENCES roster_shifts(id)")
+    db.execute("ALTER TABLE alerts ADD COLUMN offline_minutes INTEGER")
+    db.execute("CREATE UNIQUE INDEX alerts_offline_shift ON alerts(shift_id) "
+               "WHERE kind = 'device_offline'")
+    # The watch reads, every round, the shifts ending after its mark or still open, and
+    # follows a corrected shift back to the one it replaced (its alert stays the same).
+    db.execute("CREATE INDEX roster_shifts_ends ON roster_shifts(ends_at) "
+               "WHERE replaced_at IS NULL")
+    db.execute("CREATE INDEX roster_shifts_replaced_by ON roster_shifts(replaced_by) "
+               "WHERE replaced_by IS NOT NULL")
+    # How far the shift watch has got (collector/ratings/alert_progress.py): shifts ended by
+    # then are judged. Moved in the transaction that raises their alerts, like the ratings'
+    # mark; it starts now, so an upgrade does not raise the past's shifts.
+    db.execute("ALTER TABLE alert_progress ADD COLUMN offline_through INTEGER")
+    db.execute("UPDATE alert_progress SET offline_through = ?", [int(time.time() * 1000)])
+    # The leader's written reason for scoring the satisfaction criterion above what the
+    # available ratings show, when few ratings come from a counter that was offline.
+    db.execute("ALTER TABLE evaluations ADD COLUMN attitude_reason TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migration_initial),
     ("0002_status_ignored", _migration_status_ignored),
@@ -366,4 +438,6 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("scope_0001_history_and_indexes", _migration_scope_history),
     ("ingest_0001_digests_epochs_sessions", _migration_ingest_evidence),
     ("alerts_0001_detection_progress", _migration_alert_progress),
+    ("evaluations_0001_units_and_post_groups", _migration_evaluation_units),
+    ("offline_0001_shift_alerts_attitude_reason", _migration_offline_evidence),
 ]

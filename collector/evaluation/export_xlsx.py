@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
+from collector.core.periods import MONTH, QUARTER, parse_period, periods_of_year
 from collector.core.timeline import local_datetime
 
 # What an XLSX cell cannot hold: XML 1.0 has no C0 controls but tab, line feed and carriage
@@ -114,7 +115,22 @@ def _interval(interval) -> str | None:
 
 
 def _vi_month(month: str) -> str:
-    return f"{month[5:]}/{month[:4]}"
+    """'03/2026' for a month, 'Quý I/2026' for a quarter (a quarterly policy's period)."""
+    period = parse_period(month)
+    return period.label("vi") if period.kind == QUARTER else f"{month[5:]}/{month[:4]}"
+
+
+def _period_titles(month: str) -> tuple[str, str, str]:
+    """(Vietnamese heading, English heading, sheet name) of a month's or a quarter's report.
+    A sheet name cannot hold "/", so a quarter's reads "Quý I năm 2026"."""
+    period = parse_period(month)
+    if period.kind == QUARTER:
+        roman = period.label("vi").split()[1].split("/")[0]
+        return (f"ĐÁNH GIÁ, XẾP LOẠI HẰNG QUÝ – QUÝ {roman}/{period.year}",
+                f"Quarterly evaluation – {period.label('en')}",
+                f"Quý {roman} năm {period.year}")
+    return (f"ĐÁNH GIÁ, XẾP LOẠI HẰNG THÁNG – THÁNG {_vi_month(month)}",
+            f"Monthly evaluation – {month}", f"Tháng {month}")
 
 
 def _title_block(sheet: Worksheet, lines: list[tuple[str, str]]) -> int:
@@ -152,9 +168,9 @@ def _generated(unix_ms: int | None) -> tuple[str, str]:
 def _month_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Worksheet:
     sheet = workbook.create_sheet(title)
     unit, policy = report["unit"], report["policy"]
+    heading_vi, heading_en, _name = _period_titles(report["month"])
     top = _title_block(sheet, [
-        (f"ĐÁNH GIÁ, XẾP LOẠI HẰNG THÁNG – THÁNG {_vi_month(report['month'])}",
-         f"Monthly evaluation – {report['month']}"),
+        (heading_vi, heading_en),
         (f"Đơn vị: {unit['name']} ({unit['id']})", f"Unit: {unit['name']}"),
         (f"Chính sách chấm điểm: {policy['title_vi']}", f"Scoring policy: {policy['title_en']}"),
         _generated(report.get("generated_at")),
@@ -191,13 +207,14 @@ def _month_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Work
 
 def unit_month_xlsx(report: dict[str, Any] | list[dict[str, Any]],
                     path_or_stream: str | IO[bytes]) -> None:
-    """Write a unit's month (`month.unit_month`) as sheet "Tháng YYYY-MM"; given a list of
-    such reports (several root units), one sheet each, named with the unit's id."""
+    """Write a unit's month (`month.unit_month`) as sheet "Tháng YYYY-MM" (a quarter's as
+    "Quý I năm 2026"); given a list of such reports (several root units), one sheet each,
+    named with the unit's id."""
     reports = report if isinstance(report, list) else [report]
     workbook = Workbook()
     workbook.remove(workbook.active)
     for one in reports:
-        title = f"Tháng {one['month']}"
+        title = _period_titles(one["month"])[2]
         if len(reports) > 1:
             title = f"{title} {one['unit']['id']}"[:31]  # Excel's limit on sheet names
         _month_sheet(workbook, one, title)
@@ -222,23 +239,32 @@ def annual_xlsx(report: dict[str, Any] | list[dict[str, Any]],
 def _year_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Worksheet:
     sheet = workbook.create_sheet(title)
     year, unit, policy = report["year"], report["unit"], report["policy"]
+    # A quarterly policy's year averages its quarters: one column per quarter, not per month.
+    quarterly = policy.get("period") == QUARTER
+    unit_vi, unit_en = ("quý", "quarter") if quarterly else ("tháng", "month")
     top = _title_block(sheet, [
         (f"TỔNG HỢP KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI NĂM {year}", f"Annual roll-up {year}"),
         (f"Đơn vị: {unit['name']} ({unit['id']})", f"Unit: {unit['name']}"),
         (f"Chính sách chấm điểm: {policy['title_vi']}", f"Scoring policy: {policy['title_en']}"),
-        ("Điểm năm = bình quân điểm các tháng đã được thủ trưởng quyết định",
-         "Year score = average of the monthly scores the head decided"),
+        (f"Điểm năm = bình quân điểm các {unit_vi} đã được thủ trưởng quyết định",
+         f"Year score = average of the {unit_en}ly scores the head decided"),
     ])
-    months = [f"{year:04d}-{m:02d}" for m in range(1, 13)]
+    periods = periods_of_year(year, QUARTER if quarterly else MONTH)
+    months = [period.key for period in periods]
     columns = [("STT", "No.", 5, "0"), ("Mã cán bộ", "Code", 11, None),
                ("Họ và tên", "Name", 26, None), ("Chức danh", "Title", 16, None),
                ("Đơn vị", "Unit", 28, None)]
-    columns += [(f"T{int(m[5:])}", m, 7, "0.00") for m in months]
-    columns += [("Số tháng được tính", "Months counted", 9, "0"),
-                ("Tháng chưa có quyết định", "Months missing", 16, None),
+    columns += [(period.label("vi").split("/")[0] if quarterly else f"T{period.number}",
+                 period.key, 7, "0.00") for period in periods]
+    columns += [(f"Số {unit_vi} được tính", f"{unit_en.capitalize()}s counted", 9, "0"),
+                (f"{unit_vi.capitalize()} chưa có quyết định", f"{unit_en.capitalize()}s missing",
+                 16, None),
                 ("Điểm bình quân", "Average", 9, "0.00"),
-                ("Xếp loại năm", "Year grade", 24, None),
-                ("Bị kỷ luật (tháng)", "Disciplined (months)", 12, None)]
+                ("Xếp loại theo điểm", "Grade by points", 24, None),
+                ("Xếp loại năm", "Year grade (discipline, quota)", 24, None),
+                (f"Bị kỷ luật ({unit_vi})", f"Disciplined ({unit_en}s)", 12, None),
+                ("Nhóm vị trí tương đồng", "Group of similar posts", 16, None),
+                ("Ghi chú về tỷ lệ", "Quota note", 60, None)]
     _header(sheet, top, columns)
     formats = [column[3] for column in columns]
     row = top + 2
@@ -248,9 +274,23 @@ def _year_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Works
         values = [number, officer["id"], officer["name"], officer["title"], officer["unit_name"]]
         values += [scores.get(m) for m in months]
         values += [item["months_counted"], ", ".join(_vi_month(m) for m in item["months_missing"]),
-                   item["average"], grade_text(item["grade"]),
-                   ", ".join(_vi_month(m) for m in item["disciplined_months"]) or None]
+                   item["average"], grade_text(item.get("grade_by_points")),
+                   grade_text(item["grade"]),
+                   ", ".join(_vi_month(m) for m in item["disciplined_months"]) or None,
+                   officer.get("post_group"), _both(item.get("quota_note"))]
         _row(sheet, row, values, formats)
         row += 1
     sheet.freeze_panes = sheet.cell(row=top + 2, column=FROZEN_COLUMNS + 1)
+    row += 1
+    # The year's quota, one line per group of similar posts (year.year_quota).
+    for quota in report.get("quotas") or []:
+        _put(sheet, row, 1, quota["vi"]).font = Font(
+            bold=True, color="B3261E" if quota["exceeded"] else "1B2330")
+        _put(sheet, row + 1, 1, quota["en"]).font = EN_FONT
+        row += 2
     return sheet
+
+
+def _both(text: dict[str, str] | None) -> str | None:
+    """A {vi, en} line in one cell, Vietnamese first."""
+    return f"{text['vi']} / {text['en']}" if text else None

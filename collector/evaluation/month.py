@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import sqlite_utils
@@ -36,9 +36,11 @@ from collector.evaluation.snapshot_changes import changes
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import Policy
+from collector.evaluation.rules import post_groups
+from collector.evaluation.rules.offline import month_offline
 from collector.ratings.satisfaction import SatisfactionSummary, summarise
 from collector.ratings.evidence import MAX_SILENCE_MS, placed_online
-from collector.core.timeline import month_bounds
+from collector.core.periods import MONTH, PeriodError, check_period
 
 from collector.evaluation.month_view import (  # noqa: F401  (grade_info: re-exported)
     STATUSES,
@@ -46,6 +48,8 @@ from collector.evaluation.month_view import (  # noqa: F401  (grade_info: re-exp
     grade_info,
     suggestion_for,
     task_percentages,
+    unit_evidence,
+    unit_score_part,
     workflow_view,
 )
 
@@ -58,16 +62,15 @@ class MonthlyNotFound(MonthlyError):
     """The officer or unit asked for does not exist."""
 
 
-def check_month(month: str) -> tuple[str, str]:
-    """First and last local day of `month` as ISO dates; MonthlyError when malformed."""
+def check_month(month: str, period: str = MONTH) -> tuple[str, str]:
+    """First and last local day of the evaluation period `month` as ISO dates: a month, or a
+    quarter "YYYY-Qn" when `period` (the policy's) is "quarter"; MonthlyError when malformed
+    or of the other kind (periods.check_period says which the policy evaluates by)."""
     try:
-        month_bounds(month)
-    except (ValueError, TypeError):
-        raise MonthlyError(f"Tháng không hợp lệ {month!r}, cần dạng YYYY-MM (ví dụ 2026-03)",
-                           f"Invalid month {month!r}, expected YYYY-MM (e.g. 2026-03)") from None
-    year, mon = int(month[:4]), int(month[5:])
-    after = date(year + (mon == 12), mon % 12 + 1, 1)
-    return f"{month}-01", (after - timedelta(days=1)).isoformat()
+        checked = check_period(month, period)
+    except PeriodError as error:
+        raise MonthlyError(error.vi, error.en) from None
+    return checked.first_day.isoformat(), checked.last_day.isoformat()
 
 
 # --- assembly over the database -------------------------------------------------------------
@@ -84,7 +87,11 @@ class _Month:
         self.counters = sources.evidence_counters(db, counters)
         self.online = placed_online(
             sources.evidence_online_spans(db, counters, month, MAX_SILENCE_MS), now_ms)
-        self.evaluations = sources.evidence_evaluations(db, officer_ids, month)
+        # Decree 335's unit score: whom each officer leads in the period, and their grades.
+        self.led = (sources.evidence_led(db, officer_ids, *check_month(month, policy.period))
+                    if policy.unit_score else {})
+        led_ids = {o["id"] for rows in self.led.values() for o in rows}
+        self.evaluations = sources.evidence_evaluations(db, set(officer_ids) | led_ids, month)
         self._sat: dict[str, dict] = {}
         self.summaries: dict[str, SatisfactionSummary] = {}  # with the unrounded index
 
@@ -129,6 +136,14 @@ class _Month:
         officer_id = officer["id"]
         sat = dict(self.satisfaction(officer_id), comparison=comparison,
                    coverage=self.coverage(officer_id, by_counter=full))
+        # Few ratings because the officer's own counter was offline (issue 12): said so,
+        # judged on the unrounded coverage.
+        policy = self.policy
+        sat.update(month_offline(policy.offline, policy.satisfaction,
+                                 policy.criterion(policy.satisfaction.criterion),
+                                 policy.decimals, sat, evidence.coverage(
+                                     self.shifts.get(officer_id, []), self.online,
+                                     self.month, self.now_ms).share))
         task_ev, task_rows = self.tasks(officer_id)
         task_part = {"summary": tasks.evidence_dict(task_ev),
                      "percentages": task_percentages(self.policy, task_ev)}
@@ -136,12 +151,15 @@ class _Month:
         events = (sources.evidence_evaluation_events(self.db, officer_id, self.month)
                   if full else None)
         workflow = workflow_view(self.policy, row, events)
-        result = {"satisfaction": sat, "tasks": task_part, "workflow": workflow,
+        unit = unit_evidence(self.policy, self.led.get(officer_id), self.evaluations)
+        result = {"satisfaction": sat, "tasks": task_part,
+                  "unit_score": unit_score_part(self.policy, unit), "workflow": workflow,
                   **suggestion_for(self.policy, sat, task_ev, row,
-                                   self.summaries[officer_id].exact_index)}
+                                   self.summaries[officer_id].exact_index, unit=unit)}
         result["criteria"] = criteria_table(self.policy, workflow, result["suggestion"])
         if full:
-            task_part["items"] = [tasks.describe(task, self.today) for task in task_rows]
+            task_part["items"] = [tasks.describe(task, self.today, self.policy.period)
+                                  for task in task_rows]
             snapshot = row.get("snapshot") if row and workflow["locked"] else None
             result["decided_snapshot"] = None if snapshot is None else json.loads(snapshot)
             result["evidence_changes"] = changes(result["decided_snapshot"], result)
@@ -150,7 +168,7 @@ class _Month:
 
 def _policy_dict(policy: Policy) -> dict[str, Any]:
     return {"name": policy.name, "title_vi": policy.title_vi, "title_en": policy.title_en,
-            "min_ratings": policy.satisfaction.min_ratings}
+            "min_ratings": policy.satisfaction.min_ratings, "period": policy.period}
 
 
 def _active(officer: dict[str, Any], first: str, last: str) -> bool:
@@ -169,14 +187,18 @@ def _comparisons(data: _Month, members: list[str]) -> dict[str, dict]:
 
 def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, policy: Policy, *,
                   now_ms: int, today: date) -> dict[str, Any]:
-    """The evidence, workflow and suggestion of one officer-month; MonthlyNotFound."""
-    first, last = check_month(month)
+    """The evidence, workflow and suggestion of one officer-month (or quarter, under a
+    quarterly policy: `month` is then "YYYY-Qn"); MonthlyNotFound."""
+    first, last = check_month(month, policy.period)
     officer = sources.evidence_officer(db, officer_id)
     if officer is None:
         raise MonthlyNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                               f"No officer {officer_id!r}")
-    # The unit comparison is among the officers of the officer's own unit active that month.
-    members = [o["id"] for o in sources.evidence_officers(db, [officer["unit_id"]], first, last)]
+    # The unit comparison is among the officers of the officer's own unit active that month:
+    # the unit the month is stored under once reviewed (issue 12), else their current one.
+    stored = sources.evidence_evaluations(db, [officer_id], month).get(officer_id) or {}
+    home = stored.get("unit_id") or officer["unit_id"]
+    members = [o["id"] for o in sources.evidence_officers(db, [home], first, last, month=month)]
     members = sorted(set(members) | {officer_id})
     data = _Month(db, members, month, policy, now_ms, today)
     comparison = _comparisons(data, members)[officer_id]
@@ -192,13 +214,18 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
 
     `quota` counts the grade standing for each officer (the head's if decided, else the
     leader's proposal), as the workflow does when the head decides; `quota_final` counts the
-    decisions alone.
+    decisions alone. Under a quarterly policy `month` is a quarter ("YYYY-Qn"). `quotas` has
+    one such line per group of similar posts present (the default group, "Cả đơn vị", first);
+    `quota` and `quota_final` are the group over its cap by the most, else the default group.
+    An officer is in the month of the unit it was reviewed or decided in (issue 12).
     """
-    first, last = check_month(month)
+    first, last = check_month(month, policy.period)
     unit = sources.evidence_unit(db, unit_id)
     if unit is None:
         raise MonthlyNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
-    officers = sources.evidence_officers(db, unit_subtree(db, unit_id), first, last)
+    # Whose month is the unit's: where it was reviewed or decided, else the current unit.
+    officers = sources.evidence_officers(db, unit_subtree(db, unit_id), first, last,
+                                         month=month)
     data = _Month(db, [o["id"] for o in officers], month, policy, now_ms, today)
     by_unit: dict[str, list[str]] = {}
     names: dict[str, str | None] = {}
@@ -210,14 +237,23 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
         comparisons.update(_comparisons(data, members))
     rows = [unit_row(officer, data.officer(officer, comparisons[officer["id"]], full=False))
             for officer in officers]
-    # The grade standing for each officer: the head's if decided, else the leader's proposal —
-    # what the workflow counts when the head decides (workflow/status.py `unit_quota`).
-    standing = [(row["final_grade"] or row["proposed_grade"])["code"] for row in rows
-                if row["final_grade"] or row["proposed_grade"]]
-    final = [row["final_grade"]["code"] for row in rows if row["final_grade"]]
-    # The lines say "decided" for the head's grades and "proposed" for the leaders' (issue 12).
-    decided = final.count(policy.quota.grade)
     outstanding = bool(unit["outstanding"])
+
+    def quota(group_rows: list[dict[str, Any]], *, final_only: bool = False) -> dict[str, Any]:
+        # The grade standing for each officer: the head's if decided, else the leader's
+        # proposal — what the workflow counts (workflow/status.py `unit_quotas`); the lines
+        # say "decided" for the head's grades and "proposed" for the leaders' (issue 12).
+        final = [row["final_grade"]["code"] for row in group_rows if row["final_grade"]]
+        standing = [(row["final_grade"] or row["proposed_grade"])["code"] for row in group_rows
+                    if row["final_grade"] or row["proposed_grade"]]
+        return asdict(scoring.check_quota(policy, final if final_only else standing,
+                                          outstanding, decided=final.count(policy.quota.grade)))
+
+    # One line per group of similar posts (Decree 335/2025); `quota` leads with the group
+    # over its cap by the most, else the default group (rules/post_groups.py `headline`).
+    grouped = [(officer["post_group"], row) for officer, row in zip(officers, rows)]
+    quotas = post_groups.lines(grouped, quota)
+    finals = post_groups.lines(grouped, lambda group_rows: quota(group_rows, final_only=True))
     progress = {status: 0 for status in STATUSES}
     for row in rows:
         progress[row["status"]] += 1
@@ -230,9 +266,8 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
                        "compared": comparisons[members[0]]["compared"]}
                       for uid, members in by_unit.items()],
         "officers": rows,
-        "quota": asdict(scoring.check_quota(policy, standing, outstanding, decided=decided)),
-        "quota_final": asdict(scoring.check_quota(policy, final, outstanding,
-                                                  decided=decided)),
+        "quota": post_groups.top(quotas), "quotas": quotas,
+        "quota_final": post_groups.top(finals),
         "progress": {"officers": len(rows), **progress},
     }
 

@@ -1,7 +1,7 @@
 """The pure pieces of a month's evaluation as the API and pages show it: grades with their
-labels, the task percentages, the leader's scores, the evidence's own points, the suggestion,
-the workflow's view and the criteria table. No database: collector/evaluation/month.py reads
-the data and calls these.
+labels, the task percentages, the leader's scores, the evidence's own points, a leader's unit
+score (Decree 335), the suggestion, the workflow's view and the criteria table. No database:
+collector/evaluation/month.py reads the data and calls these.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Any
 
 from collector.evaluation import scoring
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
+from collector.evaluation.rules.leadership import explain_unit
+from collector.evaluation.rules.decision import decided_scores
 from collector.ratings import evidence
 
 AWAITING = {"vi": "chờ lãnh đạo chấm", "en": "awaiting the leader's scores"}
@@ -117,10 +119,11 @@ def evidence_points(policy: Policy, zero: scoring.Suggestion) -> dict[str, Any]:
 
 
 def suggestion_for(policy: Policy, sat: dict[str, Any], task_ev: scoring.TaskEvidence,
-                   row: dict[str, Any] | None, exact_index: float | None = None
-                   ) -> dict[str, Any]:
+                   row: dict[str, Any] | None, exact_index: float | None = None, *,
+                   unit: scoring.UnitEvidence | None = None) -> dict[str, Any]:
     """Suggestion, its basis ("review", "self" or "none"), a note, and the evidence points.
-    Round once: the engine gets unrounded figures (`exact_index`: SatisfactionSummary's)."""
+    Round once: the engine gets unrounded figures (`exact_index`: SatisfactionSummary's).
+    `unit`: the people the officer leads (`unit_evidence`), for the policy's unit score."""
     share, interval = evidence.exact_share(sat)
     sat_ev = scoring.SatisfactionEvidence(
         total=sat["total"], index=sat["index"] if exact_index is None else exact_index,
@@ -137,7 +140,7 @@ def suggestion_for(policy: Policy, sat: dict[str, Any], task_ev: scoring.TaskEvi
     out: dict[str, Any] = {
         "suggestion_basis": basis, "suggestion": None, "suggestion_note": None,
         "evidence_points": evidence_points(
-            policy, scoring.suggest(policy, sat_ev, task_ev, zeros, disciplined))}
+            policy, scoring.suggest(policy, sat_ev, task_ev, zeros, disciplined, unit))}
     if scores is None:
         note = dict(AWAITING)
         if problems:
@@ -145,13 +148,64 @@ def suggestion_for(policy: Policy, sat: dict[str, Any], task_ev: scoring.TaskEvi
             note["en"] += f" (missing or invalid: {', '.join(problems)})"
         out["suggestion_note"] = note
         return out
-    result = scoring.suggest(policy, sat_ev, task_ev, scores, disciplined)
+    result = scoring.suggest(policy, sat_ev, task_ev, scores, disciplined, unit)
     out["suggestion"] = {
         "basis": basis, "score": result.score, "grade": grade_info(policy, result.grade),
         "grade_by_points": grade_info(policy, result.grade_by_points),
         "criteria": result.criteria, "lines": [_line(line) for line in result.lines],
         "satisfaction_counted": result.satisfaction_counted}
     return out
+
+
+def standing_grade(policy: Policy, row: dict[str, Any] | None) -> tuple[str | None, bool]:
+    """The grade standing for an officer-month and whether it is decided: the head's
+    decision, else the leader's proposal (as the quota counts it), else (None, False)."""
+    row = row or {}
+    if row.get("decided_at") is not None and grade_info(policy, row.get("final_grade")):
+        return grade_info(policy, row["final_grade"])["code"], True
+    if row.get("reviewed_at") is not None and grade_info(policy, row.get("proposed_grade")):
+        return grade_info(policy, row["proposed_grade"])["code"], False
+    return None, False
+
+
+def unit_evidence(policy: Policy, led: list[dict[str, Any]] | None,
+                  evaluations: dict[str, dict[str, Any]]) -> scoring.UnitEvidence | None:
+    """The people an officer leads in the period (sources.evidence_led's rows) with the grade
+    standing for each (`evaluations`: their workflow rows); None when they lead nobody."""
+    if not led:
+        return None
+    people = []
+    for officer in led:
+        grade, decided = standing_grade(policy, evaluations.get(officer["id"]))
+        people.append(scoring.Subordinate(officer["id"], officer["name"], grade, decided))
+    return scoring.UnitEvidence(tuple(people))
+
+
+def unit_score_part(policy: Policy, unit: scoring.UnitEvidence | None) -> dict[str, Any] | None:
+    """The unit-score block of a leader's month (Decree 335): who they lead and the grade
+    standing for each, the unit's share and points, and the lines the suggestion shows for
+    it; None without the policy's rule or when they lead nobody in the period."""
+    result = scoring.unit_result_of(policy, unit)
+    if result is None:
+        return None
+    rule = policy.unit_score
+    criterion = next(c for c in policy.criteria if c.code == rule.criterion)
+    told = explain_unit(rule, result, criterion.vi, criterion.en, criterion.points)
+    points = scoring.round_points(policy, told.points)
+    out_of = {p.officer_id for p in result.not_completed}
+    return {
+        "criterion": rule.criterion, "weight": rule.weight, "share": result.share,
+        "max_points": scoring.round_points(policy, told.unit_max), "points": points,
+        "total": len(result.subordinates), "completed": len(result.completed),
+        "not_completed": len(result.not_completed), "ungraded": len(result.ungraded),
+        "provisional": result.provisional, "certain": result.certain,
+        "subordinates": [{"officer_id": p.officer_id, "name": p.name,
+                          "grade": grade_info(policy, p.grade), "decided": p.decided,
+                          "not_completed": p.officer_id in out_of} for p in result.subordinates],
+        # The split and the unit's line, as the suggestion shows them (scoring._task_points).
+        "lines": [{"criterion": rule.criterion, "points": 0.0, "vi": told.split_vi,
+                   "en": told.split_en},
+                  {"criterion": rule.criterion, "points": points, "vi": told.vi, "en": told.en}]}
 
 
 def workflow_view(policy: Policy, row: dict[str, Any] | None,
@@ -168,6 +222,9 @@ def workflow_view(policy: Policy, row: dict[str, Any] | None,
         "review": None if row.get("reviewed_at") is None else {
             "scores": review_scores, "total": _total(policy, review_scores),
             "comment": row.get("review_comment"),
+            # Why the satisfaction criterion is scored above what few ratings from an
+            # offline counter show (issue 12; rules/offline.py).
+            "attitude_reason": row.get("attitude_reason"),
             "proposed_grade": grade_info(policy, row.get("proposed_grade")),
             "by": row.get("reviewed_by"), "by_name": row.get("reviewed_by_name"),
             "at": row.get("reviewed_at")},
@@ -177,7 +234,10 @@ def workflow_view(policy: Policy, row: dict[str, Any] | None,
             "grade": grade_info(policy, row.get("final_grade")),
             "score": row.get("final_score"), "note": row.get("decision_note"),
             "by": row.get("decided_by"), "by_name": row.get("decided_by_name"),
-            "at": row.get("decided_at")},
+            "at": row.get("decided_at"),
+            **decided_scores(row.get("snapshot"), row.get("final_grade"),
+                             row.get("final_score"), bands=policy.bands,
+                             decimals=policy.decimals)},
     }
     if events is not None:
         view["events"] = [{**event, "data": json.loads(event["data"])} for event in events]

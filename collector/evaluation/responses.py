@@ -29,7 +29,7 @@ from collector.org import directory
 from collector.accounts.permissions import ALLOWED, Permission
 from collector.db.store import now_ms, write_transaction
 from collector.core.texts import checked_text
-from collector.core.timeline import month_bounds
+from collector.core.periods import MONTH, PeriodError, check_period
 from collector.evaluation.workflow.status import local_today
 
 ACTION = "evaluation.response"
@@ -67,15 +67,15 @@ def may_respond(officer_id: str, actor: str | None) -> Permission:
                       f"Only {officer_id} may attach a response to their own month")
 
 
-def check_month(month: Any, today: date) -> str:
-    """'YYYY-MM' no later than the month of `today`."""
+def check_month(month: Any, today: date, period: str = MONTH) -> str:
+    """'YYYY-MM' (a quarter 'YYYY-Qn' when `period`, the policy's, is "quarter") that has
+    started by `today`."""
     try:
-        month_bounds(month if isinstance(month, str) else "")
-    except ValueError:
-        raise ResponseError(f"Tháng không hợp lệ {month!r}, cần dạng YYYY-MM (ví dụ 2026-03)",
-                            f"Invalid month {month!r}, expected YYYY-MM (e.g. 2026-03)") from None
-    if month > today.strftime("%Y-%m"):
-        raise ResponseError(f"Tháng {month} chưa bắt đầu: chưa thể gửi ý kiến phản hồi",
+        checked = check_period(month, period)
+    except PeriodError as error:
+        raise ResponseError(error.vi, error.en) from None
+    if checked.first_day > today:
+        raise ResponseError(f"{checked.label('vi')} chưa bắt đầu: chưa thể gửi ý kiến phản hồi",
                             f"{month} has not started: there is nothing to respond to yet")
     return month
 
@@ -97,15 +97,15 @@ def _officer_or_404(db: sqlite_utils.Database, officer_id: Any) -> str:
 # --- reads ----------------------------------------------------------------------------------
 
 def list_responses(db: sqlite_utils.Database, officer_id: str, month: str, *,
-                   limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """The officer-month's responses, oldest first: {"officer_id", "month", "items", "total",
-    "limit", "offset"}; each item {id, officer_id, month, actor, actor_name, at, text}."""
+                   limit: int = 50, offset: int = 0, period: str = MONTH) -> dict[str, Any]:
+    """The officer-month's (or quarter's: `period`, the policy's) responses, oldest first:
+    {"officer_id", "month", "items", "total", "limit", "offset"}; each item {id, officer_id,
+    month, actor, actor_name, at, text}."""
     _officer_or_404(db, officer_id)
     try:
-        month_bounds(month if isinstance(month, str) else "")
-    except ValueError:
-        raise ResponseError(f"Tháng không hợp lệ {month!r}, cần dạng YYYY-MM",
-                            f"Invalid month {month!r}, expected YYYY-MM") from None
+        check_period(month, period)
+    except PeriodError as error:
+        raise ResponseError(error.vi, error.en) from None
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise ResponseError(f"limit từ 1 đến {MAX_PAGE}, offset không âm",
                             f"limit must be 1 to {MAX_PAGE} and offset not negative")
@@ -126,8 +126,9 @@ class ResponseService:
     """Appends responses on a writer's connection, each with its audit entry."""
 
     def __init__(self, db: sqlite_utils.Database, *, clock: Callable[[], int] = now_ms,
-                 today: Callable[[], date] = local_today):
+                 today: Callable[[], date] = local_today, period: str = MONTH):
         self.db = db
+        self.period = period  # the policy's: responses attach to a month or a quarter
         self.clock = clock
         self.today = today
 
@@ -137,7 +138,7 @@ class ResponseService:
         permission = may_respond(officer_id, actor)
         if not permission:
             raise ResponseForbidden(permission.vi, permission.en)
-        month = check_month(month, self.today())
+        month = check_month(month, self.today(), self.period)
         text = check_text(text)
         at = self.clock()
         with write_transaction(self.db):

@@ -21,6 +21,10 @@ Inputs (dataclasses below; ``suggest`` also accepts plain dicts with the same ke
 - ``leader_scores``: {criterion code: points} for every criterion with source "leader".
 - ``disciplined``: disciplined in the period; where the policy names ``discipline_grade`` the
   grade is at best that one, regardless of points.
+- ``UnitEvidence`` (optional, Decree 335): the ``subordinates`` the officer directly leads in
+  the period with the grade standing for each (rules/leadership.py). Under ``[unit_score]``,
+  weight × the task criterion's points follow the unit's share, (1 − weight) × them the own
+  task percentages; without the rule, or leading nobody, the evidence changes nothing.
 
 Arithmetic is decimal, rounded once, at the end: each line, each criterion and the score (the
 criteria's exact total) is its exact value rounded half-up to ``policy.decimals``, never a sum
@@ -37,6 +41,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
+from collector.evaluation.rules.leadership import Subordinate, UnitResult, explain_unit
+from collector.evaluation.rules.leadership import unit_result
 from collector.evaluation.rules.quota import QuotaCheck, quota_check  # noqa: F401  (re-exported)
 
 
@@ -67,6 +73,11 @@ class TaskEvidence:
     late: int = 0
     overdue: int = 0
     excused: int = 0
+
+
+@dataclass(frozen=True)
+class UnitEvidence:
+    subordinates: tuple[Subordinate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,22 +173,28 @@ def _coerce(value, kind):
     if isinstance(value, dict):
         if kind is TaskEvidence:
             value = dict(value, tasks=tuple(_coerce(t, Task) for t in value.get("tasks", ())))
+        if kind is UnitEvidence:
+            value = dict(value, subordinates=tuple(_coerce(p, Subordinate)
+                                                   for p in value.get("subordinates", ())))
         return kind(**value)
     raise ValueError(f"expected {kind.__name__} or dict, got {type(value).__name__}")
 
 
 def suggest(policy: Policy, satisfaction, tasks, leader_scores: dict[str, float],
-            disciplined: bool = False) -> Suggestion:
-    """Suggested score, grade and explanation lines for one officer-month."""
+            disciplined: bool = False, unit=None) -> Suggestion:
+    """Suggested score, grade and explanation lines for one officer-month (`unit`: the
+    people the officer leads, for the policy's unit score)."""
     satisfaction = _coerce(satisfaction, SatisfactionEvidence) or SatisfactionEvidence()
     tasks = _coerce(tasks, TaskEvidence) or TaskEvidence()
+    result = unit_result_of(policy, unit)
     _check_leader_scores(policy, leader_scores)
     out = _Lines(policy.decimals)
     points: dict[str, Decimal] = {}
     counted = False
     for criterion in policy.criteria:
         if criterion.source == "tasks":
-            points[criterion.code] = _task_points(policy, criterion, tasks, out)
+            # The policy has one task criterion, the one [unit_score] names.
+            points[criterion.code] = _task_points(policy, criterion, tasks, out, result)
         elif criterion.code == policy.satisfaction.criterion:
             points[criterion.code], counted = _attitude_points(
                 policy, criterion, leader_scores[criterion.code], satisfaction, out)
@@ -288,21 +305,46 @@ def _attitude_points(policy, criterion, given, evidence, out):
     return out.close(criterion.code, leader_part + citizen_part, shown), True
 
 
-def _task_points(policy, criterion, evidence, out):
-    rule = policy.tasks
+def _task_points(policy, criterion, evidence, out, unit: UnitResult | None = None):
+    """The task criterion: the officer's own task percentages, and for a leader under the
+    policy's unit score, (1 − weight) of the points from those and weight from the unit."""
     code = criterion.code
     for i, task in enumerate(evidence.tasks):
         _check_task(task, i)
+    if unit is None:
+        exact, shown = _own_task_points(policy, criterion, criterion.points, evidence, out)
+        return out.close(code, exact, shown)
+    # The split as a note of 0 points, then the own tasks' lines, then the unit's line:
+    # month_view.unit_score_part shows the same two lines in the unit-score block.
+    told = explain_unit(policy.unit_score, unit, criterion.vi, criterion.en, criterion.points)
+    out.lines.append(Line(code, 0.0, told.split_vi, told.split_en))
+    exact, shown = _own_task_points(policy, criterion, told.own_max, evidence, out)
+    shown += out.add(code, told.points, told.vi, told.en)
+    return out.close(code, exact + told.points, shown)
+
+
+def unit_result_of(policy: Policy, unit) -> UnitResult | None:
+    """The unit's result under the policy's rule; None without the rule or anyone led."""
+    unit = _coerce(unit, UnitEvidence)
+    if unit is None or policy.unit_score is None:
+        return None
+    return unit_result(policy.unit_score, unit.subordinates)
+
+
+def _own_task_points(policy, criterion, points, evidence, out) -> tuple[float, Decimal]:
+    """The officer's own tasks out of `points`: (exact points, sum of the lines shown)."""
+    rule = policy.tasks
+    code = criterion.code
     total_weight = sum(t.weight for t in evidence.tasks)
     if not evidence.tasks:
         out.lines.append(Line(code, 0.0,
                               f"{criterion.vi}: không có nhiệm vụ nào được ghi nhận trong kỳ",
                               f"{criterion.en}: no task recorded in the period"))
-        return out.close(code, 0.0, Decimal(0))
+        return 0.0, Decimal(0)
     weights = rule.quantity_weight + rule.quality_weight + rule.progress_weight
-    c_quantity = criterion.points * rule.quantity_weight / weights
-    c_quality = criterion.points * rule.quality_weight / weights
-    c_progress = criterion.points * rule.progress_weight / weights
+    c_quantity = points * rule.quantity_weight / weights
+    c_quality = points * rule.quality_weight / weights
+    c_progress = points * rule.progress_weight / weights
     done = [t for t in evidence.tasks if t.completed]
     done_weight = sum(t.weight for t in done)
     done_share = done_weight / total_weight
@@ -355,7 +397,7 @@ def _task_points(policy, criterion, evidence, out):
                     f"nguyên nhân khách quan, không trừ điểm",
                     f"Progress – task “{task.title}”: {task.delays_excused} delay(s) excused "
                     f"as objective, no points removed"))
-    return out.close(code, max(0.0, exact), shown)
+    return max(0.0, exact), shown
 
 
 def _check_task(task: Task, i: int) -> None:

@@ -40,6 +40,12 @@ _FIELDS: tuple[tuple[tuple[str, ...], str, str, int, bool], ...] = (
      False),
     (("tasks", "percentages", "progress"), "Tiến độ nhiệm vụ (%)", "Task progress (%)", 1,
      False),
+    # A leader's unit score (Decree 335): a subordinate's grade decided after the leader's.
+    (("unit_score", "share"), "Kết quả đơn vị", "Unit result", 0, True),
+    (("unit_score", "not_completed"), "Số người do mình phụ trách không hoàn thành nhiệm vụ",
+     "People led not completed", 0, False),
+    (("unit_score", "ungraded"), "Số người do mình phụ trách chưa được xếp loại",
+     "People led not graded yet", 0, False),
     (("suggestion", "score"), "Điểm gợi ý", "Suggested score", 2, False),
 )
 _MISSING = object()

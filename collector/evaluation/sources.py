@@ -3,6 +3,8 @@
 Bulk reads behind collector/evaluation/month.py, year.py and team.py: one query per kind of
 evidence for a whole set of officers, so a unit's month costs a handful of queries rather than
 a handful per officer. Id sets go in chunks (SQLite caps a statement's parameters). Reads only.
+A `month` argument is the evaluation period's key: a month or, under a quarterly policy, a
+quarter ("2026-Q1", collector/core/periods.py), whose evidence spans its three months.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from collector.org.directory import officer_order
-from collector.core.timeline import month_bounds
+from collector.core.periods import period_bounds
 
 _EVIDENCE_CHUNK = 500
 
@@ -34,8 +36,27 @@ def evidence_officer(db: sqlite_utils.Database, officer_id: str) -> dict[str, An
 
 _EVIDENCE_OFFICER_SELECT = (
     "SELECT o.id, o.name, o.title, o.unit_id, u.name AS unit_name, o.leader_id, "
-    "l.name AS leader_name, o.active_from, o.active_to FROM officers o "
+    "l.name AS leader_name, o.active_from, o.active_to, o.post_group FROM officers o "
     "LEFT JOIN units u ON u.id = o.unit_id LEFT JOIN officers l ON l.id = o.leader_id ")
+
+# Where an officer's month belongs (issue 12): the unit stored with its review or decision,
+# else their current unit; and the group of similar posts its quota counts it in: the one
+# stored with the decision, else their current one. One expression each for every query of a
+# unit's month (here and collector/evaluation/workflow/records.py), so the reports, the
+# unit's quota lines and a decision's check agree on who is in.
+MONTH_UNIT = "COALESCE(e.unit_id, o.unit_id)"
+QUOTA_GROUP = "CASE WHEN e.decided_at IS NULL THEN o.post_group ELSE e.post_group END"
+
+
+def month_members(marks: str) -> str:
+    """WHERE clause (parameters: the unit ids, the month, the unit ids, the unit ids) of the
+    officers `o` whose month (`e`, LEFT JOINed on it) belongs to these units. The candidates
+    come by index — officers now in the units (officers_unit), months stored under them
+    (evaluations_month_unit) — and MONTH_UNIT decides; a scan of every officer joined to the
+    month would not use either."""
+    return (f"o.id IN (SELECT id FROM officers WHERE unit_id IN ({marks}) UNION "
+            f"SELECT officer_id FROM evaluations WHERE month = ? AND unit_id IN ({marks})) "
+            f"AND {MONTH_UNIT} IN ({marks})")
 
 
 def evidence_officers_by_id(db: sqlite_utils.Database,
@@ -48,16 +69,72 @@ def evidence_officers_by_id(db: sqlite_utils.Database,
 
 
 def evidence_officers(db: sqlite_utils.Database, unit_ids: Iterable[str], first_day: str,
-                      last_day: str) -> list[dict[str, Any]]:
+                      last_day: str, *, month: str | None = None) -> list[dict[str, Any]]:
     """Officers of these units active at some time between two local ISO dates (inclusive;
-    NULL active dates are open), by unit name then officer in Vietnamese order."""
+    NULL active dates are open), by unit name then officer in Vietnamese order.
+
+    With `month` (a unit's month), "of these units" is where that month belongs
+    (MONTH_UNIT): an officer reviewed or decided here who moved since is still listed, under
+    this unit, and one who moved in after the review is not; `unit_id`, `unit_name` and
+    `post_group` (QUOTA_GROUP) are the month's. Without, the officer's current unit and group.
+    """
     rows: list[dict[str, Any]] = []
     for chunk, marks in _evidence_chunks(unit_ids):
-        rows.extend(db.query(
-            _EVIDENCE_OFFICER_SELECT + f"WHERE o.unit_id IN ({marks}) "
-            "AND (o.active_from IS NULL OR o.active_from <= ?) "
-            "AND (o.active_to IS NULL OR o.active_to >= ?)", [*chunk, last_day, first_day]))
+        if month is None:
+            sql, params = _EVIDENCE_OFFICER_SELECT + f"WHERE o.unit_id IN ({marks}) ", chunk
+        else:
+            sql = _MONTH_OFFICER_SELECT + f"WHERE {month_members(marks)} "
+            params = [month, *chunk, month, *chunk, *chunk]
+        rows.extend(db.query(sql + "AND (o.active_from IS NULL OR o.active_from <= ?) "
+                             "AND (o.active_to IS NULL OR o.active_to >= ?)",
+                             [*params, last_day, first_day]))
     return sorted(rows, key=officer_order)
+
+
+_MONTH_OFFICER_SELECT = (
+    f"SELECT o.id, o.name, o.title, {MONTH_UNIT} AS unit_id, u.name AS unit_name, "
+    "o.leader_id, l.name AS leader_name, o.active_from, o.active_to, "
+    f"{QUOTA_GROUP} AS post_group FROM officers o "
+    "LEFT JOIN evaluations e ON e.officer_id = o.id AND e.month = ? "
+    f"LEFT JOIN units u ON u.id = {MONTH_UNIT} LEFT JOIN officers l ON l.id = o.leader_id ")
+
+
+def evidence_led(db: sqlite_utils.Database, leader_ids: Iterable[str], first_day: str,
+                 last_day: str) -> dict[str, list[dict[str, Any]]]:
+    """The officers each of these leads directly and who are active at some time between two
+    local ISO dates: leader → officer rows (as `evidence_officers`, in the same order).
+
+    Decree 335's unit score counts them. "Directly" as collector/org/organisation.py `led_by`
+    decides, in one query per chunk of leaders instead of a walk per officer: `leader_id`,
+    or, for an officer without one, the head of the nearest unit walking up from their own
+    whose head is not themself (`responsible_head`). The walk starts only in the subtrees of
+    the units these leaders head, and UNION stops it at a repeat, as the Python walk does.
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for chunk, _marks in _evidence_chunks(leader_ids):
+        values = ", ".join(["(?)"] * len(chunk))
+        rows = db.query(
+            f"WITH RECURSIVE leaders(id) AS (VALUES {values}), "
+            "below(id) AS (SELECT id FROM units WHERE head_id IN (SELECT id FROM leaders) "
+            "UNION SELECT u.id FROM units u JOIN below b ON u.parent_id = b.id), "
+            # Up from the unit of each officer without a leader of record, past units without
+            # a head (or headed by the officer), to the first unit whose head is someone else.
+            "walk(officer_id, unit_id) AS (SELECT o.id, o.unit_id FROM officers o "
+            "WHERE o.leader_id IS NULL AND o.unit_id IN (SELECT id FROM below) "
+            "UNION SELECT w.officer_id, u.parent_id FROM walk w JOIN units u ON u.id = w.unit_id "
+            "WHERE (u.head_id IS NULL OR u.head_id = w.officer_id) AND u.parent_id IS NOT NULL), "
+            "pairs(leader, officer_id) AS (SELECT leader_id, id FROM officers "
+            "WHERE leader_id IN (SELECT id FROM leaders) "
+            "UNION SELECT u.head_id, w.officer_id FROM walk w JOIN units u ON u.id = w.unit_id "
+            "WHERE u.head_id IN (SELECT id FROM leaders) AND u.head_id != w.officer_id) "
+            f"SELECT p.leader AS led_by, x.* FROM pairs p JOIN ({_EVIDENCE_OFFICER_SELECT}) x "
+            "ON x.id = p.officer_id WHERE p.leader != x.id "
+            "AND (x.active_from IS NULL OR x.active_from <= ?) "
+            "AND (x.active_to IS NULL OR x.active_to >= ?)", [*chunk, last_day, first_day])
+        for row in rows:
+            leader = row.pop("led_by")
+            out.setdefault(leader, []).append(row)
+    return {leader: sorted(rows, key=officer_order) for leader, rows in out.items()}
 
 
 def evidence_unit(db: sqlite_utils.Database, unit_id: str) -> dict[str, Any] | None:
@@ -92,7 +169,7 @@ def evidence_presses(db: sqlite_utils.Database, officer_ids: Iterable[str],
     """Presses attributed to each officer in the local month, filtered ones included, counted
     by kind: officer → [(scale, level, excluded, reason, attribution, count)]. Grouping in
     SQL keeps a busy month to a few dozen rows per officer instead of one per press."""
-    start, end = month_bounds(month)
+    start, end = period_bounds(month)
     out: dict[str, list[tuple]] = {}
     for chunk, marks in _evidence_chunks(officer_ids):
         for row in db.execute(
@@ -108,7 +185,7 @@ def evidence_shifts(db: sqlite_utils.Database, officer_ids: Iterable[str],
                     month: str) -> dict[str, list[tuple[str, int, int | None]]]:
     """Each officer's current roster shifts (corrections applied) overlapping the month:
     officer → [(counter, starts_at, ends_at | None)], in time order."""
-    start, end = month_bounds(month)
+    start, end = period_bounds(month)
     out: dict[str, list[tuple[str, int, int | None]]] = {}
     for chunk, marks in _evidence_chunks(officer_ids):
         for officer_id, counter, starts_at, ends_at in db.execute(
@@ -128,7 +205,7 @@ def evidence_online_spans(db: sqlite_utils.Database, counter_ids: Iterable[str],
     An open span (ended_at NULL) can last at most until last_seen_at + max_silence_ms; whether
     it is still open "now" is for the caller, who knows the clock.
     """
-    start, end = month_bounds(month)
+    start, end = period_bounds(month)
     rows: list[dict[str, Any]] = []
     for chunk, marks in _evidence_chunks(counter_ids):
         rows.extend(db.query(
@@ -177,7 +254,8 @@ def evidence_year_evaluations(db: sqlite_utils.Database, officer_ids: Iterable[s
                 "SELECT e.officer_id, e.month, e.final_grade, e.final_score, e.disciplined, "
                 "e.decided_by, d.name AS decided_by_name, e.decided_at FROM evaluations e "
                 "LEFT JOIN officers d ON d.id = e.decided_by "
-                f"WHERE e.officer_id IN ({marks}) AND e.month >= ? AND e.month <= ? "
-                "ORDER BY e.month", [*chunk, f"{year:04d}-01", f"{year:04d}-12"]):
+                f"WHERE e.officer_id IN ({marks}) AND e.month >= ? AND e.month < ? "
+                # "YYYY-MM" and "YYYY-Qn" keys of the year alike ("2026-Q1" > "2026-12")
+                "ORDER BY e.month", [*chunk, f"{year:04d}-", f"{year + 1:04d}-"]):
             out.setdefault(row["officer_id"], []).append(row)
     return out

@@ -1,4 +1,4 @@
-"""The task records as read: one task with its flags and progress history, an officer's month.
+"""The task records as read: one task with its flags and progress history, an officer's period.
 
 Behind collector/evaluation/tasks.py (the service), the month's evidence and the team view.
 Reads only.
@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
-from collector.core.timeline import month_bounds
+from collector.core.periods import parse_period
 
 _TASK_SELECT = (
     "SELECT t.id, t.officer_id, t.title, t.assigned_by, a.name AS assigned_by_name, t.period, "
@@ -51,12 +51,11 @@ def get_task(db: sqlite_utils.Database, task_id: int) -> dict[str, Any] | None:
 
 def officer_tasks(db: sqlite_utils.Database, officer_id: str,
                   month: str) -> list[dict[str, Any]]:
-    """The officer's tasks whose deadline falls in `month` (YYYY-MM), by deadline, with flags."""
-    month_bounds(month)  # ValueError on a malformed month
-    year, mon = int(month[:4]), int(month[5:])
-    first = f"{month}-01"
-    after = f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}-01"
+    """The officer's tasks whose deadline falls in the period `month` (a month "YYYY-MM" or a
+    quarter "YYYY-Qn"), by deadline, with flags; PeriodError (a ValueError) when malformed."""
+    period = parse_period(month)
     rows = [dict(row) for row in db.query(
         _TASK_SELECT + "WHERE t.officer_id = ? AND t.deadline >= ? AND t.deadline < ? "
-        "ORDER BY t.deadline, t.id", [officer_id, first, after])]
+        "ORDER BY t.deadline, t.id",
+        [officer_id, period.first_day.isoformat(), period.end_day.isoformat()])]
     return _with_flags(db, rows)

@@ -6,12 +6,15 @@ The writes of `tasks`, `task_updates` and `task_flags` (`add_task`, `update_task
 Whatever a caller can get wrong raises `TaskError` (a ValueError) carrying a Vietnamese and an
 English message; `TaskNotFound` (a subclass) when the task or officer does not exist.
 
-Dates are local (UTC+7) calendar dates written as ISO text; a task belongs to the month of
-its deadline, the date the officer committed to. Its status is judged *as of* the end of that
-month or today, whichever comes first, so a past month's evidence stays what it was when the
-month closed (a task finished after the month ended counts as overdue in its month):
+Dates are local (UTC+7) calendar dates written as ISO text; a task belongs to the period of
+its deadline, the date the officer committed to: its month, or its quarter under a quarterly
+policy (`kind`, the policy's `period`; collector/core/periods.py). Its status is judged *as
+of* the end of that period or today, whichever comes first, so a past period's evidence stays
+what it was when the period closed (a task finished after the period ended counts as overdue
+in it; within a quarter, a task due in January and finished in February is late, not
+overdue):
 
-- completed: a completion date before the month's end; on time if not after the deadline,
+- completed: a completion date before the period's end; on time if not after the deadline,
   else late;
 - overdue: not completed, and the deadline is before the as-of day (the deadline day itself
   is still on time);
@@ -51,7 +54,8 @@ from collector.core.errors import BilingualError
 from collector.evaluation.scoring import Task, TaskEvidence
 from collector.db.store import Store, UnknownEntity, now_ms, require, write_transaction
 from collector.core.texts import checked_text
-from collector.core.timeline import LOCAL_TZ, local_datetime, month_bounds
+from collector.core.periods import MONTH, QUARTER, PeriodError, parse_period, period_of
+from collector.core.timeline import LOCAL_TZ, local_datetime
 
 PERIODS = ("week", "month")
 MAX_TITLE = 200
@@ -81,16 +85,24 @@ class TaskConflict(TaskError):
 
 
 def check_not_locked(db, officer_id: str, month: str) -> None:
-    """TaskConflict when the head has decided `month` for the officer: the decision froze the
-    month's evidence, so no task write (service or import) may reach it until reopened."""
-    row = db.execute("SELECT decided_at FROM evaluations WHERE officer_id = ? AND month = ?",
-                     [officer_id, month]).fetchone()
-    if row and row[0] is not None:
+    """TaskConflict when the head has decided the period holding `month` (YYYY-MM, a task's
+    deadline month) for the officer: the month itself, or its quarter under a quarterly policy
+    (both keys are looked up, so no policy is needed). The decision froze the period's
+    evidence, so no task write (service or import) may reach it until reopened."""
+    quarter = period_of(parse_period(month).first_day, QUARTER).key
+    row = db.execute("SELECT month FROM evaluations WHERE officer_id = ? AND month IN (?, ?) "
+                     "AND decided_at IS NOT NULL", [officer_id, month, quarter]).fetchone()
+    if row is not None:
+        key = row[0]
+        if key == month:
+            vi, en = f"Tháng {month}", month
+        else:
+            vi, en = parse_period(key).label("vi"), key
         raise TaskConflict(
-            f"Tháng {month} của cán bộ {officer_id} đã được thủ trưởng quyết định và khoá: "
-            "không ghi thêm hay sửa nhiệm vụ của tháng này; muốn sửa phải mở lại (thủ "
+            f"{vi} của cán bộ {officer_id} đã được thủ trưởng quyết định và khoá: "
+            f"không ghi thêm hay sửa nhiệm vụ của kỳ này; muốn sửa phải mở lại (thủ "
             "trưởng, có lý do)",
-            f"{month} of {officer_id} is decided by the head and locked: its tasks cannot "
+            f"{en} of {officer_id} is decided by the head and locked: its tasks cannot "
             "be added or changed; that needs a reopening (by the head, with a reason)")
 
 
@@ -140,48 +152,45 @@ def check_progress(value: Any) -> int:
 
 # --- status and evidence (pure) ------------------------------------------------------------
 
-def _month_end(month: str) -> date:
-    """The first day after `month` (YYYY-MM)."""
-    month_bounds(month)  # ValueError on a malformed month
-    year, mon = int(month[:4]), int(month[5:])
-    return date(year + (mon == 12), mon % 12 + 1, 1)
-
-
-def task_status(task: dict[str, Any], today: date) -> str:
-    """"on_time", "late", "overdue" or "open", as of the end of the deadline's month or today."""
+def task_status(task: dict[str, Any], today: date, kind: str = MONTH) -> str:
+    """"on_time", "late", "overdue" or "open", as of the end of the deadline's period (month or
+    quarter: `kind`) or today."""
     deadline = date.fromisoformat(task["deadline"])
-    end = _month_end(task["deadline"][:7])
+    end = period_of(deadline, kind).end_day
     completed_on = task.get("completed_on")
     if completed_on is not None and date.fromisoformat(completed_on) < end:
         return "on_time" if date.fromisoformat(completed_on) <= deadline else "late"
     return "overdue" if deadline < min(end, today) else "open"
 
 
-def describe(task: dict[str, Any], today: date) -> dict[str, Any]:
-    """The stored task plus its month and status, as the API shows it."""
-    status = task_status(task, today)
-    return {**task, "month": task["deadline"][:7], "status": status,
-            "delayed": status in ("late", "overdue")}
+def describe(task: dict[str, Any], today: date, kind: str = MONTH) -> dict[str, Any]:
+    """The stored task plus its month, its evaluation period (the month, or its quarter under
+    a quarterly `kind`) and its status in that period, as the API shows it."""
+    status = task_status(task, today, kind)
+    return {**task, "month": task["deadline"][:7],
+            "period": period_of(date.fromisoformat(task["deadline"]), kind).key,
+            "status": status, "delayed": status in ("late", "overdue")}
 
 
 def task_evidence(tasks: Iterable[dict[str, Any]], month: str, *,
                   today: date | None = None) -> TaskEvidence:
-    """Decree-335 task inputs for one officer-month.
+    """Decree-335 task inputs for one officer's period: `month` is a month "YYYY-MM" or a
+    quarter "YYYY-Qn", and each task's status is judged as of that period's end.
 
     `tasks` are task dicts (`deadline`, `completed_on`, `weight`, `title`, `major_errors`,
-    `delay_excused`), e.g. from `task_records.officer_tasks`; those whose deadline falls in another
-    month are left out. Counts: registered; on_time, late, overdue (each task in one of them,
-    or still open); excused counts the late or overdue tasks whose delay was excused.
+    `delay_excused`), e.g. from `task_records.officer_tasks`; those whose deadline falls outside
+    the period are left out. Counts: registered; on_time, late, overdue (each task in one of
+    them, or still open); excused counts the late or overdue tasks whose delay was excused.
     """
     today = local_today() if today is None else today
-    _month_end(month)
+    period = parse_period(month)
     counts = {"on_time": 0, "late": 0, "overdue": 0, "open": 0}
     excused = 0
     items = []
     for task in tasks:
-        if task["deadline"][:7] != month:
+        if not period.contains(date.fromisoformat(task["deadline"])):
             continue
-        status = task_status(task, today)
+        status = task_status(task, today, period.kind)
         counts[status] += 1
         delays = int(status in ("late", "overdue"))
         delays_excused = int(bool(delays and task.get("delay_excused")))
@@ -247,8 +256,10 @@ class TaskService:
     """Task writes on one `Store`, each with its audit entry. Not thread-safe, like the store."""
 
     def __init__(self, store: Store, *, actor: str = "api", clock: Callable[[], int] = now_ms,
-                 today: Callable[[], date] = local_today, by: str | None = None):
+                 today: Callable[[], date] = local_today, by: str | None = None,
+                 period: str = MONTH):
         self.store = store
+        self.period = period  # the policy's: a task's status is judged in its month or quarter
         self.db = store.db
         self.actor = actor  # who the audit log names
         self.clock = clock
@@ -256,7 +267,7 @@ class TaskService:
         self.by = by  # the officer acting (API, pages); None: an import or the demo
 
     def get(self, task_id: int) -> dict[str, Any]:
-        return task_view(self.db, task_id, self.today())
+        return task_view(self.db, task_id, self.today(), self.period)
 
     def _officer(self, officer_id: Any, field: str, missing: type[TaskError]) -> str:
         if not isinstance(officer_id, str) or directory.get_officer(self.db, officer_id) is None:
@@ -389,22 +400,33 @@ class TaskService:
         return self.get(task_id)
 
 
-def task_view(db: sqlite_utils.Database, task_id: int, today: date) -> dict[str, Any]:
-    """One task with its flags, history and status; TaskNotFound."""
+def task_view(db: sqlite_utils.Database, task_id: int, today: date,
+              kind: str = MONTH) -> dict[str, Any]:
+    """One task with its flags, history and status (in its month or quarter: `kind`);
+    TaskNotFound."""
     task = task_records.get_task(db, task_id)
     if task is None:
         raise TaskNotFound(f"Không tìm thấy nhiệm vụ {task_id}", f"No task {task_id}")
-    return describe(task, today)
+    return describe(task, today, kind)
 
 
 def officer_month(db: sqlite_utils.Database, officer_id: str, month: str,
-                  today: date) -> dict[str, Any]:
-    """An officer's tasks of one month with the counts of `task_evidence`; TaskNotFound."""
+                  today: date, kind: str = MONTH) -> dict[str, Any]:
+    """An officer's tasks of one month or quarter (`month`, either key) with the counts of
+    `task_evidence`, each task's status judged in its period of `kind` (the policy's; a
+    quarter key is judged as a quarter); TaskNotFound, TaskError when malformed."""
     if directory.get_officer(db, officer_id) is None:
         raise TaskNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                            f"No officer {officer_id!r}")
+    try:
+        period = parse_period(month)
+    except PeriodError as error:
+        raise TaskError(error.vi, error.en) from None
+    kind = QUARTER if period.kind == QUARTER else kind
     tasks = task_records.officer_tasks(db, officer_id, month)
-    evidence = task_evidence(tasks, month, today=today)
-    return {"officer_id": officer_id, "month": month, "summary": evidence_dict(evidence),
-            "tasks": [describe(task, today) for task in tasks]}
+    # A month's list under a quarterly policy counts each task as its quarter judges it.
+    judged_in = period_of(period.first_day, kind).key
+    return {"officer_id": officer_id, "month": month,
+            "summary": evidence_dict(task_evidence(tasks, judged_in, today=today)),
+            "tasks": [describe(task, today, kind) for task in tasks]}
 

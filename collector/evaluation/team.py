@@ -47,7 +47,7 @@ def _active(officer: dict[str, Any], first: str, last: str) -> bool:
 
 def member_month(db: sqlite_utils.Database, officer: dict[str, Any], leader_id: str,
                  month: str, calendar, evaluation: dict[str, Any] | None,
-                 today: date) -> dict[str, Any]:
+                 today: date, period: str = "month") -> dict[str, Any]:
     """One member's line: who, task counts and tasks, stage, what the leader may do."""
     officer_id = officer["id"]
     rows = task_records.officer_tasks(db, officer_id, month)
@@ -61,7 +61,7 @@ def member_month(db: sqlite_utils.Database, officer: dict[str, Any], leader_id: 
         "unit_id": officer["unit_id"], "unit_name": officer["unit_name"],
         "leader_id": facts.leader, "direct": facts.leader == leader_id,
         "tasks": tasks.evidence_dict(evidence),
-        "items": [tasks.describe(task, today) for task in rows],
+        "items": [tasks.describe(task, today, period) for task in rows],
         "stage": state["stage"], "awaiting": state["awaiting"],
         "late_steps": state["late_steps"],
         "may": {"plan": bool(permissions.may_plan_task(facts, leader_id)),
@@ -71,10 +71,11 @@ def member_month(db: sqlite_utils.Database, officer: dict[str, Any], leader_id: 
 
 
 def team_month(db: sqlite_utils.Database, leader_id: str, month: str,
-               today: date) -> dict[str, Any]:
-    """L's team for the month, by unit then name; MonthlyError on a malformed month,
-    MonthlyNotFound for an unknown L."""
-    first, last = monthly.check_month(month)
+               today: date, period: str = "month") -> dict[str, Any]:
+    """L's team for the month (a quarter "YYYY-Qn" when `period`, the policy's, is
+    "quarter"), by unit then name; MonthlyError on a malformed month, MonthlyNotFound for an
+    unknown L."""
+    first, last = monthly.check_month(month, period)
     if directory.get_officer(db, leader_id) is None:
         raise monthly.MonthlyNotFound(f"Không tìm thấy cán bộ {leader_id!r}",
                                       f"No officer {leader_id!r}")
@@ -85,6 +86,7 @@ def team_month(db: sqlite_utils.Database, leader_id: str, month: str,
     calendar = calendar_for(db, month)
     evaluations = sources.evidence_evaluations(db, [o["id"] for o in officers], month)
     members = [member_month(db, officer, leader_id, month, calendar,
-                            evaluations.get(officer["id"]), today) for officer in officers]
+                            evaluations.get(officer["id"]), today, period)
+               for officer in officers]
     return {"leader_id": leader_id, "month": month, "calendar": calendar.as_dict(),
             "members": members}

@@ -111,7 +111,8 @@ def _write_org(store: Store, plan: ImportPlan) -> tuple[dict[str, Any], dict[str
         v = p.values
         upsert_officer(store.db, v["id"], v["name"], v["title"], v["unit_id"],
                        leader_id=v["leader_id"], photo=v["photo"],
-                       active_from=v["active_from"], active_to=v["active_to"])
+                       active_from=v["active_from"], active_to=v["active_to"],
+                       post_group=v["post_group"])
     for p in changed["counters"]:
         upsert_counter(store.db, p.values["id"], p.values["label"], p.values["unit_id"])
     for p in heads_later:

@@ -41,7 +41,8 @@ CHECKS: dict[str, Callable[..., dict[str, Any]]] = {
 # A new record's value of an optional column the file does not have.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "units": {"parent_id": None, "kind": None, "head_id": None, "outstanding": False},
-    "officers": {"leader_id": None, "photo": None, "active_from": None, "active_to": None},
+    "officers": {"leader_id": None, "photo": None, "active_from": None, "active_to": None,
+                 "post_group": None},
     "counters": {}}
 
 

@@ -62,6 +62,7 @@ COLUMNS: dict[str, dict[str, tuple[str, bool, tuple[str, ...], tuple[str, ...]]]
                         ("Từ ngày", "Ngày bắt đầu", "Ngày bắt đầu công tác")),
         "active_to": ("date", False, ("active to",),
                       ("Đến ngày", "Ngày kết thúc", "Ngày thôi công tác")),
+        "post_group": ("text", False, ("post group",), ("Nhóm vị trí việc làm", "Nhóm vị trí")),
     },
     "counters": {
         "id": ("code", True, ("id", "code", "counter id"), ("Mã quầy", "Mã")),

@@ -22,6 +22,10 @@ unacknowledged or stops the writer.
   (`thread_stopped:alerts` meanwhile), and the new one starts with a round.
 - At stop the ingest lets the writer finish first, then the detector runs a last round over
   everything committed before it ends (`finish`).
+- Beside the ratings, the same thread watches the roster shifts for a counter's device
+  offline beyond the policy's `[offline] alert_minutes` (collector/ingest/offline_watch.py,
+  issue 12): at start, every `offline_every_s` and in the last round; time-driven, with its
+  own mark in `alert_progress`. A database fault there is logged and retried next time.
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from typing import Iterable
 
 from collector.ratings import alert_progress, alerts
 from collector.ratings.alert_rule import AlertRule
 from collector.db.store import BUSY_TIMEOUT_MS, connect, now_ms, write_transaction
 from collector.ingest.recording import Incoming
+from collector.ingest import offline_watch
+from collector.evaluation.rules.offline import DEFAULT_OFFLINE_RULE, OfflineRule
 
 log = logging.getLogger("hailong.alerts")
 
@@ -53,9 +60,14 @@ class AlertDetector:
     name = "alerts"
 
     def __init__(self, store_path: str, rule: AlertRule, *,
-                 busy_timeout_ms: int = BUSY_TIMEOUT_MS, poll_s: float = POLL_S):
+                 busy_timeout_ms: int = BUSY_TIMEOUT_MS, poll_s: float = POLL_S,
+                 offline: OfflineRule | None = DEFAULT_OFFLINE_RULE,
+                 offline_every_s: float = offline_watch.OFFLINE_EVERY_S):
         self.store_path = store_path
         self.rule = rule
+        self.offline = offline  # None: no shift watch
+        self.offline_every_s = offline_every_s
+        self._watched: float | None = None  # monotonic time of the last shift watch
         self.busy_timeout_ms = busy_timeout_ms
         self.poll_s = poll_s
         self._wake = threading.Event()
@@ -100,6 +112,7 @@ class AlertDetector:
                 self._wake.clear()  # before the round: a commit during it wakes another
                 last = self._finishing.is_set()
                 self._round(db)
+                self._watch_shifts(db, force=last)
                 if last:
                     return
         except Exception:
@@ -113,6 +126,22 @@ class AlertDetector:
         database fails (then the next round tries again)."""
         while self._pending(db) and self._check_next(db) == MAX_CHECK:
             pass
+
+    def _watch_shifts(self, db, *, force: bool) -> None:
+        """A round of the shift watch, when one is due (or `force`: the last round)."""
+        started = time.monotonic()
+        if self.offline is None or (not force and self._watched is not None
+                                    and started - self._watched < self.offline_every_s):
+            return
+        self._watched = started
+        try:
+            offline_watch.check_offline_shifts(db, self.offline, now_ms())
+        except sqlite3.Error as error:
+            self._failed(error, "cannot watch the shifts for offline devices; the next "
+                                "round tries again")
+        except Exception as error:  # noqa: BLE001 - the watch must not end the detector
+            log.exception("cannot watch the shifts for offline devices")
+            self.failing = f"{type(error).__name__}: {error}"
 
     def _pending(self, db) -> bool:
         # Read without the write lock: most rounds (the timer's) find nothing to do.

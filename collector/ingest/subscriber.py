@@ -48,6 +48,7 @@ from collector.protocol.messages import MAX_PAYLOAD_BYTES, Rejection, device_top
 from collector.ingest.committer import Committer, Stopping
 from collector.ingest.outbound import publish_confirmations
 from collector.ratings.alert_rule import DEFAULT_ALERT_RULE, AlertRule
+from collector.evaluation.rules.offline import DEFAULT_OFFLINE_RULE, OfflineRule
 from collector.db.reader import open_reader
 from collector.db.store import BUSY_TIMEOUT_MS, Store, now_ms
 from collector.ingest.supervision import IngestState, Supervisor, health_reasons
@@ -85,7 +86,8 @@ class Ingest:
                  client_id: str = "hailong-collector", batch_max: int = 200,
                  batch_wait_s: float = 0.02, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
                  assignment_poll_s: float = 10.0, supervise_s: float = 1.0,
-                 alert_rule: AlertRule = DEFAULT_ALERT_RULE):
+                 alert_rule: AlertRule = DEFAULT_ALERT_RULE,
+                 offline_rule: OfflineRule = DEFAULT_OFFLINE_RULE):
         self.store_path = store_path
         self.broker = broker
         self.client_id = client_id
@@ -114,7 +116,8 @@ class Ingest:
         self.supervisor = Supervisor(self._stopping, supervise_s)
         self._client = self._make_client()
         # The two units of work beside the writer, each on a thread of its own.
-        self.alerts = AlertDetector(store_path, alert_rule, busy_timeout_ms=busy_timeout_ms)
+        self.alerts = AlertDetector(store_path, alert_rule, busy_timeout_ms=busy_timeout_ms,
+                                    offline=offline_rule)
         self.assignments = AssignmentPublisher(self._client, store_path,
                                                connected=self.connected,
                                                stopping=self._stopping,

@@ -54,7 +54,8 @@ def get_counter(db: sqlite_utils.Database, counter_id: str) -> dict[str, Any] | 
 
 _ORG_COLUMNS = {
     "units": "id, name, parent_id, kind, head_id, outstanding",
-    "officers": "id, name, title, unit_id, leader_id, photo, active_from, active_to",
+    "officers": "id, name, title, unit_id, leader_id, photo, active_from, active_to, "
+                "post_group",
     "counters": "id, label, unit_id",
 }
 

@@ -124,18 +124,27 @@ def upsert_unit(db: sqlite_utils.Database, unit_id: str, name: str,
                             "head_id": head_id, "outstanding": int(bool(outstanding))}, pk="id")
 
 
+# `upsert_officer`'s post group when the caller does not name one: the stored group stays
+# (callers that predate groups, such as the demo's seed, must not reset an administrator's).
+KEEP = object()
+
+
 def upsert_officer(db: sqlite_utils.Database, officer_id: str, name: str, title: str,
                    unit_id: str, *, leader_id: str | None = None, photo: str | None = None,
-                   active_from: str | None = None, active_to: str | None = None) -> None:
-    """Create or replace an officer (every column); UnknownEntity for a unit or leader
-    missing."""
+                   active_from: str | None = None, active_to: str | None = None,
+                   post_group: Any = KEEP) -> None:
+    """Create or replace an officer (every column but `post_group` when it is KEEP: kept, or
+    NULL for a new officer); UnknownEntity for a unit or leader missing."""
     with write_transaction(db):
         require(db, "units", unit_id)
         if leader_id is not None and leader_id != officer_id:
             require(db, "officers", leader_id)
-        db["officers"].upsert({"id": officer_id, "name": name, "title": title,
-                               "unit_id": unit_id, "leader_id": leader_id, "photo": photo,
-                               "active_from": active_from, "active_to": active_to}, pk="id")
+        row = {"id": officer_id, "name": name, "title": title, "unit_id": unit_id,
+               "leader_id": leader_id, "photo": photo, "active_from": active_from,
+               "active_to": active_to}
+        if post_group is not KEEP:
+            row["post_group"] = post_group
+        db["officers"].upsert(row, pk="id")
 
 
 def upsert_counter(db: sqlite_utils.Database, counter_id: str, label: str,
@@ -185,6 +194,23 @@ class OrganisationService:
     def update_officer(self, officer_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         return self._update("officer", officer_id, changes)
 
+    def set_post_group(self, officer_id: str, post_group: Any) -> dict[str, Any]:
+        """Put an officer in a group of similar posts (None or "": the default group, the
+        head's whole unit), audited as `officer.post_group`; the quota of months not yet
+        decided counts them there, decided months keep the group stored with the decision.
+        OrgNotFound, OrgError (validation.check_post_group). Nothing written if unchanged."""
+        at = self.clock()
+        with write_transaction(self.db):
+            current = self._row("officer", officer_id)
+            group = validation.check_post_group(post_group)
+            if current["post_group"] != group:
+                self._write("officer", {**current, "post_group": group})
+                audit.append(self.db, actor=self.actor, action="officer.post_group",
+                             subject=f"officer:{officer_id}",
+                             before={"post_group": current["post_group"]},
+                             after={"post_group": group}, at=at)
+        return self._row("officer", officer_id)
+
     def create_counter(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         return self._create("counter", fields)
 
@@ -207,7 +233,8 @@ class OrganisationService:
         elif kind == "officer":
             upsert_officer(self.db, row["id"], row["name"], row["title"], row["unit_id"],
                            leader_id=row["leader_id"], photo=row["photo"],
-                           active_from=row["active_from"], active_to=row["active_to"])
+                           active_from=row["active_from"], active_to=row["active_to"],
+                           post_group=row["post_group"])
         else:
             upsert_counter(self.db, row["id"], row["label"], row["unit_id"])
 

@@ -38,11 +38,14 @@ MAX_UNIT_NAME = 80
 MAX_OFFICER_NAME = MAX_OFFICER_TITLE = 60
 MAX_COUNTER_LABEL = 40
 MAX_PHOTO = 300
+# A group of similar posts is named like a post ("Một cửa", "Chuyên viên địa chính"), not
+# described: a hundred characters is room enough and still fits a report's line.
+MAX_POST_GROUP = 100
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 UNIT_FIELDS = ("id", "name", "parent_id", "kind", "head_id", "outstanding")
 OFFICER_FIELDS = ("id", "name", "title", "unit_id", "leader_id", "photo", "active_from",
-                  "active_to")
+                  "active_to", "post_group")
 COUNTER_FIELDS = ("id", "label", "unit_id")
 
 # The validators' `pending_units` / `pending_officers`: records a file being imported defines
@@ -144,6 +147,13 @@ def check_photo(value: Any) -> str | None:
     return photo
 
 
+def check_post_group(value: Any) -> str | None:
+    """An officer's group of similar posts (nhóm vị trí việc làm tương đồng, Decree 335/2025:
+    the quota is counted within it): one line of text, trimmed, at most MAX_POST_GROUP
+    characters; empty or None is the default group, the head's whole unit."""
+    return _text(value, "post_group", MAX_POST_GROUP, required=False)
+
+
 def _only(fields: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
@@ -203,7 +213,7 @@ def check_officer(fields: Mapping[str, Any], db: sqlite_utils.Database, *,
                   pending_units: Any = frozenset(),
                   pending_officers: Any = frozenset()) -> dict[str, Any]:
     """One officer record (id, name, title, unit_id, leader_id, photo, active_from,
-    active_to) → cleaned; OrgError."""
+    active_to, post_group) → cleaned; OrgError."""
     _only(fields, OFFICER_FIELDS)
     officer_id = check_id(fields.get("id"), "id", MAX_OFFICER_ID)
     clean = {"id": officer_id,
@@ -232,7 +242,8 @@ def check_officer(fields: Mapping[str, Any], db: sqlite_utils.Database, *,
         raise OrgError("active_to: ngày thôi công tác phải không trước ngày bắt đầu",
                        "active_to: the last active day cannot be before the first")
     clean.update(unit_id=unit, leader_id=leader, photo=check_photo(fields.get("photo")),
-                 active_from=active_from, active_to=active_to)
+                 active_from=active_from, active_to=active_to,
+                 post_group=check_post_group(fields.get("post_group")))
     return clean
 
 

@@ -52,3 +52,21 @@ def pass_over(db: sqlite_utils.Database, stored_before: int) -> None:
     db.execute("UPDATE alert_progress SET checked_through = "
                "(SELECT COALESCE(MAX(rowid), 0) FROM ratings) "
                "WHERE id = 1 AND checked_through >= ?", [stored_before])
+
+
+# --- the shift watch's mark (collector/ingest/offline_watch.py) ------------------------------
+# Counter alerts of a device offline during a roster shift are judged on time, not on new
+# ratings: `offline_through` (schema offline_0001) is the time up to which the shifts that
+# ended have been judged, moved in the transaction that raises their alerts.
+
+def offline_checked_through(db: sqlite_utils.Database) -> int:
+    """Unix ms up to which ended shifts have been judged for offline time."""
+    row = db.execute("SELECT offline_through FROM alert_progress WHERE id = 1").fetchone()
+    return row[0] or 0
+
+
+def mark_offline_checked(db: sqlite_utils.Database, through: int) -> None:
+    """Shifts ended by `through` are judged; the caller holds the write transaction that
+    raised their alerts. Never moves back."""
+    db.execute("UPDATE alert_progress SET offline_through = max(COALESCE(offline_through, 0), "
+               "?) WHERE id = 1", [through])

@@ -21,6 +21,7 @@ import sqlite_utils
 from collector.db import audit
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
+from collector.ratings import offline_alerts
 from collector.ratings.alert_rule import DEFAULT_ALERT_RULE, AlertRule
 from collector.ratings.satisfaction import ANSWER_LABELS, answer_of
 from collector.db.store import now_ms, write_transaction
@@ -29,6 +30,9 @@ from collector.core.texts import checked_text
 MAX_NOTE = 1000
 MAX_PRESSES = 500  # presses listed with one alert; a burst an hour long has fewer
 STATES = ("open", "acknowledged", "all")
+# A burst of negative ratings (alerts.py), or a device offline during a roster shift
+# (offline_alerts.py, issue 12).
+KINDS = ("negative_share", offline_alerts.KIND)
 
 
 # --- service: acknowledge and notes --------------------------------------------------------
@@ -111,6 +115,7 @@ _SELECT = (
     "SELECT a.id, a.counter_id, c.label AS counter_label, a.unit_id, u.name AS unit_name, "
     "a.officer_id, o.name AS officer_name, a.kind, a.first_at, a.last_at, a.ratings, "
     "a.negative, a.rule, a.raised_at, a.acknowledged_by, a.acknowledged_at, "
+    "a.shift_id, a.offline_minutes, "
     "(SELECT COUNT(*) FROM alert_notes n WHERE n.alert_id = a.id) AS notes_count "
     "FROM alerts a JOIN counters c ON c.id = a.counter_id "
     "LEFT JOIN units u ON u.id = a.unit_id "
@@ -125,25 +130,36 @@ def rule_of(text: str) -> AlertRule:
 
 
 def _item(row: dict[str, Any]) -> dict[str, Any]:
+    if row["kind"] == offline_alerts.KIND:
+        return offline_alerts.item(row)
     rule = rule_of(row.pop("rule"))
     delay = row["raised_at"] - row["last_at"]
     return {**row, "rule": rule.as_dict(),
             "state": "open" if row["acknowledged_at"] is None else "acknowledged",
             "negative_share": round(row["negative"] / row["ratings"], 4),
-            "delay_ms": delay, "late": delay > rule.late_after_minutes * 60_000}
+            "delay_ms": delay, "late": delay > rule.late_after_minutes * 60_000,
+            "message": None}
 
 
 def list_alerts(db: sqlite_utils.Database, *, unit_id: str | None = None,
                 state: str = "open", since: int | None = None, until: int | None = None,
                 limit: int = 50, offset: int = 0,
-                within: frozenset[str] | None = None) -> dict[str, Any]:
+                within: frozenset[str] | None = None,
+                kind: str | None = None) -> dict[str, Any]:
     """One page of alerts, latest burst first: of `unit_id` and the units below it, in
-    `state`, whose presses overlap [since, until) (unix ms); `within` (a viewer's scope)
-    limits them to those units. An alert's unit is its counter's when the burst began."""
+    `state`, whose presses overlap [since, until) (unix ms), of `kind` (KINDS; None: both);
+    `within` (a viewer's scope) limits them to those units. An alert's unit is its
+    counter's when the burst (or the shift) began."""
     if state not in STATES:
         raise AlertError(f"state: phải là một trong {', '.join(STATES)}",
                          f"state: must be one of {', '.join(STATES)}")
+    if kind is not None and kind not in KINDS:
+        raise AlertError(f"kind: phải là một trong {', '.join(KINDS)}",
+                         f"kind: must be one of {', '.join(KINDS)}")
     where, params = [], []
+    if kind is not None:
+        where.append("a.kind = ?")
+        params.append(kind)
     if unit_id is not None:
         units = unit_subtree(db, unit_id)
         if not units:
@@ -176,7 +192,8 @@ def alert_view(db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
     if not rows:
         raise _not_found(alert_id)
     alert = _item(rows[0])
-    rule = rule_of(json.dumps(alert["rule"]))
+    rule = (DEFAULT_ALERT_RULE if alert["kind"] == offline_alerts.KIND
+            else rule_of(json.dumps(alert["rule"])))
     alert["notes"] = list(db.query("SELECT id, actor, at, text FROM alert_notes "
                                    "WHERE alert_id = ? ORDER BY id", [alert_id]))
     span = ("FROM device_placements p JOIN ratings r ON r.device_id = p.device_id "

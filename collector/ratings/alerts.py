@@ -67,7 +67,7 @@ from collector.org.unit_history import counter_unit_at
 
 log = logging.getLogger("hailong.alerts")
 
-KIND = "negative_share"  # the only kind so far; the column leaves room for others
+KIND = "negative_share"  # the other kind, a device offline in a shift: offline_alerts.py
 _ID_CHUNK = 500  # below SQLite's smallest limit on bound parameters (999)
 
 
@@ -286,8 +286,8 @@ def refresh_officers(db: sqlite_utils.Database,
     for counter_id, start, end in windows:
         rows = db.execute(
             "SELECT id, officer_id, first_at, last_at, rule FROM alerts WHERE counter_id = ? "
-            "AND last_at >= ? AND (? IS NULL OR first_at < ?) ORDER BY id",
-            [counter_id, start, end, end]).fetchall()
+            "AND kind = ? AND last_at >= ? AND (? IS NULL OR first_at < ?) ORDER BY id",
+            [counter_id, KIND, start, end, end]).fetchall()
         for alert_id, officer, first_at, last_at, rule_text in rows:
             rule = rule_of(rule_text)
             negatives = [p for p in _counter_presses(db, counter_id, first_at - 1, last_at)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from collector.ratings.satisfaction import SATISFIED_ANSWERS, SatisfactionSummary
-from collector.core.timeline import month_bounds
+from collector.core.periods import period_bounds
 
 # The 97.5th percentile of the standard normal: a two-sided 95 % interval.
 Z_95 = 1.959964
@@ -231,11 +231,11 @@ def coverage(duty: Iterable[tuple[str, int, int | None]],
     `duty` holds (counter, start_ms, end_ms | None) shifts from the roster; `online` maps each
     counter to the online intervals of the device that served it (see `online_intervals`);
     a counter missing from `online` had no device online at all. Everything is clipped to the
-    local month (timeline.month_bounds) and, when given, to `now_ms`: a shift later this
-    month has not happened yet. Overlapping shifts count once; time at a counter counts as
-    online only while that counter's own device was online.
+    local month, or quarter (periods.period_bounds), and, when given, to `now_ms`: a shift
+    later this month has not happened yet. Overlapping shifts count once; time at a counter
+    counts as online only while that counter's own device was online.
     """
-    month_start, month_end = month_bounds(month)
+    month_start, month_end = period_bounds(month)
     horizon = month_end if now_ms is None else max(month_start, min(month_end, now_ms))
     shifts: dict[str, list[tuple[int, int]]] = {}
     for counter, start, end in duty:

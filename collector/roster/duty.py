@@ -72,3 +72,15 @@ def roster_shifts(db: sqlite_utils.Database, *, counter_id: str | None = None,
     clause = ("WHERE " + " AND ".join(where) + " ") if where else ""
     return [dict(row) for row in db.query(
         _SHIFT_SELECT + clause + "ORDER BY r.starts_at, r.id", params)]
+
+
+def shifts_to_watch(db: sqlite_utils.Database, since: int, until: int) -> list[dict[str, Any]]:
+    """Current shifts begun before `until` that end after `since` or are open, by start: what
+    the offline watch judges (collector/ingest/offline_watch.py). Two range reads on the
+    index of ends (schema offline_0001) rather than one OR that scans every shift kept."""
+    columns = "SELECT id, counter_id, officer_id, starts_at, ends_at FROM roster_shifts "
+    rows = db.query(columns + "WHERE replaced_at IS NULL AND ends_at > :since "
+                    "AND starts_at < :until UNION ALL " + columns +
+                    "WHERE replaced_at IS NULL AND ends_at IS NULL AND starts_at < :until "
+                    "ORDER BY starts_at, id", {"since": since, "until": until})
+    return [dict(row) for row in rows]

@@ -108,6 +108,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/officers"): _r(OFFICER_EDITORS, "organisation"),
     ("GET", "/api/v1/officers/{officer_id}"): _r(EVERYONE, "organisation", "officer"),
     ("PATCH", "/api/v1/officers/{officer_id}"): _r(OFFICER_EDITORS, "organisation", "officer"),
+    ("PUT", "/api/v1/officers/{officer_id}/post-group"): _r(ADMIN, "organisation", "officer"),
     ("GET", "/api/v1/units"): _r(EVERYONE, "organisation"),
     ("POST", "/api/v1/units"): _r(ADMIN, "organisation"),
     ("GET", "/api/v1/units/{unit_id}"): _r(EVERYONE, "organisation", "unit"),

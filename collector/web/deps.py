@@ -15,6 +15,7 @@ from collector.evaluation import month as monthly
 from collector.evaluation.policy import Policy, load_configured
 from collector.evaluation.workflow.steps import EvidenceOf
 from collector.db.store import Store, now_ms
+from collector.core.periods import check_period, parse_period, period_of
 from collector.core.timeline import LOCAL_TZ, checked_month
 
 
@@ -30,14 +31,32 @@ def reader(request: Request) -> Iterator[sqlite_utils.Database]:
 Db = Annotated[sqlite_utils.Database, Depends(reader)]
 
 MonthParam = Annotated[str | None, Query(description="Month as YYYY-MM, local time (UTC+7); "
-                                                     "default: this month",
+                                                     "default: this month (where an "
+                                                     "evaluation is meant, a quarter "
+                                                     "YYYY-Qn under a quarterly policy)",
                                          examples=["2026-11"])]
-MonthPath = Annotated[str, Path(description="YYYY-MM, local time (UTC+7)", examples=["2026-03"])]
+MonthPath = Annotated[str, Path(description="YYYY-MM, local time (UTC+7); a quarter YYYY-Qn "
+                                           "under a quarterly policy", examples=["2026-03"])]
 
 
 def month_or_422(month: str | None) -> str:
     try:
         return checked_month(month)
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+
+
+def period_or_422(period: str | None, kind: str, day: date, *, months: bool = False) -> str:
+    """The evaluation period asked for — a month, or a quarter "YYYY-Qn" when `kind` (the
+    policy's `period`) is "quarter" — else the one containing `day` (the Today dependency);
+    422 saying how the policy evaluates. `months`: a month is taken under a quarterly
+    policy too (a work plan's month)."""
+    if period is None:
+        return period_of(day, kind).key
+    try:
+        if months:
+            return parse_period(period).key if "Q" in period else checked_month(period)
+        return check_period(period, kind).key
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
 

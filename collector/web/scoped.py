@@ -91,16 +91,18 @@ def day_start(value: str | None, field: str, *, after: bool = False) -> int | No
 
 
 def alerts(db: sqlite_utils.Database, who: Viewer, *, unit: str | None, state: str,
-           from_: str | None, to: str | None, limit: int, offset: int) -> dict[str, Any]:
+           from_: str | None, to: str | None, limit: int, offset: int,
+           kind: str | None = None) -> dict[str, Any]:
     """A page of the alerts in the account's units (of `unit` and below when given), whose
-    presses overlap the local dates `from_`..`to` (both inclusive)."""
+    presses overlap the local dates `from_`..`to` (both inclusive), of `kind` (None: all)."""
     require_role(who, *access.ALERT_READERS)
     if unit is not None:
         require_unit_in_scope(who, unit)
     return alert_records.list_alerts(db, unit_id=unit, state=state,
                                      since=day_start(from_, "from"),
                                      until=day_start(to, "to", after=True), limit=limit,
-                                     offset=offset, within=who.scope.unit_filter())
+                                     offset=offset, within=who.scope.unit_filter(),
+                                     kind=kind)
 
 
 def alert(db: sqlite_utils.Database, who: Viewer, alert_id: int) -> dict[str, Any]:
@@ -133,8 +135,10 @@ def allow_task(db: sqlite_utils.Database, officer_id: str, actor: str,
         raise tasks.TaskForbidden(permission.vi, permission.en)
 
 
-def task_service(store: Store, actor: str, day: date, now: int) -> tasks.TaskService:
+def task_service(store: Store, actor: str, day: date, now: int,
+                 period: str = "month") -> tasks.TaskService:
     """The task service acting as the account's officer `actor` (audit actor "officer:ID"):
-    the record names them as who assigns what they register."""
+    the record names them as who assigns what they register. `period`: the policy's, in
+    which each task's status is judged (its month or its quarter)."""
     return tasks.TaskService(store, actor=f"officer:{actor}", by=actor, clock=lambda: now,
-                             today=lambda: day)
+                             today=lambda: day, period=period)

@@ -38,7 +38,7 @@ from dashboard.views.leaders import (
     shown_levels,
     when,
 )
-from dashboard.views.officer import upper_first
+from dashboard.views.officer import unit_part, upper_first
 from dashboard.rendering import language_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -69,6 +69,7 @@ def satisfaction_view(t: Translator, sat: dict[str, Any]) -> dict[str, Any]:
         "share": t.percent(sat["share_satisfied"]),
         "interval": interval_text(t, sat["share_interval"]),
         "sufficient": sat["sufficient"], "reason": upper_first(pick(t.language, sat["reason"])),
+        "offline_note": pick(t.language, sat.get("insufficient_note")),  # issue 12
         "min_ratings": t.number(sat["min_ratings"]),
         "filtered_total": t.number(sat["filtered"]["total"]),
         "filtered": [{"reason": label(t, FILTERED, code), "count": t.number(count)}
@@ -139,12 +140,16 @@ def form_view(t: Translator, report: dict[str, Any]) -> dict[str, Any]:
              decision and decision["at"])
     return {
         "officer": officer, "month": report["month"], "month_label": t.month(report["month"]),
+        # A quarterly policy's form is the quarter's ("Quý I/2026"): its title says so.
+        "period_title": t.period(report["month"]),
+        "quarterly": report["policy"].get("period") == "quarter",
         "unit_upper": (officer["unit_name"] or "").upper(),
         "policy": pick(t.language, {"vi": report["policy"]["title_vi"],
                                     "en": report["policy"]["title_en"]}),
         "status": label(t, STATUS, workflow["status"]),
         "sat": satisfaction_view(t, report["satisfaction"]),
         "tasks": tasks_view(t, report["tasks"]),
+        "unit": unit_part(t, report.get("unit_score")),
         "criteria": criteria,
         "max_total": points(t, sum(row["points"] for row in report["criteria"])),
         # A column's total only when it scores every criterion: a leader scores the general
@@ -161,8 +166,11 @@ def form_view(t: Translator, report: dict[str, Any]) -> dict[str, Any]:
         "proposed_grade": grade_text(t.language, review["proposed_grade"]) if review else "",
         "final_grade": grade_text(t.language, decision["grade"]) if decision else "",
         "final_score": points(t, decision["score"]) if decision else "",
+        "final_score_line": pick(t.language, decision.get("final_score_line") or {})
+        if decision else "",
         "self_comment": self_step["comment"] if self_step else "",
         "review_comment": review["comment"] if review else "",
+        "attitude_reason": (review.get("attitude_reason") or "") if review else "",
         "decision_note": decision["note"] if decision else "",
         "disciplined": workflow["disciplined"], "discipline_note": workflow["discipline_note"],
         "signatures": [{"role": t.gettext(role), "name": name, "date": _signed_on(t, at)}

@@ -45,13 +45,14 @@ from collector.web.deps import (
     Now,
     Today,
     Writer,
-    month_or_422,
+    period_or_422,
 )
 from collector.web.errors import status_of
 from collector.evaluation.policy import GRADE_LABELS, Policy
 from collector.accounts.scope import PEOPLE
 from collector.db.store import now_ms
 from collector.evaluation.workflow.calendar import calendar_for
+from collector.core.periods import latest_month, period_of
 
 from dashboard.i18n import translator
 from dashboard.views.leaders import overview_view, pager, previous_month, query, reminder_month
@@ -67,11 +68,13 @@ RESPONSES_PER_PAGE = 25
 Page = Annotated[int, Query(ge=1, le=10_000)]
 
 
-def _reminder(db, day: date, shown: str) -> dict[str, Any] | None:
-    """Last month and its decisions' due date, while its evaluation is still under way."""
-    previous = previous_month(day.strftime("%Y-%m"))
+def _reminder(db, day: date, shown: str, kind: str = "month") -> dict[str, Any] | None:
+    """Last month (last quarter under a quarterly policy: `kind`) and its decisions' due
+    date, while its evaluation is still under way."""
+    this = period_of(day, kind).key
+    previous = previous_month(this)
     due = calendar_for(db, previous).decision_due
-    month = reminder_month(day, shown, due)
+    month = reminder_month(day, shown, due, this)
     return None if month is None else {"month": month, "due": due}
 
 
@@ -145,10 +148,12 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
     if unit is None:
         return render(request, "overview.html", who, empty=True)
     require_unit_in_scope(who, unit)
-    month = month_or_422(month)
+    # The evaluation's period (a quarter under a quarterly policy); the ratings' own views
+    # stay monthly, up to the period's latest month.
+    month = period_or_422(month, policy.period, day)
     report = monthly.unit_month(db, unit, month, policy, now_ms=now, today=day)
     ids = [row["officer_id"] for row in report["officers"]]
-    trend = trends.officers_trends(db, ids, month, SPARK_MONTHS,
+    trend = trends.officers_trends(db, ids, latest_month(month, day), SPARK_MONTHS,
                                    min_ratings=policy.satisfaction.min_ratings)
     status = (workflow.unit_evaluation_status(db, policy, unit, month, day)
               if _may_see_status(db, who, unit) else None)
@@ -156,7 +161,8 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
                                  within=who.scope.unit_filter())
     view = overview_view(t, report=report, trend=trend, status=status, alerts=listing,
                          names=_names(db) if status else {}, units=units, sort=sort,
-                         page=page, late_page=late_page, reminder=_reminder(db, day, month))
+                         page=page, late_page=late_page,
+                         reminder=_reminder(db, day, month, policy.period))
     return render(request, "overview.html", who, empty=False, **view)
 
 
@@ -177,13 +183,16 @@ def _quota(t, db, policy: Policy, officer_id: str, month: str) -> dict[str, Any]
     if facts is None or facts.deciding_unit is None:
         return None
     top = policy.quota.grade
-    standing = workflow.unit_quota(db, policy, facts.deciding_unit, month)
+    lines = workflow.unit_quotas(db, policy, facts.deciding_unit, month)
     top_check = workflow.decision_quota(db, policy, facts.deciding_unit, month, officer_id,
                                         top)
+    # The line of the officer's own group of similar posts: the cap this decision meets.
+    standing = next((line for line in lines if line.post_group == top_check.post_group), None)
     unit = sources.evidence_unit(db, facts.deciding_unit)
     vi, en = GRADE_LABELS[top]
     return quota_part(t, standing, top_check, vi if t.language == "vi" else en,
-                      (unit or {}).get("name") or facts.deciding_unit)
+                      (unit or {}).get("name") or facts.deciding_unit,
+                      [workflow.quota_dict(line) for line in lines])
 
 
 def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, day: date,
@@ -198,7 +207,8 @@ def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, d
     quota = (_quota(t, db, policy, officer_id, month)
              if may["decide"] and report["workflow"]["status"] == "reviewed" else None)
     listing = responses.list_responses(db, officer_id, month, limit=RESPONSES_PER_PAGE,
-                                       offset=(responses_page - 1) * RESPONSES_PER_PAGE)
+                                       offset=(responses_page - 1) * RESPONSES_PER_PAGE,
+                                       period=policy.period)
     lang_param = request.query_params.get("lang")
     base = f"/officers/{officer_id}"
     answers = responses_part(t, listing, pager(
@@ -213,9 +223,9 @@ def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, d
                 "label": t.gettext("Unit overview")}
     view = officer_view(
         t, report=report,
-        trend=trends.officer_trend(db, officer_id, month, TREND_MONTHS,
+        trend=trends.officer_trend(db, officer_id, latest_month(month, day), TREND_MONTHS,
                                    min_ratings=policy.satisfaction.min_ratings),
-        heat=trends.hour_weekday(db, officer_id, month),
+        heat=trends.hour_weekday(db, officer_id, latest_month(month, day)),
         status=workflow.evaluation_status(db, policy, officer_id, month, day),
         policy=policy, may=may, quota=quota, names=_names(db), responses=answers,
         tasks_page=tasks_page, done=done, error=error, values=values or {},
@@ -237,7 +247,7 @@ def officer_page(request: Request, officer_id: str, db: Db, who: CurrentViewer,
     /api/v1/officers/{id}/evaluations/{month} (the workflow) and
     /api/v1/officers/{id}/evaluations/{month}/responses (the officer's responses)."""
     return _officer_page(request, db, who, policy, now, day, officer_id,
-                         month_or_422(month), tasks_page=tasks_page,
+                         period_or_422(month, policy.period, day), tasks_page=tasks_page,
                          responses_page=responses_page, done=done)
 
 
@@ -273,7 +283,7 @@ def _submit(request: Request, db, who: Viewer, store, policy: Policy, now: int, 
             evidence=None) -> Response:
     """Run one workflow step for the form just posted: 303 back to the page on success,
     the page again with the refusal otherwise."""
-    month = month_or_422(month)
+    month = period_or_422(month, policy.period, day)
     require_officer_in_scope(who, db, officer_id)
     actor = acting_officer(who)
     values = {key: value for key, value in form.items()
@@ -294,19 +304,19 @@ def _submit(request: Request, db, who: Viewer, store, policy: Policy, now: int, 
 @router.post("/officers/{officer_id}/months/{month}/review")
 def review_form(request: Request, officer_id: str, month: str, db: Db, who: CurrentViewer,
                 store: Writer, policy: ConfiguredPolicy, now: Now, day: Today,
-                form: PostedForm) -> Response:
+                evidence: Evidence, form: PostedForm) -> Response:
     """The direct leader's review (PUT /api/v1/officers/{id}/evaluations/{month}/review):
     fields `scores.<criterion>`, `comment`, `proposed_grade`, `disciplined`,
-    `discipline_note`."""
+    `discipline_note`, `attitude_reason` (checked against the same evidence)."""
     scores = {key[len("scores."):]: _number(value) for key, value in form.items()
               if key.startswith("scores.")}
 
     def review(service: workflow.WorkflowService, actor: str) -> None:
         service.review(officer_id, month, actor, scores, _text(form, "comment"),
                        _text(form, "proposed_grade") or "", form.get("disciplined") == "on",
-                       _text(form, "discipline_note"))
+                       _text(form, "discipline_note"), _text(form, "attitude_reason"))
     return _submit(request, db, who, store, policy, now, day, officer_id, month, form,
-                   "review", review)
+                   "review", review, evidence)
 
 
 @router.post("/officers/{officer_id}/months/{month}/decision")

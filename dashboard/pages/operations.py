@@ -61,6 +61,9 @@ OFFLINE_REASONS = {"will": N_("connection dropped (the broker's notice)"),
                    "silent": N_("no message for over %(minutes)d minutes")}
 ALERT_STATES = {"open": N_("Open"), "acknowledged": N_("Acknowledged"), "all": N_("All")}
 DONE = {"acknowledged": N_("Alert acknowledged."), "noted": N_("Note added.")}
+# The two kinds of counter alerts (collector/ratings/alert_records.KINDS; issue 12).
+ALERT_KINDS = {"negative_share": N_("Negative ratings"),
+               "device_offline": N_("Device offline during a shift")}
 
 
 # --- shared presentation -------------------------------------------------------------------
@@ -229,13 +232,16 @@ def names_of(db, logins: set[str]) -> dict[str, str]:
 
 def alert_view(t: Translator, item: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     by, state = item["acknowledged_by"], ALERT_STATES[item["state"]]
+    offline = item["kind"] == "device_offline"
     return {
         "id": item["id"], "state": item["state"], "state_label": t.gettext(state),
+        "offline": offline, "kind_label": t.gettext(ALERT_KINDS.get(item["kind"], item["kind"])),
+        "message": (item.get("message") or {}).get(t.language, ""),
         "counter": item["counter_label"] or item["counter_id"], "unit": item["unit_name"],
         "officer": item["officer_name"] or "—",
         "window": span(t, item["first_at"], item["last_at"]),
         "ratings": t.number(item["ratings"]),
-        "negative": t.gettext("%(count)s of %(total)s negative (%(share)s)",
+        "negative": "" if offline else t.gettext("%(count)s of %(total)s negative (%(share)s)",
                               count=t.number(item["negative"]),
                               total=t.number(item["ratings"]),
                               share=t.percent(item["negative_share"], 0)),
@@ -263,20 +269,21 @@ def respond_context(request: Request, who: Viewer, path: str) -> dict[str, Any]:
 def alerts_page(request: Request, db: Db, who: CurrentViewer, state: str = "open",
                 unit: str | None = None,
                 from_: Annotated[str | None, Query(alias="from")] = None,
-                to: str | None = None,
+                to: str | None = None, kind: str | None = None,
                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
     """Counter alerts in the account's scope, latest burst first; twin: GET /api/v1/alerts
     (leaders, heads and administrators)."""
     require_role(who, *access.ALERT_READERS)
-    unit, from_, to = blank(unit), blank(from_), blank(to)
-    if state not in ALERT_STATES:
+    unit, from_, to, kind = blank(unit), blank(from_), blank(to), blank(kind)
+    if state not in ALERT_STATES or kind not in (None, *ALERT_KINDS):
         raise HTTPException(status_code=422, detail=(
-            f"Trạng thái không hợp lệ: {state!r} / Unknown state {state!r}"))
+            f"Trạng thái hoặc loại không hợp lệ: {state!r}, {kind!r} / Unknown state or "
+            f"kind {state!r}, {kind!r}"))
     t = translator(language_of(request))
 
     def listing(name: str, limit: int, offset: int = 0) -> dict[str, Any]:
         return scoped.alerts(db, who, unit=unit, state=name, from_=from_, to=to, limit=limit,
-                             offset=offset)
+                             offset=offset, kind=kind)
 
     data = listing(state, ALERTS_PAGE, (page - 1) * ALERTS_PAGE)
     if not data["items"] and data["total"]:  # a page past the end shows the last one
@@ -285,7 +292,7 @@ def alerts_page(request: Request, db: Db, who: CurrentViewer, state: str = "open
               for name in ALERT_STATES}
     names = names_of(db, {i["acknowledged_by"] for i in data["items"]
                           if i["acknowledged_by"]})
-    filters = {"unit": unit, "from": from_, "to": to}
+    filters = {"unit": unit, "from": from_, "to": to, "kind": kind}
     return render(
         request, "alerts.html", who, **respond_context(request, who, "/alerts"),
         alerts=[alert_view(t, item, names) for item in data["items"]],
@@ -293,6 +300,8 @@ def alerts_page(request: Request, db: Db, who: CurrentViewer, state: str = "open
                "href": link("/alerts", state=name, **filters), "current": name == state}
               for name, label in ALERT_STATES.items()],
         state=state, units=unit_options(db, who, unit), date_from=from_ or "",
+        kinds=[{"code": code, "label": t.gettext(label), "selected": code == kind}
+               for code, label in ALERT_KINDS.items()],
         date_to=to or "",
         pager=pager(data["total"], data["offset"] // data["limit"] + 1,
                     lambda n: link("/alerts", state=state, **filters,
@@ -330,10 +339,13 @@ def render_alert(request: Request, db, who: Viewer, alert_id: int, *, status_cod
         **respond_context(request, who, f"/alerts/{alert_id}"), alert=alert_view(t, view, names),
         error=None if error is None else (error.vi if language == "vi" else error.en),
         comment=entered.get("comment", ""), text=entered.get("text", ""),
-        rule=t.gettext("At least %(share)s negative within %(minutes)s minutes, with at "
-                       "least %(ratings)s ratings", share=t.percent(rule["negative_share"], 0),
-                       minutes=t.number(rule["window_minutes"]),
-                       ratings=t.number(rule["min_ratings"])),
+        rule=t.gettext("More than %(minutes)s minutes offline within one shift",
+                       minutes=t.number(rule["alert_minutes"]))
+        if view["kind"] == "device_offline" else
+        t.gettext("At least %(share)s negative within %(minutes)s minutes, with at "
+                  "least %(ratings)s ratings", share=t.percent(rule["negative_share"], 0),
+                  minutes=t.number(rule["window_minutes"]),
+                  ratings=t.number(rule["min_ratings"])),
         presses=[press_view(t, p, language, several_days) for p in view["presses"]],
         presses_cut=None if view["presses_total"] <= len(view["presses"]) else t.gettext(
             "Showing the first %(shown)s of %(total)s presses.",

@@ -34,6 +34,7 @@ from collector.web.deps import ConfiguredPolicy, Db, MonthParam, Now, Today, Wri
 from collector.accounts.permissions import may_judge_task, may_plan_task
 from collector.evaluation.policy import Policy
 from collector.accounts.scope import PEOPLE
+from collector.core.periods import parse_period, period_of
 
 from dashboard.views import workspace as views
 from dashboard.pages.workspace_forms import (
@@ -85,22 +86,24 @@ def render_me(request: Request, db, who: Viewer, policy: Policy, now: int, day: 
         report["tasks"]["items"], page,
         lambda n: link("/me", month=month, page=n, responses_page=responses_page) + "#plan")
     shown = responses.list_responses(db, me, month, limit=views.PER_PAGE,
-                                     offset=(max(1, responses_page) - 1) * views.PER_PAGE)
+                                     offset=(max(1, responses_page) - 1) * views.PER_PAGE,
+                                     period=policy.period)
     _, response_pager = views.paginate(
         range(shown["total"]), responses_page,
         lambda n: link("/me", month=month, page=page, responses_page=n) + "#responses")
     if response_pager["page"] != max(1, responses_page):  # asked past the end
         shown = responses.list_responses(db, me, month, limit=views.PER_PAGE,
-                                          offset=(response_pager["page"] - 1) * views.PER_PAGE)
+                                          offset=(response_pager["page"] - 1) * views.PER_PAGE,
+                                          period=policy.period)
     reminder = None
-    this_month = day.strftime("%Y-%m")
+    this_month = period_of(day, policy.period).key  # this quarter under a quarterly policy
     if month == this_month:  # last month's self-evaluation, due in this month's first days
         earlier = workflow.evaluation_status(db, policy, me, before, day)
         if not (earlier["self"]["done"] or earlier["review"]["done"]) \
                 and day <= date.fromisoformat(earlier["self"]["due"]):
             reminder = {"month": t.month(before), "href": link("/me", month=before) + "#self",
                         "due": views.day_text(t, earlier["self"]["due"])}
-    first_day = f"{month}-01"
+    first_day = parse_period(month).first_day.isoformat()
     return render(
         request, "me.html", who, status_code=status_code,
         officer=report["officer"], month=month, month_label=t.month(month),
@@ -124,7 +127,8 @@ def my_workspace(request: Request, db: Db, who: CurrentViewer, policy: Configure
     """The officer's workspace. JSON twins: GET /api/v1/officers/{id}/tasks?month=,
     GET /api/v1/officers/{id}/evaluations/{month}, GET /api/v1/officers/{id}/months/{month}
     and GET /api/v1/officers/{id}/evaluations/{month}/responses."""
-    return render_me(request, db, who, policy, now, day, this_or(month, day), page=page,
+    return render_me(request, db, who, policy, now, day, this_or(month, day, policy.period),
+                     page=page,
                      responses_page=responses_page, done=done)
 
 
@@ -132,7 +136,7 @@ def _me_form(request: Request, store, who: Viewer, policy: Policy, now: int, day
              fields: dict[str, str], action: Callable[[str], tuple[str, str, str]],
              form: str, entered: dict[str, Any] | None = None) -> Response:
     """Run `action(officer)` → (month, done code, anchor) and redirect, or re-render /me."""
-    month = page_month(fields.get("month"), day)
+    month = page_month(fields.get("month"), day, policy.period)
     try:
         officer = acting(who)
         target, code, anchor = action(officer)
@@ -149,19 +153,19 @@ def add_my_task(request: Request, store: Writer, who: CurrentViewer, policy: Con
     """Add a task to one's own work plan: POST /api/v1/officers/{id}/tasks."""
     def action(me: str) -> tuple[str, str, str]:
         allow(store.db, me, me, may_plan_task)
-        task = attempt(lambda: task_service(store, me, day, now).create(
+        task = attempt(lambda: task_service(store, me, day, now, policy.period).create(
             me, title=fields.get("title", ""),
             period=fields.get("period", ""), deadline=fields.get("deadline", ""),
             weight=number(fields.get("weight") or "1", "weight")))
-        return task["month"], "task_added", f"#task-{task['id']}"
+        return task["period"], "task_added", f"#task-{task['id']}"
     return _me_form(request, store, who, policy, now, day, fields, action, "add-task",
                     {"task": fields})
 
 
 def _update(store, day: date, now: int, task_id: int, me: str,
-            changes: dict[str, Any]) -> dict[str, Any]:
+            changes: dict[str, Any], period: str) -> dict[str, Any]:
     allow(store.db, task_officer(store.db, task_id), me, may_plan_task)
-    return attempt(lambda: task_service(store, me, day, now).update(task_id, changes))
+    return attempt(lambda: task_service(store, me, day, now, period).update(task_id, changes))
 
 
 @router.post("/me/tasks/{task_id}/progress")
@@ -172,8 +176,8 @@ def update_my_task(task_id: int, request: Request, store: Writer, who: CurrentVi
         changes: dict[str, Any] = {"progress": number(fields.get("progress"), "progress")}
         if fields.get("note", "").strip():
             changes["note"] = fields["note"]
-        task = _update(store, day, now, task_id, me, changes)
-        return task["month"], "progress", f"#task-{task_id}"
+        task = _update(store, day, now, task_id, me, changes, policy.period)
+        return task["period"], "progress", f"#task-{task_id}"
     return _me_form(request, store, who, policy, now, day, fields, action, f"task-{task_id}")
 
 
@@ -183,8 +187,8 @@ def complete_my_task(task_id: int, request: Request, store: Writer, who: Current
     """Mark done on a date not after today: PATCH /api/v1/tasks/{id} {completed_on}."""
     def action(me: str) -> tuple[str, str, str]:
         task = _update(store, day, now, task_id, me,
-                       {"completed_on": fields.get("completed_on", "")})
-        return task["month"], "completed", f"#task-{task_id}"
+                       {"completed_on": fields.get("completed_on", "")}, policy.period)
+        return task["period"], "completed", f"#task-{task_id}"
     return _me_form(request, store, who, policy, now, day, fields, action, f"task-{task_id}")
 
 
@@ -192,7 +196,7 @@ def complete_my_task(task_id: int, request: Request, store: Writer, who: Current
 def self_evaluate(request: Request, store: Writer, who: CurrentViewer, policy: ConfiguredPolicy,
                   now: Now, day: Today, fields: Fields) -> Response:
     """Scores per criterion and a comment: PUT /api/v1/officers/{id}/evaluations/{month}/self."""
-    month = page_month(fields.get("month"), day)
+    month = page_month(fields.get("month"), day, policy.period)
     codes = [c.code for c in policy.criteria if c.source == "leader"]
     typed = {code: fields.get(f"scores.{code}", "") for code in codes}
 
@@ -210,10 +214,11 @@ def respond(request: Request, store: Writer, who: CurrentViewer, policy: Configu
             now: Now, day: Today, fields: Fields) -> Response:
     """A written response (appeal) to the month:
     POST /api/v1/officers/{id}/evaluations/{month}/responses."""
-    month = page_month(fields.get("month"), day)
+    month = page_month(fields.get("month"), day, policy.period)
 
     def action(me: str) -> tuple[str, str, str]:
-        service = responses.ResponseService(store.db, clock=lambda: now, today=lambda: day)
+        service = responses.ResponseService(store.db, clock=lambda: now, today=lambda: day,
+                                            period=policy.period)
         attempt(lambda: service.add(me, month, me, fields.get("text", "")))
         return month, "response", "#responses"
     return _me_form(request, store, who, policy, now, day, fields, action, "response-form",
@@ -225,13 +230,14 @@ def respond(request: Request, store: Writer, who: CurrentViewer, policy: Configu
 def render_team(request: Request, db, who: Viewer, day: date, month: str, *, page: int = 1,
                 tasks_page: int = 1, officer: str | None = None, show: str = "attention",
                 done: str | None = None, refusal: Refusal | None = None,
-                entered: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+                entered: dict[str, str] | None = None, status_code: int = 200,
+                period: str = "month") -> HTMLResponse:
     t = translator(language_of(request))
     error = views.pick(t, refusal.vi, refusal.en) if refusal else None
     if who.role not in access.LEADERS or who.officer_id is None:
         return render(request, "team.html", who, status_code=403 if refusal is None
                       else status_code, leader=None, error=error, month=month)
-    data = team.team_month(db, who.officer_id, month, day)
+    data = team.team_month(db, who.officer_id, month, day, period)
     members = data["members"]
     if officer is not None and officer not in {m["officer_id"] for m in members}:
         officer = None
@@ -259,35 +265,38 @@ def render_team(request: Request, db, who: Viewer, day: date, month: str, *, pag
         everyone_href=link("/team", month=month, show=show) + "#follow",
         filter_hrefs={m["officer_id"]: link("/team", month=month, officer=m["officer_id"],
                                             show=show) + "#follow" for m in members},
-        deadline_default=max(f"{month}-01", day.isoformat()), today=day.isoformat())
+        deadline_default=max(parse_period(month).first_day.isoformat(), day.isoformat()),
+        today=day.isoformat())
 
 
 @router.get("/team", response_class=HTMLResponse)
 def team_workspace(request: Request, db: Db, who: CurrentViewer, day: Today,
-                   month: MonthParam = None, page: int = 1, tasks_page: int = 1,
-                   officer: str | None = None, show: str = "attention",
+                   policy: ConfiguredPolicy, month: MonthParam = None, page: int = 1,
+                   tasks_page: int = 1, officer: str | None = None, show: str = "attention",
                    done: str | None = None) -> HTMLResponse:
     """The leader's workspace. JSON twin: GET /api/v1/team?month= (collector/api/team.py)."""
-    return render_team(request, db, who, day, this_or(month, day), page=page,
-                       tasks_page=tasks_page, officer=officer, show=show, done=done)
+    return render_team(request, db, who, day, this_or(month, day, policy.period), page=page,
+                       tasks_page=tasks_page, officer=officer, show=show, done=done,
+                       period=policy.period)
 
 
 def _team_form(request: Request, store, who: Viewer, day: date, fields: dict[str, str],
-               action: Callable[[str], str], anchor: str) -> Response:
-    month = page_month(fields.get("month"), day)
+               action: Callable[[str], str], anchor: str, period: str = "month") -> Response:
+    month = page_month(fields.get("month"), day, period)
     officer, show = fields.get("officer") or None, fields.get("show") or "attention"
     try:
         code = action(acting(who))
     except Refusal as refusal:
         return render_team(request, store.db, who, day, month, officer=officer, show=show,
-                           refusal=refusal, entered=fields, status_code=refusal.status)
+                           refusal=refusal, entered=fields, status_code=refusal.status,
+                           period=period)
     return back("/team", anchor, month=month, officer=officer,
                 show=None if show == "attention" else show, done=code)
 
 
 @router.post("/team/tasks")
 def assign_task(request: Request, store: Writer, who: CurrentViewer, now: Now, day: Today,
-                fields: Fields) -> Response:
+                fields: Fields, policy: ConfiguredPolicy) -> Response:
     """Assign a task to someone one leads: POST /api/v1/officers/{id}/tasks."""
     def action(me: str) -> str:
         officer_id = fields.get("officer_id", "")
@@ -298,7 +307,7 @@ def assign_task(request: Request, store: Writer, who: CurrentViewer, now: Now, d
             period=fields.get("period", ""), deadline=fields.get("deadline", ""),
             weight=number(fields.get("weight") or "1", "weight")))
         return "assigned"
-    return _team_form(request, store, who, day, fields, action, "#assign")
+    return _team_form(request, store, who, day, fields, action, "#assign", policy.period)
 
 
 def _judge(store, day: date, now: int, task_id: int, me: str, judge: str,
@@ -310,19 +319,20 @@ def _judge(store, day: date, now: int, task_id: int, me: str, judge: str,
 
 @router.post("/team/tasks/{task_id}/quality-error")
 def flag_quality_error(task_id: int, request: Request, store: Writer, who: CurrentViewer,
-                       now: Now, day: Today, fields: Fields) -> Response:
+                       now: Now, day: Today, fields: Fields,
+                       policy: ConfiguredPolicy) -> Response:
     """Record a major quality error: POST /api/v1/tasks/{id}/quality-error."""
     def action(me: str) -> str:
         _judge(store, day, now, task_id, me, "flag_error", fields.get("reason", ""))
         return "flagged"
-    return _team_form(request, store, who, day, fields, action, "#follow")
+    return _team_form(request, store, who, day, fields, action, "#follow", policy.period)
 
 
 @router.post("/team/tasks/{task_id}/excuse-delay")
 def excuse_delay(task_id: int, request: Request, store: Writer, who: CurrentViewer, now: Now,
-                 day: Today, fields: Fields) -> Response:
+                 day: Today, fields: Fields, policy: ConfiguredPolicy) -> Response:
     """Excuse a delay for an objective cause: POST /api/v1/tasks/{id}/excuse-delay."""
     def action(me: str) -> str:
         _judge(store, day, now, task_id, me, "excuse_delay", fields.get("reason", ""))
         return "excused"
-    return _team_form(request, store, who, day, fields, action, "#follow")
+    return _team_form(request, store, who, day, fields, action, "#follow", policy.period)

@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
-from collector.core.timeline import checked_month
+from collector.core.periods import MONTH, check_period, parse_period, period_of
 from collector.evaluation import tasks
 from collector.web import scoped
 from collector.web.auth import Viewer
-from collector.web.deps import month_or_422
+from collector.web.deps import month_or_422, period_or_422
 from collector.web.errors import status_of
 from collector.accounts.permissions import Permission
 from collector.accounts.scope import PEOPLE
@@ -88,23 +88,28 @@ def number(text: str | None, field: str) -> float | int:
     return int(value) if value.is_integer() else value
 
 
-def this_or(month: str | None, day: date) -> str:
+def this_or(month: str | None, day: date, kind: str = MONTH) -> str:
     """The month asked for (422 when malformed), else the month of `day` (the Today
-    dependency, so a test's fixed date is the page's "this month")."""
-    return month_or_422(month or day.strftime("%Y-%m"))
+    dependency, so a test's fixed date is the page's "this month"). Under a quarterly policy
+    (`kind`, the policy's `period`) a quarter "YYYY-Qn", else this quarter."""
+    if kind == MONTH:
+        return month_or_422(month or day.strftime("%Y-%m"))
+    return period_or_422(month, kind, day)
 
 
-def page_month(value: str | None, day: date) -> str:
-    """The month a form came from (its hidden field), or this month."""
+def page_month(value: str | None, day: date, kind: str = MONTH) -> str:
+    """The month (a quarterly policy's quarter) a form came from (its hidden field), or
+    this one."""
     try:
-        return checked_month(value or day.strftime("%Y-%m"))
+        return check_period(value, kind).key if value else period_of(day, kind).key
     except ValueError:
-        return day.strftime("%Y-%m")
+        return period_of(day, kind).key
 
 
-def task_service(store, actor: str, day: date, now: int) -> tasks.TaskService:
+def task_service(store, actor: str, day: date, now: int,
+                 period: str = MONTH) -> tasks.TaskService:
     """The task service as collector/api/tasks.py makes it (scoped.task_service)."""
-    return scoped.task_service(store, actor, day, now)
+    return scoped.task_service(store, actor, day, now, period)
 
 
 def back(path: str, anchor: str = "", **params: Any) -> RedirectResponse:
@@ -118,8 +123,6 @@ def link(path: str, **params: Any) -> str:
 
 
 def months_around(month: str) -> tuple[str, str]:
-    """The months before and after 'YYYY-MM'."""
-    year, mon = int(month[:4]), int(month[5:])
-    before = f"{year - (mon == 1):04d}-{(mon - 2) % 12 + 1:02d}"
-    after = f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}"
-    return before, after
+    """The months before and after 'YYYY-MM' (the quarters around 'YYYY-Qn')."""
+    period = parse_period(month)
+    return period.previous().key, period.following().key

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from collector.ratings.satisfaction import ANSWER_LABELS, ANSWERS, SCALE_ANSWERS
 from collector.core.collation import person_key
+from collector.core.periods import parse_period, periods_of_year
 from collector.core.timeline import local_datetime
 
 from dashboard.views import charts
@@ -55,26 +56,45 @@ def pick(language: str, texts: dict[str, Any] | None) -> str:
     return texts.get(language) or texts.get("en") or texts.get("vi") or ""
 
 
+def quota_group_lines(t: Translator, lines: list[dict[str, Any]], *, for_officer: bool = False,
+                      group: str | None = None) -> list[dict[str, Any]]:
+    """A unit's quota lines, one per group of similar posts, as the pages list them — only
+    when there are several (with one, the unit's single line says it all). A named group's
+    text names it already; the default group's gets its label ("Cả đơn vị"). `for_officer`:
+    `mine` marks `group`, the group of the officer whose decision the page is for."""
+    if len(lines) < 2:
+        return []
+    shown = []
+    for line in lines:
+        text = pick(t.language, line)
+        if line["post_group"] is None:
+            text = f"{pick(t.language, {'vi': line['label_vi'], 'en': line['label_en']})}: {text}"
+        shown.append({"text": text, "warn": bool(line["exceeded"]),
+                      "mine": for_officer and line["post_group"] == group})
+    return shown
+
+
 def label(t: Translator, table: dict[str, str], code: str) -> str:
     """A code's translated label; an unknown code shows as itself rather than vanishing."""
     return t.gettext(table[code]) if code in table else code
 
 
 def previous_month(month: str) -> str:
-    year, mon = (int(part) for part in month.split("-"))
-    return f"{year - (mon == 1)}-{(mon - 2) % 12 + 1:02d}"
+    """The month before; the quarter before a quarter (a quarterly policy's period)."""
+    return parse_period(month).previous().key
 
 
 def next_month(month: str) -> str:
-    year, mon = (int(part) for part in month.split("-"))
-    return f"{year + (mon == 12)}-{mon % 12 + 1:02d}"
+    return parse_period(month).following().key
 
 
-def reminder_month(today: date, shown: str, previous_decision_due: date) -> str | None:
+def reminder_month(today: date, shown: str, previous_decision_due: date,
+                   this: str | None = None) -> str | None:
     """Last month, when the page shows this month while last month's evaluation is still
     under way (until its decisions are due, the 7th by default): a leader opening the page
-    early in a month is most likely working on the month before."""
-    this = today.strftime("%Y-%m")
+    early in a month is most likely working on the month before. `this`: the period shown
+    as current (this quarter under a quarterly policy; default this month)."""
+    this = this or today.strftime("%Y-%m")
     if shown == this and today <= previous_decision_due:
         return previous_month(this)
     return None
@@ -258,10 +278,11 @@ def alerts_view(t: Translator, listing: dict[str, Any], unit_id: str) -> dict[st
             "id": alert["id"], "counter": alert["counter_label"] or alert["counter_id"],
             "unit": alert["unit_name"] or "", "officer": alert["officer_name"] or "",
             "when": when(t, alert["last_at"]),
-            "summary": t.gettext("%(negative)s of %(ratings)s negative (%(share)s)",
-                                 negative=t.number(alert["negative"]),
-                                 ratings=t.number(alert["ratings"]),
-                                 share=t.percent(alert["negative_share"])),
+            # A device offline in a shift (issue 12) says so in the collector's words.
+            "summary": pick(t.language, alert.get("message")) if alert.get("message") else
+            t.gettext("%(negative)s of %(ratings)s negative (%(share)s)",
+                      negative=t.number(alert["negative"]), ratings=t.number(alert["ratings"]),
+                      share=t.percent(alert["negative_share"])),
             "href": f"/alerts{query(unit=unit_id)}#alert-{alert['id']}"})
     return {"entries": items, "total": listing["total"], "total_text": t.number(listing["total"]),
             "href": f"/alerts{query(unit=unit_id)}"}
@@ -285,6 +306,17 @@ def unit_options(units: list[dict[str, Any]], selected: str) -> list[dict[str, A
     """The unit selector's options: (id, name, depth) in tree order, indented by depth."""
     return [{"id": unit["id"], "label": "\u00a0\u00a0" * unit["depth"] + unit["name"],
              "selected": unit["id"] == selected} for unit in units]
+
+
+def period_options(t: Translator, month: str) -> list[dict[str, Any]]:
+    """The quarter picker of a quarterly policy's pages (a month needs none: the browser's
+    month input serves): the quarters of the shown year and the year before."""
+    period = parse_period(month)
+    if period.kind != "quarter":
+        return []
+    shown = [q for year in (period.year - 1, period.year)
+             for q in periods_of_year(year, "quarter")]
+    return [{"value": q.key, "label": t.month(q.key), "selected": q == period} for q in shown]
 
 
 def overview_view(t: Translator, *, report: dict[str, Any], trend: dict[str, Any],
@@ -311,6 +343,7 @@ def overview_view(t: Translator, *, report: dict[str, Any], trend: dict[str, Any
              for row in rows[page_info["start"]:page_info["stop"]]]
     return {
         "unit": unit, "month": month, "month_label": t.month(month),
+        "period_options": period_options(t, month),
         "prev_href": href(month=previous_month(month), page=None, late_page=None),
         "next_href": href(month=next_month(month), page=None, late_page=None),
         "units": unit_options(units, unit["id"]),
@@ -329,6 +362,7 @@ def overview_view(t: Translator, *, report: dict[str, Any], trend: dict[str, Any
         "progress": progress_view(t, report, status, names, month, late_page,
                                   lambda n: href(late_page=n)),
         "quota": pick(t.language, report["quota"]),
+        "quotas": quota_group_lines(t, report.get("quotas") or []),
         "alerts": alerts_view(t, alerts, unit["id"]),
         "export_href": f"/api/v1/units/{unit['id']}/months/{month}.xlsx",
         "json_href": f"/api/v1/units/{unit['id']}/months/{month}",

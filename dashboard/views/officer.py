@@ -35,6 +35,7 @@ from dashboard.views.leaders import (
     points,
     previous_month,
     query,
+    quota_group_lines,
     signed,
     when,
 )
@@ -60,6 +61,8 @@ def satisfaction_part(t: Translator, sat: dict[str, Any]) -> dict[str, Any]:
                                   low=(sat["share_interval"] or (None, None))[0],
                                   high=(sat["share_interval"] or (None, None))[1]),
         "sufficient": sat["sufficient"], "min_ratings": t.number(sat["min_ratings"]),
+        # Few ratings because the counter was offline (issue 12): the collector's line.
+        "offline_note": pick(t.language, sat.get("insufficient_note")),
         "median": t.number(comparison["median"], 1),
         "difference": signed(t, comparison["difference"], 1),
         "rank": t.number(comparison["rank"]) if comparison["rank"] else "—",
@@ -151,6 +154,26 @@ def tasks_part(t: Translator, part: dict[str, Any], page: int, href) -> dict[str
         "rows": rows, "pager": info}
 
 
+def unit_part(t: Translator, part: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A leader's unit score (Decree 335; `unit_score` of the officer's month): the people
+    they lead with the grade standing for each, the unit's points and their lines. None for
+    an officer who leads nobody in the period or under a policy without it. Shared by the
+    officer page and the printable form."""
+    if not part:
+        return None
+    return {
+        "share": t.percent(part["share"], 0), "points": points(t, part["points"]),
+        "max": points(t, part["max_points"]), "provisional": part["provisional"],
+        "counts": {key: t.number(part[key])
+                   for key in ("total", "completed", "not_completed", "ungraded")},
+        "people": [{"name": p["name"],
+                    "grade": grade_text(t.language, p["grade"]) or t.gettext("Not graded yet"),
+                    "standing": "" if not p["grade"] else
+                    t.gettext("decided") if p["decided"] else t.gettext("proposed"),
+                    "not_completed": p["not_completed"]} for p in part["subordinates"]],
+        "lines": _lines(t, part["lines"])}
+
+
 def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -198,11 +221,14 @@ def evaluation_part(t: Translator, report: dict[str, Any], status: dict[str, Any
             "grade": grade_text(t.language, review["proposed_grade"]),
             "by": review["by_name"] or review["by"] or "", "at": when(t, review["at"]),
             "disciplined": workflow["disciplined"],
-            "discipline_note": workflow["discipline_note"] or ""},
+            "discipline_note": workflow["discipline_note"] or "",
+            "attitude_reason": review.get("attitude_reason") or ""},
         "decision": None if not decision else {
             "grade": grade_text(t.language, decision["grade"]),
             "score": points(t, decision["score"]), "note": decision["note"] or "",
-            "by": decision["by_name"] or decision["by"] or "", "at": when(t, decision["at"])},
+            "by": decision["by_name"] or decision["by"] or "", "at": when(t, decision["at"]),
+            # why the final score differs from the suggested one (rules/decision.py)
+            "score_line": pick(t.language, decision.get("final_score_line") or {})},
         "has_snapshot": report.get("decided_snapshot") is not None,
         # Where the evidence reads differently now than when the head decided (the decision
         # itself stands): collector/evaluation/snapshot_changes.py.
@@ -276,7 +302,13 @@ def forms_part(t: Translator, report: dict[str, Any], policy: Policy, may: dict[
             # After a refusal the form shows what was posted: an unticked box sends nothing.
             "disciplined": (values.get("disciplined") == "on" if values
                             else workflow["disciplined"]),
-            "discipline_note": values.get("discipline_note", workflow["discipline_note"] or "")}
+            "discipline_note": values.get("discipline_note", workflow["discipline_note"] or ""),
+            "attitude_reason": values.get("attitude_reason",
+                                          review.get("attitude_reason") or ""),
+            # When few ratings come from an offline counter: above how many points of the
+            # satisfaction criterion the reason is required (rules/offline.py).
+            "attitude_hint": pick(t.language, (report["satisfaction"].get("attitude_ceiling")
+                                               or {}).get("hint"))}
     if may.get("decide") and stage == "reviewed":
         forms["decision"] = {
             "grades": grade_options(t, policy, values.get("final_grade")),
@@ -291,16 +323,20 @@ def forms_part(t: Translator, report: dict[str, Any], policy: Policy, may: dict[
 
 
 def quota_part(t: Translator, standing: Any, top: Any, top_label: str,
-               unit_name: str) -> dict[str, Any]:
+               unit_name: str, lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What the head sees before deciding: the unit's line as it stands (decided and
-    proposed grades), and what deciding the capped grade here would meet, as a warning
-    exactly when that decision needs acknowledging (`refuses`; collector texts, by language).
-    Any other grade never does (docs/evaluation.md, "The quota")."""
+    proposed grades) in the officer's group of similar posts, and what deciding the capped
+    grade here would meet, as a warning exactly when that decision needs acknowledging
+    (`refuses`; collector texts, by language). Any other grade never does
+    (docs/evaluation.md, "The quota"). With several groups (`lines`, each a quota dict) the
+    unit's lines are listed instead, the officer's group marked."""
     text = pick(t.language, {"vi": standing.vi, "en": standing.en}) if standing else ""
     warn = bool(top is not None and top.refuses)
     top_text = pick(t.language, {"vi": top.vi, "en": top.en}) if top is not None else ""
-    return {"warn": warn, "text": text, "top_text": top_text, "top_label": top_label,
-            "unit": unit_name}
+    groups = quota_group_lines(t, lines or [], for_officer=True,
+                               group=getattr(top, "post_group", None))
+    return {"warn": warn, "text": "" if groups else text, "top_text": top_text,
+            "top_label": top_label, "unit": unit_name, "groups": groups}
 
 
 def responses_part(t: Translator, listing: dict[str, Any] | None, page: dict[str, Any] | None
@@ -343,6 +379,7 @@ def officer_view(t: Translator, *, report: dict[str, Any], trend: dict[str, Any]
         "sat": satisfaction_part(t, report["satisfaction"]),
         "trend": trend_part(t, trend), "heat": heatmap_part(t, heat),
         "tasks": tasks_part(t, report["tasks"], tasks_page, lambda n: href(tasks_page=n)),
+        "unit": unit_part(t, report.get("unit_score")),
         "evaluation": evaluation_part(t, report, status, names),
         "forms": forms_part(t, report, policy, may, quota, values),
         "responses": responses,

@@ -29,6 +29,7 @@ from collector.demo.history.simulation import (
 from collector.evaluation import month as monthly, tasks
 from collector.evaluation import task_records
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS
+from collector.evaluation import scoring
 from collector.evaluation.scoring import check_quota
 from collector.evaluation.workflow import records
 from collector.evaluation.workflow.calendar import calendar_for
@@ -43,6 +44,10 @@ REVIEW_COMMENTS = (
     "Hoàn thành tốt nhiệm vụ; cần chủ động hơn trong hướng dẫn nộp hồ sơ trực tuyến.",
     "Còn để người dân phản ánh về thái độ và thời gian chờ, nhiều nhiệm vụ chậm tiến độ; cần "
     "chấn chỉnh trong tháng tới.")
+# The reason a leader writes when few ratings came from a counter whose device was offline and
+# the service-attitude score goes above what they show (issue 12; rules/offline.py).
+OFFLINE_REASON = ("Thiết bị tại quầy mất kết nối nhiều giờ trong tháng nên ít lượt đánh giá; "
+                  "điểm chấm theo theo dõi trực tiếp của lãnh đạo tại bộ phận một cửa.")
 
 
 def _half_points(value: float) -> float:
@@ -146,15 +151,18 @@ class PreviousMonth:
         """The reviews of `officers` by their leaders (`whole`: the ward they all make up),
         proposing the grade the evidence and their scores suggest, lowered where a quota on
         the top grade would be exceeded."""
-        service, grades, scores = self._workflow(), {}, {}
+        service, grades, scores, reasons = self._workflow(), {}, {}, {}
         for officer in officers:
             view = monthly.officer_month(self.db, officer, self.month, self.policy,
                                          now_ms=self.sim.at, today=self.sim.today())
+            if (view["satisfaction"].get("attitude_ceiling") or {}).get("reason_required"):
+                reasons[officer] = OFFLINE_REASON  # few ratings from an offline counter
             evidence = tasks.task_evidence(task_records.officer_tasks(self.db, officer, self.month),
                                            self.month, today=self.sim.today())
             suggestion = monthly.suggestion_for(
                 self.policy, view["satisfaction"], evidence,
-                {"review_scores": json.dumps(self._scores(officer))})["suggestion"]
+                {"review_scores": json.dumps(self._scores(officer))},
+                unit=_unit_evidence(view.get("unit_score")))["suggestion"]
             grades[officer], scores[officer] = suggestion["grade"]["code"], suggestion["score"]
         top, lowered = self.policy.quota.grade, set()
         while self._over_quota(grades, whole):
@@ -169,7 +177,8 @@ class PreviousMonth:
                 comment += (f" Điểm đạt mức «{GRADE_LABELS[top][0]}» nhưng đơn vị đã đủ tỷ lệ "
                             "xếp loại này, nên đề xuất mức liền kề.")
             service.review(officer, self.month, officer_facts(self.db, officer).leader,
-                           self._scores(officer), comment, grades[officer])
+                           self._scores(officer), comment, grades[officer],
+                           attitude_reason=reasons.get(officer))
             self.sim.counts["evaluation_steps"] += 1
 
     def _decisions(self, officers: list[str]) -> None:
@@ -181,3 +190,13 @@ class PreviousMonth:
                            row["proposed_grade"],
                            "Nhất trí với đề xuất của lãnh đạo trực tiếp.")
             self.sim.counts["evaluation_steps"] += 1
+
+
+def _unit_evidence(part: dict | None) -> scoring.UnitEvidence | None:
+    """The people a leader leads, as their month's unit-score block lists them, for the
+    suggestion the demo's leader proposes from (Decree 335's unit score)."""
+    if part is None:
+        return None
+    return scoring.UnitEvidence(tuple(
+        scoring.Subordinate(p["officer_id"], p["name"], (p["grade"] or {}).get("code"),
+                            p["decided"]) for p in part["subordinates"]))

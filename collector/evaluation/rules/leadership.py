@@ -4,6 +4,13 @@ The rule as policy (`[unit_score]`, optional: a policy without it scores leaders
 `weight` of the points of `criterion` (the task results) follow the results of the people the
 leader leads: `all_completed` of them (100 %) when every one of them is graded at least
 "completed", `any_not_completed` (50 %) when any is graded in `not_completed`.
+
+Pure (no database, no other evaluation module): `unit_result` reads the unit's share from the
+grades standing for the people a leader directly leads in the period (the head's decision, else
+the leader's proposal; none yet: not graded), and `explain_unit` splits the criterion's points
+and words the lines collector/evaluation/scoring.py shows. Someone not graded yet makes the
+share provisional — the share of those graded, which may still fall — unless a graded one is
+already "not completed": the lower share is then certain whatever the rest are graded.
 """
 
 from __future__ import annotations
@@ -47,3 +54,131 @@ def parse_unit_score(table: dict, criteria, grade_codes) -> UnitScoreRule:
         raise ValueError("unit_score.any_not_completed must not be above all_completed")
     return UnitScoreRule(criterion=code, weight=weight, all_completed=all_completed,
                          any_not_completed=any_not_completed, not_completed=tuple(grades))
+
+
+# --- the unit's result -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Subordinate:
+    """One person the leader directly leads in the period, with the grade standing for them:
+    the head's decision when `decided`, else the leader's proposal; None: not graded yet."""
+    officer_id: str
+    name: str
+    grade: str | None = None
+    decided: bool = False
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    share: float  # the rule's all_completed or any_not_completed
+    subordinates: tuple[Subordinate, ...]
+    completed: tuple[Subordinate, ...]  # graded, and not in the rule's not_completed
+    not_completed: tuple[Subordinate, ...]
+    ungraded: tuple[Subordinate, ...]
+    # Someone is not graded yet and nobody graded is not completed: the share is that of the
+    # graded ones and may still fall when the rest are graded.
+    provisional: bool
+    # Someone is not graded yet but a graded one is already not completed: the lower share
+    # cannot change whatever the rest are graded.
+    certain: bool
+
+
+def unit_result(rule: UnitScoreRule, subordinates) -> UnitResult | None:
+    """The unit's share of the points that follow it; None for a leader who leads nobody in
+    the period (scored like everyone else)."""
+    people = tuple(subordinates)
+    if not people:
+        return None
+    ungraded = tuple(p for p in people if p.grade is None)
+    not_completed = tuple(p for p in people
+                          if p.grade is not None and p.grade in rule.not_completed)
+    completed = tuple(p for p in people
+                      if p.grade is not None and p.grade not in rule.not_completed)
+    share = rule.any_not_completed if not_completed else rule.all_completed
+    return UnitResult(share=share, subordinates=people, completed=completed,
+                      not_completed=not_completed, ungraded=ungraded,
+                      provisional=bool(ungraded) and not not_completed,
+                      certain=bool(ungraded) and bool(not_completed))
+
+
+# --- how the points are explained ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UnitExplanation:
+    own_max: float  # (1 − weight) × the criterion's points: from the leader's own tasks
+    unit_max: float  # weight × the criterion's points: from the unit
+    points: float  # exact: unit_max × the unit's share
+    split_vi: str  # the split, a note of 0 points
+    split_en: str
+    vi: str  # the unit's result and its points
+    en: str
+
+
+_NAMED = 5  # names listed in the line; the unit-score block lists everybody
+
+
+def _number(x, vi: bool) -> str:
+    """2 decimals at most; in Vietnamese a dot for thousands, a comma for decimals."""
+    text = f"{float(x):,.2f}".rstrip("0").rstrip(".")
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".") if vi else text
+
+
+def _percent(share: float, vi: bool) -> str:
+    return _number(share * 100, vi) + (" %" if vi else "%")
+
+
+def _names(people: tuple[Subordinate, ...], vi: bool) -> str:
+    shown = [p.name + ("" if p.decided or p.grade is None else
+                       (" – đề xuất" if vi else " – proposed")) for p in people[:_NAMED]]
+    if len(people) > _NAMED:
+        rest = len(people) - _NAMED
+        shown.append(f"và {rest} người khác" if vi else f"and {rest} others")
+    return ", ".join(shown)
+
+
+def _result_text(result: UnitResult, unit_max: float, points: float, vi: bool) -> str:
+    done, total = len(result.completed), len(result.subordinates)
+    if vi:
+        text = (f"Kết quả đơn vị{' (tạm tính)' if result.provisional else ''}: {done}/{total} "
+                "người do mình phụ trách hoàn thành nhiệm vụ trở lên")
+        parts = ((result.not_completed, "không hoàn thành"),
+                 (result.ungraded, "chưa được xếp loại"))
+    else:
+        text = (f"Unit result{' (provisional)' if result.provisional else ''}: {done} of "
+                f"{total} people led at least completed their tasks")
+        parts = ((result.not_completed, "not completed"), (result.ungraded, "not graded yet"))
+    for people, what in parts:
+        if people:
+            text += f", {len(people)} {what} ({_names(people, vi)})"
+    share = _percent(result.share, vi)
+    text += (f" → {share} × {_number(unit_max, vi)} = {_number(points, vi)} "
+             + ("điểm" if vi else "points"))
+    if result.provisional:
+        text += ("; điểm này còn thay đổi nếu người chưa được xếp loại không hoàn thành nhiệm vụ"
+                 if vi else "; this changes if someone not graded yet is not completed")
+    if result.certain:
+        text += (f"; mức {share} đã chắc chắn dù còn người chưa được xếp loại" if vi
+                 else f"; {share} is certain although someone is not graded yet")
+    return text
+
+
+def explain_unit(rule: UnitScoreRule, result: UnitResult, criterion_vi: str,
+                 criterion_en: str, criterion_points: float) -> UnitExplanation:
+    """The split of the criterion's points and the unit's part, with the lines that say so
+    (Vietnamese first, then English), e.g. "Kết quả đơn vị: 11/12 người do mình phụ trách
+    hoàn thành nhiệm vụ trở lên, 1 không hoàn thành (Nguyễn Văn A) → 50 % × 35 = 17,5 điểm"."""
+    own_max = criterion_points * (1 - rule.weight)
+    unit_max = criterion_points * rule.weight
+    points = unit_max * result.share
+    own = (_percent(1 - rule.weight, True), _percent(1 - rule.weight, False))
+    unit = (_percent(rule.weight, True), _percent(rule.weight, False))
+    return UnitExplanation(
+        own_max=own_max, unit_max=unit_max, points=points,
+        split_vi=(f"{criterion_vi} của người lãnh đạo: {own[0]} ({_number(own_max, True)} "
+                  f"điểm) theo nhiệm vụ của bản thân, {unit[0]} ({_number(unit_max, True)} "
+                  "điểm) theo kết quả của những người do mình phụ trách"),
+        split_en=(f"{criterion_en} of a leader: {own[1]} ({_number(own_max, False)} points) "
+                  f"from their own tasks, {unit[1]} ({_number(unit_max, False)} points) from "
+                  "the results of the people they lead"),
+        vi=_result_text(result, unit_max, points, True),
+        en=_result_text(result, unit_max, points, False))

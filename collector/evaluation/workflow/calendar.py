@@ -1,14 +1,16 @@
-"""Due dates of the monthly workflow, and lateness against them.
+"""Due dates of the workflow of a month or a quarter, and lateness against them.
 
-A month is evaluated in the first days of the following month: the officer's self-evaluation
-(open from SELF_OPENS_DAY of the month itself), then the direct leader's review, then the
-head's decision, both only once the month is over (`Calendar.review_opens`, the 1st of the
-next month): a score decided earlier would count the month's last tasks as not done. The
-defaults below are this deployment's choice (the decrees fix no day); a month may carry its
-own dates in the `workflow_calendar` table, set by the head of a top-level unit through
-`WorkflowService.set_calendar` (steps.py), which writes the row and its audit entry. Dates are
-local (UTC+7) ISO dates; a step is late once its due day has passed, the due day itself still
-being on time (as for task deadlines, collector/evaluation/tasks.py).
+A period — a month, or a quarter under a quarterly policy ("2026-Q1", collector/core/periods.py)
+— is evaluated in the first days after it: the officer's self-evaluation (open from
+SELF_OPENS_DAY of the period's last month), then the direct leader's review, then the head's
+decision, both only once the period is over (`Calendar.review_opens`, the day after its last
+day: 1 April for 2026-Q1): a score decided earlier would count the period's last tasks as not
+done. Default due dates count from the period's end, in the month after it. The defaults
+below are this deployment's choice (the decrees fix no day); a period may carry its own dates
+in the `workflow_calendar` table (keyed by the period's key), set by the head of a top-level
+unit through `WorkflowService.set_calendar` (steps.py), which writes the row and its audit
+entry. Dates are local (UTC+7) ISO dates; a step is late once its due day has passed, the due
+day itself still being on time (as for task deadlines, collector/evaluation/tasks.py).
 
 Pure except `calendar_for`, which reads one row.
 """
@@ -22,18 +24,19 @@ from typing import Any
 import sqlite_utils
 
 from collector.core.errors import BilingualError
-from collector.core.timeline import month_bounds
+from collector.core.periods import Period, PeriodError, parse_period
 
-# The self-evaluation opens on this day of the month itself: late enough that most of the
-# month's work is on record, early enough for an officer who is away in the month's last days.
+# The self-evaluation opens on this day of the period's last month (of the month itself):
+# late enough that most of the period's work is on record, early enough for an officer who is
+# away in its last days.
 SELF_OPENS_DAY = 25
-# Default due days, in the month after the one evaluated.
+# Default due days, in the month after the period evaluated.
 SELF_DUE_DAY = 3
 REVIEW_DUE_DAY = 5
 DECISION_DUE_DAY = 7
 STEPS = ("self", "review", "decision")
-# A month's dates may be set at most this long after the month: enough to catch up on a
-# backlog, short enough to refuse a typo in the year.
+# A period's dates may be set at most this long after it: enough to catch up on a backlog,
+# short enough to refuse a typo in the year.
 MAX_LAG = timedelta(days=366)
 
 
@@ -43,7 +46,7 @@ class CalendarError(BilingualError):
 
 @dataclass(frozen=True)
 class Calendar:
-    month: str
+    month: str  # the period's key: "YYYY-MM" or "YYYY-Qn"
     opens: date  # first day the self-evaluation may be written
     self_due: date
     review_due: date
@@ -54,7 +57,7 @@ class Calendar:
 
     @property
     def review_opens(self) -> date:
-        """First day of the leader's review and the head's decision: the month is over."""
+        """First day of the leader's review and the head's decision: the period is over."""
         return next_month_day(self.month, 1)
 
     def due(self, step: str) -> date:
@@ -69,20 +72,31 @@ class Calendar:
                 "set_by": self.set_by, "set_at": self.set_at}
 
 
+def _period(month: str) -> Period:
+    try:
+        return parse_period(month)
+    except PeriodError as error:
+        raise CalendarError(error.vi, error.en) from None
+
+
 def first_day(month: str) -> date:
-    """'YYYY-MM' → its first day; ValueError on a malformed month."""
-    month_bounds(month)
-    return date(int(month[:4]), int(month[5:]), 1)
+    """A month's or a quarter's first day; CalendarError (a ValueError) when malformed."""
+    return _period(month).first_day
 
 
 def next_month_day(month: str, day: int) -> date:
-    """Day `day` of the month after `month`."""
-    start = first_day(month)
-    return date(start.year + (start.month == 12), start.month % 12 + 1, day)
+    """Day `day` of the month after the period `month` (after a quarter's last month)."""
+    return _period(month).end_day.replace(day=day)
 
 
 def opens_on(month: str) -> date:
-    return first_day(month).replace(day=SELF_OPENS_DAY)
+    """The self-evaluation's first day: SELF_OPENS_DAY of the period's last month."""
+    return _period(month).last_month_first_day.replace(day=SELF_OPENS_DAY)
+
+
+def _over_words(month: str) -> tuple[str, str]:
+    """'the month' / 'the quarter', as the refusals say what must be over first."""
+    return ("quý", "quarter") if _period(month).kind == "quarter" else ("tháng", "month")
 
 
 def default_calendar(month: str) -> Calendar:
@@ -105,9 +119,9 @@ def _date(value: Any, field: str) -> date:
 
 def make_calendar(month: str, self_due: Any, review_due: Any, decision_due: Any, *,
                   set_by: str | None = None, set_at: int | None = None) -> Calendar:
-    """A month's own due dates, checked: in step order, none before the self-evaluation opens,
-    the review and the decision not before the month is over, none more than MAX_LAG after
-    the month's end; CalendarError otherwise."""
+    """A period's own due dates, checked: in step order, none before the self-evaluation
+    opens, the review and the decision not before the period is over, none more than MAX_LAG
+    after its end; CalendarError otherwise."""
     dates = [_date(v, f) for v, f in ((self_due, "self_due"), (review_due, "review_due"),
                                        (decision_due, "decision_due"))]
     opens = opens_on(month)
@@ -123,9 +137,10 @@ def make_calendar(month: str, self_due: Any, review_due: Any, decision_due: Any,
                             "review ≤ head's decision")
     over = next_month_day(month, 1)
     if dates[1] < over:
-        raise CalendarError(f"review_due: lãnh đạo chỉ nhận xét khi tháng đã kết thúc, hạn "
+        vi, en = _over_words(month)
+        raise CalendarError(f"review_due: lãnh đạo chỉ nhận xét khi {vi} đã kết thúc, hạn "
                             f"không được trước ngày {over.strftime('%d/%m/%Y')}",
-                            f"review_due: the leader reviews once the month is over, so it "
+                            f"review_due: the leader reviews once the {en} is over, so it "
                             f"cannot be due before {over.isoformat()}")
     latest = over + MAX_LAG
     if dates[2] > latest:
@@ -135,7 +150,7 @@ def make_calendar(month: str, self_due: Any, review_due: Any, decision_due: Any,
 
 
 def calendar_for(db: sqlite_utils.Database, month: str) -> Calendar:
-    """The month's due dates: its own row if one was set, else the defaults."""
+    """The period's due dates: its own row if one was set, else the defaults."""
     row = db.execute("SELECT self_due, review_due, decision_due, set_by, set_at "
                      "FROM workflow_calendar WHERE month = ?", [month]).fetchone()
     if row is None:

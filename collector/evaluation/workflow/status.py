@@ -26,8 +26,11 @@ from collector.evaluation import scoring
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
+from collector.evaluation.rules import post_groups
+from collector.evaluation.rules.decision import decided_scores
 from collector.core.texts import checked_text
-from collector.core.timeline import LOCAL_TZ, month_bounds
+from collector.core.periods import MONTH, PeriodError, check_period
+from collector.core.timeline import LOCAL_TZ
 from collector.evaluation.workflow.calendar import calendar_for, progress
 
 
@@ -67,13 +70,13 @@ def local_today() -> date:
 
 # --- validation (pure) -------------------------------------------------------------------------
 
-def check_month(month: Any) -> str:
+def check_month(month: Any, period: str = MONTH) -> str:
+    """The evaluation period's key: a month, or a quarter "YYYY-Qn" when `period` (the
+    policy's) is "quarter"; WorkflowError when malformed or of the other kind."""
     try:
-        month_bounds(month if isinstance(month, str) else "")
-    except ValueError:
-        raise WorkflowError(f"Tháng không hợp lệ {month!r}, cần dạng YYYY-MM (ví dụ 2026-03)",
-                            f"Invalid month {month!r}, expected YYYY-MM (e.g. 2026-03)") from None
-    return month
+        return check_period(month, period).key
+    except PeriodError as error:
+        raise WorkflowError(error.vi, error.en) from None
 
 
 def check_scores(policy: Policy, scores: Any) -> dict[str, float]:
@@ -161,16 +164,19 @@ def _vi_date(iso: str) -> str:
 
 @dataclass(frozen=True)
 class UnitQuota(scoring.QuotaCheck):
-    """A unit's quota check, with the officers not graded yet counted at their best.
+    """A unit's quota check in one group of similar posts, with the officers not graded yet
+    counted at their best.
 
-    `pending` officers active in the month are not counted with a grade of their own (the
-    unit's line: no proposed or final grade yet; a decision's check: not decided yet); each is
-    counted with `padded_with` (a grade the cap is a share of, other than the capped one;
-    `best_case_grade`), so `rated`, `base` and `cap` include them and `exceeded` means: over
-    the cap whatever they will get. `provisional` (pending > 0) and the note (`note_vi`,
-    `note_en`, None when final) say so; `vi`/`en` then end with the note. `refuses` (a
-    decision's check only): this decision gives the capped grade over that cap, so it needs
-    the head's acknowledgement.
+    `post_group` (None: the default group, the head's whole unit) with its `label_vi` and
+    `label_en` (rules/post_groups.py) says whose line it is: the cap is counted per group
+    (Decree 335/2025). `pending` officers active in the month are not counted with a grade of
+    their own (the unit's line: no proposed or final grade yet; a decision's check: not
+    decided yet); each is counted with `padded_with` (a grade the cap is a share of, other
+    than the capped one; `best_case_grade`), so `rated`, `base` and `cap` include them and
+    `exceeded` means: over the cap whatever they will get. `provisional` (pending > 0) and the
+    note (`note_vi`, `note_en`, None when final) say so; `vi`/`en` then end with the note.
+    `refuses` (a decision's check only): this decision gives the capped grade over that cap,
+    so it needs the head's acknowledgement.
     """
     pending: int = 0
     provisional: bool = False
@@ -178,6 +184,9 @@ class UnitQuota(scoring.QuotaCheck):
     note_vi: str | None = None
     note_en: str | None = None
     refuses: bool = False
+    post_group: str | None = None
+    label_vi: str = post_groups.DEFAULT_LABEL[0]
+    label_en: str = post_groups.DEFAULT_LABEL[1]
 
 
 def quota_dict(quota: scoring.QuotaCheck) -> dict[str, Any]:
@@ -192,36 +201,62 @@ def best_case_grade(policy: Policy) -> str | None:
     return next((g for g in rule.of_grades if g != rule.grade), None)
 
 
-def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
-               extra: dict[str, str] | None = None) -> UnitQuota:
-    """The unit's line: the quota over the grades standing in the unit's subtree (final, else
+def unit_quotas(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
+                extra: dict[str, str] | None = None) -> list[UnitQuota]:
+    """The unit's lines, one per group of similar posts present in its subtree's month (the
+    default group first, then by name): the quota over the grades standing (final, else
     proposed), with `extra` ({officer: grade}) replacing or adding proposed grades.
 
-    Officers active in the month in the subtree with no grade yet are counted with the best
-    case grade (`best_case_grade`). This line informs (the month's report, the head's page);
-    what a decision must respect is `decision_quota`."""
-    units = unit_subtree(db, unit_id)
+    A decided month counts in the group stored with the decision, any other in the officer's
+    current group (sources.QUOTA_GROUP). Officers active in the month with no grade yet are
+    counted with the best case grade (`best_case_grade`). These lines inform (the month's
+    report, the head's page); what a decision must respect is `decision_quota`."""
+    extra, units = extra or {}, unit_subtree(db, unit_id)
     rows = records.evaluation_unit_officers(db, units, month)
-    finals = {row["id"]: row["final_grade"] for row in rows if row["final_grade"]}
-    grades = records.evaluation_grades(db, units, month)
-    grades.update(extra or {})
-    decided = sum(grade == policy.quota.grade for officer, grade in finals.items()
-                  if officer not in (extra or {}))
-    pending = [row["id"] for row in rows if row["id"] not in grades]
-    return _padded(db, policy, unit_id, list(grades.values()), decided, len(pending),
-                   "chưa được xếp loại", "not graded yet")
+    group_of = {row["id"]: row["post_group"] for row in rows}
+    standing = records.evaluation_standing(db, units, month)
+    group_of.update({officer: group for officer, (_, group) in standing.items()})
+    grades = {officer: grade for officer, (grade, _) in standing.items()}
+    grades.update(extra)
+    decided = {row["id"] for row in rows if row["final_grade"] and row["id"] not in extra}
+    members = [(group_of.get(officer), officer) for officer in [*grades, *(
+        row["id"] for row in rows if row["id"] not in grades)]]
+    lines = []
+    for group, officers in post_groups.split(members):
+        graded = [grades[o] for o in officers if o in grades]
+        capped = sum(o in decided and grades[o] == policy.quota.grade for o in officers)
+        lines.append(_padded(db, policy, unit_id, graded, capped,
+                             sum(o not in grades for o in officers), "chưa được xếp loại",
+                             "not graded yet", group))
+    return lines
+
+
+def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
+               extra: dict[str, str] | None = None) -> UnitQuota:
+    """The unit's one line (`unit_quotas`): with one group, the whole unit's; with several,
+    the group with the largest excess, else the default group (rules/post_groups.py
+    `headline`), so that `exceeded` still means "the unit's month is over a cap"."""
+    return _headline(unit_quotas(db, policy, unit_id, month, extra))
+
+
+def _headline(lines: list[UnitQuota]) -> UnitQuota:
+    return post_groups.headline(lines, lambda line: line.over_by, lambda line: line.post_group)
 
 
 def decision_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
                    officer_id: str, grade: str) -> UnitQuota:
-    """The check a decision meets (docs/evaluation.md, "The quota"): `grade` for `officer_id`
-    counted with the grades already decided in the unit's subtree; every colleague active in
-    the month not decided yet counted at the best case, whatever the leader proposed — a
-    proposal binds nobody until the head decides it, so those colleagues can still bring the
-    unit back within the cap. `refuses` when this decision gives the capped grade and the
-    capped grades decided, this one included, exceed the cap even so. A decision of any other
-    grade never refuses: it raises no count of the capped grade."""
-    rows = records.evaluation_unit_officers(db, unit_subtree(db, unit_id), month)
+    """The check a decision meets (docs/evaluation.md, "The quota"), within the officer's
+    group of similar posts (their current group: the one this decision stores): `grade` for
+    `officer_id` counted with the grades already decided in the group in the unit's subtree
+    (each in the group stored with its decision); every colleague of the group active in the
+    month not decided yet (in their current group) counted at the best case, whatever the
+    leader proposed — a proposal binds nobody until the head decides it, so those colleagues
+    can still bring the group back within the cap. `refuses` when this decision gives the
+    capped grade and the capped grades decided, this one included, exceed the cap even so. A
+    decision of any other grade never refuses: it raises no count of the capped grade."""
+    group = (records.evaluation_officer(db, officer_id) or {}).get("post_group")
+    rows = [row for row in records.evaluation_unit_officers(db, unit_subtree(db, unit_id), month)
+            if row["post_group"] == group and row["id"] != officer_id]
     decided = {row["id"]: row["final_grade"] for row in rows
                if row["decided_at"] is not None and row["final_grade"]}
     decided[officer_id] = grade
@@ -229,19 +264,25 @@ def decision_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, mont
     capped = policy.quota.grade
     quota = _padded(db, policy, unit_id, list(decided.values()),
                     list(decided.values()).count(capped), pending,
-                    "chưa được quyết định", "not decided yet")
+                    "chưa được quyết định", "not decided yet", group)
     return replace(quota, refuses=grade == capped and quota.exceeded)
 
 
 def _padded(db: sqlite_utils.Database, policy: Policy, unit_id: str, grades: list[str],
-            decided: int, pending: int, not_vi: str, not_en: str) -> UnitQuota:
-    """check_quota over `grades` and `pending` officers at the best case, with the note."""
+            decided: int, pending: int, not_vi: str, not_en: str,
+            group: str | None = None) -> UnitQuota:
+    """check_quota over `grades` and `pending` officers at the best case, with the note; a
+    named group's line says which group it is."""
     padding = best_case_grade(policy)
     counted = [*grades, *([padding] * pending if padding else [])]
     row = db.execute("SELECT outstanding FROM units WHERE id = ?", [unit_id]).fetchone()
     check = scoring.check_quota(policy, counted, bool(row and row[0]), decided=decided)
+    label_vi, label_en = post_groups.group_label(group)
+    vi, en = post_groups.titled(group, check.vi, check.en)
+    check = replace(check, vi=vi, en=en)
     quota = UnitQuota(**asdict(check), pending=pending, provisional=bool(pending),
-                      padded_with=padding if pending else None)
+                      padded_with=padding if pending else None, post_group=group,
+                      label_vi=label_vi, label_en=label_en)
     if not pending:
         return quota
     if padding:
@@ -275,8 +316,9 @@ def _outside(facts: permissions.OfficerFacts, state: dict[str, Any]) -> dict[str
 
 def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str, month: str,
                       today: date) -> dict[str, Any]:
-    """Stage, each step's data, due dates, lateness and history of one officer-month."""
-    month = check_month(month)
+    """Stage, each step's data, due dates, lateness and history of one officer-month (or
+    quarter, under a quarterly policy)."""
+    month = check_month(month, policy.period)
     facts = facts_or_404(db, officer_id)
     officer = records.evaluation_officer(db, officer_id)
     calendar = calendar_for(db, month)
@@ -293,6 +335,7 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
     step["review"].update(done=row.get("reviewed_at") is not None,
                           self_missing=state["self_skipped"], scores=row.get("review_scores"),
                           comment=row.get("review_comment"),
+                          attitude_reason=row.get("attitude_reason"),
                           proposed_grade=row.get("proposed_grade"),
                           disciplined=bool(row.get("disciplined")),
                           discipline_note=row.get("discipline_note"),
@@ -301,7 +344,11 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
                             final_grade=row.get("final_grade"),
                             final_score=row.get("final_score"), note=row.get("decision_note"),
                             by=row.get("decided_by"), at=row.get("decided_at"),
-                            snapshot=row.get("snapshot"))
+                            snapshot=row.get("snapshot"),
+                            # the suggested score the head saw and why the final one differs
+                            **(decided_scores(row.get("snapshot"), row.get("final_grade"),
+                                              row.get("final_score"), bands=policy.bands,
+                                              decimals=policy.decimals)))
     return {"officer_id": officer_id, "officer_name": officer["name"],
             "unit_id": facts.unit_id, "month": month, "stage": state["stage"],
             "locked": state["stage"] == "decided", "leader": facts.leader, "head": facts.head,
@@ -316,9 +363,11 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
 
 def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: str,
                            month: str, today: date) -> dict[str, Any]:
-    """Every officer active in the month in the unit's subtree: stage, what is awaited from
-    whom, who is late at which step; counts, and the unit's quota as it stands."""
-    month = check_month(month)
+    """Every officer active in the month whose month belongs to the unit's subtree (stored
+    with the review or decision, else their current unit): stage, what is awaited from whom,
+    who is late at which step; counts, and the unit's quota as it stands, per group of
+    similar posts (`quotas`) and in one line (`quota`, `unit_quota`'s choice)."""
+    month = check_month(month, policy.period)
     if not db.execute("SELECT 1 FROM units WHERE id = ?", [unit_id]).fetchone():
         raise WorkflowNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
     calendar = calendar_for(db, month)
@@ -342,4 +391,11 @@ def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: s
                          "final_grade": row["final_grade"]})
     return {"unit_id": unit_id, "month": month, "calendar": calendar.as_dict(),
             "officers": officers, "stages": stages, "late": late,
-            "quota": quota_dict(unit_quota(db, policy, unit_id, month))}
+            **quota_lines(unit_quotas(db, policy, unit_id, month))}
+
+
+def quota_lines(lines: list[UnitQuota]) -> dict[str, Any]:
+    """`quotas` (one line per group of similar posts) and `quota` (the headline line,
+    `unit_quota`'s choice) as a unit's reports return them."""
+    return {"quota": quota_dict(_headline(lines)),
+            "quotas": [quota_dict(line) for line in lines]}

@@ -20,9 +20,12 @@ Order and locks (issue 5, item 3):
 - reopen: the head, with a written reason. The decision stays in `evaluation_events` and the
   audit log; the month goes back to the review stage.
 
-A month after the current one cannot be evaluated, nor an officer not active in it. Who may
-act: collector/accounts/permissions.py, and only on a day within their own active dates
-(status.py `known_actor`). Due dates and lateness: calendar.py.
+Under a quarterly policy (`Policy.period`) the same steps run per quarter, keyed "YYYY-Qn"
+(collector/core/periods.py; a month key is then refused, and a quarter under a monthly
+policy): its self-evaluation opens on the 25th of its last month, its review the day after
+it ends. A period after the current one cannot be evaluated, nor an officer not active in it.
+Who may act: collector/accounts/permissions.py, and only on a day within their own active
+dates (status.py `known_actor`). Due dates and lateness: calendar.py.
 
 Writes: evaluation rows, their events and the month's due dates are written here and
 nowhere else (every table is written by the module of its domain). Each step is one
@@ -55,13 +58,15 @@ from collector.accounts import permissions
 from collector.evaluation import scoring
 from collector.db.store import write_transaction
 from collector.evaluation.policy import Policy, load_configured
+from collector.evaluation.rules.decision import follow_grade
+from collector.evaluation.rules.offline import attitude_refusal
+from collector.core.periods import parse_period
 from collector.core.settings import Settings
 from collector.db.store import Store, now_ms
 from collector.evaluation.workflow.calendar import (
     Calendar,
     CalendarError,
     calendar_for,
-    first_day,
     make_calendar,
 )
 from collector.evaluation.workflow.status import (
@@ -83,6 +88,7 @@ from collector.evaluation.workflow.status import (
     require,
     unit_evaluation_status,
     unit_quota,
+    unit_quotas,
 )
 
 __all__ = [
@@ -90,7 +96,7 @@ __all__ = [
     "WorkflowForbidden", "WorkflowNotFound", "WorkflowService", "check_grade", "check_month",
     "check_scores", "check_text", "decision_quota", "evaluation_status", "facts_or_404",
     "known_actor", "load_configured_policy", "local_today", "quota_dict", "require",
-    "unit_evaluation_status", "unit_quota",
+    "unit_evaluation_status", "unit_quota", "unit_quotas",
 ]
 
 MAX_COMMENT = 2000
@@ -98,7 +104,7 @@ MAX_REASON = 1000
 EvidenceOf = Callable[[str, str], dict[str, Any]]
 _SELF = ("self_scores", "self_comment", "self_at")
 _REVIEW = ("review_scores", "review_comment", "proposed_grade", "disciplined",
-           "discipline_note", "reviewed_by", "reviewed_at")
+           "discipline_note", "attitude_reason", "reviewed_by", "reviewed_at")
 _DECISION = ("final_grade", "final_score", "decision_note", "decided_by", "decided_at",
              "snapshot")
 
@@ -157,7 +163,7 @@ class WorkflowService:
     def self_evaluate(self, officer_id: str, month: str, actor: str, scores: dict[str, Any],
                       comment: str | None = None) -> dict[str, Any]:
         """The officer's own scores and comment; editable until the leader reviews."""
-        month = check_month(month)
+        month = check_month(month, self.policy.period)
         with self._step(officer_id, month, actor, "self") as (_facts, row, calendar):
             clean = {"self_scores": check_scores(self.policy, scores),
                      "self_comment": check_text(comment, "comment", MAX_COMMENT)}
@@ -181,10 +187,14 @@ class WorkflowService:
 
     def review(self, officer_id: str, month: str, actor: str, scores: dict[str, Any],
                comment: str | None, proposed_grade: str, disciplined: bool = False,
-               discipline_note: str | None = None) -> dict[str, Any]:
-        """The direct leader's scores, comment and proposed grade; editable until decided."""
-        month = check_month(month)
-        with self._step(officer_id, month, actor, "review") as (_facts, row, calendar):
+               discipline_note: str | None = None,
+               attitude_reason: str | None = None) -> dict[str, Any]:
+        """The direct leader's scores, comment and proposed grade; editable until decided.
+        `attitude_reason`: required to score the satisfaction criterion above what the
+        ratings show when they are few because the counter was offline (issue 12)."""
+        month = check_month(month, self.policy.period)
+        sat = self._offline_evidence(officer_id, month, actor)
+        with self._step(officer_id, month, actor, "review") as (facts, row, calendar):
             if not isinstance(disciplined, bool):
                 raise WorkflowError("disciplined: phải là true/false",
                                     "disciplined: must be true or false")
@@ -194,7 +204,14 @@ class WorkflowService:
                                                    "proposed_grade"),
                      "disciplined": disciplined,
                      "discipline_note": check_text(discipline_note, "discipline_note",
-                                                   MAX_REASON, required=disciplined)}
+                                                   MAX_REASON, required=disciplined),
+                     "attitude_reason": check_text(attitude_reason, "attitude_reason",
+                                                   MAX_REASON)}
+            refusal = attitude_refusal(self.policy.offline, self.policy.satisfaction,
+                                       self.policy.criterion(self.policy.satisfaction.criterion),
+                                       sat, clean["review_scores"], clean["attitude_reason"])
+            if refusal is not None:
+                raise WorkflowError(*refusal)
             self._month_over(month, calendar)
             self._not_locked(row)
             self_missing = row is None or row["self_at"] is None
@@ -205,11 +222,14 @@ class WorkflowService:
                     f"Waiting for the self-evaluation (due {calendar.self_due.isoformat()}); "
                     "only after that may the leader review without it")
             at = self.clock()
-            self._save(officer_id, month, {**clean, "reviewed_by": actor, "reviewed_at": at},
-                       at)
+            # The month belongs where the officer stands at the review (issue 12); the decision
+            # places it again, and a reopening keeps the decision's place.
+            self._save(officer_id, month, {**clean, "reviewed_by": actor, "reviewed_at": at,
+                                           **self._placement(facts)}, at)
             data = {"scores": clean["review_scores"], "comment": clean["review_comment"],
                     "proposed_grade": clean["proposed_grade"], "disciplined": disciplined,
-                    "discipline_note": clean["discipline_note"], "self_missing": self_missing}
+                    "discipline_note": clean["discipline_note"],
+                    "attitude_reason": clean["attitude_reason"], "self_missing": self_missing}
             before = _parts(row, _REVIEW) if row and row["reviewed_at"] else None
             self._record(officer_id, month, "review", actor, at, data, "evaluation.review",
                          before, {**data, "reviewed_by": actor, "at": at})
@@ -217,8 +237,9 @@ class WorkflowService:
 
     def decide(self, officer_id: str, month: str, actor: str, final_grade: str,
                note: str | None = None, acknowledge_quota: bool = False) -> dict[str, Any]:
-        """The head's final grade: checks the unit's quota, freezes the evidence, locks."""
-        month = check_month(month)
+        """The head's final grade: checks the unit's quota, freezes the evidence, stores the
+        final score following the grade (rules/decision.py `follow_grade`), locks."""
+        month = check_month(month, self.policy.period)
         # Evidence is gathered before taking the write lock (it reads a month of ratings); the
         # review it was built on must still be the one standing once the lock is held.
         with self._step(officer_id, month, actor, "decide", lock=False) as (_, seen, calendar):
@@ -227,12 +248,13 @@ class WorkflowService:
         snapshot = self._evidence(officer_id, month, seen)
         suggestion = snapshot.get("suggestion") if isinstance(snapshot, dict) else None
         score = suggestion.get("score") if isinstance(suggestion, dict) else None
-        if isinstance(score, bool) or not isinstance(score, (int, float)):
+        if (isinstance(score, bool) or not isinstance(score, (int, float))
+                or not 0 <= score <= self.policy.max_score):
             raise WorkflowConflict("Chưa tính được điểm gợi ý (điểm của lãnh đạo thiếu hoặc "
                                    "không hợp với chính sách chấm điểm): lãnh đạo chấm lại",
                                    "No suggested score (the leader's scores are missing or do "
                                    "not fit the scoring policy): the leader must review again")
-        final_score = float(score)
+        suggested_score = float(score)
         with self._step(officer_id, month, actor, "decide") as (facts, row, _calendar):
             clean = {"final_grade": check_grade(self.policy, final_grade, "final_grade"),
                      "decision_note": check_text(note, "note", MAX_COMMENT)}
@@ -251,13 +273,22 @@ class WorkflowService:
             # An acknowledgement is recorded only where the quota asked for one: a grade that
             # cannot exceed it acknowledges nothing, whatever the form sent.
             acknowledged = quota.refuses and acknowledge_quota
+            # The final score follows the decided grade (policy `[decision] final_score`), so
+            # the year's average cannot bring back a grade the head refused.
+            final = follow_grade(self.policy.decision, suggested_score, clean["final_grade"],
+                                 bands=self.policy.bands, max_score=self.policy.max_score,
+                                 decimals=self.policy.decimals)
+            final_score = final.score
             at = self.clock()
+            placed = self._placement(facts)  # the decision's unit and group are the ones kept
             self._save(officer_id, month, {**clean, "final_score": final_score,
                                            "decided_by": actor, "decided_at": at,
-                                           "snapshot": snapshot}, at)
+                                           "snapshot": snapshot, **placed}, at)
             data = {"final_grade": clean["final_grade"], "final_score": final_score,
+                    "suggested_score": suggested_score, "final_score_line": final.line,
                     "note": clean["decision_note"], "proposed_grade": row["proposed_grade"],
-                    "quota_unit": facts.deciding_unit, "quota": quota_dict(quota),
+                    "quota_unit": facts.deciding_unit, "post_group": placed["post_group"],
+                    "quota": quota_dict(quota),
                     "acknowledged_quota": acknowledged,
                     "snapshot_sha256": _digest(snapshot)}
             self._record(officer_id, month, "decision", actor, at, data, "evaluation.decide",
@@ -266,7 +297,7 @@ class WorkflowService:
 
     def reopen(self, officer_id: str, month: str, actor: str, reason: str) -> dict[str, Any]:
         """Undo a decision, with a written reason; it stays in the history and the audit log."""
-        month = check_month(month)
+        month = check_month(month, self.policy.period)
         with self._step(officer_id, month, actor, "reopen") as (_facts, row, _calendar):
             reason = check_text(reason, "reason", MAX_REASON, required=True)
             if row is None or row["decided_at"] is None:
@@ -289,7 +320,7 @@ class WorkflowService:
         `actor` is an officer id (a top-level head), or with `administrator` the login of an
         administrator account, whose role the caller has checked.
         """
-        month = check_month(month)
+        month = check_month(month, self.policy.period)
         at = self.clock()
         audit_actor = f"user:{actor}" if administrator else f"officer:{actor}"
         with write_transaction(self.db):
@@ -328,15 +359,15 @@ class WorkflowService:
             known_actor(self.db, actor, self.today())
             require(permissions.ACTIONS[action](facts, actor))
             today = self.today()
-            if month > today.strftime("%Y-%m"):
-                raise WorkflowConflict(f"Tháng {month} chưa đến: chưa đánh giá được",
+            period = parse_period(month)  # a month, or a quarter under a quarterly policy
+            if period.first_day > today:
+                raise WorkflowConflict(f"{period.label('vi')} chưa đến: chưa đánh giá được",
                                        f"{month} has not come yet: it cannot be evaluated")
             officer = records.evaluation_officer(self.db, officer_id)
-            start = first_day(month)
-            last = f"{month}-31"  # ISO text compares by characters: any day of the month
-            if ((officer["active_from"] and officer["active_from"] > last)
-                    or (officer["active_to"] and officer["active_to"] < start.isoformat())):
-                raise WorkflowConflict(f"Cán bộ {officer_id} không công tác trong tháng {month}",
+            if not period.overlaps(officer["active_from"], officer["active_to"]):
+                label = period.label("vi")
+                raise WorkflowConflict(f"Cán bộ {officer_id} không công tác trong "
+                                       f"{label[0].lower()}{label[1:]}",
                                        f"{officer_id} was not active in {month}")
             yield facts, records.evaluation_row(self.db, officer_id, month), \
                 calendar_for(self.db, month)
@@ -345,16 +376,16 @@ class WorkflowService:
         opens = calendar.review_opens
         if self.today() < opens:
             raise WorkflowConflict(
-                f"Tháng {month[5:]}/{month[:4]} chưa kết thúc: lãnh đạo chỉ nhận xét, thủ "
+                f"{parse_period(month).label('vi')} chưa kết thúc: lãnh đạo chỉ nhận xét, thủ "
                 f"trưởng chỉ quyết định từ ngày {opens.strftime('%d/%m/%Y')}",
                 f"{month} is not over yet: the leader's review and the head's decision "
                 f"open on {opens.isoformat()}")
 
     def _not_locked(self, row: dict[str, Any] | None) -> None:
         if row and row["decided_at"] is not None:
-            raise WorkflowConflict("Thủ trưởng đã quyết định: tháng này đã khoá; muốn sửa phải "
-                                   "mở lại (thủ trưởng, có lý do)",
-                                   "The head has decided: the month is locked; changing it "
+            raise WorkflowConflict("Thủ trưởng đã quyết định: kỳ đánh giá này đã khoá; muốn sửa "
+                                   "phải mở lại (thủ trưởng, có lý do)",
+                                   "The head has decided: the period is locked; changing it "
                                    "needs a reopening (by the head, with a reason)")
 
     def _decidable(self, row: dict[str, Any] | None) -> None:
@@ -363,12 +394,26 @@ class WorkflowService:
             raise WorkflowConflict("Chưa có nhận xét, đánh giá của lãnh đạo trực tiếp",
                                    "The direct leader has not reviewed yet")
 
+    def _offline_evidence(self, officer_id: str, month: str,
+                          actor: str) -> dict[str, Any] | None:
+        """The satisfaction evidence a review may need `attitude_reason` for, read before the
+        write lock (as the decision's) once the actor may review; None without evidence_of
+        or when the policy asks for no reason."""
+        if self.evidence_of is None or not self.policy.offline.attitude_reason:
+            return None
+        with self._step(officer_id, month, actor, "review", lock=False):
+            pass
+        return self.evidence_of(officer_id, month).get("satisfaction")
+
     def _evidence(self, officer_id: str, month: str, row: dict[str, Any]) -> dict[str, Any]:
         if self.evidence_of is not None:
             return _plain(self.evidence_of(officer_id, month))
         suggestion = scoring.suggest(self.policy, None, None, row["review_scores"],
                                      row["disciplined"])
         return _plain({"suggestion": suggestion})
+
+    def _placement(self, facts: permissions.OfficerFacts) -> dict[str, Any]:
+        return records.placement(self.db, facts.officer_id, facts.unit_id, facts.deciding_unit)
 
     def _save(self, officer_id: str, month: str, fields: dict[str, Any], at: int) -> None:
         values = {k: _json(v) if k in ("self_scores", "review_scores", "snapshot")
