@@ -125,6 +125,10 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=encode, allow_nan=False))
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
                       allow_nan=False)
@@ -175,7 +179,8 @@ class WorkflowService:
                                        "longer change")
             if self.today() < calendar.opens:
                 raise WorkflowConflict(
-                    f"Tự đánh giá tháng {month} mở từ {calendar.opens.strftime('%d/%m/%Y')}",
+                    f"Tự đánh giá {_lower_first(parse_period(month).label('vi'))} mở từ "
+                    f"{calendar.opens.strftime('%d/%m/%Y')}",
                     f"The self-evaluation of {month} opens on {calendar.opens.isoformat()}")
             at = self.clock()
             self._save(officer_id, month, {**clean, "self_at": at}, at)
@@ -365,9 +370,8 @@ class WorkflowService:
                                        f"{month} has not come yet: it cannot be evaluated")
             officer = records.evaluation_officer(self.db, officer_id)
             if not period.overlaps(officer["active_from"], officer["active_to"]):
-                label = period.label("vi")
                 raise WorkflowConflict(f"Cán bộ {officer_id} không công tác trong "
-                                       f"{label[0].lower()}{label[1:]}",
+                                       f"{_lower_first(period.label('vi'))}",
                                        f"{officer_id} was not active in {month}")
             yield facts, records.evaluation_row(self.db, officer_id, month), \
                 calendar_for(self.db, month)
