@@ -52,6 +52,7 @@ from dashboard.pages.leaders import router as leaders_router
 from dashboard.pages.login import router as login_router
 from dashboard.pages.operations import router as operations_router
 from dashboard.pages.workspace import router as workspace_router
+from dashboard.pages.years import router as years_router
 from dashboard.rendering import error_page
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "dashboard" / "static"
@@ -66,7 +67,7 @@ SIGNED_IN_ROUTERS = (api_ratings.router, api_org.router, api_tasks.router,
                      api_workflow.router, api_month.router, api_imports.router,
                      api_fleet.router, api_alerts.router, api_responses.router,
                      api_team.router, api_trends.router, leaders_router, forms_router,
-                     workspace_router, operations_router)
+                     workspace_router, operations_router, years_router)
 
 
 def _ingest(settings: Settings) -> Ingest | None:

@@ -48,7 +48,7 @@ def menu(viewer: Viewer | None, path: str, gettext) -> list[dict[str, Any]]:
         return []
     section = "/" + path.strip("/").split("/")[0]
     return [{"href": href, "label": gettext(label),
-             "current": href == section or (href == "/" and section == "/officers")}
+             "current": href == section or (href == "/" and section in ("/officers", "/years"))}
             for href, label in MENU.get(viewer.role, [])]
 
 

@@ -152,6 +152,7 @@ QUERIES = {
     ("GET", "/api/v1/fleet"): ("unit={ward}", "unit={ward}"),
     ("GET", "/fleet"): ("unit={ward}", "unit={ward}"),
     ("GET", "/"): ("unit={unit_id}", "unit={unit_id}"),
+    ("GET", "/years/{year}"): ("unit={unit_id}", "unit={unit_id}"),
     ("GET", "/api/v1/roster"): ("counter={counter_id}", "counter={counter_id}"),
     ("GET", "/api/v1/officers/{officer_id}/tasks"): ("month={month}", "month={month}"),
     ("DELETE", "/api/v1/roster/{shift_id}"): ("reason=matrix", "reason=matrix"),

@@ -33,7 +33,11 @@ from collector.db.store import Store
 from collector.evaluation import month as monthly
 from collector.evaluation.policy import load_preset
 from collector.evaluation.workflow import status
-from collector.evaluation.workflow.steps import QuotaNotAcknowledged, WorkflowService
+from collector.evaluation.workflow.steps import (
+    QuotaNotAcknowledged,
+    WorkflowForbidden,
+    WorkflowService,
+)
 from collector.org.organisation import upsert_officer, upsert_unit
 
 MONTH, NEXT = "2026-03", "2026-04"
@@ -136,22 +140,26 @@ def test_a_decision_in_the_old_unit_meets_the_moved_officers_grade(moved):
     assert (quota.rated, quota.cap, quota.proposed, quota.pending) == (6, 1, 2, 1)
 
 
-def test_the_decision_places_the_month_again_and_a_reopening_keeps_it(moved, store):
-    # O6 reviewed in A, then moves to B before the decision: A's month keeps them for now.
+def test_the_review_places_the_month_and_the_decision_and_a_reopening_keep_it(moved, store):
+    # O6 reviewed in A, then moves to B before the decision: the month stays A's, for A's
+    # head to decide (tests/test_month_placement.py has the rest of "a month keeps its place").
     grade(moved, "O6", "HA", "B", decide=False)
     move(store, "O6", "B")
     assert "O6" in ids(unit_month(store, "A")) and "O6" not in ids(unit_month(store, "B"))
-    # B's head decides: the decision's unit is the one that counts.
-    decided = moved.decide("O6", MONTH, "HB", "B")
+    with pytest.raises(WorkflowForbidden):
+        moved.decide("O6", MONTH, "HB", "B")
+    decided = moved.decide("O6", MONTH, "HA", "B")
     [event] = [e for e in decided["history"] if e["step"] == "decision"]
-    assert (event["data"]["quota_unit"], event["data"]["post_group"]) == ("B", None)
+    assert (event["data"]["quota_unit"], event["data"]["post_group"]) == ("A", None)
     row = store.db.execute("SELECT unit_id, deciding_unit_id, post_group FROM evaluations "
                            "WHERE officer_id = 'O6' AND month = ?", [MONTH]).fetchone()
-    assert tuple(row) == ("B", "B", None)
-    assert "O6" in ids(unit_month(store, "B")) and "O6" not in ids(unit_month(store, "A"))
+    assert tuple(row) == ("A", "A", None)
+    assert "O6" in ids(unit_month(store, "A")) and "O6" not in ids(unit_month(store, "B"))
 
-    # O1's month, decided in A, reopened by O1's head now (HB): it stays A's.
-    moved.reopen("O1", MONTH, "HB", "Xem lại theo đơn vị mới")
+    # O1's month, decided in A, is reopened by A's head, not by O1's head now (HB).
+    with pytest.raises(WorkflowForbidden):
+        moved.reopen("O1", MONTH, "HB", "Xem lại theo đơn vị mới")
+    moved.reopen("O1", MONTH, "HA", "Xem lại")
     assert store.db.execute("SELECT unit_id, deciding_unit_id, decided_at FROM evaluations "
                             "WHERE officer_id = 'O1' AND month = ?",
                             [MONTH]).fetchone() == ("A", "A", None)

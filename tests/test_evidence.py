@@ -195,7 +195,7 @@ def test_coverage(duty, online, now, duty_h, online_h):
 def test_coverage_dict_reports_offline_as_missing_and_share():
     got = coverage([("c1", M0, M0 + 8 * H)], {"c1": [(M0, M0 + 6 * H)]}, "2026-11")
     assert got.as_dict() == {"duty_hours": 8.0, "online_hours": 6.0, "offline_hours": 2.0,
-                             "share": 0.75}
+                             "share": 0.75, "unknown_hours": 0.0}
     assert Coverage(0, 0).share is None and Coverage(0, 0).as_dict()["share"] is None
 
 

@@ -39,9 +39,11 @@ from collector.evaluation import month as monthly
 from collector.evaluation.policy import load_preset
 from collector.evaluation.rules.offline import OfflineRule
 from collector.evaluation.workflow.steps import WorkflowConflict, WorkflowError, WorkflowService
+from collector.ingest import recording
 from collector.ingest.recording import record_batch
 from collector.org.organisation import upsert_counter, upsert_officer, upsert_unit
 from collector.org.registry import register_device
+from collector.ratings import evidence
 from collector.roster.shifts import RosterService
 from collector.web import deps
 from factories import incoming, rating_bytes
@@ -182,8 +184,10 @@ def test_a_score_above_the_ratings_needs_a_written_reason(store, policy, label, 
         review(store, policy, "HK-A", above)
     error = refused.value
     assert not isinstance(error, WorkflowConflict)  # bad input: 422, not 409
-    assert "attitude_reason" in error.vi and "attitude_reason" in error.en
-    assert f"«{label}»" in error.vi and "phải ghi lý do" in error.vi
+    # Vietnamese names the form's field, as the leader sees it; English names the API's.
+    assert "«Lý do chấm điểm cao hơn mức các lượt đánh giá cho thấy»" in error.vi
+    assert "attitude_reason" not in error.vi and "attitude_reason" in error.en
+    assert f"«{label}»" in error.vi and "phải ghi «Lý do" in error.vi
     assert "87,5 %" in error.vi and "87.5%" in error.en
     with pytest.raises(WorkflowError):
         review(store, policy, "HK-A", above, reason="   ")  # blank is no reason
@@ -263,3 +267,113 @@ def test_the_api_and_the_pages(db_path):
         assert REASON in client.get(f"/officers/HK-A/months/{MONTH}/form").text
         ok = client.get(f"/officers/HK-B?month={MONTH}").text
         assert "thời gian trong ca" not in ok and "trên 12 điểm" not in ok
+
+
+# --- the collector's own downtime: unknown, neither online nor offline ----------------------
+# The collector records when it receives (ingest_receiving; collector/ingest/recording.py).
+# Duty time outside every span, and not covered by an online device, is unknown: it is shown
+# apart and left out of the coverage share the month's flag is judged on. A device counts as
+# offline only once the collector has listened for 3 minutes (a device's allowed silence).
+
+CLIENT = "hailong-collector"
+
+
+def receiving(db, start: int, alive: int, ended: int | None = None) -> None:
+    recording.note_session(db, CLIENT, "subscribed", start)
+    recording.note_receiving(db, CLIENT, alive)
+    if ended is not None:
+        recording.note_session(db, CLIENT, "disconnected", ended)
+
+
+def test_shifts_the_collector_missed_do_not_raise_the_flag(store):
+    # HK-A: 2 March 08–12 (d1 online 08–09), 3 March 08–12 (d1 never online). The collector
+    # subscribed on 1 March 06:00 and was killed, last alive 2 March 09:00; it came back on
+    # 3 March at 14:00 and ran to the end of the month. Known: 2 March 08–09, online. Unknown:
+    # 2 March 09–12 and 3 March 08–12 = 7 hours. Coverage over the known hour: 100 %: the
+    # 10 ratings are too few, but not because the counter was offline.
+    receiving(store.db, at(1, 6), at(2, 9))
+    receiving(store.db, at(3, 14), at(31, 23), ended=at(31, 23, 30))
+    sat = month_of(store, "HK-A", DECREE)["satisfaction"]
+    cov = sat["coverage"]
+    assert (cov["duty_hours"], cov["online_hours"], cov["offline_hours"], cov["unknown_hours"],
+            cov["share"]) == (8.0, 1.0, 0.0, 7.0, 1.0)
+    assert sat["sufficient"] is False and sat["insufficient_reason"] is None
+    assert sat["attitude_ceiling"] is None
+    assert sat["unknown_note"] == {
+        "vi": "7 giờ trong ca không rõ trạng thái thiết bị vì máy chủ ngừng nhận dữ liệu",
+        "en": "7 hours on shift with the device's state unknown because the server was not "
+              "receiving data"}
+    # No reason is asked for a score the ratings alone would not show.
+    assert review(store, DECREE, "HK-A", 7.5)["review"]["attitude_reason"] is None
+
+
+def test_the_share_is_judged_over_the_time_received(store):
+    # The collector lost the broker on 3 March 07:00 and subscribed again at 13:00: 2 March
+    # is known (online 1 h, offline 3 h), 3 March unknown (4 h). Share 1/4 = 25 % < 80 %:
+    # flagged, offline 75 % of the time received, the 4 unknown hours said apart.
+    receiving(store.db, at(1, 6), at(3, 6, 59), ended=at(3, 7))
+    receiving(store.db, at(3, 13), at(31, 23), ended=at(31, 23, 30))
+    sat = month_of(store, "HK-A", HANOI)["satisfaction"]
+    cov = sat["coverage"]
+    assert (cov["online_hours"], cov["offline_hours"], cov["unknown_hours"], cov["share"]) == (
+        1.0, 3.0, 4.0, 0.25)
+    assert sat["insufficient_reason"] == "offline"
+    assert sat["insufficient_note"] == {
+        "vi": "Chưa đủ dữ liệu vì thiết bị tại quầy của cán bộ mất kết nối 75 % thời gian "
+              "trong ca; không tính 4 giờ máy chủ ngừng nhận dữ liệu",
+        "en": "Insufficient evidence because the device at the officer's counter was offline "
+              "75% of the time on shift; the 4 hours the server was not receiving are not "
+              "counted"}
+    assert sat["unknown_note"]["vi"].startswith("4 giờ trong ca không rõ")
+    assert sat["attitude_ceiling"]["points"] == 12
+
+
+def test_without_downtime_nothing_is_unknown(store):
+    sat = month_of(store, "HK-A", DECREE)["satisfaction"]
+    assert sat["coverage"]["unknown_hours"] == 0.0 and sat["unknown_note"] is None
+
+
+def test_the_pages_show_the_unknown_hours(db_path):
+    store = Store(db_path)
+    try:
+        receiving(store.db, at(1, 6), at(2, 9))
+        receiving(store.db, at(3, 14), at(31, 23), ended=at(31, 23, 30))
+    finally:
+        store.close()
+    app = create_app(Settings(db_path, broker_url=None))
+    app.dependency_overrides[deps.today] = lambda: TODAY
+    app.dependency_overrides[deps.clock] = lambda: NOW
+    line = "7 giờ trong ca không rõ trạng thái thiết bị vì máy chủ ngừng nhận dữ liệu"
+    with TestClient(app, headers=as_officer(db_path, "HK-L")) as client:
+        assert line in client.get(f"/officers/HK-A?month={MONTH}").text
+        assert line in client.get(f"/officers/HK-A/months/{MONTH}/form").text
+        api = client.get(f"/api/v1/officers/HK-A/months/{MONTH}").json()
+        assert api["satisfaction"]["coverage"]["unknown_hours"] == 7.0
+    with TestClient(app, headers=as_officer(db_path, "HK-A")) as client:
+        assert line in client.get(f"/me?month={MONTH}").text
+
+
+# --- the arithmetic alone (collector/ratings/evidence.py `coverage`) --------------------------
+
+H = 3_600_000
+
+
+def test_coverage_leaves_unknown_time_out_of_the_share():
+    # A shift 08–12 on 2 March; online 10–11; the collector received until 09 and from 10:
+    # known 08–09 and 10–12 (3 h), unknown 09–10 (1 h); online 1 h, offline 2 h, share 1/3.
+    start = at(2, 8)
+    got = evidence.coverage([("q1", start, start + 4 * H)],
+                            {"q1": [(start + 2 * H, start + 3 * H)]}, MONTH, NOW,
+                            receiving=[(0, start + H), (start + 2 * H, None)])
+    assert (got.duty_ms, got.online_ms, got.unknown_ms, got.offline_ms) == (
+        4 * H, H, H, 2 * H)
+    assert got.as_dict() == {"duty_hours": 4.0, "online_hours": 1.0, "offline_hours": 2.0,
+                             "share": 0.3333, "unknown_hours": 1.0}
+    # Online time counts as online even while the collector was not receiving (a late
+    # status placed it there); with no record kept, nothing is unknown.
+    assert evidence.coverage([("q1", start, start + 4 * H)], {"q1": [(start, start + H)]},
+                             MONTH, NOW, receiving=[]).as_dict()["share"] == 1.0
+    assert evidence.coverage([("q1", start, start + 4 * H)], {}, MONTH, NOW).unknown_ms == 0
+    # All of it unknown: no share to judge.
+    assert evidence.coverage([("q1", start, start + 4 * H)], {}, MONTH, NOW,
+                             receiving=[]).share is None

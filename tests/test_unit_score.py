@@ -17,22 +17,32 @@ The world (March 2026, evaluated on 10 April 2026):
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import pytest
 from fastapi.testclient import TestClient
 
-from accounts_support import admin_headers
+from accounts_support import PASSWORD, admin_headers, as_officer
 from collector.api import month as api_month
 from collector.app import create_app
 from collector.core.settings import Settings
+from collector.db import audit
 from collector.db.reader import open_reader
 from collector.db.store import Store
 from collector.evaluation import month as monthly
 from collector.evaluation import scoring, sources
+from collector.evaluation.month_view import unit_score_part
 from collector.evaluation.policy import load_preset
 from collector.evaluation.rules.leadership import Subordinate, UnitScoreRule, unit_result
 from collector.evaluation.tasks import TaskService
+from collector.evaluation.workflow.status import (
+    ACKNOWLEDGE_UNIT_VI,
+    UnitNotAcknowledged,
+    WorkflowError,
+)
+from collector.evaluation.workflow.steps import WorkflowService
 from collector.org.organisation import led_by, upsert_officer, upsert_unit
 from test_monthly import MONTH, NOW, TODAY, at, evaluate
 
@@ -83,6 +93,76 @@ def test_the_policy_names_the_grades_that_count_as_not_completed():
                            any_not_completed=0.25, not_completed=("HTNV", "KHTNV"))
     assert unit_result(strict, people("HTTNV", "HTNV")).share == 0.25
     assert unit_result(RULE, people("HTTNV", "HTNV")).share == 1.0
+
+
+def standing_of(*grades: tuple[str | None, bool]) -> tuple[Subordinate, ...]:
+    """People led, each (grade standing for them, decided by the head?)."""
+    return tuple(Subordinate(f"O{i}", f"Người {i}", grade, decided)
+                 for i, (grade, decided) in enumerate(grades, 1))
+
+
+@pytest.mark.parametrize("grades, share, provisional, certain", [
+    # The reviewer's case: a proposed "not completed" beside someone not graded. The head may
+    # still decide another grade for the first, so the 50 % is not certain: provisional.
+    ((("KHTNV", False), (None, False)), 0.5, True, False),
+    # A decided "not completed": 50 % whatever the others are decided.
+    ((("KHTNV", True), (None, False)), 0.5, False, True),
+    ((("KHTNV", True), ("HTTNV", False)), 0.5, False, True),
+    # Every grade only proposed: provisional although everyone is graded.
+    ((("HTNV", False), ("HTTNV", False)), 1.0, True, False),
+    ((("KHTNV", False), ("HTTNV", True)), 0.5, True, False),
+    # Every grade decided: final, neither provisional nor certain-before-the-end.
+    ((("KHTNV", True), ("HTTNV", True)), 0.5, False, False),
+    ((("HTNV", True), ("HTTNV", True)), 1.0, False, False),
+])
+def test_only_decided_grades_make_the_unit_part_final(grades, share, provisional, certain):
+    result = unit_result(RULE, standing_of(*grades))
+    assert (result.share, result.provisional, result.certain) == (share, provisional, certain)
+    assert [p.officer_id for p in result.undecided] == [
+        f"O{i}" for i, (_, decided) in enumerate(grades, 1) if not decided]
+
+
+def test_a_provisional_unit_part_names_who_awaits_the_heads_decision():
+    # Nguyễn Văn A proposed "not completed", Trần Thị B not graded: 50 % × 35 = 17.5 for now.
+    unit = scoring.UnitEvidence((Subordinate("A", "Nguyễn Văn A", "KHTNV", False),
+                                 Subordinate("B", "Trần Thị B", None, False)))
+    line = [line for line in scoring.suggest(DECREE, None, ON_TIME, FULL, unit=unit).lines
+            if line.vi.startswith("Kết quả đơn vị")][0]
+    assert (line.points, line.vi, line.en) == (
+        17.5,
+        "Kết quả đơn vị (tạm tính): 0/2 người do mình phụ trách hoàn thành nhiệm vụ trở lên, "
+        "1 không hoàn thành (Nguyễn Văn A – đề xuất), 1 chưa được xếp loại (Trần Thị B) "
+        "→ 50 % × 35 = 17,5 điểm; còn chờ quyết định đối với 2 người (Nguyễn Văn A – đề xuất, "
+        "Trần Thị B): điểm này có thể thay đổi",
+        "Unit result (provisional): 0 of 2 people led at least completed their tasks, "
+        "1 not completed (Nguyễn Văn A – proposed), 1 not graded yet (Trần Thị B) "
+        "→ 50% × 35 = 17.5 points; awaiting the decision on 2 people (Nguyễn Văn A – "
+        "proposed, Trần Thị B): these points may change")
+    part = unit_score_part(DECREE, unit)
+    assert (part["provisional"], part["certain"], part["undecided"]) == (True, False, 2)
+    assert part["awaiting"] == {
+        "vi": "Kết quả đơn vị của cán bộ này còn tạm tính: chờ quyết định đối với 2 người "
+              "(Nguyễn Văn A, Trần Thị B)",
+        "en": "This officer's unit result is still provisional: awaiting the decision on "
+              "2 people (Nguyễn Văn A, Trần Thị B)"}
+
+
+def test_a_decided_not_completed_makes_half_certain_beside_a_proposal():
+    unit = scoring.UnitEvidence((Subordinate("A", "Nguyễn Văn A", "KHTNV", True),
+                                 Subordinate("B", "Trần Thị B", "HTTNV", False)))
+    line = [line for line in scoring.suggest(DECREE, None, ON_TIME, FULL, unit=unit).lines
+            if line.vi.startswith("Kết quả đơn vị")][0]
+    assert (line.points, line.vi, line.en) == (
+        17.5,
+        "Kết quả đơn vị: 1/2 người do mình phụ trách hoàn thành nhiệm vụ trở lên, "
+        "1 không hoàn thành (Nguyễn Văn A) → 50 % × 35 = 17,5 điểm; mức 50 % đã chắc chắn "
+        "dù còn chờ quyết định đối với 1 người (Trần Thị B – đề xuất)",
+        "Unit result: 1 of 2 people led at least completed their tasks, 1 not completed "
+        "(Nguyễn Văn A) → 50% × 35 = 17.5 points; 50% is certain, although still awaiting "
+        "the decision on 1 person (Trần Thị B – proposed)")
+    part = unit_score_part(DECREE, unit)
+    assert (part["provisional"], part["certain"], part["undecided"], part["awaiting"]) == (
+        False, True, 1, None)
 
 
 # --- the scoring engine ----------------------------------------------------------------------
@@ -263,12 +343,15 @@ def test_a_head_with_one_not_completed_earns_half_the_unit_part(world):
     task = [line for line in report["suggestion"]["lines"]
             if line["criterion"] == "task_results"]
     assert math.isclose(sum(line["points"] for line in task), 52.5)
+    # Changed by the rule that only decisions are final: S3's grade is a proposal, so the
+    # line says the 50 % (from D's decided "not completed") is certain while S3 is awaited.
     assert [line["vi"] for line in unit_lines(report)] == [
         "Kết quả đơn vị: 3/4 người do mình phụ trách hoàn thành nhiệm vụ trở lên, "
-        "1 không hoàn thành (Nguyễn Văn An) → 50 % × 35 = 17,5 điểm"]
+        "1 không hoàn thành (Nguyễn Văn An) → 50 % × 35 = 17,5 điểm; mức 50 % đã chắc chắn "
+        "dù còn chờ quyết định đối với 1 người (Phạm Thị Dung – đề xuất)"]
     unit = report["unit_score"]
-    assert (unit["share"], unit["points"], unit["max_points"], unit["provisional"]) == (
-        0.5, 17.5, 35.0, False)
+    assert (unit["share"], unit["points"], unit["max_points"], unit["provisional"],
+            unit["certain"], unit["undecided"]) == (0.5, 17.5, 35.0, False, True, 1)
     assert (unit["total"], unit["completed"], unit["not_completed"], unit["ungraded"]) == (
         4, 3, 1, 0)
     assert [(s["officer_id"], s["name"], s["grade"]["code"], s["decided"])
@@ -287,7 +370,18 @@ def test_a_head_whose_people_all_completed_earns_the_whole_criterion(world):
     assert report["suggestion"]["criteria"]["task_results"] == 70.0  # 35 + 100 % × 35
     assert report["suggestion"]["score"] == 100.0
     assert report["unit_score"]["share"] == 1.0
+    # Changed by the rule that only decisions are final: S3's HTTNV is a proposal, so the
+    # 100 % is provisional until the head decides S3.
+    assert report["unit_score"]["provisional"] is True
     assert [line["vi"] for line in unit_lines(report)] == [
+        "Kết quả đơn vị (tạm tính): 4/4 người do mình phụ trách hoàn thành nhiệm vụ trở lên "
+        "→ 100 % × 35 = 35 điểm; còn chờ quyết định đối với 1 người (Phạm Thị Dung – đề "
+        "xuất): điểm này có thể thay đổi"]
+    # Once S3 is decided too, the unit part is final: no suffix.
+    grade(world, "S3", "HTTNV", "HTTNV")
+    final = month_of(world.db, "H")
+    assert (final["unit_score"]["provisional"], final["unit_score"]["certain"]) == (False, False)
+    assert [line["vi"] for line in unit_lines(final)] == [
         "Kết quả đơn vị: 4/4 người do mình phụ trách hoàn thành nhiệm vụ trở lên "
         "→ 100 % × 35 = 35 điểm"]
 
@@ -300,8 +394,8 @@ def test_someone_not_graded_yet_makes_the_unit_part_provisional(world):
     assert report["suggestion"]["criteria"]["task_results"] == 70.0
     assert [line["vi"] for line in unit_lines(report)] == [
         "Kết quả đơn vị (tạm tính): 3/4 người do mình phụ trách hoàn thành nhiệm vụ trở lên, "
-        "1 chưa được xếp loại (Phạm Thị Dung) → 100 % × 35 = 35 điểm; điểm này còn thay đổi "
-        "nếu người chưa được xếp loại không hoàn thành nhiệm vụ"]
+        "1 chưa được xếp loại (Phạm Thị Dung) → 100 % × 35 = 35 điểm; còn chờ quyết định "
+        "đối với 1 người (Phạm Thị Dung): điểm này có thể thay đổi"]
 
 
 def test_one_not_completed_makes_half_certain_before_everyone_is_graded(world):
@@ -311,10 +405,10 @@ def test_one_not_completed_makes_half_certain_before_everyone_is_graded(world):
     assert (unit["share"], unit["provisional"], unit["certain"]) == (0.5, False, True)
     assert report["suggestion"]["criteria"]["task_results"] == 52.5
     line = unit_lines(report)[0]
-    assert line["vi"].endswith("→ 50 % × 35 = 17,5 điểm; mức 50 % đã chắc chắn dù còn người "
-                               "chưa được xếp loại")
-    assert line["en"].endswith("→ 50% × 35 = 17.5 points; 50% is certain although someone "
-                               "is not graded yet")
+    assert line["vi"].endswith("→ 50 % × 35 = 17,5 điểm; mức 50 % đã chắc chắn dù còn chờ "
+                               "quyết định đối với 1 người (Phạm Thị Dung)")
+    assert line["en"].endswith("→ 50% × 35 = 17.5 points; 50% is certain, although still "
+                               "awaiting the decision on 1 person (Phạm Thị Dung)")
 
 
 @pytest.mark.parametrize("officer", ["S1", "S2"])
@@ -362,17 +456,22 @@ def test_the_api_and_pages_show_the_unit_score(world, tmp_path):
         assert '<th scope="row">Nguyễn Văn An</th><td>Không hoàn thành nhiệm vụ' in html
         assert '<th scope="row">Phạm Thị Dung</th><td>Hoàn thành tốt nhiệm vụ' in html
         assert "đề xuất" in html and "<strong>17,5</strong> / 35 (50 %)" in html
+        # Which grades are decisions and which proposals, and how many still await one.
+        shown = html.replace('<span class="muted">', "").replace("</span>", "")
+        assert ('<th scope="row">Nguyễn Văn An</th><td>Không hoàn thành nhiệm vụ '
+                "(đã quyết định)") in shown
+        assert '<th scope="row">Phạm Thị Dung</th><td>Hoàn thành tốt nhiệm vụ (đề xuất)' in shown
+        assert "Chờ thủ trưởng quyết định: 1" in html
+        assert "mức 50 % đã chắc chắn" in html
     assert "Unit result: 3 of 4 people led" in english
     assert "<strong>17.5</strong> / 35 (50%)" in english
     assert 'data-testid="unit-score"' not in plain
 
 
 def test_the_decision_freezes_the_unit_score_and_flags_a_later_change(world):
-    from collector.evaluation.workflow.steps import WorkflowService
-    standing(world)
-    service = WorkflowService(world, DECREE, clock=lambda: NOW, today=lambda: TODAY,
-                              evidence_of=lambda officer, month: month_of(world.db, officer))
-    service.decide("H", MONTH, "C", "HTTNV")
+    standing(world)  # D decided "not completed": 50 % certain, no acknowledgement asked
+    decided = service_for(world).decide("H", MONTH, "C", "HTTNV")
+    assert "acknowledged_provisional_unit" not in decided["history"][-1]["data"]
     frozen = month_of(world.db, "H")
     assert frozen["workflow"]["decision"]["score"] == 82.5
     assert frozen["decided_snapshot"]["unit_score"]["share"] == 0.5
@@ -388,3 +487,149 @@ def test_the_decision_freezes_the_unit_score_and_flags_a_later_change(world):
     assert fields["unit_score.share"]["en"] == "Unit result: 50 % → 100 %"
     assert fields["unit_score.not_completed"]["vi"] == \
         "Số người do mình phụ trách không hoàn thành nhiệm vụ: 1 → 0"
+
+
+# --- the decision of a leader whose unit part is provisional ---------------------------------
+
+def service_for(store: Store) -> WorkflowService:
+    return WorkflowService(store, DECREE, clock=lambda: NOW, today=lambda: TODAY,
+                           evidence_of=lambda officer, month: month_of(store.db, officer))
+
+
+AWAITED_VI = ("Kết quả đơn vị của cán bộ này còn tạm tính: chờ quyết định đối với 2 người "
+              "(Nguyễn Văn An, Phạm Thị Dung)")
+
+
+def test_a_leader_is_not_decided_on_a_proposed_not_completed_without_acknowledging(world):
+    # The reviewer's case: D only proposed "not completed", S3 not graded, S1 and S2 decided.
+    # H's 50 % may still become 100 % (the head may decide D otherwise): provisional.
+    grade(world, "S1", "HTTNV", "HTTNV")
+    grade(world, "S2", "HTTNV", "HTTNV")
+    grade(world, "D", "KHTNV")
+    unit = month_of(world.db, "H")["unit_score"]
+    assert (unit["share"], unit["provisional"], unit["certain"], unit["undecided"]) == (
+        0.5, True, False, 2)
+    with pytest.raises(UnitNotAcknowledged) as refused:
+        service_for(world).decide("H", MONTH, "C", "HTTNV")
+    assert refused.value.vi == (
+        AWAITED_VI + f". Quyết định những người này trước, hoặc đánh dấu «{ACKNOWLEDGE_UNIT_VI}»"
+        " để vẫn quyết định.")
+    assert "acknowledge_provisional_unit" not in refused.value.vi
+    assert refused.value.en == (
+        "This officer's unit result is still provisional: awaiting the decision on 2 people "
+        "(Nguyễn Văn An, Phạm Thị Dung). Decide them first, or acknowledge it "
+        "(acknowledge_provisional_unit) to decide anyway.")
+    assert month_of(world.db, "H")["workflow"]["status"] == "reviewed"  # nothing written
+    decided = service_for(world).decide("H", MONTH, "C", "HTTNV",
+                                        acknowledge_provisional_unit=True)
+    data = decided["history"][-1]["data"]
+    assert (data["acknowledged_provisional_unit"], data["unit_awaiting"]) == (True, ["D", "S3"])
+    entry = audit.recent(world.db, 1)[0]
+    assert entry.action == "evaluation.decide"
+    assert (entry.after_value["acknowledged_provisional_unit"],
+            entry.after_value["unit_awaiting"]) == (True, ["D", "S3"])
+    # What the head acknowledged is what is frozen: own 35 + 50 % × 35 = 52.5, + 30 = 82.5.
+    assert month_of(world.db, "H")["workflow"]["decision"]["score"] == 82.5
+
+
+def test_once_everyone_led_is_decided_no_acknowledgement_is_asked_or_recorded(world):
+    standing(world, d="HTNV")
+    grade(world, "S3", "HTTNV", "HTTNV")
+    # Sent although not needed: nothing to acknowledge, nothing recorded.
+    decided = service_for(world).decide("H", MONTH, "C", "HTTNV",
+                                        acknowledge_provisional_unit=True)
+    data = decided["history"][-1]["data"]
+    assert "acknowledged_provisional_unit" not in data and "unit_awaiting" not in data
+    # Frozen: 30 + own 35 + 100 % × 35 (the final score then follows the HTTNV decided).
+    assert data["suggested_score"] == 100.0
+
+
+def test_a_certain_half_needs_no_acknowledgement(world):
+    standing(world, s3=False)  # D decided "not completed", S3 not graded: 50 % certain
+    decided = service_for(world).decide("H", MONTH, "C", "HTTNV")
+    assert "acknowledged_provisional_unit" not in decided["history"][-1]["data"]
+
+
+def test_the_acknowledgement_must_be_true_or_false(world):
+    standing(world, d="HTNV")
+    with pytest.raises(WorkflowError) as refused:
+        service_for(world).decide("H", MONTH, "C", "HTTNV", acknowledge_provisional_unit="on")
+    assert not isinstance(refused.value, UnitNotAcknowledged)
+
+
+def head_client(path) -> TestClient:
+    app = create_app(Settings(db_path=path, broker_url=None, policy="decree-335"))
+    app.dependency_overrides[api_month.clock] = lambda: NOW
+    app.dependency_overrides[api_month.today] = lambda: TODAY
+    return TestClient(app, follow_redirects=False)
+
+
+def test_the_api_refuses_a_provisional_unit_in_both_languages(world, tmp_path):
+    standing(world, d="HTNV")  # everyone at least completed, S3's only proposed
+    path = tmp_path / "hailong.db"
+    url = f"/api/v1/officers/H/evaluations/{MONTH}/decision"
+    head = as_officer(path, "C")
+    with head_client(path) as client:
+        refused = client.post(url, json={"final_grade": "HTTNV"}, headers=head)
+        assert refused.status_code == 409
+        vi, en = refused.json()["detail"].split(" / ")
+        assert vi.startswith("Kết quả đơn vị của cán bộ này còn tạm tính: chờ quyết định đối "
+                             "với 1 người (Phạm Thị Dung).")
+        assert f"«{ACKNOWLEDGE_UNIT_VI}»" in vi and "acknowledge_provisional_unit" not in vi
+        assert en.startswith("This officer's unit result is still provisional: awaiting the "
+                             "decision on 1 person (Phạm Thị Dung).")
+        assert "acknowledge_provisional_unit" in en
+        done = client.post(url, json={"final_grade": "HTTNV",
+                                      "acknowledge_provisional_unit": True}, headers=head)
+        assert done.status_code == 200, done.json()
+        data = done.json()["history"][-1]["data"]
+        assert (data["acknowledged_provisional_unit"], data["unit_awaiting"]) == (True, ["S3"])
+
+
+def alert_of(html: str) -> str:
+    found = re.search(r'<p[^>]*role="alert"[^>]*>(.*?)</p>', html, re.S)
+    assert found, "no alert on the page"
+    return found.group(1)
+
+
+def test_the_decision_form_asks_to_acknowledge_a_provisional_unit(world, tmp_path):
+    standing(world, d="HTNV")
+    path = tmp_path / "hailong.db"
+    as_officer(path, "C")  # the head's account, "cb.c"
+    form_url = f"/officers/H/months/{MONTH}/decision"
+    with head_client(path) as client:
+        assert client.post("/login", data={"login": "cb.c", "password": PASSWORD,
+                                           "next": "/"}).status_code == 303
+        csrf = client.get("/api/v1/me").json()["csrf_token"]
+        html = client.get(f"/officers/H?month={MONTH}").text
+        form = html[html.index('data-testid="decision-form"'):]
+        assert 'data-testid="unit-provisional"' in form
+        assert ("Kết quả đơn vị của cán bộ này còn tạm tính: chờ quyết định đối với 1 người "
+                "(Phạm Thị Dung)") in form
+        assert 'type="checkbox" name="acknowledge_provisional_unit"' in form
+        assert ACKNOWLEDGE_UNIT_VI in form
+        refused = client.post(form_url, data={"csrf_token": csrf, "final_grade": "HTTNV"})
+        assert refused.status_code == 409
+        alert = alert_of(refused.text)
+        assert f"«{ACKNOWLEDGE_UNIT_VI}»" in alert and "acknowledge_provisional_unit" not in alert
+        english = client.post(form_url + "?lang=en",
+                              data={"csrf_token": csrf, "final_grade": "HTTNV"})
+        assert "I know the unit result is still provisional and decide anyway" in english.text
+        done = client.post(form_url, data={"csrf_token": csrf, "final_grade": "HTTNV",
+                                           "acknowledge_provisional_unit": "on"})
+        assert done.status_code == 303 and done.headers["location"].endswith("&done=decision")
+    event = world.db.execute("SELECT data FROM evaluation_events WHERE officer_id = 'H' AND "
+                             "step = 'decision'").fetchone()[0]
+    assert json.loads(event)["unit_awaiting"] == ["S3"]
+
+
+def test_the_decision_form_has_no_unit_checkbox_when_the_half_is_certain(world, tmp_path):
+    standing(world)  # D decided "not completed"
+    path = tmp_path / "hailong.db"
+    as_officer(path, "C")
+    with head_client(path) as client:
+        client.post("/login", data={"login": "cb.c", "password": PASSWORD, "next": "/"})
+        html = client.get(f"/officers/H?month={MONTH}").text
+    assert 'data-testid="decision-form"' in html
+    assert "acknowledge_provisional_unit" not in html
+    assert 'data-testid="unit-provisional"' not in html

@@ -5,7 +5,8 @@ unit, officer, counter, device, task or alert belongs to, and, where the past ma
 units a device ever stood in. One module, so "belongs to" has one meaning: a device belongs to
 the unit of the counter it stands at now; a task to its officer (and so to the officer's
 unit); an alert to the unit its counter belonged to when it was raised — a counter moved
-later leaves its alerts behind (collector/org/unit_history.py).
+later leaves its alerts behind (collector/org/unit_history.py); an officer's evaluation period
+to the unit stored with its review or decision (issue 12), else to the officer's unit now.
 
 Each lookup answers an `Owner`, or None when no such record exists (a 404 is the caller's to
 give, a refusal the scope's). Reads only, on any connection. An integer id past SQLite's 64
@@ -27,6 +28,7 @@ class Owner:
 
     unit_id: str | None
     officer_id: str | None = None
+    placed: bool = False  # an officer's period owned by its stored unit (`officer_month`)
 
 
 def _owner(row) -> Owner | None:
@@ -44,6 +46,18 @@ def officer(db: sqlite_utils.Database, officer_id: str | None) -> Owner | None:
         return None
     return _owner(db.execute("SELECT unit_id, id FROM officers WHERE id = ?",
                              [officer_id]).fetchone())
+
+
+def officer_month(db: sqlite_utils.Database, officer_id: str | None,
+                  month: str) -> Owner | None:
+    """The unit an officer's evaluation period (a month or quarter key) belongs to: the one
+    stored with its review or decision (`placed`), else the officer's unit now."""
+    if officer_id is None:
+        return None
+    row = db.execute("SELECT COALESCE(e.unit_id, o.unit_id), o.id, e.unit_id IS NOT NULL "
+                     "FROM officers o LEFT JOIN evaluations e ON e.officer_id = o.id AND "
+                     "e.month = ? WHERE o.id = ?", [month, officer_id]).fetchone()
+    return None if row is None else Owner(row[0], row[1], bool(row[2]))
 
 
 def counter(db: sqlite_utils.Database, counter_id: str | None) -> Owner | None:

@@ -13,14 +13,34 @@ The rules (issue 5, "Permissions"), for officer X's month:
 - a month's due dates: the head of a top-level unit (the whole organisation's calendar), until
   issue 6 brings an administrator role.
 
-The rules are pure functions of `OfficerFacts` and the actor; `officer_facts(db, id)` is the
-one read, over collector/org/organisation.py's `direct_leader` and `responsible_head`. A refusal
-is a `Permission` that is false and says why in Vietnamese and English.
+The rules are pure functions of `OfficerFacts` and the actor; two reads give the facts:
+`officer_facts(db, id)`, the officer as they stand now (over collector/org/organisation.py's
+`direct_leader` and `responsible_head`), and `month_facts(db, id, month, today)`, the officer
+as one evaluation period stands. A refusal is a `Permission` that is false and says why in
+Vietnamese and English.
+
+A period with a stored place (issue 12: the review stores `evaluations.unit_id`,
+`deciding_unit_id`, `post_group`; the decision stores them again; a reopening keeps them) is
+governed by that place, not by where the officer is now, so a move, a new head or a
+re-parented unit never hands an old period to someone else's unit:
+
+- its unit is the stored unit; its `deciding_unit` (the quota's pool) the stored deciding unit;
+- its head (decides and reopens): the head of the stored deciding unit as it is now, or, when
+  that unit has no head now or its head is the officer, the nearest head above it who is not
+  the officer (a stored deciding unit of None: the walk starts at the stored unit);
+- its leader (reviews): the stored reviewer (`reviewed_by`) while in office — within their
+  active dates on `today` (any date when `today` is None) — else the head above;
+- who may view it: the officer, that leader, and the heads of the stored unit, of the stored
+  deciding unit and of every unit above either (not the heads or leaders of the officer's
+  unit now, unless they are among these).
+
+A period without one (never reviewed) follows the officer's unit now: `officer_facts`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Callable
 
 import sqlite_utils
@@ -54,6 +74,7 @@ class OfficerFacts:
     head: str | None  # responsible head: decides X's grade
     deciding_unit: str | None  # the unit `head` heads on the way up: the quota's unit
     heads_over: frozenset[str]  # heads of X's unit and every unit above it, X excluded
+    placed: bool = False  # the facts of a period with a stored place (`month_facts`)
 
 
 def may_self_evaluate(facts: OfficerFacts, actor: str) -> Permission:
@@ -177,6 +198,41 @@ def officer_facts(db: sqlite_utils.Database, officer_id: str) -> OfficerFacts | 
                         deciding_unit=deciding if head is not None else None,
                         heads_over=frozenset(h for h in heads
                                              if h is not None and h != officer_id))
+
+
+def month_facts(db: sqlite_utils.Database, officer_id: str, month: str,
+                today: date | None = None) -> OfficerFacts | None:
+    """The facts of officer X's evaluation period `month` (a month or a quarter key): those of
+    its stored place when it has one (the module's docstring says how), else `officer_facts`.
+    None for an unknown officer."""
+    row = db.execute("SELECT e.unit_id, e.deciding_unit_id, e.reviewed_by FROM officers o "
+                     "LEFT JOIN evaluations e ON e.officer_id = o.id AND e.month = ? "
+                     "WHERE o.id = ?", [month, officer_id]).fetchone()
+    if row is None or row[0] is None or not unit_chain(db, row[0]):
+        return officer_facts(db, officer_id)
+    unit_id, stored_deciding, reviewer = row
+    chain = unit_chain(db, stored_deciding or unit_id) or unit_chain(db, unit_id)
+    heads = _heads(db, chain)
+    found = next(((u, h) for u, h in zip(chain, heads) if h is not None and h != officer_id),
+                 None)
+    head = found[1] if found else None
+    deciding = (stored_deciding or found[0]) if found else None
+    over = [h for h in _heads(db, unit_chain(db, unit_id)) + heads
+            if h is not None and h != officer_id]
+    leader = reviewer if (reviewer is not None and reviewer != officer_id
+                          and _in_office(db, reviewer, today)) else head
+    return OfficerFacts(officer_id=officer_id, unit_id=unit_id, leader=leader, head=head,
+                        deciding_unit=deciding, heads_over=frozenset(over), placed=True)
+
+
+def _in_office(db: sqlite_utils.Database, officer_id: str, today: date | None) -> bool:
+    """The officer exists and, with `today`, is within their active dates (both included)."""
+    row = db.execute("SELECT active_from, active_to FROM officers WHERE id = ?",
+                     [officer_id]).fetchone()
+    if row is None or today is None:
+        return row is not None
+    day = today.isoformat()
+    return (row[0] is None or row[0] <= day) and (row[1] is None or row[1] >= day)
 
 
 def unit_heads_over(db: sqlite_utils.Database, unit_id: str) -> frozenset[str]:

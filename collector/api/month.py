@@ -63,8 +63,9 @@ def officer_month(officer_id: str, month: MonthPath, db: Db, policy: ConfiguredP
     """One officer's month computed from stored data: satisfaction (counts, index, share
     satisfied with its 95 % interval, filtered presses, coverage, unit median), task results
     (counts and the quantity/quality/progress percentages), the workflow's steps and history,
-    and the suggested score and grade with one explanation line per point."""
-    require_officer_in_scope(who, db, officer_id)
+    and the suggested score and grade with one explanation line per point. Seen as the
+    month's stored place says once reviewed (collector/web/auth.py)."""
+    require_officer_in_scope(who, db, officer_id, month)
     return monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
 
 

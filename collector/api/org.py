@@ -34,6 +34,7 @@ from collector.web import access
 from collector.web.auth import (
     CurrentViewer,
     Viewer,
+    refuse,
     require_officer_in_scope,
     require_role,
     require_unit_in_scope,
@@ -172,6 +173,12 @@ def update_unit(unit_id: str, body: UnitUpdate, store: Writer, actor: Actor,
 
 # --- officers ------------------------------------------------------------------------------
 
+POST_GROUP_DOC = ("group of similar posts (nhóm vị trí việc làm tương đồng; ≤ 100 characters, "
+                  "one line): the quota on the top grade is counted within it; null or empty: "
+                  "the default group, the head's whole unit. Administrators only (403 for "
+                  "anyone else who would change it)")
+
+
 class OfficerCreate(BaseModel):
     id: str = Field(description="officer code (≤ 32)", examples=["HK-0005"])
     name: str = Field(description="full name (≤ 60)", examples=["Nguyễn Văn An"])
@@ -183,6 +190,7 @@ class OfficerCreate(BaseModel):
     active_from: str | None = Field(None, description="first active day, ISO date",
                                     examples=["2026-01-01"])
     active_to: str | None = Field(None, description="last active day, ISO date")
+    post_group: str | None = Field(None, description=POST_GROUP_DOC, examples=["Một cửa"])
 
 
 class OfficerUpdate(BaseModel):
@@ -193,6 +201,21 @@ class OfficerUpdate(BaseModel):
     photo: str | None = None
     active_from: str | None = None
     active_to: str | None = None
+    post_group: str | None = Field(None, description=POST_GROUP_DOC)
+
+
+def _may_group(who: Viewer, sent: dict[str, Any], current: str | None) -> None:
+    """A group of similar posts is the administrator's to set, through any route (PUT
+    …/post-group, or `post_group` in POST and PATCH): the quota on the top grade is counted
+    within it, so the head it binds must not draw the groups. Sending the group the officer
+    is in already (the default group, for a new officer) changes none and passes; a bad value
+    is refused as the service refuses it (422)."""
+    if "post_group" not in sent or who.role in access.ADMIN:
+        return
+    if validation.check_post_group(sent["post_group"]) != current:
+        raise refuse("post_group: chỉ quản trị viên xếp cán bộ vào nhóm vị trí việc làm "
+                     "tương đồng", "post_group: only an administrator puts an officer in a "
+                     "group of similar posts")
 
 
 def _person(db: sqlite_utils.Database, officer_id: str | None) -> dict[str, Any] | None:
@@ -225,9 +248,11 @@ def officers(db: Db, who: CurrentViewer) -> list[dict[str, Any]]:
 @router.post("/api/v1/officers", tags=["organisation"], status_code=201)
 def create_officer(body: OfficerCreate, store: Writer, actor: Actor,
                    who: CurrentViewer) -> dict[str, Any]:
-    """Create an officer; the unit and the leader must exist, leadership may not loop."""
+    """Create an officer; the unit and the leader must exist, leadership may not loop; an
+    administrator may name their group of similar posts (`post_group`)."""
     _may_edit(who, access.OFFICER_EDITORS, body.unit_id,
               _named_officer_unit(store.db, body.leader_id))
+    _may_group(who, _sent(body), None)
     return _org(store, actor).create_officer(body.model_dump())
 
 
@@ -243,10 +268,13 @@ def get_officer(officer_id: str, db: Db, who: CurrentViewer) -> dict[str, Any]:
 @router.patch("/api/v1/officers/{officer_id}", tags=["organisation"])
 def update_officer(officer_id: str, body: OfficerUpdate, store: Writer,
                    actor: Actor, who: CurrentViewer) -> dict[str, Any]:
-    """Change the fields sent (null clears leader, photo or a date); the rest stays."""
+    """Change the fields sent (null clears leader, photo, a date or the group of similar
+    posts); the rest stays. Only an administrator changes `post_group`."""
     current = directory.org_record(store.db, "officers", officer_id)
     _may_edit(who, access.OFFICER_EDITORS, current and current["unit_id"], body.unit_id,
               _named_officer_unit(store.db, body.leader_id))
+    if current is not None:  # an unknown officer is the service's 404
+        _may_group(who, _sent(body), current["post_group"])
     return _org(store, actor).update_officer(officer_id, _sent(body))
 
 

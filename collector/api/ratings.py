@@ -33,7 +33,7 @@ router = APIRouter()
 def officer_satisfaction(officer_id: str, db: Db, who: CurrentViewer,
                          month: MonthParam = None) -> dict[str, Any]:
     """Counts per level, total, satisfaction index 0–100 and filtered presses for a month."""
-    require_officer_in_scope(who, db, officer_id)
+    require_officer_in_scope(who, db, officer_id, month)
     return ratings_overview.officer_satisfaction(db, officer_id, month_or_422(month))
 
 

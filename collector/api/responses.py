@@ -48,7 +48,7 @@ def list_responses(officer_id: str, month: str, db: Db, who: CurrentViewer,
                    limit: Annotated[int, Query(ge=1, le=responses.MAX_PAGE)] = 50,
                    offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """The officer-month's responses, oldest first: {"items", "total", "limit", "offset"}.
-    For anyone whose scope covers the officer."""
-    require_officer_in_scope(who, db, officer_id)
+    For anyone whose scope covers the officer's month (its stored place once reviewed)."""
+    require_officer_in_scope(who, db, officer_id, month)
     return responses.list_responses(db, officer_id, month, limit=limit, offset=offset,
                                     period=policy.period)

@@ -52,7 +52,8 @@ def health(request: Request, db: Db) -> Any:
     commits, `store_error` says why); `messages_waiting` (a message uncommitted for more
     than 10 s); `writer_stuck` (the writer silent for 60 s); `alerts_failing` (the last
     alert check failed; ratings are stored all the same); `assignments_failing` (the last
-    round of assignment publishing failed); `thread_stopped:{name}` (a thread about to be
+    round of assignment publishing failed); `offline_watch_failing` (the last round of the
+    watch for devices offline during shifts failed); `thread_stopped:{name}` (a thread about to be
     restarted; `threads.restarts` counts restarts)."""
     ingest: Ingest | None = request.app.state.ingest
     totals = received.totals(db)

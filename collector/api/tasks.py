@@ -86,7 +86,7 @@ def list_tasks(officer_id: str, db: Db, day: Today, who: CurrentViewer,
     evaluation: registered, on time, late, overdue, excused, open. Under a quarterly policy
     `month` may be a quarter (YYYY-Qn; the default is this quarter) and each task's status is
     judged as of its quarter's end."""
-    require_officer_in_scope(who, db, officer_id)
+    require_officer_in_scope(who, db, officer_id, month)
     if policy.period == "month":
         month = month_or_422(month)
     else:

@@ -38,7 +38,7 @@ def officer_trend(officer_id: str, db: Db, policy: ConfiguredPolicy, who: Curren
     """The officer's months up to `month`, oldest first: per month the counts per level,
     total, index 0–100, share satisfied with its 95 % (Wilson) interval, whether it is
     sufficient evidence, and the filtered presses (a month without ratings has index null)."""
-    require_officer_in_scope(who, db, officer_id)
+    require_officer_in_scope(who, db, officer_id, month)
     return trends.officer_trend(db, officer_id, month_or_422(month), months,
                                 min_ratings=policy.satisfaction.min_ratings)
 
@@ -48,7 +48,7 @@ def officer_heatmap(officer_id: str, db: Db, who: CurrentViewer,
                     month: MonthParam = None) -> dict[str, Any]:
     """The officer's counted ratings of the month by local weekday (0 = Monday) and hour:
     count, index and share satisfied per cell; cells without ratings are left out."""
-    require_officer_in_scope(who, db, officer_id)
+    require_officer_in_scope(who, db, officer_id, month)
     return trends.hour_weekday(db, officer_id, month_or_422(month))
 
 

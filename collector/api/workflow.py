@@ -66,6 +66,10 @@ class Decision(BaseModel):
     acknowledge_quota: bool = Field(False, description="decide the top grade although it "
                                                        "exceeds the unit's quota on it "
                                                        "(docs/evaluation.md, The quota)")
+    acknowledge_provisional_unit: bool = Field(
+        False, description="decide a leader's month although their unit result is provisional: "
+                           "someone they lead awaits the head's decision (docs/evaluation.md, "
+                           "Leaders: the unit score)")
 
 
 class Reopening(BaseModel):
@@ -91,10 +95,11 @@ EVALUATION = "/api/v1/officers/{officer_id}/evaluations/{month}"
 def get_evaluation(officer_id: str, month: str, actor: ActingOfficer, db: Db,
                    policy: ConfiguredPolicy, day: Today) -> dict[str, Any]:
     """One officer-month: stage, each step's data, due dates, who is late, history, and what
-    the acting officer may do ("may"). For the officer, their leader and the heads above.
-    Under a quarterly policy `month` is a quarter (YYYY-Qn), and a month is refused."""
-    workflow.check_month(month, policy.period)
-    facts = workflow.facts_or_404(db, officer_id)
+    the acting officer may do ("may"). For the officer, their leader and the heads above —
+    of the month's stored place once reviewed (permissions.month_facts). Under a quarterly
+    policy `month` is a quarter (YYYY-Qn), and a month is refused."""
+    month = workflow.check_month(month, policy.period)
+    facts = workflow.facts_or_404(db, officer_id, month, day)
     workflow.known_actor(db, actor)
     workflow.require(permissions.may_view(facts, actor))
     return {**evaluation_status(db, policy, officer_id, month, day),
@@ -127,9 +132,11 @@ def post_decision(officer_id: str, month: str, body: Decision, actor: ActingOffi
                   evidence: Evidence) -> dict[str, Any]:
     """The head's decision: final grade, with the quota check it met ("quota"; 409 when it
     gives the top grade over the cap no undecided colleague can bring back, unless
-    acknowledged); records who and when, freezes the evidence, locks."""
+    acknowledged; 409 too for a leader whose unit result is provisional, unless
+    `acknowledge_provisional_unit`); records who and when, freezes the evidence, locks."""
     return _service(store, policy, day, evidence).decide(
-        officer_id, month, actor, body.final_grade, body.note, body.acknowledge_quota)
+        officer_id, month, actor, body.final_grade, body.note, body.acknowledge_quota,
+        acknowledge_provisional_unit=body.acknowledge_provisional_unit)
 
 
 @router.post(EVALUATION + "/reopen")

@@ -1,7 +1,8 @@
 """`hailong evaluation status`: who is late at which step of a unit's month, on the command line.
 
 Read-only, like `hailong audit list`: it opens the database read-only and prints the same
-data as GET /api/v1/units/{unit}/evaluations/{month}/status (a table, or JSON). The steps
+data as GET /api/v1/units/{unit}/evaluations/{month}/status (a table, or JSON), with the quota
+on the top grade under the table, one line per group of similar posts. The steps
 themselves are taken through the API, which knows who is acting. Wired into the main parser
 with `add_workflow_commands(subparsers)`.
 """
@@ -47,9 +48,25 @@ def cmd_status(args: argparse.Namespace) -> int:
         rows.append([f"{officer['officer_id']} {officer['name']}",
                      STAGES_VI[officer["stage"]], awaiting or "—", late or "—"])
     print(table(rows))
-    quota = status["quota"]
-    print(f"{quota['vi']}\n{quota['en']}")
+    print(quota_text(status))
     return 0
+
+
+def quota_text(status: dict) -> str:
+    """The quota under the table: the unit's line, or with several groups of similar posts
+    one line per group (Decree 335/2025 counts the cap within each), Vietnamese then English;
+    the default group's text is named ("Cả đơn vị"), a named group's names it already."""
+    groups = status.get("quotas") or []
+    if len(groups) < 2:
+        return f"{status['quota']['vi']}\n{status['quota']['en']}"
+    lines = ["Tỷ lệ xếp loại theo nhóm vị trí việc làm tương đồng / "
+             "Quota per group of similar posts:"]
+    for quota in groups:
+        vi, en = quota["vi"], quota["en"]
+        if quota["post_group"] is None:
+            vi, en = f"{quota['label_vi']}: {vi}", f"{quota['label_en']}: {en}"
+        lines += [f"- {vi}", f"  {en}"]
+    return "\n".join(lines)
 
 
 def add_workflow_commands(subparsers: argparse._SubParsersAction) -> None:

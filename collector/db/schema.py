@@ -11,6 +11,8 @@ from typing import Callable
 
 import sqlite_utils
 
+from collector.db.schema_ingest import migration_ingest_receiving
+
 
 def _migration_initial(db: sqlite_utils.Database) -> None:
     db["units"].create({"id": str, "name": str, "parent_id": str}, pk="id")
@@ -440,4 +442,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("alerts_0001_detection_progress", _migration_alert_progress),
     ("evaluations_0001_units_and_post_groups", _migration_evaluation_units),
     ("offline_0001_shift_alerts_attitude_reason", _migration_offline_evidence),
+    ("ingest_0002_receiving_spans", migration_ingest_receiving),
 ]

@@ -53,9 +53,7 @@ MONTH_COLUMNS: list[tuple[str, str, float, str | None, Any]] = [
      lambda r: r["satisfaction"]["share_satisfied"]),
     ("Khoảng tin cậy 95 %", "95% interval", 15, None,
      lambda r: _interval(r["satisfaction"]["share_interval"])),
-    ("Đủ dữ liệu đánh giá", "Sufficient evidence", 12, None,
-     lambda r: "Có / yes" if r["satisfaction"]["sufficient"]
-     else "Chưa đủ dữ liệu / insufficient"),
+    ("Đủ dữ liệu đánh giá", "Sufficient evidence", 12, None, lambda r: _sufficient(r)),
     ("Thời gian thiết bị trực tuyến khi trực", "Coverage (device online on duty)", 12, "0.0%",
      lambda r: r["coverage"]["share"]),
     ("Nhiệm vụ đăng ký", "Tasks registered", 10, "0", lambda r: r["tasks"]["registered"]),
@@ -74,6 +72,9 @@ MONTH_COLUMNS: list[tuple[str, str, float, str | None, Any]] = [
     ("Người quyết định", "Decided by", 22, None, lambda r: r["decided_by_name"] or r["decided_by"]),
     ("Thời điểm quyết định", "Decided at (UTC+7)", 16, DATE_FORMAT,
      lambda r: excel_time(r["decided_at"])),
+    # What reads differently now from the decided month's frozen evidence (issue 12).
+    ("Chứng cứ đã thay đổi sau khi quyết định", "Evidence changed after the decision", 40,
+     None, lambda r: "; ".join(line["vi"] for line in r.get("evidence_changes") or []) or None),
 ]
 FROZEN_COLUMNS = 3  # number and name stay in view while scrolling right
 
@@ -105,6 +106,17 @@ def grade_text(grade: dict[str, Any] | None) -> str | None:
 def excel_time(unix_ms: int | None) -> datetime | None:
     """Local (UTC+7) wall time without a zone: Excel has no time zones."""
     return None if unix_ms is None else local_datetime(unix_ms).replace(tzinfo=None)
+
+
+def _sufficient(row: dict[str, Any]) -> str:
+    """Enough ratings, too few, or too few because the officer's own counter was offline
+    (issue 12: missing data, not bad data)."""
+    if row["satisfaction"]["sufficient"]:
+        return "Có / yes"
+    if row.get("insufficient_reason") == "offline":
+        return ("Chưa đủ dữ liệu do thiết bị mất kết nối / insufficient: the counter's device "
+                "was offline")
+    return "Chưa đủ dữ liệu / insufficient"
 
 
 def _interval(interval) -> str | None:
@@ -183,16 +195,7 @@ def _month_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Work
         _row(sheet, row, values, formats)
         row += 1
     sheet.freeze_panes = sheet.cell(row=top + 2, column=FROZEN_COLUMNS + 1)
-    row += 1
-    for key, vi_label, en_label in (
-            ("quota", "Tỷ lệ xếp loại (theo quyết định, chưa quyết định thì theo đề xuất)",
-             "Quota (decided, else proposed)"),
-            ("quota_final", "Tỷ lệ xếp loại (theo quyết định)", "Quota (decisions)")):
-        quota = report[key]
-        _put(sheet, row, 1, f"{vi_label}: {quota['vi']}").font = Font(
-            bold=True, color="B3261E" if quota["exceeded"] else "1B2330")
-        _put(sheet, row + 1, 1, f"{en_label}: {quota['en']}").font = EN_FONT
-        row += 2
+    row = _quota_lines(sheet, row + 1, report)
     progress = report["progress"]
     _put(sheet, row, 1, (
         f"Tiến độ: {progress['officers']} cán bộ; chưa tự đánh giá {progress['pending']}, "
@@ -202,7 +205,48 @@ def _month_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Work
         f"Progress: {progress['officers']} officers; pending {progress['pending']}, "
         f"self-evaluated {progress['self']}, reviewed {progress['reviewed']}, "
         f"decided {progress['decided']}")).font = EN_FONT
+    changed = report.get("evidence_changed")
+    if changed:  # decided months whose evidence reads differently now (issue 12)
+        _put(sheet, row + 2, 1, f"Chứng cứ đã thay đổi sau khi quyết định: {changed} cán bộ"
+             ).font = Font(bold=True, color="B3261E")
+        _put(sheet, row + 3, 1, f"Evidence changed after the decision: {changed} "
+             f"officer{'' if changed == 1 else 's'}").font = EN_FONT
     return sheet
+
+
+def _quota_font(quota: dict[str, Any]) -> Font:
+    return Font(bold=True, color="B3261E" if quota["exceeded"] else "1B2330")
+
+
+def _quota_lines(sheet: Worksheet, row: int, report: dict[str, Any]) -> int:
+    """The quota under the table; the next free row. With one group of similar posts the
+    unit's line; with several one line per group (Decree 335/2025 counts the cap within each
+    group), the default group named ("Cả đơn vị"), then the decisions' headline line."""
+    standing = ("Tỷ lệ xếp loại (theo quyết định, chưa quyết định thì theo đề xuất)",
+                "Quota (decided, else proposed)")
+    groups = report.get("quotas") or []
+    if len(groups) > 1:
+        _put(sheet, row, 1, f"{standing[0]}, theo nhóm vị trí việc làm tương đồng:").font = \
+            HEADER_FONT
+        _put(sheet, row + 1, 1, f"{standing[1]}, per group of similar posts:").font = EN_FONT
+        row += 2
+        for quota in groups:
+            vi, en = quota["vi"], quota["en"]
+            if quota["post_group"] is None:  # a named group's text names it already
+                vi, en = f"{quota['label_vi']}: {vi}", f"{quota['label_en']}: {en}"
+            _put(sheet, row, 1, vi).font = _quota_font(quota)
+            _put(sheet, row + 1, 1, en).font = EN_FONT
+            row += 2
+        lines = [("quota_final", "Tỷ lệ xếp loại (theo quyết định)", "Quota (decisions)")]
+    else:
+        lines = [("quota", *standing),
+                 ("quota_final", "Tỷ lệ xếp loại (theo quyết định)", "Quota (decisions)")]
+    for key, vi_label, en_label in lines:
+        quota = report[key]
+        _put(sheet, row, 1, f"{vi_label}: {quota['vi']}").font = _quota_font(quota)
+        _put(sheet, row + 1, 1, f"{en_label}: {quota['en']}").font = EN_FONT
+        row += 2
+    return row
 
 
 def unit_month_xlsx(report: dict[str, Any] | list[dict[str, Any]],
@@ -263,7 +307,8 @@ def _year_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Works
                 ("Xếp loại theo điểm", "Grade by points", 24, None),
                 ("Xếp loại năm", "Year grade (discipline, quota)", 24, None),
                 (f"Bị kỷ luật ({unit_vi})", f"Disciplined ({unit_en}s)", 12, None),
-                ("Nhóm vị trí tương đồng", "Group of similar posts", 16, None),
+                # the pool: deciding unit and group of similar posts (year.year_quota)
+                ("Nhóm xét tỷ lệ", "Quota pool", 28, None),
                 ("Ghi chú về tỷ lệ", "Quota note", 60, None)]
     _header(sheet, top, columns)
     formats = [column[3] for column in columns]
@@ -277,12 +322,13 @@ def _year_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Works
                    item["average"], grade_text(item.get("grade_by_points")),
                    grade_text(item["grade"]),
                    ", ".join(_vi_month(m) for m in item["disciplined_months"]) or None,
-                   officer.get("post_group"), _both(item.get("quota_note"))]
+                   (item.get("quota_pool") or {}).get("label", {}).get("vi")
+                   or officer.get("post_group"), _both(item.get("quota_note"))]
         _row(sheet, row, values, formats)
         row += 1
     sheet.freeze_panes = sheet.cell(row=top + 2, column=FROZEN_COLUMNS + 1)
     row += 1
-    # The year's quota, one line per group of similar posts (year.year_quota).
+    # The year's quota, one line per pool: deciding unit and group (year.year_quota).
     for quota in report.get("quotas") or []:
         _put(sheet, row, 1, quota["vi"]).font = Font(
             bold=True, color="B3261E" if quota["exceeded"] else "1B2330")

@@ -10,7 +10,8 @@ Fairness rules of the domain brief, kept here:
 - below the policy's minimum number of ratings the satisfaction part reads "chưa đủ dữ liệu
   đánh giá" and does not move the score (scoring enforces it; the evidence says so);
 - a counter whose device was offline has missing data, not bad data: coverage shows duty hours
-  online and offline and is never scored;
+  online and offline and is never scored; duty time the collector itself was not receiving
+  is neither (`unknown_hours`, left out of the share);
 - filtered presses are shown apart, with their reasons.
 
 A month already decided also carries `decided_snapshot`, the evidence the head saw when
@@ -87,6 +88,8 @@ class _Month:
         self.counters = sources.evidence_counters(db, counters)
         self.online = placed_online(
             sources.evidence_online_spans(db, counters, month, MAX_SILENCE_MS), now_ms)
+        # The collector's own downtime: unknown, neither online nor offline (issue 12).
+        self.receiving = sources.evidence_receiving(db, month, now_ms)
         # Decree 335's unit score: whom each officer leads in the period, and their grades.
         self.led = (sources.evidence_led(db, officer_ids, *check_month(month, policy.period))
                     if policy.unit_score else {})
@@ -114,14 +117,15 @@ class _Month:
 
     def coverage(self, officer_id: str, *, by_counter: bool) -> dict[str, Any]:
         shifts = self.shifts.get(officer_id, [])
-        whole = evidence.coverage(shifts, self.online, self.month, self.now_ms).as_dict()
+        whole = evidence.coverage(shifts, self.online, self.month, self.now_ms,
+                                  self.receiving).as_dict()
         if not by_counter:
             return whole
         whole["by_counter"] = []
         for counter in sorted({shift[0] for shift in shifts}):
             part = evidence.coverage([s for s in shifts if s[0] == counter],
                                      {counter: self.online.get(counter, [])}, self.month,
-                                     self.now_ms).as_dict()
+                                     self.now_ms, self.receiving).as_dict()
             info = self.counters.get(counter, {})
             whole["by_counter"].append({"counter_id": counter, "label": info.get("label"),
                                         "unit_name": info.get("unit_name"), **part})
@@ -137,13 +141,13 @@ class _Month:
         sat = dict(self.satisfaction(officer_id), comparison=comparison,
                    coverage=self.coverage(officer_id, by_counter=full))
         # Few ratings because the officer's own counter was offline (issue 12): said so,
-        # judged on the unrounded coverage.
+        # judged on the unrounded coverage of the time the collector received.
         policy = self.policy
+        known = evidence.coverage(self.shifts.get(officer_id, []), self.online, self.month,
+                                  self.now_ms, self.receiving)
         sat.update(month_offline(policy.offline, policy.satisfaction,
                                  policy.criterion(policy.satisfaction.criterion),
-                                 policy.decimals, sat, evidence.coverage(
-                                     self.shifts.get(officer_id, []), self.online,
-                                     self.month, self.now_ms).share))
+                                 policy.decimals, sat, known.share, known.unknown_ms))
         task_ev, task_rows = self.tasks(officer_id)
         task_part = {"summary": tasks.evidence_dict(task_ev),
                      "percentages": task_percentages(self.policy, task_ev)}
@@ -157,12 +161,15 @@ class _Month:
                   **suggestion_for(self.policy, sat, task_ev, row,
                                    self.summaries[officer_id].exact_index, unit=unit)}
         result["criteria"] = criteria_table(self.policy, workflow, result["suggestion"])
+        snapshot = row.get("snapshot") if row and workflow["locked"] else None
+        decided = None if snapshot is None else json.loads(snapshot)
         if full:
             task_part["items"] = [tasks.describe(task, self.today, self.policy.period)
                                   for task in task_rows]
-            snapshot = row.get("snapshot") if row and workflow["locked"] else None
-            result["decided_snapshot"] = None if snapshot is None else json.loads(snapshot)
-            result["evidence_changes"] = changes(result["decided_snapshot"], result)
+            result["decided_snapshot"] = decided
+        # The unit's rows carry the changes too, so a head sees them without opening each
+        # month: a field only the full view holds is skipped, never reported as changed.
+        result["evidence_changes"] = changes(decided, result)
         return result
 
 
@@ -218,6 +225,8 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     one such line per group of similar posts present (the default group, "Cả đơn vị", first);
     `quota` and `quota_final` are the group over its cap by the most, else the default group.
     An officer is in the month of the unit it was reviewed or decided in (issue 12).
+    Each row carries `evidence_changes` (snapshot_changes.py, as on the officer's month) and
+    `insufficient_reason`; `evidence_changed` counts the rows whose evidence changed.
     """
     first, last = check_month(month, policy.period)
     unit = sources.evidence_unit(db, unit_id)
@@ -269,6 +278,8 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
         "quota": post_groups.top(quotas), "quotas": quotas,
         "quota_final": post_groups.top(finals),
         "progress": {"officers": len(rows), **progress},
+        # Decided months whose evidence now reads differently (issue 12).
+        "evidence_changed": sum(bool(row["evidence_changes"]) for row in rows),
     }
 
 
@@ -298,4 +309,9 @@ def unit_row(officer: dict[str, Any], month: dict[str, Any]) -> dict[str, Any]:
         "final_grade": decision.get("grade"), "final_score": decision.get("score"),
         "decided_by": decision.get("by"), "decided_by_name": decision.get("by_name"),
         "decided_at": decision.get("at"), "status": workflow["status"],
+        # Issue 12, at a glance on the unit's month: few ratings because the officer's own
+        # counter was offline ("offline", else None), and what reads differently now from
+        # the decided month's frozen snapshot ([] when undecided or unchanged).
+        "insufficient_reason": sat.get("insufficient_reason"),
+        "evidence_changes": month.get("evidence_changes") or [],
     }

@@ -11,7 +11,7 @@ from typing import Any
 
 from collector.evaluation import scoring
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
-from collector.evaluation.rules.leadership import explain_unit
+from collector.evaluation.rules.leadership import awaiting_text, explain_unit
 from collector.evaluation.rules.decision import decided_scores
 from collector.ratings import evidence
 
@@ -183,8 +183,11 @@ def unit_evidence(policy: Policy, led: list[dict[str, Any]] | None,
 
 def unit_score_part(policy: Policy, unit: scoring.UnitEvidence | None) -> dict[str, Any] | None:
     """The unit-score block of a leader's month (Decree 335): who they lead and the grade
-    standing for each, the unit's share and points, and the lines the suggestion shows for
-    it; None without the policy's rule or when they lead nobody in the period."""
+    standing for each (decided or proposed), the unit's share and points, whether the share
+    is provisional (someone not decided yet) or its lower share certain, who is awaited
+    (`awaiting`, {vi, en}, only when provisional: the decision of the leader's month asks the
+    head to acknowledge it, workflow/status.py `unit_acknowledgement`), and the lines the
+    suggestion shows for it; None without the policy's rule or when they lead nobody."""
     result = scoring.unit_result_of(policy, unit)
     if result is None:
         return None
@@ -193,12 +196,15 @@ def unit_score_part(policy: Policy, unit: scoring.UnitEvidence | None) -> dict[s
     told = explain_unit(rule, result, criterion.vi, criterion.en, criterion.points)
     points = scoring.round_points(policy, told.points)
     out_of = {p.officer_id for p in result.not_completed}
+    awaiting = awaiting_text(result)
     return {
         "criterion": rule.criterion, "weight": rule.weight, "share": result.share,
         "max_points": scoring.round_points(policy, told.unit_max), "points": points,
         "total": len(result.subordinates), "completed": len(result.completed),
         "not_completed": len(result.not_completed), "ungraded": len(result.ungraded),
+        "undecided": len(result.undecided),
         "provisional": result.provisional, "certain": result.certain,
+        "awaiting": None if awaiting is None else {"vi": awaiting[0], "en": awaiting[1]},
         "subordinates": [{"officer_id": p.officer_id, "name": p.name,
                           "grade": grade_info(policy, p.grade), "decided": p.decided,
                           "not_completed": p.officer_id in out_of} for p in result.subordinates],

@@ -22,7 +22,8 @@ Inputs (dataclasses below; ``suggest`` also accepts plain dicts with the same ke
 - ``disciplined``: disciplined in the period; where the policy names ``discipline_grade`` the
   grade is at best that one, regardless of points.
 - ``UnitEvidence`` (optional, Decree 335): the ``subordinates`` the officer directly leads in
-  the period with the grade standing for each (rules/leadership.py). Under ``[unit_score]``,
+  the period with the grade standing for each and whether the head decided it
+  (rules/leadership.py: only decisions make the unit's share final). Under ``[unit_score]``,
   weight × the task criterion's points follow the unit's share, (1 − weight) × them the own
   task percentages; without the rule, or leading nobody, the evidence changes nothing.
 

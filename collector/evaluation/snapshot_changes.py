@@ -12,6 +12,11 @@ bilingual line per field that differs at display precision ("Lượt đánh giá
 "Ratings: 42 → 45"). A field missing on either side (an older or partial snapshot) is skipped:
 only like is compared with like. Numbers are compared after rounding to the decimals shown, so
 float noise below what a reader can see never reads as a change.
+
+The same comparison serves the officer's month (the full view) and each row of the unit's month
+(the shorter view, collector/evaluation/month.py `unit_row`): every field compared below is in
+both views, and a field only the full view holds (per-counter coverage, task items) is missing
+from the shorter one, so it is skipped there rather than reported as changed.
 """
 
 from __future__ import annotations
@@ -49,6 +54,16 @@ _FIELDS: tuple[tuple[tuple[str, ...], str, str, int, bool], ...] = (
     (("suggestion", "score"), "Điểm gợi ý", "Suggested score", 2, False),
 )
 _MISSING = object()
+# Evidence switched off (issue 12, item 3): a month that reads "insufficient because the
+# counter's device was offline" now and did not when decided (or the reverse) is a change the
+# head must see, whatever the numbers: it is what allows a leader's attitude score above the
+# ratings. (path, Vietnamese label, English label, {code: (vi, en)} of the values shown)
+_FLAGS: tuple[tuple[tuple[str, ...], str, str, dict[Any, tuple[str, str]]], ...] = (
+    (("satisfaction", "insufficient_reason"),
+     "Chưa đủ dữ liệu vì thiết bị tại quầy mất kết nối",
+     "Insufficient evidence because the counter's device was offline",
+     {None: ("không", "no"), "offline": ("có", "yes")}),
+)
 
 
 def _at(report: Any, path: tuple[str, ...]) -> Any:
@@ -106,6 +121,13 @@ def changes(snapshot: Any, now: dict[str, Any]) -> list[dict[str, str]]:
                                 f"{_text(new, decimals, percent, 'vi')}",
                           "en": f"{en}: {_text(old, decimals, percent, 'en')} → "
                                 f"{_text(new, decimals, percent, 'en')}"})
+    for path, vi, en, shown in _FLAGS:
+        old, new = _at(snapshot, path), _at(now, path)
+        if old is _MISSING or new is _MISSING or old == new:
+            continue
+        (old_vi, old_en), (new_vi, new_en) = (shown.get(v, (str(v), str(v))) for v in (old, new))
+        lines.append({"field": ".".join(path), "vi": f"{vi}: {old_vi} → {new_vi}",
+                      "en": f"{en}: {old_en} → {new_en}"})
     old, new = _grade(snapshot), _grade(now)
     if old is not _MISSING and new is not _MISSING and \
             (old or {}).get("code") != (new or {}).get("code"):

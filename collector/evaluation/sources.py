@@ -16,6 +16,7 @@ import sqlite_utils
 
 from collector.org.directory import officer_order
 from collector.core.periods import period_bounds
+from collector.ratings.received import receiving_times
 
 _EVIDENCE_CHUNK = 500
 
@@ -41,11 +42,14 @@ _EVIDENCE_OFFICER_SELECT = (
 
 # Where an officer's month belongs (issue 12): the unit stored with its review or decision,
 # else their current unit; and the group of similar posts its quota counts it in: the one
-# stored with the decision, else their current one. One expression each for every query of a
-# unit's month (here and collector/evaluation/workflow/records.py), so the reports, the
-# unit's quota lines and a decision's check agree on who is in.
+# stored with the decision, or with the review once the officer has left the month's unit (a
+# group is one of the unit's posts: theirs elsewhere means nothing there), else their current
+# one. One expression each for every query of a unit's month (here and
+# collector/evaluation/workflow/records.py), so the reports, the unit's quota lines and a
+# decision's check agree on who is in.
 MONTH_UNIT = "COALESCE(e.unit_id, o.unit_id)"
-QUOTA_GROUP = "CASE WHEN e.decided_at IS NULL THEN o.post_group ELSE e.post_group END"
+QUOTA_GROUP = ("CASE WHEN e.decided_at IS NOT NULL OR e.unit_id <> o.unit_id "
+               "THEN e.post_group ELSE o.post_group END")
 
 
 def month_members(marks: str) -> str:
@@ -146,6 +150,13 @@ def evidence_unit(db: sqlite_utils.Database, unit_id: str) -> dict[str, Any] | N
     return rows[0] if rows else None
 
 
+def evidence_unit_tree(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """Every unit in one read: id → {id, name, parent_id, head_id, outstanding}, for walks over
+    many officers (the year's quota pools, year.py) without a query per step."""
+    return {row["id"]: row for row in db.query(
+        "SELECT id, name, parent_id, head_id, outstanding FROM units")}
+
+
 def evidence_root_units(db: sqlite_utils.Database) -> list[str]:
     """Units at the top of the tree: no parent, or a parent that is not stored."""
     return [row[0] for row in db.execute(
@@ -218,6 +229,13 @@ def evidence_online_spans(db: sqlite_utils.Database, counter_ids: Iterable[str],
             "ORDER BY p.counter_id, s.starts_at",
             [*chunk, end, start, end, max_silence_ms, start]))
     return rows
+
+
+def evidence_receiving(db: sqlite_utils.Database, month: str,
+                       now_ms: int) -> list[tuple] | None:
+    """When the collector itself was receiving in the period (ratings/received.py; None: no
+    record kept, all of it): duty time outside, with no device online, is unknown."""
+    return receiving_times(db, *period_bounds(month), now_ms)
 
 
 _EVIDENCE_EVALUATION_SELECT = (

@@ -66,7 +66,9 @@ def member_month(db: sqlite_utils.Database, officer: dict[str, Any], leader_id: 
         "late_steps": state["late_steps"],
         "may": {"plan": bool(permissions.may_plan_task(facts, leader_id)),
                 "judge": bool(permissions.may_judge_task(facts, leader_id)),
-                "review": bool(permissions.may_review(facts, leader_id))},
+                # the month's reviewer: of its stored place once reviewed (issue 12)
+                "review": bool(permissions.may_review(
+                    permissions.month_facts(db, officer_id, month, today) or facts, leader_id))},
     }
 
 

@@ -17,9 +17,15 @@ scores, and the results of an officer who moves go with them to the new unit. So
 - results are keyed by officer, not unit: a unit's list shows the officers who belong to it
   now, each with every month of their year, including months decided in a previous unit;
 - **the quota** (`[year] apply_quota`, issue 12): the cap on the top grade holds for the year's
-  grades as for each period's, within each group of similar posts of the unit (the officer's
-  `post_group`; none: the default group, the whole unit), on the grades after discipline. It
-  needs the unit, so `unit_year` applies it (`year_quota`) and `officer_year` only says so.
+  grades as for each period's, on the grades after discipline, in one **pool** per officer:
+  (the unit whose head decides them, their post group) — the deciding unit as
+  permissions.officer_facts finds it from their unit at the year's end, since the year's
+  results go with them; the group their current `post_group`, none the default group, the
+  whole unit — with that deciding unit's own `outstanding` flag (rules/year_pools.py). A pool
+  does not depend on the unit asked for: `unit_year` of an office without a head counts the
+  whole group of the ward whose head decides it, and of a city each ward's pools apart, so an
+  officer's grade after the quota is one fact, the same in `officer_year` (which computes
+  their one pool). The top unit's head has no deciding unit in hailong: no pool, a note.
 
 Because each decided month's final score follows the head's grade (rules/decision.py), an
 officer capped from A to B every month averages under A's floor: the average cannot bring back
@@ -41,6 +47,8 @@ officer's active dates; `complete` says whether every expected month is decided.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -50,7 +58,8 @@ import sqlite_utils
 
 from collector.core.collation import name_key
 from collector.evaluation import scoring, sources
-from collector.evaluation.rules.decision import score_text
+from collector.evaluation.rules import post_groups, year_pools
+from collector.evaluation.rules.year_words import QuotaWords
 from collector.evaluation.month import MonthlyError, MonthlyNotFound, grade_info
 from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
@@ -65,6 +74,15 @@ def check_year(year: int) -> int:
         raise MonthlyError(f"Năm không hợp lệ {year!r}, cần từ {FIRST_YEAR} đến {LAST_YEAR}",
                            f"Invalid year {year!r}, expected {FIRST_YEAR} to {LAST_YEAR}")
     return year
+
+
+def parse_year(text: str) -> int:
+    """A year as a page's path gives it ("2026"): MonthlyError (422, a page saying why) for
+    anything but digits of a year in range."""
+    if not (text.isascii() and text.isdigit()):
+        raise MonthlyError(f"Năm không hợp lệ {text!r}, cần từ {FIRST_YEAR} đến {LAST_YEAR}",
+                           f"Invalid year {text!r}, expected {FIRST_YEAR} to {LAST_YEAR}")
+    return check_year(int(text))
 
 
 def expected_months(year: int, today: date, active_from: str | None,
@@ -83,7 +101,9 @@ def roll_up(policy: Policy, rows: list[dict[str, Any]], expected: list[str]) -> 
               if row.get("final_score") is not None]
     average = None
     if scores:
-        average = float((sum(scores) / len(scores)).quantize(step, rounding=ROUND_HALF_UP))
+        # sum's start is a Decimal too: with the default int 0 the type is Decimal | int.
+        average = float((sum(scores, Decimal(0)) / len(scores)).quantize(
+            step, rounding=ROUND_HALF_UP))
     disciplined = sorted(m for m, row in decided.items() if row.get("disciplined"))
     by_points = grade_for(policy, average) if average is not None else None
     grade = by_points
@@ -118,7 +138,8 @@ def _month_cell(policy: Policy, month: str, row: dict[str, Any] | None) -> dict[
 
 def _policy(policy: Policy) -> dict[str, Any]:
     return {"name": policy.name, "title_vi": policy.title_vi, "title_en": policy.title_en,
-            "period": policy.period}  # "month" or "quarter": what the year averages
+            "period": policy.period,  # "month" or "quarter": what the year averages
+            "apply_quota": policy.year.apply_quota}
 
 
 def _officer_public(officer: dict[str, Any]) -> dict[str, Any]:
@@ -129,73 +150,181 @@ def _officer_public(officer: dict[str, Any]) -> dict[str, Any]:
             "post_group": officer.get("post_group") or None}
 
 
+@dataclass(frozen=True)
+class QuotaUnit:
+    """The unit whose head decides an officer: their year's pool is (this unit, their post
+    group), capped with this unit's own outstanding flag."""
+    id: str
+    name: str
+    outstanding: bool = False
+
+
+def _active(officer: dict[str, Any], first: str, last: str) -> bool:
+    return ((officer["active_from"] is None or officer["active_from"] <= last)
+            and (officer["active_to"] is None or officer["active_to"] >= first))
+
+
+class _Pools:
+    """The year's pools over the unit tree, read once: a province's year costs the same few
+    queries as a ward's (rules/year_pools.py walks the tree in memory)."""
+
+    def __init__(self, db: sqlite_utils.Database, year: int):
+        self.db, self.first, self.last = db, f"{year:04d}-01-01", f"{year:04d}-12-31"
+        self.tree = sources.evidence_unit_tree(db)
+        self.units = {u: (row["parent_id"], row["head_id"]) for u, row in self.tree.items()}
+
+    def unit_of(self, officer: dict[str, Any]) -> QuotaUnit | None:
+        unit = year_pools.deciding_unit(self.units, officer["id"], officer["unit_id"])
+        if unit is None:
+            return None
+        return QuotaUnit(unit, self.tree[unit]["name"], bool(self.tree[unit]["outstanding"]))
+
+    def members(self, pools: set[tuple[str, str | None]], known: dict[str, dict[str, Any]],
+                known_units: set[str]) -> dict[str, tuple[dict[str, Any], QuotaUnit]]:
+        """The officers active in the year in these (deciding unit, group) pools: id → (row,
+        unit). `known`: rows read already, every officer of `known_units` active in the year;
+        the rest is read in two queries, whatever the number of officers."""
+        places, heads = year_pools.candidates(self.units, {unit for unit, _ in pools})
+        found = dict(known)
+        for row in sources.evidence_officers(self.db, places - known_units, self.first,
+                                             self.last):
+            found.setdefault(row["id"], row)
+        for row in sources.evidence_officers_by_id(self.db, heads - found.keys()).values():
+            if _active(row, self.first, self.last):
+                found[row["id"]] = row
+        out = {}
+        for officer_id, row in found.items():
+            unit = self.unit_of(row)
+            if unit is not None and (unit.id, row.get("post_group") or None) in pools:
+                out[officer_id] = (row, unit)
+        return out
+
+
+def _rolled(db: sqlite_utils.Database, policy: Policy, officers: list[dict[str, Any]],
+            year: int, today: date) -> list[dict[str, Any]]:
+    """The year rows of these officers (roll_up's, each with its "officer"), in one read."""
+    by_officer = sources.evidence_year_evaluations(db, [o["id"] for o in officers], year)
+    return [{"officer": _officer_public(officer),
+             **roll_up(policy, by_officer.get(officer["id"], []),
+                       expected_months(year, today, officer["active_from"],
+                                       officer["active_to"], policy.period))}
+            for officer in officers]
+
+
 def officer_year(db: sqlite_utils.Database, officer_id: str, year: int, policy: Policy, *,
                  today: date) -> dict[str, Any]:
-    """One officer's year, wherever they were in it; MonthlyNotFound."""
+    """One officer's year, wherever they were in it, with their grade after the quota of their
+    pool (its line in `quota`); MonthlyNotFound."""
     check_year(year)
     officer = sources.evidence_officer(db, officer_id)
     if officer is None:
         raise MonthlyNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                               f"No officer {officer_id!r}")
-    rows = sources.evidence_year_evaluations(db, [officer_id], year).get(officer_id, [])
-    expected = expected_months(year, today, officer["active_from"], officer["active_to"],
-                               policy.period)
-    return {"officer": _officer_public(officer), "year": year, "policy": _policy(policy),
-            **roll_up(policy, rows, expected), "quota_note": _quota_elsewhere(policy)}
+    everyone = {officer_id: officer}
+    pool_of: dict[str, QuotaUnit | None] = {}
+    if policy.year.apply_quota:
+        pools = _Pools(db, year)
+        unit = pool_of[officer_id] = pools.unit_of(officer)
+        if unit is not None:
+            # The pool's members are those active in the year, as unit_year counts them; the
+            # officer is kept in any case (their own year, even outside their active dates).
+            pool = (unit.id, officer.get("post_group") or None)
+            for member, (row, member_unit) in pools.members({pool}, {}, set()).items():
+                everyone[member], pool_of[member] = row, member_unit
+    rows, quotas = year_quota(policy, _rolled(db, policy, list(everyone.values()), year, today),
+                              pool_of)
+    own = next(row for row in rows if row["officer"]["id"] == officer_id)
+    return {**own, "year": year, "policy": _policy(policy),
+            "quota": next((line for line in quotas if own["quota_pool"] is not None
+                           and (line["unit_id"], line["group"]) == _key(own["quota_pool"])),
+                          None)}
 
 
 def unit_year(db: sqlite_utils.Database, unit_id: str, year: int, policy: Policy, *,
               today: date) -> dict[str, Any]:
-    """Every officer now in the unit or below it who was active in the year, one row each."""
+    """Every officer now in the unit or below it who was active in the year, one row each,
+    each graded in their own pool; one quota line per pool they are in."""
     check_year(year)
     unit = sources.evidence_unit(db, unit_id)
     if unit is None:
         raise MonthlyNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
-    officers = sources.evidence_officers(db, unit_subtree(db, unit_id), f"{year:04d}-01-01",
-                                         f"{year:04d}-12-31")
-    by_officer = sources.evidence_year_evaluations(db, [o["id"] for o in officers], year)
-    rows = []
-    for officer in officers:
-        expected = expected_months(year, today, officer["active_from"], officer["active_to"],
-                                   policy.period)
-        rows.append({"officer": _officer_public(officer),
-                     **roll_up(policy, by_officer.get(officer["id"], []), expected)})
-    rows, quotas = year_quota(policy, rows, outstanding=bool(unit["outstanding"]))
+    subtree = unit_subtree(db, unit_id)
+    officers = sources.evidence_officers(db, subtree, f"{year:04d}-01-01", f"{year:04d}-12-31")
+    everyone = {o["id"]: o for o in officers}
+    pool_of: dict[str, QuotaUnit | None] = {}
+    if policy.year.apply_quota:
+        pools = _Pools(db, year)
+        pool_of = {o["id"]: pools.unit_of(o) for o in officers}
+        met = {(deciding.id, o.get("post_group") or None) for o in officers
+               if (deciding := pool_of[o["id"]]) is not None}
+        # Each pool whole, wherever its members are: above the unit (a ward's head in the
+        # city's pool, an office's officers in their ward's) as below it.
+        for member, (row, member_unit) in pools.members(met, everyone, subtree).items():
+            everyone[member], pool_of[member] = row, member_unit
+    rows, quotas = year_quota(policy, _rolled(db, policy, list(everyone.values()), year, today),
+                              pool_of)
+    by_id = {row["officer"]["id"]: row for row in rows}
+    rows = [by_id[o["id"]] for o in officers]  # the unit's own, in the list's order
+    met_keys = {_key(row["quota_pool"]) for row in rows if row["quota_pool"]}
     grades = [row["grade"]["code"] for row in rows if row["grade"]]
     return {"unit": {**unit, "outstanding": bool(unit["outstanding"])}, "year": year,
-            "policy": _policy(policy), "officers": rows, "quotas": quotas,
+            "policy": _policy(policy), "officers": rows,
+            "quotas": [line for line in quotas if (line["unit_id"], line["group"]) in met_keys],
             "grades": {code: grades.count(code) for code in GRADE_CODES},
             "officers_complete": sum(row["complete"] for row in rows)}
 
 
-# --- the year's quota, per group of similar posts ------------------------------------------------
+# --- the year's quota, per pool: (deciding unit, group of similar posts) ------------------------
 
 WHOLE_UNIT = {"vi": "Cả đơn vị", "en": "Whole unit"}
 
 
-def year_quota(policy: Policy, rows: list[dict[str, Any]], *,
-               outstanding: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Pure: the unit's year rows (roll_up's, each with its "officer") after the quota on the
-    top grade, and one summary per group of similar posts (the default group first).
+def _key(pool: dict[str, Any]) -> tuple[str, str | None]:
+    return pool["unit_id"], pool["group"]
 
-    Each row gains `quota_note` ({vi, en}, or None where the quota moved nothing for it) and
-    `quota_tie`; its `grade` is the one after discipline and quota, `grade_by_points` the one
-    read from the average. Without `[year] apply_quota` nothing moves and there is no summary.
+
+def _pool(unit: QuotaUnit, group: str | None) -> dict[str, Any]:
+    """A row's pool: its deciding unit and group, and the label its lines and notes use."""
+    vi, en = post_groups.group_label(group)
+    return {"unit_id": unit.id, "unit_name": unit.name, "group": group,
+            "label": {"vi": f"{unit.name} — {vi}", "en": f"{unit.name} — {en}"}}
+
+
+def year_quota(policy: Policy, rows: list[dict[str, Any]],
+               pools: Mapping[str, QuotaUnit | None]) -> tuple[list[dict[str, Any]],
+                                                               list[dict[str, Any]]]:
+    """Pure: year rows (roll_up's, each with its "officer") after the quota on the top grade,
+    and one summary per pool, by deciding unit's name, the default group first.
+
+    `pools`: officer id → the unit whose head decides them (None, or absent: none in hailong).
+    Each row gains `quota_pool` (its unit, group and label; None outside any pool),
+    `quota_note` ({vi, en}, or None where the quota moved nothing for it; for an officer
+    without a pool, that the quota is checked outside hailong) and `quota_tie`; its `grade` is
+    the one after discipline and quota, `grade_by_points` the one read from the average.
+    Without `[year] apply_quota` nothing moves and there is no summary.
     """
-    rows = [{**row, "quota_note": None, "quota_tie": False} for row in rows]
+    rows = [{**row, "quota_note": None, "quota_tie": False, "quota_pool": None} for row in rows]
     if not policy.year.apply_quota:
         return rows, []
-    groups: dict[str | None, list[int]] = {}
+    groups: dict[tuple[QuotaUnit, str | None], list[int]] = {}
     for i, row in enumerate(rows):
-        groups.setdefault(row["officer"].get("post_group") or None, []).append(i)
-    order = sorted(groups, key=lambda group: (group is not None, name_key(group)))
-    return rows, [_group_quota(policy, rows, group, groups[group], outstanding)
-                  for group in order]
+        unit = pools.get(row["officer"]["id"])
+        if unit is None:
+            row["quota_note"] = _quota_outside(policy)
+            continue
+        group = row["officer"].get("post_group") or None
+        row["quota_pool"] = _pool(unit, group)
+        groups.setdefault((unit, group), []).append(i)
+    order = sorted(groups, key=lambda key: (name_key(key[0].name), key[0].id,
+                                            post_groups.group_order(key[1])))
+    return rows, [_group_quota(policy, rows, unit, group, groups[unit, group])
+                  for unit, group in order]
 
 
-def _group_quota(policy: Policy, rows: list[dict[str, Any]], group: str | None,
-                 members: list[int], outstanding: bool) -> dict[str, Any]:
-    """Apply the quota to one group's rows (in place) and describe it."""
+def _group_quota(policy: Policy, rows: list[dict[str, Any]], unit: QuotaUnit,
+                 group: str | None, members: list[int]) -> dict[str, Any]:
+    """Apply the quota to one pool's rows (in place) and describe it."""
+    outstanding = unit.outstanding
     top = policy.quota.grade
     at = GRADE_CODES.index(top)
     below = GRADE_CODES[at + 1] if at + 1 < len(GRADE_CODES) else None
@@ -220,8 +349,8 @@ def _group_quota(policy: Policy, rows: list[dict[str, Any]], group: str | None,
             tied = [i for i in candidates if _exact_average(rows[i]) == boundary]
             clear = [i for i in clear if i not in tied]
     moved = [i for i in candidates if i not in clear and i not in tied]
-    label = WHOLE_UNIT if group is None else {"vi": group, "en": group}
-    words = _QuotaWords(policy, final, label, kept)
+    label = _pool(unit, group)["label"]
+    words = QuotaWords(policy.quota, policy.decimals, final, label, kept)
     if below is not None and (moved or tied):  # only a grade below can take the excess
         for rank, i in enumerate(clear, start=1):
             rows[i]["quota_note"] = words.kept(rank)
@@ -231,95 +360,12 @@ def _group_quota(policy: Policy, rows: list[dict[str, Any]], group: str | None,
         for i in tied:
             rows[i]["quota_note"] = words.tied(rows[i]["average"], kept - len(clear), len(tied))
             rows[i]["quota_tie"] = True
-    return {"group": group, "label": label, "rated": len(rated),
+    return {"unit_id": unit.id, "unit_name": unit.name, "outstanding": outstanding,
+            "group": group, "label": label, "rated": len(rated),
             "candidates": len(candidates), "share": final.share, "base": final.base,
             "cap": final.cap, "places": kept, "kept": len(clear), "tied": len(tied),
             "demoted": len(moved), "exceeded": kept < len(candidates),
             **words.summary(len(candidates), len(clear), len(moved), len(tied), below)}
-
-
-class _QuotaWords:
-    """The bilingual lines of one group's year quota (numbers as glossary-vi.md writes them)."""
-
-    def __init__(self, policy: Policy, check: scoring.QuotaCheck, label: dict[str, str],
-                 places: int):
-        self.policy, self.check, self.label, self.places = policy, check, label, places
-        self.top = GRADE_LABELS[policy.quota.grade]
-        share_vi, share_en = score_text(check.share * 100, 2)
-        self.formula = (f"tối đa {share_vi} % × {check.base} = {check.cap}",
-                        f"at most {share_en}% × {check.base} = {check.cap}")
-
-    def _average(self, average: float) -> tuple[str, str]:
-        return score_text(average, self.policy.decimals)
-
-    def kept(self, rank: int) -> dict[str, str]:
-        (top_vi, top_en), (g_vi, g_en) = self.top, (self.label["vi"], self.label["en"])
-        return {"vi": f"Giữ loại «{top_vi}»: thứ {rank} theo điểm bình quân trong nhóm «{g_vi}», "
-                      f"trong {self.places} suất",
-                "en": f"Keeps “{top_en}”: number {rank} by average in group “{g_en}”, within "
-                      f"{_places_en(self.places)}"}
-
-    def moved(self, average: float, below: str) -> dict[str, str]:
-        (top_vi, top_en), (low_vi, low_en) = self.top, GRADE_LABELS[below]
-        a_vi, a_en = self._average(average)
-        f_vi, f_en = self.formula
-        return {"vi": f"Điểm bình quân {a_vi} đạt loại «{top_vi}» nhưng vượt tỷ lệ của nhóm "
-                      f"«{self.label['vi']}» ({self.places} suất: {f_vi}, làm tròn xuống): "
-                      f"xếp loại «{low_vi}»",
-                "en": f"The average {a_en} reaches “{top_en}” but exceeds the quota of group "
-                      f"“{self.label['en']}” ({_places_en(self.places)}: {f_en}, rounded "
-                      f"down): graded “{low_en}”"}
-
-    def tied(self, average: float, left: int, tied: int) -> dict[str, str]:
-        a_vi, a_en = self._average(average)
-        return {"vi": f"Điểm bình quân {a_vi} bằng người khác ở ranh giới tỷ lệ của nhóm "
-                      f"«{self.label['vi']}» (còn {left} suất cho {tied} người): hailong không "
-                      "phân định, thủ trưởng quyết định",
-                "en": f"The average {a_en} equals another's at the boundary of the quota of "
-                      f"group “{self.label['en']}” ({_places_en(left)} left for {tied}): "
-                      "hailong does not choose, the head decides"}
-
-    def summary(self, candidates: int, kept: int, moved: int, tied: int,
-                below: str | None) -> dict[str, str]:
-        top_vi, top_en = self.top
-        of_grades = self.policy.quota.of_grades
-        if set(of_grades) == set(GRADE_CODES):
-            of_vi, of_en = "số được đánh giá", "those rated"
-        else:
-            names = [GRADE_LABELS[code] for code in of_grades]
-            of_vi = "số được xếp loại " + ", ".join(vi for vi, _ in names)
-            of_en = "those rated " + ", ".join(en.lower() for _, en in names)
-            if below in of_grades and (moved or tied):
-                of_vi += ", kể cả người chuyển xuống"
-                of_en += ", those moved down included"
-        base = self.check
-        share_vi, share_en = score_text(base.share * 100, 2)
-        cap_vi = f"tối đa {share_vi} % × {base.base} ({of_vi}) = {base.cap} (làm tròn xuống)"
-        cap_en = f"at most {share_en}% × {base.base} ({of_en}) = {base.cap} (rounded down)"
-        head_vi, head_en = f"Nhóm «{self.label['vi']}»: ", f"Group “{self.label['en']}”: "
-        reach_vi = f"{candidates} người đạt loại «{top_vi}» theo điểm bình quân"
-        reach_en = f"{candidates} reach “{top_en}” by their average"
-        if not (moved or tied):
-            return {"vi": f"{head_vi}trong tỷ lệ. {reach_vi}; {cap_vi}",
-                    "en": f"{head_en}within the quota. {reach_en}; {cap_en}"}
-        vi = (f"{head_vi}{reach_vi}, vượt tỷ lệ: {cap_vi}; giữ {kept} người có điểm bình quân "
-              "cao nhất")
-        en = (f"{head_en}{reach_en}, over the quota: {cap_en}; {kept} with the highest average "
-              "keep it")
-        if moved and below:
-            low_vi, low_en = GRADE_LABELS[below]
-            vi += f", {moved} người xếp loại «{low_vi}»"
-            en += f", {moved} graded “{low_en}”"
-        if tied:
-            vi += (f"; {tied} người bằng điểm bình quân ở ranh giới tỷ lệ (còn {self.places - kept}"
-                   " suất): thủ trưởng quyết định")
-            en += (f"; {tied} tied on their average at the boundary "
-                   f"({_places_en(self.places - kept)} left): the head decides")
-        return {"vi": vi, "en": en}
-
-
-def _places_en(n: int) -> str:
-    return f"{n} place" if n == 1 else f"{n} places"
 
 
 def _exact_average(row: dict[str, Any]) -> Fraction:
@@ -329,12 +375,12 @@ def _exact_average(row: dict[str, Any]) -> Fraction:
     return sum(scores, Fraction(0)) / len(scores) if scores else Fraction(-1)
 
 
-def _quota_elsewhere(policy: Policy) -> dict[str, str] | None:
-    """What one officer's year says of the quota: it is judged with the unit's, not alone."""
-    if not policy.year.apply_quota:
-        return None
+def _quota_outside(policy: Policy) -> dict[str, str]:
+    """The note of an officer no head in hailong decides (the top unit's head): no pool."""
     top_vi, top_en = GRADE_LABELS[policy.quota.grade]
-    return {"vi": f"Tỷ lệ xếp loại «{top_vi}» của năm được xét trong đơn vị, theo nhóm vị trí "
-                  "tương đồng: xem tổng hợp năm của đơn vị",
-            "en": f"The year's quota on “{top_en}” is checked within the unit, by group of "
-                  "similar posts: see the unit's year"}
+    return {"vi": "Không có thủ trưởng nào trong hailong quyết định xếp loại của cán bộ này (cấp "
+                  "cao nhất của tổ chức): xếp loại năm ở đây theo điểm bình quân và kỷ luật; tỷ "
+                  f"lệ xếp loại «{top_vi}» do cấp trên xét, ngoài hailong",
+            "en": "No head in hailong decides this officer's grade (the top of the "
+                  "organisation): the year's grade here follows the average and discipline; the "
+                  f"quota on “{top_en}” is checked above, outside hailong"}

@@ -25,7 +25,9 @@ unacknowledged or stops the writer.
 - Beside the ratings, the same thread watches the roster shifts for a counter's device
   offline beyond the policy's `[offline] alert_minutes` (collector/ingest/offline_watch.py,
   issue 12): at start, every `offline_every_s` and in the last round; time-driven, with its
-  own mark in `alert_progress`. A database fault there is logged and retried next time.
+  own mark in `alert_progress`. A database fault there is logged and retried next time. Its
+  failure is its own (`watch_failing`, health's `offline_watch_failing`), cleared only by a
+  round of the watch that passes: a burst check that passes says nothing about the watch.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class AlertDetector:
         self._thread: threading.Thread | None = None
         # Why the last check failed (None once one passes): health's `alerts_failing`.
         self.failing: str | None = None
+        # Why the last round of the shift watch failed (None once one passes): health's
+        # `offline_watch_failing`.
+        self.watch_failing: str | None = None
         self.checked = 0
 
     def submit(self, committed: Iterable[Incoming]) -> None:
@@ -137,11 +142,14 @@ class AlertDetector:
         try:
             offline_watch.check_offline_shifts(db, self.offline, now_ms())
         except sqlite3.Error as error:
-            self._failed(error, "cannot watch the shifts for offline devices; the next "
-                                "round tries again")
+            log.error("cannot watch the shifts for offline devices; the next round tries "
+                      "again: %s", error)
+            self.watch_failing = f"{type(error).__name__}: {error}"
         except Exception as error:  # noqa: BLE001 - the watch must not end the detector
             log.exception("cannot watch the shifts for offline devices")
-            self.failing = f"{type(error).__name__}: {error}"
+            self.watch_failing = f"{type(error).__name__}: {error}"
+        else:
+            self.watch_failing = None
 
     def _pending(self, db) -> bool:
         # Read without the write lock: most rounds (the timer's) find nothing to do.

@@ -2,9 +2,9 @@
 
 Issue 12, item 3: an officer rated poorly must not gain by unplugging the counter's device, so
 the unit's leaders are told while it happens, with a counter alert of kind 'device_offline'
-(collector/ratings/offline_alerts.py). A shift whose counter had no device online for more
-than the policy's `[offline] alert_minutes` in total — a device offline, unplugged, or none
-placed there at all — raises one alert, as soon as a running shift passes the threshold and
+(collector/ratings/offline_alerts.py). A shift whose counter had no device online, while the
+collector was receiving, for more than the policy's `[offline] alert_minutes` in total — a
+device offline, unplugged, or none placed there at all — raises one alert, as soon as a running shift passes the threshold and
 at the latest when it ends; while open, the alert follows the shift's offline minutes.
 
 Runs beside the burst detection, on the alert detector's thread (collector/ingest/
@@ -21,8 +21,12 @@ alerting.py, supervised), every `OFFLINE_EVERY_S` and at stop: `check_offline_sh
 - The online time of a counter is its devices' online spans cut to their placements
   (ratings/evidence.placed_online), as for the month's coverage; the arithmetic and the
   threshold are collector/evaluation/rules/offline.py's.
-- Limits: the collector's own downtime leaves no online spans, so it reads as offline; an
-  open-ended shift ("until further notice") is one shift, its nights included.
+- Only time the collector itself was receiving counts (its spans in ingest_receiving,
+  ratings/received.receiving_times): its own downtime leaves no online spans, and a shift
+  it missed is unknown, not offline. So the round at a restart, which judges the shifts that
+  ended meanwhile before the broker's queued statuses are even stored, blames nobody for
+  the outage; those statuses may later add online time, never offline time.
+- Limits: an open-ended shift ("until further notice") is one shift, its nights included.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ from collector.evaluation.rules.offline import (
 from collector.org.unit_history import counter_unit_at
 from collector.ratings import alert_progress, offline_alerts
 from collector.ratings.evidence import MAX_SILENCE_MS, placed_online
-from collector.roster.duty import shifts_to_watch
+from collector.ratings.received import receiving_times
+from collector.roster.duty import current_shifts, shifts_to_watch
 
 # How often the detector's thread runs a round of the watch: the alert comes within this of
 # the threshold being passed. Rounds read every running shift, so not on every wake-up.
@@ -76,9 +81,14 @@ def counter_online(db: sqlite_utils.Database, starts: dict[str, int], end: int,
 
 
 def _judged(db: sqlite_utils.Database, since: int, now: int) -> list[dict[str, Any]]:
-    """The shifts to judge: ended after `since` (by `now`), or running at `now`, each with
-    its offline time so far and where it ends for the alert."""
+    """The shifts to judge: ended after `since` (by `now`), running at `now`, or corrected
+    from a shift an open alert names (whenever they ended), each with its offline time so
+    far and where it ends for the alert."""
     shifts = shifts_to_watch(db, since, now)
+    # A correction made after the mark passed its shift: the open alert must follow it.
+    watched = {shift["id"] for shift in shifts}
+    shifts += [shift for shift in current_shifts(db, offline_alerts.corrected_shifts(db))
+                if shift["id"] not in watched and shift["starts_at"] < now]
     if not shifts:
         return []
     starts: dict[str, int] = {}
@@ -86,11 +96,12 @@ def _judged(db: sqlite_utils.Database, since: int, now: int) -> list[dict[str, A
         starts[shift["counter_id"]] = min(shift["starts_at"],
                                           starts.get(shift["counter_id"], shift["starts_at"]))
     online = counter_online(db, starts, now, now)
+    receiving = receiving_times(db, min(starts.values()), now, now)
     judged = []
     for shift in shifts:
         until = now if shift["ends_at"] is None or shift["ends_at"] > now else shift["ends_at"]
         judged.append({**shift, "until": until, "offline_ms": shift_offline_ms(
-            shift["starts_at"], until, online.get(shift["counter_id"], []))})
+            shift["starts_at"], until, online.get(shift["counter_id"], []), receiving)})
     return judged
 
 

@@ -251,16 +251,45 @@ def ingest_session(db: sqlite_utils.Database, client_id: str) -> dict | None:
 
 
 def note_session(db: sqlite_utils.Database, client_id: str, event: str, at: int) -> None:
-    """Record that the collector subscribed (`subscribed`) or found its session gone (`lost`)."""
+    """Record that the collector subscribed (`subscribed`: it receives from `at`), found its
+    session gone (`lost`) or lost the broker (`disconnected`: it received until `at`)."""
     with write_transaction(db):
+        if event == "disconnected":
+            # Not a span silent for longer than a reader allows (one a killed collector
+            # left, seen by a connection that failed before it subscribed): its last mark.
+            db.execute("UPDATE ingest_receiving SET ended_at = CASE WHEN ? - last_alive_at "
+                       "> ? THEN last_alive_at ELSE max(started_at, ?) END "
+                       "WHERE client_id = ? AND ended_at IS NULL",
+                       [at, MAX_SILENCE_MS, at, client_id])
+            return
         db.execute("INSERT INTO ingest_sessions (client_id, first_subscribed_at, "
                    "last_subscribed_at) VALUES (?, ?, ?) ON CONFLICT(client_id) DO NOTHING",
                    [client_id, at, at])
         if event == "subscribed":
             db.execute("UPDATE ingest_sessions SET last_subscribed_at = ? WHERE client_id = ?",
                        [at, client_id])
+            # A span still open was left by a collector killed (or a connection dropped
+            # unseen): it ended at its last sign of life.
+            db.execute("UPDATE ingest_receiving SET ended_at = last_alive_at "
+                       "WHERE client_id = ? AND ended_at IS NULL", [client_id])
+            db.execute("INSERT INTO ingest_receiving (client_id, started_at, last_alive_at) "
+                       "VALUES (?, ?, ?)", [client_id, at, at])
         elif event == "lost":
             db.execute("UPDATE ingest_sessions SET lost_count = lost_count + 1, "
                        "last_lost_at = ? WHERE client_id = ?", [at, client_id])
         else:
             raise ValueError(f"unknown session event {event!r}")
+
+
+# --- when the collector was receiving (the devices' evidence: unknown outside it) ------------
+
+# How often the writer marks its open span alive while connected: a reader takes a span whose
+# last sign of life is older than evidence.MAX_SILENCE_MS for one a killed collector left.
+RECEIVING_BEAT_S = 30.0
+
+
+def note_receiving(db: sqlite_utils.Database, client_id: str, at: int) -> None:
+    """The collector, connected and subscribed, is still receiving at `at`."""
+    with write_transaction(db):
+        db.execute("UPDATE ingest_receiving SET last_alive_at = max(last_alive_at, ?) "
+                   "WHERE client_id = ? AND ended_at IS NULL", [at, client_id])

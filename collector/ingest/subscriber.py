@@ -112,6 +112,7 @@ class Ingest:
         # the writer came round its loop.
         self._in_hand_since: float | None = None
         self._writer_beat = time.monotonic()
+        self._receiving_beat = 0.0  # the last mark of the receiving span (monotonic)
         self._writer: threading.Thread | None = None
         self.supervisor = Supervisor(self._stopping, supervise_s)
         self._client = self._make_client()
@@ -222,7 +223,8 @@ class Ingest:
                            writer_idle_s=now - self._writer_beat,
                            stopped=self.supervisor.stopped(),
                            failing=[unit.name for unit in (self.alerts, self.assignments)
-                                    if unit.failing is not None])
+                                    if unit.failing is not None]
+                           + (["offline_watch"] if self.alerts.watch_failing else []))
 
     def health_reasons(self) -> list[str]:
         """Why the ingest is degraded; empty when it is well (collector/ingest/supervision.py)."""
@@ -263,6 +265,7 @@ class Ingest:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self._session_events.put(("disconnected", now_ms()))  # receiving ends (recording.py)
         if not self._stopping.is_set():
             self.last_error = f"disconnected: {reason_code}"
             log.warning("lost broker %s: %s; paho reconnects", self.broker, reason_code)
@@ -317,7 +320,11 @@ class Ingest:
         try:
             while not self._stopping.is_set():
                 self._writer_beat = time.monotonic()
+                # Read before the events: "subscribed" is queued before `connected` is set,
+                # so a mark never reaches a span this connection did not open.
+                connected = self.connected.is_set()
                 self._note_session_events(committer)
+                self._note_receiving(committer, connected)
                 self._commit(committer, self._next_batch())
             # Commit what already arrived; anything later is left unacknowledged for the
             # broker to deliver again on the next start.
@@ -328,6 +335,7 @@ class Ingest:
                 except queue.Empty:
                     break
             self._commit(committer, leftover)
+            self._note_stopped(committer)
         except Stopping:
             pass
         except Exception:
@@ -355,6 +363,25 @@ class Ingest:
                 raise
             except Exception:  # noqa: BLE001 - bookkeeping must not stop the writer
                 log.exception("cannot record the broker session event %s", event)
+
+    def _note_receiving(self, committer: Committer, connected: bool) -> None:
+        """Mark the receiving span alive every RECEIVING_BEAT_S while connected."""
+        beat = time.monotonic()
+        if not connected or beat - self._receiving_beat < recording.RECEIVING_BEAT_S:
+            return
+        self._receiving_beat = beat
+        try:
+            recording.note_receiving(committer.store.db, self.client_id, now_ms())
+        except Exception:  # noqa: BLE001 - a missed mark makes only time unknown, not offline
+            log.exception("cannot mark the collector receiving")
+
+    def _note_stopped(self, committer: Committer) -> None:
+        """The writer stops: what arrives from now on is not committed, so not received."""
+        try:
+            recording.note_session(committer.store.db, self.client_id, "disconnected",
+                                   now_ms())
+        except Exception:  # noqa: BLE001 - the span then ends at its last mark
+            log.exception("cannot record that the collector stops receiving")
 
     def _commit(self, committer: Committer, batch: list[_Queued]) -> None:
         """Commit a batch, then acknowledge and confirm what was committed; never ack first.

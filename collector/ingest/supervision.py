@@ -27,6 +27,9 @@ by accident.
 - `alerts_failing`: the last alert check raised (its windows went unchecked); cleared by the
   next check that passes. Ratings are stored and acknowledged all the same.
 - `assignments_failing`: the last round of assignment publishing raised; retried every poll.
+- `offline_watch_failing`: the last round of the shift watch (devices offline during roster
+  shifts, collector/ingest/offline_watch.py) raised; cleared only by a round of it that
+  passes, not by the burst checks beside it. Retried every 30 s.
 - `thread_stopped:{name}`: a supervised thread (`network`, `writer`, `alerts`, `assignments`)
   is not running (until it is restarted).
 """

@@ -194,23 +194,52 @@ def placed_online(rows: list[dict[str, Any]], now_ms: int,
     return out
 
 
+def receiving_intervals(rows: Iterable[tuple[int, int, int | None]], records_begin: int | None,
+                        now_ms: int, max_silence_ms: int = MAX_SILENCE_MS) -> list[tuple] | None:
+    """When the collector itself was receiving, so that a device not heard was offline.
+
+    `rows`: the collector's receiving spans (started_at, last_alive_at, ended_at), table
+    ingest_receiving; `records_begin`: the first span's start ever. With no span ever
+    recorded (None) the result is None: every moment counts as received, as before the
+    records; time before they began counts as received too. An open span is still open (end None) while
+    its last sign of life is at most `max_silence_ms` before `now_ms`, else it ended there (a
+    collector killed). Each span counts only from `max_silence_ms` after it began: a device is
+    judged offline once the collector has listened as long as a device may be silent (it has
+    no fresh status before; the retained one replayed at subscribe changes nothing).
+    """
+    if records_begin is None:
+        return None
+    out: list[tuple] = [(0, records_begin)]
+    for started, last_alive, ended in rows:
+        if ended is None and now_ms - last_alive > max_silence_ms:
+            ended = last_alive
+        start = started + max_silence_ms
+        if ended is None or ended > start:
+            out.append((start, ended))
+    return out
+
+
 # --- Coverage ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Coverage:
-    """Time on duty in a month, and how much of it the counter's device was online."""
+    """Time on duty in a month, and how much of it the counter's device was online; duty
+    time the collector itself was not receiving, and no device was online, is unknown."""
 
     duty_ms: int
     online_ms: int
+    unknown_ms: int = 0
 
     @property
     def offline_ms(self) -> int:
-        return self.duty_ms - self.online_ms
+        return self.duty_ms - self.online_ms - self.unknown_ms
 
     @property
     def share(self) -> float | None:
-        """Online share of duty time; None with no duty (nothing to cover, not 0 %)."""
-        return self.online_ms / self.duty_ms if self.duty_ms else None
+        """Online share of the duty time whose state is known; None with none (nothing to
+        cover, or nothing known: not 0 %)."""
+        known = self.duty_ms - self.unknown_ms
+        return self.online_ms / known if known else None
 
     def as_dict(self) -> dict:
         share = self.share
@@ -220,12 +249,15 @@ class Coverage:
             # Offline is missing data, not bad data: shown, never scored against the officer.
             "offline_hours": round(self.offline_ms / HOUR_MS, 2),
             "share": None if share is None else round(share, 4),
+            # The collector's own downtime: neither online nor offline (issue 12).
+            "unknown_hours": round(self.unknown_ms / HOUR_MS, 2),
         }
 
 
 def coverage(duty: Iterable[tuple[str, int, int | None]],
              online: Mapping[str, Iterable[Interval]], month: str,
-             now_ms: int | None = None) -> Coverage:
+             now_ms: int | None = None,
+             receiving: Iterable[Interval] | None = None) -> Coverage:
     """Coverage of an officer's month.
 
     `duty` holds (counter, start_ms, end_ms | None) shifts from the roster; `online` maps each
@@ -234,6 +266,10 @@ def coverage(duty: Iterable[tuple[str, int, int | None]],
     local month, or quarter (periods.period_bounds), and, when given, to `now_ms`: a shift
     later this month has not happened yet. Overlapping shifts count once; time at a counter
     counts as online only while that counter's own device was online.
+
+    `receiving` (receiving_intervals; None: no record, all received): duty time outside them
+    and not online is unknown, neither online nor offline. Online stays online there: a
+    status from the broker's queue may have placed it after the collector came back.
     """
     month_start, month_end = period_bounds(month)
     horizon = month_end if now_ms is None else max(month_start, min(month_end, now_ms))
@@ -247,7 +283,11 @@ def coverage(duty: Iterable[tuple[str, int, int | None]],
         covered.extend(intersect(intervals, device))
     # Union again: overlapping shifts at two counters both online must not count twice.
     covered = clip(covered, month_start, horizon)
-    return Coverage(duty_ms=measure(all_duty), online_ms=measure(covered))
+    unknown = 0
+    if receiving is not None:
+        known = covered + intersect(all_duty, _closed(receiving, horizon))
+        unknown = measure(all_duty) - measure(known)
+    return Coverage(duty_ms=measure(all_duty), online_ms=measure(covered), unknown_ms=unknown)
 
 
 # --- Satisfaction evidence ---------------------------------------------------------------

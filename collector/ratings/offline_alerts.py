@@ -48,6 +48,19 @@ def raised_for_shifts(db: sqlite_utils.Database, shift_ids: list[int]
     return raised
 
 
+def corrected_shifts(db: sqlite_utils.Database) -> list[int]:
+    """Shift rows that replaced, directly or through later corrections, the shift an OPEN
+    offline alert names: the watch judges them again whenever they ended, so the alert
+    follows a roster correction made after its shift was judged (its officer, its times).
+    An acknowledged alert stays as the leader saw it."""
+    return [row[0] for row in db.execute(
+        "WITH RECURSIVE later(id) AS (SELECT r.replaced_by FROM alerts a "
+        "JOIN roster_shifts r ON r.id = a.shift_id WHERE a.kind = ? "
+        "AND a.acknowledged_at IS NULL AND r.replaced_by IS NOT NULL "
+        "UNION SELECT r.replaced_by FROM roster_shifts r JOIN later ON r.id = later.id "
+        "WHERE r.replaced_by IS NOT NULL) SELECT id FROM later", [KIND])]
+
+
 def raise_alert(db: sqlite_utils.Database, *, counter_id: str, unit_id: str | None,
                 officer_id: str | None, shift_id: int, first_at: int, last_at: int,
                 minutes: int, rule: dict[str, Any], now: int) -> int:
@@ -82,18 +95,22 @@ def _times(first_at: int, last_at: int) -> tuple[str, str]:
 
 def message(row: dict[str, Any]) -> dict[str, str]:
     """What the alert says, in Vietnamese and English."""
-    counter = row.get("counter_label") or row["counter_id"]
+    # A label usually names the counter already ("Quầy 1"): quoted as it is, never after
+    # the word "quầy" again; a bare code is introduced by it.
+    label = row.get("counter_label")
+    at_vi = f"«{label}»" if label else f"quầy {row['counter_id']}"
+    at_en = f"“{label}”" if label else f"counter {row['counter_id']}"
     officer = row.get("officer_name") or row.get("officer_id")
     minutes = row.get("offline_minutes") or 0
     vi_time, en_time = _times(row["first_at"], row["last_at"])
     if officer:
-        return {"vi": f"Thiết bị tại quầy {counter} mất kết nối {minutes} phút trong ca làm "
+        return {"vi": f"Thiết bị tại {at_vi} mất kết nối {minutes} phút trong ca làm "
                       f"việc của {officer} ({vi_time})",
-                "en": f"The device at counter {counter} was offline for {minutes} minutes "
+                "en": f"The device at {at_en} was offline for {minutes} minutes "
                       f"during {officer}'s shift ({en_time})"}
-    return {"vi": f"Thiết bị tại quầy {counter} mất kết nối {minutes} phút trong ca làm việc "
+    return {"vi": f"Thiết bị tại {at_vi} mất kết nối {minutes} phút trong ca làm việc "
                   f"({vi_time})",
-            "en": f"The device at counter {counter} was offline for {minutes} minutes during "
+            "en": f"The device at {at_en} was offline for {minutes} minutes during "
                   f"the shift ({en_time})"}
 
 

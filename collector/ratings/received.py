@@ -1,4 +1,5 @@
-"""What the collector received: the ingest's totals, the latest ratings, the rejected messages.
+"""What the collector received: the ingest's totals, the latest ratings, the rejected messages,
+and when it was receiving at all.
 
 `units` limits (an account's scope) keep the rows of the unit their device stood in at the
 time (collector/org/unit_history.py), never the unit it stands in now. Reads only.
@@ -11,6 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from collector.org.unit_history import unit_at_sql
+from collector.ratings.evidence import receiving_intervals
 
 
 def totals(db: sqlite_utils.Database) -> dict[str, int]:
@@ -69,3 +71,17 @@ def recent_rejections(db: sqlite_utils.Database, limit: int = 50, *,
             row["payload_hex"] = payload.hex()
         rows.append(row)
     return rows
+
+
+def receiving_times(db: sqlite_utils.Database, start: int, end: int,
+                    now_ms: int) -> list[tuple] | None:
+    """When the collector itself was receiving within [start, end), as
+    evidence.receiving_intervals gives it (None: no record kept yet, all received). Table
+    ingest_receiving, written by the ingest (collector/ingest/recording.py)."""
+    first = db.execute("SELECT min(started_at) FROM ingest_receiving").fetchone()[0]
+    if first is None:
+        return None
+    rows = db.execute("SELECT started_at, last_alive_at, ended_at FROM ingest_receiving "
+                      "WHERE started_at < ? AND COALESCE(ended_at, max(last_alive_at, ?)) > ? "
+                      "ORDER BY started_at", [end, now_ms, start]).fetchall()
+    return receiving_intervals(rows, first, now_ms)

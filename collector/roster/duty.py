@@ -6,6 +6,8 @@ read that names the officer on duty). Reads only; `now_ms` is the default time.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 import sqlite_utils
@@ -84,3 +86,14 @@ def shifts_to_watch(db: sqlite_utils.Database, since: int, until: int) -> list[d
                     "WHERE replaced_at IS NULL AND ends_at IS NULL AND starts_at < :until "
                     "ORDER BY starts_at, id", {"since": since, "until": until})
     return [dict(row) for row in rows]
+
+
+def current_shifts(db: sqlite_utils.Database, shift_ids: list[int]) -> list[dict[str, Any]]:
+    """Those of `shift_ids` that are current (not replaced), in the shape shifts_to_watch
+    gives: the offline watch re-judges corrected shifts through it."""
+    if not shift_ids:
+        return []
+    return [dict(row) for row in db.query(
+        "SELECT id, counter_id, officer_id, starts_at, ends_at FROM roster_shifts "
+        "WHERE replaced_at IS NULL AND id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY starts_at, id", [json.dumps(sorted(set(shift_ids)))])]

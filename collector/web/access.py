@@ -182,6 +182,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/me/self-evaluation"): _r(PEOPLE, "evaluation"),
     ("POST", "/me/responses"): _r(PEOPLE, "evaluation"),
     ("GET", "/team"): _r(LEADERS, "evaluation"),
+    # The unit's year (?unit=, checked by the page like "/"); an officer's own is on /me.
+    ("GET", "/years/{year}"): _r(UNIT_EVALUATION, "evaluation"),
     ("POST", "/team/tasks"): _r(LEADERS, "evaluation"),
     ("POST", "/team/tasks/{task_id}/quality-error"): _r(PEOPLE, "evaluation", "task"),
     ("POST", "/team/tasks/{task_id}/excuse-delay"): _r(PEOPLE, "evaluation", "task"),

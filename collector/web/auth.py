@@ -3,7 +3,9 @@
 Every route but `GET /api/v1/health`, the login page and static files depends on `viewer`:
 without a valid session or token an API call gets 401 and a page redirects to the login form.
 `viewer` then applies the role × route table of collector/web/access.py (`authorize`): the role,
-and the unit of the unit, officer, device, task or counter the path names. A session stays valid
+and the unit of the unit, officer, device, task or counter the path names — for an officer with
+a period (`{month}` in the path, else `?month=`), the unit that period is stored with once
+reviewed (`require_officer_in_scope`). A session stays valid
 until it expires, its holder logs out, the password changes or the account is disabled: its
 record on the server is checked on every request (collector/accounts/users.py `session_record`).
 Writes made with a session cookie must carry its CSRF token (form field `csrf_token` or header
@@ -23,7 +25,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 
 from collector.web import access
-from collector.accounts import ownership, users
+from collector.accounts import ownership, permissions, users
 from collector.accounts.users import User
 from collector.org.credentials import load_or_create_secret
 from collector.web.deps import Db
@@ -180,7 +182,8 @@ def authorize(request: Request, who: Viewer, db) -> None:
         if ownership.unit(db, key) is not None:
             require_unit_in_scope(who, key)
     elif rule.target == "officer":
-        require_officer_in_scope(who, db, key)
+        month = request.path_params.get("month") or request.query_params.get("month")
+        require_officer_in_scope(who, db, key, month if isinstance(month, str) else None)
     elif rule.target == "task":
         task_id = _int_id(key)
         task = None if task_id is None else ownership.task(db, task_id)
@@ -210,12 +213,25 @@ def require_role(who: Viewer, *roles: str) -> None:
                      "Your account's role may not see or do this")
 
 
-def require_officer_in_scope(who: Viewer, db, officer_id: str) -> None:
-    owner = ownership.officer(db, officer_id)
+def require_officer_in_scope(who: Viewer, db, officer_id: str, month: str | None = None) -> None:
+    """The officer exists (404) and is the account's to see (403). With `month`, a period
+    reviewed or decided already belongs to the unit stored with it (issue 12): it is seen by
+    accounts whose units hold that unit, by the officer, and by the people its rules name
+    (its reviewer, the head who decides it, the heads above its unit: permissions.month_facts)
+    — not by those who see the officer only through their unit or leader now."""
+    owner = (ownership.officer(db, officer_id) if month is None
+             else ownership.officer_month(db, officer_id, month))
     if owner is None:
         raise HTTPException(status_code=404, detail=f"Không tìm thấy cán bộ {officer_id!r} / "
                                                     f"No officer {officer_id!r}")
-    if not who.scope.sees_officer(officer_id, owner.unit_id):
+    if owner.placed and month is not None:
+        me = who.officer_id if who.role in PEOPLE else None
+        facts = permissions.month_facts(db, officer_id, month) if me else None
+        seen = who.scope.sees_unit(owner.unit_id) or bool(
+            facts and permissions.may_view(facts, me))
+    else:
+        seen = who.scope.sees_officer(officer_id, owner.unit_id)
+    if not seen:
         # The refusal names nothing, not even the id asked for: it is another unit's.
         raise refuse("Cán bộ này ngoài phạm vi tài khoản của bạn",
                      "This officer is outside your account's scope")

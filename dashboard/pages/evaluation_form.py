@@ -70,6 +70,7 @@ def satisfaction_view(t: Translator, sat: dict[str, Any]) -> dict[str, Any]:
         "interval": interval_text(t, sat["share_interval"]),
         "sufficient": sat["sufficient"], "reason": upper_first(pick(t.language, sat["reason"])),
         "offline_note": pick(t.language, sat.get("insufficient_note")),  # issue 12
+        "unknown_note": pick(t.language, sat.get("unknown_note")),  # the server's downtime
         "min_ratings": t.number(sat["min_ratings"]),
         "filtered_total": t.number(sat["filtered"]["total"]),
         "filtered": [{"reason": label(t, FILTERED, code), "count": t.number(count)}
@@ -190,7 +191,7 @@ def evaluation_form(request: Request, officer_id: str, month: MonthPath, db: Db,
     """The printable form; JSON twin: GET /api/v1/officers/{id}/months/{month}. For the
     officer and those who evaluate them, as the officer page."""
     require_role(who, "officer", "leader", "head", "administrator")
-    require_officer_in_scope(who, db, officer_id)
+    require_officer_in_scope(who, db, officer_id, month)
     report = monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
     t = translator(language_of(request))
     return render(request, "evaluation_form.html", who, **form_view(t, report))

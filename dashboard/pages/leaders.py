@@ -168,18 +168,19 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
 
 # --- one officer's month --------------------------------------------------------------------
 
-def _may(db, who: Viewer, officer_id: str) -> dict[str, bool]:
-    """What the account, as its officer record, may do to the month (forms shown)."""
+def _may(db, who: Viewer, officer_id: str, month: str, day: date) -> dict[str, bool]:
+    """What the account, as its officer record, may do to the month (forms shown): by the
+    month's stored place once reviewed (permissions.month_facts), as the service decides."""
     if who.role not in PEOPLE or not who.officer_id:
         return {action: False for action in permissions.ACTIONS}
-    facts = permissions.officer_facts(db, officer_id)
+    facts = permissions.month_facts(db, officer_id, month, day)
     return permissions.permissions_of(facts, who.officer_id)
 
 
 def _quota(t, db, policy: Policy, officer_id: str, month: str) -> dict[str, Any] | None:
     """The unit's line as it stands, and the check deciding the capped grade here would meet
     (the service's own: a warning exactly when that decision would be refused)."""
-    facts = permissions.officer_facts(db, officer_id)
+    facts = permissions.month_facts(db, officer_id, month)  # the quota of the month's place
     if facts is None or facts.deciding_unit is None:
         return None
     top = policy.quota.grade
@@ -200,10 +201,10 @@ def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, d
                   responses_page: int = 1, done: str | None = None, error: str | None = None,
                   values: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     require_role(who, *access.EVALUATION)
-    require_officer_in_scope(who, db, officer_id)
+    require_officer_in_scope(who, db, officer_id, month)
     t = translator(language_of(request))
     report = monthly.officer_month(db, officer_id, month, policy, now_ms=now, today=day)
-    may = _may(db, who, officer_id)
+    may = _may(db, who, officer_id, month, day)
     quota = (_quota(t, db, policy, officer_id, month)
              if may["decide"] and report["workflow"]["status"] == "reviewed" else None)
     listing = responses.list_responses(db, officer_id, month, limit=RESPONSES_PER_PAGE,
@@ -284,7 +285,7 @@ def _submit(request: Request, db, who: Viewer, store, policy: Policy, now: int, 
     """Run one workflow step for the form just posted: 303 back to the page on success,
     the page again with the refusal otherwise."""
     month = period_or_422(month, policy.period, day)
-    require_officer_in_scope(who, db, officer_id)
+    require_officer_in_scope(who, db, officer_id, month)
     actor = acting_officer(who)
     values = {key: value for key, value in form.items()
               if key != "csrf_token" and isinstance(value, str)}
@@ -324,10 +325,13 @@ def decision_form(request: Request, officer_id: str, month: str, db: Db, who: Cu
                   store: Writer, policy: ConfiguredPolicy, now: Now, day: Today,
                   evidence: Evidence, form: PostedForm) -> Response:
     """The head's decision (POST /api/v1/officers/{id}/evaluations/{month}/decision), with
-    the same evidence frozen: fields `final_grade`, `note`, `acknowledge_quota`."""
+    the same evidence frozen: fields `final_grade`, `note`, `acknowledge_quota`,
+    `acknowledge_provisional_unit`."""
     def decide(service: workflow.WorkflowService, actor: str) -> None:
         service.decide(officer_id, month, actor, _text(form, "final_grade") or "",
-                       _text(form, "note"), form.get("acknowledge_quota") == "on")
+                       _text(form, "note"), form.get("acknowledge_quota") == "on",
+                       acknowledge_provisional_unit=form.get(
+                           "acknowledge_provisional_unit") == "on")
     return _submit(request, db, who, store, policy, now, day, officer_id, month, form,
                    "decision", decide, evidence)
 

@@ -52,6 +52,7 @@ from dashboard.pages.workspace_forms import (
     task_service,
     this_or,
 )
+from dashboard.pages.years import my_year
 from dashboard.i18n import N_, translator
 from dashboard.rendering import language_of, render
 
@@ -117,7 +118,8 @@ def render_me(request: Request, db, who: Viewer, policy: Policy, now: int, day: 
         own=views.self_view(t, status, day, entered.get("scores")),
         reminder=reminder, evidence=views.evidence_view(t, report),
         responses=views.responses_view(t, shown["items"]), response_pager=response_pager,
-        max_response=responses.MAX_TEXT, current_month=month <= this_month)
+        max_response=responses.MAX_TEXT, current_month=month <= this_month,
+        year=my_year(t, db, who, policy, day, me, month))
 
 
 @router.get("/me", response_class=HTMLResponse)

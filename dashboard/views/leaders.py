@@ -232,7 +232,39 @@ def ranking_row(t: Translator, row: dict[str, Any], month: str, rank: int | None
         "suggested": points(t, row["suggested_score"]),
         "grade": grade_text(t.language, row["final_grade"] or row["suggested_grade"]),
         "grade_is_final": bool(row["final_grade"]),
+        # Issue 12: few ratings because the officer's own counter was offline, and evidence
+        # that reads differently from what the head decided on (linked to the lines).
+        "offline_flag": row.get("insufficient_reason") == "offline",
+        "changes": changes_mark(t, row, month),
     }
+
+
+def changes_mark(t: Translator, row: dict[str, Any], month: str) -> dict[str, str] | None:
+    """The mark of a decided row whose evidence changed after the decision: the link to the
+    lines on the officer's month, how many fields, and the lines themselves to hover."""
+    lines = row.get("evidence_changes") or []
+    if not lines:
+        return None
+    return {"href": f"/officers/{row['officer_id']}{query(month=month)}#evidence-changes",
+            "count": t.ngettext("%(count)s field differs from the decision",
+                                "%(count)s fields differ from the decision", len(lines),
+                                count=t.number(len(lines))),
+            "lines": "; ".join(pick(t.language, line) for line in lines)}
+
+
+def changes_summary(t: Translator, report: dict[str, Any]) -> dict[str, Any] | None:
+    """The unit's count of officers whose decided evidence changed, with links to them (all
+    of them, whatever page of the ranking they are on)."""
+    changed = [row for row in report["officers"] if row.get("evidence_changes")]
+    if not changed:
+        return None
+    changed.sort(key=lambda row: person_key(row["name"]))
+    return {"text": t.ngettext("Evidence changed after the decision for %(count)s officer",
+                               "Evidence changed after the decision for %(count)s officers",
+                               len(changed), count=t.number(len(changed))),
+            "officers": [{"name": row["name"], "href": changes_mark(t, row,
+                                                                   report["month"])["href"]}
+                         for row in changed]}
 
 
 def progress_view(t: Translator, report: dict[str, Any], status: dict[str, Any] | None,
@@ -363,9 +395,12 @@ def overview_view(t: Translator, *, report: dict[str, Any], trend: dict[str, Any
                                   lambda n: href(late_page=n)),
         "quota": pick(t.language, report["quota"]),
         "quotas": quota_group_lines(t, report.get("quotas") or []),
+        "evidence_changed": changes_summary(t, report),
         "alerts": alerts_view(t, alerts, unit["id"]),
         "export_href": f"/api/v1/units/{unit['id']}/months/{month}.xlsx",
         "json_href": f"/api/v1/units/{unit['id']}/months/{month}",
+        # The year the month belongs to: the page leaders decide the year on (/years/{year}).
+        "year_href": f"/years/{parse_period(month).year}{query(unit=unit['id'])}",
         "policy": pick(t.language, {"vi": report["policy"]["title_vi"],
                                     "en": report["policy"]["title_en"]}),
     }

@@ -63,6 +63,8 @@ def satisfaction_part(t: Translator, sat: dict[str, Any]) -> dict[str, Any]:
         "sufficient": sat["sufficient"], "min_ratings": t.number(sat["min_ratings"]),
         # Few ratings because the counter was offline (issue 12): the collector's line.
         "offline_note": pick(t.language, sat.get("insufficient_note")),
+        # The collector's own downtime on shift: unknown, shown apart (issue 12).
+        "unknown_note": pick(t.language, sat.get("unknown_note")),
         "median": t.number(comparison["median"], 1),
         "difference": signed(t, comparison["difference"], 1),
         "rank": t.number(comparison["rank"]) if comparison["rank"] else "—",
@@ -164,8 +166,11 @@ def unit_part(t: Translator, part: dict[str, Any] | None) -> dict[str, Any] | No
     return {
         "share": t.percent(part["share"], 0), "points": points(t, part["points"]),
         "max": points(t, part["max_points"]), "provisional": part["provisional"],
-        "counts": {key: t.number(part[key])
-                   for key in ("total", "completed", "not_completed", "ungraded")},
+        "certain": part.get("certain", False),
+        # A block frozen before "undecided" existed shows no count rather than a wrong one.
+        "counts": {key: t.number(part.get(key)) for key in ("total", "completed",
+                                                           "not_completed", "ungraded",
+                                                           "undecided")},
         "people": [{"name": p["name"],
                     "grade": grade_text(t.language, p["grade"]) or t.gettext("Not graded yet"),
                     "standing": "" if not p["grade"] else
@@ -315,7 +320,11 @@ def forms_part(t: Translator, report: dict[str, Any], policy: Policy, may: dict[
             "proposed": grade_text(t.language, proposal) if proposal else "",
             "suggested": grade_text(t.language, suggested) if suggested else "",
             "note": values.get("note", ""), "acknowledge": values.get("acknowledge_quota") == "on",
-            "quota": quota}
+            "quota": quota,
+            # A leader's unit result still awaiting decisions (Decree 335): who, and the
+            # checkbox the decision then needs (workflow/status.py `unit_acknowledgement`).
+            "unit_awaiting": pick(t.language, (report.get("unit_score") or {}).get("awaiting")),
+            "acknowledge_unit": values.get("acknowledge_provisional_unit") == "on"}
     if may.get("reopen") and stage == "decided":
         forms["reopen"] = {"reason": values.get("reason", "")}
     forms["any"] = any(forms[key] for key in ("review", "decision", "reopen"))

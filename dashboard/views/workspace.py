@@ -120,6 +120,7 @@ def evidence_view(t: Translator, report: dict[str, Any]) -> dict[str, Any]:
         "interval": "—" if not interval else
         f"{t.percent(interval[0])} – {t.percent(interval[1])}",
         "sufficient": sat["sufficient"], "insufficient": pick_pair(t, sat["reason"]),
+        "unknown_note": pick_pair(t, sat.get("unknown_note")),  # the server's downtime
         "min_ratings": t.number(sat["min_ratings"]),
         "median": t.number(comparison["median"], 1),
         "difference": "—" if comparison["difference"] is None else

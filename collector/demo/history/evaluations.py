@@ -183,6 +183,13 @@ class PreviousMonth:
 
     def _decisions(self, officers: list[str]) -> None:
         service = self._workflow()
+        # Decree 335: a leader's unit result waits for the decisions of the people they lead,
+        # so those are decided first (docs/evaluation.md, "Leaders: the unit score").
+        leader = {o: officer_facts(self.db, o).leader for o in officers}
+
+        def height(officer: str) -> int:  # levels of the listed led below `officer`
+            return max((1 + height(o) for o in officers if leader[o] == officer != o), default=0)
+        officers = sorted(officers, key=height)  # stable: the planned order otherwise
         for n, officer in enumerate(officers):
             self.sim.at += 6 * MINUTE * bool(n)
             row = records.evaluation_row(self.db, officer, self.month)

@@ -8,9 +8,13 @@ leader leads: `all_completed` of them (100 %) when every one of them is graded a
 Pure (no database, no other evaluation module): `unit_result` reads the unit's share from the
 grades standing for the people a leader directly leads in the period (the head's decision, else
 the leader's proposal; none yet: not graded), and `explain_unit` splits the criterion's points
-and words the lines collector/evaluation/scoring.py shows. Someone not graded yet makes the
-share provisional — the share of those graded, which may still fall — unless a graded one is
-already "not completed": the lower share is then certain whatever the rest are graded.
+and words the lines collector/evaluation/scoring.py shows. Only the head's decisions are
+final: while anyone led is not decided (not graded, or only proposed) the share is
+provisional — that of the grades standing, which may still rise or fall — unless a DECIDED
+grade is "not completed": the lower share is then certain whatever the rest are decided. A
+proposed "not completed" makes nothing certain (the head may decide another grade), and the
+decision of a leader's month waits for the unit's (collector/evaluation/workflow/status.py
+`unit_acknowledgement`): the text saying who is awaited is `awaiting_text`'s.
 """
 
 from __future__ import annotations
@@ -75,11 +79,12 @@ class UnitResult:
     completed: tuple[Subordinate, ...]  # graded, and not in the rule's not_completed
     not_completed: tuple[Subordinate, ...]
     ungraded: tuple[Subordinate, ...]
-    # Someone is not graded yet and nobody graded is not completed: the share is that of the
-    # graded ones and may still fall when the rest are graded.
+    undecided: tuple[Subordinate, ...]  # not graded, or graded by a proposal only
+    # Someone is not decided yet and no decided grade is "not completed": the share is that
+    # of the grades standing and may still change as the head decides the rest.
     provisional: bool
-    # Someone is not graded yet but a graded one is already not completed: the lower share
-    # cannot change whatever the rest are graded.
+    # Someone is not decided yet but a decided grade is already "not completed": the lower
+    # share cannot change whatever the rest are decided.
     certain: bool
 
 
@@ -94,11 +99,14 @@ def unit_result(rule: UnitScoreRule, subordinates) -> UnitResult | None:
                           if p.grade is not None and p.grade in rule.not_completed)
     completed = tuple(p for p in people
                       if p.grade is not None and p.grade not in rule.not_completed)
+    undecided = tuple(p for p in people if not (p.decided and p.grade is not None))
     share = rule.any_not_completed if not_completed else rule.all_completed
+    # A proposal binds nobody: only a decided "not completed" fixes the lower share.
+    fixed = any(p.decided for p in not_completed)
     return UnitResult(share=share, subordinates=people, completed=completed,
-                      not_completed=not_completed, ungraded=ungraded,
-                      provisional=bool(ungraded) and not not_completed,
-                      certain=bool(ungraded) and bool(not_completed))
+                      not_completed=not_completed, ungraded=ungraded, undecided=undecided,
+                      provisional=bool(undecided) and not fixed,
+                      certain=bool(undecided) and fixed)
 
 
 # --- how the points are explained ------------------------------------------------------------
@@ -127,8 +135,9 @@ def _percent(share: float, vi: bool) -> str:
     return _number(share * 100, vi) + (" %" if vi else "%")
 
 
-def _names(people: tuple[Subordinate, ...], vi: bool) -> str:
-    shown = [p.name + ("" if p.decided or p.grade is None else
+def _names(people: tuple[Subordinate, ...], vi: bool, marked: bool = True) -> str:
+    """The first names of `people`, a grade only proposed marked so when `marked`."""
+    shown = [p.name + ("" if p.decided or p.grade is None or not marked else
                        (" – đề xuất" if vi else " – proposed")) for p in people[:_NAMED]]
     if len(people) > _NAMED:
         rest = len(people) - _NAMED
@@ -153,13 +162,33 @@ def _result_text(result: UnitResult, unit_max: float, points: float, vi: bool) -
     share = _percent(result.share, vi)
     text += (f" → {share} × {_number(unit_max, vi)} = {_number(points, vi)} "
              + ("điểm" if vi else "points"))
+    awaited = _awaited(result.undecided, vi, marked=True)
     if result.provisional:
-        text += ("; điểm này còn thay đổi nếu người chưa được xếp loại không hoàn thành nhiệm vụ"
-                 if vi else "; this changes if someone not graded yet is not completed")
+        text += (f"; còn chờ quyết định đối với {awaited}: điểm này có thể thay đổi" if vi
+                 else f"; awaiting the decision on {awaited}: these points may change")
     if result.certain:
-        text += (f"; mức {share} đã chắc chắn dù còn người chưa được xếp loại" if vi
-                 else f"; {share} is certain although someone is not graded yet")
+        text += (f"; mức {share} đã chắc chắn dù còn chờ quyết định đối với {awaited}" if vi
+                 else f"; {share} is certain, although still awaiting the decision on {awaited}")
     return text
+
+
+def _awaited(people: tuple[Subordinate, ...], vi: bool, marked: bool) -> str:
+    """"2 người (Nguyễn Văn A, Trần Thị B)" / "2 people (…)"."""
+    count = len(people)
+    noun = "người" if vi else ("person" if count == 1 else "people")
+    return f"{count} {noun} ({_names(people, vi, marked)})"
+
+
+def awaiting_text(result: UnitResult) -> tuple[str, str] | None:
+    """Who the leader's unit result still waits for, when it is provisional (Vietnamese,
+    English): what the decision of the leader's month says before it freezes the result;
+    None when it is final or its lower share certain."""
+    if not result.provisional:
+        return None
+    return (("Kết quả đơn vị của cán bộ này còn tạm tính: chờ quyết định đối với "
+             + _awaited(result.undecided, True, marked=False)),
+            ("This officer's unit result is still provisional: awaiting the decision on "
+             + _awaited(result.undecided, False, marked=False)))
 
 
 def explain_unit(rule: UnitScoreRule, result: UnitResult, criterion_vi: str,

@@ -11,6 +11,12 @@
   above the share of its points that the available ratings show (any score at all when there
   are none).
 
+The collector's own downtime (not connected to the broker, or not running: outside its
+receiving spans, ratings/evidence.receiving_intervals) blames no counter: a device not heard
+then is neither online nor offline but unknown. The alert counts only offline minutes the
+collector received; the month's share is judged over the duty time whose state is known, and
+the unknown hours are said apart (`unknown_note`).
+
 Pure: the arithmetic and the texts of those three rules are below; the shift watch that
 raises the alerts is collector/ingest/offline_watch.py, the month's flag
 collector/evaluation/month.py, the review's refusal collector/evaluation/workflow/steps.py.
@@ -22,9 +28,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from collector.evaluation.rules.keys import get_key, no_extra_keys, share_key
-from collector.ratings.evidence import clip, exact_share, measure
+from collector.ratings.evidence import HOUR_MS, clip, exact_share, intersect, measure
 
 MAX_OFFLINE_MINUTES = 24 * 60
+# The review form's field (dashboard/locales offline.po): the refusal names what the leader
+# fills in on the page, not the API's field.
+REASON_VI = "Lý do chấm điểm cao hơn mức các lượt đánh giá cho thấy"
 
 
 @dataclass(frozen=True)
@@ -76,17 +85,22 @@ def _percent(share: float) -> tuple[str, str]:
     return _vi_number(share * 100) + " %", _en_number(share * 100) + "%"
 
 
-def shift_offline_ms(start: int, end: int, online: Iterable[tuple[int, int | None]]) -> int:
-    """Time of [start, end) that no online interval of the counter covers.
+def shift_offline_ms(start: int, end: int, online: Iterable[tuple[int, int | None]],
+                     receiving: Iterable[tuple[int, int | None]] | None = None) -> int:
+    """Time of [start, end) that the collector received and no online interval covers.
 
     `online`: the counter's online intervals (ratings/evidence.placed_online: a device's spans
     cut to its placements, so time with no device placed at the counter is offline too); an
     open end (None) means "online as far as anyone knows", i.e. through `end`.
+    `receiving`: when the collector itself was receiving (ratings/evidence.
+    receiving_intervals; None: no record kept, all of it): the rest is unknown, not offline.
     """
     if end <= start:
         return 0
     closed = [(s, end if e is None else e) for s, e in online]
-    return (end - start) - measure(clip(closed, start, end))
+    heard = ([(start, end)] if receiving is None else
+             clip([(s, end if e is None else e) for s, e in receiving], start, end))
+    return measure(heard) - measure(intersect(heard, closed))
 
 
 def offline_minutes(offline_ms: int) -> int:
@@ -143,8 +157,21 @@ def attitude_ceiling(satisfaction: Any, points: float, sat: Mapping[str, Any]) -
     return points * mapped
 
 
+def unknown_note(unknown_ms: int) -> dict[str, str] | None:
+    """The line that shows the collector's own downtime during the officer's shifts apart
+    (neither online nor offline); None without any."""
+    hours = round(unknown_ms / HOUR_MS, 2)
+    if not hours:
+        return None
+    return {"vi": f"{_vi_number(hours)} giờ trong ca không rõ trạng thái thiết bị vì máy chủ "
+                  "ngừng nhận dữ liệu",
+            "en": f"{_en_number(hours)} hours on shift with the device's state unknown "
+                  "because the server was not receiving data"}
+
+
 def month_offline(rule: OfflineRule, satisfaction: Any, criterion: Any, decimals: int,
-                  sat: Mapping[str, Any], coverage_share: float | None) -> dict[str, Any]:
+                  sat: Mapping[str, Any], coverage_share: float | None,
+                  unknown_ms: int = 0) -> dict[str, Any]:
     """What the month's satisfaction block says about a counter switched off.
 
     Fewer counted ratings than the policy's minimum (`sat["sufficient"]` false) *and* the
@@ -154,12 +181,21 @@ def month_offline(rule: OfflineRule, satisfaction: Any, criterion: Any, decimals
     `insufficient_reason` "offline", `insufficient_note` the line, and `attitude_ceiling`:
     the points of the satisfaction criterion the available ratings show and whether the
     leader must write a reason to score above them. Otherwise all three are None.
+
+    `unknown_ms`: duty time the collector itself was not receiving (evidence.Coverage): left
+    out of `coverage_share` by the caller, said apart (`unknown_note`) and in the note.
     """
+    unknown = unknown_note(unknown_ms)
     if (sat.get("sufficient") or coverage_share is None
             or coverage_share >= rule.coverage_below):
         return {"insufficient_reason": None, "insufficient_note": None,
-                "attitude_ceiling": None}
+                "attitude_ceiling": None, "unknown_note": unknown}
     pvi, pen = _percent(1 - coverage_share)
+    apart_vi = apart_en = ""
+    if unknown is not None:
+        hours = round(unknown_ms / HOUR_MS, 2)
+        apart_vi = f"; không tính {_vi_number(hours)} giờ máy chủ ngừng nhận dữ liệu"
+        apart_en = f"; the {_en_number(hours)} hours the server was not receiving are not counted"
     ceiling = round(attitude_ceiling(satisfaction, criterion.points, sat), decimals)
     hint = None
     if rule.attitude_reason:
@@ -171,11 +207,12 @@ def month_offline(rule: OfflineRule, satisfaction: Any, criterion: Any, decimals
         "insufficient_reason": "offline",
         "insufficient_note": {
             "vi": f"Chưa đủ dữ liệu vì thiết bị tại quầy của cán bộ mất kết nối {pvi} thời "
-                  "gian trong ca",
+                  f"gian trong ca{apart_vi}",
             "en": "Insufficient evidence because the device at the officer's counter was "
-                  f"offline {pen} of the time on shift"},
+                  f"offline {pen} of the time on shift{apart_en}"},
         "attitude_ceiling": {"criterion": criterion.code, "points": ceiling,
                              "reason_required": rule.attitude_reason, "hint": hint},
+        "unknown_note": unknown,
     }
 
 
@@ -200,8 +237,7 @@ def attitude_refusal(rule: OfflineRule, satisfaction: Any, criterion: Any,
     shown_vi, shown_en = _vi_number(round(ceiling, 2)), _en_number(round(ceiling, 2))
     return (f"Thiết bị tại quầy của cán bộ mất kết nối {pvi} thời gian trong ca và chưa đủ "
             f"lượt đánh giá: chấm «{criterion.vi}» {_vi_number(score)} điểm, trên mức "
-            f"{shown_vi} điểm mà {total} lượt đánh giá hiện có cho thấy, phải ghi lý do "
-            "(attitude_reason)",
+            f"{shown_vi} điểm mà {total} lượt đánh giá hiện có cho thấy, phải ghi «{REASON_VI}»",
             f"The device at the officer's counter was offline {pen} of the time on shift and "
             f"the ratings are too few: scoring “{criterion.en}” {_en_number(score)} points, "
             f"above the {shown_en} points the {total} available ratings show, needs a "

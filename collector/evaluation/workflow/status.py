@@ -8,7 +8,7 @@ and checks defined here.
 
 Errors a user can cause carry Vietnamese and English text: `WorkflowError` (bad input, 422),
 `WorkflowNotFound` (404), `WorkflowForbidden` (403), `WorkflowConflict` (order, lock or time,
-409; `QuotaNotAcknowledged` is one).
+409; `QuotaNotAcknowledged` and `UnitNotAcknowledged` are two).
 """
 
 from __future__ import annotations
@@ -62,6 +62,41 @@ class QuotaNotAcknowledged(WorkflowConflict):
 
 # The decision form's checkbox (dashboard/locales, "I have seen the quota warning…").
 ACKNOWLEDGE_VI = "Tôi đã xem cảnh báo về tỷ lệ và vẫn quyết định"
+
+
+class UnitNotAcknowledged(WorkflowConflict):
+    """A leader's month decided while their unit result is provisional (Decree 335: someone
+    they lead awaits the head's decision) and the head did not acknowledge it."""
+
+    def __init__(self, awaiting: dict[str, str]):
+        # The Vietnamese names what the head ticks on the page, not the API's field.
+        super().__init__(f"{awaiting['vi']}. Quyết định những người này trước, hoặc đánh dấu "
+                         f"«{ACKNOWLEDGE_UNIT_VI}» để vẫn quyết định.",
+                         f"{awaiting['en']}. Decide them first, or acknowledge it "
+                         "(acknowledge_provisional_unit) to decide anyway.")
+
+
+# The decision form's checkbox (dashboard/locales/vi/LC_MESSAGES/unit_decision.po).
+ACKNOWLEDGE_UNIT_VI = "Tôi biết kết quả đơn vị còn tạm tính và vẫn quyết định"
+
+
+def unit_acknowledgement(snapshot: Any, acknowledge: Any) -> dict[str, Any]:
+    """What the decision of a leader's month records of their unit result (the evidence's
+    `unit_score`, month_view.unit_score_part): nothing when it is final or its lower share
+    certain; while it is provisional, refused (UnitNotAcknowledged) unless the head
+    acknowledges, else the acknowledgement and who was awaited. A decision would otherwise
+    freeze a share standing on proposals, or on nobody (100 % while none is graded)."""
+    if not isinstance(acknowledge, bool):
+        raise WorkflowError("acknowledge_provisional_unit: phải là true/false",
+                            "acknowledge_provisional_unit: must be true or false")
+    part = snapshot.get("unit_score") if isinstance(snapshot, dict) else None
+    if not isinstance(part, dict) or not part.get("awaiting"):
+        return {}
+    if not acknowledge:
+        raise UnitNotAcknowledged(part["awaiting"])
+    return {"acknowledged_provisional_unit": True,
+            "unit_awaiting": [p["officer_id"] for p in part["subordinates"]
+                              if not (p["decided"] and p["grade"])]}
 
 
 def local_today() -> date:
@@ -125,8 +160,13 @@ def check_text(value: Any, field: str, limit: int, *, required: bool = False) ->
 
 # --- checks shared with the service and the API -----------------------------------------------
 
-def facts_or_404(db: sqlite_utils.Database, officer_id: str) -> permissions.OfficerFacts:
-    facts = permissions.officer_facts(db, officer_id)
+def facts_or_404(db: sqlite_utils.Database, officer_id: str, month: str | None = None,
+                 today: date | None = None) -> permissions.OfficerFacts:
+    """The officer's facts (permissions.py), for the period `month` when given: a period
+    with a stored place answers by its place (`month_facts`), so the one who reviews, decides
+    and reopens it and the quota it meets are the place's, whatever the officer's unit now."""
+    facts = (permissions.officer_facts(db, officer_id) if month is None
+             else permissions.month_facts(db, officer_id, month, today))
     if facts is None:
         raise WorkflowNotFound(f"Không tìm thấy cán bộ {officer_id!r}",
                                f"No officer {officer_id!r}")
@@ -207,16 +247,17 @@ def unit_quotas(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: 
     default group first, then by name): the quota over the grades standing (final, else
     proposed), with `extra` ({officer: grade}) replacing or adding proposed grades.
 
-    A decided month counts in the group stored with the decision, any other in the officer's
-    current group (sources.QUOTA_GROUP). Officers active in the month with no grade yet are
-    counted with the best case grade (`best_case_grade`). These lines inform (the month's
-    report, the head's page); what a decision must respect is `decision_quota`."""
-    extra, units = extra or {}, unit_subtree(db, unit_id)
-    rows = records.evaluation_unit_officers(db, units, month)
+    The months counted are the unit's quota pool (records.quota_pool: a month stays in the
+    pool of the unit it was decided in when a unit moves later). A decided month counts in
+    the group stored with the decision, any other in the officer's current group (stored, once
+    they have left the month's unit: sources.QUOTA_GROUP). Officers active in the month with no
+    grade yet are counted with the best case grade (`best_case_grade`). These lines inform
+    (the month's report, the head's page); what a decision must respect is `decision_quota`."""
+    extra = extra or {}
+    rows = records.quota_pool(db, unit_id, month)
     group_of = {row["id"]: row["post_group"] for row in rows}
-    standing = records.evaluation_standing(db, units, month)
-    group_of.update({officer: group for officer, (_, group) in standing.items()})
-    grades = {officer: grade for officer, (grade, _) in standing.items()}
+    grades = {row["id"]: row["final_grade"] or row["proposed_grade"] for row in rows
+              if row["final_grade"] or row["proposed_grade"]}
     grades.update(extra)
     decided = {row["id"] for row in rows if row["final_grade"] and row["id"] not in extra}
     members = [(group_of.get(officer), officer) for officer in [*grades, *(
@@ -245,17 +286,20 @@ def _headline(lines: list[UnitQuota]) -> UnitQuota:
 
 def decision_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
                    officer_id: str, grade: str) -> UnitQuota:
-    """The check a decision meets (docs/evaluation.md, "The quota"), within the officer's
-    group of similar posts (their current group: the one this decision stores): `grade` for
-    `officer_id` counted with the grades already decided in the group in the unit's subtree
-    (each in the group stored with its decision); every colleague of the group active in the
-    month not decided yet (in their current group) counted at the best case, whatever the
-    leader proposed — a proposal binds nobody until the head decides it, so those colleagues
-    can still bring the group back within the cap. `refuses` when this decision gives the
-    capped grade and the capped grades decided, this one included, exceed the cap even so. A
-    decision of any other grade never refuses: it raises no count of the capped grade."""
-    group = (records.evaluation_officer(db, officer_id) or {}).get("post_group")
-    rows = [row for row in records.evaluation_unit_officers(db, unit_subtree(db, unit_id), month)
+    """The check a decision meets (docs/evaluation.md, "The quota"), within the month's group
+    of similar posts (records.month_group: the one this decision stores): `grade` for
+    `officer_id` counted with the grades already decided in the group in the unit's quota
+    pool (records.quota_pool: the months decided by the head of `unit_id` — for a month with
+    a stored place, its stored deciding unit — or of a unit below it, each in the group
+    stored with its decision, even if its unit has moved since); every colleague of the
+    group in the pool active in the month not decided yet counted at the best case, whatever
+    the leader proposed — a proposal binds nobody until the head decides it, so those
+    colleagues can still bring the group back within the cap. `refuses` when this decision
+    gives the capped grade and the capped grades decided, this one included, exceed the cap
+    even so. A decision of any other grade never refuses: it raises no count of the capped
+    grade."""
+    group = records.month_group(db, officer_id, month)
+    rows = [row for row in records.quota_pool(db, unit_id, month)
             if row["post_group"] == group and row["id"] != officer_id]
     decided = {row["id"]: row["final_grade"] for row in rows
                if row["decided_at"] is not None and row["final_grade"]}
@@ -319,7 +363,7 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
     """Stage, each step's data, due dates, lateness and history of one officer-month (or
     quarter, under a quarterly policy)."""
     month = check_month(month, policy.period)
-    facts = facts_or_404(db, officer_id)
+    facts = facts_or_404(db, officer_id, month, today)
     officer = records.evaluation_officer(db, officer_id)
     calendar = calendar_for(db, month)
     row = records.evaluation_row(db, officer_id, month) or {}
@@ -375,7 +419,7 @@ def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: s
     stages = {"not_started": 0, "self_done": 0, "reviewed": 0, "decided": 0}
     late = {"self": 0, "review": 0, "decision": 0}
     for row in records.evaluation_unit_officers(db, unit_subtree(db, unit_id), month):
-        facts = permissions.officer_facts(db, row["id"])
+        facts = facts_or_404(db, row["id"], month, today)  # the month's place, if stored
         state = _outside(facts, progress(row["self_at"], row["reviewed_at"], row["decided_at"],
                                          calendar, today))
         who = {"self": row["id"], "review": facts.leader, "decision": facts.head}

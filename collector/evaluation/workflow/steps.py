@@ -86,6 +86,7 @@ from collector.evaluation.workflow.status import (
     local_today,
     quota_dict,
     require,
+    unit_acknowledgement,
     unit_evaluation_status,
     unit_quota,
     unit_quotas,
@@ -227,10 +228,10 @@ class WorkflowService:
                     f"Waiting for the self-evaluation (due {calendar.self_due.isoformat()}); "
                     "only after that may the leader review without it")
             at = self.clock()
-            # The month belongs where the officer stands at the review (issue 12); the decision
-            # places it again, and a reopening keeps the decision's place.
+            # The first review places the month where the officer stands (issue 12); every
+            # later step keeps that place (`facts` are the place's: permissions.month_facts).
             self._save(officer_id, month, {**clean, "reviewed_by": actor, "reviewed_at": at,
-                                           **self._placement(facts)}, at)
+                                           **self._placement(facts, month)}, at)
             data = {"scores": clean["review_scores"], "comment": clean["review_comment"],
                     "proposed_grade": clean["proposed_grade"], "disciplined": disciplined,
                     "discipline_note": clean["discipline_note"],
@@ -241,9 +242,10 @@ class WorkflowService:
         return self.status(officer_id, month)
 
     def decide(self, officer_id: str, month: str, actor: str, final_grade: str,
-               note: str | None = None, acknowledge_quota: bool = False) -> dict[str, Any]:
-        """The head's final grade: checks the unit's quota, freezes the evidence, stores the
-        final score following the grade (rules/decision.py `follow_grade`), locks."""
+               note: str | None = None, acknowledge_quota: bool = False,
+               acknowledge_provisional_unit: bool = False) -> dict[str, Any]:
+        """The head's final grade: checks the quota and a leader's unit result, freezes the
+        evidence, stores the final score following the grade (rules/decision.py), locks."""
         month = check_month(month, self.policy.period)
         # Evidence is gathered before taking the write lock (it reads a month of ratings); the
         # review it was built on must still be the one standing once the lock is held.
@@ -271,6 +273,7 @@ class WorkflowService:
                 raise WorkflowConflict("Phần nhận xét vừa thay đổi trong lúc quyết định: hãy "
                                        "xem lại rồi quyết định", "The review changed while "
                                        "deciding: look again, then decide")
+            unit_ack = unit_acknowledgement(snapshot, acknowledge_provisional_unit)  # Decree 335
             quota = decision_quota(self.db, self.policy, facts.deciding_unit, month,
                                    officer_id, clean["final_grade"])
             if quota.refuses and not acknowledge_quota:
@@ -285,7 +288,7 @@ class WorkflowService:
                                  decimals=self.policy.decimals)
             final_score = final.score
             at = self.clock()
-            placed = self._placement(facts)  # the decision's unit and group are the ones kept
+            placed = self._placement(facts, month)  # the month's place, kept from the review
             self._save(officer_id, month, {**clean, "final_score": final_score,
                                            "decided_by": actor, "decided_at": at,
                                            "snapshot": snapshot, **placed}, at)
@@ -295,7 +298,7 @@ class WorkflowService:
                     "quota_unit": facts.deciding_unit, "post_group": placed["post_group"],
                     "quota": quota_dict(quota),
                     "acknowledged_quota": acknowledged,
-                    "snapshot_sha256": _digest(snapshot)}
+                    "snapshot_sha256": _digest(snapshot), **unit_ack}
             self._record(officer_id, month, "decision", actor, at, data, "evaluation.decide",
                          None, {**data, "decided_by": actor, "at": at})
         return {**self.status(officer_id, month), "quota": quota_dict(quota)}
@@ -360,7 +363,7 @@ class WorkflowService:
         the officer exists (404), the actor may (403), the month is not in the future and the
         officer was active in it (409)."""
         with (write_transaction(self.db) if lock else nullcontext()):
-            facts = facts_or_404(self.db, officer_id)
+            facts = facts_or_404(self.db, officer_id, month, self.today())  # the month's place
             known_actor(self.db, actor, self.today())
             require(permissions.ACTIONS[action](facts, actor))
             today = self.today()
@@ -416,8 +419,9 @@ class WorkflowService:
                                      row["disciplined"])
         return _plain({"suggestion": suggestion})
 
-    def _placement(self, facts: permissions.OfficerFacts) -> dict[str, Any]:
-        return records.placement(self.db, facts.officer_id, facts.unit_id, facts.deciding_unit)
+    def _placement(self, facts: permissions.OfficerFacts, month: str) -> dict[str, Any]:
+        return records.placement(self.db, facts.officer_id, month, facts.unit_id,
+                                 facts.deciding_unit)
 
     def _save(self, officer_id: str, month: str, fields: dict[str, Any], at: int) -> None:
         values = {k: _json(v) if k in ("self_scores", "review_scores", "snapshot")
