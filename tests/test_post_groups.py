@@ -233,10 +233,11 @@ def test_a_decided_month_keeps_the_group_it_was_decided_in(tmp_path):
         grade(service, MONTH, "MC2", "B", HANOI, decide=False)
         OrganisationService(store, actor="test").set_post_group("MC1", None)
         OrganisationService(store, actor="test").set_post_group("MC2", CM)
-        # MC1 stays in "Một cửa" (decided there); MC2, only reviewed, goes with their group.
+        # MC1 stays in "Một cửa" (decided there); so does MC2, only reviewed: the group is
+        # fixed at the review, as the unit is (tests/test_issue12_review2.py).
         lines = status.unit_quotas(store.db, load_preset("hanoi-3814"), "W", MONTH)
         assert [(q.post_group, q.rated, q.pending) for q in lines] == [
-            (None, 1, 1), (CM, 1, 0), (MC, 1, 0)]
+            (None, 1, 1), (MC, 2, 0)]
     finally:
         store.close()
 

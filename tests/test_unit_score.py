@@ -511,14 +511,15 @@ def test_a_leader_is_not_decided_on_a_proposed_not_completed_without_acknowledgi
         0.5, True, False, 2)
     with pytest.raises(UnitNotAcknowledged) as refused:
         service_for(world).decide("H", MONTH, "C", "HTTNV")
+    # Both are H's to decide, not C's (tests/test_issue12_review2.py: who decides whom).
     assert refused.value.vi == (
-        AWAITED_VI + f". Quyết định những người này trước, hoặc đánh dấu «{ACKNOWLEDGE_UNIT_VI}»"
-        " để vẫn quyết định.")
+        AWAITED_VI + ". Chờ quyết định của Ngô Thị Hạnh đối với Nguyễn Văn An, Phạm Thị Dung, "
+        f"hoặc đánh dấu «{ACKNOWLEDGE_UNIT_VI}» để vẫn quyết định.")
     assert "acknowledge_provisional_unit" not in refused.value.vi
     assert refused.value.en == (
         "This officer's unit result is still provisional: awaiting the decision on 2 people "
-        "(Nguyễn Văn An, Phạm Thị Dung). Decide them first, or acknowledge it "
-        "(acknowledge_provisional_unit) to decide anyway.")
+        "(Nguyễn Văn An, Phạm Thị Dung). Wait for Ngô Thị Hạnh's decision on Nguyễn Văn An, "
+        "Phạm Thị Dung, or acknowledge it (acknowledge_provisional_unit) to decide anyway.")
     assert month_of(world.db, "H")["workflow"]["status"] == "reviewed"  # nothing written
     decided = service_for(world).decide("H", MONTH, "C", "HTTNV",
                                         acknowledge_provisional_unit=True)

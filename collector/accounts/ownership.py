@@ -5,8 +5,9 @@ unit, officer, counter, device, task or alert belongs to, and, where the past ma
 units a device ever stood in. One module, so "belongs to" has one meaning: a device belongs to
 the unit of the counter it stands at now; a task to its officer (and so to the officer's
 unit); an alert to the unit its counter belonged to when it was raised — a counter moved
-later leaves its alerts behind (collector/org/unit_history.py); an officer's evaluation period
-to the unit stored with its review or decision (issue 12), else to the officer's unit now.
+later leaves its alerts behind (collector/org/unit_history.py); an officer's calendar month
+to the units stored with the review or decision of the evaluation periods holding it — the
+month, or its quarter under a quarterly policy (issue 12) — else to the officer's unit now.
 
 Each lookup answers an `Owner`, or None when no such record exists (a 404 is the caller's to
 give, a refusal the scope's). Reads only, on any connection. An integer id past SQLite's 64
@@ -15,10 +16,14 @@ bits raises OverflowError, as any query would: the caller's input, answered 422.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 import sqlite_utils
 
+from collector.core.periods import QUARTER, period_of
 from collector.org import unit_history
 
 @dataclass(frozen=True)
@@ -28,7 +33,6 @@ class Owner:
 
     unit_id: str | None
     officer_id: str | None = None
-    placed: bool = False  # an officer's period owned by its stored unit (`officer_month`)
 
 
 def _owner(row) -> Owner | None:
@@ -48,16 +52,21 @@ def officer(db: sqlite_utils.Database, officer_id: str | None) -> Owner | None:
                              [officer_id]).fetchone())
 
 
-def officer_month(db: sqlite_utils.Database, officer_id: str | None,
-                  month: str) -> Owner | None:
-    """The unit an officer's evaluation period (a month or quarter key) belongs to: the one
-    stored with its review or decision (`placed`), else the officer's unit now."""
-    if officer_id is None:
-        return None
-    row = db.execute("SELECT COALESCE(e.unit_id, o.unit_id), o.id, e.unit_id IS NOT NULL "
-                     "FROM officers o LEFT JOIN evaluations e ON e.officer_id = o.id AND "
-                     "e.month = ? WHERE o.id = ?", [month, officer_id]).fetchone()
-    return None if row is None else Owner(row[0], row[1], bool(row[2]))
+def officer_month_places(db: sqlite_utils.Database, officer_id: str,
+                         months: Iterable[str]) -> dict[str, dict[str, str]]:
+    """For each calendar month ("YYYY-MM") of `months`, the officer's evaluation periods
+    holding it that have a stored place (reviewed or decided): period key → the unit stored
+    with it. A month is held by itself and by its quarter: whichever the policy evaluates by
+    has rows (both, after a change of policy), so no policy is needed to find them. {}: no
+    placed period holds the month, which follows the officer's unit now. One query."""
+    held = {month: (month, period_of(date(int(month[:4]), int(month[5:7]), 1), QUARTER).key)
+            for month in months}
+    keys = sorted({key for keys in held.values() for key in keys})
+    stored = dict(db.execute(
+        "SELECT month, unit_id FROM evaluations WHERE officer_id = ? AND unit_id IS NOT NULL "
+        "AND month IN (SELECT value FROM json_each(?))", [officer_id, json.dumps(keys)]))
+    return {month: {key: stored[key] for key in periods if key in stored}
+            for month, periods in held.items()}
 
 
 def counter(db: sqlite_utils.Database, counter_id: str | None) -> Owner | None:

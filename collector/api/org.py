@@ -213,9 +213,9 @@ def _may_group(who: Viewer, sent: dict[str, Any], current: str | None) -> None:
     if "post_group" not in sent or who.role in access.ADMIN:
         return
     if validation.check_post_group(sent["post_group"]) != current:
-        raise refuse("post_group: chỉ quản trị viên xếp cán bộ vào nhóm vị trí việc làm "
-                     "tương đồng", "post_group: only an administrator puts an officer in a "
-                     "group of similar posts")
+        raise refuse("Chỉ quản trị viên xếp cán bộ vào nhóm vị trí việc làm tương đồng "
+                     "(post_group)", "Only an administrator puts an officer in a group of "
+                     "similar posts (post_group)")
 
 
 def _person(db: sqlite_utils.Database, officer_id: str | None) -> dict[str, Any] | None:
@@ -290,8 +290,8 @@ class PostGroup(BaseModel):
 def set_post_group(officer_id: str, body: PostGroup, store: Writer, actor: Actor,
                    who: CurrentViewer) -> dict[str, Any]:
     """Put an officer in a group of similar posts (administrator), audited: the quota of
-    months not yet decided counts them there; decided months keep the group they were
-    decided in."""
+    months not yet reviewed counts them there; reviewed months keep the group they were
+    reviewed in."""
     current = directory.org_record(store.db, "officers", officer_id)
     _may_edit(who, access.ADMIN, current and current["unit_id"])
     return _org(store, actor).set_post_group(officer_id, body.post_group)

@@ -40,10 +40,9 @@ def officer_satisfaction(officer_id: str, db: Db, who: CurrentViewer,
 @router.get("/api/v1/overview", tags=["officers"])
 def overview(db: Db, who: CurrentViewer, month: MonthParam = None) -> dict[str, Any]:
     """Every visible officer's satisfaction for a month: the dashboard's front page."""
-    report = ratings_overview.officers_overview(db, month_or_422(month))
-    report["officers"] = [o for o in report["officers"]
-                          if who.scope.sees_officer(o["id"], o["unit_id"])]
-    return report
+    return ratings_overview.officers_overview(db, month_or_422(month),
+                                              units=who.scope.unit_filter(),
+                                              officers=who.scope.officers)
 
 
 @router.get("/api/v1/ratings", tags=["ratings"])

@@ -5,7 +5,9 @@ Thin: each route checks the account's scope and calls one function of collector/
 only, on the shared read-only `Db`. Months are local time (UTC+7); `month` defaults to the
 current one, like the other `?month=` routes.
 
-- `GET /api/v1/officers/{id}/trend?month=&months=12`: the officer page's 12-month chart;
+- `GET /api/v1/officers/{id}/trend?month=&months=12`: the officer page's 12-month chart,
+  without the months held by an evaluation period the caller may not read (issue 12: listed
+  in `withheld`; the month asked for must be the caller's, as on the other `?month=` routes);
 - `GET /api/v1/officers/{id}/heatmap?month=`: the officer page's hour × weekday map;
 - `GET /api/v1/units/{id}/trend?month=&months=6`: the unit overview's sparklines (each
   officer of the unit and below active in the month) and the unit's months together.
@@ -21,8 +23,13 @@ from fastapi import APIRouter, HTTPException, Query
 
 from collector.evaluation import sources
 from collector.ratings import trends
-from collector.web.auth import CurrentViewer, require_officer_in_scope, require_unit_in_scope
-from collector.web.deps import ConfiguredPolicy, Db, MonthParam, month_or_422
+from collector.web.auth import (
+    CurrentViewer,
+    clip_trend,
+    require_officer_in_scope,
+    require_unit_in_scope,
+)
+from collector.web.deps import ConfiguredPolicy, Db, MonthParam, Today, month_or_422
 from collector.evaluation.month import check_month
 from collector.org.organisation import unit_subtree
 
@@ -34,13 +41,16 @@ Months = Annotated[int, Query(ge=1, le=trends.MAX_MONTHS,
 
 @router.get("/api/v1/officers/{officer_id}/trend")
 def officer_trend(officer_id: str, db: Db, policy: ConfiguredPolicy, who: CurrentViewer,
-                  month: MonthParam = None, months: Months = 12) -> dict[str, Any]:
+                  day: Today, month: MonthParam = None, months: Months = 12) -> dict[str, Any]:
     """The officer's months up to `month`, oldest first: per month the counts per level,
     total, index 0–100, share satisfied with its 95 % (Wilson) interval, whether it is
-    sufficient evidence, and the filtered presses (a month without ratings has index null)."""
-    require_officer_in_scope(who, db, officer_id, month)
-    return trends.officer_trend(db, officer_id, month_or_422(month), months,
-                                min_ratings=policy.satisfaction.min_ratings)
+    sufficient evidence, and the filtered presses (a month without ratings has index null).
+    A month the caller may not read (another unit's, issue 12) is left out and listed in
+    `withheld`."""
+    require_officer_in_scope(who, db, officer_id, month, day)
+    return clip_trend(who, db, officer_id, trends.officer_trend(
+        db, officer_id, month_or_422(month), months,
+        min_ratings=policy.satisfaction.min_ratings), day)
 
 
 @router.get("/api/v1/officers/{officer_id}/heatmap")

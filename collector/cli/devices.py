@@ -29,6 +29,7 @@ from collector.org.brokerconf import (
 )
 from collector.cli.common import UsageError, print_json, table
 from collector.org.credentials import load_or_create_secret
+from collector.org import natsconf
 from collector.fleet.moves import move_device
 from collector.protocol.messages import SCALES
 from collector.org.registry import IssuedCredentials, Registry, RegistryError, format_time
@@ -203,6 +204,10 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_broker_config(args: argparse.Namespace) -> int:
+    if args.target == "nats":
+        return broker_config_nats(args)
+    if args.node or args.store_dir or args.route_password_file:
+        raise UsageError("--node, --store-dir and --route-password-file are for --target nats")
     secret_file = args.collector_password_file or args.db.with_name("collector.password")
     with open_registry(args.db) as registry:
         try:
@@ -210,8 +215,8 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as error:
             raise UsageError(str(error)) from None
         files = generate(registry.db, args.out, collector_user=args.collector_user,
-                         collector_password=password, group=args.group, port=args.port,
-                         address=args.listen_address)
+                         collector_password=password, group=args.group or BROKER_GROUP,
+                         port=args.port, address=args.listen_address)
     changed = set(files.changed)
     for path in (files.passwd, files.acl, files.conf):
         print(f"{path}  {'đã ghi / written' if path in changed else 'không đổi / unchanged'}")
@@ -238,6 +243,50 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     except BrokerConfigError as error:
         raise UsageError(f"files written, broker not reloaded: {error}") from None
     print(f"Đã yêu cầu Mosquitto nạp lại (SIGHUP, pid {pid}) / asked Mosquitto to reload")
+    return 0
+
+
+def broker_config_nats(args: argparse.Namespace) -> int:
+    """`broker-config --target nats`: one NATS Server file per cluster node (natsconf.py)."""
+    if args.reload:
+        raise UsageError("--reload is for Mosquitto: copy each file to its node, then run "
+                         "`systemctl reload nats-server` there")
+    if not args.node:
+        raise UsageError("--target nats needs the cluster's nodes: --node HOST[:PORT] once "
+                         "per node, in the same order on every run (three for a cluster)")
+    secret_file = args.collector_password_file or args.db.with_name("collector.password")
+    route_file = args.route_password_file or args.db.with_name("nats-route.password")
+    with open_registry(args.db) as registry:
+        try:
+            password, created = load_or_create_secret(secret_file)
+            route_password, _ = load_or_create_secret(route_file)
+        except (ValueError, OSError) as error:
+            raise UsageError(str(error)) from None
+        nodes = [natsconf.parse_node(text) for text in args.node]
+        nodes = [natsconf.NatsNode(node.host, node.cluster_port, mqtt_port=args.port)
+                 for node in nodes]
+        files = natsconf.generate(
+            registry.db, args.out, nodes=nodes, collector_user=args.collector_user,
+            collector_password=password, route_password=route_password,
+            store_dir=args.store_dir or natsconf.DEFAULT_STORE_DIR,
+            address=args.listen_address, group=args.group or natsconf.NATS_GROUP)
+    changed = set(files.changed)
+    for number, path in enumerate(files.confs, start=1):
+        print(f"{path}  {'đã ghi / written' if path in changed else 'không đổi / unchanged'}"
+              f"  (nút / node {number}: {nodes[number - 1].host})")
+    print(f"Thiết bị được kết nối / devices admitted: {len(files.devices)}; "
+          f"collector: {args.collector_user} (mật khẩu / password in {secret_file}"
+          + (", vừa tạo / just created)" if created else ")"))
+    if files.without_credentials:
+        print("Chưa có mật khẩu cho NATS, broker sẽ từ chối / no NATS credentials, refused by "
+              "the broker: " + ", ".join(files.without_credentials)
+              + " — hailong devices rotate-credentials ID")
+    for warning in files.warnings:
+        print(f"cảnh báo / warning: {warning}", file=sys.stderr)
+    print("Chép tệp N sang nút N thành /etc/nats-server.conf, rồi `systemctl reload "
+          "nats-server` (khởi động lại nếu đổi cổng hay nút) / copy file N to node N as "
+          "/etc/nats-server.conf, then `systemctl reload nats-server` there (restart it when "
+          "a port or a node changed)")
     return 0
 
 
@@ -298,7 +347,21 @@ def add_device_commands(subparsers: argparse._SubParsersAction) -> None:
 
     broker = subparsers.add_parser(
         "broker-config", parents=[database],
-        help="write Mosquitto's password file, ACL and configuration from the registry")
+        help="write the broker's accounts, permissions and configuration from the registry "
+             "(Mosquitto, or a NATS Server cluster)")
+    broker.add_argument("--target", choices=("mosquitto", "nats"), default="mosquitto",
+                        help="mosquitto (default): password file, ACL and configuration; "
+                             "nats: one NATS Server file per cluster node")
+    broker.add_argument("--node", action="append", metavar="HOST[:PORT]",
+                        help="nats: a cluster node's address and route port (default "
+                             f"{natsconf.DEFAULT_CLUSTER_PORT}); once per node, same order "
+                             "every run")
+    broker.add_argument("--store-dir", type=Path, metavar="DIR",
+                        help=f"nats: JetStream's folder on each node (default "
+                             f"{natsconf.DEFAULT_STORE_DIR})")
+    broker.add_argument("--route-password-file", type=Path, metavar="FILE",
+                        help="nats: the nodes' shared route password, created if missing "
+                             "(default: nats-route.password beside the database)")
     broker.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help=f"where to write {PASSWD_NAME}, {ACL_NAME} and {CONF_NAME} "
                              "(e.g. /etc/mosquitto/conf.d)")
@@ -314,8 +377,9 @@ def add_device_commands(subparsers: argparse._SubParsersAction) -> None:
     broker.add_argument("--listen-address", metavar="ADDRESS",
                         help="listen on this address only (default: every interface, as "
                              "counters on the LAN need)")
-    broker.add_argument("--group", default=BROKER_GROUP,
-                        help=f"group that may read the files (default {BROKER_GROUP})")
+    broker.add_argument("--group",
+                        help=f"group that may read the files (default {BROKER_GROUP}; "
+                             f"nats: {natsconf.NATS_GROUP})")
     broker.add_argument("--reload", type=Path, metavar="PIDFILE",
                         help="then send SIGHUP to the Mosquitto in PIDFILE "
                              "(Debian: /run/mosquitto/mosquitto.pid)")

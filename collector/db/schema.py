@@ -11,7 +11,7 @@ from typing import Callable
 
 import sqlite_utils
 
-from collector.db.schema_ingest import migration_ingest_receiving
+from collector.db import schema_credentials, schema_evaluations, schema_ingest, schema_reads
 
 
 def _migration_initial(db: sqlite_utils.Database) -> None:
@@ -442,5 +442,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("alerts_0001_detection_progress", _migration_alert_progress),
     ("evaluations_0001_units_and_post_groups", _migration_evaluation_units),
     ("offline_0001_shift_alerts_attitude_reason", _migration_offline_evidence),
-    ("ingest_0002_receiving_spans", migration_ingest_receiving),
+    ("ingest_0002_receiving_spans", schema_ingest.migration_ingest_receiving),
+    ("broker_0001_bcrypt_hashes", schema_credentials.migration_bcrypt_hashes),
+    ("reads_0001_rating_months", schema_reads.migration_rating_months),
+    ("evaluations_0002_reviewer_index", schema_evaluations.migration_evaluation_reviewers),
 ]

@@ -13,6 +13,7 @@ the whole file (`cell_text`).
 from __future__ import annotations
 
 import re
+from copy import copy
 from datetime import datetime
 from typing import IO, Any, Iterable
 
@@ -163,12 +164,23 @@ def _header(sheet: Worksheet, row: int, columns: Iterable[tuple]) -> None:
         sheet.column_dimensions[get_column_letter(col)].width = width
 
 
-def _row(sheet: Worksheet, row: int, values: list, formats: list) -> None:
+def _row(sheet: Worksheet, row: int, values: list, formats: list,
+         styles: dict[tuple, Any] | None = None) -> None:
+    """One row of a table. `styles` (one per workbook) keeps the style each column's cells
+    end up with, by column and kind of value, and gives later rows a copy of it: openpyxl
+    hashes every style object anew on each assignment, which was most of the time of a
+    unit's file (issue 13)."""
     for col, (value, number_format) in enumerate(zip(values, formats), start=1):
         cell = _put(sheet, row, col, value)
+        key = (col, number_format, type(value))
+        if styles is not None and key in styles:
+            cell._style = copy(styles[key])
+            continue
         cell.border = BOX
         if number_format:
             cell.number_format = number_format
+        if styles is not None:
+            styles[key] = copy(cell._style)
 
 
 def _generated(unix_ms: int | None) -> tuple[str, str]:
@@ -189,10 +201,11 @@ def _month_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Work
     ])
     _header(sheet, top, MONTH_COLUMNS)
     formats = [column[3] for column in MONTH_COLUMNS]
+    styles: dict[tuple, Any] = {}
     row = top + 2
     for number, officer in enumerate(report["officers"], start=1):
         values = [number] + [column[4](officer) for column in MONTH_COLUMNS[1:]]
-        _row(sheet, row, values, formats)
+        _row(sheet, row, values, formats, styles)
         row += 1
     sheet.freeze_panes = sheet.cell(row=top + 2, column=FROZEN_COLUMNS + 1)
     row = _quota_lines(sheet, row + 1, report)
@@ -312,6 +325,7 @@ def _year_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Works
                 ("Ghi chú về tỷ lệ", "Quota note", 60, None)]
     _header(sheet, top, columns)
     formats = [column[3] for column in columns]
+    styles: dict[tuple, Any] = {}
     row = top + 2
     for number, item in enumerate(report["officers"], start=1):
         officer = item["officer"]
@@ -324,7 +338,7 @@ def _year_sheet(workbook: Workbook, report: dict[str, Any], title: str) -> Works
                    ", ".join(_vi_month(m) for m in item["disciplined_months"]) or None,
                    (item.get("quota_pool") or {}).get("label", {}).get("vi")
                    or officer.get("post_group"), _both(item.get("quota_note"))]
-        _row(sheet, row, values, formats)
+        _row(sheet, row, values, formats, styles)
         row += 1
     sheet.freeze_panes = sheet.cell(row=top + 2, column=FROZEN_COLUMNS + 1)
     row += 1

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import date
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
@@ -39,7 +39,7 @@ from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import Policy
 from collector.evaluation.rules import post_groups
 from collector.evaluation.rules.offline import month_offline
-from collector.ratings.satisfaction import SatisfactionSummary, summarise
+from collector.ratings.satisfaction import SatisfactionSummary, summarise_counted
 from collector.ratings.evidence import MAX_SILENCE_MS, placed_online
 from collector.core.periods import MONTH, PeriodError, check_period
 
@@ -47,6 +47,7 @@ from collector.evaluation.month_view import (  # noqa: F401  (grade_info: re-exp
     STATUSES,
     criteria_table,
     grade_info,
+    month_status,
     suggestion_for,
     task_percentages,
     unit_evidence,
@@ -83,28 +84,58 @@ class _Month:
                  policy: Policy, now_ms: int, today: date):
         self.db, self.month, self.policy, self.now_ms, self.today = db, month, policy, now_ms, today
         self.presses = sources.evidence_presses(db, officer_ids, month)
-        self.shifts = sources.evidence_shifts(db, officer_ids, month)
-        counters = {shift[0] for shifts in self.shifts.values() for shift in shifts}
-        self.counters = sources.evidence_counters(db, counters)
-        self.online = placed_online(
-            sources.evidence_online_spans(db, counters, month, MAX_SILENCE_MS), now_ms)
+        self._duty: tuple[dict, dict, dict] | None = None  # shifts, counters, online: `duty`
         # The collector's own downtime: unknown, neither online nor offline (issue 12).
         self.receiving = sources.evidence_receiving(db, month, now_ms)
-        # Decree 335's unit score: whom each officer leads in the period, and their grades.
-        self.led = (sources.evidence_led(db, officer_ids, *check_month(month, policy.period))
-                    if policy.unit_score else {})
+        # Decree 335's unit score: whom each officer led in the period (those they reviewed,
+        # else those they lead now: sources.evidence_led), and their grades.
+        self.led = (sources.evidence_led(db, officer_ids, *check_month(month, policy.period),
+                                         month=month) if policy.unit_score else {})
         led_ids = {o["id"] for rows in self.led.values() for o in rows}
         self.evaluations = sources.evidence_evaluations(db, set(officer_ids) | led_ids, month)
         self._sat: dict[str, dict] = {}
+        self._coverage: dict[str, evidence.Coverage] = {}
+        self._tasks: dict[str, list[dict]] | None = None
+        self.officer_ids = officer_ids
+        # Whose tasks, shifts and devices are read (None: everyone's): a unit's page or an
+        # officer's month compares every member's ratings but details only a few (issue 13).
+        self.detail_ids: set[str] | None = None
         self.summaries: dict[str, SatisfactionSummary] = {}  # with the unrounded index
+
+    def _detailed(self) -> list[str]:
+        return self.officer_ids if self.detail_ids is None else sorted(self.detail_ids)
+
+    def duty(self) -> tuple[dict, dict, dict]:
+        """The roster shifts of the officers detailed, their counters and those counters'
+        online time, read once, when first needed."""
+        if self._duty is None:
+            shifts = sources.evidence_shifts(self.db, self._detailed(), self.month)
+            counters = {shift[0] for rows in shifts.values() for shift in rows}
+            online = placed_online(sources.evidence_online_spans(
+                self.db, counters, self.month, MAX_SILENCE_MS), self.now_ms)
+            self._duty = (shifts, sources.evidence_counters(self.db, counters), online)
+        return self._duty
+
+    @property
+    def shifts(self) -> dict[str, list[tuple]]:
+        return self.duty()[0]
+
+    @property
+    def counters(self) -> dict[str, dict[str, Any]]:
+        return self.duty()[1]
+
+    @property
+    def online(self) -> dict[str, list[tuple]]:
+        return self.duty()[2]
 
     def satisfaction(self, officer_id: str) -> dict[str, Any]:
         """satisfaction_evidence plus attribution counts (no coverage, no comparison)."""
         if officer_id in self._sat:
             return self._sat[officer_id]
         kinds = self.presses.get(officer_id, [])
-        # summarise() takes one tuple per press; the query counted identical ones.
-        summary = summarise([kind[:4] for kind in kinds for _ in range(kind[5])])
+        # The query counted identical presses: summarised per group, not per press.
+        summary = summarise_counted((scale, level, excluded, reason, count)
+                                    for scale, level, excluded, reason, _, count in kinds)
         self.summaries[officer_id] = summary
         sat = evidence.satisfaction_evidence(summary, self.policy.satisfaction.min_ratings)
         attribution: dict[str, int] = {}
@@ -115,10 +146,21 @@ class _Month:
         self._sat[officer_id] = sat
         return sat
 
+    def known(self, officer_id: str) -> evidence.Coverage:
+        """The officer's coverage, unrounded, computed once (the row and the offline rule
+        both read it)."""
+        if officer_id not in self._coverage:
+            shifts = self.shifts.get(officer_id)
+            # No shift in the period (most officers never sit at a counter): nothing on
+            # duty, nothing online or unknown, which is what coverage() computes from [].
+            self._coverage[officer_id] = evidence.coverage(
+                shifts, self.online, self.month, self.now_ms, self.receiving) if shifts \
+                else evidence.Coverage(duty_ms=0, online_ms=0, unknown_ms=0)
+        return self._coverage[officer_id]
+
     def coverage(self, officer_id: str, *, by_counter: bool) -> dict[str, Any]:
         shifts = self.shifts.get(officer_id, [])
-        whole = evidence.coverage(shifts, self.online, self.month, self.now_ms,
-                                  self.receiving).as_dict()
+        whole = self.known(officer_id).as_dict()
         if not by_counter:
             return whole
         whole["by_counter"] = []
@@ -132,7 +174,9 @@ class _Month:
         return whole
 
     def tasks(self, officer_id: str) -> tuple[scoring.TaskEvidence, list[dict]]:
-        rows = task_records.officer_tasks(self.db, officer_id, self.month)
+        if self._tasks is None:  # every officer's at once: two statements, not two each
+            self._tasks = task_records.officers_tasks(self.db, self._detailed(), self.month)
+        rows = self._tasks.get(officer_id, [])
         return tasks.task_evidence(rows, self.month, today=self.today), rows
 
     def officer(self, officer: dict[str, Any], comparison: dict[str, Any], *,
@@ -143,8 +187,7 @@ class _Month:
         # Few ratings because the officer's own counter was offline (issue 12): said so,
         # judged on the unrounded coverage of the time the collector received.
         policy = self.policy
-        known = evidence.coverage(self.shifts.get(officer_id, []), self.online, self.month,
-                                  self.now_ms, self.receiving)
+        known = self.known(officer_id)
         sat.update(month_offline(policy.offline, policy.satisfaction,
                                  policy.criterion(policy.satisfaction.criterion),
                                  policy.decimals, sat, known.share, known.unknown_ms))
@@ -208,6 +251,7 @@ def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, policy
     members = [o["id"] for o in sources.evidence_officers(db, [home], first, last, month=month)]
     members = sorted(set(members) | {officer_id})
     data = _Month(db, members, month, policy, now_ms, today)
+    data.detail_ids = {officer_id}  # the members' ratings only, for the comparison
     comparison = _comparisons(data, members)[officer_id]
     return {"officer": {**officer, "active_in_month": _active(officer, first, last)},
             "month": month, "policy": _policy_dict(policy), "generated_at": now_ms,
@@ -215,7 +259,9 @@ def officer_month(db: sqlite_utils.Database, officer_id: str, month: str, policy
 
 
 def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Policy, *,
-               now_ms: int, today: date) -> dict[str, Any]:
+               now_ms: int, today: date,
+               detail: Callable[[list[dict[str, Any]]], Iterable[str]] | None = None
+               ) -> dict[str, Any]:
     """One row per officer of the unit and the units below it active in the month, with the
     quota check and the workflow's progress.
 
@@ -227,6 +273,11 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     An officer is in the month of the unit it was reviewed or decided in (issue 12).
     Each row carries `evidence_changes` (snapshot_changes.py, as on the officer's month) and
     `insufficient_reason`; `evidence_changed` counts the rows whose evidence changed.
+
+    `detail` (a page of a large unit, issue 13): given every row in brief (`brief_row`: the
+    satisfaction, status and grades every figure above is counted from), the ids whose full
+    row is wanted; the others stay brief, but a decided month is always full (its evidence
+    changes are counted). The unit's figures are the same either way.
     """
     first, last = check_month(month, policy.period)
     unit = sources.evidence_unit(db, unit_id)
@@ -244,8 +295,19 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     comparisons: dict[str, dict] = {}
     for members in by_unit.values():
         comparisons.update(_comparisons(data, members))
-    rows = [unit_row(officer, data.officer(officer, comparisons[officer["id"]], full=False))
-            for officer in officers]
+    if detail is None:
+        rows = [unit_row(officer, data.officer(officer, comparisons[officer["id"]], full=False))
+                for officer in officers]
+    else:
+        rows = [brief_row(policy, officer, data.satisfaction(officer["id"]),
+                          comparisons[officer["id"]], data.evaluations.get(officer["id"]))
+                for officer in officers]
+        wanted = set(detail(rows)) | {row["officer_id"] for row in rows
+                                      if row["status"] == "decided"}
+        data.detail_ids = wanted
+        rows = [unit_row(officer, data.officer(officer, comparisons[officer["id"]], full=False))
+                if officer["id"] in wanted else row
+                for officer, row in zip(officers, rows)]
     outstanding = bool(unit["outstanding"])
 
     def quota(group_rows: list[dict[str, Any]], *, final_only: bool = False) -> dict[str, Any]:
@@ -280,6 +342,34 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
         "progress": {"officers": len(rows), **progress},
         # Decided months whose evidence now reads differently (issue 12).
         "evidence_changed": sum(bool(row["evidence_changes"]) for row in rows),
+    }
+
+
+def brief_row(policy: Policy, officer: dict[str, Any], sat: dict[str, Any],
+              comparison: dict[str, Any], evaluation: dict[str, Any] | None) -> dict[str, Any]:
+    """`unit_row` without the evidence that costs (coverage, tasks, the suggestion: None)
+    for an officer whose month is not decided: the same satisfaction, status and grades,
+    from the same pieces (`brief`: True)."""
+    row = evaluation or {}
+    reviewed, decided = row.get("reviewed_at") is not None, row.get("decided_at") is not None
+    return {
+        "officer_id": officer["id"], "name": officer["name"], "title": officer["title"],
+        "unit_id": officer["unit_id"], "unit_name": officer["unit_name"],
+        "satisfaction": {
+            "ratings": sat["total"], "index": sat["index"],
+            "share_satisfied": sat["share_satisfied"], "share_interval": sat["share_interval"],
+            "sufficient": sat["sufficient"], "filtered": sat["filtered"]["total"],
+            "median": comparison["median"], "difference": comparison["difference"]},
+        "coverage": None, "tasks": None, "suggestion_basis": None, "suggested_score": None,
+        "suggested_grade": None, "evidence_points": None, "self_total": None,
+        "leader_total": None,
+        "proposed_grade": grade_info(policy, row.get("proposed_grade")) if reviewed else None,
+        "disciplined": bool(row.get("disciplined")),
+        "final_grade": grade_info(policy, row.get("final_grade")) if decided else None,
+        "final_score": row.get("final_score") if decided else None,
+        "decided_by": None, "decided_by_name": None, "decided_at": None,
+        "status": month_status(row), "insufficient_reason": None, "evidence_changes": [],
+        "brief": True,
     }
 
 

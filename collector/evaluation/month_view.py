@@ -7,6 +7,7 @@ collector/evaluation/month.py reads the data and calls these.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from collector.evaluation import scoring
@@ -65,6 +66,11 @@ def _line(line: scoring.Line) -> dict[str, Any]:
     return {"criterion": line.criterion, "points": line.points, "vi": line.vi, "en": line.en}
 
 
+def month_status(row: dict[str, Any] | None) -> str:
+    """The step an evaluations row has reached: pending, self, reviewed or decided."""
+    return _status(row)
+
+
 def _status(row: dict[str, Any] | None) -> str:
     if not row:
         return "pending"
@@ -118,6 +124,28 @@ def evidence_points(policy: Policy, zero: scoring.Suggestion) -> dict[str, Any]:
     return {"criteria": criteria, "total": total, "lines": lines}
 
 
+def zero_scored(policy: Policy, result: scoring.Suggestion) -> scoring.Suggestion:
+    """What `evidence_points` reads of the suggestion with every leader score at 0, read off
+    `result`, the same evidence's suggestion with the leader's scores, so that a month is
+    scored once, not twice (issue 13). Neither part depends on the leader's scores: the task
+    criterion's lines and points are the same; the satisfaction criterion's line after the
+    leader's (the citizens' part, or the note of insufficient evidence) is the same, and its
+    points are the citizens' part alone (`Suggestion.citizen`), rounded as scoring rounds."""
+    task_code, sat_code = policy.tasks.criterion, policy.satisfaction.criterion
+    lines, seen_sat = [], 0
+    for line in result.lines:
+        if line.criterion == task_code:
+            lines.append(line)
+        elif line.criterion == sat_code:
+            seen_sat += 1
+            if seen_sat <= 2:  # the leader's part and the one after: no rounding line at 0
+                lines.append(line)
+    return replace(result, lines=tuple(lines),
+                   criteria={task_code: result.criteria[task_code],
+                             sat_code: scoring.round_points(policy, result.citizen)},
+                   exact={task_code: result.exact[task_code], sat_code: result.citizen})
+
+
 def suggestion_for(policy: Policy, sat: dict[str, Any], task_ev: scoring.TaskEvidence,
                    row: dict[str, Any] | None, exact_index: float | None = None, *,
                    unit: scoring.UnitEvidence | None = None) -> dict[str, Any]:
@@ -136,12 +164,13 @@ def suggestion_for(policy: Policy, sat: dict[str, Any], task_ev: scoring.TaskEvi
             basis = step
             scores, problems = leader_scores(policy, stored)
             break
-    zeros = {c.code: 0.0 for c in policy.criteria if c.source == "leader"}
     out: dict[str, Any] = {
         "suggestion_basis": basis, "suggestion": None, "suggestion_note": None,
-        "evidence_points": evidence_points(
-            policy, scoring.suggest(policy, sat_ev, task_ev, zeros, disciplined, unit))}
+        "evidence_points": None}
     if scores is None:
+        zeros = {c.code: 0.0 for c in policy.criteria if c.source == "leader"}
+        out["evidence_points"] = evidence_points(
+            policy, scoring.suggest(policy, sat_ev, task_ev, zeros, disciplined, unit))
         note = dict(AWAITING)
         if problems:
             note["vi"] += f" (thiếu hoặc sai điểm: {', '.join(problems)})"
@@ -149,6 +178,7 @@ def suggestion_for(policy: Policy, sat: dict[str, Any], task_ev: scoring.TaskEvi
         out["suggestion_note"] = note
         return out
     result = scoring.suggest(policy, sat_ev, task_ev, scores, disciplined, unit)
+    out["evidence_points"] = evidence_points(policy, zero_scored(policy, result))
     out["suggestion"] = {
         "basis": basis, "score": result.score, "grade": grade_info(policy, result.grade),
         "grade_by_points": grade_info(policy, result.grade_by_points),

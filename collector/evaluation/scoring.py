@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Iterable
 
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
@@ -101,17 +102,23 @@ class Suggestion:
     lines: tuple[Line, ...]
     satisfaction_counted: bool
     exact: dict[str, float] = field(default_factory=dict)  # unrounded points per criterion
+    # The citizens' part of the satisfaction criterion, unrounded (0 when not counted): what
+    # the evidence alone earns there, whatever the leader scored (month_view.evidence_points).
+    citizen: float = 0.0
 
 
 # --- formatting ------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def _vi(x) -> str:
-    """Vietnamese number: dot for thousands, comma for decimals (glossary-vi.md)."""
+    """Vietnamese number: dot for thousands, comma for decimals (glossary-vi.md). Cached:
+    a province's month close writes the same few numbers hundreds of thousands of times."""
     text = f"{float(x):,.2f}".rstrip("0").rstrip(".")
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
+@lru_cache(maxsize=8192)
 def _en(x) -> str:
     return f"{float(x):,.2f}".rstrip("0").rstrip(".")
 
@@ -150,6 +157,7 @@ class _Lines:
         self.step = Decimal(1).scaleb(-decimals)
         self.lines: list[Line] = []
         self.exact: dict[str, Decimal] = {}  # each criterion's unrounded points
+        self.citizen = 0.0  # the satisfaction criterion's citizens' part, unrounded
 
     def round(self, value) -> Decimal:
         return Decimal(repr(float(value))).quantize(self.step, rounding=ROUND_HALF_UP)
@@ -235,7 +243,7 @@ def suggest(policy: Policy, satisfaction, tasks, leader_scores: dict[str, float]
         score=score, grade=grade, letter=policy.letters.get(grade), grade_vi=vi, grade_en=en,
         grade_by_points=by_points, criteria={k: float(v) for k, v in points.items()},
         lines=tuple(out.lines), satisfaction_counted=counted,
-        exact={k: float(v) for k, v in out.exact.items()})
+        exact={k: float(v) for k, v in out.exact.items()}, citizen=out.citizen)
 
 
 def _check_leader_scores(policy: Policy, leader_scores: dict[str, float]) -> None:
@@ -285,6 +293,7 @@ def _attitude_points(policy, criterion, given, evidence, out):
     leader_part = given * (1 - rule.weight)
     mapped = min(1.0, max(0.0, (measure - rule.zero_at) / (rule.full_at - rule.zero_at)))
     citizen_part = citizen_max * mapped
+    out.citizen = citizen_part
     pvi, pen = _pct(measure)
     wvi, wen = _pct(1 - rule.weight)
     label_vi = {"share_satisfied": "tỷ lệ hài lòng", "index": "chỉ số hài lòng",

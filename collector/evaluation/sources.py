@@ -16,6 +16,7 @@ import sqlite_utils
 
 from collector.org.directory import officer_order
 from collector.core.periods import period_bounds
+from collector.ratings import month_counts
 from collector.ratings.received import receiving_times
 
 _EVIDENCE_CHUNK = 500
@@ -42,14 +43,13 @@ _EVIDENCE_OFFICER_SELECT = (
 
 # Where an officer's month belongs (issue 12): the unit stored with its review or decision,
 # else their current unit; and the group of similar posts its quota counts it in: the one
-# stored with the decision, or with the review once the officer has left the month's unit (a
-# group is one of the unit's posts: theirs elsewhere means nothing there), else their current
-# one. One expression each for every query of a unit's month (here and
+# stored with the first review (kept by every later step, a reopening and a new decision
+# included: a regrouping, like a move, does not reach back), else their current one. One
+# expression each for every query of a unit's month (here and
 # collector/evaluation/workflow/records.py), so the reports, the unit's quota lines and a
 # decision's check agree on who is in.
 MONTH_UNIT = "COALESCE(e.unit_id, o.unit_id)"
-QUOTA_GROUP = ("CASE WHEN e.decided_at IS NOT NULL OR e.unit_id <> o.unit_id "
-               "THEN e.post_group ELSE o.post_group END")
+QUOTA_GROUP = "CASE WHEN e.unit_id IS NOT NULL THEN e.post_group ELSE o.post_group END"
 
 
 def month_members(marks: str) -> str:
@@ -104,7 +104,7 @@ _MONTH_OFFICER_SELECT = (
 
 
 def evidence_led(db: sqlite_utils.Database, leader_ids: Iterable[str], first_day: str,
-                 last_day: str) -> dict[str, list[dict[str, Any]]]:
+                 last_day: str, *, month: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """The officers each of these leads directly and who are active at some time between two
     local ISO dates: leader → officer rows (as `evidence_officers`, in the same order).
 
@@ -113,10 +113,24 @@ def evidence_led(db: sqlite_utils.Database, leader_ids: Iterable[str], first_day
     or, for an officer without one, the head of the nearest unit walking up from their own
     whose head is not themself (`responsible_head`). The walk starts only in the subtrees of
     the units these leaders head, and UNION stops it at a repeat, as the Python walk does.
+
+    With `month` (the period's key), the period's own organisation wins where it is stored
+    (issue 12): an officer whose period is placed (reviewed: `evaluations.unit_id`) was led
+    by its reviewer (`reviewed_by`), whatever their leader of record or unit says now; only
+    the others follow the rule above. So neither a head editing a leader of record before
+    their own decision nor a later move changes whom a leader led in a past period.
     """
     out: dict[str, list[dict[str, Any]]] = {}
+    # Each with the unit their period belongs to, as a unit's month lists them.
+    officers = (_EVIDENCE_OFFICER_SELECT if month is None
+                else _MONTH_OFFICER_SELECT.replace("e.month = ?", "e.month = :month"))
     for chunk, _marks in _evidence_chunks(leader_ids):
-        values = ", ".join(["(?)"] * len(chunk))
+        values = ", ".join(f"(:l{i})" for i in range(len(chunk)))
+        placed = ("" if month is None else
+                  " WHERE NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.officer_id = "
+                  "n.officer_id AND e.month = :month AND e.unit_id IS NOT NULL) "
+                  "UNION SELECT reviewed_by, officer_id FROM evaluations WHERE month = :month "
+                  "AND unit_id IS NOT NULL AND reviewed_by IN (SELECT id FROM leaders)")
         rows = db.query(
             f"WITH RECURSIVE leaders(id) AS (VALUES {values}), "
             "below(id) AS (SELECT id FROM units WHERE head_id IN (SELECT id FROM leaders) "
@@ -127,14 +141,17 @@ def evidence_led(db: sqlite_utils.Database, leader_ids: Iterable[str], first_day
             "WHERE o.leader_id IS NULL AND o.unit_id IN (SELECT id FROM below) "
             "UNION SELECT w.officer_id, u.parent_id FROM walk w JOIN units u ON u.id = w.unit_id "
             "WHERE (u.head_id IS NULL OR u.head_id = w.officer_id) AND u.parent_id IS NOT NULL), "
-            "pairs(leader, officer_id) AS (SELECT leader_id, id FROM officers "
+            "led_now(leader, officer_id) AS (SELECT leader_id, id FROM officers "
             "WHERE leader_id IN (SELECT id FROM leaders) "
             "UNION SELECT u.head_id, w.officer_id FROM walk w JOIN units u ON u.id = w.unit_id "
-            "WHERE u.head_id IN (SELECT id FROM leaders) AND u.head_id != w.officer_id) "
-            f"SELECT p.leader AS led_by, x.* FROM pairs p JOIN ({_EVIDENCE_OFFICER_SELECT}) x "
+            "WHERE u.head_id IN (SELECT id FROM leaders) AND u.head_id != w.officer_id), "
+            f"pairs(leader, officer_id) AS (SELECT leader, officer_id FROM led_now n{placed}) "
+            f"SELECT p.leader AS led_by, x.* FROM pairs p JOIN ({officers}) x "
             "ON x.id = p.officer_id WHERE p.leader != x.id "
-            "AND (x.active_from IS NULL OR x.active_from <= ?) "
-            "AND (x.active_to IS NULL OR x.active_to >= ?)", [*chunk, last_day, first_day])
+            "AND (x.active_from IS NULL OR x.active_from <= :last) "
+            "AND (x.active_to IS NULL OR x.active_to >= :first)",
+            {**{f"l{i}": leader for i, leader in enumerate(chunk)}, "month": month,
+             "last": last_day, "first": first_day})
         for row in rows:
             leader = row.pop("led_by")
             out.setdefault(leader, []).append(row)
@@ -177,19 +194,12 @@ def evidence_counters(db: sqlite_utils.Database,
 
 def evidence_presses(db: sqlite_utils.Database, officer_ids: Iterable[str],
                      month: str) -> dict[str, list[tuple]]:
-    """Presses attributed to each officer in the local month, filtered ones included, counted
-    by kind: officer → [(scale, level, excluded, reason, attribution, count)]. Grouping in
-    SQL keeps a busy month to a few dozen rows per officer instead of one per press."""
-    start, end = period_bounds(month)
-    out: dict[str, list[tuple]] = {}
-    for chunk, marks in _evidence_chunks(officer_ids):
-        for row in db.execute(
-                "SELECT officer_id, scale, level, excluded, reason, attribution, count(*) "
-                f"FROM ratings WHERE officer_id IN ({marks}) AND pressed_at >= ? "
-                "AND pressed_at < ? GROUP BY officer_id, scale, level, excluded, reason, "
-                "attribution", [*chunk, start, end]):
-            out.setdefault(row[0], []).append(tuple(row[1:]))
-    return out
+    """Presses attributed to each officer in the local month (or the quarter's months),
+    filtered ones included, counted by kind: officer → [(scale, level, excluded, reason,
+    attribution, count)], in GROUP BY order. From the month counts
+    (collector/ratings/month_counts.py): a dozen rows per officer-month, not one per press."""
+    return month_counts.by_officer(
+        month_counts.counts(db, officer_ids, month_counts.period_months(month)), 5)
 
 
 def evidence_shifts(db: sqlite_utils.Database, officer_ids: Iterable[str],

@@ -59,3 +59,28 @@ def officer_tasks(db: sqlite_utils.Database, officer_id: str,
         "ORDER BY t.deadline, t.id",
         [officer_id, period.first_day.isoformat(), period.end_day.isoformat()])]
     return _with_flags(db, rows)
+
+
+_CHUNK = 500  # bound parameters per statement, below SQLite's smallest limit (999)
+
+
+def officers_tasks(db: sqlite_utils.Database, officer_ids: list[str],
+                   month: str) -> dict[str, list[dict[str, Any]]]:
+    """`officer_tasks` of many officers at once: officer → their tasks of the period, in the
+    same order and with the same flags, in two statements per 500 officers rather than two
+    per officer (a unit's month, issue 13)."""
+    period = parse_period(month)
+    ids = sorted(set(officer_ids))
+    out: dict[str, list[dict[str, Any]]] = {}
+    rows: list[dict[str, Any]] = []
+    for first in range(0, len(ids), _CHUNK):
+        chunk = ids[first:first + _CHUNK]
+        rows.extend(dict(row) for row in db.query(
+            _TASK_SELECT + f"WHERE t.officer_id IN ({', '.join('?' * len(chunk))}) "
+            "AND t.deadline >= ? AND t.deadline < ? ORDER BY t.deadline, t.id",
+            [*chunk, period.first_day.isoformat(), period.end_day.isoformat()]))
+    for first in range(0, len(rows), _CHUNK):
+        _with_flags(db, rows[first:first + _CHUNK])
+    for row in rows:
+        out.setdefault(row["officer_id"], []).append(row)
+    return out

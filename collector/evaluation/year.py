@@ -19,13 +19,15 @@ scores, and the results of an officer who moves go with them to the new unit. So
 - **the quota** (`[year] apply_quota`, issue 12): the cap on the top grade holds for the year's
   grades as for each period's, on the grades after discipline, in one **pool** per officer:
   (the unit whose head decides them, their post group) — the deciding unit as
-  permissions.officer_facts finds it from their unit at the year's end, since the year's
-  results go with them; the group their current `post_group`, none the default group, the
-  whole unit — with that deciding unit's own `outstanding` flag (rules/year_pools.py). A pool
-  does not depend on the unit asked for: `unit_year` of an office without a head counts the
-  whole group of the ward whose head decides it, and of a city each ward's pools apart, so an
-  officer's grade after the quota is one fact, the same in `officer_year` (which computes
-  their one pool). The top unit's head has no deciding unit in hailong: no pool, a note.
+  permissions.officer_facts finds it from their unit now, since the year's results go with
+  them (hailong keeps no officer's unit by date, so a past year is pooled where the officer
+  is today, not where they were at its end); the group their current `post_group`, none the
+  default group, the whole unit — with that deciding unit's own `outstanding` flag
+  (rules/year_pools.py). A pool does not depend on the unit asked for: `unit_year` of an
+  office without a head counts the whole group of the ward whose head decides it, and of a
+  city each ward's pools apart, so an officer's grade after the quota is one fact, the same
+  in `officer_year` (which computes their one pool). The top unit's head has no deciding
+  unit in hailong: no pool, a note.
 
 Because each decided month's final score follows the head's grade (rules/decision.py), an
 officer capped from A to B every month averages under A's floor: the average cannot bring back
@@ -52,6 +54,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import sqlite_utils
@@ -89,7 +92,15 @@ def expected_months(year: int, today: date, active_from: str | None,
                     active_to: str | None, period: str = MONTH) -> list[str]:
     """Months of `year` (quarters when `period`, the policy's, is "quarter") that have ended
     by `today` and overlap the officer's active dates."""
-    return expected_periods(year, period, today, active_from, active_to)
+    return list(_expected(year, today, active_from, active_to, period))
+
+
+@lru_cache(maxsize=4096)
+def _expected(year: int, today: date, active_from: str | None, active_to: str | None,
+              period: str) -> tuple[str, ...]:
+    # Most officers share their active dates (none): a unit's year asks the same question
+    # thousands of times (issue 13), and the answer is pure.
+    return tuple(expected_periods(year, period, today, active_from, active_to))
 
 
 def roll_up(policy: Policy, rows: list[dict[str, Any]], expected: list[str]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ unacknowledged or stops the writer.
   checks at its next start exactly the ratings whose check did not commit, and raises nothing
   twice. A round runs at start, on every wake-up and every `poll_s`, so a lost wake-up delays
   a check and loses none.
-- Rounds take at most MAX_CHECK ratings per transaction, in the order they were stored.
+- Rounds take at most MAX_CHECK ratings per transaction, in the order they were stored. A
+  wake-up waits GATHER_S for more commits first, so a busy ingest is checked in few rounds.
 - A check that raises is logged and its ratings are passed over (their windows go unchecked,
   as when the check ran in the writer); health says `alerts_failing` until a later check
   passes. A database fault (locked, disk full) instead leaves the mark where it was: those
@@ -42,6 +43,7 @@ from collector.ratings import alert_progress, alerts
 from collector.ratings.alert_rule import AlertRule
 from collector.db.store import BUSY_TIMEOUT_MS, connect, now_ms, write_transaction
 from collector.ingest.recording import Incoming
+from collector.protocol.messages import Rating
 from collector.ingest import offline_watch
 from collector.evaluation.rules.offline import DEFAULT_OFFLINE_RULE, OfflineRule
 
@@ -54,6 +56,9 @@ MAX_CHECK = 2_000
 # A round without a wake-up: what a lost wake-up, a failed round or another process's
 # commits left unchecked is checked within this.
 POLL_S = 5.0
+# How long a wake-up waits for more commits before its round: at a few thousand ratings a
+# second one round then checks hundreds instead of one batch (bench/ingest_ceiling.py).
+GATHER_S = 0.25
 
 
 class AlertDetector:
@@ -64,14 +69,19 @@ class AlertDetector:
     def __init__(self, store_path: str, rule: AlertRule, *,
                  busy_timeout_ms: int = BUSY_TIMEOUT_MS, poll_s: float = POLL_S,
                  offline: OfflineRule | None = DEFAULT_OFFLINE_RULE,
-                 offline_every_s: float = offline_watch.OFFLINE_EVERY_S):
+                 offline_every_s: float = offline_watch.OFFLINE_EVERY_S,
+                 write_lock: threading.Lock | None = None):
         self.store_path = store_path
+        # The ingest's writer holds the same lock around its commits (committer.py): the two
+        # threads take turns at the write lock instead of sleeping in SQLite's busy handler.
+        self.write_lock = write_lock or threading.Lock()
         self.rule = rule
         self.offline = offline  # None: no shift watch
         self.offline_every_s = offline_every_s
         self._watched: float | None = None  # monotonic time of the last shift watch
         self.busy_timeout_ms = busy_timeout_ms
         self.poll_s = poll_s
+        self.gather_s = min(GATHER_S, poll_s)
         self._wake = threading.Event()
         self._finishing = threading.Event()
         self._thread: threading.Thread | None = None
@@ -85,7 +95,9 @@ class AlertDetector:
     def submit(self, committed: Iterable[Incoming]) -> None:
         """The writer committed a batch (its thread; returns at once): wake the detector if the
         batch holds a rating. Which ratings to check the detector reads from the database."""
-        if alerts.rating_ids(committed):
+        # The first rating decides: no list of every id of a batch of a thousand.
+        if any(isinstance(item, str) or isinstance(getattr(item, "parsed", None), Rating)
+               for item in committed):
             self._wake.set()
 
     # --- lifecycle (the ingest and its supervisor) -----------------------------------------
@@ -114,6 +126,10 @@ class AlertDetector:
         try:
             while True:
                 self._wake.wait(self.poll_s)
+                # Let the commits of a busy moment gather for one round: a round costs
+                # queries per counter touched whatever it checks (and a turn at the write lock
+                # the writer waits for); at the ingest's stop, no waiting.
+                self._finishing.wait(self.gather_s)
                 self._wake.clear()  # before the round: a commit during it wakes another
                 last = self._finishing.is_set()
                 self._round(db)
@@ -140,7 +156,8 @@ class AlertDetector:
             return
         self._watched = started
         try:
-            offline_watch.check_offline_shifts(db, self.offline, now_ms())
+            with self.write_lock:
+                offline_watch.check_offline_shifts(db, self.offline, now_ms())
         except sqlite3.Error as error:
             log.error("cannot watch the shifts for offline devices; the next round tries "
                       "again: %s", error)
@@ -164,7 +181,7 @@ class AlertDetector:
         transaction; return how many (0 when the database failed: nothing moved)."""
         failure: Exception | None = None
         try:
-            with write_transaction(db):
+            with self.write_lock, write_transaction(db):
                 batch = alert_progress.unchecked(db, MAX_CHECK)
                 if not batch:
                     return 0

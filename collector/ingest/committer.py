@@ -48,11 +48,16 @@ class Committer(Generic[Q]):
 
     def __init__(self, store: Store, stopping: threading.Event,
                  incoming_of: Callable[[Q], Incoming],
-                 on_fault: Callable[[str | None], None]):
+                 on_fault: Callable[[str | None], None], *,
+                 write_lock: threading.Lock | None = None):
         self.store = store
         self.stopping = stopping
         self.incoming_of = incoming_of
         self.on_fault = on_fault  # the database fault being retried, None once a write passes
+        # Held around each write: the ingest shares it with its alert detector, so the two
+        # take turns at SQLite's write lock without its busy handler, which sleeps (1, 2, 5,
+        # 10 … ms) before it looks again. Other processes still meet the busy timeout.
+        self.write_lock = write_lock or threading.Lock()
 
     def record(self, batch: list[Q]) -> tuple[dict[str, int], list[Q]]:
         """Commit `batch`: (counts by outcome and `internal_errors`, the items committed).
@@ -108,7 +113,8 @@ class Committer(Generic[Q]):
         delay = 0.5
         while True:
             try:
-                result = write()
+                with self.write_lock:
+                    result = write()
             except Exception as error:
                 if not is_database_fault(error):
                     raise

@@ -105,6 +105,11 @@ def _judged(db: sqlite_utils.Database, since: int, now: int) -> list[dict[str, A
     return judged
 
 
+def _unit_at_start(db: sqlite_utils.Database, shift: dict[str, Any]) -> str | None:
+    """The counter's unit when the shift began: its leaders are told (counter_units)."""
+    return counter_unit_at(db, shift["counter_id"], shift["starts_at"])
+
+
 # --- the round -----------------------------------------------------------------------------
 
 def check_offline_shifts(db: sqlite_utils.Database, rule: OfflineRule, now: int) -> list[int]:
@@ -123,17 +128,20 @@ def check_offline_shifts(db: sqlite_utils.Database, rule: OfflineRule, now: int)
             minutes = offline_minutes(shift["offline_ms"])
             if action == "raise":
                 touched.append(offline_alerts.raise_alert(
-                    db, counter_id=shift["counter_id"],
-                    unit_id=counter_unit_at(db, shift["counter_id"], shift["starts_at"]),
+                    db, counter_id=shift["counter_id"], unit_id=_unit_at_start(db, shift),
                     officer_id=shift["officer_id"], shift_id=shift["id"],
                     first_at=shift["starts_at"], last_at=shift["until"], minutes=minutes,
                     rule=rule_dict, now=now))
             elif raised is not None and not raised[2]:
-                # Open: it follows its shift (minutes so far, its end, a corrected row).
+                # Open: it follows its shift (minutes so far, its end, a corrected row —
+                # another officer, time or counter, and that counter's unit).
                 offline_alerts.update_alert(
-                    db, raised[0], shift_id=shift["id"], officer_id=shift["officer_id"],
+                    db, raised[0], shift_id=shift["id"], counter_id=shift["counter_id"],
+                    unit_id=_unit_at_start(db, shift), officer_id=shift["officer_id"],
                     first_at=shift["starts_at"], last_at=shift["until"], minutes=minutes)
                 if action == "update":
                     touched.append(raised[0])
+        # An open alert whose shift was cancelled stays, marked so (offline_alerts.py).
+        offline_alerts.follow_cancellations(db)
         alert_progress.mark_offline_checked(db, now)
     return touched

@@ -12,6 +12,14 @@ late or replayed messages from rewriting the past live here:
   (placement.place_status) and updates the device's figures only when not older than them.
 - A message that breaks the writer (an exception other than a database fault) is isolated by
   the ingest and kept by `record_failure` with reason `internal_error:{ExceptionName}`.
+
+A batch is read and written as a batch (`_Batch`), which is what lets one writer keep up with
+the broker (bench/ingest_ceiling.py): the ids already stored are looked up in one query, each
+device's registration once, each boot's epoch once until a status of the batch moves it; the
+ratings go in with one `executemany`, and each device's last-seen time is moved once, to the
+latest of its messages (it only ever moves forward, so the order is the same). Every message
+still gets its own outcome in order, and within the batch a second copy of an id is a
+duplicate of the first, exactly as one message at a time.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from collector.db.store import now_ms, write_transaction
 from collector.org.registry import is_active_device
 from collector.ratings import alert_progress
 from collector.ratings.evidence import MAX_SILENCE_MS
-from collector.roster.attribution import attribute
+from collector.roster.attribution import attribute_many
 
 OUTCOMES = ("stored", "duplicate", "rejected", "status")
 
@@ -55,12 +63,71 @@ class Incoming:
 
 def record_batch(db: sqlite_utils.Database, batch: Iterable[Incoming]) -> dict[str, int]:
     """Store a batch in one transaction; return counts of stored/duplicate/rejected/status."""
+    items = list(batch)
     outcome = dict.fromkeys(OUTCOMES, 0)
     with write_transaction(db):
-        for item in batch:
-            outcome[_record_one(db, item)] += 1
+        # The clock once per batch, inside its transaction: a batch takes milliseconds and
+        # the tolerance for a device clock ahead is minutes (placement.py).
+        pending = _Batch(db, now_ms(), [item.parsed.id for item in items
+                                        if type(item.parsed) is Rating])
+        for item in items:
+            outcome[_record_one(pending, item)] += 1
+        pending.flush()
         _add_totals(db, outcome)
     return outcome
+
+
+class _Batch:
+    """What one batch's transaction has read, and the writes it keeps for its end."""
+
+    def __init__(self, db: sqlite_utils.Database, clock_ms: int, rating_ids: list[str]):
+        self.db = db
+        self.clock_ms = clock_ms
+        self.known = _stored_ids(db, rating_ids)  # ids stored before or earlier in the batch
+        self.active: dict[str, bool] = {}
+        self.epochs: dict[tuple[str, int], int | None] = {}
+        self.rows: list[tuple] = []  # RATING_COLUMNS but officer_id and attribution
+        self.presses: list[tuple[str, int, str | None]] = []  # to attribute, row by row
+        self.seen: dict[str, int] = {}
+
+    def is_active(self, device_id: str) -> bool:
+        active = self.active.get(device_id)
+        if active is None:
+            active = self.active[device_id] = is_active_device(self.db, device_id)
+        return active
+
+    def epoch(self, device_id: str, boot: int) -> int | None:
+        key = (device_id, boot)
+        if key not in self.epochs:
+            self.epochs[key] = _epoch(self.db, device_id, boot)
+        return self.epochs[key]
+
+    def seen_at(self, device_id: str, at: int) -> None:
+        if at > self.seen.get(device_id, at - 1):
+            self.seen[device_id] = at
+
+    def flush(self) -> None:
+        if self.rows:
+            # The roster's rule for the whole batch in one statement (attribution.py).
+            attributed = attribute_many(self.db, self.presses)
+            self.db.conn.executemany(_INSERT_RATING, [
+                row[:7] + who + row[7:] for row, who in zip(self.rows, attributed)])
+        if self.seen:
+            self.db.conn.executemany(_SEEN, list(self.seen.items()))
+        self.rows, self.presses, self.seen = [], [], {}
+
+
+def _stored_ids(db: sqlite_utils.Database, ids: list[str]) -> set[str]:
+    known: set[str] = set()
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = ids[start:start + _IDS_PER_QUERY]
+        known.update(row[0] for row in db.conn.execute(
+            f"SELECT id FROM ratings WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+    return known
+
+
+# Within SQLite's default limit of bound parameters (32,766 since 3.32; 999 before).
+_IDS_PER_QUERY = 500
 
 
 def record_failure(db: sqlite_utils.Database, item: Incoming, error: BaseException) -> None:
@@ -92,18 +159,21 @@ def _add_totals(db: sqlite_utils.Database, outcome: dict[str, int]) -> None:
                        [name, outcome[name]])
 
 
-def _record_one(db: sqlite_utils.Database, item: Incoming) -> str:
+def _record_one(batch: _Batch, item: Incoming) -> str:
     parsed = item.parsed
+    db = batch.db
     if isinstance(parsed, Rejection):
         return _reject(item, parsed.reason, parsed.device, db=db)
-    if not is_active_device(db, parsed.device):
+    if not batch.is_active(parsed.device):
         return _reject(item, "unknown_device", parsed.device, db=db)
     if isinstance(parsed, Status):
         if not item.retained:
             _record_status(db, parsed, item.received_at)
+            # Its boot's epoch may have moved: the batch's ratings after it read it again.
+            batch.epochs.pop((parsed.device, parsed.boot), None)
         return "status"
-    _seen(db, parsed.device, item.received_at)
-    return _record_rating(db, parsed, item.received_at)
+    batch.seen_at(parsed.device, item.received_at)
+    return _record_rating(batch, parsed, item.received_at)
 
 
 def _reject(item: Incoming, reason: str, device: str | None, *, db: sqlite_utils.Database,
@@ -128,12 +198,14 @@ def _reject(item: Incoming, reason: str, device: str | None, *, db: sqlite_utils
     return "rejected"
 
 
+_SEEN = ("INSERT INTO device_status(device_id, last_seen) VALUES (?, ?) "
+         "ON CONFLICT(device_id) DO UPDATE SET "
+         "last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen)")
+
+
 def _seen(db: sqlite_utils.Database, device_id: str, at: int) -> None:
     """Last heard of the device at `at` at the latest; a late message never pulls it back."""
-    db.execute("INSERT INTO device_status(device_id, last_seen) VALUES (?, ?) "
-               "ON CONFLICT(device_id) DO UPDATE SET "
-               "last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen)",
-               [device_id, at])
+    db.execute(_SEEN, [device_id, at])
 
 
 def _epoch(db: sqlite_utils.Database, device_id: str, boot: int) -> int | None:
@@ -194,23 +266,22 @@ def _record_online_span(db: sqlite_utils.Database, device_id: str, online: bool,
                    "VALUES (?, ?, ?)", [device_id, at, at])
 
 
-def _record_rating(db: sqlite_utils.Database, rating: Rating, received_at: int) -> str:
-    if db.execute("SELECT 1 FROM ratings WHERE id = ?", [rating.id]).fetchone():
+def _record_rating(batch: _Batch, rating: Rating, received_at: int) -> str:
+    """Place, attribute and keep one rating for the batch's insert; "duplicate" if its id is
+    stored already (or earlier in the batch)."""
+    if rating.id in batch.known:
         return "duplicate"
-    epoch = _epoch(db, rating.device, rating.boot)
+    epoch = batch.epoch(rating.device, rating.boot)
     pressed_at, time_source = place_press(
         ts=rating.ts, boot=rating.boot, uptime_ms=rating.uptime_ms,
         anchor=None if epoch is None else BootAnchor(rating.boot, 0, epoch),
-        received_at=received_at, clock_ms=max(received_at, now_ms()))
-    officer_id, attribution = attribute(db, rating.device, pressed_at, rating.officer)
-    db["ratings"].insert({
-        "id": rating.id, "device_id": rating.device, "boot": rating.boot, "seq": rating.seq,
-        "level": rating.level, "scale": rating.scale, "officer_shown": rating.officer,
-        "officer_id": officer_id, "attribution": attribution,
-        "uptime_ms": rating.uptime_ms, "device_ts": rating.ts, "pressed_at": pressed_at,
-        "time_source": time_source, "received_at": received_at, "fw": rating.fw,
-        "reason": rating.reason, "dossier": rating.dossier, "excluded": rating.excluded,
-    })
+        received_at=received_at, clock_ms=max(received_at, batch.clock_ms))
+    batch.known.add(rating.id)
+    batch.presses.append((rating.device, pressed_at, rating.officer))
+    batch.rows.append((
+        rating.id, rating.device, rating.boot, rating.seq, rating.level, rating.scale,
+        rating.officer, rating.uptime_ms, rating.ts, pressed_at, time_source, received_at,
+        rating.fw, rating.reason, rating.dossier, rating.excluded))
     return "stored"
 
 
@@ -219,6 +290,8 @@ def _record_rating(db: sqlite_utils.Database, rating: Rating, received_at: int) 
 RATING_COLUMNS = ("id", "device_id", "boot", "seq", "level", "scale", "officer_shown",
                   "officer_id", "attribution", "uptime_ms", "device_ts", "pressed_at",
                   "time_source", "received_at", "fw", "reason", "dossier", "excluded")
+_INSERT_RATING = (f"INSERT INTO ratings ({', '.join(RATING_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(RATING_COLUMNS))})")
 
 
 def add_past_ratings(db: sqlite_utils.Database, rows: Iterable[tuple]) -> None:

@@ -46,7 +46,9 @@ from collector.ingest.assignments import AssignmentPublisher
 from collector.ingest.recording import Incoming
 from collector.protocol.messages import MAX_PAYLOAD_BYTES, Rejection, device_topic, parse_message
 from collector.ingest.committer import Committer, Stopping
+from collector.ingest.mqttclient import Inbox, IngestClient
 from collector.ingest.outbound import publish_confirmations
+from collector.ingest.receiving import ReceivingRecord
 from collector.ratings.alert_rule import DEFAULT_ALERT_RULE, AlertRule
 from collector.evaluation.rules.offline import DEFAULT_OFFLINE_RULE, OfflineRule
 from collector.db.reader import open_reader
@@ -56,6 +58,7 @@ from collector.ingest.supervision import IngestState, Supervisor, health_reasons
 log = logging.getLogger("hailong.ingest")
 
 SUBSCRIPTIONS = [("hailong/v1/devices/+/rating", 1), ("hailong/v1/devices/+/status", 1)]
+BACKLOG_BATCH_MAX = 1000  # messages per commit once they queue up (bench/ingest_ceiling.py)
 
 
 @dataclass
@@ -93,13 +96,17 @@ class Ingest:
         self.client_id = client_id
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
+        # What one commit takes at most once a backlog has queued up: the writer waits for no
+        # more than `batch_max` (the broker's first window), but Mosquitto sends further
+        # messages as soon as some are acknowledged, and larger commits cost less per rating.
+        self.backlog_batch_max = max(batch_max, BACKLOG_BATCH_MAX)
         self.busy_timeout_ms = busy_timeout_ms
         self.connected = threading.Event()
         self.last_error: str | None = None
         self.store_error: str | None = None
         self.totals = {"received": 0, "stored": 0, "duplicate": 0, "rejected": 0, "status": 0,
                        "batches": 0, "internal_errors": 0, "acks": 0}
-        self._inbox: queue.Queue[_Queued] = queue.Queue()
+        self._inbox: Inbox[_Queued] = Inbox()
         self._stopping = threading.Event()
         self._generation = 0
         self._generation_lock = threading.Lock()
@@ -112,20 +119,22 @@ class Ingest:
         # the writer came round its loop.
         self._in_hand_since: float | None = None
         self._writer_beat = time.monotonic()
-        self._receiving_beat = 0.0  # the last mark of the receiving span (monotonic)
+        # When it is receiving, as the writer records it; health says when that fails.
+        self.receiving = ReceivingRecord(client_id)
         self._writer: threading.Thread | None = None
         self.supervisor = Supervisor(self._stopping, supervise_s)
         self._client = self._make_client()
         # The two units of work beside the writer, each on a thread of its own.
+        self._write_lock = threading.Lock()  # the writer's and the detector's (committer.py)
         self.alerts = AlertDetector(store_path, alert_rule, busy_timeout_ms=busy_timeout_ms,
-                                    offline=offline_rule)
+                                    offline=offline_rule, write_lock=self._write_lock)
         self.assignments = AssignmentPublisher(self._client, store_path,
                                                connected=self.connected,
                                                stopping=self._stopping,
                                                poll_s=assignment_poll_s)
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+        client = IngestClient(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
@@ -214,8 +223,8 @@ class Ingest:
 
     def state(self) -> IngestState:
         now = time.monotonic()
-        with self._inbox.mutex:
-            head = self._inbox.queue[0].queued_at if self._inbox.queue else None
+        oldest = self._inbox.head()
+        head = oldest.queued_at if oldest is not None else None
         waiting = [t for t in (head, self._in_hand_since) if t is not None]
         return IngestState(connected=self.connected.is_set(),
                            session_lost_at=self.session_lost_at, store_error=self.store_error,
@@ -224,7 +233,8 @@ class Ingest:
                            stopped=self.supervisor.stopped(),
                            failing=[unit.name for unit in (self.alerts, self.assignments)
                                     if unit.failing is not None]
-                           + (["offline_watch"] if self.alerts.watch_failing else []))
+                           + (["offline_watch"] if self.alerts.watch_failing else [])
+                           + (["receiving_record"] if self.receiving.failing else []))
 
     def health_reasons(self) -> list[str]:
         """Why the ingest is degraded; empty when it is well (collector/ingest/supervision.py)."""
@@ -297,26 +307,15 @@ class Ingest:
     # --- writer thread ------------------------------------------------------------------
 
     def _next_batch(self) -> list[_Queued]:
-        try:
-            first = self._inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.batch_wait_s
-        while len(batch) < self.batch_max:
-            remaining = deadline - time.monotonic()
-            try:
-                batch.append(self._inbox.get(timeout=max(remaining, 0)) if remaining > 0
-                             else self._inbox.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+        return self._inbox.take(self.batch_max, self.batch_wait_s,
+                                most=self.backlog_batch_max)
 
     def _write_loop(self) -> None:
         store = Store(self.store_path, busy_timeout_ms=self.busy_timeout_ms)
         committer: Committer[_Queued] = Committer(store, self._stopping,
                                                   lambda item: item.incoming,
-                                                  self._database_fault)
+                                                  self._database_fault,
+                                                  write_lock=self._write_lock)
         try:
             while not self._stopping.is_set():
                 self._writer_beat = time.monotonic()
@@ -328,13 +327,7 @@ class Ingest:
                 self._commit(committer, self._next_batch())
             # Commit what already arrived; anything later is left unacknowledged for the
             # broker to deliver again on the next start.
-            leftover = []
-            while True:
-                try:
-                    leftover.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(committer, leftover)
+            self._commit(committer, self._inbox.drain())
             self._note_stopped(committer)
         except Stopping:
             pass
@@ -356,24 +349,12 @@ class Ingest:
                 event, at = self._session_events.get_nowait()
             except queue.Empty:
                 return
-            try:
-                committer.retrying(lambda: recording.note_session(
-                    committer.store.db, self.client_id, event, at))
-            except Stopping:
-                raise
-            except Exception:  # noqa: BLE001 - bookkeeping must not stop the writer
-                log.exception("cannot record the broker session event %s", event)
+            # A failure is logged and, for "subscribed", said by health (receiving.py).
+            self.receiving.note_event(committer.store.db, event, at, committer.retrying)
 
     def _note_receiving(self, committer: Committer, connected: bool) -> None:
         """Mark the receiving span alive every RECEIVING_BEAT_S while connected."""
-        beat = time.monotonic()
-        if not connected or beat - self._receiving_beat < recording.RECEIVING_BEAT_S:
-            return
-        self._receiving_beat = beat
-        try:
-            recording.note_receiving(committer.store.db, self.client_id, now_ms())
-        except Exception:  # noqa: BLE001 - a missed mark makes only time unknown, not offline
-            log.exception("cannot mark the collector receiving")
+        self.receiving.mark(committer.store.db, connected, now_ms())
 
     def _note_stopped(self, committer: Committer) -> None:
         """The writer stops: what arrives from now on is not committed, so not received."""
@@ -405,9 +386,12 @@ class Ingest:
             log.warning("rejected %d message(s); see the rejected table", outcome["rejected"])
 
     def _acknowledge(self, batch: list[_Queued]) -> None:
+        # One write for the batch's PUBACKs (mqttclient.py), on this connection only.
         with self._generation_lock:
-            for item in batch:
-                if item.qos and item.generation == self._generation:
+            current = [item for item in batch if item.qos and item.generation == self._generation]
+            self._client.ack_all(item.mid for item in current if item.qos == 1)
+            for item in current:
+                if item.qos != 1:
                     self._client.ack(item.mid, item.qos)
 
     def _confirm(self, committed: list[Incoming]) -> None:

@@ -30,6 +30,10 @@ by accident.
 - `offline_watch_failing`: the last round of the shift watch (devices offline during roster
   shifts, collector/ingest/offline_watch.py) raised; cleared only by a round of it that
   passes, not by the burst checks beside it. Retried every 30 s.
+- `receiving_record_failing`: the last record of when the collector is receiving (a mark of
+  its span, or the span opened on subscribing; collector/ingest/receiving.py) failed; cleared
+  by the next one that succeeds. While it lasts, duty time reads unknown and the shift watch
+  blames nobody.
 - `thread_stopped:{name}`: a supervised thread (`network`, `writer`, `alerts`, `assignments`)
   is not running (until it is restarted).
 """

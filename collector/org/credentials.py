@@ -26,6 +26,8 @@ import re
 import secrets
 from pathlib import Path
 
+import bcrypt
+
 # mosquitto_passwd's own default. Device passwords carry ~99 bits of randomness, so the
 # iteration count adds nothing against guessing them; what matters is the broker's cost: it
 # runs the hash on every CONNECT, and on a reload (SIGHUP) for every connected client.
@@ -118,3 +120,29 @@ def load_or_create_secret(path: Path) -> tuple[str, bool]:
                          "characters; put a longer one there, or delete the file to have "
                          "one generated")
     return secret, False
+
+
+# NATS Server verifies only bcrypt hashes (`$2b$`); the registry keeps one beside the `$7$`
+# hash, made from the same password when it is issued (collector/org/natsconf.py). Cost 4,
+# bcrypt's minimum, for the reason PBKDF2_ITERATIONS is low: the passwords carry ~99 random
+# bits, and the broker pays the cost on every CONNECT (3,000 devices reconnecting at once).
+BCRYPT_COST = 4
+# bcrypt reads at most 72 bytes of a password; a longer one would be cut without a word.
+BCRYPT_MAX_BYTES = 72
+BCRYPT_PATTERN = re.compile(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}\Z")
+
+
+def bcrypt_hash(password: str, *, cost: int = BCRYPT_COST) -> str:
+    """The `$2b$` bcrypt hash NATS Server verifies (its `password` of a user)."""
+    data = password.encode("utf-8")
+    if not data or len(data) > BCRYPT_MAX_BYTES:
+        raise ValueError(f"a bcrypt password has 1 to {BCRYPT_MAX_BYTES} bytes")
+    return bcrypt.hashpw(data, bcrypt.gensalt(rounds=cost)).decode("ascii")
+
+
+def verify_bcrypt(password: str, encoded: str) -> bool:
+    """Does `password` match the bcrypt hash? False if either is malformed."""
+    data = password.encode("utf-8")
+    if not BCRYPT_PATTERN.match(encoded) or not data or len(data) > BCRYPT_MAX_BYTES:
+        return False
+    return bcrypt.checkpw(data, encoded.encode("ascii"))

@@ -30,7 +30,12 @@ import sqlite_utils
 from collector.db import audit
 from collector.org.devices import device_password_hash, registry_device, registry_devices
 from collector.org.directory import get_counter, get_unit
-from collector.org.credentials import generate_password, hash_password, verify_password
+from collector.org.credentials import (
+    bcrypt_hash,
+    generate_password,
+    hash_password,
+    verify_password,
+)
 from collector.protocol.messages import DEVICE_ID_PATTERN, SCALES, TS_MIN_MS
 from collector.db.store import (
     DuplicateEntity,
@@ -143,7 +148,7 @@ def register_device(db: sqlite_utils.Database, device_id: str, counter_id: str,
 
 def add_device(db: sqlite_utils.Database, device_id: str, counter_id: str, scale: int,
                password_hash: str, *, at: int | None = None,
-               placed_from: int | None = None) -> None:
+               placed_from: int | None = None, bcrypt: str | None = None) -> None:
     """Register a new device with its first credentials, in one transaction.
 
     An id ever registered is refused (DuplicateEntity), retired or not: rating ids are
@@ -162,19 +167,22 @@ def add_device(db: sqlite_utils.Database, device_id: str, counter_id: str, scale
         db["devices"].insert({"id": device_id, "counter_id": counter_id, "scale": scale,
                               "registered_at": at})
         db["device_credentials"].insert({"device_id": device_id,
-                                         "password_hash": password_hash, "issued_at": at})
+                                         "password_hash": password_hash, "issued_at": at,
+                                         "bcrypt_hash": bcrypt})
         _place(db, device_id, counter_id, at if placed_from is None else placed_from)
 
 
 def set_device_password(db: sqlite_utils.Database, device_id: str, password_hash: str, *,
-                        at: int | None = None) -> None:
-    """Replace an active device's credentials; the previous hash is gone for good."""
+                        at: int | None = None, bcrypt: str | None = None) -> None:
+    """Replace an active device's credentials; the previous hashes are gone for good (both:
+    a bcrypt hash of the old password left beside the new one would keep it valid on NATS)."""
     at = now_ms() if at is None else at
     with write_transaction(db):
         if not is_active_device(db, device_id):
             raise UnknownEntity(f"no active device with id {device_id!r}")
         db["device_credentials"].upsert({"device_id": device_id,
-                                         "password_hash": password_hash, "issued_at": at},
+                                         "password_hash": password_hash, "issued_at": at,
+                                         "bcrypt_hash": bcrypt},
                                         pk="device_id")
 
 
@@ -316,7 +324,7 @@ class Registry:
             # One transaction: the device and its audit entry are stored together or not at all.
             with write_transaction(self.db):
                 add_device(self.db, device_id, counter_id, scale, hash_password(password), at=at,
-                           placed_from=start)
+                           placed_from=start, bcrypt=bcrypt_hash(password))
                 self._audit("device.add", device_id, None,
                             {"counter": counter_id, "scale": scale, "placed_from": start}, at)
         except (DuplicateEntity, UnknownEntity) as error:  # lost a race with another writer
@@ -345,7 +353,8 @@ class Registry:
         password = self.new_password()
         at = self.clock()
         with write_transaction(self.db):
-            set_device_password(self.db, device_id, hash_password(password), at=at)
+            set_device_password(self.db, device_id, hash_password(password), at=at,
+                                bcrypt=bcrypt_hash(password))
             # Never the password or its hash: the log is readable by more people.
             self._audit("device.rotate_credentials", device_id,
                         {"credentials_issued_at": device["credentials_issued_at"]},

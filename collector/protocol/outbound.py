@@ -108,12 +108,17 @@ def encode_ack(boot: int, seqs: list[int]) -> list[bytes]:
     ordered = sorted(set(seqs))
     messages: list[bytes] = []
     chunk: list[int] = []
+    # The body's length kept as it grows (compact JSON of ints: the digits and a comma each),
+    # instead of encoding it again for every seq.
+    empty = len(_ack_body(boot, []))
+    size = empty
     for seq in ordered:
-        if chunk and (len(chunk) == ACK_MAX_SEQS or
-                      len(_ack_body(boot, chunk + [seq])) > MAX_PAYLOAD_BYTES):
+        added = len(str(seq)) + (1 if chunk else 0)
+        if chunk and (len(chunk) == ACK_MAX_SEQS or size + added > MAX_PAYLOAD_BYTES):
             messages.append(_ack_body(boot, chunk))
-            chunk = []
+            chunk, size, added = [], empty, added - 1
         chunk.append(seq)
+        size += added
     messages.append(_ack_body(boot, chunk))
     return messages
 

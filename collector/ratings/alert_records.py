@@ -116,6 +116,9 @@ _SELECT = (
     "a.officer_id, o.name AS officer_name, a.kind, a.first_at, a.last_at, a.ratings, "
     "a.negative, a.rule, a.raised_at, a.acknowledged_by, a.acknowledged_at, "
     "a.shift_id, a.offline_minutes, "
+    # An offline alert's shift cancelled in the roster since (offline_alerts.py); NULL else.
+    "(SELECT s.replaced_at IS NOT NULL AND s.replaced_by IS NULL FROM roster_shifts s "
+    "WHERE s.id = a.shift_id) AS shift_cancelled, "
     "(SELECT COUNT(*) FROM alert_notes n WHERE n.alert_id = a.id) AS notes_count "
     "FROM alerts a JOIN counters c ON c.id = a.counter_id "
     "LEFT JOIN units u ON u.id = a.unit_id "

@@ -43,6 +43,7 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Iterable
 
 import sqlite_utils
@@ -118,8 +119,15 @@ def is_negative(press: Press, rule: AlertRule) -> bool:
 def crosses(counted: int, negative: int, rule: AlertRule) -> bool:
     """At least min_ratings, and negative / counted >= negative_share, compared exactly: in
     floating point 0.28 × 25 is above 7, and 7 negative of 25 would not reach 28 %."""
-    share = Fraction(str(rule.negative_share))
-    return counted >= rule.min_ratings and negative >= share * counted
+    share = _exact(rule.negative_share)
+    return counted >= rule.min_ratings and \
+        negative * share.denominator >= share.numerator * counted
+
+
+@lru_cache(maxsize=16)
+def _exact(share: float) -> Fraction:
+    # Once per rule, not once per window: the ingest checks a window per stored press.
+    return Fraction(str(share))
 
 
 def detect(presses: Iterable[Press], rule: AlertRule,

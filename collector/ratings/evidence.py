@@ -14,6 +14,7 @@ end None means "still open": until the month's end, or until "now" when that com
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -364,9 +365,23 @@ def unit_comparisons(summaries: Mapping[str, SatisfactionSummary],
     """`unit_comparison` for each member (one unit's officers), judged on the unrounded
     indexes (`SatisfactionSummary.exact_index`): a median of rounded indexes, a difference of
     rounded figures or a tie at 0.1 would each round twice (issue 12)."""
-    unit = {officer: {"sufficient": summary.total >= min_ratings, "index": summary.exact_index}
-            for officer, summary in summaries.items()}
-    return {officer: unit_comparison(officer, unit) for officer in summaries}
+    indexes = {officer: summary.exact_index for officer, summary in summaries.items()
+               if summary.total >= min_ratings and summary.exact_index is not None}
+    # What unit_comparison gives each member, with the median and the order computed once
+    # for the unit rather than once per member (quadratic in a unit of thousands, issue 13).
+    ordered = sorted(indexes.values())
+    compared = len(ordered)
+    median = _median(ordered) if ordered else None
+    out = {}
+    for officer in summaries:
+        result = {"median": None if median is None else round(median, 1),
+                  "compared": compared, "difference": None, "rank": None}
+        own = indexes.get(officer)
+        if own is not None and compared > 1:
+            result["difference"] = round(own - median, 1)
+            result["rank"] = 1 + compared - bisect_right(ordered, own)
+        out[officer] = result
+    return out
 
 
 def exact_share(sat: Mapping) -> tuple[float | None, tuple[float, float] | None]:

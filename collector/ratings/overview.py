@@ -7,13 +7,19 @@ itself is checked by `collector.core.timeline.checked_month`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import sqlite_utils
 
 from collector.core.timeline import checked_month, month_bounds
-from collector.org.directory import get_officer, list_officers
-from collector.ratings.satisfaction import ANSWERS, SatisfactionSummary, summarise
+from collector.ratings import month_counts
+from collector.org.directory import get_officer, list_officers, officers_within
+from collector.ratings.satisfaction import (
+    ANSWERS,
+    SatisfactionSummary,
+    summarise,
+    summarise_counted,
+)
 
 
 class NotFound(LookupError):
@@ -29,15 +35,16 @@ def officer_month_satisfaction(db: sqlite_utils.Database, officer_id: str,
     return summarise([tuple(row) for row in presses])
 
 
-def month_satisfaction_by_officer(db: sqlite_utils.Database,
-                                  month: str) -> dict[str, SatisfactionSummary]:
-    start, end = month_bounds(month)
-    grouped: dict[str, list[tuple[int, int, str | None]]] = {}
-    for officer_id, scale, level, excluded in db.execute(
-            "SELECT officer_id, scale, level, excluded FROM ratings WHERE officer_id IS NOT NULL "
-            "AND pressed_at >= ? AND pressed_at < ?", [start, end]).fetchall():
-        grouped.setdefault(officer_id, []).append((scale, level, excluded))
-    return {officer_id: summarise(presses) for officer_id, presses in grouped.items()}
+def month_satisfaction_by_officer(db: sqlite_utils.Database, month: str,
+                                  officer_ids: list[str] | None = None
+                                  ) -> dict[str, SatisfactionSummary]:
+    """Each officer's summary of the month (of `officer_ids` only, when given), from the
+    month counts (collector/ratings/month_counts.py), not one row per press (issue 13)."""
+    month_bounds(month)  # ValueError on a malformed month
+    grouped = month_counts.by_officer(month_counts.counts(db, officer_ids, [month]), 3)
+    return {officer_id: summarise_counted((scale, level, excluded, None, count)
+                                          for scale, level, excluded, count in kinds)
+            for officer_id, kinds in grouped.items()}
 
 
 def summary_dict(summary: SatisfactionSummary) -> dict[str, Any]:
@@ -67,12 +74,19 @@ def officer_satisfaction(db: sqlite_utils.Database, officer_id: str,
     return {"officer": officer, "month": month, **summary_dict(summary)}
 
 
-def officers_overview(db: sqlite_utils.Database, month: str | None) -> dict[str, Any]:
+def officers_overview(db: sqlite_utils.Database, month: str | None, *,
+                      units: Iterable[str] | None = None,
+                      officers: Iterable[str] = ()) -> dict[str, Any]:
+    """Every officer's month at a glance, by unit then person. Within a scope: `units` (None:
+    every unit) and `officers` seen whatever their unit. The scope is applied first, so a
+    head of 500 officers reads their 500, not the province's (issue 13)."""
     month = checked_month(month)
-    by_officer = month_satisfaction_by_officer(db, month)
+    listed = list_officers(db) if units is None else officers_within(db, units, officers)
+    by_officer = month_satisfaction_by_officer(
+        db, month, None if units is None else [officer["id"] for officer in listed])
     empty = SatisfactionSummary()
     rows = []
-    for officer in list_officers(db):
+    for officer in listed:
         summary = by_officer.get(officer["id"], empty)
         rows.append({**officer, "total": summary.total, "index": summary.index,
                      "share_satisfied": summary.share_satisfied, "filtered": summary.filtered})

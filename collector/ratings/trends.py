@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
+from collector.ratings import month_counts
 from collector.ratings.evidence import satisfaction_evidence
 from collector.ratings.satisfaction import SATISFIED_ANSWERS, SatisfactionSummary, answer_of
 from collector.core.timeline import LOCAL_TZ, month_bounds
@@ -33,7 +34,6 @@ from collector.core.timeline import LOCAL_TZ, month_bounds
 MAX_MONTHS = 36
 # SQLite's strftime works in UTC; shifting by the fixed offset gives local months and hours.
 OFFSET_S = int(LOCAL_TZ.utcoffset(None).total_seconds())
-_CHUNK = 500  # bound parameters per query, below SQLite's smallest limit (999)
 
 Kind = tuple  # (scale, level, excluded reason | None, count)
 
@@ -133,9 +133,11 @@ def officer_trend(db: sqlite_utils.Database, officer_id: str, month: str, months
 
 
 def officers_trends(db: sqlite_utils.Database, officer_ids: Iterable[str], month: str,
-                    months: int = 6, *, min_ratings: int) -> dict[str, Any]:
-    """Each officer's series (for the sparklines) and the series of all of them together
-    (the unit's month against the one before), in one query."""
+                    months: int = 6, *, min_ratings: int,
+                    series_for: Iterable[str] | None = None) -> dict[str, Any]:
+    """Each officer's series (for the sparklines; of `series_for` only when given: the
+    officers a page shows) and the series of all of them together (the unit's month against
+    the one before), in one query."""
     ids = sorted(set(officer_ids))
     span = month_range(month, months)
     grouped = _monthly_kinds(db, ids, span)
@@ -146,7 +148,8 @@ def officers_trends(db: sqlite_utils.Database, officer_ids: Iterable[str], month
     total = series(span, together, min_ratings)
     return {"month": month, "months": months, "min_ratings": min_ratings, "timezone": "UTC+7",
             "officers": {officer: series(span, grouped.get(officer, {}), min_ratings)
-                         for officer in ids},
+                         for officer in (ids if series_for is None
+                                         else sorted(set(series_for) & set(ids)))},
             "total": total,
             "change": change([summary_of(together.get(key, [])) for key in span[-2:]])}
 
@@ -167,20 +170,14 @@ def hour_weekday(db: sqlite_utils.Database, officer_id: str, month: str) -> dict
 
 def _monthly_kinds(db: sqlite_utils.Database, officer_ids: list[str],
                    span: list[str]) -> dict[str, dict[str, list[Kind]]]:
-    """officer → local month → [(scale, level, excluded, count)] over the months of `span`."""
-    starts = [month_bounds(month)[0] for month in span]
-    end = month_bounds(span[-1])[1]
-    # The month's place in `span` as a sum of comparisons with the months' first instants:
-    # cheaper per row than formatting a date, and exact at local midnight.
-    place = " + ".join(["0", *["(pressed_at >= ?)"] * (len(starts) - 1)])
+    """officer → local month → [(scale, level, excluded, count)] over the months of `span`,
+    from the month counts (collector/ratings/month_counts.py)."""
+    rows = month_counts.counts(db, officer_ids, span)
+    by_month: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_month.setdefault(row[1], []).append(row)
     out: dict[str, dict[str, list[Kind]]] = {}
-    for first in range(0, len(officer_ids), _CHUNK):
-        chunk = officer_ids[first:first + _CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        for officer, index, scale, level, excluded, count in db.execute(
-                f"SELECT officer_id, {place}, scale, level, excluded, count(*) FROM ratings "
-                f"WHERE officer_id IN ({marks}) AND pressed_at >= ? AND pressed_at < ? "
-                "GROUP BY 1, 2, 3, 4, 5", [*starts[1:], *chunk, starts[0], end]):
-            out.setdefault(officer, {}).setdefault(span[index], []).append(
-                (scale, level, excluded, count))
+    for month, month_rows in by_month.items():
+        for officer, kinds in month_counts.by_officer(month_rows, 3).items():
+            out.setdefault(officer, {})[month] = kinds
     return out

@@ -10,6 +10,7 @@ whoever the mistaken roster named. This module is the only one that changes a st
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import sqlite_utils
@@ -29,19 +30,41 @@ def attribute(db: sqlite_utils.Database, device_id: str, pressed_at: int,
     Where the roster names nobody, the officer the device showed (if they exist) is kept,
     marked "device", so a leader can tell a press the roster vouches for from one it does not.
     """
-    row = db.execute(
-        "SELECT r.officer_id FROM device_placements p JOIN roster_shifts r "
-        "ON r.counter_id = p.counter_id WHERE p.device_id = ? "
-        "AND p.starts_at <= ? AND (p.ends_at IS NULL OR p.ends_at > ?) "
-        "AND r.replaced_at IS NULL AND r.starts_at <= ? AND (r.ends_at IS NULL OR r.ends_at > ?) "
-        "ORDER BY r.starts_at DESC LIMIT 1",
-        [device_id, pressed_at, pressed_at, pressed_at, pressed_at]).fetchone()
+    row = db.execute(ON_DUTY.format(device="?", at="?"),
+                     [device_id, pressed_at, pressed_at, pressed_at, pressed_at]).fetchone()
     if row:
         return row[0], "roster"
     if officer_shown and db.execute("SELECT 1 FROM officers WHERE id = ?",
                                     [officer_shown]).fetchone():
         return officer_shown, "device"
     return None, "none"
+
+
+# The rule's query: the officer on duty at the counter where device {device} stood at time
+# {at} (both SQL expressions). One text for `attribute` and `attribute_many`.
+ON_DUTY = ("SELECT r.officer_id FROM device_placements p JOIN roster_shifts r "
+           "ON r.counter_id = p.counter_id WHERE p.device_id = {device} "
+           "AND p.starts_at <= {at} AND (p.ends_at IS NULL OR p.ends_at > {at}) "
+           "AND r.replaced_at IS NULL AND r.starts_at <= {at} "
+           "AND (r.ends_at IS NULL OR r.ends_at > {at}) ORDER BY r.starts_at DESC LIMIT 1")
+
+
+def attribute_many(db: sqlite_utils.Database, presses: list[tuple[str, int, str | None]]
+                   ) -> list[tuple[str | None, str]]:
+    """`attribute` for each of `presses` (device, pressed_at, officer shown), in order, in one
+    statement: the ingest attributes a batch without a query per rating."""
+    if not presses:
+        return []
+    rows = db.execute(
+        "WITH presses(i, device_id, at, shown) AS (SELECT key, json_extract(value, '$[0]'), "
+        "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)) "
+        f"SELECT ({ON_DUTY.format(device='presses.device_id', at='presses.at')}), "
+        "EXISTS (SELECT 1 FROM officers WHERE id = presses.shown) FROM presses ORDER BY i",
+        [json.dumps(presses)]).fetchall()
+    # officer_id is NOT NULL in roster_shifts: NULL is "nobody on duty".
+    return [(officer, "roster") if officer is not None
+            else (shown, "device") if shown and known else (None, "none")
+            for (officer, known), (_, _, shown) in zip(rows, presses)]
 
 
 def reattribute(db: sqlite_utils.Database, windows: list[Window], *,

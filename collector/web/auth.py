@@ -4,8 +4,8 @@ Every route but `GET /api/v1/health`, the login page and static files depends on
 without a valid session or token an API call gets 401 and a page redirects to the login form.
 `viewer` then applies the role × route table of collector/web/access.py (`authorize`): the role,
 and the unit of the unit, officer, device, task or counter the path names — for an officer with
-a period (`{month}` in the path, else `?month=`), the unit that period is stored with once
-reviewed (`require_officer_in_scope`). A session stays valid
+a period (`{month}` in the path, else `?month=`), the units the periods holding its calendar
+months are stored with once reviewed (`require_officer_in_scope`). A session stays valid
 until it expires, its holder logs out, the password changes or the account is disabled: its
 record on the server is checked on every request (collector/accounts/users.py `session_record`).
 Writes made with a session cookie must carry its CSRF token (form field `csrf_token` or header
@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -28,7 +29,8 @@ from collector.web import access
 from collector.accounts import ownership, permissions, users
 from collector.accounts.users import User
 from collector.org.credentials import load_or_create_secret
-from collector.web.deps import Db
+from collector.web.deps import Db, Today
+from collector.core.periods import PeriodError, parse_period
 from collector.accounts.scope import PEOPLE, Scope, scope_of
 from collector.accounts.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, Session, SessionCodec
 from collector.db.store import Store, now_ms
@@ -125,7 +127,7 @@ def _from_cookie(db, request: Request) -> tuple[User, Session] | None:
     return user, session
 
 
-async def viewer(request: Request, db: Db) -> Viewer:
+async def viewer(request: Request, db: Db, day: Today) -> Viewer:
     user = _from_token(db, request)
     session = None
     if user is None:
@@ -144,7 +146,7 @@ async def viewer(request: Request, db: Db) -> Viewer:
                     "Phiên làm việc không hợp lệ, hãy tải lại trang (thiếu mã CSRF) / "
                     "Invalid session token, reload the page (CSRF token missing)"))
     who = Viewer(user=user, scope=scope_of(db, user), session=session)
-    authorize(request, who, db)
+    authorize(request, who, db, day)
     return who
 
 
@@ -160,7 +162,7 @@ def _int_id(text: str) -> int | None:
     return number if number in _SQL_INT else None
 
 
-def authorize(request: Request, who: Viewer, db) -> None:
+def authorize(request: Request, who: Viewer, db, today: date | None = None) -> None:
     """The gate of collector/web/access.py's table, before the route runs: the caller's role,
     then the unit of what the path names (collector/accounts/ownership.py). An unknown target
     is left to the route's own 404."""
@@ -183,7 +185,8 @@ def authorize(request: Request, who: Viewer, db) -> None:
             require_unit_in_scope(who, key)
     elif rule.target == "officer":
         month = request.path_params.get("month") or request.query_params.get("month")
-        require_officer_in_scope(who, db, key, month if isinstance(month, str) else None)
+        require_officer_in_scope(who, db, key, month if isinstance(month, str) else None,
+                                 today)
     elif rule.target == "task":
         task_id = _int_id(key)
         task = None if task_id is None else ownership.task(db, task_id)
@@ -213,28 +216,70 @@ def require_role(who: Viewer, *roles: str) -> None:
                      "Your account's role may not see or do this")
 
 
-def require_officer_in_scope(who: Viewer, db, officer_id: str, month: str | None = None) -> None:
-    """The officer exists (404) and is the account's to see (403). With `month`, a period
-    reviewed or decided already belongs to the unit stored with it (issue 12): it is seen by
-    accounts whose units hold that unit, by the officer, and by the people its rules name
-    (its reviewer, the head who decides it, the heads above its unit: permissions.month_facts)
-    — not by those who see the officer only through their unit or leader now."""
-    owner = (ownership.officer(db, officer_id) if month is None
-             else ownership.officer_month(db, officer_id, month))
+def require_officer_in_scope(who: Viewer, db, officer_id: str, month: str | None = None,
+                             today: date | None = None) -> None:
+    """The officer exists (404) and is the account's to see (403). With `month` (a month or
+    a quarter key), every calendar month of it must be the account's (`months_in_scope`)."""
+    owner = ownership.officer(db, officer_id)
     if owner is None:
         raise HTTPException(status_code=404, detail=f"Không tìm thấy cán bộ {officer_id!r} / "
                                                     f"No officer {officer_id!r}")
-    if owner.placed and month is not None:
-        me = who.officer_id if who.role in PEOPLE else None
-        facts = permissions.month_facts(db, officer_id, month) if me else None
-        seen = who.scope.sees_unit(owner.unit_id) or bool(
-            facts and permissions.may_view(facts, me))
+    months = _calendar_months(month)
+    if months:
+        seen = months_in_scope(who, db, officer_id, months, today) == set(months)
     else:
         seen = who.scope.sees_officer(officer_id, owner.unit_id)
     if not seen:
         # The refusal names nothing, not even the id asked for: it is another unit's.
         raise refuse("Cán bộ này ngoài phạm vi tài khoản của bạn",
                      "This officer is outside your account's scope")
+
+
+def _calendar_months(period: str | None) -> list[str]:
+    """The calendar months of a month or quarter key; [] for none or a malformed one (the
+    route answers that with its own 422)."""
+    try:
+        return [] if period is None else list(parse_period(period).months())
+    except PeriodError:
+        return []
+
+
+def months_in_scope(who: Viewer, db, officer_id: str, months: list[str],
+                    today: date | None = None) -> set[str]:
+    """Those of the calendar `months` of an officer's evidence the account may read (issue
+    12). A month held by an evaluation period reviewed or decided already — the month, or its
+    quarter (ownership.officer_month_places) — is read by accounts whose units hold the unit
+    stored with each such period, by the officer, and by the people each period's rules name
+    (its reviewer while in office on `today`, the head who decides it, the heads above its
+    unit: permissions.month_facts); not by those who see the officer only through their unit
+    or leader now. Any other month follows the officer's unit now."""
+    owner = ownership.officer(db, officer_id)
+    if owner is None:
+        return set()
+    now = who.scope.sees_officer(officer_id, owner.unit_id)
+    me = who.officer_id if who.role in PEOPLE else None
+    verdicts: dict[str, bool] = {}
+
+    def seen(period: str, unit_id: str) -> bool:
+        if period not in verdicts:
+            facts = permissions.month_facts(db, officer_id, period, today) if me else None
+            verdicts[period] = who.scope.sees_unit(unit_id) or bool(
+                facts and permissions.may_view(facts, me))
+        return verdicts[period]
+    places = ownership.officer_month_places(db, officer_id, months)
+    return {month for month, held in places.items()
+            if (all(seen(period, unit) for period, unit in held.items()) if held else now)}
+
+
+def clip_trend(who: Viewer, db, officer_id: str, trend: dict, today: date | None = None) -> dict:
+    """An officer's monthly trend (collector/ratings/trends.py `officer_trend`) cut to the
+    months the account may read (`months_in_scope`), those left out listed in `withheld`:
+    the month asked for is checked by the gate, and refusing the whole window for one month
+    held elsewhere would take the chart from the officer's head now for a year after a move."""
+    months = [point["month"] for point in trend["series"]]
+    readable = months_in_scope(who, db, officer_id, months, today)
+    return {**trend, "series": [p for p in trend["series"] if p["month"] in readable],
+            "withheld": [month for month in months if month not in readable]}
 
 
 def require_unit_in_scope(who: Viewer, unit_id: str) -> None:

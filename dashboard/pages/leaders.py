@@ -24,7 +24,6 @@ from starlette.datastructures import FormData
 from collector.ratings import alerts, trends
 from collector.evaluation import month as monthly, responses
 from collector.accounts import permissions
-from collector.core.collation import name_key
 from collector.org import directory
 from collector.evaluation import sources
 from collector.evaluation.workflow import steps as workflow
@@ -33,6 +32,7 @@ from collector.web.auth import (
     CurrentViewer,
     Viewer,
     acting_officer,
+    clip_trend,
     require_officer_in_scope,
     require_role,
     require_unit_in_scope,
@@ -55,7 +55,14 @@ from collector.evaluation.workflow.calendar import calendar_for
 from collector.core.periods import latest_month, period_of
 
 from dashboard.i18n import translator
-from dashboard.views.leaders import overview_view, pager, previous_month, query, reminder_month
+from dashboard.views.leaders import (
+    overview_view,
+    pager,
+    previous_month,
+    query,
+    reminder_month,
+    shown_ids,
+)
 from dashboard.views.officer import officer_view, quota_part, responses_part
 from dashboard.rendering import HOME, language_of, render
 
@@ -78,8 +85,9 @@ def _reminder(db, day: date, shown: str, kind: str = "month") -> dict[str, Any] 
     return None if month is None else {"month": month, "due": due}
 
 
-def _names(db) -> dict[str, str]:
-    return {officer["id"]: officer["name"] for officer in directory.list_officers(db)}
+def _names(db, ids) -> dict[str, str]:
+    """The names of the officers a page mentions (not the whole province's list)."""
+    return directory.officer_names(db, ids)
 
 
 # --- the unit overview ----------------------------------------------------------------------
@@ -94,10 +102,12 @@ def scope_units(db, who: Viewer) -> list[dict[str, Any]]:
         if seen:
             out.append({"id": unit["id"], "name": unit["name"], "depth": depth,
                         "parent_id": unit["parent_id"]})
-        for child in sorted(unit["children"], key=lambda u: (name_key(u["name"]), u["id"])):
+        for child in sorted(unit["children"],
+                            key=lambda u: (directory.unit_name_key(u["name"]), u["id"])):
             walk(child, depth + 1 if seen else 0)
 
-    for root in sorted(directory.unit_tree(db), key=lambda u: (name_key(u["name"]), u["id"])):
+    for root in sorted(directory.unit_tree(db, counts=False),
+                       key=lambda u: (directory.unit_name_key(u["name"]), u["id"])):
         walk(root, 0)
     return out
 
@@ -151,16 +161,27 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
     # The evaluation's period (a quarter under a quarterly policy); the ratings' own views
     # stay monthly, up to the period's latest month.
     month = period_or_422(month, policy.period, day)
-    report = monthly.unit_month(db, unit, month, policy, now_ms=now, today=day)
+    # Only the page of the ranking shown is computed in full (issue 13: a head of
+    # thousands reads 25 rows); the unit's figures count every officer either way.
+    shown: list[str] = []
+
+    def page_of(rows: list[dict[str, Any]]) -> list[str]:
+        shown.extend(shown_ids(rows, sort, page))
+        return shown
+
+    report = monthly.unit_month(db, unit, month, policy, now_ms=now, today=day,
+                                detail=page_of)
     ids = [row["officer_id"] for row in report["officers"]]
     trend = trends.officers_trends(db, ids, latest_month(month, day), SPARK_MONTHS,
-                                   min_ratings=policy.satisfaction.min_ratings)
+                                   min_ratings=policy.satisfaction.min_ratings, series_for=shown)
     status = (workflow.unit_evaluation_status(db, policy, unit, month, day)
               if _may_see_status(db, who, unit) else None)
     listing = alerts.list_alerts(db, unit_id=unit, state="open", limit=ALERTS_SHOWN,
                                  within=who.scope.unit_filter())
     view = overview_view(t, report=report, trend=trend, status=status, alerts=listing,
-                         names=_names(db) if status else {}, units=units, sort=sort,
+                         names=_names(db, {a["by"] for o in status["officers"]
+                                           for a in o["awaiting"] if a["by"]})
+                         if status else {}, units=units, sort=sort,
                          page=page, late_page=late_page,
                          reminder=_reminder(db, day, month, policy.period))
     return render(request, "overview.html", who, empty=False, **view)
@@ -224,11 +245,15 @@ def _officer_page(request: Request, db, who: Viewer, policy: Policy, now: int, d
                 "label": t.gettext("Unit overview")}
     view = officer_view(
         t, report=report,
-        trend=trends.officer_trend(db, officer_id, latest_month(month, day), TREND_MONTHS,
-                                   min_ratings=policy.satisfaction.min_ratings),
+        # The trend's months another unit holds are left out, as on its JSON twin.
+        trend=clip_trend(who, db, officer_id, trends.officer_trend(
+            db, officer_id, latest_month(month, day), TREND_MONTHS,
+            min_ratings=policy.satisfaction.min_ratings), day),
         heat=trends.hour_weekday(db, officer_id, latest_month(month, day)),
         status=workflow.evaluation_status(db, policy, officer_id, month, day),
-        policy=policy, may=may, quota=quota, names=_names(db), responses=answers,
+        policy=policy, may=may, quota=quota,
+        names=_names(db, {event["actor"] for event in report["workflow"].get("events") or []}),
+        responses=answers,
         tasks_page=tasks_page, done=done, error=error, values=values or {},
         lang_param=lang_param, back=back)
     return render(request, "officer.html", who, status_code=status_code, **view)

@@ -12,7 +12,9 @@ locales/vi/LC_MESSAGES/leaders.po; texts the collector already carries in both l
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import date
+from functools import lru_cache
 from typing import Any, Callable
 from urllib.parse import urlencode
 
@@ -173,26 +175,42 @@ def change_view(t: Translator, delta: float | None) -> dict[str, str]:
 
 # --- the unit overview ----------------------------------------------------------------------
 
+# A name's sort key, remembered: a ranking of thousands is sorted on every page (issue 13).
+_person_key = lru_cache(maxsize=1 << 18)(person_key)
+
+
 def _rank_key(row: dict[str, Any]) -> tuple:
     sat = row["satisfaction"]
     has = sat["index"] is not None
     # Sufficient evidence first: three ratings at 100 must not top a ranking of forty.
-    return (not sat["sufficient"], not has, -(sat["index"] or 0), person_key(row["name"]))
+    return (not sat["sufficient"], not has, -(sat["index"] or 0), _person_key(row["name"]))
 
 
 def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     if sort == "ratings":
-        return sorted(rows, key=lambda r: (-r["satisfaction"]["ratings"], person_key(r["name"])))
+        return sorted(rows, key=lambda r: (-r["satisfaction"]["ratings"],
+                                           _person_key(r["name"])))
     if sort == "name":
-        return sorted(rows, key=lambda r: person_key(r["name"]))
+        return sorted(rows, key=lambda r: _person_key(r["name"]))
     return sorted(rows, key=_rank_key)
+
+
+def shown_ids(rows: list[dict[str, Any]], sort: str, page: int) -> list[str]:
+    """The officers on page `page` of the ranking sorted by `sort` (as `overview_view` pages
+    it): the rows the page needs in full (collector/evaluation/month.py `unit_month`'s
+    `detail`)."""
+    ordered = sort_rows(rows, sort)
+    part = pager(len(ordered), page, lambda n: "")
+    return [row["officer_id"] for row in ordered[part["start"]:part["stop"]]]
 
 
 def ranks(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Rank by index among officers with sufficient evidence (ties share a rank: 1224)."""
     indexes = {r["officer_id"]: r["satisfaction"]["index"] for r in rows
                if r["satisfaction"]["sufficient"] and r["satisfaction"]["index"] is not None}
-    return {officer: 1 + sum(1 for other in indexes.values() if other > own)
+    # 1 + how many are higher, from one sorted list (not a count per officer: issue 13).
+    ordered = sorted(indexes.values())
+    return {officer: 1 + len(ordered) - bisect_right(ordered, own)
             for officer, own in indexes.items()}
 
 

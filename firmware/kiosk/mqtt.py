@@ -353,6 +353,13 @@ class MQTTClient:
                 if pid in self._pending:
                     del self._pending[pid]
                 self.suback_codes = body[2:]
+                for code in body[2:]:
+                    if code & 0x80:
+                        # A refused subscription (a clustered broker that could not set it
+                        # up) would leave the device without its confirmations for good:
+                        # reconnect and subscribe again.
+                        self._drop("suback_refused")
+                        return
         elif kind == _PINGRESP:
             self._ping_sent = None
         # Other packet types are not sent to a 3.1.1 client that uses QoS <= 1; ignore them.

@@ -14,7 +14,9 @@ provisional — that of the grades standing, which may still rise or fall — un
 grade is "not completed": the lower share is then certain whatever the rest are decided. A
 proposed "not completed" makes nothing certain (the head may decide another grade), and the
 decision of a leader's month waits for the unit's (collector/evaluation/workflow/status.py
-`unit_acknowledgement`): the text saying who is awaited is `awaiting_text`'s.
+`unit_acknowledgement`): the text saying who is awaited is `awaiting_text`'s, and what the
+refused head is to do first — decide those that are theirs, wait for the heads of the others —
+`decide_first`'s.
 """
 
 from __future__ import annotations
@@ -189,6 +191,39 @@ def awaiting_text(result: UnitResult) -> tuple[str, str] | None:
              + _awaited(result.undecided, True, marked=False)),
             ("This officer's unit result is still provisional: awaiting the decision on "
              + _awaited(result.undecided, False, marked=False)))
+
+
+def decide_first(awaited, deciders: dict[str, tuple[str | None, str | None]],
+                 actor: str) -> tuple[str, str]:
+    """What a head refused a leader's decision (the unit result provisional) is asked to do
+    first, by who decides each person `awaited` ((officer id, name) pairs): decide those
+    that are theirs, wait for the others' heads — the leader's head is often not the head
+    of the people the leader leads. `deciders`: officer → (head id, head name), (None, None)
+    for someone decided outside hailong. (Vietnamese, English), without the full stop."""
+    own: list[Subordinate] = []
+    others: dict[str | None, list[Subordinate]] = {}
+    for officer_id, name in awaited:
+        head, head_name = deciders.get(officer_id, (None, None))
+        (own if head == actor else others.setdefault(head_name, [])).append(
+            Subordinate(officer_id, name))
+    if not others:
+        return (("Quyết định người này trước", "Decide this person first") if len(own) == 1
+                else ("Quyết định những người này trước", "Decide them first"))
+    wait_vi = "; ".join(_wait(head, people, True) for head, people in others.items())
+    wait_en = "; ".join(_wait(head, people, False) for head, people in others.items())
+    if not own:
+        return f"Chờ quyết định {wait_vi}", f"Wait for {wait_en}"
+    mine_vi, mine_en = _names(tuple(own), True), _names(tuple(own), False)
+    return (f"Quyết định đối với {mine_vi} trước và chờ quyết định {wait_vi}",
+            f"Decide on {mine_en} first and wait for {wait_en}")
+
+
+def _wait(head: str | None, people: list[Subordinate], vi: bool) -> str:
+    """"của Ngô Thị Hạnh đối với …" / "Ngô Thị Hạnh's decision on …"."""
+    names = _names(tuple(people), vi)
+    if vi:
+        return f"của {head} đối với {names}" if head else f"ngoài hệ thống đối với {names}"
+    return f"{head}'s decision on {names}" if head else f"the decision outside hailong on {names}"
 
 
 def explain_unit(rule: UnitScoreRule, result: UnitResult, criterion_vi: str,

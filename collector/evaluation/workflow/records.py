@@ -8,9 +8,9 @@ Where a month belongs (issue 12): a reviewed or decided month is stored with the
 officer was in (`evaluations.unit_id`, set by the first review and kept by every later step:
 collector/accounts/permissions.py `month_facts`), so a unit's month lists an officer when
 COALESCE(e.unit_id, o.unit_id) is in its units: a move after the review leaves the old month
-where it was. Its group of similar posts (the quota's group) is the stored one once decided or
-once the officer has left the stored unit, else the officer's current one: the group a
-decision stores (collector/evaluation/sources.py `QUOTA_GROUP`, `month_group`).
+where it was. Its group of similar posts (the quota's group) is the one stored with the first
+review and kept by every later step (a reopening and a new decision included), else the
+officer's current one (collector/evaluation/sources.py `QUOTA_GROUP`, `month_group`).
 
 Whose quota a month counts in (`quota_pool`): a month with a stored deciding unit counts in
 the pool of that unit and of every unit above it now, and of the units between it and its
@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlite_utils
 
+from collector.accounts import permissions
 from collector.core.periods import parse_period
 from collector.evaluation.sources import MONTH_UNIT, QUOTA_GROUP, month_members
 from collector.org.organisation import unit_chain, unit_subtree
@@ -68,6 +69,19 @@ def month_group(db: sqlite_utils.Database, officer_id: str, month: str) -> str |
                      "e.officer_id = o.id AND e.month = ? WHERE o.id = ?",
                      [month, officer_id]).fetchone()
     return row[0] if row else None
+
+
+def month_deciders(db: sqlite_utils.Database, officer_ids: list[str],
+                   month: str) -> dict[str, tuple[str | None, str | None]]:
+    """officer → (id, name) of the head who decides their period (permissions.month_facts:
+    the head of its stored place once reviewed, else of their unit now); (None, None) for an
+    officer decided outside hailong."""
+    heads = {o: (facts.head if (facts := permissions.month_facts(db, o, month)) else None)
+             for o in officer_ids}
+    wanted = json.dumps(sorted({head for head in heads.values() if head}))
+    names = dict(db.execute("SELECT id, name FROM officers WHERE id IN "
+                            "(SELECT value FROM json_each(?))", [wanted]).fetchall())
+    return {o: (head, names.get(head)) for o, head in heads.items()}
 
 
 def placement(db: sqlite_utils.Database, officer_id: str, month: str, unit_id: str | None,

@@ -28,6 +28,7 @@ from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
 from collector.evaluation.rules import post_groups
 from collector.evaluation.rules.decision import decided_scores
+from collector.evaluation.rules.leadership import decide_first
 from collector.core.texts import checked_text
 from collector.core.periods import MONTH, PeriodError, check_period
 from collector.core.timeline import LOCAL_TZ
@@ -65,14 +66,14 @@ ACKNOWLEDGE_VI = "Tôi đã xem cảnh báo về tỷ lệ và vẫn quyết đ�
 
 
 class UnitNotAcknowledged(WorkflowConflict):
-    """A leader's month decided while their unit result is provisional (Decree 335: someone
-    they lead awaits the head's decision) and the head did not acknowledge it."""
+    """A leader's month decided while their unit result is provisional (Decree 335) and the
+    head did not acknowledge it; `first`: what to do first, naming who decides whom."""
 
-    def __init__(self, awaiting: dict[str, str]):
+    def __init__(self, awaiting: dict[str, str], first: tuple[str, str]):
         # The Vietnamese names what the head ticks on the page, not the API's field.
-        super().__init__(f"{awaiting['vi']}. Quyết định những người này trước, hoặc đánh dấu "
+        super().__init__(f"{awaiting['vi']}. {first[0]}, hoặc đánh dấu "
                          f"«{ACKNOWLEDGE_UNIT_VI}» để vẫn quyết định.",
-                         f"{awaiting['en']}. Decide them first, or acknowledge it "
+                         f"{awaiting['en']}. {first[1]}, or acknowledge it "
                          "(acknowledge_provisional_unit) to decide anyway.")
 
 
@@ -80,23 +81,26 @@ class UnitNotAcknowledged(WorkflowConflict):
 ACKNOWLEDGE_UNIT_VI = "Tôi biết kết quả đơn vị còn tạm tính và vẫn quyết định"
 
 
-def unit_acknowledgement(snapshot: Any, acknowledge: Any) -> dict[str, Any]:
+def unit_acknowledgement(snapshot: Any, acknowledge: Any, db: sqlite_utils.Database,
+                         month: str, actor: str) -> dict[str, Any]:
     """What the decision of a leader's month records of their unit result (the evidence's
     `unit_score`, month_view.unit_score_part): nothing when it is final or its lower share
     certain; while it is provisional, refused (UnitNotAcknowledged) unless the head
     acknowledges, else the acknowledgement and who was awaited. A decision would otherwise
     freeze a share standing on proposals, or on nobody (100 % while none is graded)."""
     if not isinstance(acknowledge, bool):
-        raise WorkflowError("acknowledge_provisional_unit: phải là true/false",
-                            "acknowledge_provisional_unit: must be true or false")
+        raise WorkflowError("Xác nhận kết quả đơn vị còn tạm tính phải là true hoặc false "
+                            "(acknowledge_provisional_unit)", "The acknowledgement of a provisional"
+                            " unit result must be true or false (acknowledge_provisional_unit)")
     part = snapshot.get("unit_score") if isinstance(snapshot, dict) else None
     if not isinstance(part, dict) or not part.get("awaiting"):
         return {}
+    awaited = [p["officer_id"] for p in part["subordinates"] if not (p["decided"] and p["grade"])]
     if not acknowledge:
-        raise UnitNotAcknowledged(part["awaiting"])
-    return {"acknowledged_provisional_unit": True,
-            "unit_awaiting": [p["officer_id"] for p in part["subordinates"]
-                              if not (p["decided"] and p["grade"])]}
+        raise UnitNotAcknowledged(part["awaiting"], decide_first(
+            [(p["officer_id"], p["name"]) for p in part["subordinates"] if p["officer_id"]
+             in awaited], records.month_deciders(db, awaited, month), actor))
+    return {"acknowledged_provisional_unit": True, "unit_awaiting": awaited}
 
 
 def local_today() -> date:
@@ -248,9 +252,9 @@ def unit_quotas(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: 
     proposed), with `extra` ({officer: grade}) replacing or adding proposed grades.
 
     The months counted are the unit's quota pool (records.quota_pool: a month stays in the
-    pool of the unit it was decided in when a unit moves later). A decided month counts in
-    the group stored with the decision, any other in the officer's current group (stored, once
-    they have left the month's unit: sources.QUOTA_GROUP). Officers active in the month with no
+    pool of the unit it was decided in when a unit moves later). A reviewed month counts in
+    the group stored with its review, any other in the officer's current group
+    (sources.QUOTA_GROUP). Officers active in the month with no
     grade yet are counted with the best case grade (`best_case_grade`). These lines inform
     (the month's report, the head's page); what a decision must respect is `decision_quota`."""
     extra = extra or {}

@@ -273,7 +273,8 @@ class WorkflowService:
                 raise WorkflowConflict("Phần nhận xét vừa thay đổi trong lúc quyết định: hãy "
                                        "xem lại rồi quyết định", "The review changed while "
                                        "deciding: look again, then decide")
-            unit_ack = unit_acknowledgement(snapshot, acknowledge_provisional_unit)  # Decree 335
+            unit_ack = unit_acknowledgement(snapshot, acknowledge_provisional_unit,  # Decree 335
+                                            self.db, month, actor)
             quota = decision_quota(self.db, self.policy, facts.deciding_unit, month,
                                    officer_id, clean["final_grade"])
             if quota.refuses and not acknowledge_quota:
