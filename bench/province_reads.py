@@ -18,7 +18,10 @@ Measured (p50 and p95 of RUNS requests after 2 warm-ups; the month close: median
 - every landing page ("/", the front page of each account) and GET /api/v1/overview;
 - the month close that scores every officer: `hailong month report --month M --format json`
   over the whole tree (collector/cli/month.py, `unit_month` over every root unit).
-Prints one line per read: p50, p95, the plain-SQL median and the ratio.
+Prints one line per read: p50 and p95 of the wall time, the server's CPU per request (from
+/proc: steadier than wall time on a shared machine), the plain-SQL median with its CPU, and the
+ratio of the medians; the month close: median, spread and CPU of the command. `--skip NAME`
+leaves out the reads whose name starts so (e.g. `--skip landing-administrator --skip close`).
 """
 
 from __future__ import annotations

@@ -315,3 +315,7 @@ def test_the_inbox_gives_batches_in_order_and_nothing_when_idle():
     assert inbox.take(3, 0.0) == [0, 1, 2]
     assert inbox.take(3, 0.0) == [3, 4, 5]
     assert inbox.drain() == [6] and inbox.head() is None
+    for item in range(7):
+        inbox.put(item)
+    # A backlog: more than the batch waited for is taken at once, up to `most`.
+    assert inbox.take(3, 0.0, most=5) == [0, 1, 2, 3, 4]

@@ -5,7 +5,9 @@ Why this shape:
   so the broker keeps what arrives while the collector is down and resends what it delivered
   but never saw acknowledged.
 - paho runs with `manual_ack`: the network thread only parses and queues; the writer thread
-  commits a small batch, then acknowledges each message of it. Killed at any moment, the
+  commits a batch (up to `batch_max` it waits for, up to BACKLOG_BATCH_MAX once messages have
+  queued up), then acknowledges each message of it, all PUBACKs in one write (paho as the
+  ingest needs it, and the inbox between the threads: mqttclient.py). Killed at any moment, the
   collector has either committed a message (and the redelivery is a duplicate it skips by id)
   or not acknowledged it (and the broker delivers it again).
 - After the PUBACKs the writer publishes the end-to-end confirmation ("ack", one message per
