@@ -35,7 +35,7 @@ from collector.ingest.placement import BootAnchor, boot_epoch, place_press, plac
 
 from collector.db.store import now_ms, write_transaction
 from collector.org.registry import is_active_device
-from collector.ratings import alert_progress
+from collector.ratings import alert_progress, month_counts
 from collector.ratings.evidence import MAX_SILENCE_MS
 from collector.roster.attribution import attribute_many
 
@@ -73,6 +73,9 @@ def record_batch(db: sqlite_utils.Database, batch: Iterable[Incoming]) -> dict[s
         for item in items:
             outcome[_record_one(pending, item)] += 1
         pending.flush()
+        # The month counts follow in the same transaction: reads add only the unfolded tail
+        # from `ratings` (collector/ratings/month_counts.py), so it must stay short.
+        month_counts.fold(db)
         _add_totals(db, outcome)
     return outcome
 
@@ -303,6 +306,7 @@ def add_past_ratings(db: sqlite_utils.Database, rows: Iterable[tuple]) -> None:
         stored_before = alert_progress.last_stored(db)
         db.conn.executemany(f"INSERT OR IGNORE INTO ratings ({', '.join(RATING_COLUMNS)}) "
                             f"VALUES ({', '.join('?' * len(RATING_COLUMNS))})", rows)
+        month_counts.fold(db)
         alert_progress.pass_over(db, stored_before)
 
 
