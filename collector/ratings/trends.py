@@ -21,14 +21,13 @@ end.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any, Iterable
 
 import sqlite_utils
 
 from collector.ratings import month_counts
 from collector.ratings.evidence import satisfaction_evidence
-from collector.ratings.satisfaction import SATISFIED_ANSWERS, SatisfactionSummary, answer_of
+from collector.ratings.satisfaction import SatisfactionSummary, summarise_counted
 from collector.core.timeline import LOCAL_TZ, month_bounds
 
 MAX_MONTHS = 36
@@ -54,26 +53,10 @@ def month_range(last: str, months: int) -> list[str]:
 
 
 def summary_of(kinds: Iterable[Kind]) -> SatisfactionSummary:
-    """What satisfaction.summarise gives for these presses, from grouped counts."""
-    summary = SatisfactionSummary()
-    steps: dict[int, int] = {}  # scale → Σ count × (level − 1): the index's exact numerator
-    for scale, level, excluded, count in kinds:
-        if excluded:
-            summary.filtered += count
-            summary.filtered_by_reason[excluded] = (
-                summary.filtered_by_reason.get(excluded, 0) + count)
-            continue
-        summary.counts[answer_of(scale, level)] += count
-        summary.total += count
-        steps[scale] = steps.get(scale, 0) + count * (level - 1)
-    if summary.total:
-        score = sum(Fraction(100 * total, scale - 1) for scale, total in steps.items())
-        summary.exact_index = float(score / summary.total)
-        summary.index = round(summary.exact_index, 1)
-        satisfied = sum(summary.counts[code] for code in SATISFIED_ANSWERS)
-        summary.exact_share = satisfied / summary.total
-        summary.share_satisfied = round(summary.exact_share, 4)
-    return summary
+    """What satisfaction.summarise gives for these presses, from grouped counts (the
+    citizens' reasons are not kept in a trend's groups)."""
+    return summarise_counted((scale, level, excluded, None, count)
+                             for scale, level, excluded, count in kinds)
 
 
 def month_point(month: str, kinds: Iterable[Kind], min_ratings: int) -> dict[str, Any]:
