@@ -10,7 +10,8 @@ limit, the route password — is production's (no friendlier limit, as in tests/
   until each answers /healthz and listens for MQTT; `kill(i)` is a SIGKILL of node i (0-based),
   `stop(i)` a SIGTERM, `start_node(i)` brings it back on the same ports and store; `restart()`
   stops and starts them all; `reload()` re-reads the files after `regenerate(db)` (SIGHUP);
-  `cleanup()` stops them and removes the folder.
+  `node_of(client_id)` is the node an MQTT client is connected to, as the nodes' monitoring
+  (/connz) reports it; `cleanup()` stops them and removes the folder.
 - `FailoverProxy(ports)`: one TCP port standing for the cluster's address, as a load balancer
   or a DNS name with every node's address does in production: each new connection goes to the
   first node that accepts it, so devices whose node died reconnect to another one. One thread
@@ -103,6 +104,21 @@ class NatsCluster:
 
     def mqtt_port(self, index: int) -> int:
         return self.nodes[index].mqtt_port
+
+    def node_of(self, client_id: str) -> int | None:
+        """The running node (0-based) holding an MQTT connection with this client id, or
+        None. Asked of the broker, not of the client: each node's /connz filtered by it."""
+        for index, node in enumerate(self.nodes):
+            if not self.running(index):
+                continue
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{node.monitor_port}/connz",
+                                   params={"mqtt_client": client_id}, timeout=5).json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            if answer.get("num_connections"):
+                return index
+        return None
 
     def url(self, index: int) -> str:
         return f"mqtt://127.0.0.1:{self.mqtt_port(index)}"

@@ -3,9 +3,10 @@
 The configuration is checked as text (the subjects and permissions written by hand from the
 Mosquitto ACL of docs/protocol.md), by nats-server itself (`-t`), and live: the generated
 files start a cluster whose permissions tests/test_broker_conformance.py exercises need by
-need. The proof: `hailong serve` on node 2, simulated devices on node 1, node 3 then node 1
-SIGKILLed mid-stream and restarted; every rating the devices made is stored exactly once
-(tools/nats_failover.py --short; the long run is the same command without --short).
+need. The proof: `hailong serve` given all three nodes, on node 2, simulated devices on
+node 1, node 3 then node 1 SIGKILLed mid-stream and restarted; every rating the devices
+made is stored exactly once (tools/nats_failover.py --short; the long run is the same
+command without --short).
 """
 
 from __future__ import annotations
@@ -227,7 +228,8 @@ def test_new_credentials_and_a_retirement_apply_after_a_reload(registry):
 
 def test_failover_a_node_killed_mid_stream_loses_no_rating_and_doubles_none(tmp_path):
     """Node 3, then node 1 (the devices' node) SIGKILLed while devices press; the devices
-    move to node 2 through the cluster's address, the collector stays on node 2."""
+    move to node 2 through the cluster's address; the collector, given all three nodes, stays
+    on node 2."""
     from nats_failover import Plan, Run
 
     plan = Plan.short()

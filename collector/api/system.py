@@ -46,7 +46,10 @@ def docs(who: CurrentViewer) -> HTMLResponse:
                    "why (collector/ingest/supervision.py)"}})
 def health(request: Request, db: Db) -> Any:
     """Liveness for monitoring, nothing personal: 200 `ok`, or 503 `degraded` with
-    `reasons`, each a fixed code: `broker_not_connected`; `broker_session_lost` (the broker
+    `reasons`, each a fixed code: `broker_not_connected`; `broker_subscription_refused` (the
+    broker refused the collector's subscriptions; it reconnects, to the next node of
+    `--broker`, until they are granted; `broker.address` is the node it is on, without
+    credentials); `broker_session_lost` (the broker
     answered without the session this client id had: for 15 minutes after the loss, which
     stays recorded in `session_lost_at`, unix ms); `writer_retrying` (the database refuses
     commits, `store_error` says why); `messages_waiting` (a message uncommitted for more
@@ -59,7 +62,9 @@ def health(request: Request, db: Db) -> Any:
     totals = received.totals(db)
     broker = {"configured": ingest is not None,
               "connected": bool(ingest and ingest.connected.is_set()),
-              "error": ingest.last_error if ingest else None}
+              "error": ingest.last_error if ingest else None,
+              # The node of `--broker` it is on (a cluster's list), never the credentials.
+              "address": ingest.broker_address if ingest else None}
     store_error = ingest.store_error if ingest else None
     reasons = ingest.health_reasons() if ingest else []
     body = {"status": "degraded" if reasons else "ok", "version": __version__,

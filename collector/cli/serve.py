@@ -1,8 +1,8 @@
 """`hailong serve`: the collector, API and dashboard on an external broker (production's command).
 
-Checks what the user gave (broker address, password file, policy, trusted proxies) before
-anything starts, so a mistake is one line and exit status 2, then runs the app under uvicorn
-until stopped. Wired into the main parser with `add_serve_command(subparsers)`.
+Checks what the user gave (broker address or the nodes of a broker cluster, password file,
+policy, trusted proxies) before anything starts, so a mistake is one line and exit status 2,
+then runs the app under uvicorn until stopped. Wired into the main parser with `add_serve_command(subparsers)`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve",
                                   help="collector, API and dashboard on an external broker")
     serve.add_argument("--broker", default="mqtt://127.0.0.1:1883",
-                       help="mqtt://[USER:PASSWORD@]HOST:PORT (default mqtt://127.0.0.1:1883)")
+                       help="mqtt://[USER:PASSWORD@]HOST:PORT (default mqtt://127.0.0.1:1883); "
+                            "the nodes of one cluster: mqtt://USER@HOST:PORT,HOST:PORT,… "
+                            "(the first that answers; the next when it is lost)")
     serve.add_argument("--db", type=Path, default=Path("hailong.db"),
                        help="SQLite file (default: hailong.db)")
     serve.add_argument("--http", type=host_port, default=("127.0.0.1", 8000),

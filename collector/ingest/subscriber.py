@@ -16,6 +16,9 @@ Why this shape:
 - A PUBACK is only sent on the connection that delivered the message: after a reconnect the
   broker redelivers unacknowledged messages under packet ids it may reuse, so a late PUBACK for
   an id of the old connection could acknowledge a different, uncommitted message.
+- The broker may be several nodes of one cluster: a failed or lost connection, or refused
+  subscriptions, move the ingest to the next node (collector/ingest/failover.py); health says
+  which node it is on.
 - The writer does that one job. It then wakes the alert detector
   (collector/ingest/alerting.py), which checks what was committed on its own thread, keeping
   its progress in the database so that a kill between the two loses no check; the retained
@@ -37,7 +40,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import paho.mqtt.client as mqtt
 
@@ -48,6 +50,7 @@ from collector.ingest.assignments import AssignmentPublisher
 from collector.ingest.recording import Incoming
 from collector.protocol.messages import MAX_PAYLOAD_BYTES, Rejection, device_topic, parse_message
 from collector.ingest.committer import Committer, Stopping
+from collector.ingest.failover import RECONNECT_MAX_S, RECONNECT_MIN_S, Failover, guarded
 from collector.ingest.mqttclient import Inbox, IngestClient
 from collector.ingest.outbound import publish_confirmations
 from collector.ingest.receiving import ReceivingRecord
@@ -95,6 +98,7 @@ class Ingest:
                  offline_rule: OfflineRule = DEFAULT_OFFLINE_RULE):
         self.store_path = store_path
         self.broker = broker
+        self.failover = Failover(broker)
         self.client_id = client_id
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
@@ -140,11 +144,12 @@ class Ingest:
                              clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.on_connect = _guarded(self._on_connect)
-        client.on_disconnect = _guarded(self._on_disconnect)
-        client.on_message = _guarded(self._on_message)
-        client.on_subscribe = _guarded(self._on_subscribe)
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+        client.on_connect = guarded(self._on_connect)
+        client.on_connect_fail = guarded(self._on_connect_fail)
+        client.on_disconnect = guarded(self._on_disconnect)
+        client.on_message = guarded(self._on_message)
+        client.on_subscribe = guarded(self._on_subscribe)
         return client
 
     @property
@@ -207,7 +212,7 @@ class Ingest:
 
     def _start_network(self) -> None:
         # connect_async + loop_start: a broker that is down at start is retried, not fatal.
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self.failover.connect(self._client)
         self._client.loop_start()
 
     def _network_alive(self) -> bool:
@@ -230,6 +235,8 @@ class Ingest:
         waiting = [t for t in (head, self._in_hand_since) if t is not None]
         return IngestState(connected=self.connected.is_set(),
                            session_lost_at=self.session_lost_at, store_error=self.store_error,
+                           subscription_refused=self.failover.refused,
+                           broker_address=self.broker_address,
                            oldest_waiting_s=now - min(waiting) if waiting else None,
                            writer_idle_s=now - self._writer_beat,
                            stopped=self.supervisor.stopped(),
@@ -238,16 +245,22 @@ class Ingest:
                            + (["offline_watch"] if self.alerts.watch_failing else [])
                            + (["receiving_record"] if self.receiving.failing else []))
 
+    @property
+    def broker_address(self) -> str | None:
+        """The node the ingest is connected and subscribed to (no credentials), or None."""
+        return str(self.failover.current) if self.connected.is_set() else None
+
     def health_reasons(self) -> list[str]:
         """Why the ingest is degraded; empty when it is well (collector/ingest/supervision.py)."""
         return health_reasons(self.state(), now_ms())
 
-    # --- paho callbacks (network thread; each wrapped by _guarded) -----------------------
+    # --- paho callbacks (network thread; each wrapped by failover.guarded) ---------------
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
+        node = self.failover.current
+        if reason_code.is_failure:  # paho then drops the connection: on_disconnect moves on
             self.last_error = f"connect refused: {reason_code}"
-            log.error("broker %s refused the connection: %s", self.broker, reason_code)
+            log.error("broker %s refused the connection: %s", node, reason_code)
             return
         with self._generation_lock:
             self._generation += 1
@@ -256,9 +269,9 @@ class Ingest:
             self.session_lost_at = now_ms()
             self._session_events.put(("lost", self.session_lost_at))
             log.error("broker %s has no session for %s although it subscribed before: what "
-                      "the broker held for the collector is lost", self.broker, self.client_id)
+                      "the broker held for the collector is lost", node, self.client_id)
         client.subscribe(SUBSCRIPTIONS)
-        log.info("connected to %s (session present: %s)", self.broker, flags.session_present)
+        log.info("connected to %s (session present: %s)", node, flags.session_present)
         # The broker may have lost the retained assignments: all of them again, on the
         # publisher's thread (this one must go on reading messages).
         self.assignments.publish_all_soon()
@@ -266,11 +279,13 @@ class Ingest:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         # "Connected" means subscribed: before the SUBACK a first-time session would miss
         # what devices publish, so health and tests wait for this, not for the CONNACK.
+        # Refused, it would stay connected and deaf: dropped and tried again (failover.py).
         failed = [code for code in reason_codes if code.is_failure]
         if failed:
-            self.last_error = f"subscription refused: {failed[0]}"
-            log.error("broker %s refused our subscriptions: %s", self.broker, failed)
+            self.last_error = self.failover.refuse(client, failed)
             return
+        self.failover.grant(client)
+        log.info("subscribed on %s", self.failover.current)
         self._subscribed_before = True
         self._session_events.put(("subscribed", now_ms()))
         self.connected.set()
@@ -278,9 +293,12 @@ class Ingest:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
         self._session_events.put(("disconnected", now_ms()))  # receiving ends (recording.py)
-        if not self._stopping.is_set():
-            self.last_error = f"disconnected: {reason_code}"
-            log.warning("lost broker %s: %s; paho reconnects", self.broker, reason_code)
+        if self._stopping.is_set():
+            return
+        self.last_error = self.failover.lost(client, reason_code) or self.last_error
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self.last_error = self.failover.unreachable(client)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         received_at = now_ms()
@@ -417,14 +435,3 @@ class Ingest:
 def _alive(thread: threading.Thread | None) -> bool:
     return thread is not None and thread.is_alive()
 
-
-def _guarded(callback: Callable[..., None]) -> Callable[..., None]:
-    """A paho callback that never raises: paho re-raises callback exceptions in its network
-    thread, which would end it (and all ingest with it)."""
-    def guarded(*args) -> None:
-        try:
-            callback(*args)
-        except Exception:  # noqa: BLE001 - logged; the thread must go on
-            log.exception("%s failed", callback.__name__)
-    guarded.__name__ = callback.__name__
-    return guarded

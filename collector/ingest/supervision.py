@@ -12,6 +12,10 @@ by accident.
 `degraded` (HTTP 503). Each reason is a fixed code a monitor can match:
 
 - `broker_not_connected`: not connected and subscribed to the broker.
+- `broker_subscription_refused`: the broker refused the collector's subscriptions (SUBACK 0x80:
+  an ACL, or a cluster node whose JetStream is not ready); the collector drops that connection
+  and tries the next node with a growing backoff (collector/ingest/failover.py) until they are
+  granted. `subscription_refused` in the state says with what reason code.
 - `broker_session_lost`: the broker answered a connect with `session present: false` although
   this client id had subscribed before (recorded in the database, table `ingest_sessions`), so
   whatever the broker held for the collector is gone. Devices with the confirmation ("ack")
@@ -120,6 +124,10 @@ class IngestState:
     writer_idle_s: float
     stopped: list[str]
     failing: list[str] = field(default_factory=list)  # units whose last round raised
+    # The reason code of the last refused subscription, until one is granted.
+    subscription_refused: str | None = None
+    # The node connected and subscribed to ("mqtt://HOST:PORT", no credentials), or None.
+    broker_address: str | None = None
 
 
 def health_reasons(state: IngestState, now_ms: int) -> list[str]:
@@ -127,6 +135,8 @@ def health_reasons(state: IngestState, now_ms: int) -> list[str]:
     reasons = []
     if not state.connected:
         reasons.append("broker_not_connected")
+    if state.subscription_refused is not None:
+        reasons.append("broker_subscription_refused")
     if state.session_lost_at is not None and \
             now_ms - state.session_lost_at < SESSION_LOST_DEGRADED_MS:
         reasons.append("broker_session_lost")
