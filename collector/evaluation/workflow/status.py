@@ -2,9 +2,13 @@
 
 Read views: one officer-month and a unit's month, as a page or the API shows them: each step's
 data, due dates, what is awaited from whom, who is late at which step (calendar.py decides
-lateness), the history, and the unit's quota as it stands. Pure reads: they work on the
-writer's connection or a reader's. The writes are in steps.py, which re-exports the errors
-and checks defined here.
+lateness), the history, and the unit's quota as it stands (quotas.py, whose names this module
+re-exports). Pure reads: they work on the writer's connection or a reader's. The writes are in
+steps.py, which re-exports the errors and checks defined here.
+
+A unit's status reads in bulk (issue 13): its officers' rows once, their reviewers and heads
+in two more statements (permissions.reviewers_and_heads, month_facts_many's rules), the quota
+from the same rows; what is left per officer is Python over those rows, microseconds each.
 
 Errors a user can cause carry Vietnamese and English text: `WorkflowError` (bad input, 422),
 `WorkflowNotFound` (404), `WorkflowForbidden` (403), `WorkflowConflict` (order, lock or time,
@@ -14,7 +18,7 @@ Errors a user can cause carry Vietnamese and English text: `WorkflowError` (bad 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
@@ -25,14 +29,23 @@ from collector.evaluation.workflow import records
 from collector.evaluation import scoring
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
-from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
-from collector.evaluation.rules import post_groups
+from collector.evaluation.policy import GRADE_CODES, Policy
 from collector.evaluation.rules.decision import decided_scores
 from collector.evaluation.rules.leadership import decide_first
 from collector.core.texts import checked_text
 from collector.core.periods import MONTH, PeriodError, check_period
 from collector.core.timeline import LOCAL_TZ
 from collector.evaluation.workflow.calendar import calendar_for, progress
+# The quota's names stay importable from here, as before quotas.py (steps.py, pages, tests).
+from collector.evaluation.workflow.quotas import (  # noqa: F401 (re-exported)
+    UnitQuota,
+    best_case_grade,
+    decision_quota,
+    quota_dict,
+    quota_lines,
+    unit_quota,
+    unit_quotas,
+)
 
 
 class WorkflowError(BilingualError):
@@ -206,146 +219,6 @@ def _vi_date(iso: str) -> str:
     return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}"
 
 
-@dataclass(frozen=True)
-class UnitQuota(scoring.QuotaCheck):
-    """A unit's quota check in one group of similar posts, with the officers not graded yet
-    counted at their best.
-
-    `post_group` (None: the default group, the head's whole unit) with its `label_vi` and
-    `label_en` (rules/post_groups.py) says whose line it is: the cap is counted per group
-    (Decree 335/2025). `pending` officers active in the month are not counted with a grade of
-    their own (the unit's line: no proposed or final grade yet; a decision's check: not
-    decided yet); each is counted with `padded_with` (a grade the cap is a share of, other
-    than the capped one; `best_case_grade`), so `rated`, `base` and `cap` include them and
-    `exceeded` means: over the cap whatever they will get. `provisional` (pending > 0) and the
-    note (`note_vi`, `note_en`, None when final) say so; `vi`/`en` then end with the note.
-    `refuses` (a decision's check only): this decision gives the capped grade over that cap,
-    so it needs the head's acknowledgement.
-    """
-    pending: int = 0
-    provisional: bool = False
-    padded_with: str | None = None
-    note_vi: str | None = None
-    note_en: str | None = None
-    refuses: bool = False
-    post_group: str | None = None
-    label_vi: str = post_groups.DEFAULT_LABEL[0]
-    label_en: str = post_groups.DEFAULT_LABEL[1]
-
-
-def quota_dict(quota: scoring.QuotaCheck) -> dict[str, Any]:
-    return asdict(quota)
-
-
-def best_case_grade(policy: Policy) -> str | None:
-    """The grade that brings a pending officer's count closest to allowing the top grade: one
-    the cap is a share of (raises the cap) that is not the capped grade (raises nothing
-    capped). None if the policy has none: then a pending officer cannot help either way."""
-    rule = policy.quota
-    return next((g for g in rule.of_grades if g != rule.grade), None)
-
-
-def unit_quotas(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
-                extra: dict[str, str] | None = None) -> list[UnitQuota]:
-    """The unit's lines, one per group of similar posts present in its subtree's month (the
-    default group first, then by name): the quota over the grades standing (final, else
-    proposed), with `extra` ({officer: grade}) replacing or adding proposed grades.
-
-    The months counted are the unit's quota pool (records.quota_pool: a month stays in the
-    pool of the unit it was decided in when a unit moves later). A reviewed month counts in
-    the group stored with its review, any other in the officer's current group
-    (sources.QUOTA_GROUP). Officers active in the month with no
-    grade yet are counted with the best case grade (`best_case_grade`). These lines inform
-    (the month's report, the head's page); what a decision must respect is `decision_quota`."""
-    extra = extra or {}
-    rows = records.quota_pool(db, unit_id, month)
-    group_of = {row["id"]: row["post_group"] for row in rows}
-    grades = {row["id"]: row["final_grade"] or row["proposed_grade"] for row in rows
-              if row["final_grade"] or row["proposed_grade"]}
-    grades.update(extra)
-    decided = {row["id"] for row in rows if row["final_grade"] and row["id"] not in extra}
-    members = [(group_of.get(officer), officer) for officer in [*grades, *(
-        row["id"] for row in rows if row["id"] not in grades)]]
-    lines = []
-    for group, officers in post_groups.split(members):
-        graded = [grades[o] for o in officers if o in grades]
-        capped = sum(o in decided and grades[o] == policy.quota.grade for o in officers)
-        lines.append(_padded(db, policy, unit_id, graded, capped,
-                             sum(o not in grades for o in officers), "chưa được xếp loại",
-                             "not graded yet", group))
-    return lines
-
-
-def unit_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
-               extra: dict[str, str] | None = None) -> UnitQuota:
-    """The unit's one line (`unit_quotas`): with one group, the whole unit's; with several,
-    the group with the largest excess, else the default group (rules/post_groups.py
-    `headline`), so that `exceeded` still means "the unit's month is over a cap"."""
-    return _headline(unit_quotas(db, policy, unit_id, month, extra))
-
-
-def _headline(lines: list[UnitQuota]) -> UnitQuota:
-    return post_groups.headline(lines, lambda line: line.over_by, lambda line: line.post_group)
-
-
-def decision_quota(db: sqlite_utils.Database, policy: Policy, unit_id: str, month: str,
-                   officer_id: str, grade: str) -> UnitQuota:
-    """The check a decision meets (docs/evaluation.md, "The quota"), within the month's group
-    of similar posts (records.month_group: the one this decision stores): `grade` for
-    `officer_id` counted with the grades already decided in the group in the unit's quota
-    pool (records.quota_pool: the months decided by the head of `unit_id` — for a month with
-    a stored place, its stored deciding unit — or of a unit below it, each in the group
-    stored with its decision, even if its unit has moved since); every colleague of the
-    group in the pool active in the month not decided yet counted at the best case, whatever
-    the leader proposed — a proposal binds nobody until the head decides it, so those
-    colleagues can still bring the group back within the cap. `refuses` when this decision
-    gives the capped grade and the capped grades decided, this one included, exceed the cap
-    even so. A decision of any other grade never refuses: it raises no count of the capped
-    grade."""
-    group = records.month_group(db, officer_id, month)
-    rows = [row for row in records.quota_pool(db, unit_id, month)
-            if row["post_group"] == group and row["id"] != officer_id]
-    decided = {row["id"]: row["final_grade"] for row in rows
-               if row["decided_at"] is not None and row["final_grade"]}
-    decided[officer_id] = grade
-    pending = sum(row["id"] not in decided for row in rows)
-    capped = policy.quota.grade
-    quota = _padded(db, policy, unit_id, list(decided.values()),
-                    list(decided.values()).count(capped), pending,
-                    "chưa được quyết định", "not decided yet", group)
-    return replace(quota, refuses=grade == capped and quota.exceeded)
-
-
-def _padded(db: sqlite_utils.Database, policy: Policy, unit_id: str, grades: list[str],
-            decided: int, pending: int, not_vi: str, not_en: str,
-            group: str | None = None) -> UnitQuota:
-    """check_quota over `grades` and `pending` officers at the best case, with the note; a
-    named group's line says which group it is."""
-    padding = best_case_grade(policy)
-    counted = [*grades, *([padding] * pending if padding else [])]
-    row = db.execute("SELECT outstanding FROM units WHERE id = ?", [unit_id]).fetchone()
-    check = scoring.check_quota(policy, counted, bool(row and row[0]), decided=decided)
-    label_vi, label_en = post_groups.group_label(group)
-    vi, en = post_groups.titled(group, check.vi, check.en)
-    check = replace(check, vi=vi, en=en)
-    quota = UnitQuota(**asdict(check), pending=pending, provisional=bool(pending),
-                      padded_with=padding if pending else None, post_group=group,
-                      label_vi=label_vi, label_en=label_en)
-    if not pending:
-        return quota
-    if padding:
-        gvi, gen = GRADE_LABELS[padding]
-        as_vi, as_en = f"được tính là «{gvi}»", f"counted as “{gen}”"
-    else:
-        as_vi, as_en = "không làm thay đổi tỷ lệ", "cannot change the count"
-    note_vi = (f"Tạm tính: {pending} người {not_vi}, {as_vi} (trường hợp "
-               "thuận lợi nhất); kết quả chỉ chính thức khi mọi người đã được xếp loại.")
-    note_en = (f"Provisional: {pending} {not_en}, {as_en} (the most favourable "
-               "case); final once everyone is graded.")
-    return replace(quota, note_vi=note_vi, note_en=note_en, vi=f"{check.vi} {note_vi}",
-                   en=f"{check.en} {note_en}")
-
-
 # --- read views --------------------------------------------------------------------------------
 
 # An officer with no responsible head above them in hailong (the top unit's head, e.g. the city
@@ -354,9 +227,10 @@ def _padded(db: sqlite_utils.Database, policy: Policy, unit_id: str, grades: lis
 OUTSIDE = {"vi": "ngoài hệ thống", "en": "evaluated outside hailong"}
 
 
-def _outside(facts: permissions.OfficerFacts, state: dict[str, Any]) -> dict[str, Any]:
-    """`state` (calendar.progress) as it reads for an officer evaluated outside hailong."""
-    if facts.head is not None:
+def _outside(head: str | None, state: dict[str, Any]) -> dict[str, Any]:
+    """`state` (calendar.progress) as it reads for an officer whose period's head (`head`,
+    OfficerFacts.head) is None: evaluated outside hailong."""
+    if head is not None:
         return {**state, "outside": None}
     return {**state, "awaiting": [], "late": dict.fromkeys(state["late"], False),
             "late_steps": [], "outside": OUTSIDE}
@@ -371,8 +245,8 @@ def evaluation_status(db: sqlite_utils.Database, policy: Policy, officer_id: str
     officer = records.evaluation_officer(db, officer_id)
     calendar = calendar_for(db, month)
     row = records.evaluation_row(db, officer_id, month) or {}
-    state = _outside(facts, progress(row.get("self_at"), row.get("reviewed_at"),
-                                     row.get("decided_at"), calendar, today))
+    state = _outside(facts.head, progress(row.get("self_at"), row.get("reviewed_at"),
+                                          row.get("decided_at"), calendar, today))
     who = {"self": officer_id, "review": facts.leader, "decision": facts.head}
     step = {name: {"due": calendar.due(name).isoformat(), "late": state["late"][name]}
             for name in who}
@@ -416,34 +290,45 @@ def unit_evaluation_status(db: sqlite_utils.Database, policy: Policy, unit_id: s
     who is late at which step; counts, and the unit's quota as it stands, per group of
     similar posts (`quotas`) and in one line (`quota`, `unit_quota`'s choice)."""
     month = check_month(month, policy.period)
-    if not db.execute("SELECT 1 FROM units WHERE id = ?", [unit_id]).fetchone():
+    units = unit_subtree(db, unit_id)
+    if not units:
         raise WorkflowNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
     calendar = calendar_for(db, month)
+    rows = records.evaluation_unit_officers(db, units, month)
+    # Each month's reviewer and head, by its stored place if any (month_facts), all at once.
+    deciders = permissions.reviewers_and_heads(db, records.places(rows), today)
+    # progress() reads only which steps are done: a few states, each worked out once, and
+    # the counts added per state, not per officer.
+    states: dict[tuple[bool, ...], dict[str, Any]] = {}
+    counted: Counter[tuple[bool, ...]] = Counter()
     officers = []
+    for row in rows:
+        officer_id = row.id
+        leader, head = deciders[officer_id]
+        key = (row.self_at is None, row.reviewed_at is None, row.decided_at is None,
+               head is None)
+        state = states.get(key)
+        if state is None:
+            state = states[key] = _outside(head, progress(
+                row.self_at, row.reviewed_at, row.decided_at, calendar, today))
+        counted[key] += 1
+        awaiting = []
+        if state["awaiting"]:
+            who = {"self": officer_id, "review": leader, "decision": head}
+            awaiting = [{"step": step, "by": who[step]} for step in state["awaiting"]]
+        officers.append({"officer_id": officer_id, "name": row.name,
+                         "unit_id": row.unit_id, "stage": state["stage"],
+                         "awaiting": awaiting, "late_steps": [*state["late_steps"]],
+                         "self_skipped": state["self_skipped"], "outside": state["outside"],
+                         "proposed_grade": row.proposed_grade,
+                         "final_grade": row.final_grade})
     stages = {"not_started": 0, "self_done": 0, "reviewed": 0, "decided": 0}
     late = {"self": 0, "review": 0, "decision": 0}
-    for row in records.evaluation_unit_officers(db, unit_subtree(db, unit_id), month):
-        facts = facts_or_404(db, row["id"], month, today)  # the month's place, if stored
-        state = _outside(facts, progress(row["self_at"], row["reviewed_at"], row["decided_at"],
-                                         calendar, today))
-        who = {"self": row["id"], "review": facts.leader, "decision": facts.head}
-        stages[state["stage"]] += 1
-        for step in state["late_steps"]:
-            late[step] += 1
-        officers.append({"officer_id": row["id"], "name": row["name"],
-                         "unit_id": row["unit_id"], "stage": state["stage"],
-                         "awaiting": [{"step": s, "by": who[s]} for s in state["awaiting"]],
-                         "late_steps": state["late_steps"], "self_skipped": state["self_skipped"],
-                         "outside": state["outside"],
-                         "proposed_grade": row["proposed_grade"],
-                         "final_grade": row["final_grade"]})
+    for key, count in counted.items():
+        stages[states[key]["stage"]] += count
+        for step in states[key]["late_steps"]:
+            late[step] += count
+    pool = records.quota_pool(db, unit_id, month, units=units, members=rows)
     return {"unit_id": unit_id, "month": month, "calendar": calendar.as_dict(),
             "officers": officers, "stages": stages, "late": late,
-            **quota_lines(unit_quotas(db, policy, unit_id, month))}
-
-
-def quota_lines(lines: list[UnitQuota]) -> dict[str, Any]:
-    """`quotas` (one line per group of similar posts) and `quota` (the headline line,
-    `unit_quota`'s choice) as a unit's reports return them."""
-    return {"quota": quota_dict(_headline(lines)),
-            "quotas": [quota_dict(line) for line in lines]}
+            **quota_lines(unit_quotas(db, policy, unit_id, month, pool=pool))}
