@@ -27,6 +27,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from collector.evaluation import year as annual, export_xlsx, month as monthly
+from collector.evaluation.summary import unit as unit_summary
 from collector.web.auth import CurrentViewer, require_officer_in_scope, require_unit_in_scope
 from collector.web.deps import (
     ConfiguredPolicy,
@@ -87,6 +88,19 @@ def unit_month(unit_id: str, month: MonthPath, db: Db, policy: ConfiguredPolicy,
     decisions alone, and the workflow's progress."""
     require_unit_in_scope(who, unit_id)
     return monthly.unit_month(db, unit_id, month, policy, now_ms=now, today=day)
+
+
+@router.get("/api/v1/units/{unit_id}/months/{month}/summary")
+def unit_month_summary(unit_id: str, month: MonthPath, db: Db, policy: ConfiguredPolicy,
+                       now: Now, day: Today, who: CurrentViewer) -> dict[str, Any]:
+    """The unit's month summed per direct sub-unit (and the officers placed in the unit
+    itself, `direct`), in Vietnamese order: officers, their workflow steps, ratings counted
+    and filtered with the pooled satisfaction index, open alerts; the whole unit's too, and
+    its satisfaction card (`latest`: the period's latest month and the change from the month
+    before). The same members as the unit's month, counted in SQL whatever the unit's size:
+    the landing page of a unit too large to rank officer by officer."""
+    require_unit_in_scope(who, unit_id)
+    return unit_summary.unit_summary(db, unit_id, month, policy, today=day, now_ms=now)
 
 
 @router.get("/api/v1/officers/{officer_id}/years/{year}")

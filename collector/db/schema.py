@@ -446,4 +446,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("broker_0001_bcrypt_hashes", schema_credentials.migration_bcrypt_hashes),
     ("reads_0001_rating_months", schema_reads.migration_rating_months),
     ("evaluations_0002_reviewer_index", schema_evaluations.migration_evaluation_reviewers),
+    ("reads_0002_unit_summary", schema_reads.migration_unit_summary),
 ]

@@ -66,3 +66,147 @@ def migration_rating_months(db: sqlite_utils.Database) -> None:
                "WHERE NEW.officer_id IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1; END")
     db.execute("CREATE TRIGGER rating_months_delete AFTER DELETE ON ratings "
                f"WHEN OLD.rowid <= {folded} AND OLD.officer_id IS NOT NULL BEGIN {take}END")
+
+
+
+
+# What month_view.py `month_status` reads from an evaluations row {r}: the step it reached.
+_STEP = ("CASE WHEN {r}.decided_at IS NOT NULL THEN 'decided' WHEN {r}.reviewed_at IS NOT NULL "
+         "THEN 'reviewed' WHEN {r}.self_at IS NOT NULL THEN 'self' ELSE 'pending' END")
+# The (scale, level) pairs a press can have (collector/protocol/messages.py SCALES: 3 to 5
+# levels): `rating_levels` has a column of counted presses for each, named here, then one of
+# the filtered presses.
+RATING_LEVELS = {(scale, level): f"c{scale}_{level}" for scale in (3, 4, 5)
+                 for level in range(1, scale + 1)}
+_LEVEL_COLUMNS = [*RATING_LEVELS.values(), "filtered"]
+
+
+def _member_key(e: str, unit: str) -> list[str]:
+    """The member_steps key of evaluations row `e` of an officer whose current unit is
+    `unit`: period, the period's unit, the officer's unit, step."""
+    return [f"{e}.month", f"COALESCE({e}.unit_id, {unit}, '')", f"COALESCE({unit}, '')",
+            _STEP.format(r=e)]
+
+
+def _level_values(r: str) -> list[str]:
+    """`rating_levels`' counts of one `rating_months` row {r}: its n in the column of its
+    level when counted, in `filtered` when not."""
+    return [f"({r}.excluded = '' AND {r}.scale = {scale} AND {r}.level = {level}) * {r}.n"
+            for scale, level in RATING_LEVELS] + [f"({r}.excluded != '') * {r}.n"]
+
+
+def _member_steps(db: sqlite_utils.Database) -> None:
+    db.execute("""CREATE TABLE member_steps (
+        month TEXT NOT NULL, unit_id TEXT NOT NULL, officer_unit_id TEXT NOT NULL,
+        step TEXT NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (month, unit_id, officer_unit_id, step)) WITHOUT ROWID""")
+    db.execute(f"INSERT INTO member_steps SELECT {', '.join(_member_key('e', 'o.unit_id'))}, "
+               "count(*) FROM evaluations e JOIN officers o ON o.id = e.officer_id "
+               "GROUP BY 1, 2, 3, 4")
+
+    def one(r: str, change: str) -> str:
+        # One evaluations row added (+1) or taken (-1), if its officer is on record.
+        key = _member_key(r, f"(SELECT unit_id FROM officers WHERE id = {r}.officer_id)")
+        exists = f"EXISTS (SELECT 1 FROM officers WHERE id = {r}.officer_id)"
+        if change == "+1":
+            return (f"INSERT INTO member_steps SELECT {', '.join(key)}, 1 WHERE {exists} "
+                    "ON CONFLICT DO UPDATE SET n = n + 1; ")
+        where = f"(month, unit_id, officer_unit_id, step) = ({', '.join(key)})"
+        return (f"UPDATE member_steps SET n = n - 1 WHERE {exists} AND {where}; "
+                f"DELETE FROM member_steps WHERE {where} AND n <= 0; ")
+
+    db.execute(f"CREATE TRIGGER member_steps_added AFTER INSERT ON evaluations BEGIN "
+               f"{one('NEW', '+1')}END")
+    db.execute(f"CREATE TRIGGER member_steps_removed AFTER DELETE ON evaluations BEGIN "
+               f"{one('OLD', '-1')}END")
+    db.execute("CREATE TRIGGER member_steps_changed AFTER UPDATE OF officer_id, month, unit_id, "
+               f"self_at, reviewed_at, decided_at ON evaluations BEGIN {one('OLD', '-1')}"
+               f"{one('NEW', '+1')}END")
+
+    def rows(who: str) -> str:
+        # Every evaluations row of the officer `who`, counted by key.
+        key = _member_key("e", f"{who}.unit_id")
+        names = ("month", "unit_id", "officer_unit_id", "step")
+        return (f"SELECT {', '.join(f'{k} AS {n}' for k, n in zip(key, names))}, count(*) AS c "
+                f"FROM evaluations e WHERE e.officer_id = {who}.id GROUP BY 1, 2, 3, 4")
+
+    # An officer who moves takes their periods not placed by a review along (their unit is
+    # the current one), and every row's `officer_unit_id` follows.
+    out = (f"UPDATE member_steps SET n = n - x.c FROM ({rows('OLD')}) AS x "
+           "WHERE member_steps.month = x.month AND member_steps.unit_id = x.unit_id "
+           "AND member_steps.officer_unit_id = x.officer_unit_id AND member_steps.step = x.step; "
+           "DELETE FROM member_steps WHERE n <= 0 AND month IN "
+           "(SELECT month FROM evaluations WHERE officer_id = OLD.id); ")
+    into = (f"INSERT INTO member_steps SELECT month, unit_id, officer_unit_id, step, c "
+            f"FROM ({rows('NEW')}) WHERE true ON CONFLICT DO UPDATE SET n = n + excluded.n; ")
+    db.execute("CREATE TRIGGER member_steps_officer_moved AFTER UPDATE OF id, unit_id ON officers "
+               f"WHEN OLD.id IS NOT NEW.id OR OLD.unit_id IS NOT NEW.unit_id BEGIN {out}{into}END")
+    db.execute(f"CREATE TRIGGER member_steps_officer_added AFTER INSERT ON officers BEGIN "
+               f"{into}END")
+    db.execute(f"CREATE TRIGGER member_steps_officer_removed AFTER DELETE ON officers BEGIN "
+               f"{out}END")
+    # Officers on record per current unit: those of them with no row of a period are its
+    # pending members (counting them from `officers` reads its whole unit index).
+    db.execute("CREATE TABLE unit_officers (unit_id TEXT PRIMARY KEY, n INTEGER NOT NULL) "
+               "WITHOUT ROWID")
+    db.execute("INSERT INTO unit_officers SELECT unit_id, count(*) FROM officers "
+               "WHERE unit_id IS NOT NULL GROUP BY unit_id")
+    come = ("INSERT INTO unit_officers SELECT NEW.unit_id, 1 WHERE NEW.unit_id IS NOT NULL "
+            "ON CONFLICT DO UPDATE SET n = n + 1; ")
+    go = ("UPDATE unit_officers SET n = n - 1 WHERE unit_id = OLD.unit_id; "
+          "DELETE FROM unit_officers WHERE unit_id = OLD.unit_id AND n <= 0; ")
+    db.execute(f"CREATE TRIGGER unit_officers_added AFTER INSERT ON officers BEGIN {come}END")
+    db.execute(f"CREATE TRIGGER unit_officers_removed AFTER DELETE ON officers BEGIN {go}END")
+    db.execute("CREATE TRIGGER unit_officers_moved AFTER UPDATE OF unit_id ON officers "
+               f"WHEN OLD.unit_id IS NOT NEW.unit_id BEGIN {go}{come}END")
+
+
+def _rating_levels(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE rating_levels (month TEXT NOT NULL, officer_id TEXT NOT NULL, "
+               + ", ".join(f"{c} INTEGER NOT NULL" for c in _LEVEL_COLUMNS)
+               + ", PRIMARY KEY (month, officer_id)) WITHOUT ROWID")
+    db.execute(f"INSERT INTO rating_levels SELECT r.month, r.officer_id, "
+               f"{', '.join(f'sum({v})' for v in _level_values('r'))} FROM rating_months r "
+               "GROUP BY 1, 2")
+    add = (f"INSERT INTO rating_levels (month, officer_id, {', '.join(_LEVEL_COLUMNS)}) VALUES "
+           f"(NEW.month, NEW.officer_id, {', '.join(_level_values('NEW'))}) "
+           "ON CONFLICT DO UPDATE SET "
+           + ", ".join(f"{c} = {c} + excluded.{c}" for c in _LEVEL_COLUMNS) + "; ")
+    take = ("UPDATE rating_levels SET "
+            + ", ".join(f"{c} = {c} - {v}" for c, v in zip(_LEVEL_COLUMNS, _level_values("OLD")))
+            + " WHERE month = OLD.month AND officer_id = OLD.officer_id; ")
+    db.execute(f"CREATE TRIGGER rating_levels_added AFTER INSERT ON rating_months BEGIN {add}END")
+    db.execute("CREATE TRIGGER rating_levels_changed AFTER UPDATE ON rating_months BEGIN "
+               f"{take}{add}END")
+    db.execute(f"CREATE TRIGGER rating_levels_removed AFTER DELETE ON rating_months BEGIN "
+               f"{take}END")
+
+
+def migration_unit_summary(db: sqlite_utils.Database) -> None:
+    # A large unit's landing (collector/evaluation/summary/) sums its period in SQL: for the
+    # root of a province, 154,000 officers and 140,000 month counts, which read row by row
+    # cost 300 ms of SQLite alone. Two tables kept by triggers, like `rating_months` itself,
+    # hold the same figures already added up; the landing reads a few thousand rows.
+    #
+    # `member_steps`: each period's evaluations rows counted by the unit the period belongs
+    # to (stored with its review or decision, else the officer's current unit:
+    # collector/evaluation/sources.py MONTH_UNIT), the officer's current unit and the step
+    # reached ('' for no unit). A row whose officer is not on record is not counted.
+    # `unit_officers`: officers on record per current unit; those with no row of a period are
+    # its pending members. Active dates are read from `officers` itself.
+    _member_steps(db)
+    # Whose active dates leave them out of a period: few, found by index.
+    db.execute("CREATE INDEX officers_active_from ON officers(active_from) "
+               "WHERE active_from IS NOT NULL")
+    db.execute("CREATE INDEX officers_active_to ON officers(active_to) WHERE active_to IS NOT NULL")
+    # The period's row of the officers placed one by one (those with ratings), from the index
+    # alone: in the table the unit and steps sit after the frozen snapshot, an overflow page
+    # away.
+    db.execute("CREATE INDEX evaluations_month_steps ON evaluations(month, officer_id, "
+               "unit_id, decided_at, reviewed_at, self_at)")
+    # `rating_levels`: each officer-month of `rating_months` in one row, its counted presses
+    # per (scale, level) and its filtered ones, a tenth of the rows (the citizens' reasons and
+    # the attribution are not kept). Kept from `rating_months` by triggers (the fold's upserts
+    # and the re-attribution's updates both land there), so it holds exactly what is folded;
+    # the tail is read from `ratings` as collector/ratings/month_counts.py reads it.
+    _rating_levels(db)

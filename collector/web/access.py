@@ -148,6 +148,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
                                                           "unit"),
     ("GET", "/api/v1/units/{unit_id}/months/{month}.xlsx"): _r(UNIT_EVALUATION, "evaluation",
                                                                "unit"),
+    ("GET", "/api/v1/units/{unit_id}/months/{month}/summary"): _r(UNIT_EVALUATION,
+                                                                     "evaluation", "unit"),
     ("GET", "/api/v1/officers/{officer_id}/years/{year}"): _r(EVALUATION, "evaluation",
                                                                "officer"),
     ("GET", "/api/v1/units/{unit_id}/years/{year}"): _r(UNIT_EVALUATION, "evaluation", "unit"),

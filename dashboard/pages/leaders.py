@@ -52,6 +52,7 @@ from collector.evaluation.policy import GRADE_LABELS, Policy
 from collector.accounts.scope import PEOPLE
 from collector.db.store import now_ms
 from collector.evaluation.workflow.calendar import calendar_for
+from collector.evaluation.summary import unit as summary
 from collector.core.periods import latest_month, period_of
 
 from dashboard.i18n import translator
@@ -64,6 +65,7 @@ from dashboard.views.leaders import (
     shown_ids,
 )
 from dashboard.views.officer import officer_view, quota_part, responses_part
+from dashboard.views.unit_summary import summary_view
 from dashboard.rendering import HOME, language_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -72,6 +74,14 @@ SPARK_MONTHS = 6
 TREND_MONTHS = 12
 ALERTS_SHOWN = 5
 RESPONSES_PER_PAGE = 25
+# Past this many officers in its period a unit's landing is summed per direct sub-unit in SQL
+# instead of ranking its officers (issue 13). The ranking computes each officer's month in
+# Python: measured on the province (docs/benchmarks.md) about 0.1 ms an officer over a fixed
+# part (a ward of 355: 240 ms, of 501: 285 ms, a department of 2,727: 480 ms; the whole
+# 154,085: 24.6 s), so at about 2,000 officers the per-officer part alone spends the 200 ms a
+# landing may take; the summary's cost hardly grows with the unit (the department: 150 ms).
+# Every ward and commune of the province (355–1,072) keeps its ranking.
+LARGE_UNIT = 2_000
 Page = Annotated[int, Query(ge=1, le=10_000)]
 
 
@@ -148,7 +158,8 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
     JSON twins: GET /api/v1/units/{unit}/months/{month} (the ranking, progress and quota),
     /api/v1/units/{unit}/trend?month= (sparklines, the unit's index and its change),
     /api/v1/units/{unit}/evaluations/{month}/status (who is late) and
-    /api/v1/alerts?unit={unit} (alerts)."""
+    /api/v1/alerts?unit={unit} (alerts). A unit of more than LARGE_UNIT officers in the
+    period shows its sub-units instead (`_summary_page`)."""
     if who.role in HOME:
         return RedirectResponse(HOME[who.role], status_code=303)
     require_role(who, *access.UNIT_EVALUATION)
@@ -161,6 +172,9 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
     # The evaluation's period (a quarter under a quarterly policy); the ratings' own views
     # stay monthly, up to the period's latest month.
     month = period_or_422(month, policy.period, day)
+    members = summary.month_members(db, unit, month, policy)  # counted in SQL, by unit
+    if members.officers > LARGE_UNIT:
+        return _summary_page(request, db, who, policy, now, day, unit, month, members, units)
     # Only the page of the ranking shown is computed in full (issue 13: a head of
     # thousands reads 25 rows); the unit's figures count every officer either way.
     shown: list[str] = []
@@ -184,6 +198,23 @@ def overview_page(request: Request, db: Db, who: CurrentViewer, policy: Configur
                          if status else {}, units=units, sort=sort,
                          page=page, late_page=late_page,
                          reminder=_reminder(db, day, month, policy.period))
+    return render(request, "overview.html", who, empty=False, **view)
+
+
+def _summary_page(request: Request, db, who: Viewer, policy: Policy, now: int, day: date,
+                  unit: str, month: str, members: summary.MonthMembers,
+                  units: list[dict[str, Any]]) -> Response:
+    """A large unit's landing: its month summed per direct sub-unit, never an officer's row
+    (JSON twins: GET /api/v1/units/{unit}/months/{month}/summary and /api/v1/alerts)."""
+    report = summary.unit_summary(db, unit, month, policy, today=day, now_ms=now,
+                                  members=members)
+    listing = alerts.list_alerts(db, unit_id=unit, state="open", limit=ALERTS_SHOWN,
+                                 within=who.scope.unit_filter())
+    # The due dates to whom the ranked landing shows who is late (who is, per sub-unit).
+    calendar = calendar_for(db, month).as_dict() if _may_see_status(db, who, unit) else None
+    view = summary_view(translator(language_of(request)), report=report, alerts=listing,
+                        units=units, limit=LARGE_UNIT, calendar=calendar,
+                        reminder=_reminder(db, day, month, policy.period))
     return render(request, "overview.html", who, empty=False, **view)
 
 

@@ -392,16 +392,8 @@ def overview_view(t: Translator, *, report: dict[str, Any], trend: dict[str, Any
                          trend["officers"].get(row["officer_id"], []))
              for row in rows[page_info["start"]:page_info["stop"]]]
     return {
-        "unit": unit, "month": month, "month_label": t.month(month),
-        "period_options": period_options(t, month),
-        "prev_href": href(month=previous_month(month), page=None, late_page=None),
-        "next_href": href(month=next_month(month), page=None, late_page=None),
-        "units": unit_options(units, unit["id"]),
-        "reminder": None if reminder is None else {
-            "href": href(month=reminder["month"], page=None, late_page=None),
-            "text": t.gettext("The evaluation of %(month)s is due by %(date)s.",
-                              month=t.month(reminder["month"]), date=t.date(reminder["due"])),
-            "link": t.gettext("Open %(month)s", month=t.month(reminder["month"]))},
+        **page_frame(t, report, units, reminder,
+                     lambda **changes: href(**changes, page=None, late_page=None)),
         "unit_index": unit_index_view(t, trend["total"], trend["change"],
                                       report["policy"]["min_ratings"]),
         "sub_units": [{"name": s["unit_name"] or s["unit_id"], "officers": t.number(s["officers"]),
@@ -415,6 +407,26 @@ def overview_view(t: Translator, *, report: dict[str, Any], trend: dict[str, Any
         "quotas": quota_group_lines(t, report.get("quotas") or []),
         "evidence_changed": changes_summary(t, report),
         "alerts": alerts_view(t, alerts, unit["id"]),
+    }
+
+
+def page_frame(t: Translator, report: dict[str, Any], units: list[dict[str, Any]],
+               reminder: dict[str, Any] | None, href: Callable[..., str]) -> dict[str, Any]:
+    """What a unit's landing shows around its figures, ranked or summed
+    (dashboard/views/unit_summary.py): the unit and period, the selectors, the periods before
+    and after, the reminder, the exports and the year; `href(month=…)` links the landing."""
+    unit, month = report["unit"], report["month"]
+    return {
+        "unit": unit, "month": month, "month_label": t.month(month),
+        "period_options": period_options(t, month),
+        "prev_href": href(month=previous_month(month)),
+        "next_href": href(month=next_month(month)),
+        "units": unit_options(units, unit["id"]),
+        "reminder": None if reminder is None else {
+            "href": href(month=reminder["month"]),
+            "text": t.gettext("The evaluation of %(month)s is due by %(date)s.",
+                              month=t.month(reminder["month"]), date=t.date(reminder["due"])),
+            "link": t.gettext("Open %(month)s", month=t.month(reminder["month"]))},
         "export_href": f"/api/v1/units/{unit['id']}/months/{month}.xlsx",
         "json_href": f"/api/v1/units/{unit['id']}/months/{month}",
         # The year the month belongs to: the page leaders decide the year on (/years/{year}).
