@@ -26,6 +26,7 @@ from collector.core.timeline import local_datetime
 from dashboard.views import charts
 from dashboard.i18n import N_, Translator
 from dashboard.views.paging import pager  # noqa: F401 (the leaders' pages import it from here)
+from dashboard.views.unit_selector import unit_options
 
 PER_PAGE = 25
 
@@ -350,12 +351,6 @@ def unit_index_view(t: Translator, total: list[dict[str, Any]], change: dict[str
             "change": change_view(t, change["index"]),
             "distribution": distribution(t, now["counts"], t.gettext(
                 "Ratings per level in the unit"))}
-
-
-def unit_options(units: list[dict[str, Any]], selected: str) -> list[dict[str, Any]]:
-    """The unit selector's options: (id, name, depth) in tree order, indented by depth."""
-    return [{"id": unit["id"], "label": "\u00a0\u00a0" * unit["depth"] + unit["name"],
-             "selected": unit["id"] == selected} for unit in units]
 
 
 def period_options(t: Translator, month: str) -> list[dict[str, Any]]:

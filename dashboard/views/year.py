@@ -18,7 +18,8 @@ from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS
 from collector.evaluation.year import FIRST_YEAR, LAST_YEAR, WHOLE_UNIT
 
 from dashboard.i18n import Translator
-from dashboard.views.leaders import grade_text, pick, points, query, unit_options
+from dashboard.views.leaders import grade_text, pick, points, query
+from dashboard.views.unit_selector import unit_options
 
 
 def year_href(year: int, unit_id: str | None) -> str:
