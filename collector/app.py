@@ -26,6 +26,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from collector import __version__
+from collector.accounts import users
 from collector.accounts.sessions import LoginThrottle
 from collector.api import (
     alerts as api_alerts,
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         Store(settings.db_path).close()  # create or migrate before the first request
+        users.dummy_hash()  # before the first login: an unknown login costs what a known one does
         ingest = _ingest(settings)
         if ingest:
             ingest.start()

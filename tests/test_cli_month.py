@@ -47,6 +47,25 @@ def test_month_report_json_for_the_whole_tree(world, tmp_path, capsys):
     assert "1 đơn vị / unit(s), 7 cán bộ / officers" in capsys.readouterr().out
 
 
+def test_month_report_json_is_one_compact_utf8_line(world, tmp_path, capsys):
+    # A province's report is 170 MB: compact, names in UTF-8 (not \u escapes), one line
+    # ending in a newline, to a file and to standard output alike.
+    out = tmp_path / "march.json"
+    assert run(["month", "report", "--month", MONTH, "--db", str(world), "--out",
+                str(out)]) == 0
+    written = out.read_bytes()
+    compact = json.dumps(json.loads(written), ensure_ascii=False, separators=(",", ":"))
+    assert written == compact.encode("utf-8") + b"\n"
+    assert "Hoàn Kiếm".encode() in written
+    capsys.readouterr()
+    assert run(["month", "report", "--month", MONTH, "--db", str(world), "--out", "-"]) == 0
+    printed = capsys.readouterr().out.encode("utf-8")
+    def units(document: bytes) -> list:
+        return [{**unit, "generated_at": None} for unit in json.loads(document)["units"]]
+    assert units(printed) == units(written)
+    assert printed.endswith(b"\n") and printed.count(b"\n") == 1
+
+
 def test_month_report_xlsx_for_one_unit(world, tmp_path):
     out = tmp_path / "march.xlsx"
     assert run(["month", "report", "--month", MONTH, "--unit", "hk-1c", "--db", str(world),

@@ -28,6 +28,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 import sqlite_utils
@@ -56,8 +57,15 @@ MAX_NAME = 100
 SESSION_KEEP_MS = 90 * 86_400_000  # how long an ended login session stays listed
 
 _hasher = PasswordHasher()
-# Verified against when the login does not exist, so both paths cost one argon2 run.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """Verified against when the login does not exist, so both paths cost one argon2 run.
+    Made on first use, not at import: every `hailong` command imports this module and most
+    never check a password (an argon2 run is 0.2–1 s here). The web app makes it at start
+    (collector/app.py), so no login attempt pays for it."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(BilingualError):
@@ -171,7 +179,7 @@ def verify_login(db: sqlite_utils.Database, login: str,
         login = ""
     row = db.execute("SELECT password_hash FROM users WHERE login = ? AND disabled_at IS NULL",
                      [login]).fetchone()
-    stored = row[0] if row else _DUMMY_HASH
+    stored = row[0] if row else dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

@@ -11,7 +11,7 @@ from typing import Callable
 
 import sqlite_utils
 
-from collector.db import schema_credentials, schema_evaluations, schema_ingest, schema_reads
+from collector.db import schema_later
 
 
 def _migration_initial(db: sqlite_utils.Database) -> None:
@@ -442,9 +442,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("alerts_0001_detection_progress", _migration_alert_progress),
     ("evaluations_0001_units_and_post_groups", _migration_evaluation_units),
     ("offline_0001_shift_alerts_attitude_reason", _migration_offline_evidence),
-    ("ingest_0002_receiving_spans", schema_ingest.migration_ingest_receiving),
-    ("broker_0001_bcrypt_hashes", schema_credentials.migration_bcrypt_hashes),
-    ("reads_0001_rating_months", schema_reads.migration_rating_months),
-    ("evaluations_0002_reviewer_index", schema_evaluations.migration_evaluation_reviewers),
-    ("reads_0002_unit_summary", schema_reads.migration_unit_summary),
+    *schema_later.MIGRATIONS,  # those that no longer fit in this module, in order
 ]

@@ -34,6 +34,7 @@ from collector.evaluation import sources
 from collector.evaluation import task_records
 from collector.evaluation import scoring, tasks
 from collector.evaluation.snapshot_changes import changes
+from collector.evaluation.unit_rows import row as unit_rows
 from collector.core.errors import BilingualError
 from collector.org.organisation import unit_subtree
 from collector.evaluation.policy import Policy
@@ -41,7 +42,7 @@ from collector.evaluation.rules import post_groups
 from collector.evaluation.rules.offline import month_offline
 from collector.ratings.satisfaction import SatisfactionSummary, summarise_counted
 from collector.ratings.evidence import MAX_SILENCE_MS, placed_online
-from collector.core.periods import MONTH, PeriodError, check_period
+from collector.core.periods import MONTH, PeriodError, check_period, parse_period
 
 from collector.evaluation.month_view import (  # noqa: F401  (grade_info: re-exported)
     STATUSES,
@@ -77,14 +78,23 @@ def check_month(month: str, period: str = MONTH) -> tuple[str, str]:
 
 # --- assembly over the database -------------------------------------------------------------
 
+_OFF_DUTY = evidence.Coverage(duty_ms=0, online_ms=0, unknown_ms=0)  # frozen: shared
+
+
 class _Month:
     """Everything a set of officers' month needs, read in a few bulk queries."""
 
     def __init__(self, db: sqlite_utils.Database, officer_ids: list[str], month: str,
-                 policy: Policy, now_ms: int, today: date):
+                 policy: Policy, now_ms: int, today: date, *, lines_only: bool = False,
+                 evaluations: dict[str, dict[str, Any]] | None = None):
         self.db, self.month, self.policy, self.now_ms, self.today = db, month, policy, now_ms, today
+        # A unit's month shows lines only (`line`): the workflow rows and tasks are read with
+        # just what the lines show (issue 13); `officer` needs them whole.
+        self.lines_only = lines_only
+        self.period = parse_period(month)
         self.presses = sources.evidence_presses(db, officer_ids, month)
         self._duty: tuple[dict, dict, dict] | None = None  # shifts, counters, online: `duty`
+        self._coverages: evidence.Coverages | None = None  # coverage() over them: `duty`
         # The collector's own downtime: unknown, neither online nor offline (issue 12).
         self.receiving = sources.evidence_receiving(db, month, now_ms)
         # Decree 335's unit score: whom each officer led in the period (those they reviewed,
@@ -92,7 +102,14 @@ class _Month:
         self.led = (sources.evidence_led(db, officer_ids, *check_month(month, policy.period),
                                          month=month) if policy.unit_score else {})
         led_ids = {o["id"] for rows in self.led.values() for o in rows}
-        self.evaluations = sources.evidence_evaluations(db, set(officer_ids) | led_ids, month)
+        # The workflow rows: given (read with the officers: sources.evidence_month_lines) or
+        # read here, with those of the people the officers lead.
+        read = sources.evidence_evaluations_brief if lines_only else sources.evidence_evaluations
+        if evaluations is None:
+            evaluations = read(db, set(officer_ids) | led_ids, month)
+        elif led_ids - set(officer_ids):
+            evaluations = {**evaluations, **read(db, led_ids - set(officer_ids), month)}
+        self.evaluations = evaluations
         self._sat: dict[str, dict] = {}
         self._coverage: dict[str, evidence.Coverage] = {}
         self._tasks: dict[str, list[dict]] | None = None
@@ -101,6 +118,7 @@ class _Month:
         # officer's month compares every member's ratings but details only a few (issue 13).
         self.detail_ids: set[str] | None = None
         self.summaries: dict[str, SatisfactionSummary] = {}  # with the unrounded index
+        self.lines = unit_rows.Lines(policy, self.period, today)
 
     def _detailed(self) -> list[str]:
         return self.officer_ids if self.detail_ids is None else sorted(self.detail_ids)
@@ -114,6 +132,7 @@ class _Month:
             online = placed_online(sources.evidence_online_spans(
                 self.db, counters, self.month, MAX_SILENCE_MS), self.now_ms)
             self._duty = (shifts, sources.evidence_counters(self.db, counters), online)
+            self._coverages = evidence.Coverages(online, self.month, self.now_ms, self.receiving)
         return self._duty
 
     @property
@@ -128,15 +147,22 @@ class _Month:
     def online(self) -> dict[str, list[tuple]]:
         return self.duty()[2]
 
+    def summary(self, officer_id: str) -> SatisfactionSummary:
+        """The officer's counted presses summarised (with the unrounded index), once."""
+        summary = self.summaries.get(officer_id)
+        if summary is None:
+            # The query counted identical presses: summarised per group, not per press.
+            summary = self.summaries[officer_id] = summarise_counted(
+                (scale, level, excluded, reason, count)
+                for scale, level, excluded, reason, _, count in self.presses.get(officer_id, ()))
+        return summary
+
     def satisfaction(self, officer_id: str) -> dict[str, Any]:
         """satisfaction_evidence plus attribution counts (no coverage, no comparison)."""
         if officer_id in self._sat:
             return self._sat[officer_id]
         kinds = self.presses.get(officer_id, [])
-        # The query counted identical presses: summarised per group, not per press.
-        summary = summarise_counted((scale, level, excluded, reason, count)
-                                    for scale, level, excluded, reason, _, count in kinds)
-        self.summaries[officer_id] = summary
+        summary = self.summary(officer_id)
         sat = evidence.satisfaction_evidence(summary, self.policy.satisfaction.min_ratings)
         attribution: dict[str, int] = {}
         for scale, level, excluded, reason, source, count in kinds:
@@ -153,9 +179,7 @@ class _Month:
             shifts = self.shifts.get(officer_id)
             # No shift in the period (most officers never sit at a counter): nothing on
             # duty, nothing online or unknown, which is what coverage() computes from [].
-            self._coverage[officer_id] = evidence.coverage(
-                shifts, self.online, self.month, self.now_ms, self.receiving) if shifts \
-                else evidence.Coverage(duty_ms=0, online_ms=0, unknown_ms=0)
+            self._coverage[officer_id] = self._coverages.of(shifts) if shifts else _OFF_DUTY
         return self._coverage[officer_id]
 
     def coverage(self, officer_id: str, *, by_counter: bool) -> dict[str, Any]:
@@ -165,9 +189,7 @@ class _Month:
             return whole
         whole["by_counter"] = []
         for counter in sorted({shift[0] for shift in shifts}):
-            part = evidence.coverage([s for s in shifts if s[0] == counter],
-                                     {counter: self.online.get(counter, [])}, self.month,
-                                     self.now_ms, self.receiving).as_dict()
+            part = self._coverages.of([s for s in shifts if s[0] == counter]).as_dict()
             info = self.counters.get(counter, {})
             whole["by_counter"].append({"counter_id": counter, "label": info.get("label"),
                                         "unit_name": info.get("unit_name"), **part})
@@ -177,10 +199,26 @@ class _Month:
         if self._tasks is None:  # every officer's at once: two statements, not two each
             self._tasks = task_records.officers_tasks(self.db, self._detailed(), self.month)
         rows = self._tasks.get(officer_id, [])
-        return tasks.task_evidence(rows, self.month, today=self.today), rows
+        return tasks.task_evidence(rows, self.period, today=self.today), rows
+
+    def line(self, officer: dict[str, Any], comparison: dict[str, Any]) -> dict[str, Any]:
+        """The officer's line of the unit's month (unit_rows/row.py): the figures of
+        `officer(…, full=False)` that the line shows, computed alone."""
+        officer_id = officer["id"]
+        if self._tasks is None:  # every officer's at once, not a statement each
+            detailed = self._detailed()
+            self._tasks = task_records.officers_task_figures(
+                self.db, detailed, self.month,
+                everyone=sources.most_of_everyone(self.db, set(detailed))
+            ) if self.lines_only else task_records.officers_tasks(self.db, detailed, self.month)
+        return self.lines.line(
+            officer, self.summary(officer_id), comparison, self.known(officer_id),
+            self._tasks.get(officer_id, []), self.evaluations.get(officer_id),
+            unit_evidence(self.policy, self.led.get(officer_id), self.evaluations))
 
     def officer(self, officer: dict[str, Any], comparison: dict[str, Any], *,
                 full: bool) -> dict[str, Any]:
+        assert not self.lines_only, "an officer's month needs the workflow rows whole"
         officer_id = officer["id"]
         sat = dict(self.satisfaction(officer_id), comparison=comparison,
                    coverage=self.coverage(officer_id, by_counter=full))
@@ -228,9 +266,7 @@ def _active(officer: dict[str, Any], first: str, last: str) -> bool:
 
 def _comparisons(data: _Month, members: list[str]) -> dict[str, dict]:
     """Each member's place among the members (one unit's officers) by satisfaction index."""
-    for officer_id in members:
-        data.satisfaction(officer_id)
-    return evidence.unit_comparisons({officer_id: data.summaries[officer_id]
+    return evidence.unit_comparisons({officer_id: data.summary(officer_id)
                                       for officer_id in members},
                                      data.policy.satisfaction.min_ratings)
 
@@ -284,9 +320,10 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     if unit is None:
         raise MonthlyNotFound(f"Không tìm thấy đơn vị {unit_id!r}", f"No unit {unit_id!r}")
     # Whose month is the unit's: where it was reviewed or decided, else the current unit.
-    officers = sources.evidence_officers(db, unit_subtree(db, unit_id), first, last,
-                                         month=month)
-    data = _Month(db, [o["id"] for o in officers], month, policy, now_ms, today)
+    officers, evaluations = sources.evidence_month_lines(db, unit_subtree(db, unit_id), first,
+                                                         last, month)
+    data = _Month(db, [o["id"] for o in officers], month, policy, now_ms, today,
+                  lines_only=True, evaluations=evaluations)
     by_unit: dict[str, list[str]] = {}
     names: dict[str, str | None] = {}
     for officer in officers:
@@ -296,18 +333,14 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     for members in by_unit.values():
         comparisons.update(_comparisons(data, members))
     if detail is None:
-        rows = [unit_row(officer, data.officer(officer, comparisons[officer["id"]], full=False))
-                for officer in officers]
+        rows = [data.line(officer, comparisons[officer["id"]]) for officer in officers]
     else:
-        rows = [brief_row(policy, officer, data.satisfaction(officer["id"]),
-                          comparisons[officer["id"]], data.evaluations.get(officer["id"]))
-                for officer in officers]
+        rows = [brief_row(data, officer, comparisons[officer["id"]]) for officer in officers]
         wanted = set(detail(rows)) | {row["officer_id"] for row in rows
                                       if row["status"] == "decided"}
         data.detail_ids = wanted
-        rows = [unit_row(officer, data.officer(officer, comparisons[officer["id"]], full=False))
-                if officer["id"] in wanted else row
-                for officer, row in zip(officers, rows)]
+        rows = [data.line(officer, comparisons[officer["id"]]) if officer["id"] in wanted
+                else row for officer, row in zip(officers, rows)]
     outstanding = bool(unit["outstanding"])
 
     def quota(group_rows: list[dict[str, Any]], *, final_only: bool = False) -> dict[str, Any]:
@@ -345,63 +378,29 @@ def unit_month(db: sqlite_utils.Database, unit_id: str, month: str, policy: Poli
     }
 
 
-def brief_row(policy: Policy, officer: dict[str, Any], sat: dict[str, Any],
-              comparison: dict[str, Any], evaluation: dict[str, Any] | None) -> dict[str, Any]:
-    """`unit_row` without the evidence that costs (coverage, tasks, the suggestion: None)
-    for an officer whose month is not decided: the same satisfaction, status and grades,
-    from the same pieces (`brief`: True)."""
-    row = evaluation or {}
+def brief_row(data: _Month, officer: dict[str, Any],
+              comparison: dict[str, Any]) -> dict[str, Any]:
+    """The officer's line (`_Month.line`) without the evidence that costs (coverage, tasks,
+    the suggestion: None) for an officer whose month is not decided: the same satisfaction,
+    status and grades, from the same pieces (`brief`: True)."""
+    policy, lines = data.policy, data.lines
+    row = data.evaluations.get(officer["id"]) or {}
     reviewed, decided = row.get("reviewed_at") is not None, row.get("decided_at") is not None
+    summary = data.summary(officer["id"])
     return {
         "officer_id": officer["id"], "name": officer["name"], "title": officer["title"],
         "unit_id": officer["unit_id"], "unit_name": officer["unit_name"],
-        "satisfaction": {
-            "ratings": sat["total"], "index": sat["index"],
-            "share_satisfied": sat["share_satisfied"], "share_interval": sat["share_interval"],
-            "sufficient": sat["sufficient"], "filtered": sat["filtered"]["total"],
-            "median": comparison["median"], "difference": comparison["difference"]},
+        "satisfaction": unit_rows.satisfaction(summary, comparison,
+                                               policy.satisfaction.min_ratings,
+                                               unit_rows.interval_of(summary)),
         "coverage": None, "tasks": None, "suggestion_basis": None, "suggested_score": None,
         "suggested_grade": None, "evidence_points": None, "self_total": None,
         "leader_total": None,
-        "proposed_grade": grade_info(policy, row.get("proposed_grade")) if reviewed else None,
+        "proposed_grade": lines.grade(row.get("proposed_grade")) if reviewed else None,
         "disciplined": bool(row.get("disciplined")),
-        "final_grade": grade_info(policy, row.get("final_grade")) if decided else None,
+        "final_grade": lines.grade(row.get("final_grade")) if decided else None,
         "final_score": row.get("final_score") if decided else None,
         "decided_by": None, "decided_by_name": None, "decided_at": None,
         "status": month_status(row), "insufficient_reason": None, "evidence_changes": [],
         "brief": True,
-    }
-
-
-def unit_row(officer: dict[str, Any], month: dict[str, Any]) -> dict[str, Any]:
-    """The officer's line of a unit's month: evidence in brief, suggestion, decisions."""
-    sat, workflow, suggestion = month["satisfaction"], month["workflow"], month["suggestion"]
-    review, decision = workflow["review"] or {}, workflow["decision"] or {}
-    return {
-        "officer_id": officer["id"], "name": officer["name"], "title": officer["title"],
-        "unit_id": officer["unit_id"], "unit_name": officer["unit_name"],
-        "satisfaction": {
-            "ratings": sat["total"], "index": sat["index"],
-            "share_satisfied": sat["share_satisfied"], "share_interval": sat["share_interval"],
-            "sufficient": sat["sufficient"], "filtered": sat["filtered"]["total"],
-            "median": sat["comparison"]["median"],
-            "difference": sat["comparison"]["difference"]},
-        "coverage": sat["coverage"],
-        "tasks": {**month["tasks"]["summary"], **month["tasks"]["percentages"]},
-        "suggestion_basis": month["suggestion_basis"],
-        "suggested_score": suggestion["score"] if suggestion else None,
-        "suggested_grade": suggestion["grade"] if suggestion else None,
-        "evidence_points": month["evidence_points"]["total"],
-        "self_total": (workflow["self"] or {}).get("total"),
-        "leader_total": review.get("total"),
-        "proposed_grade": review.get("proposed_grade"),
-        "disciplined": workflow["disciplined"],
-        "final_grade": decision.get("grade"), "final_score": decision.get("score"),
-        "decided_by": decision.get("by"), "decided_by_name": decision.get("by_name"),
-        "decided_at": decision.get("at"), "status": workflow["status"],
-        # Issue 12, at a glance on the unit's month: few ratings because the officer's own
-        # counter was offline ("offline", else None), and what reads differently now from
-        # the decided month's frozen snapshot ([] when undecided or unchanged).
-        "insufficient_reason": sat.get("insufficient_reason"),
-        "evidence_changes": month.get("evidence_changes") or [],
     }

@@ -40,7 +40,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
 
 from collector.evaluation.policy import GRADE_CODES, GRADE_LABELS, Policy
 from collector.evaluation.rules.leadership import Subordinate, UnitResult, explain_unit
@@ -153,8 +153,13 @@ def _rank(code: str) -> int:
 
 
 class _Lines:
-    def __init__(self, decimals: int):
-        self.step = Decimal(1).scaleb(-decimals)
+    """The lines and exact points of one suggestion. With `explain` False (a unit's rows,
+    which show the score but not its lines) no line is written: each line's text comes as a
+    function called only when explaining, so the same arithmetic serves both (issue 13)."""
+
+    def __init__(self, decimals: int, explain: bool = True):
+        self.step = _step(decimals)
+        self.explain = explain
         self.lines: list[Line] = []
         self.exact: dict[str, Decimal] = {}  # each criterion's unrounded points
         self.citizen = 0.0  # the satisfaction criterion's citizens' part, unrounded
@@ -162,18 +167,30 @@ class _Lines:
     def round(self, value) -> Decimal:
         return Decimal(repr(float(value))).quantize(self.step, rounding=ROUND_HALF_UP)
 
-    def add(self, criterion: str, value, vi: str, en: str) -> Decimal:
+    def add(self, criterion: str, value, text: Callable[[], tuple[str, str]]) -> Decimal:
+        if not self.explain:  # `text()`: the line's (vi, en)
+            return _ZERO
         points = self.round(value)
-        self.lines.append(Line(criterion, float(points), vi, en))
+        self.lines.append(Line(criterion, float(points), *text()))
         return points
+
+    def note(self, criterion: str, text: Callable[[], tuple[str, str]]) -> None:
+        if self.explain:  # a line of no points that says why nothing moved
+            self.lines.append(Line(criterion, 0.0, *text()))
 
     def close(self, criterion: str, exact: float, shown: Decimal) -> Decimal:
         """Round the criterion's exact points; a rounding line covers any gap to its lines."""
         self.exact[criterion] = Decimal(repr(float(exact)))
         target = self.round(exact)
-        if target != shown:
+        if self.explain and target != shown:
             self.lines.append(Line(criterion, float(target - shown), "Làm tròn", "Rounding"))
         return target
+
+
+_ZERO = Decimal(0)
+# The rounding step and the highest score as Decimals: the same few values for every officer.
+_step = lru_cache(maxsize=16)(lambda decimals: Decimal(1).scaleb(-decimals))
+_decimal = lru_cache(maxsize=16)(lambda value: Decimal(repr(float(value))))
 
 
 def _coerce(value, kind):
@@ -190,14 +207,15 @@ def _coerce(value, kind):
 
 
 def suggest(policy: Policy, satisfaction, tasks, leader_scores: dict[str, float],
-            disciplined: bool = False, unit=None) -> Suggestion:
+            disciplined: bool = False, unit=None, *, explain: bool = True) -> Suggestion:
     """Suggested score, grade and explanation lines for one officer-month (`unit`: the
-    people the officer leads, for the policy's unit score)."""
+    people the officer leads, for the policy's unit score). `explain` False: the same
+    figures without the lines (`lines` empty), for a unit's rows."""
     satisfaction = _coerce(satisfaction, SatisfactionEvidence) or SatisfactionEvidence()
     tasks = _coerce(tasks, TaskEvidence) or TaskEvidence()
     result = unit_result_of(policy, unit)
     _check_leader_scores(policy, leader_scores)
-    out = _Lines(policy.decimals)
+    out = _Lines(policy.decimals, explain)
     points: dict[str, Decimal] = {}
     counted = False
     for criterion in policy.criteria:
@@ -209,16 +227,16 @@ def suggest(policy: Policy, satisfaction, tasks, leader_scores: dict[str, float]
                 policy, criterion, leader_scores[criterion.code], satisfaction, out)
         else:
             given = leader_scores[criterion.code]
-            shown = out.add(criterion.code, given,
-                            f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}",
-                            f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}")
+            shown = out.add(criterion.code, given, lambda: (
+                f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}",
+                f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}"))
             points[criterion.code] = out.close(criterion.code, given, shown)
     # Round once: the exact total, not the sum of the rounded criteria (which may differ by
     # a step, enough to cross a band).
-    exact = sum(out.exact.values(), Decimal(0))
-    rounded = out.round(min(max(exact, Decimal(0)), Decimal(repr(float(policy.max_score)))))
-    shown = sum(points.values(), Decimal(0))
-    if rounded != shown:
+    exact = sum(out.exact.values(), _ZERO)
+    rounded = out.round(min(max(exact, _ZERO), _decimal(policy.max_score)))
+    shown = sum(points.values(), _ZERO)
+    if out.explain and rounded != shown:
         out.lines.append(Line("total", float(rounded - shown), "Làm tròn tổng điểm",
                               "Rounding of the total"))
     score = float(rounded)
@@ -227,14 +245,12 @@ def suggest(policy: Policy, satisfaction, tasks, leader_scores: dict[str, float]
     forced = policy.discipline_grade
     if disciplined and forced:
         grade = GRADE_CODES[max(_rank(by_points), _rank(forced))]
-        vi, en = GRADE_LABELS[forced]
-        out.lines.append(Line(
-            "grade", 0.0,
-            f"Bị kỷ luật trong kỳ: xếp loại {vi} không phụ thuộc số điểm",
-            f"Disciplined in the period: graded {en.lower()} regardless of points"))
+        out.note("grade", lambda: (
+            f"Bị kỷ luật trong kỳ: xếp loại {GRADE_LABELS[forced][0]} không phụ thuộc số điểm",
+            f"Disciplined in the period: graded {GRADE_LABELS[forced][1].lower()} "
+            "regardless of points"))
     elif disciplined:
-        out.lines.append(Line(
-            "grade", 0.0,
+        out.note("grade", lambda: (
             "Bị kỷ luật trong kỳ: chính sách này không quy định xếp loại bắt buộc; "
             "thủ trưởng xem xét",
             "Disciplined in the period: this policy forces no grade; for the head to weigh"))
@@ -278,11 +294,10 @@ def _attitude_points(policy, criterion, given, evidence, out):
     enough = (evidence.sufficient and evidence.total >= rule.min_ratings
               and measure is not None)
     if not enough:
-        shown = out.add(criterion.code, given,
-                        f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}",
-                        f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}")
-        out.lines.append(Line(
-            criterion.code, 0.0,
+        shown = out.add(criterion.code, given, lambda: (
+            f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}",
+            f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}"))
+        out.note(criterion.code, lambda: (
             f"Mức độ hài lòng: chưa đủ dữ liệu đánh giá ({evidence.total} lượt, cần tối thiểu "
             f"{rule.min_ratings}); không làm thay đổi điểm, giữ điểm của lãnh đạo",
             f"Satisfaction: insufficient evidence ({evidence.total} ratings, at least "
@@ -294,24 +309,27 @@ def _attitude_points(policy, criterion, given, evidence, out):
     mapped = min(1.0, max(0.0, (measure - rule.zero_at) / (rule.full_at - rule.zero_at)))
     citizen_part = citizen_max * mapped
     out.citizen = citizen_part
-    pvi, pen = _pct(measure)
-    wvi, wen = _pct(1 - rule.weight)
-    label_vi = {"share_satisfied": "tỷ lệ hài lòng", "index": "chỉ số hài lòng",
-                "wilson_low": "cận dưới khoảng tin cậy 95 % của tỷ lệ hài lòng"}[rule.measure]
-    label_en = {"share_satisfied": "share satisfied", "index": "satisfaction index",
-                "wilson_low": "95% lower bound of the share satisfied"}[rule.measure]
-    shown = out.add(
-        criterion.code, leader_part,
-        f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}, "
-        f"tính {wvi} → tối đa {_vi(leader_max)}",
-        f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}, "
-        f"counted at {wen} → at most {_en(leader_max)}")
-    shown += out.add(
-        criterion.code, citizen_part,
-        f"Mức độ hài lòng của người dân: {label_vi} {pvi} trên {evidence.total} lượt đánh giá "
-        f"→ tối đa {_vi(citizen_max)}",
-        f"Citizen satisfaction: {label_en} {pen} of {evidence.total} ratings "
-        f"→ at most {_en(citizen_max)}")
+
+    def leader_text() -> tuple[str, str]:
+        wvi, wen = _pct(1 - rule.weight)
+        return (f"{criterion.vi}: lãnh đạo chấm {_vi(given)}/{_vi(criterion.points)}, "
+                f"tính {wvi} → tối đa {_vi(leader_max)}",
+                f"{criterion.en}: leader's score {_en(given)}/{_en(criterion.points)}, "
+                f"counted at {wen} → at most {_en(leader_max)}")
+
+    def citizen_text() -> tuple[str, str]:
+        pvi, pen = _pct(measure)
+        label_vi = {"share_satisfied": "tỷ lệ hài lòng", "index": "chỉ số hài lòng",
+                    "wilson_low": "cận dưới khoảng tin cậy 95 % của tỷ lệ hài lòng"}[rule.measure]
+        label_en = {"share_satisfied": "share satisfied", "index": "satisfaction index",
+                    "wilson_low": "95% lower bound of the share satisfied"}[rule.measure]
+        return (f"Mức độ hài lòng của người dân: {label_vi} {pvi} trên {evidence.total} lượt "
+                f"đánh giá → tối đa {_vi(citizen_max)}",
+                f"Citizen satisfaction: {label_en} {pen} of {evidence.total} ratings "
+                f"→ at most {_en(citizen_max)}")
+
+    shown = out.add(criterion.code, leader_part, leader_text)
+    shown += out.add(criterion.code, citizen_part, citizen_text)
     return out.close(criterion.code, leader_part + citizen_part, shown), True
 
 
@@ -327,9 +345,9 @@ def _task_points(policy, criterion, evidence, out, unit: UnitResult | None = Non
     # The split as a note of 0 points, then the own tasks' lines, then the unit's line:
     # month_view.unit_score_part shows the same two lines in the unit-score block.
     told = explain_unit(policy.unit_score, unit, criterion.vi, criterion.en, criterion.points)
-    out.lines.append(Line(code, 0.0, told.split_vi, told.split_en))
+    out.note(code, lambda: (told.split_vi, told.split_en))
     exact, shown = _own_task_points(policy, criterion, told.own_max, evidence, out)
-    shown += out.add(code, told.points, told.vi, told.en)
+    shown += out.add(code, told.points, lambda: (told.vi, told.en))
     return out.close(code, exact + told.points, shown)
 
 
@@ -347,10 +365,9 @@ def _own_task_points(policy, criterion, points, evidence, out) -> tuple[float, D
     code = criterion.code
     total_weight = sum(t.weight for t in evidence.tasks)
     if not evidence.tasks:
-        out.lines.append(Line(code, 0.0,
-                              f"{criterion.vi}: không có nhiệm vụ nào được ghi nhận trong kỳ",
-                              f"{criterion.en}: no task recorded in the period"))
-        return 0.0, Decimal(0)
+        out.note(code, lambda: (f"{criterion.vi}: không có nhiệm vụ nào được ghi nhận trong kỳ",
+                                f"{criterion.en}: no task recorded in the period"))
+        return 0.0, _ZERO
     weights = rule.quantity_weight + rule.quality_weight + rule.progress_weight
     c_quantity = points * rule.quantity_weight / weights
     c_quality = points * rule.quality_weight / weights
@@ -358,19 +375,18 @@ def _own_task_points(policy, criterion, points, evidence, out) -> tuple[float, D
     done = [t for t in evidence.tasks if t.completed]
     done_weight = sum(t.weight for t in done)
     done_share = done_weight / total_weight
-    svi, sen = _pct(done_share)
+    svi, sen = _pct(done_share) if out.explain else ("", "")
     exact = c_quantity * done_share
-    shown = out.add(code, exact,
-                    f"Số lượng: hoàn thành {_vi(done_weight)}/{_vi(total_weight)} khối lượng "
-                    f"được giao ({svi}) → tối đa {_vi(c_quantity)}",
-                    f"Quantity: completed {_en(done_weight)} of {_en(total_weight)} assigned "
-                    f"({sen}) → at most {_en(c_quantity)}")
+    shown = out.add(code, exact, lambda: (
+        f"Số lượng: hoàn thành {_vi(done_weight)}/{_vi(total_weight)} khối lượng "
+        f"được giao ({svi}) → tối đa {_vi(c_quantity)}",
+        f"Quantity: completed {_en(done_weight)} of {_en(total_weight)} assigned "
+        f"({sen}) → at most {_en(c_quantity)}"))
     for task in evidence.tasks:
         if not task.completed and task.delays_excused:
             # The excuse forgives the delay, not the work left undone (a policy choice, see
             # docs/evaluation.md): said in a line, or the task would earn 0 with no reason.
-            out.lines.append(Line(
-                code, 0.0,
+            out.note(code, lambda: (
                 f"Nhiệm vụ «{task.title}» chưa hoàn thành: chậm tiến độ do nguyên nhân khách "
                 f"quan được chấp nhận, nhưng phần việc chưa làm không được tính điểm",
                 f"Task “{task.title}” not completed: its delay is excused as objective, but "
@@ -383,26 +399,23 @@ def _own_task_points(policy, criterion, points, evidence, out) -> tuple[float, D
     ):
         award = c_part * done_share
         exact += award
-        shown += out.add(code, award,
-                         f"{vi_name}: nhiệm vụ đã hoàn thành ({svi} khối lượng được giao) "
-                         f"→ tối đa {_vi(c_part)}",
-                         f"{en_name}: completed tasks ({sen} of assigned work) "
-                         f"→ at most {_en(c_part)}")
-        pvi, pen = _pct(penalty)
+        shown += out.add(code, award, lambda: (
+            f"{vi_name}: nhiệm vụ đã hoàn thành ({svi} khối lượng được giao) "
+            f"→ tối đa {_vi(c_part)}",
+            f"{en_name}: completed tasks ({sen} of assigned work) → at most {_en(c_part)}"))
         for task in done:
             count, vi_what, en_what = count_of(task)
             if count > 0:
                 loss = min(1.0, penalty * count)
                 removed = c_part * task.weight * loss / total_weight
                 exact -= removed
-                shown += out.add(code, -removed,
-                                 f"{vi_name} – nhiệm vụ «{task.title}»: {count} {vi_what} "
-                                 f"× {pvi} điểm {vi_name.lower()} của nhiệm vụ",
-                                 f"{en_name} – task “{task.title}”: {count} {en_what} "
-                                 f"× {pen} of its {en_name.lower()} points")
+                shown += out.add(code, -removed, lambda: (
+                    f"{vi_name} – nhiệm vụ «{task.title}»: {count} {vi_what} "
+                    f"× {_pct(penalty)[0]} điểm {vi_name.lower()} của nhiệm vụ",
+                    f"{en_name} – task “{task.title}”: {count} {en_what} "
+                    f"× {_pct(penalty)[1]} of its {en_name.lower()} points"))
             if vi_name == "Tiến độ" and task.delays_excused:
-                out.lines.append(Line(
-                    code, 0.0,
+                out.note(code, lambda: (
                     f"Tiến độ – nhiệm vụ «{task.title}»: {task.delays_excused} lần chậm do "
                     f"nguyên nhân khách quan, không trừ điểm",
                     f"Progress – task “{task.title}”: {task.delays_excused} delay(s) excused "

@@ -13,14 +13,15 @@ bilingual line per field that differs at display precision ("Lượt đánh giá
 only like is compared with like. Numbers are compared after rounding to the decimals shown, so
 float noise below what a reader can see never reads as a change.
 
-The same comparison serves the officer's month (the full view) and each row of the unit's month
-(the shorter view, collector/evaluation/month.py `unit_row`): every field compared below is in
-both views, and a field only the full view holds (per-counter coverage, task items) is missing
-from the shorter one, so it is skipped there rather than reported as changed.
+The same comparison serves the officer's month (the full view) and each line of the unit's
+month (the shorter view, collector/evaluation/unit_rows/row.py): every field compared below is
+in both views, and a field only the full view holds (per-counter coverage, task items) is
+missing from the shorter one, so it is skipped there rather than reported as changed.
 """
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 # (path in the officer-month, Vietnamese label, English label, decimals, percent)
@@ -66,12 +67,56 @@ _FLAGS: tuple[tuple[tuple[str, ...], str, str, dict[Any, tuple[str, str]]], ...]
 )
 
 
-def _at(report: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(report, dict) or key not in report:
-            return _MISSING
-        report = report[key]
-    return report
+# Each compared field as (the dict holding it, its key): a report's holders are looked up
+# once, each from its own holder, not once per field from the top (a unit's month compares
+# every decided officer's: issue 13).
+_PARENTS = tuple(dict.fromkeys(
+    path[:end] for path in [p for p, *_ in _FIELDS] + [f[0] for f in _FLAGS]
+    + [("suggestion", "grade")] for end in range(1, len(path))))
+_STEPS = tuple((_PARENTS.index(parent[:-1]) if len(parent) > 1 else -1, parent[-1])
+               for parent in _PARENTS)
+_SPLIT = tuple((_PARENTS.index(path[:-1]), path[-1], path, vi, en, decimals, percent)
+               for path, vi, en, decimals, percent in _FIELDS)
+_FLAGS_SPLIT = tuple((_PARENTS.index(path[:-1]), path[-1], path, vi, en, shown)
+                     for path, vi, en, shown in _FLAGS)
+_SUGGESTION = _PARENTS.index(("suggestion",))
+
+
+# Each holder's compared keys, read in one step: most decided months read as they did.
+_COMPARED = tuple((at, itemgetter(*keys)) for at, keys in (
+    (at, tuple(dict.fromkeys(key for where, key, *_ in _SPLIT + _FLAGS_SPLIT if where == at)
+               | ({"grade": None} if at == _SUGGESTION else {})))
+    for at in range(len(_PARENTS))) if keys)
+
+
+def _unchanged(before: list[Any], after: list[Any]) -> bool:
+    """True when every value compared on both sides is equal (then nothing reads
+    differently); False when one differs or a key is missing (`changes` then looks field by
+    field)."""
+    for at, read in _COMPARED:
+        old, new = before[at], after[at]
+        if not isinstance(old, dict) or not isinstance(new, dict):
+            continue  # a holder missing on either side: none of its fields is compared
+        try:
+            if read(old) != read(new):
+                return False
+        except KeyError:
+            return False
+    return True
+
+
+def _holders(report: Any) -> list[Any]:
+    """The dict at each of `_PARENTS` in `report` (`_at`), or _MISSING."""
+    found: list[Any] = []
+    for up, key in _STEPS:
+        holder = report if up < 0 else found[up]
+        found.append(holder.get(key, _MISSING) if isinstance(holder, dict) else _MISSING)
+    return found
+
+
+def _field(holders: list[Any], at: int, key: str) -> Any:
+    holder = holders[at]
+    return holder.get(key, _MISSING) if isinstance(holder, dict) else _MISSING
 
 
 def _number(value: Any) -> bool:
@@ -94,8 +139,8 @@ def _text(value: float | None, decimals: int, percent: bool, language: str) -> s
     return text + (" %" if percent else "")
 
 
-def _grade(report: Any) -> Any:
-    grade = _at(report, ("suggestion", "grade"))
+def _grade(holders: list[Any]) -> Any:
+    grade = _field(holders, _SUGGESTION, "grade")
     if grade is None or isinstance(grade, dict):
         return grade
     return _MISSING
@@ -108,9 +153,15 @@ def changes(snapshot: Any, now: dict[str, Any]) -> list[dict[str, str]]:
     if not isinstance(snapshot, dict):
         return []
     lines = []
-    for path, vi, en, decimals, percent in _FIELDS:
-        old, new = _at(snapshot, path), _at(now, path)
-        if old is _MISSING or new is _MISSING:
+    before, after = _holders(snapshot), _holders(now)
+    if _unchanged(before, after):
+        return lines
+    for at, key, path, vi, en, decimals, percent in _SPLIT:
+        old, new = before[at], after[at]
+        old = old.get(key, _MISSING) if isinstance(old, dict) else _MISSING
+        new = new.get(key, _MISSING) if isinstance(new, dict) else _MISSING
+        # Equal values read equally (a number or None), or are not compared (anything else).
+        if old == new or old is _MISSING or new is _MISSING:
             continue
         if not all(value is None or _number(value) for value in (old, new)):
             continue
@@ -121,14 +172,14 @@ def changes(snapshot: Any, now: dict[str, Any]) -> list[dict[str, str]]:
                                 f"{_text(new, decimals, percent, 'vi')}",
                           "en": f"{en}: {_text(old, decimals, percent, 'en')} → "
                                 f"{_text(new, decimals, percent, 'en')}"})
-    for path, vi, en, shown in _FLAGS:
-        old, new = _at(snapshot, path), _at(now, path)
+    for at, key, path, vi, en, shown in _FLAGS_SPLIT:
+        old, new = _field(before, at, key), _field(after, at, key)
         if old is _MISSING or new is _MISSING or old == new:
             continue
         (old_vi, old_en), (new_vi, new_en) = (shown.get(v, (str(v), str(v))) for v in (old, new))
         lines.append({"field": ".".join(path), "vi": f"{vi}: {old_vi} → {new_vi}",
                       "en": f"{en}: {old_en} → {new_en}"})
-    old, new = _grade(snapshot), _grade(now)
+    old, new = _grade(before), _grade(after)
     if old is not _MISSING and new is not _MISSING and \
             (old or {}).get("code") != (new or {}).get("code"):
         old, new = old or {}, new or {}

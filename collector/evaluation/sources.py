@@ -20,6 +20,17 @@ from collector.ratings import month_counts
 from collector.ratings.received import receiving_times
 
 _EVIDENCE_CHUNK = 500
+# A set of officers this large, and most of everyone (a province's close), has a period's rows
+# read for everyone and kept for the set: one pass over the period's rows rather than an
+# index search per officer (issue 13).
+_BY_PERIOD = 2_000
+
+
+def most_of_everyone(db: sqlite_utils.Database, wanted: set[str]) -> bool:
+    """Whether these officers are so many, and most of everyone, that a period's rows are
+    better read for everyone and kept for them."""
+    return (len(wanted) > _BY_PERIOD
+            and 2 * len(wanted) > db.execute("SELECT count(*) FROM officers").fetchone()[0])
 
 
 def _evidence_chunks(ids: Iterable[str]) -> Iterator[tuple[list[str], str]]:
@@ -28,6 +39,15 @@ def _evidence_chunks(ids: Iterable[str]) -> Iterator[tuple[list[str], str]]:
     for i in range(0, len(ordered), _EVIDENCE_CHUNK):
         chunk = ordered[i:i + _EVIDENCE_CHUNK]
         yield chunk, ", ".join("?" * len(chunk))
+
+
+def _dicts(db: sqlite_utils.Database, sql: str, params: Any) -> list[dict[str, Any]]:
+    """The rows as dicts, read in one pass: `db.query`'s savepoint and generator cost as much
+    as the row itself at a province's scale (a month close reads 150,000 of each, issue 13).
+    Reads only, and only statements whose columns have distinct names."""
+    cursor = db.execute(sql, params)
+    keys = [column[0] for column in cursor.description]
+    return [dict(zip(keys, row)) for row in cursor]
 
 
 def evidence_officer(db: sqlite_utils.Database, officer_id: str) -> dict[str, Any] | None:
@@ -67,7 +87,7 @@ def evidence_officers_by_id(db: sqlite_utils.Database,
                             officer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     out = {}
     for chunk, marks in _evidence_chunks(officer_ids):
-        for row in db.query(_EVIDENCE_OFFICER_SELECT + f"WHERE o.id IN ({marks})", chunk):
+        for row in _dicts(db, _EVIDENCE_OFFICER_SELECT + f"WHERE o.id IN ({marks})", chunk):
             out[row["id"]] = row
     return out
 
@@ -89,9 +109,9 @@ def evidence_officers(db: sqlite_utils.Database, unit_ids: Iterable[str], first_
         else:
             sql = _MONTH_OFFICER_SELECT + f"WHERE {month_members(marks)} "
             params = [month, *chunk, month, *chunk, *chunk]
-        rows.extend(db.query(sql + "AND (o.active_from IS NULL OR o.active_from <= ?) "
-                             "AND (o.active_to IS NULL OR o.active_to >= ?)",
-                             [*params, last_day, first_day]))
+        rows.extend(_dicts(db, sql + "AND (o.active_from IS NULL OR o.active_from <= ?) "
+                           "AND (o.active_to IS NULL OR o.active_to >= ?)",
+                           [*params, last_day, first_day]))
     return sorted(rows, key=officer_order)
 
 
@@ -101,6 +121,50 @@ _MONTH_OFFICER_SELECT = (
     f"{QUOTA_GROUP} AS post_group FROM officers o "
     "LEFT JOIN evaluations e ON e.officer_id = o.id AND e.month = ? "
     f"LEFT JOIN units u ON u.id = {MONTH_UNIT} LEFT JOIN officers l ON l.id = o.leader_id ")
+
+# A unit's lines (issue 13): each officer as the lines show them and, from the row the month's
+# place is read from anyway, their workflow row as `evidence_evaluations_brief` reads it.
+_LINE_OFFICER = ("id", "name", "title", "unit_id", "unit_name", "post_group")
+_MONTH_LINE_SELECT = (
+    f"SELECT o.id, o.name, o.title, {MONTH_UNIT} AS unit_id, u.name AS unit_name, "
+    f"{QUOTA_GROUP} AS post_group, e.officer_id, e.self_scores, e.self_at, e.review_scores, "
+    "e.proposed_grade, e.reviewed_at, e.disciplined, e.final_grade, e.final_score, "
+    "e.decided_by, d.name AS decided_by_name, e.decided_at, e.snapshot FROM officers o "
+    "LEFT JOIN evaluations e ON e.officer_id = o.id AND e.month = ? "
+    f"LEFT JOIN units u ON u.id = {MONTH_UNIT} LEFT JOIN officers d ON d.id = e.decided_by ")
+
+
+def evidence_month_lines(db: sqlite_utils.Database, unit_ids: Iterable[str], first_day: str,
+                         last_day: str, month: str
+                         ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """`evidence_officers(…, month=month)` with only the fields a unit's lines show (id,
+    name, title, unit_id, unit_name, post_group), and their workflow rows of the month as
+    `evidence_evaluations_brief` gives them, in one statement per 500 units."""
+    officers: list[dict[str, Any]] = []
+    evaluations: dict[str, dict[str, Any]] = {}
+    width = len(_LINE_OFFICER)
+    units = set(unit_ids)
+    active = ("(o.active_from IS NULL OR o.active_from <= ?) "
+              "AND (o.active_to IS NULL OR o.active_to >= ?)")
+    if 2 * len(units) > db.execute("SELECT count(*) FROM units").fetchone()[0]:
+        # Most of the tree (a province's close): every officer read once, kept when the
+        # month's unit (MONTH_UNIT, the `unit_id` column) is one of these: what
+        # month_members selects, without its index searches per unit.
+        statements = [([month, last_day, first_day], f"WHERE {active}")]
+    else:
+        statements = [([month, *chunk, month, *chunk, *chunk, last_day, first_day],
+                       f"WHERE {month_members(marks)} AND {active}")
+                      for chunk, marks in _evidence_chunks(units)]
+    for params, where in statements:
+        cursor = db.execute(_MONTH_LINE_SELECT + where, params)
+        keys = [column[0] for column in cursor.description][width:]
+        for row in cursor:
+            if row[3] not in units:
+                continue
+            officers.append(dict(zip(_LINE_OFFICER, row)))
+            if row[width] is not None:
+                evaluations[row[0]] = dict(zip(keys, row[width:]))
+    return sorted(officers, key=officer_order), evaluations
 
 
 def evidence_led(db: sqlite_utils.Database, leader_ids: Iterable[str], first_day: str,
@@ -198,8 +262,13 @@ def evidence_presses(db: sqlite_utils.Database, officer_ids: Iterable[str],
     filtered ones included, counted by kind: officer → [(scale, level, excluded, reason,
     attribution, count)], in GROUP BY order. From the month counts
     (collector/ratings/month_counts.py): a dozen rows per officer-month, not one per press."""
+    wanted = set(officer_ids)
+    if most_of_everyone(db, wanted):  # everyone's counts, kept for these
+        counted = month_counts.by_officer(
+            month_counts.counts(db, None, month_counts.period_months(month)), 5)
+        return {officer: kinds for officer, kinds in counted.items() if officer in wanted}
     return month_counts.by_officer(
-        month_counts.counts(db, officer_ids, month_counts.period_months(month)), 5)
+        month_counts.counts(db, wanted, month_counts.period_months(month)), 5)
 
 
 def evidence_shifts(db: sqlite_utils.Database, officer_ids: Iterable[str],
@@ -208,12 +277,20 @@ def evidence_shifts(db: sqlite_utils.Database, officer_ids: Iterable[str],
     officer → [(counter, starts_at, ends_at | None)], in time order."""
     start, end = period_bounds(month)
     out: dict[str, list[tuple[str, int, int | None]]] = {}
-    for chunk, marks in _evidence_chunks(officer_ids):
+    wanted = set(officer_ids)
+    overlapping = ("replaced_at IS NULL AND starts_at < ? AND (ends_at IS NULL OR ends_at > ?) "
+                   "ORDER BY starts_at, id")
+    if most_of_everyone(db, wanted):  # the period's shifts by time, kept for these
         for officer_id, counter, starts_at, ends_at in db.execute(
                 "SELECT officer_id, counter_id, starts_at, ends_at FROM roster_shifts "
-                f"WHERE officer_id IN ({marks}) AND replaced_at IS NULL "
-                "AND starts_at < ? AND (ends_at IS NULL OR ends_at > ?) "
-                "ORDER BY starts_at, id", [*chunk, end, start]):
+                f"WHERE {overlapping}", [end, start]):
+            if officer_id in wanted:
+                out.setdefault(officer_id, []).append((counter, starts_at, ends_at))
+        return out
+    for chunk, marks in _evidence_chunks(wanted):
+        for officer_id, counter, starts_at, ends_at in db.execute(
+                "SELECT officer_id, counter_id, starts_at, ends_at FROM roster_shifts "
+                f"WHERE officer_id IN ({marks}) AND {overlapping}", [*chunk, end, start]):
             out.setdefault(officer_id, []).append((counter, starts_at, ends_at))
     return out
 
@@ -258,8 +335,28 @@ def evidence_evaluations(db: sqlite_utils.Database, officer_ids: Iterable[str],
     """The workflow row of each officer for the month (JSON columns left as text)."""
     out = {}
     for chunk, marks in _evidence_chunks(officer_ids):
-        for row in db.query(_EVIDENCE_EVALUATION_SELECT +
-                            f"WHERE e.officer_id IN ({marks}) AND e.month = ?", [*chunk, month]):
+        for row in _dicts(db, _EVIDENCE_EVALUATION_SELECT +
+                          f"WHERE e.officer_id IN ({marks}) AND e.month = ?", [*chunk, month]):
+            out[row["officer_id"]] = row
+    return out
+
+
+# What a unit's lines read of each workflow row (collector/evaluation/unit_rows/row.py, the
+# quota's standing grades): no comments, notes or reviewer, which only an officer's month shows.
+_BRIEF_EVALUATION_SELECT = (
+    "SELECT e.officer_id, e.self_scores, e.self_at, e.review_scores, e.proposed_grade, "
+    "e.reviewed_at, e.disciplined, e.final_grade, e.final_score, e.decided_by, "
+    "d.name AS decided_by_name, e.decided_at, e.snapshot FROM evaluations e "
+    "LEFT JOIN officers d ON d.id = e.decided_by ")
+
+
+def evidence_evaluations_brief(db: sqlite_utils.Database, officer_ids: Iterable[str],
+                               month: str) -> dict[str, dict[str, Any]]:
+    """`evidence_evaluations` with only the columns a unit's lines read (issue 13)."""
+    out = {}
+    for chunk, marks in _evidence_chunks(officer_ids):
+        for row in _dicts(db, _BRIEF_EVALUATION_SELECT +
+                          f"WHERE e.officer_id IN ({marks}) AND e.month = ?", [*chunk, month]):
             out[row["officer_id"]] = row
     return out
 

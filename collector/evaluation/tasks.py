@@ -54,7 +54,8 @@ from collector.core.errors import BilingualError
 from collector.evaluation.scoring import Task, TaskEvidence
 from collector.db.store import Store, UnknownEntity, now_ms, require, write_transaction
 from collector.core.texts import checked_text
-from collector.core.periods import MONTH, QUARTER, PeriodError, parse_period, period_of
+from collector.core.periods import (
+    MONTH, QUARTER, Period, PeriodError, parse_period, period_of)
 from collector.core.timeline import LOCAL_TZ, local_datetime
 
 PERIODS = ("week", "month")
@@ -156,10 +157,15 @@ def task_status(task: dict[str, Any], today: date, kind: str = MONTH) -> str:
     """"on_time", "late", "overdue" or "open", as of the end of the deadline's period (month or
     quarter: `kind`) or today."""
     deadline = date.fromisoformat(task["deadline"])
-    end = period_of(deadline, kind).end_day
-    completed_on = task.get("completed_on")
-    if completed_on is not None and date.fromisoformat(completed_on) < end:
-        return "on_time" if date.fromisoformat(completed_on) <= deadline else "late"
+    return _status(deadline, task.get("completed_on"), period_of(deadline, kind).end_day, today)
+
+
+def _status(deadline: date, completed_on: str | None, end: date, today: date) -> str:
+    """`task_status` of a task due `deadline` in the period ending before `end`."""
+    if completed_on is not None:
+        completed = date.fromisoformat(completed_on)
+        if completed < end:
+            return "on_time" if completed <= deadline else "late"
     return "overdue" if deadline < min(end, today) else "open"
 
 
@@ -172,10 +178,12 @@ def describe(task: dict[str, Any], today: date, kind: str = MONTH) -> dict[str, 
             "status": status, "delayed": status in ("late", "overdue")}
 
 
-def task_evidence(tasks: Iterable[dict[str, Any]], month: str, *,
-                  today: date | None = None) -> TaskEvidence:
+def task_evidence(tasks: Iterable[dict[str, Any]], month: str | Period, *,
+                  today: date | None = None, titles: bool = True) -> TaskEvidence:
     """Decree-335 task inputs for one officer's period: `month` is a month "YYYY-MM" or a
-    quarter "YYYY-Qn", and each task's status is judged as of that period's end.
+    quarter "YYYY-Qn" (or that period parsed: a unit's month asks for every officer), and each
+    task's status is judged as of that period's end. `titles` False: each Task's title left
+    empty (only explanation lines read it).
 
     `tasks` are task dicts (`deadline`, `completed_on`, `weight`, `title`, `major_errors`,
     `delay_excused`), e.g. from `task_records.officer_tasks`; those whose deadline falls outside
@@ -183,23 +191,32 @@ def task_evidence(tasks: Iterable[dict[str, Any]], month: str, *,
     them, or still open); excused counts the late or overdue tasks whose delay was excused.
     """
     today = local_today() if today is None else today
-    period = parse_period(month)
+    period = month if isinstance(month, Period) else parse_period(month)
+    if not tasks:
+        return _NO_TASKS
+    first, last, end = period.first_day, period.last_day, period.end_day
     counts = {"on_time": 0, "late": 0, "overdue": 0, "open": 0}
     excused = 0
     items = []
     for task in tasks:
-        if not period.contains(date.fromisoformat(task["deadline"])):
+        deadline = date.fromisoformat(task["deadline"])
+        if not first <= deadline <= last:
             continue
-        status = task_status(task, today, period.kind)
+        # The deadline's period is this one: its status is judged as of this period's end.
+        status = _status(deadline, task.get("completed_on"), end, today)
         counts[status] += 1
         delays = int(status in ("late", "overdue"))
         delays_excused = int(bool(delays and task.get("delay_excused")))
         excused += delays_excused
         items.append(Task(weight=float(task["weight"]), completed=status in ("on_time", "late"),
                           major_errors=int(task.get("major_errors", 0)), delays=delays,
-                          delays_excused=delays_excused, title=task.get("title", "")))
+                          delays_excused=delays_excused,
+                          title=task.get("title", "") if titles else ""))
     return TaskEvidence(tasks=tuple(items), registered=len(items), on_time=counts["on_time"],
                         late=counts["late"], overdue=counts["overdue"], excused=excused)
+
+
+_NO_TASKS = TaskEvidence()
 
 
 def evidence_dict(evidence: TaskEvidence) -> dict[str, int]:

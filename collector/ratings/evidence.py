@@ -97,7 +97,11 @@ def union(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def intersect(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Time in both `a` and `b`, as a union (inputs need not be sorted or disjoint)."""
-    a, b = union(a), union(b)
+    return _meet(union(a), union(b))
+
+
+def _meet(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`intersect` of two unions."""
     out, i, j = [], 0, 0
     while i < len(a) and j < len(b):
         start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
@@ -118,7 +122,12 @@ def clip(intervals: Iterable[tuple[int, int]], start: int, end: int) -> list[tup
 
 def measure(intervals: Iterable[tuple[int, int]]) -> int:
     """Total milliseconds covered, counting overlaps once."""
-    return sum(end - start for start, end in union(intervals))
+    return _length(union(intervals))
+
+
+def _length(merged: list[tuple[int, int]]) -> int:
+    """`measure` of a union."""
+    return sum(end - start for start, end in merged)
 
 
 # --- Device online time from status messages ---------------------------------------------
@@ -272,23 +281,56 @@ def coverage(duty: Iterable[tuple[str, int, int | None]],
     and not online is unknown, neither online nor offline. Online stays online there: a
     status from the broker's queue may have placed it after the collector came back.
     """
-    month_start, month_end = period_bounds(month)
-    horizon = month_end if now_ms is None else max(month_start, min(month_end, now_ms))
-    shifts: dict[str, list[tuple[int, int]]] = {}
-    for counter, start, end in duty:
-        shifts.setdefault(counter, []).extend(_closed([(start, end)], horizon))
-    all_duty = clip([iv for ivs in shifts.values() for iv in ivs], month_start, horizon)
-    covered = []
-    for counter, intervals in shifts.items():
-        device = _closed(online.get(counter, ()), horizon)
-        covered.extend(intersect(intervals, device))
-    # Union again: overlapping shifts at two counters both online must not count twice.
-    covered = clip(covered, month_start, horizon)
-    unknown = 0
-    if receiving is not None:
-        known = covered + intersect(all_duty, _closed(receiving, horizon))
-        unknown = measure(all_duty) - measure(known)
-    return Coverage(duty_ms=measure(all_duty), online_ms=measure(covered), unknown_ms=unknown)
+    return Coverages(online, month, now_ms, receiving).of(duty)
+
+
+class Coverages:
+    """`coverage` of many officers' duty in one period against the same counters' online time
+    and receiving record: those are closed and merged once, not once per officer (a unit's
+    month, issue 13). `of(duty)` is `coverage(duty, online, month, now_ms, receiving)`."""
+
+    def __init__(self, online: Mapping[str, Iterable[Interval]], month: str,
+                 now_ms: int | None = None, receiving: Iterable[Interval] | None = None):
+        self.start, month_end = period_bounds(month)
+        self.horizon = month_end if now_ms is None else max(self.start, min(month_end, now_ms))
+        self.online = online
+        self._devices: dict[str, list[tuple[int, int]]] = {}
+        self.receiving = None if receiving is None else union(_closed(receiving, self.horizon))
+
+    def _device(self, counter: str) -> list[tuple[int, int]]:
+        merged = self._devices.get(counter)
+        if merged is None:
+            merged = self._devices[counter] = union(
+                _closed(self.online.get(counter, ()), self.horizon))
+        return merged
+
+    def of(self, duty: Iterable[tuple[str, int, int | None]]) -> Coverage:
+        start, horizon = self.start, self.horizon
+        shifts: dict[str, list[tuple[int, int]]] = {}
+        for counter, begins, ends in duty:  # each shift as _closed resolves it
+            if ends is None:
+                ends = horizon
+            elif ends < begins:
+                raise ValueError(f"interval ends before it starts: ({begins}, {ends})")
+            if ends > begins:
+                shifts.setdefault(counter, []).append((begins, ends))
+        if len(shifts) == 1:  # one counter, as most officers: its duty merged once
+            (counter, intervals), = shifts.items()
+            merged, window = union(intervals), [(start, horizon)] if horizon > start else []
+            all_duty = _meet(merged, window)
+            covered = _meet(_meet(merged, self._device(counter)), window)
+        else:
+            all_duty = clip([iv for ivs in shifts.values() for iv in ivs], start, horizon)
+            covered = []
+            for counter, intervals in shifts.items():
+                covered.extend(_meet(union(intervals), self._device(counter)))
+            # Union again: overlapping shifts at two counters both online count once.
+            covered = clip(covered, start, horizon)
+        duty_ms, online_ms = _length(all_duty), _length(covered)
+        unknown = 0
+        if self.receiving is not None:
+            unknown = duty_ms - measure(covered + _meet(all_duty, self.receiving))
+        return Coverage(duty_ms=duty_ms, online_ms=online_ms, unknown_ms=unknown)
 
 
 # --- Satisfaction evidence ---------------------------------------------------------------
