@@ -35,7 +35,8 @@ def client(seeded_db):
 def test_health_reports_totals_and_no_broker(client):
     body = client.get("/api/v1/health").json()
     assert body["status"] == "ok"
-    assert body["broker"] == {"configured": False, "connected": False, "error": None}
+    assert body["broker"] == {"configured": False, "connected": False, "error": None,
+                              "address": None}
     assert (body["ratings_total"], body["rejected_total"]) == (4, 1)
 
 

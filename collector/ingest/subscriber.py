@@ -140,8 +140,10 @@ class Ingest:
                                                poll_s=assignment_poll_s)
 
     def _make_client(self) -> mqtt.Client:
+        # The inbox bounds what the network thread reads ahead of the writer (mqttclient.py).
         client = IngestClient(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True,
+                             inbox=self._inbox)
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
         client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
