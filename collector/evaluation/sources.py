@@ -333,10 +333,15 @@ _EVIDENCE_EVALUATION_SELECT = (
 def evidence_evaluations(db: sqlite_utils.Database, officer_ids: Iterable[str],
                          month: str) -> dict[str, dict[str, Any]]:
     """The workflow row of each officer for the month (JSON columns left as text)."""
+    return _evaluations_by_officer(db, _EVIDENCE_EVALUATION_SELECT, officer_ids, month)
+
+
+def _evaluations_by_officer(db: sqlite_utils.Database, select: str,
+                            officer_ids: Iterable[str], month: str) -> dict[str, dict[str, Any]]:
     out = {}
     for chunk, marks in _evidence_chunks(officer_ids):
-        for row in _dicts(db, _EVIDENCE_EVALUATION_SELECT +
-                          f"WHERE e.officer_id IN ({marks}) AND e.month = ?", [*chunk, month]):
+        for row in _dicts(db, select + f"WHERE e.officer_id IN ({marks}) AND e.month = ?",
+                          [*chunk, month]):
             out[row["officer_id"]] = row
     return out
 
@@ -353,12 +358,7 @@ _BRIEF_EVALUATION_SELECT = (
 def evidence_evaluations_brief(db: sqlite_utils.Database, officer_ids: Iterable[str],
                                month: str) -> dict[str, dict[str, Any]]:
     """`evidence_evaluations` with only the columns a unit's lines read (issue 13)."""
-    out = {}
-    for chunk, marks in _evidence_chunks(officer_ids):
-        for row in _dicts(db, _BRIEF_EVALUATION_SELECT +
-                          f"WHERE e.officer_id IN ({marks}) AND e.month = ?", [*chunk, month]):
-            out[row["officer_id"]] = row
-    return out
+    return _evaluations_by_officer(db, _BRIEF_EVALUATION_SELECT, officer_ids, month)
 
 
 def evidence_evaluation_events(db: sqlite_utils.Database, officer_id: str,
