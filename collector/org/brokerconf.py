@@ -209,6 +209,18 @@ def check_collector_user(name: str) -> None:
                                 "letters, digits, '.', '_' and '-'")
 
 
+
+def prepare_out_dir(out_dir: Path, device_users: list[str], collector_user: str) -> None:
+    """Refuse a collector user name a device holds, then create the output folder (both
+    broker targets: Mosquitto here, NATS in natsconf.py)."""
+    if collector_user in device_users:
+        raise BrokerConfigError(f"a device is registered as {collector_user!r}, the "
+                                "collector's user name; choose another --collector-user")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BrokerConfigError(f"cannot create {out_dir}: {error.strerror}") from None
+
 def generate(db: sqlite_utils.Database, out_dir: Path, *, collector_user: str,
              collector_password: str, group: str = BROKER_GROUP, port: int = DEFAULT_PORT,
              address: str | None = None) -> BrokerFiles:
@@ -216,13 +228,7 @@ def generate(db: sqlite_utils.Database, out_dir: Path, *, collector_user: str,
     check_collector_user(collector_user)
     check_listener(port, address)
     accounts = [Account(device, hashed) for device, hashed in broker_accounts(db)]
-    if any(account.username == collector_user for account in accounts):
-        raise BrokerConfigError(f"a device is registered as {collector_user!r}, the "
-                                "collector's user name; choose another --collector-user")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise BrokerConfigError(f"cannot create {out_dir}: {error.strerror}") from None
+    prepare_out_dir(out_dir, [account.username for account in accounts], collector_user)
     files = BrokerFiles(passwd=out_dir / PASSWD_NAME, acl=out_dir / ACL_NAME,
                         conf=out_dir / CONF_NAME,
                         devices=[account.username for account in accounts],

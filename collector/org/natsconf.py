@@ -47,6 +47,7 @@ from collector.org.brokerconf import (
     ADDRESS_PATTERN,
     BrokerConfigError,
     check_collector_user,
+    prepare_out_dir,
     write_atomic,
 )
 from collector.org.credentials import bcrypt_hash, verify_bcrypt
@@ -316,13 +317,7 @@ def generate(db: sqlite_utils.Database, out_dir: Path, *, nodes: Sequence[NatsNo
     if not ROUTE_SECRET_PATTERN.match(route_password):
         raise BrokerConfigError("the route password must be 16 to 72 letters, digits or . _ ~ -")
     devices, refused = nats_accounts(db)
-    if any(user.username == collector_user for user in devices):
-        raise BrokerConfigError(f"a device is registered as {collector_user!r}, the "
-                                "collector's user name; choose another --collector-user")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise BrokerConfigError(f"cannot create {out_dir}: {error.strerror}") from None
+    prepare_out_dir(out_dir, [user.username for user in devices], collector_user)
     confs = [out_dir / CONF_PATTERN.format(n + 1) for n in range(len(nodes))]
     previous = _previous_text(confs)
     try:

@@ -74,13 +74,7 @@ def summarise(presses: list[tuple]) -> SatisfactionSummary:
         if reason:
             summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
         score_sum += Fraction(100 * (level - 1), scale - 1)  # level_score, exactly
-    if summary.total:
-        summary.exact_index = float(score_sum / summary.total)
-        summary.index = round(summary.exact_index, 1)
-        satisfied = sum(summary.counts[code] for code in SATISFIED_ANSWERS)
-        summary.exact_share = satisfied / summary.total
-        summary.share_satisfied = round(summary.exact_share, 4)
-    return summary
+    return _finished(summary, score_sum)
 
 
 def summarise_counted(kinds) -> SatisfactionSummary:
@@ -102,9 +96,14 @@ def summarise_counted(kinds) -> SatisfactionSummary:
         if reason:
             summary.reasons[reason] = summary.reasons.get(reason, 0) + count
         steps[scale] = steps.get(scale, 0) + count * (level - 1)
+    return _finished(summary, sum(Fraction(100 * total, scale - 1)
+                                  for scale, total in steps.items()))
+
+
+def _finished(summary: SatisfactionSummary, score_sum: Fraction) -> SatisfactionSummary:
+    """The index and the share satisfied from the summed level scores and the counts."""
     if summary.total:
-        score = sum(Fraction(100 * total, scale - 1) for scale, total in steps.items())
-        summary.exact_index = float(score / summary.total)
+        summary.exact_index = float(score_sum / summary.total)
         summary.index = round(summary.exact_index, 1)
         satisfied = sum(summary.counts[code] for code in SATISFIED_ANSWERS)
         summary.exact_share = satisfied / summary.total
